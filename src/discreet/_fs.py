@@ -1,0 +1,77 @@
+"""Durable file operations: atomic replace, directory fsync, inter-process locks."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import filelock
+
+from discreet.errors import DiscreetError
+
+
+def fsync_dir(path: Path) -> None:
+    """Flush a directory entry so that a rename inside it survives a crash."""
+    if os.name != "posix":  # pragma: no cover - Windows has no directory fds
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o644) -> None:
+    """Write ``data`` to ``path`` so that readers see the old or the new file, never a mix.
+
+    The bytes go to a temporary file in the same folder, which is fsynced,
+    renamed over ``path`` and followed by an fsync of the folder.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    fsync_dir(path.parent)
+
+
+def canonical_json(value: Any) -> bytes:
+    """Serialise ``value`` deterministically: sorted keys, UTF-8, newline-terminated."""
+    return (json.dumps(value, sort_keys=True, ensure_ascii=False, indent=1) + "\n").encode()
+
+
+def atomic_write_json(path: Path, value: Any, *, mode: int = 0o644) -> None:
+    """Atomically write ``value`` as canonical JSON."""
+    atomic_write_bytes(path, canonical_json(value), mode=mode)
+
+
+@contextlib.contextmanager
+def exclusive_lock(
+    path: Path, *, timeout: float, error: type[DiscreetError], message: str
+) -> Iterator[None]:
+    """Hold an inter-process lock on ``path`` or raise ``error(message)`` after ``timeout`` s.
+
+    The lock is an OS-level file lock, released by the kernel if the holder dies.
+    """
+    lock = filelock.FileLock(str(path), timeout=timeout)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        raise error(message) from None
+    try:
+        yield
+    finally:
+        lock.release()

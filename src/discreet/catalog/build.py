@@ -1,0 +1,179 @@
+"""Build one catalog version's files from the publisher's inputs.
+
+The output folder receives exactly :data:`~discreet.catalog.manifest.CATALOG_FILES`.
+The build is deterministic: the same inputs, parameters, version and clock give
+byte-identical files.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+
+from discreet._fs import atomic_write_bytes, canonical_json
+from discreet.catalog.embedding import EmbeddingParams, FittedEmbedding, fit_embeddings, item_document
+from discreet.catalog.items import Item
+from discreet.catalog.manifest import Manifest, Notice
+from discreet.catalog.popularity import prior_from_estimates, uniform_prior
+from discreet.catalog.taxonomy import Taxonomy
+
+#: Called with (stage number, stage count, description) as a build advances.
+Progress = Callable[[int, int, str], None]
+_STAGES = 4
+
+
+def _no_progress(step: int, total: int, what: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What :func:`build_catalog_files` wrote."""
+
+    manifest: Manifest
+    folder: Path
+    model_folder: Path | None
+    unknown_popularity_ids: int
+
+
+def items_jsonl(items: Sequence[Item]) -> bytes:
+    """The canonical ``items.jsonl`` bytes: one compact JSON object per line."""
+    lines = (
+        json.dumps(i.to_json(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        for i in items
+    )
+    return ("\n".join(lines) + "\n").encode()
+
+
+def npy_bytes(array: np.ndarray[Any, Any]) -> bytes:
+    """An array in ``.npy`` form (never pickled)."""
+    import io
+
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def build_catalog_files(
+    items: Sequence[Item],
+    taxonomy: Taxonomy,
+    folder: Path,
+    *,
+    name: str,
+    version: int,
+    built_at: dt.datetime,
+    params: EmbeddingParams | None = None,
+    estimates: Mapping[str, float] | None = None,
+    notices: Sequence[Notice] = (),
+    reporting: Mapping[str, Any] | None = None,
+    model_folder: Path | None = None,
+    progress: Progress = _no_progress,
+) -> BuildResult:
+    """Embed ``items`` and write the catalog files of ``version`` into ``folder``.
+
+    ``estimates`` (item id to estimated count) become the popularity prior;
+    without them the prior is uniform. When ``model_folder`` is given, the
+    fitted pipeline and its model card are written there.
+    """
+    params = params or EmbeddingParams()
+    folder.mkdir(parents=True, exist_ok=True)
+    progress(1, _STAGES, f"embedding {len(items)} items")
+    documents = [item_document(item, taxonomy) for item in items]
+    fitted = fit_embeddings(documents, params)
+    progress(2, _STAGES, "computing popularity priors")
+    if estimates:
+        prior, unknown = prior_from_estimates([i.id for i in items], estimates)
+        source = "estimates"
+    else:
+        prior, unknown, source = uniform_prior(len(items)), 0, "uniform"
+    manifest = Manifest(
+        name=name,
+        version=version,
+        built_at=built_at,
+        item_count=len(items),
+        dim=fitted.params.dim,
+        embedding={**fitted.params.to_json(), "n_features": fitted.n_features},
+        popularity_source=source,
+        category_count=len(taxonomy),
+        reporting=dict(reporting or {}),
+        notices=tuple(notices),
+    )
+    progress(3, _STAGES, "writing catalog files")
+    atomic_write_bytes(folder / "items.jsonl", items_jsonl(items))
+    atomic_write_bytes(folder / "embeddings.npy", npy_bytes(fitted.vectors))
+    atomic_write_bytes(folder / "popularity.npy", npy_bytes(prior))
+    atomic_write_bytes(folder / "taxonomy.json", canonical_json(taxonomy.to_json()))
+    atomic_write_bytes(folder / "manifest.json", canonical_json(manifest.to_json()))
+    if model_folder is not None:
+        progress(4, _STAGES, "saving the model and its card")
+        save_model(model_folder, fitted, manifest, items, taxonomy)
+    return BuildResult(manifest, folder, model_folder, unknown)
+
+
+def save_model(
+    folder: Path,
+    fitted: FittedEmbedding,
+    manifest: Manifest,
+    items: Sequence[Item],
+    taxonomy: Taxonomy,
+) -> None:
+    """Save the fitted pipeline with joblib and write ``MODEL_CARD.md`` beside it.
+
+    Only the publisher loads this file: joblib unpickles, so it must never be
+    shipped to devices or loaded from anywhere but the publisher's own disk.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    joblib.dump(fitted.pipeline, folder / "pipeline.joblib")
+    atomic_write_bytes(folder / "MODEL_CARD.md", model_card(fitted, manifest, items, taxonomy).encode())
+
+
+def model_card(
+    fitted: FittedEmbedding, manifest: Manifest, items: Sequence[Item], taxonomy: Taxonomy
+) -> str:
+    """The model card: data, parameters, intended use and limits."""
+    languages = collections.Counter(i.language or "unspecified" for i in items)
+    per_category = collections.Counter(c for i in items for c in i.categories)
+    sensitive = sorted(taxonomy.sensitive_ids)
+    p = fitted.params
+    lang_line = ", ".join(f"{k} ({v})" for k, v in sorted(languages.items()))
+    top = ", ".join(f"{taxonomy[c].label} ({n})" for c, n in per_category.most_common(8))
+    vectorizer = "TF-IDF" if p.vectorizer == "tfidf" else f"hashing ({p.hashing_features} buckets) + IDF"
+    chars = ", plus character n-grams within words" if p.char_ngrams else ""
+    return f"""# Model card: item embeddings for catalog `{manifest.name}` v{manifest.version}
+
+## Model
+- Pipeline: {vectorizer} over words{chars} -> TruncatedSVD ({p.dim} dims, randomized,
+  seed {p.seed}) -> L2 normalisation -> float32.
+- Input text per item: title, description and the labels of its categories.
+- Vocabulary/feature count: {fitted.n_features}. Variance kept by the SVD: {fitted.explained_variance:.3f}.
+- No stop-word list: terms in more than {p.max_df:.0%} of items are dropped, which works
+  the same in every language.
+- Built: {manifest.built_at.isoformat()}. Deterministic for the same input and seed.
+
+## Data
+- {len(items)} items, {len(taxonomy)} categories. Languages: {lang_line}.
+- Largest categories: {top or "none"}.
+- Sensitive categories (never profiled without opt-in, never reported): {", ".join(sensitive) or "none"}.
+- No user data is used: the model sees only the public catalog text.
+
+## Intended use
+Content similarity between catalog items, computed on users' devices against
+their private, local history. The vectors ship in the signed catalog as
+`embeddings.npy`; this pipeline file (`pipeline.joblib`) stays with the
+publisher and is only ever loaded by the publisher.
+
+## Limits
+- Bag-of-words semantics: synonyms that share no characters are not matched.
+- Items with very short text embed mostly by title and category labels.
+- Mixed-language catalogs embed each language in its own region of the space;
+  cross-language similarity is weak.
+- Popularity is not part of this model; it comes from aggregated private reports.
+"""

@@ -1,0 +1,261 @@
+"""Catalog items and the publisher's item files (CSV or JSONL).
+
+Fields: ``id`` (unique string) and ``title`` are required; ``text``,
+``categories`` (``|``-separated in CSV, a list in JSONL), ``created``
+(ISO date) and ``language`` (a BCP 47 tag such as ``es`` or ``pt-BR``) are
+optional. Any other field is an error: everything in the items file is
+published to every device, so nothing unexpected may slip through.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from discreet.catalog.taxonomy import Taxonomy
+from discreet.errors import ItemsInvalidError
+
+FIELDS = ("id", "title", "text", "categories", "created", "language")
+MAX_ID_CHARS = 200
+MAX_TITLE_CHARS = 500
+MAX_TEXT_CHARS = 20_000
+MAX_CATEGORIES = 32
+_MAX_PROBLEMS = 100
+_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ][0-9:.+\-Z]*)?$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class Item:
+    """One catalog item, as published to every device."""
+
+    id: str
+    title: str
+    text: str = ""
+    categories: tuple[str, ...] = ()
+    created: dt.date | None = None
+    language: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The item as a JSON object (the catalog's ``items.jsonl`` line)."""
+        out: dict[str, Any] = {"id": self.id, "title": self.title}
+        if self.text:
+            out["text"] = self.text
+        if self.categories:
+            out["categories"] = list(self.categories)
+        if self.created is not None:
+            out["created"] = self.created.isoformat()
+        if self.language is not None:
+            out["language"] = self.language
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Item:
+        """Rebuild an item from its catalog JSON form (already validated at publish time)."""
+        created = data.get("created")
+        return cls(
+            id=data["id"],
+            title=data["title"],
+            text=data.get("text", ""),
+            categories=tuple(data.get("categories", ())),
+            created=dt.date.fromisoformat(created) if created else None,
+            language=data.get("language"),
+        )
+
+
+def read_items(path: str | Path, taxonomy: Taxonomy) -> list[Item]:
+    """Read and validate an items file; raise :class:`ItemsInvalidError` listing every problem.
+
+    The format follows the suffix: ``.csv``, or ``.jsonl``/``.ndjson``.
+
+    >>> read_items("items.csv", taxonomy)  # doctest: +SKIP
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ItemsInvalidError(f"{path}: cannot read items ({exc.strerror}); check the path") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ItemsInvalidError(f"{path}:{line}: invalid UTF-8; save the file as UTF-8") from None
+    text = text.removeprefix("\ufeff")
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        records = _csv_records(text, str(path))
+    elif suffix in {".jsonl", ".ndjson"}:
+        records = _jsonl_records(text, str(path))
+    else:
+        raise ItemsInvalidError(f"{path}: unknown items format; use a .csv or .jsonl file")
+    return _validate(records, taxonomy, str(path))
+
+
+_Record = tuple[int, dict[str, Any]]
+
+
+def _csv_records(text: str, source: str) -> Iterator[_Record]:
+    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = reader.fieldnames
+    except csv.Error as exc:
+        raise ItemsInvalidError(f"{source}:1: malformed CSV header: {exc}") from None
+    if not header:
+        raise ItemsInvalidError(f"{source}: empty file; add a header row 'id,title,...'")
+    unknown = [f for f in header if f not in FIELDS]
+    if unknown:
+        raise ItemsInvalidError(
+            f"{source}:1: unknown field {unknown[0]!r}; allowed fields are {', '.join(FIELDS)}"
+        )
+    for field in ("id", "title"):
+        if field not in header:
+            raise ItemsInvalidError(f"{source}:1: field {field!r} is missing from the header")
+    line = 1
+    while True:
+        start = line + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise ItemsInvalidError(f"{source}:{start}: malformed CSV: {exc}") from None
+        line = reader.line_num
+        if None in row:
+            raise ItemsInvalidError(f"{source}:{start}: more values than header fields")
+        record: dict[str, Any] = {k: v for k, v in row.items() if v not in (None, "")}
+        if "categories" in record:
+            record["categories"] = [c.strip() for c in record["categories"].split("|")]
+        yield start, record
+
+
+def _jsonl_records(text: str, source: str) -> Iterator[_Record]:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ItemsInvalidError(f"{source}:{number}: invalid JSON: {exc.msg}") from None
+        if not isinstance(record, dict):
+            raise ItemsInvalidError(f"{source}:{number}: expected a JSON object per line")
+        unknown = [f for f in record if f not in FIELDS]
+        if unknown:
+            raise ItemsInvalidError(
+                f"{source}:{number}: unknown field {unknown[0]!r}; "
+                f"allowed fields are {', '.join(FIELDS)}"
+            )
+        yield number, record
+
+
+def _validate(records: Iterator[_Record], taxonomy: Taxonomy, source: str) -> list[Item]:
+    items: list[Item] = []
+    problems: list[str] = []
+    first_line: dict[str, int] = {}
+    for line, record in records:
+        where = f"{source}:{line}"
+        item, found = _validate_record(record, taxonomy, where)
+        if item is not None and item.id in first_line:
+            found.append(
+                f"{where}: field 'id': duplicate id {item.id!r} (first on line {first_line[item.id]})"
+            )
+            item = None
+        if item is not None:
+            first_line[item.id] = line
+            items.append(item)
+        problems.extend(found)
+        if len(problems) >= _MAX_PROBLEMS:
+            break
+    if not items and not problems:
+        problems.append(f"{source}: no items; a catalog needs at least one item")
+    if problems:
+        more = f" (+{len(problems) - 1} more problems)" if len(problems) > 1 else ""
+        raise ItemsInvalidError(
+            f"{problems[0]}{more}; nothing was published, fix the items file and build again",
+            tuple(problems),
+        )
+    return items
+
+
+def _text_field(
+    record: Mapping[str, Any], name: str, limit: int, where: str, problems: list[str]
+) -> str | None:
+    value = record.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        problems.append(f"{where}: field {name!r} must be text")
+        return None
+    value = value.strip()
+    if len(value) > limit:
+        problems.append(f"{where}: field {name!r} is longer than {limit} characters")
+        return None
+    return value
+
+
+def _validate_record(
+    record: Mapping[str, Any], taxonomy: Taxonomy, where: str
+) -> tuple[Item | None, list[str]]:
+    problems: list[str] = []
+    item_id = _required_text(record, "id", MAX_ID_CHARS, where, problems)
+    if item_id and _CONTROL.search(item_id):
+        problems.append(f"{where}: field 'id' contains a control character")
+    title = _required_text(record, "title", MAX_TITLE_CHARS, where, problems)
+    text = _text_field(record, "text", MAX_TEXT_CHARS, where, problems) or ""
+    categories = _categories(record.get("categories"), taxonomy, where, problems)
+    created = _created(record.get("created"), where, problems)
+    language = _text_field(record, "language", 35, where, problems)
+    if language is not None and not _LANGUAGE.match(language):
+        problems.append(f"{where}: field 'language': {language!r} is not a language tag like 'es'")
+    if problems or item_id is None or title is None:
+        return None, problems
+    return Item(item_id, title, text, categories, created, language), problems
+
+
+def _required_text(
+    record: Mapping[str, Any], name: str, limit: int, where: str, problems: list[str]
+) -> str | None:
+    before = len(problems)
+    value = _text_field(record, name, limit, where, problems)
+    if not value and len(problems) == before:
+        problems.append(f"{where}: field {name!r} is missing or empty")
+    return value or None
+
+
+def _categories(
+    value: Any, taxonomy: Taxonomy, where: str, problems: list[str]
+) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
+        problems.append(f"{where}: field 'categories' must be a list of category ids")
+        return ()
+    if len(value) > MAX_CATEGORIES:
+        problems.append(f"{where}: field 'categories' has more than {MAX_CATEGORIES} entries")
+        return ()
+    out: list[str] = []
+    for category in value:
+        if category not in taxonomy:
+            problems.append(f"{where}: field 'categories': unknown category {category!r}")
+        elif category not in out:
+            out.append(category)
+    return tuple(out)
+
+
+def _created(value: Any, where: str, problems: list[str]) -> dt.date | None:
+    if value is None:
+        return None
+    if isinstance(value, str) and _ISO_DATE.match(value.strip()):
+        try:
+            return dt.date.fromisoformat(value.strip()[:10])
+        except ValueError:
+            pass
+    problems.append(f"{where}: field 'created': {value!r} is not an ISO date like 2024-05-31")
+    return None

@@ -1,0 +1,184 @@
+"""The catalog manifest: what a catalog version holds, and the notices it carries.
+
+The manifest is a signed TUF target like every catalog file. Clients parse it
+strictly, because even signed content is treated as potentially hostile: a
+malformed or oversized manifest is rejected with :class:`CatalogInvalidError`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from discreet.errors import CatalogInvalidError, NoticesInvalidError, UnsupportedFormatError
+
+MANIFEST_FORMAT = "discreet-catalog"
+MANIFEST_FORMAT_VERSION = 1
+#: The files of one catalog version, as TUF target names under ``catalog/``.
+CATALOG_FILES = ("manifest.json", "items.jsonl", "embeddings.npy", "popularity.npy", "taxonomy.json")
+MAX_NOTICES = 20
+SEVERITIES = ("info", "warning", "critical")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+#: Hard limits a client enforces before trusting a manifest's numbers.
+MAX_ITEMS = 10_000_000
+MAX_DIM = 1024
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A signed message from the publisher to every user (policy change, incident, ...)."""
+
+    id: str
+    severity: str
+    title: str
+    body: str
+    date: dt.date
+
+    def to_json(self) -> dict[str, Any]:
+        """The notice as a JSON object."""
+        return {
+            "id": self.id,
+            "severity": self.severity,
+            "title": self.title,
+            "body": self.body,
+            "date": self.date.isoformat(),
+        }
+
+    @classmethod
+    def from_json(cls, data: Any, where: str) -> Notice:
+        """Validate one notice; raise ``ValueError`` with a message naming ``where``."""
+        if not isinstance(data, Mapping):
+            raise ValueError(f"{where}: expected an object")
+        unknown = set(data) - {"id", "severity", "title", "body", "date"}
+        if unknown:
+            raise ValueError(f"{where}: unknown field {sorted(unknown)[0]!r}")
+        for key, limit in (("id", 64), ("title", 200), ("body", 4000)):
+            value = data.get(key)
+            if not isinstance(value, str) or not value.strip() or len(value) > limit:
+                raise ValueError(f"{where}: field {key!r} must be text of 1-{limit} characters")
+        severity = data.get("severity", "info")
+        if severity not in SEVERITIES:
+            raise ValueError(f"{where}: field 'severity' must be one of {', '.join(SEVERITIES)}")
+        try:
+            date = dt.date.fromisoformat(str(data.get("date")))
+        except ValueError:
+            raise ValueError(f"{where}: field 'date' must be an ISO date like 2024-05-31") from None
+        return cls(data["id"], severity, data["title"].strip(), data["body"].strip(), date)
+
+
+def load_notices(path: str | Path) -> tuple[Notice, ...]:
+    """Read a notices file: a JSON list of ``{id, severity, title, body, date}``."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise NoticesInvalidError(f"{path}: cannot read notices ({exc}); fix the file") from None
+    if not isinstance(data, list) or len(data) > MAX_NOTICES:
+        raise NoticesInvalidError(f"{path}: expected a JSON list of at most {MAX_NOTICES} notices")
+    try:
+        return tuple(Notice.from_json(n, f"{path}: notice #{i}") for i, n in enumerate(data, 1))
+    except ValueError as exc:
+        raise NoticesInvalidError(f"{exc}; fix the notices file and build again") from None
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """The description of one catalog version."""
+
+    name: str
+    version: int
+    built_at: dt.datetime
+    item_count: int
+    dim: int
+    embedding: Mapping[str, Any]
+    popularity_source: str
+    category_count: int
+    dtype: str = "float32"
+    reporting: Mapping[str, Any] = field(default_factory=dict)
+    notices: tuple[Notice, ...] = ()
+    format_version: int = MANIFEST_FORMAT_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        """The manifest in its versioned JSON form."""
+        return {
+            "format": MANIFEST_FORMAT,
+            "format_version": self.format_version,
+            "catalog": {
+                "name": self.name,
+                "version": self.version,
+                "built_at": self.built_at.isoformat(),
+            },
+            "items": {"file": "items.jsonl", "count": self.item_count},
+            "embeddings": {
+                "file": "embeddings.npy",
+                "dim": self.dim,
+                "dtype": self.dtype,
+                "model": dict(self.embedding),
+            },
+            "popularity": {"file": "popularity.npy", "source": self.popularity_source},
+            "taxonomy": {"file": "taxonomy.json", "categories": self.category_count},
+            "reporting": dict(self.reporting),
+            "notices": [n.to_json() for n in self.notices],
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> Manifest:
+        """Parse and validate a manifest; raise :class:`CatalogInvalidError` if malformed."""
+        try:
+            return _parse(data)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CatalogInvalidError(
+                f"the catalog manifest is malformed ({exc}); report it to the publisher"
+            ) from None
+
+
+def _int(value: Any, name: str, low: int, high: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise ValueError(f"{name} must be an integer in [{low}, {high}]")
+    return value
+
+
+def _parse(data: Any) -> Manifest:
+    if not isinstance(data, Mapping) or data.get("format") != MANIFEST_FORMAT:
+        raise ValueError("not a discreet catalog manifest")
+    version = _int(data["format_version"], "format_version", 1, 2**31)
+    if version > MANIFEST_FORMAT_VERSION:
+        raise UnsupportedFormatError(
+            f"the catalog uses format {version}, newer than this app reads "
+            f"({MANIFEST_FORMAT_VERSION}); update the app"
+        )
+    catalog, items, emb = data["catalog"], data["items"], data["embeddings"]
+    name = catalog["name"]
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ValueError("catalog.name is not a valid name")
+    built_at = dt.datetime.fromisoformat(catalog["built_at"])
+    if emb["dtype"] != "float32":
+        raise ValueError("embeddings.dtype must be float32")
+    notices_raw = data["notices"]
+    if not isinstance(notices_raw, list) or len(notices_raw) > MAX_NOTICES:
+        raise ValueError(f"notices must be a list of at most {MAX_NOTICES}")
+    reporting = data["reporting"]
+    model = emb["model"]
+    if not isinstance(reporting, Mapping) or not isinstance(model, Mapping):
+        raise ValueError("reporting and embeddings.model must be objects")
+    source = data["popularity"]["source"]
+    if not isinstance(source, str):
+        raise ValueError("popularity.source must be text")
+    return Manifest(
+        name=name,
+        version=_int(catalog["version"], "catalog.version", 1, 2**53),
+        built_at=built_at,
+        item_count=_int(items["count"], "items.count", 1, MAX_ITEMS),
+        dim=_int(emb["dim"], "embeddings.dim", 1, MAX_DIM),
+        embedding=dict(model),
+        popularity_source=source,
+        category_count=_int(data["taxonomy"]["categories"], "taxonomy.categories", 1, 100_000),
+        reporting=dict(reporting),
+        notices=tuple(Notice.from_json(n, f"notice #{i}") for i, n in enumerate(notices_raw, 1)),
+        format_version=version,
+    )

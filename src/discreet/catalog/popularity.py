@@ -1,0 +1,94 @@
+"""Popularity priors for a catalog build, from the server's aggregated estimates.
+
+Accepted inputs:
+
+* JSON: ``{"estimates": {"<item id>": 123.4, ...}}``, where a value may also
+  be an object with an ``"estimate"`` field (the form ``discreet publish
+  estimates --json`` prints, with standard errors alongside);
+* CSV with a header ``id,estimate``.
+
+Estimates from local differential privacy can be negative; they are clipped
+to zero. Items without an estimate get zero. The prior stored in the catalog
+is a float32 share per item that sums to one; with no input it is uniform.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from discreet.errors import PopularityInvalidError
+
+
+def uniform_prior(n_items: int) -> np.ndarray[Any, np.dtype[np.float32]]:
+    """A prior that gives every item the same share."""
+    return np.full(n_items, 1.0 / n_items, dtype=np.float32)
+
+
+def load_estimates(path: str | Path) -> dict[str, float]:
+    """Read item estimates from a JSON or CSV file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PopularityInvalidError(f"{path}: cannot read popularity ({exc}); check the file") from None
+    if path.suffix.lower() == ".csv":
+        return _from_csv(text, str(path))
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PopularityInvalidError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
+    if not isinstance(data, Mapping) or not isinstance(data.get("estimates"), Mapping):
+        raise PopularityInvalidError(f"{path}: expected an object with an 'estimates' map")
+    out: dict[str, float] = {}
+    for item_id, value in data["estimates"].items():
+        if isinstance(value, Mapping):
+            value = value.get("estimate")
+        out[item_id] = _number(value, f"{path}: estimate for {item_id!r}")
+    return out
+
+
+def _from_csv(text: str, source: str) -> dict[str, float]:
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    if reader.fieldnames is None or not {"id", "estimate"} <= set(reader.fieldnames):
+        raise PopularityInvalidError(f"{source}:1: the header must have 'id' and 'estimate'")
+    out: dict[str, float] = {}
+    for row in reader:
+        out[row["id"]] = _number(row["estimate"], f"{source}:{reader.line_num}: field 'estimate'")
+    return out
+
+
+def _number(value: Any, where: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise PopularityInvalidError(f"{where} is not a number") from None
+    if isinstance(value, bool) or not math.isfinite(number):
+        raise PopularityInvalidError(f"{where} is not a finite number")
+    return number
+
+
+def prior_from_estimates(
+    item_ids: Sequence[str], estimates: Mapping[str, float]
+) -> tuple[np.ndarray[Any, np.dtype[np.float32]], int]:
+    """Shares aligned with ``item_ids``, and how many estimates named unknown items."""
+    index = {item_id: i for i, item_id in enumerate(item_ids)}
+    counts = np.zeros(len(item_ids), dtype=np.float64)
+    unknown = 0
+    for item_id, value in estimates.items():
+        position = index.get(item_id)
+        if position is None:
+            unknown += 1
+        else:
+            counts[position] = max(value, 0.0)
+    total = counts.sum()
+    if total <= 0:
+        return uniform_prior(len(item_ids)), unknown
+    return (counts / total).astype(np.float32), unknown

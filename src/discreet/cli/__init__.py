@@ -1,0 +1,79 @@
+"""The ``discreet`` command: parses arguments, calls the library, maps errors to exit codes.
+
+Exit codes: 0 success, 1 failure (one line on stderr saying what to do),
+2 usage error. User errors never print a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from discreet import __version__
+from discreet.cli import _catalog, _publish
+from discreet.errors import DiscreetError
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+def _common() -> argparse.ArgumentParser:
+    """Options every command accepts, before or after the command name."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--home",
+        metavar="DIR",
+        default=argparse.SUPPRESS,
+        help="client data folder (default: $DISCREET_HOME or the platform's data folder)",
+    )
+    common.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="print one JSON document on stdout",
+    )
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser."""
+    common = _common()
+    parser = argparse.ArgumentParser(
+        prog="discreet",
+        description="Personal recommendations without collecting personal data.",
+        parents=[common],
+        epilog="Run 'discreet COMMAND --help' for a command's options and an example.",
+    )
+    parser.add_argument("--version", action="version", version=f"discreet {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _publish.register(sub, common)
+    _catalog.register(sub, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI with ``argv`` (default ``sys.argv[1:]``) and return the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    args.home = getattr(args, "home", None)
+    args.json = getattr(args, "json", False)
+    try:
+        code: int = args.handler(args)
+    except DiscreetError as exc:
+        print(f"discreet: error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(
+            f"discreet: error: {exc.strerror or exc}{where}; check the path, "
+            "free disk space and permissions",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        print("discreet: interrupted; nothing was left half-written", file=sys.stderr)
+        return 130
+    return code

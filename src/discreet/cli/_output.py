@@ -1,0 +1,50 @@
+"""How the CLI talks: one JSON document with ``--json``, plain text otherwise."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterable, Mapping
+from typing import Any, TextIO
+
+
+def emit(args: Any, document: Mapping[str, Any], text: Iterable[str]) -> None:
+    """Print ``document`` as JSON if ``--json`` was given, else the ``text`` lines."""
+    if getattr(args, "json", False):
+        sys.stdout.write(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")
+    else:
+        for line in text:
+            sys.stdout.write(line + "\n")
+
+
+def notice_lines(notices: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Signed notices from the publisher, one block each."""
+    lines = []
+    for n in notices:
+        lines.append(f"NOTICE [{n['severity']}] {n['date']} {n['title']}")
+        lines.append(f"  {n['body']}")
+    return lines
+
+
+class StageProgress:
+    """A one-line progress bar on stderr, drawn only when stderr is a terminal."""
+
+    def __init__(self, stream: TextIO | None = None, width: int = 24) -> None:
+        self.stream = stream or sys.stderr
+        self.width = width
+        self.enabled = self.stream.isatty() and os.environ.get("TERM") != "dumb"
+
+    def __call__(self, step: int, total: int, what: str) -> None:
+        if not self.enabled:
+            return
+        filled = round(self.width * (step - 1) / total)
+        bar = "#" * filled + "-" * (self.width - filled)
+        self.stream.write(f"\r[{bar}] {step}/{total} {what:<40.40}")
+        self.stream.flush()
+
+    def done(self) -> None:
+        """Clear the bar."""
+        if self.enabled:
+            self.stream.write("\r" + " " * (self.width + 50) + "\r")
+            self.stream.flush()

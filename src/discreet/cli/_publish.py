@@ -1,0 +1,179 @@
+"""``discreet publish ...``: the publisher's commands."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from typing import Any
+
+from discreet.catalog.embedding import EmbeddingParams
+from discreet.cli._output import StageProgress, emit
+from discreet.publish.keys import ROLES
+from discreet.publish.publisher import publish_catalog
+from discreet.publish.repository import Expiries, PublisherRepository
+
+
+def _days(value: str) -> dt.timedelta:
+    try:
+        days = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of days") from None
+    if not 0 < days <= 3650:
+        raise argparse.ArgumentTypeError("expiry must be between 0 and 3650 days")
+    return dt.timedelta(days=days)
+
+
+def add_expiry_options(parser: argparse.ArgumentParser) -> None:
+    """The metadata lifetime options, shared by every command that signs."""
+    defaults = Expiries()
+    for role in ("targets", "snapshot", "timestamp"):
+        parser.add_argument(
+            f"--{role}-expiry",
+            type=_days,
+            default=defaults.of(role),
+            metavar="DAYS",
+            help=f"how long {role} metadata stays valid (default {defaults.of(role).days} days)",
+        )
+
+
+def _expiries(args: argparse.Namespace) -> Expiries:
+    return Expiries(
+        targets=args.targets_expiry, snapshot=args.snapshot_expiry, timestamp=args.timestamp_expiry
+    )
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    """Create a repository with fresh keys."""
+    repo = PublisherRepository.init(args.repo, keys_dir=args.keys)
+    doc = {
+        "repo": str(repo.path),
+        "served_folder": str(repo.public),
+        "keys": str(repo.keys.path),
+        "trusted_root": str(repo.trusted_root_path),
+    }
+    emit(
+        args,
+        doc,
+        [
+            f"created a TUF repository in {repo.path}",
+            f"  private keys (keep them safe, never serve them): {repo.keys.path}",
+            f"  served folder: {repo.public}",
+            f"  trusted root for clients: {repo.trusted_root_path}",
+            f"next: discreet publish build ITEMS --taxonomy TAXONOMY --repo {repo.path}",
+        ],
+    )
+    return 0
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    """Build, sign and publish a catalog version."""
+    repo = PublisherRepository.open(args.repo)
+    progress = StageProgress()
+    try:
+        result = publish_catalog(
+            repo,
+            args.items,
+            args.taxonomy,
+            name=args.name,
+            popularity_path=args.popularity,
+            notices_path=args.notices,
+            params=EmbeddingParams(dim=args.dim, vectorizer=args.vectorizer, seed=args.seed),
+            expiries=_expiries(args),
+            progress=progress,
+        )
+    finally:
+        progress.done()
+    m = result.manifest
+    lines = [
+        f"published catalog '{m.name}' v{m.version}: {m.item_count} items, {m.dim} dims, "
+        f"popularity {m.popularity_source}",
+        f"  model and card: {result.model_folder}",
+    ]
+    if result.unknown_popularity_ids:
+        lines.append(f"  note: {result.unknown_popularity_ids} popularity ids are not in the catalog")
+    emit(args, result.to_json(), lines)
+    return 0
+
+
+def cmd_refresh(args: argparse.Namespace) -> int:
+    """Re-sign metadata with fresh expiries."""
+    repo = PublisherRepository.open(args.repo)
+    with repo.lock():
+        expiries = repo.refresh(roles=set(args.role or ()), expiries=_expiries(args))
+    doc: dict[str, Any] = {role: when.isoformat() for role, when in expiries.items()}
+    emit(args, doc, [f"{role} expires {when}" for role, when in doc.items()])
+    return 0
+
+
+def cmd_rotate(args: argparse.Namespace) -> int:
+    """Replace a role's key and publish the new root."""
+    repo = PublisherRepository.open(args.repo)
+    with repo.lock():
+        version = repo.rotate_key(args.role, expiries=_expiries(args))
+    emit(
+        args,
+        {"role": args.role, "root_version": version},
+        [f"rotated the {args.role} key; published root v{version} (clients follow the chain)"],
+    )
+    return 0
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Add ``publish`` and its subcommands."""
+    publish = sub.add_parser("publish", help="publisher: repository, catalog builds", parents=[common])
+    commands = publish.add_subparsers(dest="publish_command", required=True, metavar="COMMAND")
+
+    p = commands.add_parser(
+        "init",
+        parents=[common],
+        help="create a TUF repository with fresh keys",
+        epilog="example: discreet publish init ./repo",
+    )
+    p.add_argument("repo", metavar="REPO")
+    p.add_argument("--keys", metavar="DIR", help="keep the private keys here (default REPO/keys)")
+    p.set_defaults(handler=cmd_init)
+
+    p = commands.add_parser(
+        "build",
+        parents=[common],
+        help="build, sign and publish a catalog version",
+        epilog="example: discreet publish build items.csv --taxonomy taxonomy.json --repo ./repo",
+    )
+    p.add_argument("items", metavar="ITEMS", help="items file (.csv or .jsonl)")
+    p.add_argument("--taxonomy", required=True, metavar="FILE", help="taxonomy (.json or .toml)")
+    p.add_argument("--repo", required=True, metavar="REPO")
+    p.add_argument("--popularity", metavar="FILE", help="estimates from 'publish estimates'")
+    p.add_argument("--notices", metavar="FILE", help="JSON list of signed notices to users")
+    p.add_argument("--name", help="catalog name (default: the previous one, or 'catalog')")
+    p.add_argument("--dim", type=int, default=64, help="embedding dimensions (default 64)")
+    p.add_argument("--vectorizer", choices=("auto", "tfidf", "hashing"), default="auto")
+    p.add_argument("--seed", type=int, default=0, help="seed of the SVD (default 0)")
+    add_expiry_options(p)
+    p.set_defaults(handler=cmd_build)
+
+    p = commands.add_parser(
+        "refresh",
+        parents=[common],
+        help="re-sign metadata with fresh expiries (run daily)",
+        epilog="example: discreet publish refresh ./repo",
+    )
+    p.add_argument("repo", metavar="REPO")
+    p.add_argument(
+        "--role",
+        action="append",
+        choices=("targets", "snapshot"),
+        help="also re-sign this role (the timestamp is always re-signed)",
+    )
+    add_expiry_options(p)
+    p.set_defaults(handler=cmd_refresh)
+
+    p = commands.add_parser(
+        "rotate-key",
+        parents=[common],
+        help="replace a role's signing key",
+        epilog="example: discreet publish rotate-key ./repo --role root",
+    )
+    p.add_argument("repo", metavar="REPO")
+    p.add_argument("--role", required=True, choices=ROLES)
+    add_expiry_options(p)
+    p.set_defaults(handler=cmd_rotate)

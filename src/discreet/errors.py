@@ -1,0 +1,171 @@
+"""Every failure a caller of discreet can act on has its own class here.
+
+The tree::
+
+    DiscreetError
+    ├── UnsupportedFormatError        a file or record is newer than this code
+    ├── InputError                    the publisher's input files are wrong
+    │   ├── ItemsInvalidError         items CSV/JSONL (names file, line, field)
+    │   ├── TaxonomyInvalidError      taxonomy JSON/TOML
+    │   ├── PopularityInvalidError    popularity priors
+    │   └── NoticesInvalidError       signed notices to users
+    ├── RepositoryError               the publisher's TUF repository
+    │   ├── RepositoryExistsError     ``publish init`` on a folder in use
+    │   ├── RepositoryNotFoundError   no repository (or no keys) at that path
+    │   └── RepositoryBusyError       another process is publishing
+    └── CatalogError                  the client's catalog
+        ├── CatalogNotInstalledError  nothing synced yet
+        ├── CatalogCorruptError       installed files are damaged
+        ├── CatalogBusyError          another process is syncing
+        ├── NoTrustedRootError        first sync without ``--root``
+        ├── SourceUnavailableError    offline, wrong URL, missing folder
+        └── CatalogRejectedError      an update failed verification;
+            │                         the previous catalog stays in use
+            ├── CatalogSignatureError     metadata not signed by trusted keys
+            ├── CatalogTamperedError      a target's bytes do not match
+            ├── CatalogRollbackError      metadata older than what we trust
+            ├── CatalogExpiredError       expired metadata (freeze attack)
+            ├── CatalogMixAndMatchError   metadata from different releases
+            ├── CatalogOversizedError     more bytes than declared (endless data)
+            └── CatalogInvalidError       signed, but the content is malformed
+
+Every message is one line that says what was wrong and what to do. Messages
+never contain personal data such as an item id from a user's history.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CatalogBusyError",
+    "CatalogCorruptError",
+    "CatalogError",
+    "CatalogExpiredError",
+    "CatalogInvalidError",
+    "CatalogMixAndMatchError",
+    "CatalogNotInstalledError",
+    "CatalogOversizedError",
+    "CatalogRejectedError",
+    "CatalogRollbackError",
+    "CatalogSignatureError",
+    "CatalogTamperedError",
+    "DiscreetError",
+    "InputError",
+    "ItemsInvalidError",
+    "NoTrustedRootError",
+    "NoticesInvalidError",
+    "PopularityInvalidError",
+    "RepositoryBusyError",
+    "RepositoryError",
+    "RepositoryExistsError",
+    "RepositoryNotFoundError",
+    "SourceUnavailableError",
+    "TaxonomyInvalidError",
+    "UnsupportedFormatError",
+]
+
+
+class DiscreetError(Exception):
+    """Base class of every error discreet raises on purpose."""
+
+
+class UnsupportedFormatError(DiscreetError):
+    """A file or record carries a format version newer than this code reads."""
+
+
+class InputError(DiscreetError):
+    """The publisher's input is invalid; nothing was published.
+
+    ``problems`` lists every problem found, each naming file, line and field.
+    """
+
+    def __init__(self, message: str, problems: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.problems: tuple[str, ...] = problems or (message,)
+
+
+class ItemsInvalidError(InputError):
+    """The items file has an invalid record, field or encoding."""
+
+
+class TaxonomyInvalidError(InputError):
+    """The taxonomy file is malformed or inconsistent."""
+
+
+class PopularityInvalidError(InputError):
+    """The popularity priors file is malformed."""
+
+
+class NoticesInvalidError(InputError):
+    """The notices file is malformed."""
+
+
+class RepositoryError(DiscreetError):
+    """The publisher's TUF repository cannot be used as asked."""
+
+
+class RepositoryExistsError(RepositoryError):
+    """``publish init`` was pointed at a folder that already holds a repository."""
+
+
+class RepositoryNotFoundError(RepositoryError):
+    """No repository, or no signing key for a role, at the given path."""
+
+
+class RepositoryBusyError(RepositoryError):
+    """Another process holds the repository's publishing lock."""
+
+
+class CatalogError(DiscreetError):
+    """The client's catalog cannot be used or updated."""
+
+
+class CatalogNotInstalledError(CatalogError):
+    """No catalog has been installed yet."""
+
+
+class CatalogCorruptError(CatalogError):
+    """The installed catalog's files are damaged or inconsistent."""
+
+
+class CatalogBusyError(CatalogError):
+    """Another process is syncing the catalog in the same home folder."""
+
+
+class NoTrustedRootError(CatalogError):
+    """The first sync needs a trusted root metadata file."""
+
+
+class SourceUnavailableError(CatalogError):
+    """The catalog source could not be reached; the installed catalog stays."""
+
+
+class CatalogRejectedError(CatalogError):
+    """An update failed verification; the previous catalog stays in use."""
+
+
+class CatalogSignatureError(CatalogRejectedError):
+    """Metadata is not signed by the keys the client trusts."""
+
+
+class CatalogTamperedError(CatalogRejectedError):
+    """A catalog file does not match the length and hash that were signed."""
+
+
+class CatalogRollbackError(CatalogRejectedError):
+    """The source offers metadata older than the client already trusts."""
+
+
+class CatalogExpiredError(CatalogRejectedError):
+    """The source offers expired metadata, as in a freeze attack."""
+
+
+class CatalogMixAndMatchError(CatalogRejectedError):
+    """Metadata files do not belong to the same release."""
+
+
+class CatalogOversizedError(CatalogRejectedError):
+    """The source sent more bytes than declared or allowed (endless data)."""
+
+
+class CatalogInvalidError(CatalogRejectedError):
+    """The catalog verified but its content is malformed or hostile."""

@@ -1,0 +1,117 @@
+"""``publish build``: validate inputs, build a catalog version, sign and publish it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from discreet.catalog.build import Progress, build_catalog_files
+from discreet.catalog.embedding import EmbeddingParams
+from discreet.catalog.items import read_items
+from discreet.catalog.manifest import CATALOG_FILES, Manifest, Notice, load_notices
+from discreet.catalog.popularity import load_estimates
+from discreet.catalog.taxonomy import load_taxonomy
+from discreet.publish.repository import Expiries, PublisherRepository, utc_now
+
+DEFAULT_NAME = "catalog"
+
+
+def _quiet(step: int, total: int, what: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    """What a ``publish build`` released."""
+
+    manifest: Manifest
+    targets_version: int
+    model_folder: Path
+    unknown_popularity_ids: int
+
+    def to_json(self) -> dict[str, Any]:
+        """A summary for ``--json`` output."""
+        return {
+            "catalog": self.manifest.name,
+            "version": self.manifest.version,
+            "items": self.manifest.item_count,
+            "dim": self.manifest.dim,
+            "popularity": self.manifest.popularity_source,
+            "targets_version": self.targets_version,
+            "model_folder": str(self.model_folder),
+            "unknown_popularity_ids": self.unknown_popularity_ids,
+            "notices": len(self.manifest.notices),
+        }
+
+
+def current_manifest(repo: PublisherRepository) -> Manifest | None:
+    """The manifest of the repository's current release, if any."""
+    target = repo.current_targets().get("catalog/manifest.json")
+    if target is None:
+        return None
+    return Manifest.from_json(json.loads(repo.target_path(target).read_bytes()))
+
+
+def publish_catalog(
+    repo: PublisherRepository,
+    items_path: str | Path,
+    taxonomy_path: str | Path,
+    *,
+    name: str | None = None,
+    popularity_path: str | Path | None = None,
+    notices_path: str | Path | None = None,
+    notices: tuple[Notice, ...] = (),
+    reporting: Mapping[str, Any] | None = None,
+    params: EmbeddingParams | None = None,
+    expiries: Expiries | None = None,
+    now: dt.datetime | None = None,
+    progress: Progress = _quiet,
+) -> PublishResult:
+    """Build a new catalog version from the input files and publish it, signed.
+
+    All inputs are validated before anything is written: if any item is
+    invalid, the repository is left exactly as it was.
+
+    >>> repo = PublisherRepository.open("repo")  # doctest: +SKIP
+    >>> publish_catalog(repo, "items.csv", "taxonomy.json").manifest.version  # doctest: +SKIP
+    1
+    """
+    now = now or utc_now()
+    taxonomy = load_taxonomy(taxonomy_path)
+    items = read_items(items_path, taxonomy)
+    estimates = load_estimates(popularity_path) if popularity_path else None
+    if notices_path:
+        notices = notices + load_notices(notices_path)
+    with repo.lock():
+        previous = current_manifest(repo)
+        version = previous.version + 1 if previous else 1
+        catalog_name = name or (previous.name if previous else DEFAULT_NAME)
+        model_folder = repo.models_dir / catalog_name / f"v{version}"
+        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=repo.path))
+        try:
+            built = build_catalog_files(
+                items,
+                taxonomy,
+                staging,
+                name=catalog_name,
+                version=version,
+                built_at=now,
+                params=params,
+                estimates=estimates,
+                notices=notices,
+                reporting=reporting,
+                model_folder=model_folder,
+                progress=progress,
+            )
+            targets_version = repo.publish_targets(
+                {f: staging / f for f in CATALOG_FILES}, expiries=expiries, now=now
+            )
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return PublishResult(built.manifest, targets_version, model_folder, built.unknown_popularity_ids)

@@ -1,0 +1,280 @@
+"""``discreet sync``: fetch, verify and install a catalog release through TUF.
+
+The installed catalogs live under ``HOME/catalog``::
+
+    trusted_root.json     the trust anchor given with the first ``--root``
+    tuf/                  TUF's verified metadata cache
+    releases/<v>-<hash>/  installed releases (the current and the previous one)
+    current.json          which release is in use; replaced atomically
+
+A release is downloaded into a staging folder, every file is verified by TUF
+and then checked for content, and only then does ``current.json`` switch to
+it. Any failure leaves the previous release in use.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import secrets
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tuf.api import exceptions as tuf_errors
+from tuf.ngclient import Updater, UpdaterConfig
+
+from discreet._fs import atomic_write_bytes, atomic_write_json, exclusive_lock, fsync_dir
+from discreet.catalog.manifest import CATALOG_FILES, Notice
+from discreet.catalog.reader import Catalog, verify_catalog_folder
+from discreet.errors import (
+    CatalogBusyError,
+    CatalogExpiredError,
+    CatalogInvalidError,
+    CatalogMixAndMatchError,
+    CatalogNotInstalledError,
+    CatalogOversizedError,
+    CatalogRollbackError,
+    CatalogSignatureError,
+    CatalogTamperedError,
+    NoTrustedRootError,
+    SourceUnavailableError,
+)
+from discreet.sync.fetchers import resolve_source
+
+CURRENT_FORMAT_VERSION = 1
+#: The largest release a client downloads unless configured otherwise.
+DEFAULT_MAX_RELEASE_BYTES = 2 * 1024**3
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """The outcome of a sync."""
+
+    updated: bool
+    version: int
+    previous_version: int | None
+    notices: tuple[Notice, ...]
+    folder: Path
+
+    def to_json(self) -> dict[str, Any]:
+        """A summary for ``--json`` output."""
+        return {
+            "updated": self.updated,
+            "version": self.version,
+            "previous_version": self.previous_version,
+            "notices": [n.to_json() for n in self.notices],
+            "folder": str(self.folder),
+        }
+
+
+class InstalledCatalogs:
+    """The client's catalog folder (``HOME/catalog``)."""
+
+    def __init__(self, home: Path) -> None:
+        self.path = Path(home) / "catalog"
+
+    @property
+    def tuf_dir(self) -> Path:
+        """TUF's metadata cache."""
+        return self.path / "tuf"
+
+    @property
+    def releases_dir(self) -> Path:
+        """Installed releases."""
+        return self.path / "releases"
+
+    @property
+    def trusted_root(self) -> Path:
+        """The trust anchor."""
+        return self.path / "trusted_root.json"
+
+    def lock(self, timeout: float = 10.0) -> contextlib.AbstractContextManager[None]:
+        """Only one process syncs (and uses the TUF cache) at a time."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        return exclusive_lock(
+            self.path / ".lock",
+            timeout=timeout,
+            error=CatalogBusyError,
+            message="another process is syncing the catalog; try again when it has finished",
+        )
+
+    def current(self) -> dict[str, Any] | None:
+        """The ``current.json`` record, or ``None`` before the first install."""
+        try:
+            record: dict[str, Any] = json.loads((self.path / "current.json").read_bytes())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            return None
+        return record
+
+    def open(self) -> Catalog:
+        """Open the catalog in use; raise :class:`CatalogNotInstalledError` if there is none."""
+        record = self.current()
+        if record is None:
+            raise CatalogNotInstalledError(
+                "no catalog installed yet; run 'discreet sync --from URL_OR_DIR --root ROOT'"
+            )
+        return Catalog.open(self.releases_dir / record["release"])
+
+    def switch(self, release: str, version: int, manifest_sha256: str, source: str) -> None:
+        """Make ``release`` the catalog in use (atomic) and drop all but the previous one."""
+        previous = self.current()
+        atomic_write_json(
+            self.path / "current.json",
+            {
+                "format_version": CURRENT_FORMAT_VERSION,
+                "release": release,
+                "version": version,
+                "manifest_sha256": manifest_sha256,
+                "source": source,
+                "installed_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                "previous": previous["release"] if previous else None,
+            },
+        )
+        keep = {release, previous["release"] if previous else None}
+        for folder in self.releases_dir.iterdir():
+            if folder.name not in keep:
+                shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _verified(stage: str) -> Iterator[None]:
+    """Map TUF's failures onto discreet's, one class per attack."""
+    try:
+        yield
+    except tuf_errors.UnsignedMetadataError:
+        raise CatalogSignatureError(
+            "catalog metadata is not signed by the keys this device trusts; "
+            "the update was refused and the previous catalog stays in use"
+        ) from None
+    except tuf_errors.BadVersionNumberError:
+        raise CatalogRollbackError(
+            "the source offers catalog metadata older than this device already has "
+            "(rollback); the previous catalog stays in use"
+        ) from None
+    except tuf_errors.ExpiredMetadataError:
+        raise CatalogExpiredError(
+            "the source offers expired catalog metadata (a stale mirror or a freeze attack); "
+            "the previous catalog stays in use, try again later"
+        ) from None
+    except tuf_errors.LengthOrHashMismatchError:
+        if stage == "metadata":
+            raise CatalogMixAndMatchError(
+                "catalog metadata files do not belong to the same release (mix-and-match); "
+                "the previous catalog stays in use"
+            ) from None
+        raise CatalogTamperedError(
+            "a catalog file does not match its signed hash (tampered); "
+            "the previous catalog stays in use"
+        ) from None
+    except tuf_errors.DownloadLengthMismatchError:
+        raise CatalogOversizedError(
+            "the source sent more data than was signed (endless data); "
+            "the previous catalog stays in use"
+        ) from None
+    except tuf_errors.DownloadError as exc:
+        raise SourceUnavailableError(
+            f"cannot reach the catalog source ({exc}); the previous catalog stays in use, "
+            "check the address or try again later"
+        ) from None
+    except tuf_errors.RepositoryError:
+        raise CatalogSignatureError(
+            "catalog metadata is malformed or fails verification; "
+            "the previous catalog stays in use"
+        ) from None
+
+
+def sync_catalog(
+    home: str | Path,
+    source: str,
+    *,
+    root: str | Path | None = None,
+    max_release_bytes: int = DEFAULT_MAX_RELEASE_BYTES,
+    timeout: int = 30,
+) -> SyncResult:
+    """Fetch the newest release from ``source``, verify it and switch to it.
+
+    ``root`` is the trusted root metadata file; it is needed on the first sync
+    and is remembered afterwards. Every failure raises a subclass of
+    :class:`~discreet.errors.CatalogError` and keeps the previous catalog.
+
+    >>> sync_catalog(home, "https://cdn.example/catalog", root="1.root.json")  # doctest: +SKIP
+    """
+    installed = InstalledCatalogs(Path(home))
+    with installed.lock():
+        if root is not None:
+            try:
+                bootstrap = Path(root).read_bytes()
+            except OSError as exc:
+                raise NoTrustedRootError(f"cannot read the root file {root} ({exc.strerror})") from None
+        elif installed.trusted_root.exists():
+            bootstrap = installed.trusted_root.read_bytes()
+        else:
+            raise NoTrustedRootError(
+                "no trusted root yet; pass --root with the root file printed by 'publish init'"
+            )
+        where = resolve_source(source, timeout=timeout)
+        installed.tuf_dir.mkdir(parents=True, exist_ok=True)
+        installed.releases_dir.mkdir(parents=True, exist_ok=True)
+        with _verified("metadata"):
+            updater = Updater(
+                str(installed.tuf_dir),
+                where.metadata_url,
+                None,
+                where.targets_url,
+                where.fetcher,
+                UpdaterConfig(app_user_agent=None),
+                bootstrap=bootstrap,
+            )
+            updater.refresh()
+            infos = {name: updater.get_targetinfo("catalog/" + name) for name in CATALOG_FILES}
+        if root is not None:
+            atomic_write_bytes(installed.trusted_root, bootstrap)
+        missing = [name for name, info in infos.items() if info is None]
+        if missing:
+            raise CatalogInvalidError(
+                f"the signed release lacks {missing[0]}; the previous catalog stays in use"
+            )
+        total = sum(info.length for info in infos.values() if info is not None)
+        if total > max_release_bytes:
+            raise CatalogOversizedError(
+                f"the release is {total} bytes, over this device's limit of {max_release_bytes}; "
+                "the previous catalog stays in use"
+            )
+        manifest_sha = infos["manifest.json"].hashes["sha256"]  # type: ignore[union-attr]
+        current = installed.current()
+        if current is not None and current.get("manifest_sha256") == manifest_sha:
+            catalog = installed.open()
+            return SyncResult(False, catalog.version, catalog.version, catalog.manifest.notices, catalog.folder)
+        staging = installed.releases_dir / f".incoming-{secrets.token_hex(8)}"
+        staging.mkdir()
+        try:
+            with _verified("target"):
+                for name, info in infos.items():
+                    updater.download_target(info, str(staging / name))  # type: ignore[arg-type]
+            for name in CATALOG_FILES:
+                with open(staging / name, "rb") as f:
+                    os.fsync(f.fileno())
+            catalog = verify_catalog_folder(staging)
+            previous_version = int(current["version"]) if current else None
+            if previous_version is not None and catalog.version <= previous_version:
+                raise CatalogRollbackError(
+                    f"the release holds catalog v{catalog.version}, not newer than the installed "
+                    f"v{previous_version} (rollback); the previous catalog stays in use"
+                )
+            release = f"{catalog.version}-{manifest_sha[:12]}"
+            final = installed.releases_dir / release
+            shutil.rmtree(final, ignore_errors=True)
+            os.replace(staging, final)
+            fsync_dir(installed.releases_dir)
+            installed.switch(release, catalog.version, manifest_sha, where.description)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        catalog = Catalog.open(final)
+        return SyncResult(True, catalog.version, previous_version, catalog.manifest.notices, final)
