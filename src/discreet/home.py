@@ -1,4 +1,4 @@
-"""Where the client keeps its files: ``--home``, ``DISCREET_HOME``, or the platform's data folder."""
+"""Where the client keeps its files: ``--home``, ``DISCREET_HOME`` or the platform data folder."""
 
 from __future__ import annotations
 

@@ -19,7 +19,12 @@ import joblib
 import numpy as np
 
 from discreet._fs import atomic_write_bytes, canonical_json
-from discreet.catalog.embedding import EmbeddingParams, FittedEmbedding, fit_embeddings, item_document
+from discreet.catalog.embedding import (
+    EmbeddingParams,
+    FittedEmbedding,
+    fit_embeddings,
+    item_document,
+)
 from discreet.catalog.items import Item
 from discreet.catalog.manifest import Manifest, Notice
 from discreet.catalog.popularity import prior_from_estimates, uniform_prior
@@ -132,7 +137,9 @@ def save_model(
     """
     folder.mkdir(parents=True, exist_ok=True)
     joblib.dump(fitted.pipeline, folder / "pipeline.joblib")
-    atomic_write_bytes(folder / "MODEL_CARD.md", model_card(fitted, manifest, items, taxonomy).encode())
+    atomic_write_bytes(
+        folder / "MODEL_CARD.md", model_card(fitted, manifest, items, taxonomy).encode()
+    )
 
 
 def model_card(
@@ -145,7 +152,9 @@ def model_card(
     p = fitted.params
     lang_line = ", ".join(f"{k} ({v})" for k, v in sorted(languages.items()))
     top = ", ".join(f"{taxonomy[c].label} ({n})" for c, n in per_category.most_common(8))
-    vectorizer = "TF-IDF" if p.vectorizer == "tfidf" else f"hashing ({p.hashing_features} buckets) + IDF"
+    vectorizer = (
+        "TF-IDF" if p.vectorizer == "tfidf" else f"hashing ({p.hashing_features} buckets) + IDF"
+    )
     chars = ", plus character n-grams within words" if p.char_ngrams else ""
     return f"""# Model card: item embeddings for catalog `{manifest.name}` v{manifest.version}
 
@@ -153,7 +162,8 @@ def model_card(
 - Pipeline: {vectorizer} over words{chars} -> TruncatedSVD ({p.dim} dims, randomized,
   seed {p.seed}) -> L2 normalisation -> float32.
 - Input text per item: title, description and the labels of its categories.
-- Vocabulary/feature count: {fitted.n_features}. Variance kept by the SVD: {fitted.explained_variance:.3f}.
+- Vocabulary/feature count: {fitted.n_features}.
+- Variance kept by the SVD: {fitted.explained_variance:.3f}.
 - No stop-word list: terms in more than {p.max_df:.0%} of items are dropped, which works
   the same in every language.
 - Built: {manifest.built_at.isoformat()}. Deterministic for the same input and seed.
@@ -161,7 +171,8 @@ def model_card(
 ## Data
 - {len(items)} items, {len(taxonomy)} categories. Languages: {lang_line}.
 - Largest categories: {top or "none"}.
-- Sensitive categories (never profiled without opt-in, never reported): {", ".join(sensitive) or "none"}.
+- Sensitive categories (never profiled without opt-in, never reported):
+  {", ".join(sensitive) or "none"}.
 - No user data is used: the model sees only the public catalog text.
 
 ## Intended use

@@ -31,7 +31,7 @@ from discreet.catalog.taxonomy import Taxonomy
 Vectorizer = Literal["auto", "tfidf", "hashing"]
 #: Above this many items ``vectorizer="auto"`` switches to hashing, which needs no vocabulary.
 HASHING_THRESHOLD = 50_000
-_TOKEN_PATTERN = r"(?u)\b\w\w+\b"
+_WORD_PATTERN = r"(?u)\b\w\w+\b"
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ def _vectorizers(params: EmbeddingParams, n_items: int) -> list[tuple[str, Any]]
                 (
                     "hash",
                     HashingVectorizer(
-                        token_pattern=_TOKEN_PATTERN,
+                        token_pattern=_WORD_PATTERN,
                         strip_accents="unicode",
                         n_features=params.hashing_features,
                         alternate_sign=False,
@@ -95,7 +95,7 @@ def _vectorizers(params: EmbeddingParams, n_items: int) -> list[tuple[str, Any]]
         )
     else:
         words = TfidfVectorizer(
-            token_pattern=_TOKEN_PATTERN,
+            token_pattern=_WORD_PATTERN,
             strip_accents="unicode",
             sublinear_tf=True,
             max_df=max_df,
@@ -161,7 +161,12 @@ def fit_embeddings(documents: Sequence[str], params: EmbeddingParams) -> FittedE
     vectors = np.ascontiguousarray(normalizer.fit_transform(reduced), dtype=np.float32)
     pipeline = Pipeline([("features", union), ("svd", svd), ("l2", normalizer)])
     used = EmbeddingParams(
-        dim, params.vectorizer, params.char_ngrams, params.max_df, params.hashing_features, params.seed
+        dim,
+        params.vectorizer,
+        params.char_ngrams,
+        params.max_df,
+        params.hashing_features,
+        params.seed,
     )
     return FittedEmbedding(
         vectors, pipeline, used, int(n_features), float(svd.explained_variance_ratio_.sum())

@@ -82,7 +82,9 @@ def read_items(path: str | Path, taxonomy: Taxonomy) -> list[Item]:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise ItemsInvalidError(f"{path}: cannot read items ({exc.strerror}); check the path") from None
+        raise ItemsInvalidError(
+            f"{path}: cannot read items ({exc.strerror}); check the path"
+        ) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -100,6 +102,11 @@ def read_items(path: str | Path, taxonomy: Taxonomy) -> list[Item]:
 
 
 _Record = tuple[int, dict[str, Any]]
+_TODO = "nothing was published, fix the items file and build again"
+
+
+def _fail(message: str) -> ItemsInvalidError:
+    return ItemsInvalidError(f"{message}; {_TODO}")
 
 
 def _csv_records(text: str, source: str) -> Iterator[_Record]:
@@ -107,17 +114,17 @@ def _csv_records(text: str, source: str) -> Iterator[_Record]:
     try:
         header = reader.fieldnames
     except csv.Error as exc:
-        raise ItemsInvalidError(f"{source}:1: malformed CSV header: {exc}") from None
+        raise _fail(f"{source}:1: malformed CSV header: {exc}") from None
     if not header:
-        raise ItemsInvalidError(f"{source}: empty file; add a header row 'id,title,...'")
+        raise _fail(f"{source}: empty file; add a header row 'id,title,...'")
     unknown = [f for f in header if f not in FIELDS]
     if unknown:
-        raise ItemsInvalidError(
+        raise _fail(
             f"{source}:1: unknown field {unknown[0]!r}; allowed fields are {', '.join(FIELDS)}"
         )
     for field in ("id", "title"):
         if field not in header:
-            raise ItemsInvalidError(f"{source}:1: field {field!r} is missing from the header")
+            raise _fail(f"{source}:1: field {field!r} is missing from the header")
     line = 1
     while True:
         start = line + 1
@@ -126,10 +133,10 @@ def _csv_records(text: str, source: str) -> Iterator[_Record]:
         except StopIteration:
             return
         except csv.Error as exc:
-            raise ItemsInvalidError(f"{source}:{start}: malformed CSV: {exc}") from None
+            raise _fail(f"{source}:{start}: malformed CSV: {exc}") from None
         line = reader.line_num
         if None in row:
-            raise ItemsInvalidError(f"{source}:{start}: more values than header fields")
+            raise _fail(f"{source}:{start}: more values than header fields")
         record: dict[str, Any] = {k: v for k, v in row.items() if v not in (None, "")}
         if "categories" in record:
             record["categories"] = [c.strip() for c in record["categories"].split("|")]
@@ -143,12 +150,12 @@ def _jsonl_records(text: str, source: str) -> Iterator[_Record]:
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise ItemsInvalidError(f"{source}:{number}: invalid JSON: {exc.msg}") from None
+            raise _fail(f"{source}:{number}: invalid JSON: {exc.msg}") from None
         if not isinstance(record, dict):
-            raise ItemsInvalidError(f"{source}:{number}: expected a JSON object per line")
+            raise _fail(f"{source}:{number}: expected a JSON object per line")
         unknown = [f for f in record if f not in FIELDS]
         if unknown:
-            raise ItemsInvalidError(
+            raise _fail(
                 f"{source}:{number}: unknown field {unknown[0]!r}; "
                 f"allowed fields are {', '.join(FIELDS)}"
             )
@@ -164,7 +171,8 @@ def _validate(records: Iterator[_Record], taxonomy: Taxonomy, source: str) -> li
         item, found = _validate_record(record, taxonomy, where)
         if item is not None and item.id in first_line:
             found.append(
-                f"{where}: field 'id': duplicate id {item.id!r} (first on line {first_line[item.id]})"
+                f"{where}: field 'id': duplicate id {item.id!r} "
+                f"(first on line {first_line[item.id]})"
             )
             item = None
         if item is not None:
@@ -178,7 +186,7 @@ def _validate(records: Iterator[_Record], taxonomy: Taxonomy, source: str) -> li
     if problems:
         more = f" (+{len(problems) - 1} more problems)" if len(problems) > 1 else ""
         raise ItemsInvalidError(
-            f"{problems[0]}{more}; nothing was published, fix the items file and build again",
+            f"{problems[0]}{more}; {_TODO}",
             tuple(problems),
         )
     return items
@@ -229,9 +237,7 @@ def _required_text(
     return value or None
 
 
-def _categories(
-    value: Any, taxonomy: Taxonomy, where: str, problems: list[str]
-) -> tuple[str, ...]:
+def _categories(value: Any, taxonomy: Taxonomy, where: str, problems: list[str]) -> tuple[str, ...]:
     if value is None:
         return ()
     if not isinstance(value, list) or not all(isinstance(c, str) for c in value):

@@ -20,7 +20,13 @@ from discreet.errors import CatalogInvalidError, NoticesInvalidError, Unsupporte
 MANIFEST_FORMAT = "discreet-catalog"
 MANIFEST_FORMAT_VERSION = 1
 #: The files of one catalog version, as TUF target names under ``catalog/``.
-CATALOG_FILES = ("manifest.json", "items.jsonl", "embeddings.npy", "popularity.npy", "taxonomy.json")
+CATALOG_FILES = (
+    "manifest.json",
+    "items.jsonl",
+    "embeddings.npy",
+    "popularity.npy",
+    "taxonomy.json",
+)
 MAX_NOTICES = 20
 SEVERITIES = ("info", "warning", "critical")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")

@@ -38,7 +38,9 @@ def load_estimates(path: str | Path) -> dict[str, float]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise PopularityInvalidError(f"{path}: cannot read popularity ({exc}); check the file") from None
+        raise PopularityInvalidError(
+            f"{path}: cannot read popularity ({exc}); check the file"
+        ) from None
     if path.suffix.lower() == ".csv":
         return _from_csv(text, str(path))
     try:

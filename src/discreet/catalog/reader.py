@@ -168,7 +168,9 @@ def verify_catalog_folder(folder: Path) -> Catalog:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise CatalogInvalidError(f"items.jsonl is invalid ({exc})") from None
     if len(items) != len(catalog):
-        raise CatalogInvalidError(f"items.jsonl has {len(items)} items, the manifest {len(catalog)}")
+        raise CatalogInvalidError(
+            f"items.jsonl has {len(items)} items, the manifest {len(catalog)}"
+        )
     if len({i.id for i in items}) != len(items):
         raise CatalogInvalidError("items.jsonl has duplicate ids")
     for item in items:

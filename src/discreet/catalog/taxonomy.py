@@ -211,7 +211,9 @@ def load_taxonomy(path: str | Path) -> Taxonomy:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise TaxonomyInvalidError(f"{path}:{line}: invalid UTF-8; save the file as UTF-8") from None
+        raise TaxonomyInvalidError(
+            f"{path}:{line}: invalid UTF-8; save the file as UTF-8"
+        ) from None
     try:
         if path.suffix.lower() == ".toml":
             data: Any = tomllib.loads(text)

@@ -90,7 +90,9 @@ def cmd_build(args: argparse.Namespace) -> int:
         f"  model and card: {result.model_folder}",
     ]
     if result.unknown_popularity_ids:
-        lines.append(f"  note: {result.unknown_popularity_ids} popularity ids are not in the catalog")
+        lines.append(
+            f"  note: {result.unknown_popularity_ids} popularity ids are not in the catalog"
+        )
     emit(args, result.to_json(), lines)
     return 0
 
@@ -120,7 +122,9 @@ def cmd_rotate(args: argparse.Namespace) -> int:
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     """Add ``publish`` and its subcommands."""
-    publish = sub.add_parser("publish", help="publisher: repository, catalog builds", parents=[common])
+    publish = sub.add_parser(
+        "publish", help="publisher: repository, catalog builds", parents=[common]
+    )
     commands = publish.add_subparsers(dest="publish_command", required=True, metavar="COMMAND")
 
     p = commands.add_parser(

@@ -114,4 +114,6 @@ def publish_catalog(
             )
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-    return PublishResult(built.manifest, targets_version, model_folder, built.unknown_popularity_ids)
+    return PublishResult(
+        built.manifest, targets_version, model_folder, built.unknown_popularity_ids
+    )

@@ -55,7 +55,7 @@ _VERSIONED = re.compile(r"^(\d+)\.root\.json$")
 
 def utc_now() -> dt.datetime:
     """The current time in UTC, to the second (TUF's resolution)."""
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
 @dataclass(frozen=True)
@@ -366,7 +366,9 @@ class PublisherRepository:
             snapshot.expires = now + expiries.snapshot
             state.snapshot.sign(self.keys.load("snapshot"))
             snapshot_bytes = state.snapshot.to_bytes()
-            atomic_write_bytes(self.metadata_dir / f"{snapshot.version}.snapshot.json", snapshot_bytes)
+            atomic_write_bytes(
+                self.metadata_dir / f"{snapshot.version}.snapshot.json", snapshot_bytes
+            )
             state.timestamp.signed.snapshot_meta = MetaFile(
                 snapshot.version, len(snapshot_bytes), _hashes(snapshot_bytes)
             )

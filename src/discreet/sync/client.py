@@ -133,7 +133,7 @@ class InstalledCatalogs:
                 "version": version,
                 "manifest_sha256": manifest_sha256,
                 "source": source,
-                "installed_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                "installed_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                 "previous": previous["release"] if previous else None,
             },
         )
@@ -185,8 +185,7 @@ def _verified(stage: str) -> Iterator[None]:
         ) from None
     except tuf_errors.RepositoryError:
         raise CatalogSignatureError(
-            "catalog metadata is malformed or fails verification; "
-            "the previous catalog stays in use"
+            "catalog metadata is malformed or fails verification; the previous catalog stays in use"
         ) from None
 
 
@@ -212,7 +211,9 @@ def sync_catalog(
             try:
                 bootstrap = Path(root).read_bytes()
             except OSError as exc:
-                raise NoTrustedRootError(f"cannot read the root file {root} ({exc.strerror})") from None
+                raise NoTrustedRootError(
+                    f"cannot read the root file {root} ({exc.strerror})"
+                ) from None
         elif installed.trusted_root.exists():
             bootstrap = installed.trusted_root.read_bytes()
         else:
@@ -251,7 +252,9 @@ def sync_catalog(
         current = installed.current()
         if current is not None and current.get("manifest_sha256") == manifest_sha:
             catalog = installed.open()
-            return SyncResult(False, catalog.version, catalog.version, catalog.manifest.notices, catalog.folder)
+            return SyncResult(
+                False, catalog.version, catalog.version, catalog.manifest.notices, catalog.folder
+            )
         staging = installed.releases_dir / f".incoming-{secrets.token_hex(8)}"
         staging.mkdir()
         try:

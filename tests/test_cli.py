@@ -1,0 +1,211 @@
+"""The CLI through ``main(argv)``, plus the installed entry point in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from discreet.cli import main
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_publish_sync_and_info(
+    capsys: pytest.CaptureFixture[str], inputs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    repo, home = tmp_path / "r", tmp_path / "h"
+    code, out, _ = _run(capsys, "publish", "init", str(repo), "--json")
+    assert code == 0
+    root = json.loads(out)["trusted_root"]
+    assert root.endswith("1.root.json")
+    assert Path(root).exists()
+    code, out, _ = _run(
+        capsys,
+        "publish",
+        "build",
+        str(inputs[0]),
+        "--taxonomy",
+        str(inputs[1]),
+        "--repo",
+        str(repo),
+        "--name",
+        "shop",
+    )
+    assert code == 0
+    assert "published catalog 'shop' v1: 8 items" in out
+    code, out, _ = _run(capsys, "--home", str(home), "sync", "--from", str(repo), "--root", root)
+    assert (code, out.strip()) == (0, "installed catalog v1")
+    code, out, _ = _run(capsys, "catalog", "info", "--json", "--home", str(home))
+    info = json.loads(out)
+    assert code == 0
+    assert info["name"] == "shop"
+    assert info["items"] == 8
+    assert info["version"] == 1
+
+
+def test_home_from_environment(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DISCREET_HOME", str(tmp_path / "envhome"))
+    code, _, err = _run(capsys, "catalog", "info")
+    assert code == 1
+    assert err.count("\n") == 1
+    assert "no catalog installed yet" in err
+    assert "Traceback" not in err
+
+
+def test_notices_are_shown(
+    capsys: pytest.CaptureFixture[str], inputs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    notices = tmp_path / "notices.json"
+    notices.write_text(
+        json.dumps(
+            [
+                {
+                    "id": "p1",
+                    "severity": "warning",
+                    "title": "New policy",
+                    "body": "Reports are now weekly.",
+                    "date": "2026-11-01",
+                }
+            ]
+        ),
+        encoding="utf-8",
+    )
+    repo, home = tmp_path / "r", tmp_path / "h"
+    main(["publish", "init", str(repo)])
+    main(
+        [
+            "publish",
+            "build",
+            str(inputs[0]),
+            "--taxonomy",
+            str(inputs[1]),
+            "--repo",
+            str(repo),
+            "--notices",
+            str(notices),
+        ]
+    )
+    capsys.readouterr()
+    code, out, _ = _run(
+        capsys,
+        "sync",
+        "--home",
+        str(home),
+        "--from",
+        str(repo / "public"),
+        "--root",
+        str(repo / "public/metadata/1.root.json"),
+    )
+    assert code == 0
+    assert "NOTICE [warning] 2026-11-01 New policy" in out
+    code, out, _ = _run(capsys, "catalog", "info", "--home", str(home))
+    assert "Reports are now weekly." in out
+
+
+def test_user_errors_are_one_line_with_exit_1(
+    capsys: pytest.CaptureFixture[str], inputs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    repo = tmp_path / "r"
+    main(["publish", "init", str(repo)])
+    capsys.readouterr()
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,title\na,\n", encoding="utf-8")
+    code, out, err = _run(
+        capsys, "publish", "build", str(bad), "--taxonomy", str(inputs[1]), "--repo", str(repo)
+    )
+    assert code == 1
+    assert out == ""
+    assert err.startswith("discreet: error: ")
+    assert err.count("\n") == 1
+    assert "bad.csv:2: field 'title' is missing or empty" in err
+    code, _, err = _run(capsys, "publish", "init", str(repo))
+    assert code == 1
+    assert "already holds a repository" in err
+    code, _, err = _run(capsys, "sync", "--home", str(tmp_path / "h"), "--from", str(repo))
+    assert code == 1
+    assert "--root" in err
+
+
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    assert main(["publish", "build"]) == 2
+    assert main(["no-such-command"]) == 2
+    assert (
+        main(
+            [
+                "publish",
+                "build",
+                "i.csv",
+                "--taxonomy",
+                "t",
+                "--repo",
+                "r",
+                "--timestamp-expiry",
+                "-1",
+            ]
+        )
+        == 2
+    )
+    assert main(["--help"]) == 0
+    out, _ = capsys.readouterr()
+    assert "publish" in out
+    assert "sync" in out
+
+
+def test_each_command_help_has_an_example(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in (
+        ["publish", "init"],
+        ["publish", "build"],
+        ["publish", "refresh"],
+        ["publish", "rotate-key"],
+        ["sync"],
+        ["catalog", "info"],
+    ):
+        assert main([*argv, "--help"]) == 0
+        out, _ = capsys.readouterr()
+        assert "example: discreet " in out, argv
+
+
+def test_refresh_and_rotate(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    repo = tmp_path / "r"
+    main(["publish", "init", str(repo)])
+    capsys.readouterr()
+    code, out, _ = _run(
+        capsys, "publish", "refresh", str(repo), "--json", "--timestamp-expiry", "2"
+    )
+    assert code == 0
+    assert set(json.loads(out)) == {"root", "targets", "snapshot", "timestamp"}
+    code, out, _ = _run(capsys, "publish", "rotate-key", str(repo), "--role", "root")
+    assert code == 0
+    assert "published root v2" in out
+
+
+def test_installed_entry_point_and_module(inputs: tuple[Path, Path], tmp_path: Path) -> None:
+    env = {**os.environ, "DISCREET_HOME": str(tmp_path / "h")}
+    exe = Path(sys.executable).with_name("discreet")
+    done = subprocess.run(
+        [str(exe), "--version"], capture_output=True, text=True, env=env, check=False
+    )
+    assert done.returncode == 0
+    assert done.stdout.startswith("discreet ")
+    done = subprocess.run(
+        [sys.executable, "-m", "discreet", "catalog", "info"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().startswith("discreet: error: no catalog installed yet")
