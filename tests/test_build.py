@@ -105,16 +105,29 @@ def test_dimension_shrinks_for_tiny_catalogs() -> None:
     assert fitted.vectors.shape[1] == fitted.params.dim <= 3
 
 
-def test_hashing_vectorizer_path() -> None:
-    docs = [f"item {i} about topic {i % 5} and more words {i % 7}" for i in range(60)]
-    fitted = fit_embeddings(
-        docs, EmbeddingParams(dim=8, vectorizer="hashing", hashing_features=2**12)
-    )
+def test_hashing_vectorizer_path_drops_unused_columns() -> None:
+    docs = [" ".join(f"w{(i * k) % 97}x" for k in range(1, 12)) for i in range(60)]
+    params = EmbeddingParams(dim=8, vectorizer="hashing", hashing_features=2**12)
+    fitted = fit_embeddings(docs, params)
     assert fitted.params.vectorizer == "hashing"
+    assert fitted.params.char_ngrams is False
     assert fitted.vectors.shape == (60, 8)
+    assert fitted.n_features <= 97 < 2**12  # only columns that two or more items use
+    again = fitted.pipeline.transform(docs[:2])
+    np.testing.assert_allclose(again, fitted.vectors[:2], atol=1e-5)
 
 
-@pytest.mark.parametrize("bad", [{"dim": 0}, {"vectorizer": "bert"}, {"max_df": 0.0}])
+def test_automatic_choices_follow_catalog_size() -> None:
+    small = EmbeddingParams().resolved(1_000)
+    large = EmbeddingParams().resolved(60_000)
+    assert (small.vectorizer, small.char_ngrams) == ("tfidf", True)
+    assert (large.vectorizer, large.char_ngrams) == ("hashing", False)
+    assert EmbeddingParams(char_ngrams=True).resolved(60_000).char_ngrams is True
+
+
+@pytest.mark.parametrize(
+    "bad", [{"dim": 0}, {"vectorizer": "bert"}, {"max_df": 0.0}, {"hashing_features": 3}]
+)
 def test_embedding_params_are_checked(bad: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         EmbeddingParams(**bad)  # type: ignore[arg-type]

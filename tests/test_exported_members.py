@@ -10,9 +10,15 @@ from discreet import errors
 
 def test_all_is_sorted_and_complete() -> None:
     assert discreet.__all__ == sorted(discreet.__all__)
-    public = {name for name in dir(discreet) if not name.startswith("_")}
-    submodules = {"catalog", "cli", "demo_data", "errors", "home", "publish", "sync"}
-    assert public - submodules == set(discreet.__all__) - {"__version__", "errors"}
+    plumbing = {"annotations", "importlib", "TYPE_CHECKING", "Any"}
+    public = {
+        name
+        for name in dir(discreet)
+        if not name.startswith("_")
+        and name not in plumbing
+        and not inspect.ismodule(getattr(discreet, name))
+    }
+    assert public == set(discreet.__all__) - {"__version__", "errors"}
 
 
 def test_public_members_have_docstrings() -> None:
@@ -28,3 +34,18 @@ def test_error_tree_is_drawn_and_rooted() -> None:
         cls = getattr(errors, name)
         assert issubclass(cls, errors.DiscreetError)
         assert name in (errors.__doc__ or ""), f"{name} is missing from the drawn tree"
+
+
+def test_device_code_never_loads_the_publisher_ml_stack() -> None:
+    """Apps import the client side; scikit-learn and joblib (which unpickles) stay out."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, discreet, discreet.sync.client, discreet.catalog.reader, discreet.cli;"
+        "print(sorted(m for m in ('sklearn', 'joblib', 'scipy') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+    assert "publish_catalog" in dir(discreet)
+    assert discreet.publish_catalog.__name__ == "publish_catalog"

@@ -238,3 +238,17 @@ def test_every_attack_error_is_a_rejection() -> None:
         CatalogInvalidError,
     ):
         assert issubclass(cls, CatalogRejectedError)
+
+
+def test_items_split_across_lines_are_rejected(tmp_path: Path) -> None:
+    """One record per line, always: a record spread over lines cannot shift row look-ups."""
+    from discreet.catalog.reader import parse_jsonl
+
+    assert parse_jsonl(b'{"id": "a"}\n{"id": "b"}\n') == [{"id": "a"}, {"id": "b"}]
+    for hostile in (
+        b'{"x": [1\n2]}\n{"y": 1}\n',
+        b'{"a": 1} {"b": 2}\n',
+        b'{"a": 1}\n\n{"b": 2}\n',
+    ):
+        with pytest.raises(ValueError):
+            parse_jsonl(hostile)

@@ -8,11 +8,15 @@ private counts.
 >>> discreet.sync_catalog(home, "https://cdn.example/catalog", root="1.root.json")  # doctest: +SKIP
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from discreet import errors
 from discreet.catalog import (
     Catalog,
     Category,
-    EmbeddingParams,
     Item,
     Manifest,
     Notice,
@@ -22,8 +26,19 @@ from discreet.catalog import (
 )
 from discreet.demo_data import demo_items_path, demo_taxonomy_path
 from discreet.home import resolve_home
-from discreet.publish import Expiries, PublisherRepository, PublishResult, publish_catalog
+from discreet.publish import Expiries, PublisherRepository
 from discreet.sync import InstalledCatalogs, SyncResult, sync_catalog
+
+if TYPE_CHECKING:
+    from discreet.catalog.embedding import EmbeddingParams
+    from discreet.publish.publisher import PublishResult, publish_catalog
+
+# Publisher-only names load scikit-learn; device code never imports them.
+_LAZY = {
+    "EmbeddingParams": "discreet.catalog.embedding",
+    "PublishResult": "discreet.publish.publisher",
+    "publish_catalog": "discreet.publish.publisher",
+}
 
 __version__ = "0.1.0"
 
@@ -50,3 +65,13 @@ __all__ = [
     "resolve_home",
     "sync_catalog",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -4,6 +4,7 @@ The tree::
 
     DiscreetError
     ├── UnsupportedFormatError        a file or record is newer than this code
+    ├── InsufficientSpaceError        the disk is full; nothing was half-written
     ├── InputError                    the publisher's input files are wrong
     │   ├── ItemsInvalidError         items CSV/JSONL (names file, line, field)
     │   ├── TaxonomyInvalidError      taxonomy JSON/TOML
@@ -50,6 +51,7 @@ __all__ = [
     "CatalogTamperedError",
     "DiscreetError",
     "InputError",
+    "InsufficientSpaceError",
     "ItemsInvalidError",
     "NoTrustedRootError",
     "NoticesInvalidError",
@@ -70,6 +72,10 @@ class DiscreetError(Exception):
 
 class UnsupportedFormatError(DiscreetError):
     """A file or record carries a format version newer than this code reads."""
+
+
+class InsufficientSpaceError(DiscreetError):
+    """The disk filled up during a write; the previous state is intact."""
 
 
 class InputError(DiscreetError):

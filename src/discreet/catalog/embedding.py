@@ -11,11 +11,14 @@ the publisher ever loads it; devices get the resulting ``.npy`` array.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import (
     HashingVectorizer,
@@ -40,9 +43,12 @@ class EmbeddingParams:
 
     dim: int = 64
     vectorizer: Vectorizer = "auto"
-    char_ngrams: bool = True
+    #: Character n-grams within words. ``None`` means on for TF-IDF and off for
+    #: hashing: on large catalogs they would dominate the build time, and large
+    #: corpora carry enough word co-occurrence on their own.
+    char_ngrams: bool | None = None
     max_df: float = 0.5
-    hashing_features: int = 2**20
+    hashing_features: int = 2**18
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -52,15 +58,16 @@ class EmbeddingParams:
             raise ValueError("vectorizer must be 'auto', 'tfidf' or 'hashing'")
         if not 0.0 < self.max_df <= 1.0:
             raise ValueError("max_df must be in (0, 1]")
+        if not 2**10 <= self.hashing_features <= 2**24:
+            raise ValueError("hashing_features must be between 2**10 and 2**24")
 
     def resolved(self, n_items: int) -> EmbeddingParams:
-        """The same parameters with ``vectorizer="auto"`` decided for ``n_items``."""
-        if self.vectorizer != "auto":
-            return self
-        kind: Vectorizer = "hashing" if n_items > HASHING_THRESHOLD else "tfidf"
-        return EmbeddingParams(
-            self.dim, kind, self.char_ngrams, self.max_df, self.hashing_features, self.seed
-        )
+        """The same parameters with every automatic choice decided for ``n_items``."""
+        kind: Vectorizer = self.vectorizer
+        if kind == "auto":
+            kind = "hashing" if n_items > HASHING_THRESHOLD else "tfidf"
+        chars = self.char_ngrams if self.char_ngrams is not None else kind == "tfidf"
+        return dataclasses.replace(self, vectorizer=kind, char_ngrams=chars)
 
     def to_json(self) -> dict[str, Any]:
         """The parameters as a JSON object."""
@@ -73,64 +80,72 @@ def item_document(item: Item, taxonomy: Taxonomy) -> str:
     return f"{item.title}. {item.text} {labels}".strip()
 
 
-def _vectorizers(params: EmbeddingParams, n_items: int) -> list[tuple[str, Any]]:
-    # max_df removes corpus-wide frequent words in any language; it only makes
-    # sense when there are enough documents to measure frequency.
-    max_df = params.max_df if n_items >= 20 else 1.0
-    if params.vectorizer == "hashing":
-        words: Any = Pipeline(
-            [
-                (
-                    "hash",
-                    HashingVectorizer(
-                        token_pattern=_WORD_PATTERN,
-                        strip_accents="unicode",
-                        n_features=params.hashing_features,
-                        alternate_sign=False,
-                        norm=None,
-                    ),
-                ),
-                ("idf", TfidfTransformer(sublinear_tf=True)),
-            ]
-        )
-    else:
-        words = TfidfVectorizer(
-            token_pattern=_WORD_PATTERN,
-            strip_accents="unicode",
-            sublinear_tf=True,
-            max_df=max_df,
-            dtype=np.float32,
-        )
-    parts: list[tuple[str, Any]] = [("words", words)]
+def _min_df(n_items: int) -> int:
+    # A term in a single item adds nothing to the similarity between items;
+    # with very few items keep everything so that tiny catalogs still embed.
+    return 2 if n_items >= 20 else 1
+
+
+class RareColumnFilter(TransformerMixin, BaseEstimator):  # type: ignore[misc]
+    """Keep the feature columns that at least ``min_df`` documents use.
+
+    Hashing spreads a vocabulary over a large, mostly empty space. Dropping
+    empty and single-use columns keeps the SVD's dense work proportional to
+    the real vocabulary rather than to the hashing space.
+    """
+
+    def __init__(self, min_df: int = 2) -> None:
+        self.min_df = min_df
+
+    def fit(self, X: Any, y: Any = None) -> RareColumnFilter:  # noqa: N803 (sklearn's naming)
+        """Learn which columns to keep."""
+        document_frequency = np.diff(sp.csc_matrix(X).indptr)
+        self.columns_ = np.flatnonzero(document_frequency >= self.min_df)
+        return self
+
+    def transform(self, X: Any) -> Any:  # noqa: N803
+        """Select the kept columns."""
+        return sp.csr_matrix(X)[:, self.columns_]
+
+
+def _hashed(analyzer: str, ngrams: tuple[int, int], params: EmbeddingParams) -> Pipeline:
+    vectorizer = HashingVectorizer(
+        analyzer=analyzer,
+        ngram_range=ngrams,
+        token_pattern=_WORD_PATTERN,
+        strip_accents="unicode",
+        n_features=params.hashing_features,
+        alternate_sign=False,
+        norm=None,
+        dtype=np.float32,
+    )
+    return Pipeline([("hash", vectorizer), ("idf", TfidfTransformer(sublinear_tf=True))])
+
+
+def _counted(analyzer: str, ngrams: tuple[int, int], n_items: int, max_df: float) -> Any:
+    return TfidfVectorizer(
+        analyzer=analyzer,
+        ngram_range=ngrams,
+        token_pattern=_WORD_PATTERN,
+        strip_accents="unicode",
+        sublinear_tf=True,
+        min_df=_min_df(n_items),
+        # max_df removes corpus-wide frequent words in any language; it only
+        # makes sense with enough documents to measure frequency.
+        max_df=max_df if n_items >= 20 else 1.0,
+        dtype=np.float32,
+    )
+
+
+def _features(params: EmbeddingParams, n_items: int) -> list[tuple[str, Any]]:
+    analyzers = [("words", "word", (1, 1))]
     if params.char_ngrams:
-        if params.vectorizer == "hashing":
-            chars: Any = Pipeline(
-                [
-                    (
-                        "hash",
-                        HashingVectorizer(
-                            analyzer="char_wb",
-                            ngram_range=(3, 4),
-                            strip_accents="unicode",
-                            n_features=params.hashing_features,
-                            alternate_sign=False,
-                            norm=None,
-                        ),
-                    ),
-                    ("idf", TfidfTransformer(sublinear_tf=True)),
-                ]
-            )
-        else:
-            chars = TfidfVectorizer(
-                analyzer="char_wb",
-                ngram_range=(3, 5),
-                strip_accents="unicode",
-                sublinear_tf=True,
-                max_df=max_df,
-                dtype=np.float32,
-            )
-        parts.append(("chars", chars))
-    return parts
+        analyzers.append(("chars", "char_wb", (3, 5) if params.vectorizer == "tfidf" else (3, 4)))
+    if params.vectorizer == "hashing":
+        union = FeatureUnion([(n, _hashed(a, g, params)) for n, a, g in analyzers])
+        return [("features", union), ("rare", RareColumnFilter(_min_df(n_items)))]
+    union = FeatureUnion([(n, _counted(a, g, n_items, params.max_df)) for n, a, g in analyzers])
+    return [("features", union)]
 
 
 @dataclass(frozen=True)
@@ -151,23 +166,18 @@ def fit_embeddings(documents: Sequence[str], params: EmbeddingParams) -> FittedE
     corpus has fewer features than ``params.dim``, the dimension shrinks to fit.
     """
     params = params.resolved(len(documents))
-    union = FeatureUnion(_vectorizers(params, len(documents)))
-    features = union.fit_transform(documents)
+    steps = _features(params, len(documents))
+    features = Pipeline(steps).fit_transform(documents)
     n_samples, n_features = features.shape
     dim = max(1, min(params.dim, n_features - 1, n_samples))
     svd = TruncatedSVD(n_components=dim, algorithm="randomized", random_state=params.seed)
     reduced = svd.fit_transform(features)
     normalizer = Normalizer(norm="l2")
     vectors = np.ascontiguousarray(normalizer.fit_transform(reduced), dtype=np.float32)
-    pipeline = Pipeline([("features", union), ("svd", svd), ("l2", normalizer)])
-    used = EmbeddingParams(
-        dim,
-        params.vectorizer,
-        params.char_ngrams,
-        params.max_df,
-        params.hashing_features,
-        params.seed,
-    )
     return FittedEmbedding(
-        vectors, pipeline, used, int(n_features), float(svd.explained_variance_ratio_.sum())
+        vectors=vectors,
+        pipeline=Pipeline([*steps, ("svd", svd), ("l2", normalizer)]),
+        params=dataclasses.replace(params, dim=dim),
+        n_features=int(n_features),
+        explained_variance=float(svd.explained_variance_ratio_.sum()),
     )

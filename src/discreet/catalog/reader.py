@@ -8,6 +8,7 @@ when a downloaded release is installed.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from functools import cached_property
 from pathlib import Path
@@ -21,6 +22,27 @@ from discreet.catalog.taxonomy import Taxonomy
 from discreet.errors import CatalogCorruptError, CatalogInvalidError, DiscreetError
 
 FloatArray = np.ndarray[Any, np.dtype[np.float32]]
+
+
+_DECODER = json.JSONDecoder()
+
+
+def parse_jsonl(data: bytes) -> list[Any]:
+    """Parse JSON lines, exactly one value per line, without a ``json.loads`` per line.
+
+    Raises ``ValueError`` (or ``UnicodeDecodeError``) on a malformed line, a
+    blank line, or a line that holds more or less than one value.
+    """
+    text = data.decode("utf-8")
+    records: list[Any] = []
+    index, end = 0, len(text)
+    while index < end:
+        record, stop = _DECODER.raw_decode(text, index)
+        if stop < end and text[stop] != "\n":
+            raise ValueError(f"line {len(records) + 1} does not hold exactly one JSON value")
+        records.append(record)
+        index = stop + 1
+    return records
 
 
 def _load_array(path: Path) -> FloatArray:
@@ -110,7 +132,7 @@ class Catalog:
     @cached_property
     def ids(self) -> tuple[str, ...]:
         """Item ids in row order (parsed on first use)."""
-        return tuple(json.loads(line)["id"] for line in self._lines)
+        return tuple(record["id"] for record in parse_jsonl(b"\n".join(self._lines)))
 
     @cached_property
     def _rows(self) -> dict[str, int]:
@@ -163,23 +185,49 @@ def verify_catalog_folder(folder: Path) -> Catalog:
     if len(taxonomy) != catalog.manifest.category_count:
         raise CatalogInvalidError("taxonomy.json does not match the manifest's category count")
     try:
-        lines = (folder / "items.jsonl").read_bytes().splitlines()
-        items = [Item.from_json(json.loads(line)) for line in lines]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        records = parse_jsonl((folder / "items.jsonl").read_bytes())
+    except (OSError, ValueError) as exc:
         raise CatalogInvalidError(f"items.jsonl is invalid ({exc})") from None
-    if len(items) != len(catalog):
+    if len(records) != len(catalog):
         raise CatalogInvalidError(
-            f"items.jsonl has {len(items)} items, the manifest {len(catalog)}"
+            f"items.jsonl has {len(records)} items, the manifest {len(catalog)}"
         )
-    if len({i.id for i in items}) != len(items):
-        raise CatalogInvalidError("items.jsonl has duplicate ids")
-    for item in items:
-        if not isinstance(item.id, str) or not isinstance(item.title, str):
-            raise CatalogInvalidError("an item has a non-text id or title")
-        if any(c not in taxonomy for c in item.categories):
-            raise CatalogInvalidError("an item names a category missing from taxonomy.json")
+    _check_items(records, frozenset(taxonomy.ids))
     _check_vectors(catalog)
     return catalog
+
+
+_ITEM_FIELDS = frozenset(("id", "title", "text", "categories", "created", "language"))
+
+
+def _check_items(records: list[Any], categories: frozenset[str]) -> None:
+    ids = set()
+    for record in records:
+        if not isinstance(record, dict) or not record.keys() <= _ITEM_FIELDS:
+            raise CatalogInvalidError("items.jsonl holds a record that is not an item")
+        item_id, title = record.get("id"), record.get("title")
+        if not isinstance(item_id, str) or not isinstance(title, str):
+            raise CatalogInvalidError("an item has a missing or non-text id or title")
+        ids.add(item_id)
+        tags = record.get("categories", [])
+        if not isinstance(tags, list) or not categories.issuperset(tags):
+            raise CatalogInvalidError("an item names a category missing from taxonomy.json")
+        created = record.get("created")
+        if created is not None and not (isinstance(created, str) and _is_date(created)):
+            raise CatalogInvalidError("an item has an invalid 'created' date")
+        for key in ("text", "language"):
+            if not isinstance(record.get(key, ""), str):
+                raise CatalogInvalidError(f"an item has a non-text {key!r}")
+    if len(ids) != len(records):
+        raise CatalogInvalidError("items.jsonl has duplicate ids")
+
+
+def _is_date(value: str) -> bool:
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _check_vectors(catalog: Catalog, block: int = 65_536) -> None:

@@ -6,10 +6,8 @@ import argparse
 import datetime as dt
 from typing import Any
 
-from discreet.catalog.embedding import EmbeddingParams
 from discreet.cli._output import StageProgress, emit
 from discreet.publish.keys import ROLES
-from discreet.publish.publisher import publish_catalog
 from discreet.publish.repository import Expiries, PublisherRepository
 
 
@@ -67,6 +65,10 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_build(args: argparse.Namespace) -> int:
     """Build, sign and publish a catalog version."""
+    # scikit-learn loads here, not when the CLI starts: other commands stay fast.
+    from discreet.catalog.embedding import EmbeddingParams
+    from discreet.publish.publisher import publish_catalog
+
     repo = PublisherRepository.open(args.repo)
     progress = StageProgress()
     try:

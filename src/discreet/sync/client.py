@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import json
 import os
 import secrets
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from tuf.api import exceptions as tuf_errors
+from tuf.api.metadata import TargetFile
 from tuf.ngclient import Updater, UpdaterConfig
 
 from discreet._fs import atomic_write_bytes, atomic_write_json, exclusive_lock, fsync_dir
@@ -41,8 +43,10 @@ from discreet.errors import (
     CatalogRollbackError,
     CatalogSignatureError,
     CatalogTamperedError,
+    InsufficientSpaceError,
     NoTrustedRootError,
     SourceUnavailableError,
+    UnsupportedFormatError,
 )
 from discreet.sync.fetchers import resolve_source
 
@@ -116,11 +120,20 @@ class InstalledCatalogs:
     def open(self) -> Catalog:
         """Open the catalog in use; raise :class:`CatalogNotInstalledError` if there is none."""
         record = self.current()
+        if record is not None and record.get("format_version", 0) > CURRENT_FORMAT_VERSION:
+            raise UnsupportedFormatError(
+                "the installed catalog was written by a newer version of this app; update the app"
+            )
         if record is None:
             raise CatalogNotInstalledError(
                 "no catalog installed yet; run 'discreet sync --from URL_OR_DIR --root ROOT'"
             )
         return Catalog.open(self.releases_dir / record["release"])
+
+    def remove_stale_staging(self) -> None:
+        """Delete staging folders left by a sync that was killed (call under :meth:`lock`)."""
+        for folder in self.releases_dir.glob(".incoming-*"):
+            shutil.rmtree(folder, ignore_errors=True)
 
     def switch(self, release: str, version: int, manifest_sha256: str, source: str) -> None:
         """Make ``release`` the catalog in use (atomic) and drop all but the previous one."""
@@ -141,6 +154,19 @@ class InstalledCatalogs:
         for folder in self.releases_dir.iterdir():
             if folder.name not in keep:
                 shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _disk_space() -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise InsufficientSpaceError(
+                "the disk is full, so the new catalog could not be installed; "
+                "free some space and sync again (the previous catalog stays in use)"
+            ) from None
+        raise
 
 
 @contextlib.contextmanager
@@ -189,6 +215,75 @@ def _verified(stage: str) -> Iterator[None]:
         ) from None
 
 
+def _bootstrap(installed: InstalledCatalogs, root: str | Path | None) -> bytes:
+    if root is not None:
+        try:
+            return Path(root).read_bytes()
+        except OSError as exc:
+            raise NoTrustedRootError(f"cannot read the root file {root} ({exc.strerror})") from None
+    if installed.trusted_root.exists():
+        return installed.trusted_root.read_bytes()
+    raise NoTrustedRootError(
+        "no trusted root yet; pass --root with the root file printed by 'publish init'"
+    )
+
+
+def _release_targets(updater: Updater, max_release_bytes: int) -> dict[str, TargetFile]:
+    """Refresh the metadata and return the signed catalog files of the newest release."""
+    with _verified("metadata"), _disk_space():
+        updater.refresh()
+        infos = {name: updater.get_targetinfo("catalog/" + name) for name in CATALOG_FILES}
+    found = {name: info for name, info in infos.items() if info is not None}
+    missing = [name for name in CATALOG_FILES if name not in found]
+    if missing:
+        raise CatalogInvalidError(
+            f"the signed release lacks {missing[0]}; the previous catalog stays in use"
+        )
+    total = sum(info.length for info in found.values())
+    if total > max_release_bytes:
+        raise CatalogOversizedError(
+            f"the release is {total} bytes, over this device's limit of {max_release_bytes}; "
+            "the previous catalog stays in use"
+        )
+    return found
+
+
+def _install(
+    installed: InstalledCatalogs,
+    updater: Updater,
+    targets: dict[str, TargetFile],
+    previous_version: int | None,
+    source: str,
+) -> Catalog:
+    """Download into staging, verify, then switch; on any failure nothing changes."""
+    manifest_sha = targets["manifest.json"].hashes["sha256"]
+    staging = installed.releases_dir / f".incoming-{secrets.token_hex(8)}"
+    try:
+        with _disk_space():
+            staging.mkdir()
+            with _verified("target"):
+                for name, info in targets.items():
+                    updater.download_target(info, str(staging / name))
+            for name in CATALOG_FILES:
+                with open(staging / name, "rb") as f:
+                    os.fsync(f.fileno())
+            catalog = verify_catalog_folder(staging)
+            if previous_version is not None and catalog.version <= previous_version:
+                raise CatalogRollbackError(
+                    f"the release holds catalog v{catalog.version}, not newer than the installed "
+                    f"v{previous_version} (rollback); the previous catalog stays in use"
+                )
+            release = f"{catalog.version}-{manifest_sha[:12]}"
+            final = installed.releases_dir / release
+            shutil.rmtree(final, ignore_errors=True)
+            os.replace(staging, final)
+            fsync_dir(installed.releases_dir)
+            installed.switch(release, catalog.version, manifest_sha, source)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return Catalog.open(final)
+
+
 def sync_catalog(
     home: str | Path,
     source: str,
@@ -201,28 +296,19 @@ def sync_catalog(
 
     ``root`` is the trusted root metadata file; it is needed on the first sync
     and is remembered afterwards. Every failure raises a subclass of
-    :class:`~discreet.errors.CatalogError` and keeps the previous catalog.
+    :class:`~discreet.errors.CatalogError` (or :class:`InsufficientSpaceError`)
+    and keeps the previous catalog.
 
     >>> sync_catalog(home, "https://cdn.example/catalog", root="1.root.json")  # doctest: +SKIP
     """
     installed = InstalledCatalogs(Path(home))
     with installed.lock():
-        if root is not None:
-            try:
-                bootstrap = Path(root).read_bytes()
-            except OSError as exc:
-                raise NoTrustedRootError(
-                    f"cannot read the root file {root} ({exc.strerror})"
-                ) from None
-        elif installed.trusted_root.exists():
-            bootstrap = installed.trusted_root.read_bytes()
-        else:
-            raise NoTrustedRootError(
-                "no trusted root yet; pass --root with the root file printed by 'publish init'"
-            )
+        bootstrap = _bootstrap(installed, root)
         where = resolve_source(source, timeout=timeout)
-        installed.tuf_dir.mkdir(parents=True, exist_ok=True)
-        installed.releases_dir.mkdir(parents=True, exist_ok=True)
+        with _disk_space():
+            installed.tuf_dir.mkdir(parents=True, exist_ok=True)
+            installed.releases_dir.mkdir(parents=True, exist_ok=True)
+            installed.remove_stale_staging()
         with _verified("metadata"):
             updater = Updater(
                 str(installed.tuf_dir),
@@ -233,51 +319,18 @@ def sync_catalog(
                 UpdaterConfig(app_user_agent=None),
                 bootstrap=bootstrap,
             )
-            updater.refresh()
-            infos = {name: updater.get_targetinfo("catalog/" + name) for name in CATALOG_FILES}
+        targets = _release_targets(updater, max_release_bytes)
         if root is not None:
             atomic_write_bytes(installed.trusted_root, bootstrap)
-        missing = [name for name, info in infos.items() if info is None]
-        if missing:
-            raise CatalogInvalidError(
-                f"the signed release lacks {missing[0]}; the previous catalog stays in use"
-            )
-        total = sum(info.length for info in infos.values() if info is not None)
-        if total > max_release_bytes:
-            raise CatalogOversizedError(
-                f"the release is {total} bytes, over this device's limit of {max_release_bytes}; "
-                "the previous catalog stays in use"
-            )
-        manifest_sha = infos["manifest.json"].hashes["sha256"]  # type: ignore[union-attr]
         current = installed.current()
-        if current is not None and current.get("manifest_sha256") == manifest_sha:
+        previous = int(current["version"]) if current else None
+        if (
+            current is not None
+            and current.get("manifest_sha256") == (targets["manifest.json"].hashes["sha256"])
+        ):
             catalog = installed.open()
             return SyncResult(
-                False, catalog.version, catalog.version, catalog.manifest.notices, catalog.folder
+                False, catalog.version, previous, catalog.manifest.notices, catalog.folder
             )
-        staging = installed.releases_dir / f".incoming-{secrets.token_hex(8)}"
-        staging.mkdir()
-        try:
-            with _verified("target"):
-                for name, info in infos.items():
-                    updater.download_target(info, str(staging / name))  # type: ignore[arg-type]
-            for name in CATALOG_FILES:
-                with open(staging / name, "rb") as f:
-                    os.fsync(f.fileno())
-            catalog = verify_catalog_folder(staging)
-            previous_version = int(current["version"]) if current else None
-            if previous_version is not None and catalog.version <= previous_version:
-                raise CatalogRollbackError(
-                    f"the release holds catalog v{catalog.version}, not newer than the installed "
-                    f"v{previous_version} (rollback); the previous catalog stays in use"
-                )
-            release = f"{catalog.version}-{manifest_sha[:12]}"
-            final = installed.releases_dir / release
-            shutil.rmtree(final, ignore_errors=True)
-            os.replace(staging, final)
-            fsync_dir(installed.releases_dir)
-            installed.switch(release, catalog.version, manifest_sha, where.description)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-        catalog = Catalog.open(final)
-        return SyncResult(True, catalog.version, previous_version, catalog.manifest.notices, final)
+        catalog = _install(installed, updater, targets, previous, where.description)
+        return SyncResult(True, catalog.version, previous, catalog.manifest.notices, catalog.folder)
