@@ -14,11 +14,15 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 
 
-def rss_mib() -> float:
-    """Resident memory of this process now, in MiB (Linux)."""
+def rss_mib(field: str = "VmRSS") -> float:
+    """Resident memory of this process now, in MiB (Linux).
+
+    ``VmRSS`` counts everything resident, including file pages mapped from the
+    page cache; ``RssAnon`` counts only the process's own (anonymous) memory.
+    """
     with open("/proc/self/status", encoding="ascii") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
 

@@ -26,7 +26,9 @@ from discreet.catalog.taxonomy import Taxonomy
 def generated_items(n: int, seed: int = 0) -> tuple[list[Item], Taxonomy]:
     """``n`` items with Zipf-distributed words from a synthetic 20k-word vocabulary."""
     rng = np.random.default_rng(seed)
-    syllables = np.array(["ka", "lo", "mi", "ner", "sta", "po", "ri", "an", "te", "vu", "sol", "dor"])
+    syllables = np.array(
+        ["ka", "lo", "mi", "ner", "sta", "po", "ri", "an", "te", "vu", "sol", "dor"]
+    )
     vocab = ["".join(rng.choice(syllables, size=rng.integers(2, 5))) for _ in range(20_000)]
     ranks = np.arange(1, len(vocab) + 1)
     p = 1.0 / ranks**1.1
@@ -34,12 +36,15 @@ def generated_items(n: int, seed: int = 0) -> tuple[list[Item], Taxonomy]:
     taxonomy = Taxonomy.from_json(
         {"categories": [{"id": f"c{i}", "label": f"Category {i}"} for i in range(20)]}
     )
+    lengths = rng.integers(30, 90, size=n)
+    words = rng.choice(len(vocab), size=int(lengths.sum()), p=p)  # one draw for all items
+    bounds = np.concatenate(([0], np.cumsum(lengths)))
+    categories = rng.integers(20, size=n)
     items = []
     for i in range(n):
-        words = rng.choice(len(vocab), size=int(rng.integers(30, 90)), p=p)
-        title = " ".join(vocab[w] for w in words[:4])
-        text = " ".join(vocab[w] for w in words[4:])
-        items.append(Item(f"i{i}", title, text, (f"c{int(rng.integers(20))}",)))
+        chosen = [vocab[w] for w in words[bounds[i] : bounds[i + 1]]]
+        title, text = " ".join(chosen[:4]), " ".join(chosen[4:])
+        items.append(Item(f"i{i}", title, text, (f"c{categories[i]}",)))
     return items, taxonomy
 
 
@@ -50,8 +55,13 @@ def case(n: int, vectorizer: str) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         build_catalog_files(
-            items, taxonomy, Path(tmp) / "out", name="bench", version=1,
-            built_at=dt.datetime.now(dt.timezone.utc), params=params,
+            items,
+            taxonomy,
+            Path(tmp) / "out",
+            name="bench",
+            version=1,
+            built_at=dt.datetime.now(dt.UTC),
+            params=params,
             model_folder=Path(tmp) / "model",
         )
         seconds = time.perf_counter() - start
@@ -73,7 +83,15 @@ def main(quick: bool = False) -> str:
     return table(
         "catalog build (embedding + files + model card), one process per case",
         rows,
-        ["items", "vectorizer", "build_s", "items_per_s", "peak_rss_mib", "peak_over_inputs_mib", "catalog_mib"],
+        [
+            "items",
+            "vectorizer",
+            "build_s",
+            "items_per_s",
+            "peak_rss_mib",
+            "peak_over_inputs_mib",
+            "catalog_mib",
+        ],
     )
 
 

@@ -1,6 +1,10 @@
-"""Opening an installed catalog of 1M x 64 float32: memory-mapped (the product) vs fully loaded.
+"""Opening an installed catalog of 1M x 64 float32, three ways, in the same run.
 
-Both are measured in the same run, each in a fresh process, on the same files.
+* mmap + index: what ``discreet sync`` installs (the product);
+* mmap, no index: the fallback, which builds an id map in memory on first look-up;
+* np.load: the whole array read into memory, for comparison.
+
+Each case runs in a fresh process on the same files.
 """
 
 from __future__ import annotations
@@ -8,6 +12,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -15,10 +20,12 @@ from pathlib import Path
 import numpy as np
 
 from _harness import rss_mib, run_case, table
-from discreet._fs import canonical_json
-from discreet.catalog.build import npy_bytes
+from discreet._fs import canonical_json, npy_bytes
+from discreet.catalog.index import INDEX_FILES, write_index
 from discreet.catalog.manifest import Manifest
 from discreet.catalog.reader import Catalog
+
+MODES = ("mmap + index (installed)", "mmap, no index", "np.load (in memory)")
 
 
 def make_catalog(folder: Path, n: int, dim: int = 64) -> None:
@@ -29,24 +36,35 @@ def make_catalog(folder: Path, n: int, dim: int = 64) -> None:
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     (folder / "embeddings.npy").write_bytes(npy_bytes(vectors))
     (folder / "popularity.npy").write_bytes(npy_bytes(np.full(n, 1 / n, dtype=np.float32)))
-    with (folder / "items.jsonl").open("w", encoding="utf-8") as f:
-        for i in range(n):
-            f.write(f'{{"id":"item-{i:07d}","title":"Item {i}","categories":["c{i % 20}"]}}\n')
-    taxonomy = {"format_version": 1, "categories": [{"id": f"c{i}", "label": f"C{i}", "sensitive": False} for i in range(20)]}
+    lines = [
+        f'{{"id":"item-{i:07d}","title":"Item {i}","categories":["c{i % 20}"]}}' for i in range(n)
+    ]
+    data = ("\n".join(lines) + "\n").encode()
+    (folder / "items.jsonl").write_bytes(data)
+    write_index(folder, [f"item-{i:07d}" for i in range(n)], data)
+    taxonomy = {
+        "format_version": 1,
+        "categories": [{"id": f"c{i}", "label": f"C{i}", "sensitive": False} for i in range(20)],
+    }
     (folder / "taxonomy.json").write_bytes(canonical_json(taxonomy))
-    manifest = Manifest("bench", 1, dt.datetime.now(dt.timezone.utc), n, dim, {}, "uniform", 20)
+    manifest = Manifest("bench", 1, dt.datetime.now(dt.UTC), n, dim, {}, "uniform", 20)
     (folder / "manifest.json").write_bytes(canonical_json(manifest.to_json()))
 
 
 def case(folder: str, mode: str) -> dict[str, object]:
     path = Path(folder)
-    before = rss_mib()
+    if mode == MODES[1]:
+        unindexed = path.with_name(path.name + "-noindex")
+        if not unindexed.exists():
+            shutil.copytree(path, unindexed, ignore=shutil.ignore_patterns(*INDEX_FILES))
+        path = unindexed
+    before, before_anon = rss_mib(), rss_mib("RssAnon")
     start = time.perf_counter()
-    if mode == "mmap (Catalog.open)":
+    if mode == MODES[2]:
+        embeddings = np.load(path / "embeddings.npy", allow_pickle=False)
+    else:
         catalog = Catalog.open(path)
         embeddings = catalog.embeddings
-    else:
-        embeddings = np.load(path / "embeddings.npy", allow_pickle=False)
     open_ms = (time.perf_counter() - start) * 1000
     after_open = rss_mib()
     start = time.perf_counter()
@@ -59,24 +77,41 @@ def case(folder: str, mode: str) -> dict[str, object]:
         "rss_after_open_mib": after_open - before,
         "first_scan_ms": first_scan_ms,
         "rss_after_scan_mib": rss_mib() - before,
+        "anon_rss_after_scan_mib": rss_mib("RssAnon") - before_anon,
         "array_mib": embeddings.nbytes / 2**20,
     }
-    if mode == "mmap (Catalog.open)":
+    if mode != MODES[2]:
+        n = len(catalog)
         start = time.perf_counter()
-        catalog.index_of(f"item-{len(catalog) - 1:07d}")
-        result["first_id_lookup_ms"] = (time.perf_counter() - start) * 1000
+        catalog.index_of(f"item-{n - 1:07d}")
+        result["first_lookup_ms"] = (time.perf_counter() - start) * 1000
+        start = time.perf_counter()
+        for i in range(0, n, n // 1000):
+            catalog.item(f"item-{i:07d}")
+        result["next_1000_lookups_ms"] = (time.perf_counter() - start) * 1000
     return result
 
 
 def main(quick: bool = False) -> str:
     n = 100_000 if quick else 1_000_000
     with tempfile.TemporaryDirectory() as tmp:
-        make_catalog(Path(tmp), n)
-        rows = [run_case("bench_catalog_open", [tmp, m]) for m in ("mmap (Catalog.open)", "np.load (in memory)")]
+        folder = Path(tmp) / "catalog"
+        make_catalog(folder, n)
+        rows = [run_case("bench_catalog_open", [str(folder), mode]) for mode in MODES]
     return table(
         f"catalog open, {n:,} x 64 float32 (RSS is the growth over the fresh process)",
         rows,
-        ["mode", "open_ms", "rss_after_open_mib", "first_scan_ms", "rss_after_scan_mib", "array_mib", "first_id_lookup_ms"],
+        [
+            "mode",
+            "open_ms",
+            "rss_after_open_mib",
+            "first_scan_ms",
+            "rss_after_scan_mib",
+            "anon_rss_after_scan_mib",
+            "array_mib",
+            "first_lookup_ms",
+            "next_1000_lookups_ms",
+        ],
     )
 
 

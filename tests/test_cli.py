@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from discreet.cli import main
+from discreet.cli._output import StageProgress
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -209,3 +211,23 @@ def test_installed_entry_point_and_module(inputs: tuple[Path, Path], tmp_path: P
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     assert done.stderr.strip().startswith("discreet: error: no catalog installed yet")
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_draws_on_a_terminal_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TERM", "xterm")
+    terminal = _Terminal()
+    bar = StageProgress(terminal, width=8)
+    bar(3, 4, "writing catalog files")
+    bar.done()
+    assert "[####----] 3/4 writing catalog files" in terminal.getvalue()
+    assert terminal.getvalue().endswith("\r")
+    pipe = io.StringIO()
+    quiet = StageProgress(pipe)
+    quiet(1, 4, "embedding")
+    quiet.done()
+    assert pipe.getvalue() == ""

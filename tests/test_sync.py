@@ -152,3 +152,37 @@ def test_damaged_installed_catalog_is_reported_not_crashed(
     (result.folder / "embeddings.npy").write_bytes(b"\x93NUMPY garbage")
     with pytest.raises(CatalogCorruptError, match="discreet sync"):
         Catalog.open(result.folder)
+
+
+def test_installed_release_has_a_lookup_index_that_never_lies(
+    repo: PublisherRepository, publish: Callable[..., object], home: Path
+) -> None:
+    from discreet.catalog.index import INDEX_FILES
+
+    publish()
+    folder = sync_catalog(home, str(repo.path), root=repo.trusted_root_path).folder
+    assert all((folder / name).exists() for name in INDEX_FILES)
+    catalog = Catalog.open(folder)
+    for row, item in enumerate(ITEMS):
+        assert catalog.index_of(item["id"]) == row
+        assert catalog.item_at(row).id == item["id"]
+    assert "missing" not in catalog
+    assert 3 not in catalog  # type: ignore[operator]
+    with pytest.raises(IndexError):
+        catalog.item_at(len(ITEMS))
+    # A locally edited index (rows shuffled) can only make look-ups fail, never lie.
+    rows = np.load(folder / "index.rows.npy")
+    np.save(folder / "index.rows.npy", np.roll(rows, 1), allow_pickle=False)
+    tampered = Catalog.open(folder)
+    for item in ITEMS:
+        try:
+            row = tampered.index_of(item["id"])
+        except KeyError:
+            continue
+        assert tampered.item_at(row).id == item["id"]
+    # Without an index the catalog still works, from an in-memory map.
+    for name in INDEX_FILES:
+        (folder / name).unlink()
+    plain = Catalog.open(folder)
+    assert plain.index_of("b5") == 4
+    assert plain.item("b5").title == "Rails Across Asia"

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from discreet._fs import canonical_json
-from discreet.catalog.build import items_jsonl, npy_bytes
+from discreet._fs import canonical_json, npy_bytes
+from discreet.catalog.build import items_jsonl
 from discreet.catalog.items import Item
 from discreet.catalog.manifest import Manifest
 from discreet.catalog.reader import verify_catalog_folder

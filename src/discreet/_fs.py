@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import tempfile
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import filelock
+import numpy as np
 
 from discreet.errors import DiscreetError
 
@@ -51,6 +53,13 @@ def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o644) -> None:
 def canonical_json(value: Any) -> bytes:
     """Serialise ``value`` deterministically: sorted keys, UTF-8, newline-terminated."""
     return (json.dumps(value, sort_keys=True, ensure_ascii=False, indent=1) + "\n").encode()
+
+
+def npy_bytes(array: np.ndarray[Any, Any]) -> bytes:
+    """An array in ``.npy`` form, never pickled."""
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
 
 
 def atomic_write_json(path: Path, value: Any, *, mode: int = 0o644) -> None:

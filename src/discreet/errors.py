@@ -14,6 +14,13 @@ The tree::
     │   ├── RepositoryExistsError     ``publish init`` on a folder in use
     │   ├── RepositoryNotFoundError   no repository (or no keys) at that path
     │   └── RepositoryBusyError       another process is publishing
+    ├── StoreError                    the encrypted profile store
+    │   ├── WrongKeyError             wrong passphrase, key file or keyring key
+    │   ├── CorruptStoreError         authentication failed, truncated or bad header
+    │   ├── StoreLockedError          another process has the profile open
+    │   ├── StoreExistsError          ``init`` over an existing profile
+    │   ├── StoreNotFoundError        no profile yet
+    │   └── KeySourceError            the key source itself is unusable
     └── CatalogError                  the client's catalog
         ├── CatalogNotInstalledError  nothing synced yet
         ├── CatalogCorruptError       installed files are damaged
@@ -49,10 +56,12 @@ __all__ = [
     "CatalogRollbackError",
     "CatalogSignatureError",
     "CatalogTamperedError",
+    "CorruptStoreError",
     "DiscreetError",
     "InputError",
     "InsufficientSpaceError",
     "ItemsInvalidError",
+    "KeySourceError",
     "NoTrustedRootError",
     "NoticesInvalidError",
     "PopularityInvalidError",
@@ -61,8 +70,13 @@ __all__ = [
     "RepositoryExistsError",
     "RepositoryNotFoundError",
     "SourceUnavailableError",
+    "StoreError",
+    "StoreExistsError",
+    "StoreLockedError",
+    "StoreNotFoundError",
     "TaxonomyInvalidError",
     "UnsupportedFormatError",
+    "WrongKeyError",
 ]
 
 
@@ -119,6 +133,43 @@ class RepositoryNotFoundError(RepositoryError):
 
 class RepositoryBusyError(RepositoryError):
     """Another process holds the repository's publishing lock."""
+
+
+class StoreError(DiscreetError):
+    """The encrypted profile store cannot be used as asked."""
+
+
+class WrongKeyError(StoreError):
+    """The passphrase or key does not open the profile."""
+
+
+class CorruptStoreError(StoreError):
+    """The profile failed authentication, is truncated, or has a bad header.
+
+    The damaged file is set aside (never deleted); ``set_aside`` names it and
+    ``backup`` names the previous generation that can be restored, if any.
+    """
+
+    def __init__(self, message: str, set_aside: str | None = None, backup: str | None = None):
+        super().__init__(message)
+        self.set_aside = set_aside
+        self.backup = backup
+
+
+class StoreLockedError(StoreError):
+    """Another process holds the profile open for writing."""
+
+
+class StoreExistsError(StoreError):
+    """A profile already exists where a new one was to be created."""
+
+
+class StoreNotFoundError(StoreError):
+    """There is no profile yet."""
+
+
+class KeySourceError(StoreError):
+    """The key source is unusable: unreadable key file, missing keyring entry, empty passphrase."""
 
 
 class CatalogError(DiscreetError):

@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import joblib
-import numpy as np
 
-from discreet._fs import atomic_write_bytes, canonical_json
+from discreet._fs import atomic_write_bytes, canonical_json, npy_bytes
 from discreet.catalog.embedding import (
     EmbeddingParams,
     FittedEmbedding,
@@ -56,15 +55,6 @@ def items_jsonl(items: Sequence[Item]) -> bytes:
         for i in items
     )
     return ("\n".join(lines) + "\n").encode()
-
-
-def npy_bytes(array: np.ndarray[Any, Any]) -> bytes:
-    """An array in ``.npy`` form (never pickled)."""
-    import io
-
-    buffer = io.BytesIO()
-    np.save(buffer, array, allow_pickle=False)
-    return buffer.getvalue()
 
 
 def build_catalog_files(

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from discreet.catalog.index import ItemIndex, write_index
 from discreet.catalog.items import Item
 from discreet.catalog.manifest import Manifest
 from discreet.catalog.taxonomy import Taxonomy
@@ -120,6 +121,10 @@ class Catalog:
             ) from None
 
     @cached_property
+    def _index(self) -> ItemIndex | None:
+        return ItemIndex.load(self.folder, len(self))
+
+    @cached_property
     def _lines(self) -> list[bytes]:
         lines = (self.folder / "items.jsonl").read_bytes().splitlines()
         if len(lines) != len(self):
@@ -140,14 +145,28 @@ class Catalog:
 
     def index_of(self, item_id: str) -> int:
         """The row of ``item_id``; raise ``KeyError`` if the catalog has no such item."""
-        return self._rows[item_id]
+        if self._index is None:  # a release installed without an index: build it in memory
+            return self._rows[item_id]
+        for row in self._index.candidates(item_id):
+            if json.loads(self._index.line(row)).get("id") == item_id:
+                return row
+        raise KeyError(item_id)
 
     def __contains__(self, item_id: object) -> bool:
-        return item_id in self._rows
+        if not isinstance(item_id, str):
+            return False
+        try:
+            self.index_of(item_id)
+        except KeyError:
+            return False
+        return True
 
     def item_at(self, row: int) -> Item:
         """The item in ``row``."""
-        return Item.from_json(json.loads(self._lines[row]))
+        if not 0 <= row < len(self):
+            raise IndexError(row)
+        line = self._lines[row] if self._index is None else self._index.line(row)
+        return Item.from_json(json.loads(line))
 
     def item(self, item_id: str) -> Item:
         """The item with ``item_id``; raise ``KeyError`` if there is none."""
@@ -171,11 +190,12 @@ class Catalog:
         }
 
 
-def verify_catalog_folder(folder: Path) -> Catalog:
+def verify_catalog_folder(folder: Path, *, index: bool = False) -> Catalog:
     """Check every file of a downloaded release; raise :class:`CatalogInvalidError`.
 
     Signed content is still checked: item count, unique ids, known categories,
-    finite unit-norm embeddings and a valid popularity distribution.
+    finite unit-norm embeddings and a valid popularity distribution. With
+    ``index=True`` the local look-up index is written from the same parse.
     """
     catalog = Catalog._open(folder)
     try:
@@ -185,7 +205,8 @@ def verify_catalog_folder(folder: Path) -> Catalog:
     if len(taxonomy) != catalog.manifest.category_count:
         raise CatalogInvalidError("taxonomy.json does not match the manifest's category count")
     try:
-        records = parse_jsonl((folder / "items.jsonl").read_bytes())
+        items_data = (folder / "items.jsonl").read_bytes()
+        records = parse_jsonl(items_data)
     except (OSError, ValueError) as exc:
         raise CatalogInvalidError(f"items.jsonl is invalid ({exc})") from None
     if len(records) != len(catalog):
@@ -194,7 +215,9 @@ def verify_catalog_folder(folder: Path) -> Catalog:
         )
     _check_items(records, frozenset(taxonomy.ids))
     _check_vectors(catalog)
-    return catalog
+    if index:
+        write_index(folder, [r["id"] for r in records], items_data)
+    return Catalog._open(folder)
 
 
 _ITEM_FIELDS = frozenset(("id", "title", "text", "categories", "created", "language"))

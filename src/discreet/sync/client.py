@@ -267,7 +267,7 @@ def _install(
             for name in CATALOG_FILES:
                 with open(staging / name, "rb") as f:
                     os.fsync(f.fileno())
-            catalog = verify_catalog_folder(staging)
+            catalog = verify_catalog_folder(staging, index=True)
             if previous_version is not None and catalog.version <= previous_version:
                 raise CatalogRollbackError(
                     f"the release holds catalog v{catalog.version}, not newer than the installed "

@@ -1,0 +1,278 @@
+"""``EncryptedStore``: the profile on disk, AES-256-GCM under an envelope key.
+
+Files, for a store at ``profile.dsc``::
+
+    profile.dsc             the current generation
+    profile.dsc.bak         the previous generation (a hard link, so no copy)
+    profile.dsc.lock        held while the store is open: one writer at a time
+    profile.dsc.damaged-*   files that failed authentication, set aside, never deleted
+
+Every save writes a temporary file in the same folder, fsyncs it, links the
+current file to the backup name, renames the temporary file over the current
+one and fsyncs the folder. A crash at any point leaves a file that opens.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import errno
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import filelock
+
+from discreet._fs import fsync_dir
+from discreet.errors import (
+    CorruptStoreError,
+    InsufficientSpaceError,
+    StoreExistsError,
+    StoreLockedError,
+    StoreNotFoundError,
+)
+from discreet.store import _hazmat, envelope
+from discreet.store.base import ProfileStore
+from discreet.store.keys import KeyringKey, KeySource
+
+DEFAULT_LOCK_TIMEOUT = 2.0
+
+
+def _write_durably(path: Path, data: bytes) -> None:
+    """Atomically replace ``path``, keeping its previous generation as ``.bak``."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o600)
+        if path.exists():
+            backup_tmp = path.with_name(f".{path.name}.bak.tmp")
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(backup_tmp)
+            os.link(path, backup_tmp)
+            os.replace(backup_tmp, path.with_name(path.name + ".bak"))
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise InsufficientSpaceError(
+                "the disk is full, so the profile was not saved; free some space and try again "
+                "(the previous profile is intact)"
+            ) from None
+        raise
+    fsync_dir(path.parent)
+
+
+class EncryptedStore(ProfileStore):
+    """A profile file encrypted at rest and locked against concurrent writers.
+
+    >>> key = PassphraseKey("correct horse battery staple")  # doctest: +SKIP
+    >>> with EncryptedStore.create("profile.dsc", key) as store:  # doctest: +SKIP
+    ...     store.save(b"{}")
+    """
+
+    def __init__(
+        self, path: Path, source: KeySource, data_key: bytes, header: dict[str, Any], lock: Any
+    ) -> None:
+        self.path = path
+        self.source = source
+        self._data_key: bytes | None = data_key
+        self._header = header
+        self._lock = lock
+        self._payload: bytes | None = None
+
+    # ---- opening --------------------------------------------------------------
+    @staticmethod
+    def _acquire(path: Path, timeout: float) -> filelock.BaseFileLock:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = filelock.FileLock(str(path) + ".lock", timeout=timeout)
+        try:
+            lock.acquire()
+        except filelock.Timeout:
+            raise StoreLockedError(
+                "the profile is open in another process; close it there and try again"
+            ) from None
+        return lock
+
+    @classmethod
+    def create(
+        cls,
+        path: str | Path,
+        source: KeySource,
+        *,
+        initial: bytes = b"",
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    ) -> EncryptedStore:
+        """Create a new store protected by ``source``; refuse if one exists."""
+        path = Path(path)
+        lock = cls._acquire(path, lock_timeout)
+        try:
+            if path.exists():
+                raise StoreExistsError(
+                    f"a profile already exists at {path}; open it, or erase it first"
+                )
+            key_id = _hazmat.random_bytes(16).hex()
+            data_key = _hazmat.random_bytes(_hazmat.KEY_BYTES)
+            header = {
+                "format_version": envelope.FORMAT_VERSION,
+                "cipher": "aes-256-gcm",
+                "key_id": key_id,
+                "generation": 0,
+                "wraps": [envelope.wrap(source, data_key, key_id)],
+            }
+            store = cls(path, source, data_key, header, lock)
+            store.save(initial)
+            return store
+        except BaseException:
+            lock.release()
+            raise
+
+    @classmethod
+    def open(
+        cls, path: str | Path, source: KeySource, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+    ) -> EncryptedStore:
+        """Open an existing store.
+
+        Raises :class:`WrongKeyError`, :class:`CorruptStoreError` (after setting the
+        damaged file aside), :class:`StoreLockedError` or :class:`StoreNotFoundError`.
+        """
+        path = Path(path)
+        lock = cls._acquire(path, lock_timeout)
+        try:
+            try:
+                data = path.read_bytes()
+            except FileNotFoundError:
+                backup = path.with_name(path.name + ".bak")
+                hint = (
+                    " (a backup exists: run 'discreet profile restore')" if backup.exists() else ""
+                )
+                raise StoreNotFoundError(
+                    f"no profile at {path}; create one with 'discreet init'{hint}"
+                ) from None
+            try:
+                sealed = envelope.parse(data)
+                data_key = envelope.unwrap(sealed.header, source)
+                payload = envelope.open_payload(sealed, data_key)
+            except CorruptStoreError as exc:
+                raise cls._set_aside(path, str(exc)) from None
+            store = cls(path, source, data_key, sealed.header, lock)
+            store._payload = payload
+            return store
+        except BaseException:
+            lock.release()
+            raise
+
+    @staticmethod
+    def _set_aside(path: Path, reason: str) -> CorruptStoreError:
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
+        aside = path.with_name(f"{path.name}.damaged-{stamp}")
+        os.replace(path, aside)
+        fsync_dir(path.parent)
+        backup = path.with_name(path.name + ".bak")
+        offer = (
+            "; run 'discreet profile restore' to go back to the previous save"
+            if backup.exists()
+            else "; no backup exists, so create a new profile with 'discreet init'"
+        )
+        return CorruptStoreError(
+            f"{reason}. It was set aside as {aside.name}{offer}",
+            set_aside=str(aside),
+            backup=str(backup) if backup.exists() else None,
+        )
+
+    @staticmethod
+    def restore_backup(path: str | Path) -> None:
+        """Make the previous generation current again (after a damaged file was set aside)."""
+        path = Path(path)
+        backup = path.with_name(path.name + ".bak")
+        if not backup.exists():
+            raise StoreNotFoundError("there is no backup to restore")
+        if path.exists():
+            raise StoreExistsError(
+                f"{path} exists; a backup is only restored after a damaged file was set aside"
+            )
+        os.link(backup, path)
+        fsync_dir(path.parent)
+
+    # ---- the ProfileStore contract -----------------------------------------
+    def _key(self) -> bytes:
+        if self._data_key is None:
+            raise StoreNotFoundError("the profile store is closed; open it again")
+        return self._data_key
+
+    def load(self) -> bytes | None:
+        """The decrypted payload read when the store was opened or last saved."""
+        self._key()
+        return self._payload
+
+    def save(self, payload: bytes) -> None:
+        """Encrypt ``payload`` with a fresh nonce and replace the file durably."""
+        key = self._key()
+        header = {**self._header, "generation": int(self._header["generation"]) + 1}
+        _write_durably(self.path, envelope.seal(header, key, payload))
+        self._header = header
+        self._payload = payload
+
+    def rewrap(self, new_source: KeySource) -> None:
+        """Protect the data key with ``new_source`` instead of the current source's kind.
+
+        The profile itself is not re-encrypted; only the 32-byte data key is.
+        """
+        key = self._key()
+        kept = [w for w in self._header["wraps"] if w.get("source") != self.source.kind]
+        wraps = [*kept, envelope.wrap(new_source, key, self._header["key_id"])]
+        self._header = {**self._header, "wraps": wraps}
+        self.save(self._payload or b"")
+        self.source = new_source
+        # The previous generation still holds the old wrap: replace it too.
+        self.save(self._payload or b"")
+
+    def erase(self) -> list[str]:
+        """Crypto-shred: overwrite the wrapped keys, delete every file, forget the keys."""
+        removed: list[str] = []
+        folder = self.path.parent
+        candidates = [self.path, self.path.with_name(self.path.name + ".bak")]
+        candidates += sorted(folder.glob(f"{self.path.name}.damaged-*"))
+        candidates += sorted(folder.glob(f".{self.path.name}.*"))
+        for file in candidates:
+            if not file.exists() or file.name.endswith(".lock"):
+                continue
+            _shred_header(file)
+            file.unlink()
+            removed.append(str(file))
+        fsync_dir(folder)
+        if isinstance(self.source, KeyringKey):
+            self.source.forget()
+            removed.append(f"OS keyring entry '{self.source.service}'")
+        self._payload = None
+        self.close()
+        return removed
+
+    def close(self) -> None:
+        """Forget the data key and release the lock."""
+        self._data_key = None
+        self._payload = None
+        if self._lock is not None and self._lock.is_locked:
+            self._lock.release()
+
+    def describe(self) -> dict[str, str]:
+        """Where and how the profile is kept."""
+        return {
+            "location": str(self.path),
+            "encryption": "AES-256-GCM with a random 256-bit data key, fresh nonce per save",
+            "key": self.source.describe(),
+            "backup": f"{self.path.name}.bak (the previous save, equally encrypted)",
+        }
+
+
+def _shred_header(file: Path) -> None:
+    """Overwrite the start of the file, where the wrapped keys are, with random bytes."""
+    with contextlib.suppress(OSError), open(file, "r+b") as f:
+        size = min(file.stat().st_size, envelope.MAX_HEADER_BYTES)
+        f.write(_hazmat.random_bytes(size))
+        f.flush()
+        os.fsync(f.fileno())

@@ -1,0 +1,197 @@
+"""Where the key-encryption key comes from: a passphrase, a key file, or the OS keyring.
+
+A key source never sees the profile. It only produces the key that wraps the
+profile's random data key, so changing a passphrase rewraps 32 bytes and
+never re-encrypts the history.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import stat
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any
+
+from discreet._fs import atomic_write_bytes
+from discreet.errors import KeySourceError
+from discreet.store import _hazmat
+
+KEY_FILE_MAGIC = b"discreet-key-v1:"
+
+
+def b64(data: bytes) -> str:
+    """Standard base64 text."""
+    return base64.b64encode(data).decode("ascii")
+
+
+def unb64(text: Any) -> bytes:
+    """Decode base64 text; raise ``ValueError`` if malformed."""
+    if not isinstance(text, str):
+        raise ValueError("expected base64 text")
+    return base64.b64decode(text.encode("ascii"), validate=True)
+
+
+class KeySource(ABC):
+    """One way to obtain the key-encryption key."""
+
+    #: Recorded in the file header and the data card.
+    kind: str
+
+    @abstractmethod
+    def derive_new(self) -> tuple[bytes, dict[str, Any]]:
+        """A key for a new wrap, and the public parameters to store beside it."""
+
+    @abstractmethod
+    def derive_existing(self, entry: dict[str, Any]) -> bytes:
+        """The key for an existing wrap, from its stored public parameters."""
+
+    @abstractmethod
+    def describe(self) -> str:
+        """How this source protects the profile, for the data card."""
+
+    def wrong_key_message(self) -> str:
+        """The one-line message for a key that does not open the profile."""
+        return f"the {self.kind} does not open this profile; use the one it was created with"
+
+
+class PassphraseKey(KeySource):
+    """A passphrase stretched with Argon2id (parameters stored in the header)."""
+
+    kind = "passphrase"
+
+    def __init__(self, passphrase: str, params: _hazmat.Argon2Params | None = None) -> None:
+        if not passphrase:
+            raise KeySourceError("the passphrase is empty; choose a passphrase")
+        self._secret = passphrase.encode()
+        self.params = params or _hazmat.Argon2Params()
+
+    def derive_new(self) -> tuple[bytes, dict[str, Any]]:
+        """Derive with a fresh salt."""
+        salt = _hazmat.random_bytes(_hazmat.SALT_BYTES)
+        return self.params.derive(self._secret, salt), {
+            "kdf": "argon2id",
+            "params": self.params.to_json(),
+            "salt": b64(salt),
+        }
+
+    def derive_existing(self, entry: dict[str, Any]) -> bytes:
+        """Derive with the stored salt and parameters."""
+        if entry.get("kdf") != "argon2id":
+            raise ValueError("unknown KDF")
+        params = _hazmat.Argon2Params.from_json(entry.get("params"))
+        return params.derive(self._secret, unb64(entry.get("salt")))
+
+    def describe(self) -> str:
+        """The KDF and its cost."""
+        p = self.params
+        return (
+            f"a passphrase, stretched with Argon2id ({p.memory_kib // 1024} MiB, "
+            f"{p.iterations} passes)"
+        )
+
+    def wrong_key_message(self) -> str:
+        """Wrong passphrase."""
+        return "wrong passphrase; try again (set DISCREET_PASSPHRASE or use --passphrase-file)"
+
+
+class KeyFileKey(KeySource):
+    """A random 256-bit key in a file readable only by its owner (headless kiosks)."""
+
+    kind = "keyfile"
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    @classmethod
+    def create(cls, path: str | Path) -> KeyFileKey:
+        """Write a new random key file with mode 0600; refuse to overwrite one."""
+        path = Path(path)
+        if path.exists():
+            raise KeySourceError(f"{path} already exists; choose another path or reuse it")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = _hazmat.random_bytes(_hazmat.KEY_BYTES)
+        atomic_write_bytes(path, KEY_FILE_MAGIC + key.hex().encode() + b"\n", mode=0o600)
+        return cls(path)
+
+    def _key(self) -> bytes:
+        try:
+            info = self.path.stat()
+            data = self.path.read_bytes().strip()
+        except OSError as exc:
+            raise KeySourceError(
+                f"cannot read the key file {self.path} ({exc.strerror}); check the path"
+            ) from None
+        if os.name == "posix" and stat.S_IMODE(info.st_mode) & 0o077:
+            raise KeySourceError(
+                f"the key file {self.path} is readable by other users; run 'chmod 600 {self.path}'"
+            )
+        if not data.startswith(KEY_FILE_MAGIC):
+            raise KeySourceError(f"{self.path} is not a discreet key file")
+        try:
+            key = bytes.fromhex(data[len(KEY_FILE_MAGIC) :].decode("ascii"))
+        except ValueError:
+            raise KeySourceError(f"{self.path} is not a discreet key file") from None
+        if len(key) != _hazmat.KEY_BYTES:
+            raise KeySourceError(f"{self.path} is not a discreet key file")
+        return key
+
+    def derive_new(self) -> tuple[bytes, dict[str, Any]]:
+        """The file's key."""
+        return self._key(), {}
+
+    def derive_existing(self, entry: dict[str, Any]) -> bytes:
+        """The file's key."""
+        return self._key()
+
+    def describe(self) -> str:
+        """Where the key file is."""
+        return f"a random 256-bit key in {self.path} (mode 0600)"
+
+
+class KeyringKey(KeySource):
+    """A random 256-bit key kept in the operating system's keyring (``keyring`` extra)."""
+
+    kind = "keyring"
+
+    def __init__(self, service: str = "discreet", username: str = "profile-key") -> None:
+        self.service = service
+        self.username = username
+
+    def _backend(self) -> Any:
+        try:
+            import keyring  # type: ignore[import-not-found,unused-ignore]
+        except ImportError:
+            raise KeySourceError(
+                "the OS keyring needs the 'keyring' extra: pip install 'discreet[keyring]'"
+            ) from None
+        return keyring
+
+    def derive_new(self) -> tuple[bytes, dict[str, Any]]:
+        """Create a key in the keyring (or reuse the one there)."""
+        backend = self._backend()
+        stored = backend.get_password(self.service, self.username)
+        if stored is None:
+            stored = _hazmat.random_bytes(_hazmat.KEY_BYTES).hex()
+            backend.set_password(self.service, self.username, stored)
+        return bytes.fromhex(stored), {"service": self.service, "username": self.username}
+
+    def derive_existing(self, entry: dict[str, Any]) -> bytes:
+        """Read the key from the keyring."""
+        stored = self._backend().get_password(self.service, self.username)
+        if stored is None:
+            raise KeySourceError(
+                "the profile key is missing from the OS keyring; restore it or erase the profile"
+            )
+        return bytes.fromhex(stored)
+
+    def forget(self) -> None:
+        """Delete the key from the keyring (crypto-shredding)."""
+        backend = self._backend()
+        if backend.get_password(self.service, self.username) is not None:
+            backend.delete_password(self.service, self.username)
+
+    def describe(self) -> str:
+        """Where the key lives."""
+        return f"a random 256-bit key in the OS keyring (service '{self.service}')"

@@ -1,0 +1,271 @@
+"""EncryptedStore and MemoryStore: confidentiality, integrity, keys, locking, full disk."""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from discreet.errors import (
+    CorruptStoreError,
+    InsufficientSpaceError,
+    KeySourceError,
+    StoreExistsError,
+    StoreLockedError,
+    StoreNotFoundError,
+    UnsupportedFormatError,
+    WrongKeyError,
+)
+from discreet.store import (
+    Argon2Params,
+    EncryptedStore,
+    KeyFileKey,
+    MemoryStore,
+    PassphraseKey,
+    envelope,
+)
+
+FAST = Argon2Params(memory_kib=19 * 1024, iterations=2)  # the OWASP minimum, for speed
+SECRET = b'{"events": [["item-secret-42", "like", "2026-11-01"]]}'
+
+
+@pytest.fixture
+def keyfile(tmp_path: Path) -> KeyFileKey:
+    return KeyFileKey.create(tmp_path / "keys" / "profile.key")
+
+
+@pytest.fixture
+def store_path(tmp_path: Path, keyfile: KeyFileKey) -> Path:
+    path = tmp_path / "profile" / "profile.dsc"
+    EncryptedStore.create(path, keyfile, initial=SECRET).close()
+    return path
+
+
+def test_round_trip_and_no_plaintext_on_disk(store_path: Path, keyfile: KeyFileKey) -> None:
+    with EncryptedStore.open(store_path, keyfile) as store:
+        assert store.load() == SECRET
+        store.save(SECRET + b" ")
+    for file in store_path.parent.iterdir():
+        if file.is_file():
+            assert b"item-secret-42" not in file.read_bytes(), file
+    assert stat.S_IMODE(store_path.stat().st_mode) == 0o600
+    with EncryptedStore.open(store_path, keyfile) as store:
+        assert store.load() == SECRET + b" "
+
+
+def test_every_save_uses_a_fresh_nonce(store_path: Path, keyfile: KeyFileKey) -> None:
+    nonces = set()
+    with EncryptedStore.open(store_path, keyfile) as store:
+        for _ in range(20):
+            store.save(SECRET)
+            nonces.add(envelope.parse(store_path.read_bytes()).nonce)
+    assert len(nonces) == 20
+
+
+def test_any_flipped_byte_is_detected_and_set_aside(store_path: Path, keyfile: KeyFileKey) -> None:
+    original = store_path.read_bytes()
+    for position in range(len(original)):
+        tampered = bytearray(original)
+        tampered[position] ^= 0x01
+        store_path.write_bytes(bytes(tampered))
+        with pytest.raises(CorruptStoreError) as info:
+            EncryptedStore.open(store_path, keyfile)
+        assert info.value.set_aside is not None
+        aside = Path(info.value.set_aside)
+        assert aside.read_bytes() == bytes(tampered), "the damaged bytes are kept as they were"
+        aside.unlink()
+        assert not store_path.exists()
+
+
+def test_truncation_is_detected(store_path: Path, keyfile: KeyFileKey) -> None:
+    original = store_path.read_bytes()
+    for length in range(0, len(original), 7):
+        store_path.write_bytes(original[:length])
+        with pytest.raises(CorruptStoreError):
+            EncryptedStore.open(store_path, keyfile)
+        for aside in store_path.parent.glob("*.damaged-*"):
+            aside.unlink()
+
+
+def test_damaged_file_offers_the_backup(store_path: Path, keyfile: KeyFileKey) -> None:
+    with EncryptedStore.open(store_path, keyfile) as store:
+        store.save(b"second")
+    data = bytearray(store_path.read_bytes())
+    data[-1] ^= 0xFF
+    store_path.write_bytes(bytes(data))
+    with pytest.raises(CorruptStoreError, match="profile restore") as info:
+        EncryptedStore.open(store_path, keyfile)
+    assert info.value.backup is not None
+    with pytest.raises(StoreNotFoundError, match="a backup exists"):
+        EncryptedStore.open(store_path, keyfile)
+    EncryptedStore.restore_backup(store_path)
+    with EncryptedStore.open(store_path, keyfile) as store:
+        assert store.load() == SECRET  # the previous generation
+
+
+def test_wrong_keys(tmp_path: Path, store_path: Path) -> None:
+    with pytest.raises(WrongKeyError):
+        EncryptedStore.open(store_path, KeyFileKey.create(tmp_path / "other.key"))
+    with pytest.raises(WrongKeyError, match="not protected by a passphrase"):
+        EncryptedStore.open(store_path, PassphraseKey("guess", FAST))
+    assert store_path.exists(), "a wrong key never sets the file aside"
+
+
+def test_passphrase_change_rewraps_and_locks_out_the_old_one(tmp_path: Path) -> None:
+    path = tmp_path / "p.dsc"
+    EncryptedStore.create(path, PassphraseKey("old passphrase", FAST), initial=SECRET).close()
+    with pytest.raises(WrongKeyError, match="wrong passphrase"):
+        EncryptedStore.open(path, PassphraseKey("not it", FAST))
+    with EncryptedStore.open(path, PassphraseKey("old passphrase", FAST)) as store:
+        before = envelope.parse(path.read_bytes())
+        store.rewrap(PassphraseKey("new passphrase", FAST))
+    after = envelope.parse(path.read_bytes())
+    assert after.header["key_id"] == before.header["key_id"]  # same data key, not re-encrypted
+    assert after.header["wraps"] != before.header["wraps"]
+    for file in (path, path.with_name("p.dsc.bak")):
+        sealed = envelope.parse(file.read_bytes())
+        with pytest.raises(WrongKeyError):
+            envelope.unwrap(sealed.header, PassphraseKey("old passphrase", FAST))
+    with EncryptedStore.open(path, PassphraseKey("new passphrase", FAST)) as store:
+        assert store.load() == SECRET
+
+
+def test_kdf_parameters_are_stored_and_checked() -> None:
+    with pytest.raises(ValueError, match="OWASP"):
+        Argon2Params(memory_kib=8 * 1024, iterations=1)
+    key = PassphraseKey("x", FAST)
+    _, public = key.derive_new()
+    assert public["params"] == {"m": 19 * 1024, "t": 2, "p": 1}
+    with pytest.raises(KeySourceError):
+        PassphraseKey("")
+
+
+def test_erase_shreds_and_reports(store_path: Path, keyfile: KeyFileKey) -> None:
+    store = EncryptedStore.open(store_path, keyfile)
+    store.save(b"again")
+    removed = store.erase()
+    assert str(store_path) in removed
+    assert str(store_path) + ".bak" in removed
+    assert not store_path.exists()
+    assert [p.name for p in store_path.parent.iterdir() if not p.name.endswith(".lock")] == []
+    with pytest.raises(StoreNotFoundError):
+        store.load()
+
+
+def test_create_refuses_to_overwrite(store_path: Path, keyfile: KeyFileKey) -> None:
+    with pytest.raises(StoreExistsError):
+        EncryptedStore.create(store_path, keyfile)
+    with pytest.raises(KeySourceError, match="already exists"):
+        KeyFileKey.create(keyfile.path)
+
+
+def test_key_file_must_be_private(keyfile: KeyFileKey, store_path: Path) -> None:
+    os.chmod(keyfile.path, 0o644)
+    with pytest.raises(KeySourceError, match="chmod 600"):
+        EncryptedStore.open(store_path, keyfile)
+    os.chmod(keyfile.path, 0o600)
+    keyfile.path.write_text("garbage", encoding="ascii")
+    with pytest.raises(KeySourceError, match="not a discreet key file"):
+        EncryptedStore.open(store_path, keyfile)
+
+
+def test_newer_format_is_refused(store_path: Path, keyfile: KeyFileKey) -> None:
+    with EncryptedStore.open(store_path, keyfile) as store:
+        key = store._key()
+        header = {**store._header, "format_version": 99}
+    store_path.write_bytes(envelope.seal(header, key, SECRET))
+    with pytest.raises(UnsupportedFormatError, match="update the app"):
+        EncryptedStore.open(store_path, keyfile)
+
+
+LOCK_HOLDER = """
+import sys, time
+from discreet.store import EncryptedStore, KeyFileKey
+store = EncryptedStore.open(sys.argv[1], KeyFileKey(sys.argv[2]))
+print("open", flush=True)
+time.sleep(30)
+"""
+
+
+def test_a_second_process_gets_a_lock_error(store_path: Path, keyfile: KeyFileKey) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", LOCK_HOLDER, str(store_path), str(keyfile.path)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "open"
+        with pytest.raises(StoreLockedError, match="another process"):
+            EncryptedStore.open(store_path, keyfile, lock_timeout=0.2)
+    finally:
+        holder.kill()
+        holder.wait()
+        if holder.stdout is not None:
+            holder.stdout.close()
+    with EncryptedStore.open(store_path, keyfile) as store:  # the kernel released the lock
+        assert store.load() == SECRET
+
+
+def test_full_disk_keeps_the_previous_state(
+    store_path: Path, keyfile: KeyFileKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = store_path.read_bytes()
+    store = EncryptedStore.open(store_path, keyfile)
+    real_fsync = os.fsync
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(InsufficientSpaceError, match="previous profile is intact"):
+        store.save(b"new state that does not fit")
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    assert store_path.read_bytes() == before
+    assert not [p for p in store_path.parent.iterdir() if p.name.endswith(".tmp")]
+    store.close()
+    with EncryptedStore.open(store_path, keyfile) as again:
+        assert again.load() == SECRET
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_memory_store_wipes_when_idle_and_on_close() -> None:
+    clock = _Clock()
+    wiped: list[int] = []
+    store = MemoryStore(idle_seconds=300, clock=clock, on_wipe=lambda: wiped.append(1))
+    store.save(SECRET)
+    clock.now = 299
+    assert store.load() == SECRET
+    clock.now = 299 + 300
+    assert store.load() is None
+    assert wiped == [1]
+    store.save(b"x")
+    assert store.erase() == ["the in-memory kiosk session"]
+    store.save(b"y")
+    store.close()
+    assert store.load() is None
+    with pytest.raises(ValueError):
+        MemoryStore(idle_seconds=0)
+
+
+def test_memory_store_timer_wipes_without_any_access() -> None:
+    import threading
+
+    done = threading.Event()
+    store = MemoryStore(idle_seconds=0.05, on_wipe=done.set)
+    store.save(SECRET)
+    assert done.wait(5), "the idle timer did not wipe the session"
+    assert store._payload is None
+    store.close()
