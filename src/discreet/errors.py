@@ -21,6 +21,7 @@ The tree::
     │   ├── StoreExistsError          ``init`` over an existing profile
     │   ├── StoreNotFoundError        no profile yet
     │   └── KeySourceError            the key source itself is unusable
+    ├── UnknownItemError              an item id the installed catalog does not have
     └── CatalogError                  the client's catalog
         ├── CatalogNotInstalledError  nothing synced yet
         ├── CatalogCorruptError       installed files are damaged
@@ -75,6 +76,7 @@ __all__ = [
     "StoreLockedError",
     "StoreNotFoundError",
     "TaxonomyInvalidError",
+    "UnknownItemError",
     "UnsupportedFormatError",
     "WrongKeyError",
 ]
@@ -170,6 +172,10 @@ class StoreNotFoundError(StoreError):
 
 class KeySourceError(StoreError):
     """The key source is unusable: unreadable key file, missing keyring entry, empty passphrase."""
+
+
+class UnknownItemError(DiscreetError):
+    """The item is not in the installed catalog (the message never repeats the id)."""
 
 
 class CatalogError(DiscreetError):

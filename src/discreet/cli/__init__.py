@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from discreet import __version__
-from discreet.cli import _catalog, _publish
+from discreet.cli import _catalog, _profile, _publish
 from discreet.errors import DiscreetError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _publish.register(sub, common)
     _catalog.register(sub, common)
+    _profile.register(sub, common)
     return parser
 
 

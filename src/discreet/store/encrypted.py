@@ -233,24 +233,22 @@ class EncryptedStore(ProfileStore):
 
     def erase(self) -> list[str]:
         """Crypto-shred: overwrite the wrapped keys, delete every file, forget the keys."""
-        removed: list[str] = []
-        folder = self.path.parent
-        candidates = [self.path, self.path.with_name(self.path.name + ".bak")]
-        candidates += sorted(folder.glob(f"{self.path.name}.damaged-*"))
-        candidates += sorted(folder.glob(f".{self.path.name}.*"))
-        for file in candidates:
-            if not file.exists() or file.name.endswith(".lock"):
-                continue
-            _shred_header(file)
-            file.unlink()
-            removed.append(str(file))
-        fsync_dir(folder)
+        removed = _shred_files(self.path)
         if isinstance(self.source, KeyringKey):
             self.source.forget()
             removed.append(f"OS keyring entry '{self.source.service}'")
-        self._payload = None
         self.close()
         return removed
+
+    @classmethod
+    def destroy(cls, path: str | Path, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> list[str]:
+        """Crypto-shred a store without its key (a forgotten passphrase must not block erasure)."""
+        path = Path(path)
+        lock = cls._acquire(path, lock_timeout)
+        try:
+            return _shred_files(path)
+        finally:
+            lock.release()
 
     def close(self) -> None:
         """Forget the data key and release the lock."""
@@ -267,6 +265,24 @@ class EncryptedStore(ProfileStore):
             "key": self.source.describe(),
             "backup": f"{self.path.name}.bak (the previous save, equally encrypted)",
         }
+
+
+def _shred_files(path: Path) -> list[str]:
+    """Shred and delete the store, its backup, set-aside copies and temporary files."""
+    removed: list[str] = []
+    folder = path.parent
+    candidates = [path, path.with_name(path.name + ".bak")]
+    candidates += sorted(folder.glob(f"{path.name}.damaged-*"))
+    candidates += sorted(folder.glob(f".{path.name}.*"))
+    for file in candidates:
+        if not file.exists() or file.name.endswith(".lock"):
+            continue
+        _shred_header(file)
+        file.unlink()
+        removed.append(str(file))
+    if folder.exists():
+        fsync_dir(folder)
+    return removed
 
 
 def _shred_header(file: Path) -> None:

@@ -1,0 +1,67 @@
+"""Where the CLI gets keys: environment, files, or a prompt (on a terminal only)."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from pathlib import Path
+
+from discreet.errors import KeySourceError
+from discreet.profile.session import ProfileConfig
+from discreet.store.keys import KeyFileKey, KeyringKey, KeySource, PassphraseKey
+
+PASSPHRASE_ENV = "DISCREET_PASSPHRASE"  # noqa: S105 (a variable name)
+NEW_PASSPHRASE_ENV = "DISCREET_NEW_PASSPHRASE"  # noqa: S105 (a variable name)
+
+
+def add_passphrase_options(parser: argparse.ArgumentParser, *, new: bool = False) -> None:
+    """``--passphrase-file`` (and ``--new-passphrase-file`` where a passphrase changes)."""
+    parser.add_argument(
+        "--passphrase-file",
+        metavar="FILE",
+        help=f"read the passphrase from FILE (default: ${PASSPHRASE_ENV}, or a prompt on a tty)",
+    )
+    if new:
+        parser.add_argument(
+            "--new-passphrase-file",
+            metavar="FILE",
+            help=f"read the new passphrase from FILE (default: ${NEW_PASSPHRASE_ENV}, or a prompt)",
+        )
+
+
+def _from_file(path: str) -> str:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KeySourceError(f"cannot read the passphrase file {path} ({exc})") from None
+    return text.rstrip("\r\n")
+
+
+def read_passphrase(args: argparse.Namespace, *, new: bool = False, confirm: bool = False) -> str:
+    """The passphrase from a file option, the environment or, on a terminal, a prompt."""
+    file_option = getattr(args, "new_passphrase_file" if new else "passphrase_file", None)
+    if file_option:
+        return _from_file(file_option)
+    from_env = os.environ.get(NEW_PASSPHRASE_ENV if new else PASSPHRASE_ENV)
+    if from_env:
+        return from_env
+    if not sys.stdin.isatty():
+        which = NEW_PASSPHRASE_ENV if new else PASSPHRASE_ENV
+        option = "--new-passphrase-file" if new else "--passphrase-file"
+        raise KeySourceError(f"no passphrase given; set {which} or pass {option}")
+    label = "New passphrase" if new else "Passphrase"
+    first = getpass.getpass(f"{label}: ")
+    if confirm and getpass.getpass(f"{label} again: ") != first:
+        raise KeySourceError("the passphrases did not match; try again")
+    return first
+
+
+def key_source(config: ProfileConfig, args: argparse.Namespace) -> KeySource:
+    """The key source the profile was created with."""
+    if config.key_source == "keyfile" and config.keyfile:
+        return KeyFileKey(config.keyfile)
+    if config.key_source == "keyring":
+        return KeyringKey()
+    return PassphraseKey(read_passphrase(args))

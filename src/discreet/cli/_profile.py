@@ -1,0 +1,250 @@
+"""The profile commands: init, record/like/dislike, passphrase, profile, privacy."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from discreet._fs import atomic_write_bytes
+from discreet.cli._keys import add_passphrase_options, key_source, read_passphrase
+from discreet.cli._output import emit
+from discreet.errors import KeySourceError, StoreError
+from discreet.home import resolve_home
+from discreet.profile.model import EventKind, RetentionPolicy
+from discreet.profile.session import ProfileConfig, ProfileHome, ProfileSession
+from discreet.store.encrypted import EncryptedStore
+from discreet.store.keys import KeyFileKey, KeyringKey, KeySource, PassphraseKey
+from discreet.sync.client import InstalledCatalogs
+
+
+def _home(args: argparse.Namespace) -> ProfileHome:
+    return ProfileHome(resolve_home(args.home))
+
+
+def _open(args: argparse.Namespace) -> ProfileSession:
+    home = _home(args)
+    config = home.config()
+    if config.mode == "kiosk":
+        raise StoreError(
+            "this home is in kiosk mode, so nothing is kept on disk; "
+            "use 'discreet kiosk' for a session"
+        )
+    return home.open(key_source(config, args))
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    """Create the encrypted profile (or a kiosk home that keeps nothing)."""
+    home = _home(args)
+    retention = RetentionPolicy(days=args.retention_days, max_events=args.max_events)
+    source: KeySource | None
+    if args.kiosk:
+        config, source = ProfileConfig("kiosk", None, None, retention), None
+    elif args.keyfile:
+        path = Path(args.keyfile).expanduser().resolve()
+        source = KeyFileKey(path) if path.exists() else KeyFileKey.create(path)
+        config = ProfileConfig("standard", "keyfile", str(path), retention)
+    elif args.keyring:
+        config, source = ProfileConfig("standard", "keyring", None, retention), KeyringKey()
+    else:
+        source = PassphraseKey(read_passphrase(args, confirm=True))
+        config = ProfileConfig("standard", "passphrase", None, retention)
+    session = home.create(source, config, dt.date.today())
+    if session is not None:
+        session.close()
+    doc = {"mode": config.mode, "key_source": config.key_source, "folder": str(home.folder)}
+    if args.kiosk:
+        lines = [f"kiosk home ready in {home.folder}: profiles live in memory only"]
+    else:
+        lines = [
+            f"created an encrypted profile in {home.folder} (key: {config.key_source})",
+            "see what it keeps with 'discreet privacy'",
+        ]
+    emit(args, doc, lines)
+    return 0
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    """Record an event."""
+    catalog = InstalledCatalogs(resolve_home(args.home)).open()
+    with _open(args) as session:
+        event = session.record(catalog, args.item, args.kind)
+        if event is not None:
+            session.save()
+    if event is None:
+        why = (
+            "personalisation is paused"
+            if session.profile.paused
+            else "the item is in a sensitive category you have not opted in to"
+        )
+        emit(args, {"recorded": False, "reason": why}, [f"not kept: {why}"])
+    else:
+        doc = {"recorded": True, "kind": event.kind.value, "day": event.day.isoformat()}
+        emit(args, doc, [f"recorded a {event.kind.value} on {event.day.isoformat()}"])
+    return 0
+
+
+def cmd_passphrase_change(args: argparse.Namespace) -> int:
+    """Rewrap the data key under a new passphrase."""
+    config = _home(args).config()
+    if config.key_source != "passphrase":
+        raise KeySourceError(
+            f"this profile is protected by a {config.key_source}, not a passphrase"
+        )
+    with _open(args) as session:
+        new = PassphraseKey(read_passphrase(args, new=True, confirm=True))
+        if not isinstance(session.store, EncryptedStore):
+            raise StoreError("only an encrypted profile has a passphrase")
+        session.store.rewrap(new)
+    emit(args, {"changed": True}, ["passphrase changed; the old one no longer opens the profile"])
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write everything kept as JSON."""
+    with _open(args) as session:
+        document = session.export()
+    text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    if args.out:
+        atomic_write_bytes(Path(args.out), text.encode(), mode=0o600)
+        emit(args, {"out": args.out}, [f"exported the profile to {args.out} (mode 0600)"])
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_erase(args: argparse.Namespace) -> int:
+    """Destroy the profile after confirmation."""
+    home = _home(args)
+    home.config()  # fails clearly if there is nothing to erase
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise StoreError("erasing needs confirmation: run again with --yes")
+        answer = input("Erase your profile and its history for good? Type 'erase' to confirm: ")
+        if answer.strip() != "erase":
+            emit(args, {"erased": False}, ["nothing was erased"])
+            return 1
+    removed = home.erase()
+    emit(args, {"erased": True, "removed": removed}, ["erased:", *(f"  {r}" for r in removed)])
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    """Go back to the previous save after a damaged file was set aside."""
+    home = _home(args)
+    EncryptedStore.restore_backup(home.store_path)
+    emit(args, {"restored": True}, ["restored the previous save of your profile"])
+    return 0
+
+
+def cmd_privacy(args: argparse.Namespace) -> int:
+    """Print the data card."""
+    card: dict[str, Any] = _home(args).data_card()
+    lines = [card["summary"], ""]
+    for f in card["fields"]:
+        lines += [f"{f['field']}", f"  holds:     {f['holds']}", f"  why:       {f['purpose']}"]
+        lines += [f"  kept for:  {f['retention']}"]
+    lines += ["", "where and how:"]
+    lines += [f"  {k}: {v}" for k, v in card["storage"].items()]
+    lines += ["", "what leaves this device:", f"  {card['leaves_the_device']}"]
+    emit(args, card, lines)
+    return 0
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be a positive whole number")
+    return number
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Add the profile commands."""
+    p = sub.add_parser(
+        "init",
+        parents=[common],
+        help="create the encrypted profile",
+        epilog="example: DISCREET_PASSPHRASE=... discreet init   |   discreet init --kiosk",
+    )
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--kiosk", action="store_true", help="keep nothing on disk (kiosk)")
+    group.add_argument("--keyfile", metavar="FILE", help="protect with a key file (created if new)")
+    group.add_argument("--keyring", action="store_true", help="protect with the OS keyring")
+    p.add_argument("--retention-days", type=_positive, default=180, metavar="N")
+    p.add_argument("--max-events", type=_positive, default=5000, metavar="N")
+    add_passphrase_options(p)
+    p.set_defaults(handler=cmd_init)
+
+    kinds = [k.value for k in EventKind]
+    p = sub.add_parser(
+        "record",
+        parents=[common],
+        help="record an event on an item",
+        epilog="example: discreet record lb-0042 --kind purchase",
+    )
+    p.add_argument("item", metavar="ITEM")
+    p.add_argument("--kind", required=True, choices=kinds)
+    add_passphrase_options(p)
+    p.set_defaults(handler=cmd_record)
+    for name, kind in (("like", "like"), ("dislike", "dislike")):
+        p = sub.add_parser(
+            name,
+            parents=[common],
+            help=f"record a {kind}",
+            epilog=f"example: discreet {name} lb-0042",
+        )
+        p.add_argument("item", metavar="ITEM")
+        add_passphrase_options(p)
+        p.set_defaults(handler=cmd_record, kind=kind)
+
+    passphrase = sub.add_parser("passphrase", parents=[common], help="the profile's passphrase")
+    commands = passphrase.add_subparsers(
+        dest="passphrase_command", required=True, metavar="COMMAND"
+    )
+    p = commands.add_parser(
+        "change",
+        parents=[common],
+        help="rewrap the key under a new passphrase",
+        epilog="example: DISCREET_PASSPHRASE=old DISCREET_NEW_PASSPHRASE=new "
+        "discreet passphrase change",
+    )
+    add_passphrase_options(p, new=True)
+    p.set_defaults(handler=cmd_passphrase_change)
+
+    profile = sub.add_parser("profile", parents=[common], help="access, erase or restore")
+    commands = profile.add_subparsers(dest="profile_command", required=True, metavar="COMMAND")
+    p = commands.add_parser(
+        "export",
+        parents=[common],
+        help="everything kept, as documented JSON",
+        epilog="example: discreet profile export --out my-profile.json",
+    )
+    p.add_argument("--out", metavar="FILE", help="write to FILE (mode 0600) instead of stdout")
+    add_passphrase_options(p)
+    p.set_defaults(handler=cmd_export)
+    p = commands.add_parser(
+        "erase",
+        parents=[common],
+        help="destroy the profile (no passphrase needed)",
+        epilog="example: discreet profile erase --yes",
+    )
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p.set_defaults(handler=cmd_erase)
+    p = commands.add_parser(
+        "restore",
+        parents=[common],
+        help="go back to the previous save after damage",
+        epilog="example: discreet profile restore",
+    )
+    p.set_defaults(handler=cmd_restore)
+
+    p = sub.add_parser(
+        "privacy",
+        parents=[common],
+        help="the data card: what is kept, why, how long, where",
+        epilog="example: discreet privacy --json",
+    )
+    p.set_defaults(handler=cmd_privacy)

@@ -1,0 +1,258 @@
+"""The profile: the only personal data in discreet, minimal by design.
+
+It keeps what ranking needs and nothing else: which item, what kind of
+interaction, on which day (never the time of day). Retention and a cap bound
+how much history exists at any moment. The user's controls (muted categories,
+paused personalisation, opt-ins to sensitive topics, reporting consent) and
+the privacy ledger live here too. :mod:`discreet.profile.schema` declares
+every stored field with its purpose and retention.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from discreet.catalog.taxonomy import Taxonomy
+from discreet.errors import CorruptStoreError
+from discreet.profile.migrations import CURRENT_VERSION, migrate
+
+
+class EventKind(enum.StrEnum):
+    """What the user did with an item."""
+
+    VIEW = "view"
+    CLICK = "click"
+    LIKE = "like"
+    DISLIKE = "dislike"
+    PURCHASE = "purchase"
+    DISMISS = "dismiss"
+
+
+@dataclass(frozen=True)
+class Event:
+    """One interaction: an item, a kind, a day."""
+
+    item: str
+    kind: EventKind
+    day: dt.date
+
+
+@dataclass(frozen=True)
+class RetentionPolicy:
+    """How long history is kept, and how much of it at most (the app can configure both)."""
+
+    days: int = 180
+    max_events: int = 5_000
+    ledger_days: int = 400
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.days <= 3650 or not 1 <= self.max_events <= 1_000_000:
+            raise ValueError("retention must be 1-3650 days and 1-1,000,000 events")
+        if not 1 <= self.ledger_days <= 3650:
+            raise ValueError("the ledger is kept for 1-3650 days")
+
+    def to_json(self) -> dict[str, int]:
+        """The policy as a JSON object."""
+        return {"days": self.days, "max_events": self.max_events, "ledger_days": self.ledger_days}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RetentionPolicy:
+        """Parse a policy."""
+        return cls(int(data["days"]), int(data["max_events"]), int(data["ledger_days"]))
+
+
+def parameters_digest(parameters: Mapping[str, Any]) -> str:
+    """SHA-256 of canonical JSON: what a consent refers to, exactly."""
+    canonical = json.dumps(parameters, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(canonical).hexdigest()
+
+
+@dataclass(frozen=True)
+class Consent:
+    """The user agreed, on ``granted_on``, to reports with exactly these parameters."""
+
+    granted_on: dt.date
+    parameters: Mapping[str, Any]
+
+    @property
+    def digest(self) -> str:
+        """Digest of the parameters consented to."""
+        return parameters_digest(self.parameters)
+
+    def covers(self, parameters: Mapping[str, Any]) -> bool:
+        """Whether ``parameters`` are exactly the ones consented to."""
+        return parameters_digest(parameters) == self.digest
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One private report: recorded before it is sent, so the ledger never misses one."""
+
+    day: dt.date
+    period: str
+    kind: str
+    epsilon: float
+    digest: str
+    status: str = "pending"
+
+
+@dataclass
+class Profile:
+    """A user's profile. Mutate it through its methods; persist it with ``to_bytes``.
+
+    >>> profile = Profile.new(dt.date(2026, 11, 29))
+    >>> profile.record("b-0042", EventKind.LIKE, dt.date(2026, 11, 29)).kind
+    <EventKind.LIKE: 'like'>
+    """
+
+    created: dt.date
+    retention: RetentionPolicy = field(default_factory=RetentionPolicy)
+    events: list[Event] = field(default_factory=list)
+    muted: set[str] = field(default_factory=set)
+    paused: bool = False
+    sensitive_opt_in: set[str] = field(default_factory=set)
+    consent: Consent | None = None
+    ledger: list[LedgerEntry] = field(default_factory=list)
+
+    @classmethod
+    def new(cls, today: dt.date, retention: RetentionPolicy | None = None) -> Profile:
+        """An empty profile created ``today``."""
+        return cls(created=today, retention=retention or RetentionPolicy())
+
+    # ---- history -----------------------------------------------------------
+    def record(self, item: str, kind: EventKind | str, day: dt.date) -> Event:
+        """Add an event, then enforce retention and the cap (oldest dropped first)."""
+        if not isinstance(item, str) or not item:
+            raise ValueError("an event needs an item id")
+        event = Event(item, EventKind(kind), day)
+        self.events.append(event)
+        if len(self.events) > 1 and self.events[-2].day > day:
+            self.events.sort(key=lambda e: e.day)  # keep history in day order
+        self.enforce_retention(max(day, self.events[-1].day))
+        return event
+
+    def enforce_retention(self, today: dt.date) -> int:
+        """Drop events older than the retention period and beyond the cap; return how many."""
+        before = len(self.events)
+        cutoff = today - dt.timedelta(days=self.retention.days)
+        self.events = [e for e in self.events if e.day > cutoff]
+        if len(self.events) > self.retention.max_events:
+            self.events = self.events[-self.retention.max_events :]
+        ledger_cutoff = today - dt.timedelta(days=self.retention.ledger_days)
+        self.ledger = [e for e in self.ledger if e.day > ledger_cutoff]
+        return before - len(self.events)
+
+    # ---- controls ----------------------------------------------------------
+    def admits(self, categories: Iterable[str], taxonomy: Taxonomy) -> bool:
+        """Whether an item in ``categories`` may enter the profile.
+
+        Items in a sensitive category are kept out unless the user opted in to
+        that category (or to the sensitive ancestor that makes it sensitive).
+        """
+        for category in categories:
+            sensitive = category in taxonomy and taxonomy.is_sensitive(category)
+            if sensitive and not {category, *taxonomy.ancestors(category)} & self.sensitive_opt_in:
+                return False
+        return True
+
+    def grant(self, parameters: Mapping[str, Any], today: dt.date) -> Consent:
+        """Record consent to reporting with exactly ``parameters``."""
+        self.consent = Consent(today, dict(parameters))
+        return self.consent
+
+    def revoke(self) -> None:
+        """Withdraw reporting consent."""
+        self.consent = None
+
+    # ---- serialisation -----------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        """The profile as JSON; every key is declared in :mod:`discreet.profile.schema`."""
+        return {
+            "format_version": CURRENT_VERSION,
+            "created": self.created.isoformat(),
+            "settings": {"retention": self.retention.to_json()},
+            "events": [[e.item, e.kind.value, e.day.isoformat()] for e in self.events],
+            "controls": {
+                "muted": sorted(self.muted),
+                "paused": self.paused,
+                "sensitive_opt_in": sorted(self.sensitive_opt_in),
+            },
+            "consent": None
+            if self.consent is None
+            else {
+                "granted_on": self.consent.granted_on.isoformat(),
+                "parameters": dict(self.consent.parameters),
+                "digest": self.consent.digest,
+            },
+            "ledger": [
+                {
+                    "day": e.day.isoformat(),
+                    "period": e.period,
+                    "kind": e.kind,
+                    "epsilon": e.epsilon,
+                    "digest": e.digest,
+                    "status": e.status,
+                }
+                for e in self.ledger
+            ],
+        }
+
+    def to_bytes(self) -> bytes:
+        """Compact JSON bytes, the payload of a store."""
+        return json.dumps(self.to_json(), separators=(",", ":"), ensure_ascii=False).encode()
+
+    @classmethod
+    def from_json(cls, data: Any) -> Profile:
+        """Parse (and migrate) a stored profile; raise :class:`CorruptStoreError` if malformed."""
+        try:
+            return _parse(migrate(data))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CorruptStoreError(
+                f"the profile decrypted but its content is malformed ({type(exc).__name__}); "
+                "restore the backup with 'discreet profile restore' or erase the profile"
+            ) from None
+
+    @classmethod
+    def from_bytes(cls, payload: bytes) -> Profile:
+        """Parse a store payload."""
+        try:
+            data = json.loads(payload)
+        except ValueError:
+            raise CorruptStoreError(
+                "the profile decrypted but is not valid JSON; restore the backup or erase it"
+            ) from None
+        return cls.from_json(data)
+
+
+def _parse(data: Mapping[str, Any]) -> Profile:
+    controls = data["controls"]
+    consent = data["consent"]
+    events = [Event(str(i), EventKind(k), dt.date.fromisoformat(d)) for i, k, d in data["events"]]
+    return Profile(
+        created=dt.date.fromisoformat(data["created"]),
+        retention=RetentionPolicy.from_json(data["settings"]["retention"]),
+        events=events,
+        muted=set(controls["muted"]),
+        paused=bool(controls["paused"]),
+        sensitive_opt_in=set(controls["sensitive_opt_in"]),
+        consent=None
+        if consent is None
+        else Consent(dt.date.fromisoformat(consent["granted_on"]), dict(consent["parameters"])),
+        ledger=[
+            LedgerEntry(
+                dt.date.fromisoformat(e["day"]),
+                str(e["period"]),
+                str(e["kind"]),
+                float(e["epsilon"]),
+                str(e["digest"]),
+                str(e["status"]),
+            )
+            for e in data["ledger"]
+        ],
+    )

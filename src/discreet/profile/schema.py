@@ -1,0 +1,137 @@
+"""The declared schema of the profile: every stored field, what it holds, why, for how long.
+
+The data card (``discreet privacy``) and the export document are generated
+from this declaration, and a test checks that the profile stores exactly the
+fields declared here: nothing is kept that the card does not explain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from discreet.profile.model import RetentionPolicy
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One stored field of the profile."""
+
+    name: str
+    holds: str
+    purpose: str
+    retention: str
+
+    def render(self, policy: RetentionPolicy) -> dict[str, str]:
+        """The field with the policy's numbers filled in."""
+        values = {
+            "days": policy.days,
+            "max_events": f"{policy.max_events:,}",
+            "ledger_days": policy.ledger_days,
+        }
+        return {
+            "field": self.name,
+            "holds": self.holds.format(**values),
+            "purpose": self.purpose.format(**values),
+            "retention": self.retention.format(**values),
+        }
+
+
+UNTIL_ERASED = "until you erase the profile"
+
+PROFILE_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec(
+        "format_version",
+        "the layout version of this record",
+        "to read your profile correctly after an app update",
+        UNTIL_ERASED,
+    ),
+    FieldSpec(
+        "created",
+        "the day the profile was created (no time of day)",
+        "to show you how old your profile is",
+        UNTIL_ERASED,
+    ),
+    FieldSpec(
+        "settings.retention",
+        "how long history is kept ({days} days), its cap ({max_events} events) "
+        "and how long the ledger is kept ({ledger_days} days)",
+        "to apply the limits below",
+        UNTIL_ERASED,
+    ),
+    FieldSpec(
+        "events",
+        "for each interaction: the item id, its kind (view, click, like, dislike, "
+        "purchase, dismiss) and the day. No time of day, place, device or account. "
+        "Items in sensitive categories are not recorded unless you opted in to that category",
+        "to recommend items like the ones you engaged with, to push away what you "
+        "disliked, and to leave out what you have already seen or dismissed",
+        "{days} days, and at most {max_events} events (the oldest go first)",
+    ),
+    FieldSpec(
+        "controls.muted",
+        "the categories you muted",
+        "to keep them out of your interests and your recommendations",
+        "until you unmute them",
+    ),
+    FieldSpec(
+        "controls.paused",
+        "whether personalisation is paused",
+        "while paused, nothing new is recorded and recommendations are not personalised",
+        "until you resume",
+    ),
+    FieldSpec(
+        "controls.sensitive_opt_in",
+        "the sensitive categories (such as health or religion) you allowed into your profile",
+        "without your opt-in, activity in sensitive categories is not kept at all",
+        "until you withdraw the opt-in",
+    ),
+    FieldSpec(
+        "consent",
+        "whether you agreed to private reports, on which day, and the exact parameters shown",
+        "so that nothing is ever reported without your agreement to those exact parameters",
+        "until you revoke it",
+    ),
+    FieldSpec(
+        "ledger",
+        "each private report: its period, kind, privacy cost (epsilon), a digest of the exact "
+        "bytes sent, and whether it was sent",
+        "so that you can audit every byte that left this device and the privacy budget spent",
+        "{ledger_days} days",
+    ),
+)
+
+WHAT_LEAVES = (
+    "Nothing, unless you opt in to private reports. With consent, at most one report per kind "
+    "and period leaves the device: a category or item, randomised with local differential "
+    "privacy so that no single report reveals what you did, with no identifier, no time finer "
+    "than the period, and never anything from a sensitive category."
+)
+
+
+def stored_field_names(document: dict[str, Any]) -> set[str]:
+    """The field names of a profile document, in the schema's dotted notation."""
+    names: set[str] = set()
+    for key, value in document.items():
+        if key in ("settings", "controls") and isinstance(value, dict):
+            names.update(f"{key}.{inner}" for inner in value)
+        else:
+            names.add(key)
+    return names
+
+
+def data_card(policy: RetentionPolicy, storage: dict[str, str]) -> dict[str, Any]:
+    """The data card: what is kept, why, for how long, where and how it is protected."""
+    return {
+        "summary": "Your profile stays on this device. It is used only to rank the catalog "
+        "for you, and you can view, export or erase it at any time.",
+        "fields": [spec.render(policy) for spec in PROFILE_FIELDS],
+        "storage": storage,
+        "leaves_the_device": WHAT_LEAVES,
+        "your_controls": [
+            "discreet profile export: everything kept, as documented JSON",
+            "discreet profile erase: destroy the keys and the files",
+            "discreet interests mute|unmute CATEGORY: shape what is used",
+            "discreet ledger: every report that left the device",
+        ],
+    }

@@ -1,0 +1,247 @@
+"""Opening, creating and using the profile of a home folder.
+
+``HOME/profile/`` holds ``profile.dsc`` (the encrypted store, with its
+backup and lock) and ``config.json``, which says how the profile is protected
+and its retention policy. The config holds nothing personal: it is what lets
+``discreet privacy`` show the data card without asking for a passphrase.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from discreet._fs import atomic_write_json
+from discreet.catalog.reader import Catalog
+from discreet.errors import (
+    StoreExistsError,
+    StoreNotFoundError,
+    UnknownItemError,
+    UnsupportedFormatError,
+)
+from discreet.profile.model import Event, EventKind, Profile, RetentionPolicy
+from discreet.profile.schema import PROFILE_FIELDS, data_card
+from discreet.store.base import ProfileStore
+from discreet.store.encrypted import EncryptedStore
+from discreet.store.keys import KeyringKey, KeySource
+from discreet.store.memory import MemoryStore
+
+CONFIG_FORMAT_VERSION = 1
+MODES = ("standard", "kiosk")
+
+
+@dataclass(frozen=True)
+class ProfileConfig:
+    """How a home's profile is kept (no personal data)."""
+
+    mode: str = "standard"
+    key_source: str | None = "passphrase"
+    keyfile: str | None = None
+    retention: RetentionPolicy = field(default_factory=RetentionPolicy)
+
+    def to_json(self) -> dict[str, Any]:
+        """The config as JSON."""
+        return {
+            "format_version": CONFIG_FORMAT_VERSION,
+            "mode": self.mode,
+            "key_source": self.key_source,
+            "keyfile": self.keyfile,
+            "retention": self.retention.to_json(),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ProfileConfig:
+        """Parse a config."""
+        if data.get("format_version", 0) > CONFIG_FORMAT_VERSION:
+            raise UnsupportedFormatError(
+                "the profile settings were written by a newer app; update the app"
+            )
+        mode = data["mode"]
+        if mode not in MODES:
+            raise ValueError("unknown profile mode")
+        return cls(
+            mode,
+            data.get("key_source"),
+            data.get("keyfile"),
+            RetentionPolicy.from_json(data["retention"]),
+        )
+
+
+class ProfileHome:
+    """The profile files of one home folder."""
+
+    def __init__(self, home: str | Path) -> None:
+        self.folder = Path(home) / "profile"
+
+    @property
+    def store_path(self) -> Path:
+        """The encrypted profile."""
+        return self.folder / "profile.dsc"
+
+    @property
+    def config_path(self) -> Path:
+        """The (non-personal) settings."""
+        return self.folder / "config.json"
+
+    def config(self) -> ProfileConfig:
+        """The settings; raise :class:`StoreNotFoundError` before ``init``."""
+        try:
+            data = json.loads(self.config_path.read_bytes())
+        except FileNotFoundError:
+            raise StoreNotFoundError(
+                "no profile here yet; create one with 'discreet init'"
+            ) from None
+        except (OSError, ValueError):
+            raise StoreNotFoundError(
+                f"{self.config_path} is unreadable; fix or remove it, then run 'discreet init'"
+            ) from None
+        try:
+            return ProfileConfig.from_json(data)
+        except (KeyError, TypeError, ValueError):
+            raise StoreNotFoundError(
+                f"{self.config_path} is malformed; fix or remove it, then run 'discreet init'"
+            ) from None
+
+    def create(
+        self, source: KeySource | None, config: ProfileConfig, today: dt.date
+    ) -> ProfileSession | None:
+        """Create the profile; in kiosk mode only the settings are written (returns ``None``)."""
+        if self.config_path.exists():
+            raise StoreExistsError(
+                f"a profile already exists in {self.folder}; erase it first to start over"
+            )
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if config.mode == "kiosk" or source is None:
+            atomic_write_json(self.config_path, config.to_json())
+            return None
+        profile = Profile.new(today, config.retention)
+        store = EncryptedStore.create(self.store_path, source, initial=profile.to_bytes())
+        atomic_write_json(self.config_path, config.to_json())
+        return ProfileSession(store, profile)
+
+    def open(self, source: KeySource, *, lock_timeout: float = 2.0) -> ProfileSession:
+        """Open the encrypted profile (holding its lock until the session closes)."""
+        store = EncryptedStore.open(self.store_path, source, lock_timeout=lock_timeout)
+        try:
+            payload = store.load()
+            profile = Profile.from_bytes(payload or b"")
+        except BaseException:
+            store.close()
+            raise
+        return ProfileSession(store, profile)
+
+    def erase(self) -> list[str]:
+        """Destroy the profile without needing its key; return what was removed.
+
+        The wrapped keys are overwritten before the files are deleted
+        (crypto-shredding). A key file outside the profile folder is left in
+        place: without the wrapped keys it no longer opens anything.
+        """
+        config = self.config()
+        removed = EncryptedStore.destroy(self.store_path)
+        if config.key_source == "keyring":
+            KeyringKey().forget()
+            removed.append("OS keyring entry 'discreet'")
+        self.config_path.unlink(missing_ok=True)
+        removed.append(str(self.config_path))
+        return removed
+
+    def data_card(self) -> dict[str, Any]:
+        """The data card for this home, without opening the profile."""
+        config = self.config()
+        if config.mode == "kiosk":
+            storage = MemoryStore(idle_seconds=None).describe()
+        else:
+            storage = {
+                "location": str(self.store_path),
+                "encryption": "AES-256-GCM with a random 256-bit data key, fresh nonce per save",
+                "key": _describe_source(config),
+                "backup": f"{self.store_path.name}.bak (the previous save, equally encrypted)",
+            }
+        return data_card(config.retention, storage)
+
+
+def _describe_source(config: ProfileConfig) -> str:
+    if config.key_source == "keyfile":
+        return f"a random 256-bit key in {config.keyfile} (mode 0600)"
+    if config.key_source == "keyring":
+        return "a random 256-bit key in the OS keyring"
+    return "a passphrase, stretched with Argon2id (at least 19 MiB, 2 passes)"
+
+
+class ProfileSession:
+    """An open profile: its store (locked) and the parsed profile.
+
+    >>> with ProfileHome(home).open(PassphraseKey(secret)) as session:  # doctest: +SKIP
+    ...     session.record(catalog, "b-0042", "like")
+    ...     session.save()
+    """
+
+    def __init__(self, store: ProfileStore, profile: Profile) -> None:
+        self.store = store
+        self.profile = profile
+
+    @classmethod
+    def kiosk(cls, today: dt.date, idle_seconds: float | None = 300.0) -> ProfileSession:
+        """A session that lives in memory only and is wiped when idle."""
+        store = MemoryStore(idle_seconds=idle_seconds)
+        profile = Profile.new(today)
+        store.save(profile.to_bytes())
+        return cls(store, profile)
+
+    def record(
+        self, catalog: Catalog, item_id: str, kind: EventKind | str, today: dt.date | None = None
+    ) -> Event | None:
+        """Record an event on a catalog item; return ``None`` if it was deliberately not kept.
+
+        Nothing is kept while personalisation is paused, or for an item in a
+        sensitive category the user has not opted in to.
+        """
+        try:
+            item = catalog.item(item_id)
+        except KeyError:
+            raise UnknownItemError(
+                "that item is not in the installed catalog; check the id or run 'discreet sync'"
+            ) from None
+        if self.profile.paused or not self.profile.admits(item.categories, catalog.taxonomy):
+            return None
+        return self.profile.record(item.id, kind, today or dt.date.today())
+
+    def save(self) -> None:
+        """Persist the profile (atomically, for an encrypted store)."""
+        self.store.save(self.profile.to_bytes())
+
+    def export(self, today: dt.date | None = None) -> dict[str, Any]:
+        """Everything kept, as a documented JSON document (access and portability)."""
+        return {
+            "format": "discreet-profile-export",
+            "format_version": 1,
+            "exported_on": (today or dt.date.today()).isoformat(),
+            "fields": [spec.render(self.profile.retention) for spec in PROFILE_FIELDS],
+            "storage": self.store.describe(),
+            "profile": self.profile.to_json(),
+        }
+
+    def erase(self) -> list[str]:
+        """Destroy the profile (crypto-shredding) and report what was removed."""
+        return self.store.erase()
+
+    def close(self) -> None:
+        """Release the store."""
+        self.store.close()
+
+    def __enter__(self) -> ProfileSession:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

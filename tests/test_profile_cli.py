@@ -1,0 +1,161 @@
+"""The profile commands, non-interactively, through ``main(argv)``."""
+
+from __future__ import annotations
+
+import json
+import stat
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from discreet.cli import main
+from discreet.publish.repository import PublisherRepository
+from discreet.sync.client import sync_catalog
+
+
+@pytest.fixture
+def client(
+    repo: PublisherRepository,
+    publish: Callable[..., object],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Path:
+    """A home with the small catalog installed and a passphrase in the environment."""
+    publish()
+    home = tmp_path / "client"
+    sync_catalog(home, str(repo.path), root=repo.trusted_root_path)
+    monkeypatch.setenv("DISCREET_HOME", str(home))
+    monkeypatch.setenv("DISCREET_PASSPHRASE", "a long enough passphrase")
+    return home
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_init_record_export_erase(client: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _run(capsys, "init")[0] == 0
+    assert _run(capsys, "like", "b1")[0] == 0
+    assert _run(capsys, "dislike", "b2")[0] == 0
+    code, out, _ = _run(capsys, "record", "b5", "--kind", "purchase", "--json")
+    assert code == 0
+    assert json.loads(out)["recorded"] is True
+    code, out, _ = _run(capsys, "like", "b3", "--json")  # b3 is in 'sleep', under 'health'
+    assert json.loads(out) == {
+        "recorded": False,
+        "reason": "the item is in a sensitive category you have not opted in to",
+    }
+    code, _, err = _run(capsys, "like", "no-such-item")
+    assert code == 1
+    assert "not in the installed catalog" in err
+    assert "no-such-item" not in err
+    code, out, _ = _run(capsys, "profile", "export")
+    exported = json.loads(out)
+    assert [e[:2] for e in exported["profile"]["events"]] == [
+        ["b1", "like"],
+        ["b2", "dislike"],
+        ["b5", "purchase"],
+    ]
+    assert {f["field"] for f in exported["fields"]} >= {"events", "consent", "ledger"}
+    out_file = client / "export.json"
+    assert _run(capsys, "profile", "export", "--out", str(out_file))[0] == 0
+    assert stat.S_IMODE(out_file.stat().st_mode) == 0o600
+    out_file.unlink()
+    for file in (client / "profile").iterdir():
+        for item in (b"b1", b"b2", b"b5"):
+            assert b'"' + item + b'"' not in file.read_bytes()
+    code, _, err = _run(capsys, "profile", "erase")
+    assert code == 1
+    assert "--yes" in err
+    code, out, _ = _run(capsys, "profile", "erase", "--yes", "--json")
+    removed = json.loads(out)["removed"]
+    assert any(r.endswith("profile.dsc") for r in removed)
+    assert sorted(p.name for p in (client / "profile").iterdir()) == ["profile.dsc.lock"]
+    assert _run(capsys, "like", "b1")[0] == 1
+
+
+def test_wrong_passphrase_and_missing_passphrase(
+    client: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _run(capsys, "init")
+    monkeypatch.setenv("DISCREET_PASSPHRASE", "not the one")
+    code, _, err = _run(capsys, "like", "b1")
+    assert code == 1
+    assert err.startswith("discreet: error: wrong passphrase")
+    monkeypatch.delenv("DISCREET_PASSPHRASE")
+    code, _, err = _run(capsys, "like", "b1")
+    assert code == 1
+    assert "set DISCREET_PASSPHRASE or pass --passphrase-file" in err
+    secret = client / "pass.txt"
+    secret.write_text("a long enough passphrase\n", encoding="utf-8")
+    assert _run(capsys, "like", "b1", "--passphrase-file", str(secret))[0] == 0
+
+
+def test_passphrase_change(
+    client: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _run(capsys, "init")
+    _run(capsys, "like", "b1")
+    monkeypatch.setenv("DISCREET_NEW_PASSPHRASE", "a brand new passphrase")
+    code, out, _ = _run(capsys, "passphrase", "change")
+    assert code == 0
+    assert "old one no longer opens" in out
+    assert _run(capsys, "like", "b2")[0] == 1  # the old passphrase fails now
+    monkeypatch.setenv("DISCREET_PASSPHRASE", "a brand new passphrase")
+    code, out, _ = _run(capsys, "profile", "export")
+    assert code == 0
+    assert len(json.loads(out)["profile"]["events"]) == 1
+
+
+def test_keyfile_profile_and_privacy_card(
+    client: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DISCREET_PASSPHRASE")
+    keyfile = client.parent / "kiosk.key"
+    code, out, _ = _run(capsys, "init", "--keyfile", str(keyfile), "--retention-days", "30")
+    assert code == 0
+    assert stat.S_IMODE(keyfile.stat().st_mode) == 0o600
+    assert _run(capsys, "like", "b1")[0] == 0
+    code, out, _ = _run(capsys, "privacy", "--json")
+    card = json.loads(out)
+    events = next(f for f in card["fields"] if f["field"] == "events")
+    assert events["retention"].startswith("30 days")
+    assert str(keyfile) in card["storage"]["key"]
+    code, text, _ = _run(capsys, "privacy")
+    assert "what leaves this device:" in text
+    code, _, err = _run(capsys, "passphrase", "change")
+    assert code == 1
+    assert "key file" in err or "keyfile" in err
+
+
+def test_kiosk_init_keeps_nothing(client: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(capsys, "init", "--kiosk")
+    assert code == 0
+    assert "memory only" in out
+    assert sorted(p.name for p in (client / "profile").iterdir()) == ["config.json"]
+    code, _, err = _run(capsys, "like", "b1")
+    assert code == 1
+    assert "kiosk mode" in err
+    assert _run(capsys, "init")[0] == 1  # a profile home exists already
+
+
+def test_damaged_profile_is_set_aside_and_restored(
+    client: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _run(capsys, "init")
+    _run(capsys, "like", "b1")
+    _run(capsys, "like", "b2")
+    store = client / "profile" / "profile.dsc"
+    data = bytearray(store.read_bytes())
+    data[-3] ^= 0x10
+    store.write_bytes(bytes(data))
+    code, _, err = _run(capsys, "like", "b4")
+    assert code == 1
+    assert "set aside" in err
+    assert "discreet profile restore" in err
+    assert _run(capsys, "profile", "restore")[0] == 0
+    code, out, _ = _run(capsys, "profile", "export")
+    assert [e[0] for e in json.loads(out)["profile"]["events"]] == ["b1"]
