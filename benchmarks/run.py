@@ -9,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-BENCHMARKS = ("bench_build", "bench_catalog_open")
+BENCHMARKS = ("bench_build", "bench_catalog_open", "bench_store")
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from discreet.catalog.taxonomy import Taxonomy
 from discreet.errors import CorruptStoreError
@@ -34,9 +34,11 @@ class EventKind(enum.StrEnum):
     DISMISS = "dismiss"
 
 
-@dataclass(frozen=True)
-class Event:
-    """One interaction: an item, a kind, a day."""
+_KINDS = {kind.value: kind for kind in EventKind}
+
+
+class Event(NamedTuple):
+    """One interaction: an item, a kind, a day (immutable)."""
 
     item: str
     kind: EventKind
@@ -177,7 +179,7 @@ class Profile:
             "format_version": CURRENT_VERSION,
             "created": self.created.isoformat(),
             "settings": {"retention": self.retention.to_json()},
-            "events": [[e.item, e.kind.value, e.day.isoformat()] for e in self.events],
+            "events": _encode_events(self.events),
             "controls": {
                 "muted": sorted(self.muted),
                 "paused": self.paused,
@@ -230,10 +232,32 @@ class Profile:
         return cls.from_json(data)
 
 
+def _encode_events(events: list[Event]) -> list[list[str]]:
+    # Histories hold thousands of events over a few hundred days: format each day once.
+    days: dict[dt.date, str] = {}
+    return [
+        [e.item, e.kind, days.get(e.day) or days.setdefault(e.day, e.day.isoformat())]
+        for e in events
+    ]
+
+
+def _decode_events(raw: list[Any]) -> list[Event]:
+    days: dict[str, dt.date] = {}
+    events = []
+    for item, kind, day in raw:
+        if not isinstance(item, str) or not item:
+            raise ValueError("an event has no item id")
+        parsed = days.get(day)
+        if parsed is None:
+            parsed = days[day] = dt.date.fromisoformat(day)
+        events.append(Event(item, _KINDS[kind], parsed))
+    return events
+
+
 def _parse(data: Mapping[str, Any]) -> Profile:
     controls = data["controls"]
     consent = data["consent"]
-    events = [Event(str(i), EventKind(k), dt.date.fromisoformat(d)) for i, k, d in data["events"]]
+    events = _decode_events(data["events"])
     return Profile(
         created=dt.date.fromisoformat(data["created"]),
         retention=RetentionPolicy.from_json(data["settings"]["retention"]),
