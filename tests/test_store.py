@@ -269,3 +269,45 @@ def test_memory_store_timer_wipes_without_any_access() -> None:
     assert done.wait(5), "the idle timer did not wipe the session"
     assert store._payload is None
     store.close()
+
+
+class _MemoryKeyring:
+    """An in-memory keyring backend, standing in for the OS one."""
+
+    priority = 1
+
+    def __init__(self) -> None:
+        self.secrets: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.secrets.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.secrets[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        del self.secrets[(service, username)]
+
+
+def test_os_keyring_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import keyring
+
+    backend = _MemoryKeyring()
+    monkeypatch.setattr(keyring, "get_password", backend.get_password)
+    monkeypatch.setattr(keyring, "set_password", backend.set_password)
+    monkeypatch.setattr(keyring, "delete_password", backend.delete_password)
+    from discreet.store import KeyringKey
+
+    path = tmp_path / "k.dsc"
+    EncryptedStore.create(path, KeyringKey(), initial=SECRET).close()
+    assert len(backend.secrets) == 1
+    assert b"item-secret-42" not in path.read_bytes()
+    with EncryptedStore.open(path, KeyringKey()) as store:
+        assert store.load() == SECRET
+        removed = store.erase()
+    assert "OS keyring entry 'discreet'" in removed
+    assert backend.secrets == {}
+    EncryptedStore.create(path, KeyringKey(), initial=SECRET).close()
+    backend.secrets.clear()
+    with pytest.raises(KeySourceError, match="missing from the OS keyring"):
+        EncryptedStore.open(path, KeyringKey())
