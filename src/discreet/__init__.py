@@ -26,7 +26,10 @@ from discreet.catalog import (
 )
 from discreet.demo_data import demo_items_path, demo_taxonomy_path
 from discreet.home import resolve_home
+from discreet.profile import EventKind, Profile, RetentionPolicy
+from discreet.profile.session import ProfileConfig, ProfileHome, ProfileSession
 from discreet.publish import Expiries, PublisherRepository
+from discreet.store import EncryptedStore, KeyFileKey, KeyringKey, MemoryStore, PassphraseKey
 from discreet.sync import InstalledCatalogs, SyncResult, sync_catalog
 
 if TYPE_CHECKING:
@@ -46,13 +49,24 @@ __all__ = [
     "Catalog",
     "Category",
     "EmbeddingParams",
+    "EncryptedStore",
+    "EventKind",
     "Expiries",
     "InstalledCatalogs",
     "Item",
+    "KeyFileKey",
+    "KeyringKey",
     "Manifest",
+    "MemoryStore",
     "Notice",
+    "PassphraseKey",
+    "Profile",
+    "ProfileConfig",
+    "ProfileHome",
+    "ProfileSession",
     "PublishResult",
     "PublisherRepository",
+    "RetentionPolicy",
     "SyncResult",
     "Taxonomy",
     "__version__",

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import filelock
 import numpy as np
 
-from discreet.errors import DiscreetError
+from discreet.errors import DiscreetError, InsufficientSpaceError
 
 
 def fsync_dir(path: Path) -> None:
@@ -28,11 +29,18 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o644) -> None:
+def atomic_write_bytes(
+    path: Path,
+    data: bytes,
+    *,
+    mode: int = 0o644,
+    before_replace: Callable[[], None] | None = None,
+) -> None:
     """Write ``data`` to ``path`` so that readers see the old or the new file, never a mix.
 
     The bytes go to a temporary file in the same folder, which is fsynced,
     renamed over ``path`` and followed by an fsync of the folder.
+    ``before_replace`` runs just before the rename (to keep a backup, say).
     """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -42,12 +50,25 @@ def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o644) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, mode)
+        if before_replace is not None:
+            before_replace()
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
     fsync_dir(path.parent)
+
+
+@contextlib.contextmanager
+def disk_full_means(message: str) -> Iterator[None]:
+    """Turn "no space left on device" into :class:`InsufficientSpaceError` with ``message``."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise InsufficientSpaceError(message) from None
+        raise
 
 
 def canonical_json(value: Any) -> bytes:

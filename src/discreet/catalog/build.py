@@ -34,8 +34,8 @@ Progress = Callable[[int, int, str], None]
 _STAGES = 4
 
 
-def _no_progress(step: int, total: int, what: str) -> None:
-    return None
+def no_progress(step: int, total: int, what: str) -> None:
+    """A :data:`Progress` that reports nothing."""
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ def build_catalog_files(
     notices: Sequence[Notice] = (),
     reporting: Mapping[str, Any] | None = None,
     model_folder: Path | None = None,
-    progress: Progress = _no_progress,
+    progress: Progress = no_progress,
 ) -> BuildResult:
     """Embed ``items`` and write the catalog files of ``version`` into ``folder``.
 

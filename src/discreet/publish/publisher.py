@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from discreet.catalog.build import Progress, build_catalog_files
+from discreet.catalog.build import Progress, build_catalog_files, no_progress
 from discreet.catalog.embedding import EmbeddingParams
 from discreet.catalog.items import read_items
 from discreet.catalog.manifest import CATALOG_FILES, Manifest, Notice, load_notices
@@ -20,10 +20,6 @@ from discreet.catalog.taxonomy import load_taxonomy
 from discreet.publish.repository import Expiries, PublisherRepository, utc_now
 
 DEFAULT_NAME = "catalog"
-
-
-def _quiet(step: int, total: int, what: str) -> None:
-    return None
 
 
 @dataclass(frozen=True)
@@ -71,7 +67,7 @@ def publish_catalog(
     params: EmbeddingParams | None = None,
     expiries: Expiries | None = None,
     now: dt.datetime | None = None,
-    progress: Progress = _quiet,
+    progress: Progress = no_progress,
 ) -> PublishResult:
     """Build a new catalog version from the input files and publish it, signed.
 

@@ -16,18 +16,15 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import errno
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import filelock
 
-from discreet._fs import fsync_dir
+from discreet._fs import atomic_write_bytes, disk_full_means, fsync_dir
 from discreet.errors import (
     CorruptStoreError,
-    InsufficientSpaceError,
     StoreExistsError,
     StoreLockedError,
     StoreNotFoundError,
@@ -41,30 +38,20 @@ DEFAULT_LOCK_TIMEOUT = 2.0
 
 def _write_durably(path: Path, data: bytes) -> None:
     """Atomically replace ``path``, keeping its previous generation as ``.bak``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o600)
+
+    def keep_backup() -> None:
         if path.exists():
             backup_tmp = path.with_name(f".{path.name}.bak.tmp")
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(backup_tmp)
-            os.link(path, backup_tmp)
+            os.link(path, backup_tmp)  # a hard link: no copy, and atomic
             os.replace(backup_tmp, path.with_name(path.name + ".bak"))
-        os.replace(tmp, path)
-    except OSError as exc:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise InsufficientSpaceError(
-                "the disk is full, so the profile was not saved; free some space and try again "
-                "(the previous profile is intact)"
-            ) from None
-        raise
-    fsync_dir(path.parent)
+
+    with disk_full_means(
+        "the disk is full, so the profile was not saved; free some space and try again "
+        "(the previous profile is intact)"
+    ):
+        atomic_write_bytes(path, data, mode=0o600, before_replace=keep_backup)
 
 
 class EncryptedStore(ProfileStore):

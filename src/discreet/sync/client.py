@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import errno
 import json
 import os
 import secrets
@@ -30,7 +29,13 @@ from tuf.api import exceptions as tuf_errors
 from tuf.api.metadata import TargetFile
 from tuf.ngclient import Updater, UpdaterConfig
 
-from discreet._fs import atomic_write_bytes, atomic_write_json, exclusive_lock, fsync_dir
+from discreet._fs import (
+    atomic_write_bytes,
+    atomic_write_json,
+    disk_full_means,
+    exclusive_lock,
+    fsync_dir,
+)
 from discreet.catalog.manifest import CATALOG_FILES, Notice
 from discreet.catalog.reader import Catalog, verify_catalog_folder
 from discreet.errors import (
@@ -43,7 +48,6 @@ from discreet.errors import (
     CatalogRollbackError,
     CatalogSignatureError,
     CatalogTamperedError,
-    InsufficientSpaceError,
     NoTrustedRootError,
     SourceUnavailableError,
     UnsupportedFormatError,
@@ -156,17 +160,11 @@ class InstalledCatalogs:
                 shutil.rmtree(folder, ignore_errors=True)
 
 
-@contextlib.contextmanager
-def _disk_space() -> Iterator[None]:
-    try:
-        yield
-    except OSError as exc:
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise InsufficientSpaceError(
-                "the disk is full, so the new catalog could not be installed; "
-                "free some space and sync again (the previous catalog stays in use)"
-            ) from None
-        raise
+def _disk_space() -> contextlib.AbstractContextManager[None]:
+    return disk_full_means(
+        "the disk is full, so the new catalog could not be installed; "
+        "free some space and sync again (the previous catalog stays in use)"
+    )
 
 
 @contextlib.contextmanager
