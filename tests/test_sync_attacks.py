@@ -252,3 +252,23 @@ def test_items_split_across_lines_are_rejected(tmp_path: Path) -> None:
     ):
         with pytest.raises(ValueError):
             parse_jsonl(hostile)
+
+
+def test_release_asking_to_report_a_sensitive_topic_is_rejected(
+    repo: PublisherRepository, synced_v1: Path, home: Path, tmp_path: Path
+) -> None:
+    """Even a validly signed catalog cannot make devices report sensitive categories."""
+    before = _current(home)
+    release = tmp_path / "greedy"
+    release.mkdir()
+    for name, target in repo.current_targets().items():
+        shutil.copy(repo.target_path(target), release / name.removeprefix("catalog/"))
+    manifest = json.loads((release / "manifest.json").read_bytes())
+    categories = manifest["reporting"]["kinds"]["category"]
+    categories["categories"] = [*categories["categories"][:-1], "health"]
+    (release / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with repo.lock():
+        repo.publish_targets({p.name: p for p in release.iterdir()})
+    with pytest.raises(CatalogInvalidError, match="sensitive"):
+        sync_catalog(home, str(repo.path))
+    _assert_still_v1(home, before)

@@ -22,6 +22,10 @@ The tree::
     │   ├── StoreNotFoundError        no profile yet
     │   └── KeySourceError            the key source itself is unusable
     ├── UnknownItemError              an item id the installed catalog does not have
+    ├── ReportingError                private reports cannot be made
+    │   ├── ConsentRequiredError      no consent, or consent to other parameters
+    │   ├── BudgetExhaustedError      the period's privacy budget is spent
+    │   └── EstimateUnavailableError  too few reports to publish an estimate
     └── CatalogError                  the client's catalog
         ├── CatalogNotInstalledError  nothing synced yet
         ├── CatalogCorruptError       installed files are damaged
@@ -45,6 +49,7 @@ never contain personal data such as an item id from a user's history.
 from __future__ import annotations
 
 __all__ = [
+    "BudgetExhaustedError",
     "CatalogBusyError",
     "CatalogCorruptError",
     "CatalogError",
@@ -57,8 +62,10 @@ __all__ = [
     "CatalogRollbackError",
     "CatalogSignatureError",
     "CatalogTamperedError",
+    "ConsentRequiredError",
     "CorruptStoreError",
     "DiscreetError",
+    "EstimateUnavailableError",
     "InputError",
     "InsufficientSpaceError",
     "ItemsInvalidError",
@@ -66,6 +73,7 @@ __all__ = [
     "NoTrustedRootError",
     "NoticesInvalidError",
     "PopularityInvalidError",
+    "ReportingError",
     "RepositoryBusyError",
     "RepositoryError",
     "RepositoryExistsError",
@@ -172,6 +180,22 @@ class StoreNotFoundError(StoreError):
 
 class KeySourceError(StoreError):
     """The key source is unusable: unreadable key file, missing keyring entry, empty passphrase."""
+
+
+class ReportingError(DiscreetError):
+    """Private reports cannot be made as asked."""
+
+
+class ConsentRequiredError(ReportingError):
+    """Reporting is off, or the catalog's parameters differ from those consented to."""
+
+
+class BudgetExhaustedError(ReportingError):
+    """Another report would spend more privacy budget than the period allows."""
+
+
+class EstimateUnavailableError(ReportingError):
+    """Too few reports to publish an estimate (below the minimum-count threshold)."""
 
 
 class UnknownItemError(DiscreetError):

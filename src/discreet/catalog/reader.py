@@ -204,6 +204,7 @@ def verify_catalog_folder(folder: Path, *, index: bool = False) -> Catalog:
         raise CatalogInvalidError(f"taxonomy.json is invalid ({exc})") from None
     if len(taxonomy) != catalog.manifest.category_count:
         raise CatalogInvalidError("taxonomy.json does not match the manifest's category count")
+    _check_reporting(catalog, taxonomy)
     try:
         items_data = (folder / "items.jsonl").read_bytes()
         records = parse_jsonl(items_data)
@@ -218,6 +219,24 @@ def verify_catalog_folder(folder: Path, *, index: bool = False) -> Catalog:
     if index:
         write_index(folder, [r["id"] for r in records], items_data)
     return Catalog._open(folder)
+
+
+def _check_reporting(catalog: Catalog, taxonomy: Taxonomy) -> None:
+    """The reporting section must parse and fit this catalog; sensitive topics stay out."""
+    from discreet.privacy.params import ReportingParams
+
+    try:
+        reporting = ReportingParams.from_json(dict(catalog.manifest.reporting))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CatalogInvalidError(f"the reporting parameters are malformed ({exc})") from None
+    for kind, params in reporting.kinds.items():
+        if kind == "item" and params.oracle.domain_size != len(catalog) + 1:
+            raise CatalogInvalidError("the item report domain does not match the catalog")
+        if kind == "category":
+            if params.oracle.domain_size != len(params.categories) + 1:
+                raise CatalogInvalidError("the category report domain does not match its list")
+            if any(c not in taxonomy or taxonomy.is_sensitive(c) for c in params.categories):
+                raise CatalogInvalidError("the category report domain names a sensitive category")
 
 
 _ITEM_FIELDS = frozenset(("id", "title", "text", "categories", "created", "language"))

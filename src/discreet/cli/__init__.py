@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from discreet import __version__
-from discreet.cli import _catalog, _profile, _publish
+from discreet.cli import _catalog, _profile, _publish, _report
 from discreet.errors import DiscreetError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     _publish.register(sub, common)
     _catalog.register(sub, common)
     _profile.register(sub, common)
+    _report.register(sub, common)
     return parser
 
 

@@ -25,7 +25,7 @@ def _home(args: argparse.Namespace) -> ProfileHome:
     return ProfileHome(resolve_home(args.home))
 
 
-def _open(args: argparse.Namespace) -> ProfileSession:
+def open_session(args: argparse.Namespace) -> ProfileSession:
     home = _home(args)
     config = home.config()
     if config.mode == "kiosk":
@@ -70,7 +70,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_record(args: argparse.Namespace) -> int:
     """Record an event."""
     catalog = InstalledCatalogs(resolve_home(args.home)).open()
-    with _open(args) as session:
+    with open_session(args) as session:
         event = session.record(catalog, args.item, args.kind)
         if event is not None:
             session.save()
@@ -94,7 +94,7 @@ def cmd_passphrase_change(args: argparse.Namespace) -> int:
         raise KeySourceError(
             f"this profile is protected by a {config.key_source}, not a passphrase"
         )
-    with _open(args) as session:
+    with open_session(args) as session:
         new = PassphraseKey(read_passphrase(args, new=True, confirm=True))
         if not isinstance(session.store, EncryptedStore):
             raise StoreError("only an encrypted profile has a passphrase")
@@ -105,7 +105,7 @@ def cmd_passphrase_change(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Write everything kept as JSON."""
-    with _open(args) as session:
+    with open_session(args) as session:
         document = session.export()
     text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     if args.out:

@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Any
 
 from discreet.cli._output import StageProgress, emit
+from discreet.errors import InputError
 from discreet.publish.keys import ROLES
 from discreet.publish.repository import Expiries, PublisherRepository
 
@@ -67,9 +68,16 @@ def cmd_build(args: argparse.Namespace) -> int:
     """Build, sign and publish a catalog version."""
     # scikit-learn loads here, not when the CLI starts: other commands stay fast.
     from discreet.catalog.embedding import EmbeddingParams
+    from discreet.privacy.params import ReportingPolicy
     from discreet.publish.publisher import publish_catalog
 
     repo = PublisherRepository.open(args.repo)
+    try:
+        policy = ReportingPolicy(
+            args.reporting_epsilon, args.reporting_budget, args.item_pad_length
+        )
+    except ValueError as exc:
+        raise InputError(f"{exc}; adjust the reporting options") from None
     progress = StageProgress()
     try:
         result = publish_catalog(
@@ -80,6 +88,7 @@ def cmd_build(args: argparse.Namespace) -> int:
             popularity_path=args.popularity,
             notices_path=args.notices,
             params=EmbeddingParams(dim=args.dim, vectorizer=args.vectorizer, seed=args.seed),
+            reporting=None if args.no_reporting else policy,
             expiries=_expiries(args),
             progress=progress,
         )
@@ -154,6 +163,28 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--dim", type=int, default=64, help="embedding dimensions (default 64)")
     p.add_argument("--vectorizer", choices=("auto", "tfidf", "hashing"), default="auto")
     p.add_argument("--seed", type=int, default=0, help="seed of the SVD (default 0)")
+    p.add_argument("--no-reporting", action="store_true", help="ask devices for no private reports")
+    p.add_argument(
+        "--reporting-epsilon",
+        type=float,
+        default=1.0,
+        metavar="E",
+        help="ε of each report kind (default 1)",
+    )
+    p.add_argument(
+        "--reporting-budget",
+        type=float,
+        default=2.0,
+        metavar="E",
+        help="ε a device may spend per week across kinds (default 2)",
+    )
+    p.add_argument(
+        "--item-pad-length",
+        type=int,
+        default=8,
+        metavar="L",
+        help="pad item histories with 'none' to L before sampling (default 8)",
+    )
     add_expiry_options(p)
     p.set_defaults(handler=cmd_build)
 

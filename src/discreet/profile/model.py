@@ -10,6 +10,7 @@ every stored field with its purpose and retention.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import enum
 import hashlib
@@ -104,6 +105,15 @@ class LedgerEntry:
     status: str = "pending"
 
 
+@dataclass(frozen=True)
+class PendingReport:
+    """A report made but not yet sent: the exact bytes that will leave the device."""
+
+    period: str
+    kind: str
+    data: bytes
+
+
 @dataclass
 class Profile:
     """A user's profile. Mutate it through its methods; persist it with ``to_bytes``.
@@ -121,6 +131,7 @@ class Profile:
     sensitive_opt_in: set[str] = field(default_factory=set)
     consent: Consent | None = None
     ledger: list[LedgerEntry] = field(default_factory=list)
+    outbox: list[PendingReport] = field(default_factory=list)
 
     @classmethod
     def new(cls, today: dt.date, retention: RetentionPolicy | None = None) -> Profile:
@@ -168,9 +179,16 @@ class Profile:
         self.consent = Consent(today, dict(parameters))
         return self.consent
 
-    def revoke(self) -> None:
-        """Withdraw reporting consent."""
+    def revoke(self) -> int:
+        """Withdraw reporting consent; unsent reports are dropped. Return how many."""
         self.consent = None
+        dropped = len(self.outbox)
+        self.outbox = []
+        self.ledger = [
+            dataclasses.replace(e, status="withdrawn") if e.status == "pending" else e
+            for e in self.ledger
+        ]
+        return dropped
 
     # ---- serialisation -----------------------------------------------------
     def to_json(self) -> dict[str, Any]:
@@ -202,6 +220,9 @@ class Profile:
                     "status": e.status,
                 }
                 for e in self.ledger
+            ],
+            "outbox": [
+                {"period": r.period, "kind": r.kind, "data": r.data.hex()} for r in self.outbox
             ],
         }
 
@@ -278,5 +299,9 @@ def _parse(data: Mapping[str, Any]) -> Profile:
                 str(e["status"]),
             )
             for e in data["ledger"]
+        ],
+        outbox=[
+            PendingReport(str(r["period"]), str(r["kind"]), bytes.fromhex(r["data"]))
+            for r in data.get("outbox", [])
         ],
     )

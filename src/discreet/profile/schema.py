@@ -99,6 +99,13 @@ PROFILE_FIELDS: tuple[FieldSpec, ...] = (
         "so that you can audit every byte that left this device and the privacy budget spent",
         "{ledger_days} days",
     ),
+    FieldSpec(
+        "outbox",
+        "private reports made but not yet sent: the exact bytes (already randomised), "
+        "their kind and period",
+        "so that what is sent is exactly what you could inspect with 'discreet report preview'",
+        "until sent",
+    ),
 )
 
 WHAT_LEAVES = (

@@ -6,7 +6,6 @@ import datetime as dt
 import json
 import shutil
 import tempfile
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,9 +16,11 @@ from discreet.catalog.items import read_items
 from discreet.catalog.manifest import CATALOG_FILES, Manifest, Notice, load_notices
 from discreet.catalog.popularity import load_estimates
 from discreet.catalog.taxonomy import load_taxonomy
+from discreet.privacy.params import ReportingParams, ReportingPolicy
 from discreet.publish.repository import Expiries, PublisherRepository, utc_now
 
 DEFAULT_NAME = "catalog"
+DEFAULT_REPORTING = ReportingPolicy()
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def publish_catalog(
     popularity_path: str | Path | None = None,
     notices_path: str | Path | None = None,
     notices: tuple[Notice, ...] = (),
-    reporting: Mapping[str, Any] | None = None,
+    reporting: ReportingPolicy | ReportingParams | None = DEFAULT_REPORTING,
     params: EmbeddingParams | None = None,
     expiries: Expiries | None = None,
     now: dt.datetime | None = None,
@@ -84,6 +85,9 @@ def publish_catalog(
     estimates = load_estimates(popularity_path) if popularity_path else None
     if notices_path:
         notices = notices + load_notices(notices_path)
+    if isinstance(reporting, ReportingPolicy):
+        reporting = reporting.params_for(taxonomy, len(items))
+    reporting_json = reporting.to_json() if reporting is not None else {}
     with repo.lock():
         previous = current_manifest(repo)
         version = previous.version + 1 if previous else 1
@@ -101,7 +105,7 @@ def publish_catalog(
                 params=params,
                 estimates=estimates,
                 notices=notices,
-                reporting=reporting,
+                reporting=reporting_json,
                 model_folder=model_folder,
                 progress=progress,
             )

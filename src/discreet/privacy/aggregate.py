@@ -1,0 +1,182 @@
+"""The server side of private reports: additive sketches and published estimates.
+
+Reports are folded into one sketch per (period, kind, catalog version). A
+sketch is a vector plus a count, so sketches from several servers or batches
+merge by addition. Estimates are unbiased, come with standard errors, and are
+published only above a minimum number of reports (default 1,000), optionally
+with central noise on top.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from discreet.errors import EstimateUnavailableError
+from discreet.privacy.oracles import FloatArray, OracleParams
+from discreet.privacy.params import ReportingParams
+from discreet.privacy.report import Report
+
+DEFAULT_MIN_REPORTS = 1_000
+SketchKey = tuple[str, str, int]  # (period, kind, catalog version)
+
+
+@dataclass
+class Sketch:
+    """An additive sketch of reports made with one set of oracle parameters."""
+
+    params: OracleParams
+    vector: FloatArray
+    n: int = 0
+
+    @classmethod
+    def empty(cls, params: OracleParams) -> Sketch:
+        """A sketch of no reports."""
+        return cls(params, np.zeros(params.sketch_size(), dtype=np.float64), 0)
+
+    def add(self, payloads: Sequence[int] | np.ndarray[Any, Any]) -> None:
+        """Fold in a batch of payloads."""
+        batch = np.asarray(payloads, dtype=np.int64)
+        self.vector += self.params.sketch(batch)
+        self.n += int(batch.size)
+
+    def merge(self, other: Sketch) -> None:
+        """Add another sketch made with the same parameters."""
+        if other.params != self.params:
+            raise ValueError("sketches with different parameters cannot be merged")
+        self.vector += other.vector
+        self.n += other.n
+
+
+@dataclass(frozen=True)
+class Estimates:
+    """Estimated counts per domain value (index 0 is "none"), with standard errors."""
+
+    period: str
+    kind: str
+    catalog_version: int
+    reports: int
+    values: FloatArray
+    stderr: FloatArray
+    scale: float = 1.0
+
+    def labelled(self, labels: Sequence[str]) -> dict[str, dict[str, float]]:
+        """Estimates keyed by label, "none" left out; ``labels[i]`` names domain value i + 1."""
+        if len(labels) != len(self.values) - 1:
+            raise ValueError("one label per domain value (after 'none') is needed")
+        return {
+            label: {
+                "estimate": float(self.values[i + 1] * self.scale),
+                "stderr": float(self.stderr[i + 1] * self.scale),
+            }
+            for i, label in enumerate(labels)
+        }
+
+    def document(self, labels: Sequence[str]) -> dict[str, Any]:
+        """The JSON that ``publish estimates`` prints and ``publish build --popularity`` reads."""
+        return {
+            "format": "discreet-estimates",
+            "format_version": 1,
+            "period": self.period,
+            "kind": self.kind,
+            "catalog_version": self.catalog_version,
+            "reports": self.reports,
+            "none": {"estimate": float(self.values[0]), "stderr": float(self.stderr[0])},
+            "estimates": self.labelled(labels),
+        }
+
+
+@dataclass
+class Aggregator:
+    """Sketches of every (period, kind, catalog version) a server has received.
+
+    ``catalogs`` maps each published catalog version to its reporting parameters.
+    """
+
+    catalogs: Mapping[int, ReportingParams]
+    sketches: dict[SketchKey, Sketch] = field(default_factory=dict)
+
+    def params_for(self, kind: str, catalog_version: int) -> OracleParams:
+        """The oracle of ``kind`` in ``catalog_version``; raise ``ValueError`` if none."""
+        reporting = self.catalogs.get(catalog_version)
+        if reporting is None:
+            raise ValueError(f"catalog version {catalog_version} was never published")
+        if kind not in reporting.kinds:
+            raise ValueError(f"catalog version {catalog_version} takes no {kind} reports")
+        return reporting.kinds[kind].oracle
+
+    def check(self, report: Report) -> OracleParams:
+        """Validate a report against its catalog's parameters; raise ``ValueError``."""
+        params = self.params_for(report.kind, report.catalog_version)
+        if report.mechanism != params.mechanism:
+            raise ValueError("the report's mechanism does not match its catalog")
+        limit = params.domain_size if params.mechanism == "grr" else 2**params.payload_bits
+        if not 0 <= report.payload < limit:
+            raise ValueError("the report's payload is out of range")
+        return params
+
+    def ingest(self, reports: Iterable[Report]) -> int:
+        """Validate every report first, then fold them all in; return how many."""
+        batches: dict[SketchKey, list[int]] = {}
+        for report in reports:
+            self.check(report)
+            key = (report.period, report.kind, report.catalog_version)
+            batches.setdefault(key, []).append(report.payload)
+        for key, payloads in batches.items():
+            sketch = self.sketches.get(key)
+            if sketch is None:
+                sketch = self.sketches[key] = Sketch.empty(self.params_for(key[1], key[2]))
+            sketch.add(payloads)
+        return sum(len(p) for p in batches.values())
+
+    def estimates(
+        self,
+        period: str,
+        kind: str,
+        catalog_version: int,
+        *,
+        min_reports: int = DEFAULT_MIN_REPORTS,
+        central_noise: float | None = None,
+        rng: np.random.Generator | None = None,
+    ) -> Estimates:
+        """Unbiased estimates with standard errors, or :class:`EstimateUnavailableError`.
+
+        ``central_noise`` adds Laplace noise of that scale to every published
+        estimate (and to its standard error), for publishers who want a
+        central guarantee on top of the local one.
+        """
+        sketch = self.sketches.get((period, kind, catalog_version))
+        reports = sketch.n if sketch else 0
+        if sketch is None or reports < min_reports:
+            raise EstimateUnavailableError(
+                f"{reports} {kind} reports for {period} (catalog v{catalog_version}); "
+                f"estimates are published from {min_reports} reports on"
+            )
+        params = sketch.params
+        values = params.estimate(sketch.vector, reports)
+        stderr = params.standard_errors(values, reports)
+        if central_noise:
+            if rng is None:
+                raise ValueError("central noise needs a random generator")
+            values = values + rng.laplace(0.0, central_noise, size=values.shape)
+            stderr = np.sqrt(stderr**2 + 2 * central_noise**2)
+        scale = float(self.catalogs[catalog_version].kinds[kind].pad_length)
+        return Estimates(period, kind, catalog_version, reports, values, stderr, scale)
+
+
+def labels_for(kind: str, reporting: ReportingParams, item_ids: Sequence[str]) -> list[str]:
+    """The label of each domain value after "none": category ids or item ids."""
+    if kind == "category":
+        return list(reporting.kinds[kind].categories)
+    return list(item_ids)
+
+
+def confidence_interval(estimate: float, stderr: float, level: float = 0.95) -> tuple[float, float]:
+    """A normal-approximation interval around an estimate."""
+    z = {0.9: 1.6449, 0.95: 1.96, 0.99: 2.5758}.get(level)
+    if z is None:
+        raise ValueError("level must be 0.9, 0.95 or 0.99")
+    return estimate - z * stderr, estimate + z * stderr

@@ -1,0 +1,144 @@
+"""The device side of private reports: what may be reported, sampling, consent and budget.
+
+Per period (an ISO week) a device makes at most one report per kind:
+
+* ``category``: one category engaged with during the period, sampled
+  uniformly from the distinct categories engaged with (or "none");
+* ``item``: one item, sampled the same way from the distinct items engaged
+  with, after padding with "none" up to the public ``pad_length``.
+
+Sensitive and muted categories, and every item in one, are never candidates.
+Each report is entered in the encrypted ledger (period, kind, ε, digest of
+its exact bytes) and queued in the outbox before anything can send it, and
+no sequence of calls can spend more than ``epsilon_per_period`` in a period.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+import numpy as np
+
+from discreet.catalog.reader import Catalog
+from discreet.errors import BudgetExhaustedError, ConsentRequiredError
+from discreet.privacy.params import KindParams, ReportingParams
+from discreet.privacy.report import Report, period_of
+from discreet.profile.model import LedgerEntry, PendingReport, Profile
+
+
+def production_rng() -> np.random.Generator:
+    """A generator seeded from the OS CSPRNG: the only source of privacy noise in production."""
+    return np.random.default_rng(secrets.randbits(128))
+
+
+def _in_period(day: dt.date, period: str) -> bool:
+    return period_of(day) == period
+
+
+def candidate_values(
+    profile: Profile, catalog: Catalog, kind: str, params: KindParams, period: str
+) -> list[int]:
+    """Domain indices (``0`` is "none") the device may report for ``kind`` in ``period``."""
+    taxonomy = catalog.taxonomy
+    excluded = set(taxonomy.sensitive_ids) | set(profile.muted)
+    rows: list[int] = []
+    categories: list[str] = []
+    seen_items: set[str] = set()
+    for event in profile.events:
+        if not _in_period(event.day, period) or event.item in seen_items:
+            continue
+        seen_items.add(event.item)
+        try:
+            row = catalog.index_of(event.item)
+        except KeyError:
+            continue  # no longer in this catalog
+        item_categories = catalog.item_at(row).categories
+        if any(c in excluded for c in item_categories):
+            continue
+        rows.append(row)
+        categories.extend(c for c in item_categories if c not in categories)
+    if kind == "item":
+        return sorted(row + 1 for row in rows)
+    index = {c: i for i, c in enumerate(params.categories, start=1)}
+    return sorted(index[c] for c in categories if c in index)
+
+
+def sample_value(candidates: list[int], pad_length: int, rng: np.random.Generator) -> int:
+    """Uniformly one candidate, after padding with "none" (0) up to ``pad_length``."""
+    slots = max(pad_length, len(candidates))
+    choice = int(rng.integers(0, slots))
+    return candidates[choice] if choice < len(candidates) else 0
+
+
+def spent(profile: Profile, period: str) -> float:
+    """ε already spent in ``period``, from the ledger."""
+    return sum(e.epsilon for e in profile.ledger if e.period == period)
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What is queued to be sent this period, and what the budget did not allow."""
+
+    period: str
+    reports: tuple[PendingReport, ...]
+    epsilon_spent: float
+    epsilon_cap: float
+    blocked: tuple[str, ...] = ()
+
+
+def prepare_reports(
+    profile: Profile,
+    catalog: Catalog,
+    params: ReportingParams,
+    today: dt.date,
+    rng: np.random.Generator | None = None,
+) -> Preview:
+    """Make this period's reports (once per kind), charge the budget, queue the exact bytes.
+
+    Kinds whose ε no longer fits in the period's budget are left out and
+    listed in ``blocked``. Raises :class:`ConsentRequiredError` without consent
+    to exactly ``params``, and :class:`BudgetExhaustedError` when a kind is
+    still due but nothing fits.
+    """
+    if not params.enabled:
+        raise ConsentRequiredError("this catalog does not ask for reports; nothing will be sent")
+    if profile.consent is None or not profile.consent.covers(params.to_json()):
+        raise ConsentRequiredError(
+            "reporting needs your consent to this catalog's exact parameters; "
+            "review them with 'discreet report consent'"
+        )
+    rng = rng or production_rng()
+    period = period_of(today)
+    done = {e.kind for e in profile.ledger if e.period == period}
+    blocked: list[str] = []
+    made = 0
+    for kind, kind_params in sorted(params.kinds.items()):
+        if kind in done:
+            continue  # at most one report per kind and period
+        epsilon = kind_params.oracle.epsilon
+        if spent(profile, period) + epsilon > params.epsilon_per_period + 1e-12:
+            blocked.append(kind)
+            continue
+        candidates = candidate_values(profile, catalog, kind, kind_params, period)
+        value = sample_value(candidates, kind_params.pad_length, rng)
+        payload = kind_params.oracle.privatise(value, rng)
+        report = Report(kind, kind_params.oracle.mechanism, catalog.version, period, payload)
+        data = report.to_bytes()
+        profile.ledger.append(
+            LedgerEntry(today, period, kind, epsilon, hashlib.sha256(data).hexdigest())
+        )
+        profile.outbox.append(PendingReport(period, kind, data))
+        made += 1
+    if blocked and not made:
+        left = params.epsilon_per_period - spent(profile, period)
+        raise BudgetExhaustedError(
+            f"this period's privacy budget is spent ({left:g} of "
+            f"{params.epsilon_per_period:g} left); reports resume next period"
+        )
+    queued = tuple(r for r in profile.outbox if r.period == period)
+    return Preview(
+        period, queued, spent(profile, period), params.epsilon_per_period, tuple(blocked)
+    )

@@ -1,0 +1,111 @@
+"""``report consent|revoke|preview`` and ``ledger`` through ``main(argv)``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from discreet.cli import main
+from discreet.privacy.report import REPORT_BYTES, Report
+from discreet.publish.repository import PublisherRepository
+from discreet.sync.client import sync_catalog
+
+
+@pytest.fixture
+def client(
+    repo: PublisherRepository,
+    publish: Callable[..., object],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Path:
+    publish()
+    home = tmp_path / "client"
+    sync_catalog(home, str(repo.path), root=repo.trusted_root_path)
+    monkeypatch.setenv("DISCREET_HOME", str(home))
+    monkeypatch.setenv("DISCREET_PASSPHRASE", "a long enough passphrase")
+    assert main(["init"]) == 0
+    assert main(["like", "b1"]) == 0
+    return home
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_consent_preview_ledger_revoke(client: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(capsys, "report", "preview")
+    assert code == 1
+    assert "report consent" in err
+    code, _, err = _run(capsys, "report", "consent")
+    assert code == 1
+    assert "--yes" in err
+    code, out, _ = _run(capsys, "report", "consent", "--yes", "--json")
+    assert code == 0
+    consent = json.loads(out)
+    assert consent["parameters"]["epsilon_per_period"] == 2.0
+    code, out, _ = _run(capsys, "report", "preview", "--json")
+    preview = json.loads(out)
+    assert code == 0
+    assert preview["epsilon_spent"] == 2.0
+    assert [r["kind"] for r in preview["reports"]] == ["category", "item"]
+    for r in preview["reports"]:
+        data = bytes.fromhex(r["bytes_hex"])
+        assert len(data) == REPORT_BYTES
+        assert Report.from_bytes(data).payload == r["fields"]["payload"]
+        assert b"b1" not in data
+    _, again, _ = _run(capsys, "report", "preview", "--json")
+    assert json.loads(again)["reports"] == preview["reports"]  # same bytes until sent
+    code, out, _ = _run(capsys, "ledger", "--json")
+    ledger = json.loads(out)
+    assert [e["status"] for e in ledger["entries"]] == ["pending", "pending"]
+    assert list(ledger["epsilon_by_period"].values()) == [2.0]
+    code, out, _ = _run(capsys, "report", "revoke", "--json")
+    assert json.loads(out) == {"consent": False, "dropped": 2}
+    code, out, _ = _run(capsys, "ledger")
+    assert "withdrawn" in out
+    code, _, err = _run(capsys, "report", "preview")
+    assert code == 1
+
+
+def test_catalog_without_reporting(
+    repo: PublisherRepository,
+    publish: Callable[..., object],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    publish(reporting=None)
+    home = tmp_path / "quiet"
+    sync_catalog(home, str(repo.path), root=repo.trusted_root_path)
+    monkeypatch.setenv("DISCREET_HOME", str(home))
+    monkeypatch.setenv("DISCREET_PASSPHRASE", "a long enough passphrase")
+    main(["init"])
+    code, out, _ = _run(capsys, "report", "consent", "--yes")
+    assert code == 0
+    assert "asks for no reports" in out
+    code, _, err = _run(capsys, "report", "preview")
+    assert code == 1
+    assert "does not ask for reports" in err
+
+
+def test_publisher_reporting_options_are_checked(
+    capsys: pytest.CaptureFixture[str], inputs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    repo = tmp_path / "r"
+    main(["publish", "init", str(repo)])
+    argv = ["publish", "build", str(inputs[0]), "--taxonomy", str(inputs[1]), "--repo", str(repo)]
+    code, _, err = _run(capsys, *argv, "--reporting-epsilon", "3", "--reporting-budget", "2")
+    assert code == 1
+    assert "adjust the reporting options" in err
+    code, _, _ = _run(capsys, *argv, "--reporting-epsilon", "0.5", "--item-pad-length", "4")
+    assert code == 0
+    manifest_target = PublisherRepository.open(repo).current_targets()["catalog/manifest.json"]
+    manifest = json.loads(PublisherRepository.open(repo).target_path(manifest_target).read_bytes())
+    assert manifest["reporting"]["kinds"]["item"]["pad_length"] == 4
+    assert manifest["reporting"]["kinds"]["item"]["oracle"]["epsilon"] == 0.5
