@@ -261,3 +261,17 @@ def test_central_noise_widens_the_errors(catalog: Catalog) -> None:
     assert not np.allclose(noisy.values, plain.values)
     with pytest.raises(ValueError, match="random generator"):
         aggregator.estimates("2026-W48", "category", catalog.version, central_noise=1.0)
+
+
+def test_simulated_devices_use_the_real_oracle_and_aggregation(catalog: Catalog) -> None:
+    from discreet.privacy.aggregate import simulate_estimates
+
+    params = _params(catalog)
+    rng = np.random.default_rng(12)
+    values = rng.choice([0, 1, 2, 5], size=20_000, p=[0.5, 0.3, 0.15, 0.05])
+    estimates = simulate_estimates(params, "item", values, rng)
+    oracle = params.kinds["item"].oracle
+    truth = np.bincount(values, minlength=oracle.domain_size)
+    z = (estimates.values - truth) / np.sqrt(np.asarray(oracle.variance(20_000, truth)))
+    assert np.abs(z).max() < 4.5
+    assert estimates.scale == params.kinds["item"].pad_length

@@ -180,3 +180,28 @@ def confidence_interval(estimate: float, stderr: float, level: float = 0.95) -> 
     if z is None:
         raise ValueError("level must be 0.9, 0.95 or 0.99")
     return estimate - z * stderr, estimate + z * stderr
+
+
+def simulate_estimates(
+    reporting: ReportingParams,
+    kind: str,
+    values: np.ndarray[Any, np.dtype[np.int64]],
+    rng: np.random.Generator,
+    *,
+    catalog_version: int = 1,
+    period: str = "2026-W01",
+    min_reports: int = 0,
+) -> Estimates:
+    """Estimates from simulated devices whose sampled domain values are ``values``.
+
+    Every device's value goes through the same oracle code a device runs
+    (:meth:`OracleParams.privatise_many` draws from the same distribution as
+    :meth:`OracleParams.privatise`), and the reports through the same
+    aggregation a server runs. The evaluation harness and the demo use it.
+    """
+    oracle = reporting.kinds[kind].oracle
+    aggregator = Aggregator({catalog_version: reporting})
+    sketch = Sketch.empty(oracle)
+    sketch.add(oracle.privatise_many(values, rng))
+    aggregator.sketches[(period, kind, catalog_version)] = sketch
+    return aggregator.estimates(period, kind, catalog_version, min_reports=min_reports)
