@@ -109,3 +109,56 @@ def test_publisher_reporting_options_are_checked(
     manifest = json.loads(PublisherRepository.open(repo).target_path(manifest_target).read_bytes())
     assert manifest["reporting"]["kinds"]["item"]["pad_length"] == 4
     assert manifest["reporting"]["kinds"]["item"]["oracle"]["epsilon"] == 0.5
+
+
+def test_send_and_publish_estimates_through_the_cli(
+    repo: PublisherRepository,
+    publish: Callable[..., object],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from tests.server_support import running_service
+
+    publish()
+    monkeypatch.setenv("DISCREET_HOME", str(tmp_path / "device"))
+    monkeypatch.setenv("DISCREET_PASSPHRASE", "a long enough passphrase")
+    db = tmp_path / "reports.db"
+    with running_service(repo, db, min_reports=1) as service:
+        assert main(["sync", "--from", service.url, "--root", str(repo.trusted_root_path)]) == 0
+        assert main(["init"]) == 0
+        assert main(["like", "b1"]) == 0
+        assert main(["report", "consent", "--yes"]) == 0
+        code, out, _ = _run(capsys, "report", "send", "--max-delay", "0", "--json")
+        assert code == 0
+        assert json.loads(out) == {"sent": 0, "duplicates": 0, "rejected": 0}  # nothing queued yet
+        assert main(["report", "preview"]) == 0
+        code, out, _ = _run(capsys, "report", "send", "--max-delay", "0", "--json")
+        assert json.loads(out)["sent"] == 2
+        code, out, _ = _run(capsys, "ledger", "--json")
+        assert {e["status"] for e in json.loads(out)["entries"]} == {"sent"}
+    from discreet.privacy.report import period_of
+
+    period = period_of(__import__("datetime").date.today())
+    out_file = tmp_path / "popularity.json"
+    code, out, _ = _run(
+        capsys,
+        "publish",
+        "estimates",
+        "--db",
+        str(db),
+        "--period",
+        period,
+        "--min-reports",
+        "1",
+        "--out",
+        str(out_file),
+        "--json",
+    )
+    assert code == 0
+    assert json.loads(out_file.read_text(encoding="utf-8"))["reports"] == 1
+    code, _, err = _run(capsys, "publish", "estimates", "--db", str(db), "--period", period)
+    assert code == 1
+    assert "from 1000 reports on" in err
+    code, _, err = _run(capsys, "report", "send", "--to", "http://127.0.0.1:9", "--max-delay", "0")
+    assert code == 0  # nothing queued: no connection is even tried

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from discreet import __version__
-from discreet.cli import _catalog, _profile, _publish, _report
+from discreet.cli import _catalog, _profile, _publish, _report, _server
 from discreet.errors import DiscreetError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -46,7 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"discreet {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    _publish.register(sub, common)
+    publish_commands = _publish.register(sub, common)
+    _server.register(sub, publish_commands, common)
     _catalog.register(sub, common)
     _profile.register(sub, common)
     _report.register(sub, common)

@@ -167,7 +167,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         "init",
         parents=[common],
         help="create the encrypted profile",
-        epilog="example: DISCREET_PASSPHRASE=... discreet init   |   discreet init --kiosk",
+        epilog="example: discreet init --keyfile /etc/kiosk/profile.key  "
+        "(or, with DISCREET_PASSPHRASE set, just: discreet init)",
     )
     group = p.add_mutually_exclusive_group()
     group.add_argument("--kiosk", action="store_true", help="keep nothing on disk (kiosk)")
@@ -208,8 +209,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         "change",
         parents=[common],
         help="rewrap the key under a new passphrase",
-        epilog="example: DISCREET_PASSPHRASE=old DISCREET_NEW_PASSPHRASE=new "
-        "discreet passphrase change",
+        epilog="example: discreet passphrase change --passphrase-file old.txt "
+        "--new-passphrase-file new.txt",
     )
     add_passphrase_options(p, new=True)
     p.set_defaults(handler=cmd_passphrase_change)

@@ -131,8 +131,8 @@ def cmd_rotate(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    """Add ``publish`` and its subcommands."""
+def register(sub: Any, common: argparse.ArgumentParser) -> Any:
+    """Add ``publish`` and its subcommands; return the subcommand group for others to extend."""
     publish = sub.add_parser(
         "publish", help="publisher: repository, catalog builds", parents=[common]
     )
@@ -214,3 +214,4 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--role", required=True, choices=ROLES)
     add_expiry_options(p)
     p.set_defaults(handler=cmd_rotate)
+    return commands

@@ -131,6 +131,34 @@ def cmd_preview(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_send(args: argparse.Namespace) -> int:
+    """Send the queued reports; they stay queued if the service cannot be reached."""
+    from discreet.sync.reports import send_reports
+
+    home = resolve_home(args.home)
+    url = args.to or InstalledCatalogs(home).current_source_url()
+    with open_session(args) as session:
+        if not session.profile.outbox:
+            emit(args, {"sent": 0, "duplicates": 0, "rejected": 0}, ["nothing to send"])
+            return 0
+        try:
+            result = send_reports(session.profile, url, max_delay=args.max_delay)
+        finally:
+            session.save()  # sent or rejected reports leave the outbox either way
+    doc: dict[str, Any] = {
+        "sent": result.sent,
+        "duplicates": result.duplicates,
+        "rejected": result.rejected,
+    }
+    if result.rejected:
+        doc["reason"] = result.reason
+        lines = [f"the service refused {result.rejected} reports ({result.reason}); dropped"]
+    else:
+        lines = [f"sent {result.sent + result.duplicates} reports"]
+    emit(args, doc, lines)
+    return 0 if not result.rejected else 1
+
+
 def cmd_ledger(args: argparse.Namespace) -> int:
     """Every report made, with its ε, per period."""
     with open_session(args) as session:
@@ -188,6 +216,22 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     add_passphrase_options(p)
     p.set_defaults(handler=cmd_preview)
+    p = commands.add_parser(
+        "send",
+        parents=[common],
+        help="send the queued reports (after a random delay)",
+        epilog="example: discreet report send --to https://recs.example",
+    )
+    p.add_argument("--to", metavar="URL", help="the service (default: where the catalog came from)")
+    p.add_argument(
+        "--max-delay",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="wait a random time up to this before sending (default 30)",
+    )
+    add_passphrase_options(p)
+    p.set_defaults(handler=cmd_send)
     p = sub.add_parser(
         "ledger",
         parents=[common],

@@ -130,7 +130,7 @@ def prepare_reports(
         profile.ledger.append(
             LedgerEntry(today, period, kind, epsilon, hashlib.sha256(data).hexdigest())
         )
-        profile.outbox.append(PendingReport(period, kind, data))
+        profile.outbox.append(PendingReport(period, kind, data, secrets.token_bytes(16)))
         made += 1
     if blocked and not made:
         left = params.epsilon_per_period - spent(profile, period)

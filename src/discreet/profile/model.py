@@ -107,11 +107,16 @@ class LedgerEntry:
 
 @dataclass(frozen=True)
 class PendingReport:
-    """A report made but not yet sent: the exact bytes that will leave the device."""
+    """A report made but not yet sent: the exact bytes that will leave the device.
+
+    ``token`` is 16 random bytes sent beside the report so that the server counts
+    a retried report once; it is fresh per report and links nothing.
+    """
 
     period: str
     kind: str
     data: bytes
+    token: bytes
 
 
 @dataclass
@@ -222,7 +227,8 @@ class Profile:
                 for e in self.ledger
             ],
             "outbox": [
-                {"period": r.period, "kind": r.kind, "data": r.data.hex()} for r in self.outbox
+                {"period": r.period, "kind": r.kind, "data": r.data.hex(), "token": r.token.hex()}
+                for r in self.outbox
             ],
         }
 
@@ -301,7 +307,12 @@ def _parse(data: Mapping[str, Any]) -> Profile:
             for e in data["ledger"]
         ],
         outbox=[
-            PendingReport(str(r["period"]), str(r["kind"]), bytes.fromhex(r["data"]))
+            PendingReport(
+                str(r["period"]),
+                str(r["kind"]),
+                bytes.fromhex(r["data"]),
+                bytes.fromhex(r["token"]),
+            )
             for r in data.get("outbox", [])
         ],
     )

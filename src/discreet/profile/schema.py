@@ -102,7 +102,8 @@ PROFILE_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec(
         "outbox",
         "private reports made but not yet sent: the exact bytes (already randomised), "
-        "their kind and period",
+        "their kind and period, and a random token per report that lets the server "
+        "ignore a retried duplicate",
         "so that what is sent is exactly what you could inspect with 'discreet report preview'",
         "until sent",
     ),

@@ -134,6 +134,16 @@ class InstalledCatalogs:
             )
         return Catalog.open(self.releases_dir / record["release"])
 
+    def current_source_url(self) -> str:
+        """The HTTP(S) address the installed catalog was synced from."""
+        record = self.current()
+        source = str(record.get("source", "")) if record else ""
+        if not source.startswith(("http://", "https://")):
+            raise SourceUnavailableError(
+                "the catalog did not come from a web address; pass --to URL"
+            )
+        return source
+
     def remove_stale_staging(self) -> None:
         """Delete staging folders left by a sync that was killed (call under :meth:`lock`)."""
         for folder in self.releases_dir.glob(".incoming-*"):

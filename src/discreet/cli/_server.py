@@ -1,0 +1,103 @@
+"""``discreet serve`` and ``discreet publish estimates``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from discreet._fs import atomic_write_bytes, canonical_json
+from discreet.cli._output import emit
+from discreet.privacy.aggregate import DEFAULT_MIN_REPORTS, labels_for
+from discreet.privacy.report import period_code
+from discreet.server.storage import ReportStore
+from discreet.server.wire import Limits
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError("must not be negative")
+    return number
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run the HTTP service."""
+    from discreet.server.run import serve
+
+    print(f"serving {args.repo} on http://{args.host}:{args.port} (no access log is kept)")
+    serve(
+        args.repo,
+        args.db,
+        host=args.host,
+        port=args.port,
+        min_reports=args.min_reports,
+        limits=Limits(max_body_bytes=args.max_body_bytes, max_reports=args.max_reports),
+    )
+    return 0
+
+
+def cmd_estimates(args: argparse.Namespace) -> int:
+    """Estimates from the reports received, as JSON for 'publish build --popularity'."""
+    try:
+        period_code(args.period)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    store = ReportStore(args.db)
+    try:
+        estimates = store.estimates(
+            args.period, args.kind, args.catalog, min_reports=args.min_reports
+        )
+        ids = store.item_ids(estimates.catalog_version)
+        document: dict[str, Any] = estimates.document(
+            labels_for(args.kind, store.catalogs[estimates.catalog_version], ids)
+        )
+    finally:
+        store.close()
+    if args.out:
+        atomic_write_bytes(Path(args.out), canonical_json(document))
+    ranked = sorted(document["estimates"].items(), key=lambda kv: -kv[1]["estimate"])[:10]
+    lines = [
+        f"{document['reports']} {args.kind} reports for {args.period} "
+        f"(catalog v{document['catalog_version']}); top estimates:",
+        *(f"  {label:<30} {e['estimate']:>10.1f} ± {e['stderr']:.1f}" for label, e in ranked),
+    ]
+    if args.out:
+        lines.append(f"written to {args.out}; use it with 'publish build --popularity {args.out}'")
+    emit(args, document, lines)
+    return 0
+
+
+def register(sub: Any, publish_commands: Any, common: argparse.ArgumentParser) -> None:
+    """Add ``serve`` and ``publish estimates``."""
+    p = sub.add_parser(
+        "serve",
+        parents=[common],
+        help="publisher: serve the catalog and take reports",
+        epilog="example: discreet serve --repo ./repo --db reports.db --port 8080",
+    )
+    p.add_argument("--repo", required=True, metavar="REPO")
+    p.add_argument("--db", required=True, metavar="DB", help="SQLite database (created if new)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--min-reports", type=_positive, default=DEFAULT_MIN_REPORTS, metavar="N")
+    p.add_argument("--max-body-bytes", type=_positive, default=Limits().max_body_bytes, metavar="B")
+    p.add_argument("--max-reports", type=_positive, default=Limits().max_reports, metavar="N")
+    p.set_defaults(handler=cmd_serve)
+
+    p = publish_commands.add_parser(
+        "estimates",
+        parents=[common],
+        help="estimates from the reports received",
+        epilog="example: discreet publish estimates --db reports.db --period 2026-W48 "
+        "--out popularity.json",
+    )
+    p.add_argument("--db", required=True, metavar="DB")
+    p.add_argument("--period", required=True, metavar="YYYY-Www")
+    p.add_argument("--kind", choices=("item", "category"), default="item")
+    p.add_argument(
+        "--catalog", type=int, metavar="VERSION", help="default: the newest with reports"
+    )
+    p.add_argument("--min-reports", type=_positive, default=DEFAULT_MIN_REPORTS, metavar="N")
+    p.add_argument("--out", metavar="FILE", help="also write the JSON document to FILE")
+    p.set_defaults(handler=cmd_estimates)

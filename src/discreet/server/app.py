@@ -1,0 +1,211 @@
+"""The publisher's HTTP service (ASGI, Starlette): catalog files, reports, estimates.
+
+Routes:
+
+* ``GET /metadata/{file}``: TUF metadata, ``Cache-Control: no-cache``;
+* ``GET /targets/catalog/{file}``: content-addressed catalog files, immutable, ETag;
+* ``POST /v1/reports``: a batch of reports (see :mod:`discreet.server.wire`);
+* ``GET /v1/estimates?period=&kind=[&catalog=]``: estimates above the threshold;
+* ``GET /v1/privacy``: what the service collects, generated from the reporting parameters;
+* ``GET /healthz``.
+
+The service records nothing about clients: it writes no access log, and no
+handler reads the client address or the user agent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from discreet.catalog.manifest import Manifest
+from discreet.errors import EstimateUnavailableError, RepositoryError
+from discreet.privacy.aggregate import DEFAULT_MIN_REPORTS, labels_for
+from discreet.privacy.params import ReportingParams
+from discreet.publish.repository import PublisherRepository
+from discreet.server.storage import ReportStore
+from discreet.server.wire import Limits, WireError, decode_batch
+
+_METADATA_NAME = re.compile(r"^[0-9]*\.?[a-z]+\.json$")
+_TARGET_NAME = re.compile(r"^[0-9a-f]{64}\.[a-z]+\.[a-z]+$")
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def register_repository_catalogs(store: ReportStore, repo: PublisherRepository) -> list[int]:
+    """Register the repository's current catalog with the store; return the new versions."""
+    target = repo.current_targets().get("catalog/manifest.json")
+    if target is None:
+        return []
+    manifest = Manifest.from_json(json.loads(repo.target_path(target).read_bytes()))
+    reporting = ReportingParams.from_json(dict(manifest.reporting))
+    if not reporting.enabled or manifest.version in store.catalogs:
+        return []
+    items = repo.current_targets()["catalog/items.jsonl"]
+    ids = [json.loads(line)["id"] for line in repo.target_path(items).read_bytes().splitlines()]
+    return [manifest.version] if store.register_catalog(manifest.version, reporting, ids) else []
+
+
+class Service:
+    """State shared by the handlers."""
+
+    def __init__(
+        self,
+        repo: PublisherRepository,
+        store: ReportStore,
+        *,
+        limits: Limits,
+        min_reports: int,
+        today: Callable[[], dt.date],
+    ) -> None:
+        self.repo = repo
+        self.store = store
+        self.limits = limits
+        self.min_reports = min_reports
+        self.today = today
+        self._last_scan = 0.0
+
+    def rescan(self) -> None:
+        """Pick up a newly published catalog (at most every two seconds)."""
+        if time.monotonic() - self._last_scan < 2.0:
+            return
+        self._last_scan = time.monotonic()
+        register_repository_catalogs(self.store, self.repo)
+
+    # ---- catalog files --------------------------------------------------------
+    async def metadata(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        path = self.repo.metadata_dir / name
+        if not _METADATA_NAME.match(name) or not path.is_file():
+            return _error(404, "no such metadata")
+        return FileResponse(path, headers={"Cache-Control": "no-cache"})
+
+    async def target(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        path = self.repo.targets_dir / "catalog" / name
+        if not _TARGET_NAME.match(name) or not path.is_file():
+            return _error(404, "no such target")
+        etag = f'"{name.split(".", 1)[0]}"'
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers={"ETag": etag})
+        headers = {"Cache-Control": "public, max-age=31536000, immutable", "ETag": etag}
+        return FileResponse(path, headers=headers)
+
+    # ---- reports --------------------------------------------------------------
+    async def _body(self, request: Request) -> bytes:
+        declared = request.headers.get("content-length")
+        limit = self.limits.max_body_bytes
+        too_big = WireError(413, f"the body may be at most {limit} bytes")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            raise too_big
+        chunks, size = [], 0
+        try:
+            async with asyncio.timeout(self.limits.body_timeout):
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size > limit:
+                        raise too_big
+                    chunks.append(chunk)
+        except TimeoutError:
+            raise WireError(408, "the body arrived too slowly") from None
+        except ClientDisconnect:
+            raise WireError(400, "the body was cut short") from None
+        return b"".join(chunks)
+
+    async def reports(self, request: Request) -> Response:
+        try:
+            batch = decode_batch(await self._body(request), self.today(), self.limits)
+            if any(r.catalog_version not in self.store.catalogs for _, r in batch):
+                await run_in_threadpool(self.rescan)
+            result = await run_in_threadpool(self.store.ingest, batch)
+        except WireError as exc:
+            return _error(exc.status, str(exc))
+        except ValueError as exc:
+            return _error(422, str(exc))
+        return JSONResponse({"accepted": result.accepted, "duplicates": result.duplicates})
+
+    # ---- estimates and statements --------------------------------------------
+    async def estimates(self, request: Request) -> Response:
+        period = request.query_params.get("period", "")
+        kind = request.query_params.get("kind", "")
+        catalog_text = request.query_params.get("catalog")
+        if kind not in ("category", "item") or not re.match(r"^\d{4}-W\d{2}$", period):
+            return _error(422, "give period=YYYY-Www and kind=category|item")
+        if catalog_text is not None and not catalog_text.isdigit():
+            return _error(422, "catalog must be a version number")
+        catalog = int(catalog_text) if catalog_text else None
+        try:
+            estimates = await run_in_threadpool(
+                self.store.estimates, period, kind, catalog, min_reports=self.min_reports
+            )
+            reporting = self.store.catalogs[estimates.catalog_version]
+            ids = await run_in_threadpool(self.store.item_ids, estimates.catalog_version)
+        except EstimateUnavailableError as exc:
+            return _error(404, str(exc))
+        return JSONResponse(estimates.document(labels_for(kind, reporting, ids)))
+
+    async def privacy(self, request: Request) -> Response:
+        return JSONResponse(privacy_statement(self.store, self.min_reports))
+
+    async def health(self, request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+
+def privacy_statement(store: ReportStore, min_reports: int) -> dict[str, Any]:
+    """What the service collects, generated from the catalogs' reporting parameters."""
+    catalogs = store.catalogs
+    newest = max(catalogs) if catalogs else None
+    reporting = catalogs[newest].to_json() if newest is not None else {}
+    return {
+        "format_version": 1,
+        "collects": "only ε-locally-differentially-private reports that devices send with "
+        "their users' consent: 16 bytes each, holding a format version, report kind, "
+        "mechanism, catalog version, ISO week and a randomised payload",
+        "does_not_collect": [
+            "client IP addresses (no access log is written)",
+            "user agents or any other request header",
+            "identifiers, accounts, cookies, or times finer than the week",
+        ],
+        "stores": "reports only as additive sketch increments per (week, kind, catalog "
+        "version), plus a random per-report token to ignore retries",
+        "publishes": f"estimates with standard errors, only from {min_reports} reports on",
+        "reporting_parameters": reporting,
+        "catalog_version": newest,
+    }
+
+
+def create_app(
+    repo: PublisherRepository,
+    store: ReportStore,
+    *,
+    limits: Limits | None = None,
+    min_reports: int = DEFAULT_MIN_REPORTS,
+    today: Callable[[], dt.date] = dt.date.today,
+) -> Starlette:
+    """The ASGI application over a repository and a report store."""
+    if not repo.metadata_dir.is_dir():
+        raise RepositoryError(f"{repo.path} has no served folder; run 'discreet publish init'")
+    register_repository_catalogs(store, repo)
+    service = Service(repo, store, limits=limits or Limits(), min_reports=min_reports, today=today)
+    routes = [
+        Route("/healthz", service.health),
+        Route("/metadata/{name}", service.metadata),
+        Route("/targets/catalog/{name}", service.target),
+        Route("/v1/reports", service.reports, methods=["POST"]),
+        Route("/v1/estimates", service.estimates),
+        Route("/v1/privacy", service.privacy),
+    ]
+    return Starlette(routes=routes)

@@ -1,0 +1,119 @@
+"""``kill -9`` during ingestion: every acknowledged batch survives, no batch is partial."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import secrets
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from discreet.privacy.params import ReportingParams
+from discreet.privacy.report import Report, period_of
+from discreet.publish.repository import PublisherRepository
+from discreet.server.wire import encode_batch
+from tests.server_support import free_port, http
+
+
+def _start(repo: Path, db: Path, port: int) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "discreet",
+            "serve",
+            "--repo",
+            str(repo),
+            "--db",
+            str(db),
+            "--port",
+            str(port),
+            "--min-reports",
+            "1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            if http("GET", f"http://127.0.0.1:{port}/healthz")[0] == 200:
+                return process
+        except OSError:
+            pass
+        time.sleep(0.05)
+    process.kill()
+    raise RuntimeError("the service did not start")
+
+
+def test_killed_service_keeps_every_acknowledged_batch_whole(
+    repo: PublisherRepository, publish: Callable[..., object], tmp_path: Path
+) -> None:
+    publish()
+    manifest = repo.target_path(repo.current_targets()["catalog/manifest.json"])
+    reporting = ReportingParams.from_json(json.loads(manifest.read_bytes())["reporting"])
+    oracle = reporting.kinds["item"].oracle
+    period = period_of(dt.date.today())
+    db = tmp_path / "reports.db"
+    rng = np.random.default_rng(0)
+    acknowledged: list[bytes] = []
+    sent_tokens = 0
+    for _ in range(5):
+        port = free_port()
+        server = _start(repo.path, db, port)
+        stop = threading.Event()
+
+        def send_batches(port: int = port, stop: threading.Event = stop) -> None:
+            nonlocal sent_tokens
+            while not stop.is_set():
+                payloads = oracle.privatise_many(rng.integers(0, oracle.domain_size, 100), rng)
+                batch = [
+                    (
+                        secrets.token_bytes(16),
+                        Report("item", oracle.mechanism, 1, period, int(p)).to_bytes(),
+                    )
+                    for p in payloads
+                ]
+                sent_tokens += len(batch)
+                try:
+                    status, _, _ = http(
+                        "POST", f"http://127.0.0.1:{port}/v1/reports", encode_batch(batch)
+                    )
+                except OSError:
+                    return  # the service died under us
+                if status == 200:
+                    acknowledged.extend(t for t, _ in batch)
+
+        sender = threading.Thread(target=send_batches)
+        sender.start()
+        time.sleep(float(rng.uniform(0.3, 0.8)))
+        os.kill(server.pid, signal.SIGKILL)
+        server.wait()
+        stop.set()
+        sender.join(20)
+    # Restart once more: the database opens and is consistent.
+    port = free_port()
+    server = _start(repo.path, db, port)
+    try:
+        assert http("GET", f"http://127.0.0.1:{port}/healthz")[0] == 200
+    finally:
+        server.terminate()
+        server.wait(20)
+    with sqlite3.connect(db) as conn:
+        stored = {row[0] for row in conn.execute("SELECT token FROM tokens")}
+        (n,) = conn.execute("SELECT COALESCE(SUM(n), 0) FROM sketches").fetchone()
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert len(acknowledged) > 500, "too few batches went through to test anything"
+    assert set(acknowledged) <= stored, "an acknowledged batch was lost"
+    assert n == len(stored), "a sketch counts reports its tokens do not account for"
+    assert len(stored) % 100 == 0, "a batch was stored in part"
+    assert len(stored) <= sent_tokens
