@@ -9,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-BENCHMARKS = ("bench_build", "bench_catalog_open", "bench_store", "bench_ldp")
+BENCHMARKS = ("bench_build", "bench_catalog_open", "bench_store", "bench_ldp", "bench_server")
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ fields, and the payload is fresh randomness each time.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import struct
 from dataclasses import dataclass
 
@@ -23,6 +24,8 @@ REPORT_BYTES = 16
 _LAYOUT = struct.Struct(">BBBBIII")
 _KIND_CODES = {"category": 1, "item": 2}
 _MECHANISM_CODES = {name: code for code, name in enumerate(MECHANISMS, start=1)}
+_KIND_NAMES = {code: name for name, code in _KIND_CODES.items()}
+_MECHANISM_NAMES = {code: name for name, code in _MECHANISM_CODES.items()}
 
 
 def period_of(day: dt.date) -> str:
@@ -42,6 +45,7 @@ def period_code(period: str) -> int:
     return year * 100 + week
 
 
+@functools.lru_cache(maxsize=256)
 def period_from_code(code: int) -> str:
     """The inverse of :func:`period_code`."""
     period = f"{code // 100}-W{code % 100:02d}"
@@ -80,8 +84,12 @@ class Report:
         version, kind, mechanism, reserved, catalog, period, payload = _LAYOUT.unpack(data)
         if version != REPORT_VERSION or reserved != 0:
             raise ValueError("unsupported report version")
-        kinds = {v: k for k, v in _KIND_CODES.items()}
-        mechanisms = {v: k for k, v in _MECHANISM_CODES.items()}
-        if kind not in kinds or mechanism not in mechanisms:
+        if kind not in _KIND_NAMES or mechanism not in _MECHANISM_NAMES:
             raise ValueError("unknown report kind or mechanism")
-        return cls(kinds[kind], mechanisms[mechanism], catalog, period_from_code(period), payload)
+        return cls(
+            _KIND_NAMES[kind],
+            _MECHANISM_NAMES[mechanism],
+            catalog,
+            period_from_code(period),
+            payload,
+        )

@@ -4,10 +4,16 @@ Tables:
 
 * ``catalogs``: every published catalog version the server accepts reports
   for, with its reporting parameters and item ids (to label estimates);
-* ``sketches`` and ``cells``: one sparse, additive sketch per (period, kind,
-  catalog version), as a report count and integer cells;
+* ``sketches``: one additive sketch per (period, kind, catalog version), with
+  its report count;
+* ``increments``: each batch's sparse increment to a sketch (cell indices and
+  integer values, packed), appended in the batch's transaction and merged into
+  one row once many have accumulated;
 * ``tokens``: the random token of every report counted, so that a retried
   batch is not counted twice.
+
+Appending one increment per batch, rather than updating each touched cell,
+keeps a batch to a handful of row writes.
 
 A batch is one transaction: after a crash (even ``kill -9``) the database holds
 every batch entirely or not at all. No table has a column for anything about
@@ -33,21 +39,24 @@ from discreet.privacy.params import ReportingParams
 from discreet.privacy.report import Report
 
 SCHEMA_VERSION = 1
+COMPACT_AFTER = 256  # increments per sketch before a read merges them into one
+CHECKPOINT_SECONDS = 0.5
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS catalogs (
     version INTEGER PRIMARY KEY, reporting TEXT NOT NULL, item_ids BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS sketches (
-    period TEXT NOT NULL, kind TEXT NOT NULL, catalog INTEGER NOT NULL, n INTEGER NOT NULL,
-    PRIMARY KEY (period, kind, catalog)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS cells (
-    period TEXT NOT NULL, kind TEXT NOT NULL, catalog INTEGER NOT NULL,
-    cell INTEGER NOT NULL, value INTEGER NOT NULL,
-    PRIMARY KEY (period, kind, catalog, cell)) WITHOUT ROWID;
+    id INTEGER PRIMARY KEY, period TEXT NOT NULL, kind TEXT NOT NULL,
+    catalog INTEGER NOT NULL, n INTEGER NOT NULL, UNIQUE (period, kind, catalog));
+CREATE TABLE IF NOT EXISTS increments (
+    id INTEGER PRIMARY KEY, sketch INTEGER NOT NULL REFERENCES sketches (id),
+    cells BLOB NOT NULL, vals BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS increments_by_sketch ON increments (sketch);
 CREATE TABLE IF NOT EXISTS tokens (
-    token BLOB PRIMARY KEY, period TEXT NOT NULL, kind TEXT NOT NULL, catalog INTEGER NOT NULL
-) WITHOUT ROWID;
+    token BLOB PRIMARY KEY, sketch INTEGER NOT NULL) WITHOUT ROWID;
 """
+_CELL = np.dtype("<u4")
+_VALUE = np.dtype("<i8")
 
 
 @dataclass(frozen=True)
@@ -75,16 +84,35 @@ class ReportStore:
         # a power cut may lose the last commits but never leaves a partial batch.
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=5000")
+        # Checkpoints run in the background, so that no request waits on their fsync.
+        self._db.execute("PRAGMA wal_autocheckpoint=0")
         self._db.executescript(_SCHEMA)
         self._db.execute(
             "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
         )
         self._catalogs: dict[int, ReportingParams] = {}
         self._reload_catalogs()
+        self._stop = threading.Event()
+        self._checkpointer = threading.Thread(
+            target=self._checkpoint_loop, name="discreet-wal-checkpoint", daemon=True
+        )
+        self._checkpointer.start()
+
+    def _checkpoint_loop(self) -> None:
+        conn = sqlite3.connect(self.path, isolation_level=None)
+        conn.execute("PRAGMA busy_timeout=5000")
+        try:
+            while not self._stop.wait(CHECKPOINT_SECONDS):
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            conn.close()
 
     def close(self) -> None:
-        """Close the database."""
+        """Stop the checkpointer, fold the WAL into the database and close it."""
+        self._stop.set()
+        self._checkpointer.join()
         with self._lock:
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self._db.close()
 
     # ---- catalogs -----------------------------------------------------------------
@@ -154,56 +182,81 @@ class ReportStore:
             marks = ",".join("?" * len(chunk))
             query = f"SELECT token FROM tokens WHERE token IN ({marks})"  # noqa: S608 (only "?")
             seen.update(row[0] for row in self._db.execute(query, chunk))
-        fresh: list[tuple[bytes, Report]] = []
+        by_key: dict[tuple[str, str, int], list[tuple[bytes, int]]] = {}
         for token, report in batch:
             if token not in seen:
                 seen.add(token)  # a token repeated inside one batch counts once too
-                fresh.append((token, report))
-        self._db.executemany(
-            "INSERT INTO tokens VALUES (?, ?, ?, ?)",
-            [(t, r.period, r.kind, r.catalog_version) for t, r in fresh],
-        )
-        by_key: dict[tuple[str, str, int], list[int]] = {}
-        for _, report in fresh:
-            by_key.setdefault((report.period, report.kind, report.catalog_version), []).append(
-                report.payload
-            )
-        for (period, kind, catalog), payloads in by_key.items():
-            params = aggregator.params_for(kind, catalog)
-            sketch = params.sketch(np.asarray(payloads, dtype=np.int64))
-            cells = np.flatnonzero(sketch)
+                key = (report.period, report.kind, report.catalog_version)
+                by_key.setdefault(key, []).append((token, report.payload))
+        accepted = 0
+        for (period, kind, catalog), entries in by_key.items():
+            sketch_id = self._sketch_id(period, kind, catalog, len(entries))
             self._db.executemany(
-                "INSERT INTO cells VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE "
-                "SET value = value + excluded.value",
-                [(period, kind, catalog, int(c), int(sketch[c])) for c in cells],
+                "INSERT INTO tokens VALUES (?, ?)", [(t, sketch_id) for t, _ in entries]
             )
+            params = aggregator.params_for(kind, catalog)
+            vector = params.sketch(np.fromiter((p for _, p in entries), dtype=np.int64))
+            cells = np.flatnonzero(vector)
             self._db.execute(
-                "INSERT INTO sketches VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE "
-                "SET n = n + excluded.n",
-                (period, kind, catalog, len(payloads)),
+                "INSERT INTO increments (sketch, cells, vals) VALUES (?, ?, ?)",
+                (
+                    sketch_id,
+                    cells.astype(_CELL).tobytes(),
+                    vector[cells].astype(_VALUE).tobytes(),
+                ),
             )
-        return IngestResult(len(fresh), len(batch) - len(fresh))
+            accepted += len(entries)
+        return IngestResult(accepted, len(batch) - accepted)
+
+    def _sketch_id(self, period: str, kind: str, catalog: int, count: int) -> int:
+        row = self._db.execute(
+            "INSERT INTO sketches (period, kind, catalog, n) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT DO UPDATE SET n = n + excluded.n RETURNING id",
+            (period, kind, catalog, count),
+        ).fetchone()
+        return int(row[0])
 
     # ---- reading ------------------------------------------------------------------
     def sketch(self, period: str, kind: str, catalog: int) -> Sketch | None:
         """The sketch of a key, or ``None`` if no report arrived for it."""
         params = Aggregator(self._catalogs).params_for(kind, catalog)
         with self._lock:
-            row = self._db.execute(
-                "SELECT n FROM sketches WHERE period = ? AND kind = ? AND catalog = ?",
-                (period, kind, catalog),
-            ).fetchone()
-            cells = self._db.execute(
-                "SELECT cell, value FROM cells WHERE period = ? AND kind = ? AND catalog = ?",
-                (period, kind, catalog),
-            ).fetchall()
-        if row is None:
-            return None
-        vector = np.zeros(params.sketch_size(), dtype=np.float64)
-        if cells:
-            index, values = np.array(cells, dtype=np.int64).T
-            vector[index] = values
-        return Sketch(params, vector, int(row[0]))
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                row = self._db.execute(
+                    "SELECT id, n FROM sketches WHERE period = ? AND kind = ? AND catalog = ?",
+                    (period, kind, catalog),
+                ).fetchone()
+                if row is None:
+                    self._db.execute("COMMIT")
+                    return None
+                parts = self._db.execute(
+                    "SELECT cells, vals FROM increments WHERE sketch = ?", (row[0],)
+                ).fetchall()
+                vector = np.zeros(params.sketch_size(), dtype=np.int64)
+                for cells, vals in parts:
+                    np.add.at(
+                        vector,
+                        np.frombuffer(cells, dtype=_CELL).astype(np.int64),
+                        np.frombuffer(vals, dtype=_VALUE),
+                    )
+                if len(parts) > COMPACT_AFTER:
+                    # Merge the increments into one row, in one transaction.
+                    nonzero = np.flatnonzero(vector)
+                    self._db.execute("DELETE FROM increments WHERE sketch = ?", (row[0],))
+                    self._db.execute(
+                        "INSERT INTO increments (sketch, cells, vals) VALUES (?, ?, ?)",
+                        (
+                            row[0],
+                            nonzero.astype(_CELL).tobytes(),
+                            vector[nonzero].astype(_VALUE).tobytes(),
+                        ),
+                    )
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        return Sketch(params, vector.astype(np.float64), int(row[1]))
 
     def latest_catalog(self, period: str, kind: str) -> int | None:
         """The newest catalog version with reports of ``kind`` in ``period``."""
@@ -241,14 +294,13 @@ class ReportStore:
     def consistency(self) -> list[dict[str, Any]]:
         """Per sketch: its count and the number of tokens counted for it (always equal)."""
         with self._lock:
-            sketches = self._db.execute("SELECT period, kind, catalog, n FROM sketches").fetchall()
-            tokens = {
-                (p, k, c): n
-                for p, k, c, n in self._db.execute(
-                    "SELECT period, kind, catalog, COUNT(*) FROM tokens GROUP BY 1, 2, 3"
-                )
-            }
+            sketches = self._db.execute(
+                "SELECT id, period, kind, catalog, n FROM sketches"
+            ).fetchall()
+            tokens = dict(
+                self._db.execute("SELECT sketch, COUNT(*) FROM tokens GROUP BY sketch").fetchall()
+            )
         return [
-            {"period": p, "kind": k, "catalog": c, "n": n, "tokens": tokens.get((p, k, c), 0)}
-            for p, k, c, n in sketches
+            {"period": p, "kind": k, "catalog": c, "n": n, "tokens": tokens.get(i, 0)}
+            for i, p, k, c, n in sketches
         ]
