@@ -77,3 +77,47 @@ def http(
         return status, got, json.loads(raw)
     except ValueError:
         return status, got, raw
+
+
+@contextmanager
+def forwarding_proxy() -> Iterator[tuple[str, list[str]]]:
+    """A minimal HTTP proxy on loopback that records every URL it forwards."""
+    import http.server
+
+    seen: list[str] = []
+
+    class Forward(http.server.BaseHTTPRequestHandler):
+        def _forward(self) -> None:
+            seen.append(self.path)  # an absolute URL, as clients send to proxies
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else None
+            headers = {"Content-Type": self.headers.get("Content-Type", "application/octet-stream")}
+            request = urllib.request.Request(
+                self.path, data=body, method=self.command, headers=headers
+            )
+            opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+            try:
+                with opener.open(request, timeout=10) as response:
+                    status, data = response.status, response.read()
+            except urllib.error.HTTPError as exc:
+                status, data = exc.code, exc.read()
+                exc.close()
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = _forward  # noqa: N815 (the standard library's names)
+        do_POST = _forward  # noqa: N815
+
+        def log_message(self, format: str, *args: object) -> None:
+            return None
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Forward)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    finally:
+        server.shutdown()
+        server.server_close()

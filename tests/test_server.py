@@ -409,3 +409,32 @@ def test_offline_client_keeps_working(
     assert session.profile.outbox == queued
     assert {e.status for e in session.profile.ledger} == {"pending"}
     session.close()
+
+
+def test_sync_and_send_go_through_the_environment_proxy(
+    served: tuple[PublisherRepository, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.server_support import forwarding_proxy
+
+    repo, db = served
+    with running_service(repo, db) as service, forwarding_proxy() as (proxy, seen):
+        for name in ("http_proxy", "HTTP_PROXY"):
+            monkeypatch.setenv(name, proxy)
+        for name in ("no_proxy", "NO_PROXY"):
+            monkeypatch.delenv(name, raising=False)
+        home = tmp_path / "device"
+        assert sync_catalog(home, service.url, root=repo.trusted_root_path).version == 1
+        assert any(url.startswith(service.url + "/metadata/") for url in seen)
+        assert any(url.startswith(service.url + "/targets/catalog/") for url in seen)
+        catalog = InstalledCatalogs(home).open()
+        profile = ProfileHome(home)
+        key = KeyFileKey.create(tmp_path / "p.key")
+        session = profile.create(key, ProfileConfig("standard", "keyfile", str(key.path)), TODAY)
+        assert session is not None
+        session.record(catalog, "b1", "like", TODAY)
+        params = ReportingParams.from_json(dict(catalog.manifest.reporting))
+        session.profile.grant(params.to_json(), TODAY)
+        prepare_reports(session.profile, catalog, params, TODAY, np.random.default_rng(0))
+        assert send_reports(session.profile, service.url, max_delay=0).sent == 2
+        assert seen[-1] == service.url + "/v1/reports"
+        session.close()

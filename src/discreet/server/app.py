@@ -16,11 +16,12 @@ handler reads the client address or the user agent.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -194,8 +195,13 @@ def create_app(
     limits: Limits | None = None,
     min_reports: int = DEFAULT_MIN_REPORTS,
     today: Callable[[], dt.date] = dt.date.today,
+    close_store_on_shutdown: bool = False,
 ) -> Starlette:
-    """The ASGI application over a repository and a report store."""
+    """The ASGI application over a repository and a report store.
+
+    With ``close_store_on_shutdown`` the store is closed (its WAL folded into
+    the database) when the server shuts down gracefully.
+    """
     if not repo.metadata_dir.is_dir():
         raise RepositoryError(f"{repo.path} has no served folder; run 'discreet publish init'")
     register_repository_catalogs(store, repo)
@@ -208,4 +214,11 @@ def create_app(
         Route("/v1/estimates", service.estimates),
         Route("/v1/privacy", service.privacy),
     ]
-    return Starlette(routes=routes)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        if close_store_on_shutdown:
+            store.close()
+
+    return Starlette(routes=routes, lifespan=lifespan)

@@ -35,17 +35,24 @@ def serve(
     store = ReportStore(db_path)
     try:
         app = create_app(
-            PublisherRepository.open(repo_path), store, limits=limits, min_reports=min_reports
+            PublisherRepository.open(repo_path),
+            store,
+            limits=limits,
+            min_reports=min_reports,
+            close_store_on_shutdown=True,
         )
-        uvicorn.run(
-            app,
-            host=host,
-            port=port,
-            access_log=False,
-            log_level="warning",
-            server_header=False,
-            timeout_keep_alive=5,
-            timeout_graceful_shutdown=10,
-        )
-    finally:
+    except BaseException:
         store.close()
+        raise
+    # On SIGTERM/SIGINT uvicorn finishes in-flight requests, runs the app's shutdown
+    # (which closes the store), then re-raises the signal as the process's exit status.
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        access_log=False,
+        log_level="warning",
+        server_header=False,
+        timeout_keep_alive=5,
+        timeout_graceful_shutdown=10,
+    )

@@ -80,7 +80,9 @@ def send_reports(
         if attempt:
             sleep(0.5 * 2**attempt * float(rng.uniform(0.5, 1.5)))  # backoff with jitter
         try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (http/https only)
+            # A fresh opener reads the proxy environment now (urlopen's global one caches it).
+            opener = urllib.request.build_opener()
+            with opener.open(request, timeout=timeout) as response:
                 answer = json.loads(response.read() or b"{}")
         except urllib.error.HTTPError as exc:
             reason = _reason(exc)
