@@ -964,7 +964,7 @@ SECTIONS = [
     ),
 ]
 
-SMALL_WORDS = {"a", "an", "and", "the", "of", "in", "on", "for", "to", "by", "out", "with"}
+SMALL_WORDS = {"a", "an", "and", "the", "of", "in", "on", "for", "to", "by", "out", "with", "at"}
 
 
 def _title_case(title: str, language: str) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from discreet.catalog.features import CatalogFeatures
 from discreet.catalog.index import ItemIndex, write_index
 from discreet.catalog.items import Item
 from discreet.catalog.manifest import Manifest
@@ -121,6 +122,15 @@ class Catalog:
             ) from None
 
     @cached_property
+    def features(self) -> CatalogFeatures:
+        """Category, language and date arrays (saved at install, else built once here)."""
+        saved = CatalogFeatures.load(self.folder, len(self))
+        if saved is not None:
+            return saved
+        records = parse_jsonl(b"\n".join(self._lines))
+        return CatalogFeatures.from_records(records, self.taxonomy.ids)
+
+    @cached_property
     def _index(self) -> ItemIndex | None:
         return ItemIndex.load(self.folder, len(self))
 
@@ -218,6 +228,7 @@ def verify_catalog_folder(folder: Path, *, index: bool = False) -> Catalog:
     _check_vectors(catalog)
     if index:
         write_index(folder, [r["id"] for r in records], items_data)
+        CatalogFeatures.from_records(records, taxonomy.ids).write(folder)
     return Catalog._open(folder)
 
 

@@ -7,11 +7,12 @@ Exit codes: 0 success, 1 failure (one line on stderr saying what to do),
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 from discreet import __version__
-from discreet.cli import _catalog, _profile, _publish, _report, _server
+from discreet.cli import _catalog, _profile, _publish, _rank, _report, _server
 from discreet.errors import DiscreetError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     _catalog.register(sub, common)
     _profile.register(sub, common)
     _report.register(sub, common)
+    _rank.register(sub, common)
     return parser
 
 
@@ -67,6 +69,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.handler(args)
     except DiscreetError as exc:
         print(f"discreet: error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except BrokenPipeError:
+        # The reader went away (``discreet recommend | head``): stop quietly, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_FAILURE
     except OSError as exc:
         where = f" ({exc.filename})" if exc.filename else ""

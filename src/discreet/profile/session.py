@@ -188,11 +188,22 @@ class ProfileSession:
 
     @classmethod
     def kiosk(cls, today: dt.date, idle_seconds: float | None = 300.0) -> ProfileSession:
-        """A session that lives in memory only and is wiped when idle."""
-        store = MemoryStore(idle_seconds=idle_seconds)
-        profile = Profile.new(today)
-        store.save(profile.to_bytes())
-        return cls(store, profile)
+        """A session that lives in memory only; when idle, it is wiped and starts afresh."""
+        session: ProfileSession | None = None
+
+        def forget() -> None:
+            if session is not None:
+                session.profile = Profile.new(dt.date.today())
+
+        store = MemoryStore(idle_seconds=idle_seconds, on_wipe=forget)
+        session = cls(store, Profile.new(today))
+        store.save(session.profile.to_bytes())
+        return session
+
+    def touch(self) -> None:
+        """For a kiosk session: wipe it (and start afresh) if it went idle."""
+        if isinstance(self.store, MemoryStore):
+            self.store.load()
 
     def record(
         self, catalog: Catalog, item_id: str, kind: EventKind | str, today: dt.date | None = None
@@ -202,6 +213,7 @@ class ProfileSession:
         Nothing is kept while personalisation is paused, or for an item in a
         sensitive category the user has not opted in to.
         """
+        self.touch()
         try:
             item = catalog.item(item_id)
         except KeyError:

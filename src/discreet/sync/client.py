@@ -134,6 +134,15 @@ class InstalledCatalogs:
             )
         return Catalog.open(self.releases_dir / record["release"])
 
+    def current_source(self) -> str:
+        """Where the installed catalog was synced from (a URL or a folder)."""
+        record = self.current()
+        if not record or not record.get("source"):
+            raise CatalogNotInstalledError(
+                "no catalog installed yet; run 'discreet sync --from URL_OR_DIR --root ROOT'"
+            )
+        return str(record["source"])
+
     def current_source_url(self) -> str:
         """The HTTP(S) address the installed catalog was synced from."""
         record = self.current()

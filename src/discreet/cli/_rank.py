@@ -1,0 +1,133 @@
+"""``discreet recommend``, ``explain`` and ``interests``: the Engine from the shell."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from typing import Any
+
+from discreet.cli._keys import add_passphrase_options, key_source
+from discreet.cli._output import emit
+from discreet.engine import Engine
+from discreet.errors import StoreError
+from discreet.home import resolve_home
+from discreet.profile.session import ProfileHome
+
+
+def _engine(args: argparse.Namespace) -> Engine:
+    home = resolve_home(args.home)
+    config = ProfileHome(home).config()
+    if config.mode == "kiosk":
+        raise StoreError("this home is in kiosk mode; use 'discreet kiosk' for a session")
+    return Engine.open(home, key=key_source(config, args))
+
+
+def _date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date like 2024-05-31") from None
+
+
+def cmd_recommend(args: argparse.Namespace) -> int:
+    """Print the ranked items with their reasons."""
+    with _engine(args) as engine:
+        results = engine.recommend(
+            args.k,
+            category=args.category,
+            language=args.language,
+            created_after=args.after,
+            created_before=args.before,
+        )
+    lines = []
+    for position, rec in enumerate(results, start=1):
+        lines.append(f"{position:>2}. {rec.title}  [{rec.item_id}]")
+        lines += [f"      {r.text}" for r in rec.reasons]
+    emit(args, {"results": [r.to_json() for r in results]}, lines or ["nothing to recommend"])
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    """Why an item ranks where it does."""
+    with _engine(args) as engine:
+        why: dict[str, Any] = engine.explain(args.item)
+    c = why["components"]
+    lines = [
+        f"{why['title']}  [{why['item']}]",
+        f"  score {why['score']:.3f} = similarity {c['similarity']:.3f} "
+        f"+ popularity {c['popularity']:.3f} + freshness {c['freshness']:.3f}",
+        f"  left out: {why['excluded']}" if why["excluded"] else f"  rank: {why['rank']}",
+        *(f"  {r['text']}" for r in why["reasons"]),
+    ]
+    emit(args, why, lines)
+    return 0
+
+
+def cmd_interests(args: argparse.Namespace) -> int:
+    """Show what the profile infers, or change a control."""
+    if bool(args.action) != bool(args.category):
+        raise StoreError("give both an action and a category, e.g. 'interests mute politics'")
+    with _engine(args) as engine:
+        if args.action:
+            getattr(engine, args.action.replace("-", "_"))(args.category)
+        interests = engine.interests()
+    doc = {
+        "interests": [
+            {
+                "category": i.category,
+                "label": i.label,
+                "weight": round(i.weight, 4),
+                "muted": i.muted,
+                "sensitive": i.sensitive,
+            }
+            for i in interests
+        ]
+    }
+    lines = [
+        f"{i.label:<28} {i.weight:>7.2f}"
+        + ("  (muted)" if i.muted else "")
+        + ("  (sensitive)" if i.sensitive else "")
+        for i in interests
+    ]
+    if args.action:
+        lines.insert(0, f"{args.action}: {args.category}")
+    emit(args, doc, lines)
+    return 0
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Add ``recommend``, ``explain`` and ``interests``."""
+    p = sub.add_parser(
+        "recommend",
+        parents=[common],
+        help="ranked items, each with its reasons",
+        epilog="example: discreet recommend -k 5 --category crime",
+    )
+    p.add_argument("-k", type=int, default=10, help="how many (default 10)")
+    p.add_argument("--category", metavar="C", help="only items in this category")
+    p.add_argument("--language", metavar="TAG", help="only items in this language, e.g. es")
+    p.add_argument("--after", type=_date, metavar="DATE", help="only items created on or after")
+    p.add_argument("--before", type=_date, metavar="DATE", help="only items created on or before")
+    add_passphrase_options(p)
+    p.set_defaults(handler=cmd_recommend)
+
+    p = sub.add_parser(
+        "explain",
+        parents=[common],
+        help="why an item ranks where it does",
+        epilog="example: discreet explain lb-0042",
+    )
+    p.add_argument("item", metavar="ITEM")
+    add_passphrase_options(p)
+    p.set_defaults(handler=cmd_explain)
+
+    p = sub.add_parser(
+        "interests",
+        parents=[common],
+        help="what your profile infers, and the controls",
+        epilog="example: discreet interests mute politics",
+    )
+    p.add_argument("action", nargs="?", choices=("mute", "unmute", "opt-in", "opt-out"))
+    p.add_argument("category", nargs="?", metavar="CATEGORY")
+    add_passphrase_options(p)
+    p.set_defaults(handler=cmd_interests)

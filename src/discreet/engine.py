@@ -1,0 +1,221 @@
+"""``Engine``: the one object an app embeds.
+
+>>> engine = Engine.open(key=PassphraseKey(passphrase))  # doctest: +SKIP
+>>> engine.sync("https://recs.example", root="root.json")  # doctest: +SKIP
+>>> engine.record("lb-0042", "like")  # doctest: +SKIP
+>>> for rec in engine.recommend(k=10):  # doctest: +SKIP
+...     print(rec.title, [r.text for r in rec.reasons])
+
+It is safe to use from one UI thread and one background sync thread at the
+same time: profile operations hold one lock, and a sync swaps in the new
+catalog atomically once it is installed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from discreet.catalog.reader import Catalog
+from discreet.errors import KeySourceError, UnknownItemError
+from discreet.home import DEFAULT_APP_NAME, resolve_home
+from discreet.profile.model import Event, EventKind
+from discreet.profile.session import ProfileHome, ProfileSession
+from discreet.rank.ranker import Filters, Interest, Ranker, Recommendation
+from discreet.rank.weights import RankingWeights
+from discreet.store.keys import KeySource
+from discreet.sync.client import InstalledCatalogs, SyncResult, sync_catalog
+
+
+class Engine:
+    """Personal recommendations over a verified catalog and a private, local profile."""
+
+    def __init__(
+        self,
+        home: Path,
+        session: ProfileSession,
+        *,
+        kiosk: bool = False,
+        weights: RankingWeights | None = None,
+    ) -> None:
+        self.home = home
+        self.kiosk = kiosk
+        self._session = session
+        self._weights = weights
+        self._installed = InstalledCatalogs(home)
+        self._lock = threading.RLock()
+        self._sync_lock = threading.Lock()
+        self._ranker: Ranker | None = None
+
+    @classmethod
+    def open(
+        cls,
+        home: str | Path | None = None,
+        app_name: str = DEFAULT_APP_NAME,
+        key: KeySource | None = None,
+        *,
+        kiosk: bool = False,
+        idle_seconds: float | None = 300.0,
+        weights: RankingWeights | None = None,
+    ) -> Engine:
+        """Open the engine of ``home`` (default: the platform's data folder for ``app_name``).
+
+        In kiosk mode the profile lives in memory only and is wiped after
+        ``idle_seconds``; otherwise ``key`` opens the encrypted profile.
+        """
+        folder = resolve_home(home, app_name)
+        if kiosk:
+            session = ProfileSession.kiosk(dt.date.today(), idle_seconds)
+        else:
+            if key is None:
+                raise KeySourceError("opening an encrypted profile needs its key source")
+            session = ProfileHome(folder).open(key)
+        return cls(folder, session, kiosk=kiosk, weights=weights)
+
+    # ---- catalog ---------------------------------------------------------------------
+    @property
+    def catalog(self) -> Catalog:
+        """The installed catalog in use."""
+        return self._current_ranker().catalog
+
+    def _current_ranker(self) -> Ranker:
+        with self._lock:
+            if self._ranker is None:
+                self._ranker = Ranker(self._installed.open(), self._weights)
+            return self._ranker
+
+    def sync(
+        self, source: str | None = None, *, root: str | Path | None = None, timeout: int = 30
+    ) -> SyncResult:
+        """Fetch, verify and install the newest catalog (safe from a background thread)."""
+        with self._sync_lock:
+            target = source or self._installed.current_source()
+            result = sync_catalog(self.home, target, root=root, timeout=timeout)
+        if result.updated:
+            ranker = Ranker(Catalog.open(result.folder), self._weights)
+            with self._lock:
+                self._ranker = ranker
+        return result
+
+    # ---- profile -----------------------------------------------------------------------
+    def record(
+        self, item_id: str, kind: EventKind | str, day: dt.date | None = None
+    ) -> Event | None:
+        """Record an event; ``None`` means it was deliberately not kept (paused, sensitive)."""
+        catalog = self.catalog
+        with self._lock:
+            event = self._session.record(catalog, item_id, kind, day)
+            if event is not None:
+                self._session.save()
+            return event
+
+    def recommend(
+        self,
+        k: int = 10,
+        *,
+        category: str | None = None,
+        language: str | None = None,
+        created_after: dt.date | None = None,
+        created_before: dt.date | None = None,
+        diversity: float | None = None,
+        explain: bool = True,
+    ) -> list[Recommendation]:
+        """The top ``k`` items, each with the reasons it is there."""
+        ranker = self._current_ranker()
+        filters = Filters((category,) if category else (), language, created_after, created_before)
+        with self._lock:
+            self._session.touch()
+            return ranker.recommend(
+                self._session.profile, k, filters=filters, diversity=diversity, explain=explain
+            )
+
+    def explain(self, item_id: str) -> dict[str, Any]:
+        """Why ``item_id`` ranks where it does (or why it is left out)."""
+        ranker = self._current_ranker()
+        with self._lock:
+            self._session.touch()
+            try:
+                return ranker.explain(self._session.profile, item_id)
+            except KeyError:
+                raise UnknownItemError(
+                    "that item is not in the installed catalog; check the id or sync"
+                ) from None
+
+    def interests(self) -> list[Interest]:
+        """What the profile infers, per category, with the mute and sensitivity flags."""
+        ranker = self._current_ranker()
+        with self._lock:
+            self._session.touch()
+            return ranker.interests(self._session.profile, dt.date.today())
+
+    def _category(self, category: str) -> str:
+        if category not in self.catalog.taxonomy:
+            raise UnknownItemError("no such category in the catalog; see 'discreet interests'")
+        return category
+
+    def mute(self, category: str) -> None:
+        """Keep a category out of the profile and the results."""
+        with self._lock:
+            self._session.profile.muted.add(self._category(category))
+            self._session.save()
+
+    def unmute(self, category: str) -> None:
+        """Undo :meth:`mute`."""
+        with self._lock:
+            self._session.profile.muted.discard(self._category(category))
+            self._session.save()
+
+    def opt_in(self, category: str) -> None:
+        """Allow a sensitive category into the profile (never into reports)."""
+        with self._lock:
+            self._session.profile.sensitive_opt_in.add(self._category(category))
+            self._session.save()
+
+    def opt_out(self, category: str) -> None:
+        """Withdraw :meth:`opt_in`; events already kept in that category are dropped."""
+        taxonomy = self.catalog.taxonomy
+        with self._lock:
+            profile = self._session.profile
+            profile.sensitive_opt_in.discard(self._category(category))
+            profile.events = [
+                e
+                for e in profile.events
+                if e.item not in self.catalog
+                or profile.admits(self.catalog.item(e.item).categories, taxonomy)
+            ]
+            self._session.save()
+
+    def pause(self, paused: bool = True) -> None:
+        """Pause (or resume) personalisation: nothing is recorded while paused."""
+        with self._lock:
+            self._session.profile.paused = paused
+            self._session.save()
+
+    def export(self) -> dict[str, Any]:
+        """Everything kept, as documented JSON."""
+        with self._lock:
+            return self._session.export()
+
+    def erase(self) -> list[str]:
+        """Destroy the profile; the engine cannot be used afterwards."""
+        with self._lock:
+            return self._session.erase()
+
+    def close(self) -> None:
+        """Release the profile (and wipe it, in kiosk mode)."""
+        with self._lock:
+            self._session.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

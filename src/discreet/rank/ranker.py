@@ -1,0 +1,401 @@
+"""On-device ranking: numpy over the memory-mapped catalog, with a reason for every result.
+
+``score = similarity(interest, item) + w_pop * popularity + w_fresh * freshness``
+
+The interest vector is the weighted sum of the embeddings of the items in the
+profile: each event counts by its kind (dislikes and dismissals count
+negatively) and halves in weight every ``half_life_days``. Items already
+engaged with, items in muted categories and items in sensitive categories
+the user has not opted in to are excluded. Filters (category, language, date)
+are masks. A maximal-marginal-relevance pass over the best candidates adds
+diversity, and a share of slots goes to items from outside the user's top
+categories (deterministic within a day). With no usable history the ranking
+is popularity with diversity.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from discreet.catalog.reader import Catalog
+from discreet.profile.model import Profile
+from discreet.rank.weights import RankingWeights
+
+FloatArray = np.ndarray[Any, np.dtype[np.float32]]
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What a caller restricts results to."""
+
+    categories: tuple[str, ...] = ()
+    language: str | None = None
+    created_after: dt.date | None = None
+    created_before: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why an item is where it is, in a form an app can show."""
+
+    kind: str  # "because-you" | "category" | "popular" | "new" | "exploration"
+    text: str
+    items: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """One result."""
+
+    item_id: str
+    title: str
+    score: float
+    reasons: tuple[Reason, ...] = field(default_factory=tuple)
+
+    def to_json(self) -> dict[str, Any]:
+        """As JSON."""
+        return {
+            "item": self.item_id,
+            "title": self.title,
+            "score": round(self.score, 6),
+            "reasons": [
+                {"kind": r.kind, "text": r.text, "items": list(r.items)} for r in self.reasons
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class Interest:
+    """What the profile says about one category."""
+
+    category: str
+    label: str
+    weight: float
+    muted: bool
+    sensitive: bool
+
+
+@dataclass(frozen=True)
+class _Profiled:
+    vector: FloatArray | None  # unit interest vector, None on cold start
+    rows: np.ndarray[Any, np.dtype[np.int64]]  # history rows contributing
+    weights: np.ndarray[Any, np.dtype[np.float64]]  # their weights
+    seen: np.ndarray[Any, np.dtype[np.int64]]  # rows to exclude
+    blocked_categories: tuple[str, ...]
+    top_categories: tuple[str, ...]
+
+
+class Ranker:
+    """Ranks one catalog for any profile. Cheap to keep; safe to share across threads."""
+
+    def __init__(self, catalog: Catalog, weights: RankingWeights | None = None) -> None:
+        self.catalog = catalog
+        self.weights = weights or RankingWeights()
+
+    # ---- per-catalog precomputation -----------------------------------------------
+    @cached_property
+    def _popularity(self) -> FloatArray:
+        prior = (
+            np.asarray(self.catalog.popularity, dtype=np.float64)
+            ** self.weights.popularity_exponent
+        )
+        scaled = (
+            np.log1p(prior / prior.max() * 1000.0) / np.log1p(1000.0) if prior.max() > 0 else prior
+        )
+        return scaled.astype(np.float32)
+
+    @cached_property
+    def _popular(self) -> np.ndarray[Any, np.dtype[np.bool_]]:
+        """Items in the top decile of an informative (non-uniform) popularity prior."""
+        prior = np.asarray(self.catalog.popularity)
+        if self.catalog.manifest.popularity_source == "uniform" or np.ptp(prior) == 0:
+            return np.zeros(len(prior), dtype=bool)
+        return prior >= np.quantile(prior, 0.9)
+
+    def _freshness(self, today: dt.date) -> FloatArray | None:
+        if self.weights.freshness == 0:
+            return None
+        created = self.catalog.features.created
+        age = np.maximum(today.toordinal() - created, 0).astype(np.float32)
+        fresh = np.where(created > 0, 0.5 ** (age / self.weights.freshness_half_life_days), 0.0)
+        return fresh.astype(np.float32)
+
+    # ---- the profile side --------------------------------------------------------------
+    def _blocked(self, profile: Profile) -> tuple[str, ...]:
+        taxonomy = self.catalog.taxonomy
+        sensitive = [
+            c
+            for c in taxonomy.sensitive_ids
+            if not {c, *taxonomy.ancestors(c)} & profile.sensitive_opt_in
+        ]
+        return tuple(sorted(set(sensitive) | set(profile.muted)))
+
+    def profiled(self, profile: Profile, today: dt.date) -> _Profiled:
+        """The interest vector and exclusions a profile implies."""
+        blocked = self._blocked(profile)
+        blocked_rows = set(self.catalog.features.rows_in(blocked).tolist()) if blocked else set()
+        rows, weights, seen = [], [], []
+        for event in profile.events:
+            try:
+                row = self.catalog.index_of(event.item)
+            except KeyError:
+                continue  # no longer in this catalog
+            seen.append(row)
+            if row in blocked_rows:
+                continue
+            age = max((today - event.day).days, 0)
+            decay = 0.5 ** (age / self.weights.half_life_days)
+            rows.append(row)
+            weights.append(self.weights.kind_weights.get(event.kind, 0.0) * decay)
+        row_array = np.asarray(rows, dtype=np.int64)
+        weight_array = np.asarray(weights, dtype=np.float64)
+        vector: FloatArray | None = None
+        if not profile.paused and len(rows) and (weight_array > 0).any():
+            combined = (
+                np.asarray(self.catalog.embeddings[row_array], dtype=np.float64).T @ weight_array
+            )
+            norm = np.linalg.norm(combined)
+            if norm > 0:
+                vector = (combined / norm).astype(np.float32)
+        top = self._top_categories(row_array, weight_array, blocked)
+        return _Profiled(
+            vector,
+            row_array,
+            weight_array,
+            np.unique(np.asarray(seen, dtype=np.int64)),
+            blocked,
+            top,
+        )
+
+    def _top_categories(
+        self, rows: np.ndarray[Any, Any], weights: np.ndarray[Any, Any], blocked: Sequence[str]
+    ) -> tuple[str, ...]:
+        if not len(rows):
+            return ()
+        f = self.catalog.features
+        totals = np.zeros(len(f.category_ids))
+        for row, weight in zip(rows.tolist(), weights.tolist(), strict=True):
+            if weight > 0:
+                totals[f.indices[f.indptr[row] : f.indptr[row + 1]]] += weight
+        order = [
+            i for i in np.argsort(-totals) if totals[i] > 0 and f.category_ids[i] not in blocked
+        ]
+        return tuple(f.category_ids[i] for i in order[:3])
+
+    def interests(self, profile: Profile, today: dt.date) -> list[Interest]:
+        """Each category with the weight the profile gives it, muted and sensitive flags."""
+        p = self.profiled(profile, today)
+        f, taxonomy = self.catalog.features, self.catalog.taxonomy
+        totals = np.zeros(len(f.category_ids))
+        for row, weight in zip(p.rows.tolist(), p.weights.tolist(), strict=True):
+            totals[f.indices[f.indptr[row] : f.indptr[row + 1]]] += weight
+        return sorted(
+            (
+                Interest(
+                    c,
+                    taxonomy[c].label,
+                    float(totals[i]),
+                    c in profile.muted,
+                    taxonomy.is_sensitive(c),
+                )
+                for i, c in enumerate(f.category_ids)
+            ),
+            key=lambda interest: -interest.weight,
+        )
+
+    # ---- scoring -----------------------------------------------------------------------
+    def scores(self, p: _Profiled, today: dt.date) -> FloatArray:
+        """The score of every item (before exclusions)."""
+        w = self.weights
+        if p.vector is None:
+            score = self._popularity.copy()
+        else:
+            score = np.asarray(self.catalog.embeddings @ p.vector, dtype=np.float32)
+            if w.popularity:
+                score += w.popularity * self._popularity
+        fresh = self._freshness(today)
+        if fresh is not None:
+            score += w.freshness * fresh
+        return score
+
+    def _mask(self, score: FloatArray, p: _Profiled, filters: Filters) -> None:
+        """Set excluded items' scores to -inf, in place."""
+        f = self.catalog.features
+        score[p.seen] = -np.inf
+        if p.blocked_categories:
+            score[f.rows_in(p.blocked_categories)] = -np.inf
+        if filters.categories:
+            keep = np.zeros(len(score), dtype=bool)
+            keep[f.rows_in(filters.categories)] = True
+            score[~keep] = -np.inf
+        if filters.language is not None:
+            tag = filters.language.lower()
+            code = f.languages.index(tag) if tag in f.languages else -1
+            score[f.language != code] = -np.inf
+        if filters.created_after is not None:
+            score[f.created < filters.created_after.toordinal()] = -np.inf
+        if filters.created_before is not None:
+            score[(f.created == 0) | (f.created > filters.created_before.toordinal())] = -np.inf
+
+    def recommend(
+        self,
+        profile: Profile,
+        k: int = 10,
+        *,
+        today: dt.date | None = None,
+        filters: Filters | None = None,
+        diversity: float | None = None,
+        explain: bool = True,
+    ) -> list[Recommendation]:
+        """The top ``k`` items for ``profile``, each with its reasons.
+
+        ``diversity`` overrides the MMR λ (1.0 turns re-ranking off).
+        """
+        if k < 1:
+            return []
+        today = today or dt.date.today()
+        p = self.profiled(profile, today)
+        score = self.scores(p, today)
+        self._mask(score, p, filters or Filters())
+        available = int(np.isfinite(score).sum())
+        if available == 0:
+            return []
+        pool = min(max(self.weights.pool, 3 * k), available)
+        top = np.argpartition(-score, pool - 1)[:pool]
+        top = top[np.argsort(-score[top], kind="stable")]
+        lam = self.weights.mmr_lambda if diversity is None else diversity
+        chosen = self._mmr(top, score[top], min(k, len(top)), lam)
+        explore = self._exploration(p, score, chosen, k, today)
+        rows = [r for r in chosen if r not in explore][: k - len(explore)] + explore
+        return [self._result(row, float(score[row]), p, row in explore, explain) for row in rows]
+
+    def _mmr(
+        self, rows: np.ndarray[Any, Any], scores: np.ndarray[Any, Any], k: int, lam: float
+    ) -> list[int]:
+        if lam >= 1.0 or k <= 1:
+            return [int(r) for r in rows[:k]]
+        vectors = np.asarray(self.catalog.embeddings[np.sort(rows)], dtype=np.float32)
+        order = np.argsort(np.argsort(rows))  # positions of rows within the sorted fetch
+        vectors = vectors[order]
+        spread = scores.max() - scores.min()
+        relevance = (scores - scores.min()) / spread if spread > 0 else np.ones_like(scores)
+        similarity = vectors @ vectors.T
+        selected = [0]
+        closest = similarity[0].copy()
+        for _ in range(1, k):
+            value = lam * relevance - (1 - lam) * closest
+            value[selected] = -np.inf
+            pick = int(np.argmax(value))
+            selected.append(pick)
+            closest = np.maximum(closest, similarity[pick])
+        return [int(rows[i]) for i in selected]
+
+    def _exploration(
+        self, p: _Profiled, score: FloatArray, chosen: list[int], k: int, today: dt.date
+    ) -> list[int]:
+        slots = int(k * self.weights.exploration_share)
+        if slots == 0 or p.vector is None or not p.top_categories:
+            return []
+        f = self.catalog.features
+        inside = np.zeros(len(score), dtype=bool)
+        inside[f.rows_in(p.top_categories)] = True
+        outside = np.where(~inside & np.isfinite(score))[0]
+        outside = np.setdiff1d(outside, chosen)
+        if not len(outside):
+            return []
+        best = outside[np.argsort(-score[outside])[: 10 * slots]]
+        # The same picks all day for the same history; no identifier is involved.
+        seed_text = today.isoformat() + "|" + ",".join(map(str, sorted(p.seen.tolist())))
+        seed = int.from_bytes(hashlib.sha256(seed_text.encode()).digest()[:8], "little")
+        rng = np.random.default_rng(seed)
+        return [int(r) for r in rng.choice(best, size=min(slots, len(best)), replace=False)]
+
+    # ---- explanations -------------------------------------------------------------------
+    def _result(
+        self, row: int, score: float, p: _Profiled, explored: bool, explain: bool
+    ) -> Recommendation:
+        item = self.catalog.item_at(row)
+        reasons = self._reasons(row, item.categories, p, explored) if explain else ()
+        return Recommendation(item.id, item.title, score, reasons)
+
+    def _reasons(
+        self, row: int, categories: Sequence[str], p: _Profiled, explored: bool
+    ) -> tuple[Reason, ...]:
+        reasons: list[Reason] = []
+        taxonomy = self.catalog.taxonomy
+        if explored:
+            reasons.append(Reason("exploration", "something outside your usual categories"))
+        if p.vector is not None and len(p.rows):
+            vector = np.asarray(self.catalog.embeddings[row], dtype=np.float64)
+            history = np.asarray(self.catalog.embeddings[np.sort(p.rows)], dtype=np.float64)
+            sorted_weights = p.weights[np.argsort(p.rows)]
+            contributions = sorted_weights * (history @ vector)
+            best = [i for i in np.argsort(-contributions)[:2] if contributions[i] > 0]
+            if best:
+                rows = np.sort(p.rows)[best]
+                ids = tuple(self.catalog.item_at(int(r)).id for r in rows)
+                titles = ", ".join(self.catalog.item_at(int(r)).title for r in rows)
+                reasons.append(Reason("because-you", f"because you engaged with {titles}", ids))
+        shared = [c for c in categories if c in p.top_categories]
+        if shared:
+            labels = ", ".join(taxonomy[c].label for c in shared)
+            reasons.append(Reason("category", f"in {labels}, which you like", tuple(shared)))
+        if self._popular[row]:
+            reasons.append(Reason("popular", "popular with other users"))
+        elif p.vector is None:
+            reasons.append(
+                Reason("starter", "a varied pick to start with; your likes will shape what follows")
+            )
+        fresh = self._freshness(dt.date.today())
+        if fresh is not None and fresh[row] >= 0.5:
+            reasons.append(Reason("new", "new in the catalog"))
+        return tuple(reasons)
+
+    def explain(
+        self, profile: Profile, item_id: str, *, today: dt.date | None = None
+    ) -> dict[str, Any]:
+        """Why ``item_id`` ranks where it does: components, rank, reasons, or why it is left out."""
+        today = today or dt.date.today()
+        row = self.catalog.index_of(item_id)
+        p = self.profiled(profile, today)
+        raw = self.scores(p, today)
+        similarity = (
+            float(np.asarray(self.catalog.embeddings[row]) @ p.vector)
+            if p.vector is not None
+            else 0.0
+        )
+        masked = raw.copy()
+        self._mask(masked, p, Filters())
+        excluded = None
+        if row in set(p.seen.tolist()):
+            excluded = "you have already engaged with it"
+        elif not np.isfinite(masked[row]):
+            excluded = "it is in a category you muted or a sensitive one you have not opted in to"
+        rank = None if excluded else int((masked > masked[row]).sum()) + 1
+        item = self.catalog.item_at(row)
+        return {
+            "item": item.id,
+            "title": item.title,
+            "score": float(raw[row]),
+            "components": {
+                "similarity": similarity,
+                "popularity": float(self.weights.popularity * self._popularity[row]),
+                "freshness": float(
+                    self.weights.freshness
+                    * (self._freshness(today)[row] if self.weights.freshness else 0.0)  # type: ignore[index]
+                ),
+            },
+            "rank": rank,
+            "excluded": excluded,
+            "reasons": [
+                {"kind": r.kind, "text": r.text, "items": list(r.items)}
+                for r in self._reasons(row, item.categories, p, False)
+            ],
+        }

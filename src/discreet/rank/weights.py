@@ -1,0 +1,56 @@
+"""The ranking's tunable weights: one frozen, JSON-serialisable object.
+
+Defaults were set on a validation split of MovieLens latest-small (never on
+its test split); see the evaluation harness (``discreet eval``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+DEFAULT_KIND_WEIGHTS: Mapping[str, float] = {
+    "view": 1.0,
+    "click": 1.0,
+    "like": 2.0,
+    "purchase": 2.0,
+    "dislike": -1.5,
+    "dismiss": -0.5,
+}
+
+
+@dataclass(frozen=True)
+class RankingWeights:
+    """How events, popularity, freshness and diversity combine into a ranking."""
+
+    kind_weights: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_KIND_WEIGHTS))
+    half_life_days: float = 365.0  # interest in an event halves after this long
+    popularity: float = 0.5  # weight of the popularity prior (log-scaled to [0, 1])
+    popularity_exponent: float = 1.0  # prior ** exponent before scaling: <1 flattens it
+    freshness: float = 0.0  # weight of newness
+    freshness_half_life_days: float = 365.0
+    mmr_lambda: float = 0.9  # 1.0 = no diversity re-ranking
+    exploration_share: float = 0.1  # share of slots from outside the top categories
+    pool: int = 100  # candidates considered by the diversity re-ranking
+
+    def __post_init__(self) -> None:
+        values = [self.half_life_days, self.freshness_half_life_days]
+        if any(not math.isfinite(v) or v <= 0 for v in values):
+            raise ValueError("half-lives must be positive")
+        if not 0.0 <= self.mmr_lambda <= 1.0 or not 0.0 <= self.exploration_share <= 0.5:
+            raise ValueError("mmr_lambda is in [0, 1] and exploration_share in [0, 0.5]")
+        if self.pool < 1 or self.popularity_exponent <= 0:
+            raise ValueError("pool must be positive and popularity_exponent > 0")
+
+    def to_json(self) -> dict[str, Any]:
+        """As JSON."""
+        out = asdict(self)
+        out["kind_weights"] = dict(self.kind_weights)
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RankingWeights:
+        """Parse."""
+        return cls(**{**data, "kind_weights": dict(data.get("kind_weights", DEFAULT_KIND_WEIGHTS))})
