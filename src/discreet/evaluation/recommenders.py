@@ -1,0 +1,188 @@
+"""One contract for every ranker the harness compares: the engine and the baselines.
+
+``fit(split)`` learns from the training interactions and returns ``self``;
+``recommend(user, k)`` returns up to ``k`` item rows, best first, never one the
+user trained on. Randomness comes from an injected seed. The baselines
+(Random, MostPop, ItemKNN, EASE) are centralized references: they see every
+user's history, which discreet never collects.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from abc import ABC, abstractmethod
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from discreet.catalog.reader import Catalog
+from discreet.evaluation.protocol import Split
+from discreet.profile.model import Event, EventKind, Profile, RetentionPolicy
+from discreet.rank.ranker import Ranker
+from discreet.rank.weights import RankingWeights
+
+IntArray = np.ndarray[Any, np.dtype[np.int64]]
+FloatArray = np.ndarray[Any, np.dtype[np.float64]]
+
+
+class Recommender(ABC):
+    """The contract."""
+
+    name: str
+
+    @abstractmethod
+    def fit(self, split: Split) -> Recommender:
+        """Learn from ``split.train``; return ``self``."""
+
+    @abstractmethod
+    def scores(self, user: int) -> FloatArray:
+        """A score for every item (higher is better); trained-on items are ``-inf``."""
+
+    def recommend(self, user: int, k: int) -> IntArray:
+        """Up to ``k`` rows, best first, excluding what the user trained on."""
+        score = self.scores(user)
+        candidates = np.flatnonzero(np.isfinite(score))
+        k = min(k, len(candidates))
+        if k == 0:
+            return np.zeros(0, dtype=np.int64)
+        top = candidates[np.argpartition(-score[candidates], k - 1)[:k]]
+        return top[np.argsort(-score[top], kind="stable")].astype(np.int64)
+
+
+def _exclude(score: FloatArray, train: sp.csr_matrix, user: int) -> FloatArray:
+    score[train.indices[train.indptr[user] : train.indptr[user + 1]]] = -np.inf
+    return score
+
+
+class RandomRecommender(Recommender):
+    """Uniformly random order (seeded)."""
+
+    name = "Random"
+
+    def __init__(self, seed: int = 0) -> None:
+        self.seed = seed
+
+    def fit(self, split: Split) -> RandomRecommender:
+        self.train_ = split.train
+        return self
+
+    def scores(self, user: int) -> FloatArray:
+        rng = np.random.default_rng([self.seed, user])
+        return _exclude(rng.random(self.train_.shape[1]), self.train_, user)
+
+
+class MostPopRecommender(Recommender):
+    """Items by how many users interacted with them in training."""
+
+    name = "MostPop"
+
+    def fit(self, split: Split) -> MostPopRecommender:
+        self.train_ = split.train
+        self.popularity_ = np.asarray(split.train.sum(axis=0), dtype=np.float64).ravel()
+        return self
+
+    def scores(self, user: int) -> FloatArray:
+        return _exclude(self.popularity_.copy(), self.train_, user)
+
+
+class ItemKNNRecommender(Recommender):
+    """Item-based nearest neighbours: cosine similarity, ``neighbours`` per item."""
+
+    name = "ItemKNN"
+
+    def __init__(self, neighbours: int = 100) -> None:
+        self.neighbours = neighbours
+
+    def fit(self, split: Split) -> ItemKNNRecommender:
+        x = split.train.astype(np.float32)
+        norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=0)).ravel())
+        norms[norms == 0] = 1.0
+        normalised = x @ sp.diags(1.0 / norms)
+        similarity = (normalised.T @ normalised).toarray()
+        np.fill_diagonal(similarity, 0.0)
+        keep = min(self.neighbours, similarity.shape[0] - 1)
+        if keep > 0:
+            cut = np.argpartition(-similarity, keep - 1, axis=0)[:keep]
+            mask = np.zeros_like(similarity, dtype=bool)
+            np.put_along_axis(mask, cut, True, axis=0)
+            similarity[~mask] = 0.0
+        self.train_ = split.train
+        self.similarity_ = sp.csr_matrix(similarity)
+        return self
+
+    def scores(self, user: int) -> FloatArray:
+        row = self.train_[user]
+        score = np.asarray((row @ self.similarity_).todense(), dtype=np.float64).ravel()
+        return _exclude(score, self.train_, user)
+
+
+class EASERecommender(Recommender):
+    """EASE (Steck 2019): a closed-form item-item model with L2 strength ``lam``."""
+
+    name = "EASE"
+
+    def __init__(self, lam: float = 500.0) -> None:
+        self.lam = lam
+
+    def fit(self, split: Split) -> EASERecommender:
+        x = split.train.astype(np.float64)
+        gram = (x.T @ x).toarray()
+        gram[np.diag_indices_from(gram)] += self.lam
+        inverse = np.linalg.inv(gram)
+        self.weights_ = -inverse / np.diag(inverse)
+        np.fill_diagonal(self.weights_, 0.0)
+        self.train_ = split.train
+        return self
+
+    def scores(self, user: int) -> FloatArray:
+        row = self.train_[user]
+        score = np.asarray(row @ self.weights_, dtype=np.float64).ravel()
+        return _exclude(score, self.train_, user)
+
+
+class EngineRecommender(Recommender):
+    """discreet itself: the real catalog, a real profile per user, ``Ranker.recommend``.
+
+    Each user's training history becomes a :class:`Profile` of ``view`` events
+    on their days; ``today`` is the day of the user's last training event.
+    """
+
+    name = "discreet engine"
+
+    def __init__(self, catalog: Catalog, weights: RankingWeights | None = None) -> None:
+        self.catalog = catalog
+        self.weights = weights or RankingWeights()
+
+    def fit(self, split: Split) -> EngineRecommender:
+        self.ranker_ = Ranker(self.catalog, self.weights)
+        self.split_ = split
+        self.ids_ = self.catalog.ids
+        return self
+
+    def profile(self, user: int) -> tuple[Profile, dt.date]:
+        """The user's training history as a profile, and the day it ends."""
+        history = self.split_.history[user]
+        days = [dt.datetime.fromtimestamp(t, dt.UTC).date() for _, t in history]
+        today = max(days) if days else dt.date(2000, 1, 1)
+        policy = RetentionPolicy(days=3650, max_events=max(5_000, len(history)))
+        profile = Profile(
+            created=min(days) if days else today,
+            retention=policy,
+            events=[
+                Event(self.ids_[r], EventKind.VIEW, d)
+                for (r, _), d in zip(history, days, strict=True)
+            ],
+        )
+        return profile, today
+
+    def scores(self, user: int) -> FloatArray:
+        profile, today = self.profile(user)
+        profiled = self.ranker_.profiled(profile, today)
+        score = np.asarray(self.ranker_.scores(profiled, today), dtype=np.float64)
+        return _exclude(score, self.split_.train, user)
+
+    def recommend(self, user: int, k: int) -> IntArray:
+        profile, today = self.profile(user)
+        results = self.ranker_.recommend(profile, k, today=today, explain=False)
+        return np.asarray([self.catalog.index_of(r.item_id) for r in results], dtype=np.int64)

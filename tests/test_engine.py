@@ -1,0 +1,133 @@
+"""The Engine an app embeds: its API, a UI thread beside a sync thread, kiosk mode, the CLI."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from discreet.cli import main
+from discreet.engine import Engine
+from discreet.errors import KeySourceError, UnknownItemError
+from discreet.profile.session import ProfileConfig, ProfileHome
+from discreet.publish.repository import PublisherRepository
+from discreet.store.keys import KeyFileKey
+from discreet.sync.client import sync_catalog
+
+
+@pytest.fixture
+def engine(repo: PublisherRepository, publish: Callable[..., object], tmp_path: Path) -> Engine:
+    publish()
+    home = tmp_path / "app"
+    sync_catalog(home, str(repo.path), root=repo.trusted_root_path)
+    key = KeyFileKey.create(tmp_path / "app.key")
+    session = ProfileHome(home).create(
+        key, ProfileConfig("standard", "keyfile", str(key.path)), dt.date.today()
+    )
+    assert session is not None
+    session.close()
+    return Engine.open(home, key=key)
+
+
+def test_the_app_facing_api(engine: Engine) -> None:
+    with engine:
+        assert engine.record("b1", "like") is not None
+        assert engine.record("b3", "like") is None  # sensitive, not opted in
+        results = engine.recommend(3)
+        assert results
+        assert "b1" not in {r.item_id for r in results}
+        assert all(r.reasons for r in results)
+        assert engine.recommend(3, category="travel")
+        assert engine.explain("b1")["excluded"] == "you have already engaged with it"
+        with pytest.raises(UnknownItemError):
+            engine.explain("zzz")
+        engine.mute("fiction")
+        assert next(i for i in engine.interests() if i.category == "fiction").muted
+        engine.unmute("fiction")
+        with pytest.raises(UnknownItemError):
+            engine.mute("no-such-category")
+        engine.opt_in("health")
+        assert engine.record("b3", "like") is not None
+        engine.opt_out("health")
+        assert "b3" not in [e[0] for e in engine.export()["profile"]["events"]]
+        engine.pause()
+        assert engine.record("b2", "view") is None
+        engine.pause(False)
+        assert any(r.endswith("profile.dsc") for r in engine.erase())
+
+
+def test_opening_needs_a_key_unless_kiosk(tmp_path: Path) -> None:
+    with pytest.raises(KeySourceError):
+        Engine.open(tmp_path)
+
+
+def test_ui_thread_and_sync_thread_together(
+    engine: Engine, repo: PublisherRepository, publish: Callable[..., object]
+) -> None:
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def background_sync() -> None:
+        try:
+            for _ in range(3):
+                publish()
+                engine.sync(str(repo.path))
+        except BaseException as exc:  # reported to the main thread
+            errors.append(exc)
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=background_sync)
+    thread.start()
+    items = ["b1", "b2", "b4"]  # leaves b5, b6, b7 to recommend
+    count = 0
+    while not done.is_set() or count < 20:
+        engine.record(items[count % len(items)], "view")
+        assert engine.recommend(3)
+        count += 1
+    thread.join()
+    assert errors == []
+    assert engine.catalog.version == 4
+    assert len(engine.export()["profile"]["events"]) == count
+    engine.close()
+
+
+def test_kiosk_engine_wipes_when_idle(
+    repo: PublisherRepository, publish: Callable[..., object], tmp_path: Path
+) -> None:
+    publish()
+    home = tmp_path / "kiosk"
+    sync_catalog(home, str(repo.path), root=repo.trusted_root_path)
+    before = set(home.rglob("*"))
+    with Engine.open(home, kiosk=True, idle_seconds=0.3) as engine:
+        engine.record("b1", "like")
+        assert len(engine.export()["profile"]["events"]) == 1
+        time.sleep(0.6)
+        assert engine.export()["profile"]["events"] == []  # wiped after idle
+        engine.record("b2", "like")
+    assert set(home.rglob("*")) == before, "kiosk mode wrote to disk"
+
+
+def test_cli_recommend_explain_interests(
+    engine: Engine, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = engine.home
+    engine.close()
+    monkeypatch.setenv("DISCREET_HOME", str(home))
+    assert main(["like", "b6"]) == 0
+    capsys.readouterr()
+    assert main(["recommend", "-k", "2", "--json"]) == 0
+    results = json.loads(capsys.readouterr().out)["results"]
+    assert len(results) == 2
+    assert all(r["reasons"] for r in results)
+    assert main(["explain", results[0]["item"], "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["rank"] == 1
+    assert main(["interests", "mute", "travel"]) == 0
+    assert "(muted)" in capsys.readouterr().out
+    assert main(["interests", "mute"]) == 1
+    assert main(["recommend", "--after", "yesterday"]) == 2

@@ -1,0 +1,195 @@
+"""Ranking on the shipped demo catalog: exclusions, filters, feedback, diversity, reasons."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from discreet.catalog.reader import Catalog
+from discreet.demo_data import demo_items_path, demo_notices_path, demo_taxonomy_path
+from discreet.profile.model import Profile
+from discreet.publish.publisher import publish_catalog
+from discreet.publish.repository import PublisherRepository
+from discreet.rank.ranker import Filters, Ranker
+from discreet.rank.weights import RankingWeights
+from discreet.sync.client import sync_catalog
+
+TODAY = dt.date(2026, 11, 29)
+
+
+@pytest.fixture(scope="module")
+def catalog(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
+    folder = tmp_path_factory.mktemp("demo")
+    repo = PublisherRepository.init(folder / "repo")
+    publish_catalog(repo, demo_items_path(), demo_taxonomy_path(), notices_path=demo_notices_path())
+    return Catalog.open(
+        sync_catalog(folder / "home", str(repo.path), root=repo.trusted_root_path).folder
+    )
+
+
+def _in(catalog: Catalog, category: str, n: int = 3, language: str = "en") -> list[str]:
+    rows = catalog.features.rows_in([category])
+    ids = [catalog.item_at(int(r)).id for r in rows if catalog.item_at(int(r)).language == language]
+    return ids[:n]
+
+
+def _profile(catalog: Catalog, liked: list[str], kind: str = "like") -> Profile:
+    profile = Profile.new(TODAY)
+    for item in liked:
+        profile.record(item, kind, TODAY)
+    return profile
+
+
+def test_likes_shape_the_ranking_with_reasons(catalog: Catalog) -> None:
+    liked = _in(catalog, "crime")
+    results = Ranker(catalog).recommend(_profile(catalog, liked), 10, today=TODAY)
+    assert len(results) == 10
+    assert not {r.item_id for r in results} & set(liked)
+    crime = [r for r in results if "crime" in catalog.item(r.item_id).categories]
+    assert len(crime) >= 6
+    for r in results:
+        assert r.reasons, r
+    because = next(x for x in results[0].reasons if x.kind == "because-you")
+    assert set(because.items) <= set(liked)
+
+
+def test_muted_and_sensitive_categories_stay_out(catalog: Catalog) -> None:
+    ranker = Ranker(catalog, RankingWeights(exploration_share=0.0))
+    profile = _profile(catalog, _in(catalog, "crime") + _in(catalog, "health"))
+    results = ranker.recommend(profile, 40, today=TODAY)
+    sensitive = catalog.taxonomy.sensitive_ids
+    assert not any(set(catalog.item(r.item_id).categories) & sensitive for r in results)
+    profile.muted.add("crime")
+    assert not any(
+        "crime" in catalog.item(r.item_id).categories
+        for r in ranker.recommend(profile, 40, today=TODAY)
+    )
+    profile.sensitive_opt_in.add("health")
+    opted = ranker.recommend(profile, 40, today=TODAY, filters=Filters(categories=("health",)))
+    assert opted
+    assert all(
+        "health" in catalog.item(r.item_id).categories
+        or "mental-health" in catalog.item(r.item_id).categories
+        for r in opted
+    )
+
+
+def test_filters_by_category_language_and_date(catalog: Catalog) -> None:
+    ranker = Ranker(catalog)
+    profile = _profile(catalog, _in(catalog, "travel"))
+    spanish = ranker.recommend(profile, 5, today=TODAY, filters=Filters(language="es"))
+    assert spanish
+    assert all(catalog.item(r.item_id).language == "es" for r in spanish)
+    food = ranker.recommend(profile, 5, today=TODAY, filters=Filters(categories=("food",)))
+    assert all("food" in catalog.item(r.item_id).categories for r in food)
+    after = dt.date(2024, 1, 1)
+    recent = ranker.recommend(profile, 5, today=TODAY, filters=Filters(created_after=after))
+    assert all(catalog.item(r.item_id).created >= after for r in recent)  # type: ignore[operator]
+    assert ranker.recommend(profile, 5, today=TODAY, filters=Filters(language="xx")) == []
+
+
+def test_dislikes_push_similar_items_away(catalog: Catalog) -> None:
+    ranker = Ranker(catalog)
+    crime = _in(catalog, "crime", 6)
+    base = _profile(catalog, _in(catalog, "travel", 3))
+    before = ranker.scores(ranker.profiled(base, TODAY), TODAY)
+    for item in crime[:3]:
+        base.record(item, "dislike", TODAY)
+    after = ranker.scores(ranker.profiled(base, TODAY), TODAY)
+    rows = [catalog.index_of(i) for i in crime[3:]]
+    assert np.all(after[rows] < before[rows])
+
+
+def test_lower_lambda_gives_more_diverse_results(catalog: Catalog) -> None:
+    profile = _profile(catalog, _in(catalog, "crime", 2) + _in(catalog, "poetry", 1))
+
+    def spread(lam: float) -> int:
+        ranker = Ranker(catalog, RankingWeights(mmr_lambda=lam, exploration_share=0.0))
+        results = ranker.recommend(profile, 10, today=TODAY)
+        return len({c for r in results for c in catalog.item(r.item_id).categories})
+
+    assert spread(0.3) > spread(1.0)
+
+
+def test_exploration_is_deterministic_within_a_day(catalog: Catalog) -> None:
+    ranker = Ranker(catalog, RankingWeights(exploration_share=0.2))
+    profile = _profile(catalog, _in(catalog, "crime"))
+    first = ranker.recommend(profile, 10, today=TODAY)
+    assert [r.item_id for r in first] == [
+        r.item_id for r in ranker.recommend(profile, 10, today=TODAY)
+    ]
+    explored = [r for r in first if any(x.kind == "exploration" for x in r.reasons)]
+    assert len(explored) == 2
+    assert all("crime" not in catalog.item(r.item_id).categories for r in explored)
+    days = {
+        tuple(r.item_id for r in ranker.recommend(profile, 10, today=TODAY + dt.timedelta(days=d)))
+        for d in range(6)
+    }
+    assert len(days) > 1
+
+
+def test_cold_start_is_popularity_with_diversity(catalog: Catalog, tmp_path: Path) -> None:
+    ranker = Ranker(catalog)
+    fresh = ranker.recommend(Profile.new(TODAY), 8, today=TODAY)
+    assert len(fresh) == 8
+    assert all(any(x.kind == "starter" for x in r.reasons) for r in fresh)
+    assert len({catalog.item(r.item_id).categories[0] for r in fresh}) >= 4
+    # With an informative prior the most popular items lead, marked as popular.
+    sensitive = catalog.taxonomy.sensitive_ids
+    everyday = [i for i in catalog.ids if not set(catalog.item(i).categories) & sensitive]
+    popular = everyday[:5]
+    estimates = tmp_path / "pop.json"
+    document = {"estimates": dict.fromkeys(popular, 1000.0)}
+    estimates.write_text(json.dumps(document), encoding="utf-8")
+    repo = PublisherRepository.init(tmp_path / "repo")
+    publish_catalog(repo, demo_items_path(), demo_taxonomy_path(), popularity_path=estimates)
+    informed = Catalog.open(
+        sync_catalog(tmp_path / "home", str(repo.path), root=repo.trusted_root_path).folder
+    )
+    top = Ranker(informed, RankingWeights(mmr_lambda=1.0)).recommend(
+        Profile.new(TODAY), 5, today=TODAY
+    )
+    assert {r.item_id for r in top} == set(popular)
+    assert all(any(x.kind == "popular" for x in r.reasons) for r in top)
+
+
+def test_explain_agrees_with_recommend(catalog: Catalog) -> None:
+    ranker = Ranker(catalog, RankingWeights(mmr_lambda=1.0, exploration_share=0.0))
+    liked = _in(catalog, "sf-fantasy")
+    profile = _profile(catalog, liked)
+    results = ranker.recommend(profile, 5, today=TODAY)
+    for position, result in enumerate(results, start=1):
+        why = ranker.explain(profile, result.item_id, today=TODAY)
+        assert why["rank"] == position
+        c = why["components"]
+        assert why["score"] == pytest.approx(
+            c["similarity"] + c["popularity"] + c["freshness"], abs=1e-5
+        )
+    assert (
+        ranker.explain(profile, liked[0], today=TODAY)["excluded"]
+        == "you have already engaged with it"
+    )
+    health = _in(catalog, "health", 1)[0]
+    assert "sensitive" in ranker.explain(profile, health, today=TODAY)["excluded"]
+    with pytest.raises(KeyError):
+        ranker.explain(profile, "nope", today=TODAY)
+
+
+def test_interests_reflect_the_profile(catalog: Catalog) -> None:
+    profile = _profile(catalog, _in(catalog, "travel", 3))
+    profile.muted.add("politics")
+    interests = Ranker(catalog).interests(profile, TODAY)
+    assert interests[0].category == "travel"
+    assert next(i for i in interests if i.category == "politics").muted
+    assert next(i for i in interests if i.category == "health").sensitive
+
+
+def test_paused_profiles_get_unpersonalised_results(catalog: Catalog) -> None:
+    profile = _profile(catalog, _in(catalog, "crime"))
+    profile.paused = True
+    results = Ranker(catalog).recommend(profile, 5, today=TODAY)
+    assert all(any(x.kind == "starter" for x in r.reasons) for r in results)
