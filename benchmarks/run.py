@@ -9,7 +9,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-BENCHMARKS = ("bench_build", "bench_catalog_open", "bench_store", "bench_ldp", "bench_server")
+BENCHMARKS = (
+    "bench_build",
+    "bench_catalog_open",
+    "bench_store",
+    "bench_ldp",
+    "bench_server",
+    "bench_recommend",
+)
 
 
 def main() -> None:

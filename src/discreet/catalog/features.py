@@ -17,6 +17,7 @@ import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -98,15 +99,39 @@ class CatalogFeatures:
             tuple(meta["languages"]),
         )
 
+    @cached_property
+    def _rows_by_category(self) -> list[IntArray]:
+        rows = np.repeat(np.arange(len(self.indptr) - 1), np.diff(self.indptr))
+        order = np.argsort(self.indices, kind="stable")
+        bounds = np.searchsorted(self.indices[order], np.arange(len(self.category_ids) + 1))
+        return [rows[order[bounds[i] : bounds[i + 1]]] for i in range(len(self.category_ids))]
+
     def rows_in(self, category_ids: Sequence[str]) -> IntArray:
         """Rows of the items in any of ``category_ids`` (no Python loop over items)."""
-        wanted = np.zeros(len(self.category_ids), dtype=bool)
-        for c in category_ids:
-            if c in self.category_ids:
-                wanted[self.category_ids.index(c)] = True
-        hits = wanted[self.indices]
+        parts = [
+            self._rows_by_category[self.category_ids.index(c)]
+            for c in category_ids
+            if c in self.category_ids
+        ]
+        if not parts:
+            return np.zeros(0, dtype=np.int64)
+        return parts[0] if len(parts) == 1 else np.unique(np.concatenate(parts))
+
+    @cached_property
+    def category_bits(self) -> IntArray | None:
+        """Per item, a 64-bit mask of its categories (``None`` past 64 categories)."""
+        if len(self.category_ids) > 63:
+            return None
+        bits = np.zeros(len(self.indptr) - 1, dtype=np.int64)
         rows = np.repeat(np.arange(len(self.indptr) - 1), np.diff(self.indptr))
-        return np.unique(rows[hits])
+        np.bitwise_or.at(bits, rows, np.left_shift(1, self.indices))
+        return bits
+
+    def bits_of(self, category_ids: Sequence[str]) -> int:
+        """The mask of ``category_ids`` in :attr:`category_bits`."""
+        return sum(
+            1 << self.category_ids.index(c) for c in set(category_ids) if c in self.category_ids
+        )
 
     def membership(self) -> np.ndarray[Any, np.dtype[np.float32]]:
         """A dense (items x categories) 0/1 matrix; for catalogs of modest size only."""

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from discreet import __version__
-from discreet.cli import _catalog, _profile, _publish, _rank, _report, _server
+from discreet.cli import _catalog, _eval, _profile, _publish, _rank, _report, _server
 from discreet.errors import DiscreetError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     _profile.register(sub, common)
     _report.register(sub, common)
     _rank.register(sub, common)
+    _eval.register(sub, common)
     return parser
 
 

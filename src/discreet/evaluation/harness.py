@@ -40,13 +40,16 @@ from discreet.rank.weights import RankingWeights
 
 #: The engine's tuning grid, searched one coordinate at a time on validation.
 ENGINE_GRID: dict[str, Sequence[Any]] = {
-    "popularity": (0.25, 0.5, 1.0, 2.0, 4.0),
-    "popularity_exponent": (0.5, 0.75, 1.0),
+    "popularity": (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0),
+    "popularity_exponent": (0.5, 0.75, 1.0, 1.5),
     "half_life_days": (30.0, 180.0, 3650.0),
     "mmr_lambda": (1.0, 0.9),
     "exploration_share": (0.0, 0.1),
 }
 EASE_LAMBDAS = (100.0, 300.0, 1000.0)
+#: For private popularity, tuned per (N, ε) on validation: the pad length and the prior's weight.
+PRIVATE_PAD_LENGTHS = (1, 8)
+PRIVATE_POPULARITY_WEIGHTS = (0.5, 1.0, 2.0, 4.0, 8.0)
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,7 @@ class EvalConfig:
 
     clients: Sequence[int] = (100_000, 1_000_000)
     epsilons: Sequence[float] = (1.0, 2.0)
-    pad_length: int = 8
+
     baselines: bool = True
     seed: int = 0
     dim: int = 64
@@ -168,6 +171,35 @@ def tune_engine(
     return weights, best
 
 
+def tune_private(
+    dataset: Dataset,
+    validation: Split,
+    clients: int,
+    epsilon: float,
+    weights: RankingWeights,
+    folder: Path,
+    config: EvalConfig,
+    rng: np.random.Generator,
+) -> tuple[int, RankingWeights]:
+    """Choose the pad length and the prior's weight for private popularity, on validation."""
+    best: tuple[float, int, RankingWeights] = (-1.0, PRIVATE_PAD_LENGTHS[0], weights)
+    for pad in PRIVATE_PAD_LENGTHS:
+        estimates = private_popularity(dataset, validation, clients, epsilon, pad, rng)
+        tuning = folder / f"tune-{clients}-{epsilon:g}-{pad}"
+        catalog = build_catalog(dataset, tuning, estimates, config.dim)
+        for popularity in PRIVATE_POPULARITY_WEIGHTS:
+            candidate = dataclasses.replace(weights, popularity=popularity)
+            ranked = _ranked(EngineRecommender(catalog, candidate).fit(validation), validation)
+            score = evaluate_lists(ranked, validation).ndcg10
+            if score > best[0]:
+                best = (score, pad, candidate)
+    config.log(
+        f"N={clients:,} ε={epsilon:g}: pad {best[1]}, popularity {best[2].popularity} "
+        f"(validation NDCG@10 {best[0]:.4f})"
+    )
+    return best[1], best[2]
+
+
 def run_evaluation(dataset: Dataset, config: EvalConfig) -> list[Row]:
     """The whole comparison; returns the table rows."""
     log = config.log
@@ -212,15 +244,16 @@ def run_evaluation(dataset: Dataset, config: EvalConfig) -> list[Row]:
         rng = np.random.default_rng(config.seed)
         for clients in config.clients:
             for epsilon in config.epsilons:
-                estimates = private_popularity(
-                    dataset, test, clients, epsilon, config.pad_length, rng
+                pad, private_weights = tune_private(
+                    dataset, validation, clients, epsilon, weights, folder, config, rng
                 )
+                estimates = private_popularity(dataset, test, clients, epsilon, pad, rng)
                 name = f"private-{clients}-{epsilon:g}"
                 catalog = build_catalog(dataset, folder / name, estimates, config.dim)
                 timed(
                     f"engine + private popularity (N={clients:,}, ε={epsilon:g})",
-                    EngineRecommender(catalog, weights),
-                    f"pad length {config.pad_length}",
+                    EngineRecommender(catalog, private_weights),
+                    f"pad length {pad}, popularity={private_weights.popularity} (validation)",
                 )
     return rows
 

@@ -98,6 +98,7 @@ class Ranker:
     def __init__(self, catalog: Catalog, weights: RankingWeights | None = None) -> None:
         self.catalog = catalog
         self.weights = weights or RankingWeights()
+        self._rows: dict[str, int | None] = {}
 
     # ---- per-catalog precomputation -----------------------------------------------
     @cached_property
@@ -128,6 +129,18 @@ class Ranker:
         return fresh.astype(np.float32)
 
     # ---- the profile side --------------------------------------------------------------
+    def _row(self, item_id: str) -> int | None:
+        """The row of an item, memoised (histories are looked up on every request)."""
+        row = self._rows.get(item_id, -1)
+        if row == -1:
+            try:
+                row = self.catalog.index_of(item_id)
+            except KeyError:
+                row = None
+            if len(self._rows) < 200_000:
+                self._rows[item_id] = row
+        return row
+
     def _blocked(self, profile: Profile) -> tuple[str, ...]:
         taxonomy = self.catalog.taxonomy
         sensitive = [
@@ -140,15 +153,19 @@ class Ranker:
     def profiled(self, profile: Profile, today: dt.date) -> _Profiled:
         """The interest vector and exclusions a profile implies."""
         blocked = self._blocked(profile)
-        blocked_rows = set(self.catalog.features.rows_in(blocked).tolist()) if blocked else set()
+        features = self.catalog.features
+        bits = features.category_bits
+        blocked_bits = features.bits_of(blocked)
+        blocked_rows = (
+            set(features.rows_in(blocked).tolist()) if blocked and bits is None else set()
+        )
         rows, weights, seen = [], [], []
         for event in profile.events:
-            try:
-                row = self.catalog.index_of(event.item)
-            except KeyError:
+            row = self._row(event.item)
+            if row is None:
                 continue  # no longer in this catalog
             seen.append(row)
-            if row in blocked_rows:
+            if (bits is not None and int(bits[row]) & blocked_bits) or row in blocked_rows:
                 continue
             age = max((today - event.day).days, 0)
             decay = 0.5 ** (age / self.weights.half_life_days)
@@ -229,11 +246,12 @@ class Ranker:
         """Set excluded items' scores to -inf, in place."""
         f = self.catalog.features
         score[p.seen] = -np.inf
-        if p.blocked_categories:
-            score[f.rows_in(p.blocked_categories)] = -np.inf
+        for category in p.blocked_categories:  # one cached row array each: no union to sort
+            score[f.rows_in([category])] = -np.inf
         if filters.categories:
             keep = np.zeros(len(score), dtype=bool)
-            keep[f.rows_in(filters.categories)] = True
+            for category in filters.categories:
+                keep[f.rows_in([category])] = True
             score[~keep] = -np.inf
         if filters.language is not None:
             tag = filters.language.lower()
@@ -274,7 +292,17 @@ class Ranker:
         chosen = self._mmr(top, score[top], min(k, len(top)), lam)
         explore = self._exploration(p, score, chosen, k, today)
         rows = [r for r in chosen if r not in explore][: k - len(explore)] + explore
-        return [self._result(row, float(score[row]), p, row in explore, explain) for row in rows]
+        items = [self.catalog.item_at(row) for row in rows]
+        if not explain:
+            return [
+                Recommendation(i.id, i.title, float(score[r]))
+                for r, i in zip(rows, items, strict=True)
+            ]
+        reasons = self._reasons_for(rows, [i.categories for i in items], p, set(explore), today)
+        return [
+            Recommendation(i.id, i.title, float(score[r]), why)
+            for r, i, why in zip(rows, items, reasons, strict=True)
+        ]
 
     def _mmr(
         self, rows: np.ndarray[Any, Any], scores: np.ndarray[Any, Any], k: int, lam: float
@@ -304,10 +332,19 @@ class Ranker:
         if slots == 0 or p.vector is None or not p.top_categories:
             return []
         f = self.catalog.features
-        inside = np.zeros(len(score), dtype=bool)
-        inside[f.rows_in(p.top_categories)] = True
-        outside = np.where(~inside & np.isfinite(score))[0]
-        outside = np.setdiff1d(outside, chosen)
+        # Look among the best few thousand candidates only: no full-length pass.
+        finite = int(np.isfinite(score).sum())
+        depth = min(finite, max(50 * slots, 2_000))
+        if depth == 0:
+            return []
+        candidates = np.argpartition(-score, depth - 1)[:depth]
+        candidates = candidates[np.isfinite(score[candidates])]
+        if f.category_bits is not None:
+            inside = (f.category_bits[candidates] & f.bits_of(p.top_categories)) != 0
+        else:
+            inside = np.isin(candidates, f.rows_in(p.top_categories))
+        outside = candidates[~inside]
+        outside = outside[np.isin(outside, chosen, invert=True)]
         if not len(outside):
             return []
         best = outside[np.argsort(-score[outside])[: 10 * slots]]
@@ -318,45 +355,56 @@ class Ranker:
         return [int(r) for r in rng.choice(best, size=min(slots, len(best)), replace=False)]
 
     # ---- explanations -------------------------------------------------------------------
-    def _result(
-        self, row: int, score: float, p: _Profiled, explored: bool, explain: bool
-    ) -> Recommendation:
-        item = self.catalog.item_at(row)
-        reasons = self._reasons(row, item.categories, p, explored) if explain else ()
-        return Recommendation(item.id, item.title, score, reasons)
-
-    def _reasons(
-        self, row: int, categories: Sequence[str], p: _Profiled, explored: bool
-    ) -> tuple[Reason, ...]:
-        reasons: list[Reason] = []
+    def _reasons_for(
+        self,
+        rows: Sequence[int],
+        categories: Sequence[Sequence[str]],
+        p: _Profiled,
+        explored: set[int],
+        today: dt.date,
+    ) -> list[tuple[Reason, ...]]:
+        """Reasons for several results at once (one matrix product for all contributions)."""
         taxonomy = self.catalog.taxonomy
-        if explored:
-            reasons.append(Reason("exploration", "something outside your usual categories"))
-        if p.vector is not None and len(p.rows):
-            vector = np.asarray(self.catalog.embeddings[row], dtype=np.float64)
-            history = np.asarray(self.catalog.embeddings[np.sort(p.rows)], dtype=np.float64)
-            sorted_weights = p.weights[np.argsort(p.rows)]
-            contributions = sorted_weights * (history @ vector)
-            best = [i for i in np.argsort(-contributions)[:2] if contributions[i] > 0]
-            if best:
-                rows = np.sort(p.rows)[best]
-                ids = tuple(self.catalog.item_at(int(r)).id for r in rows)
-                titles = ", ".join(self.catalog.item_at(int(r)).title for r in rows)
-                reasons.append(Reason("because-you", f"because you engaged with {titles}", ids))
-        shared = [c for c in categories if c in p.top_categories]
-        if shared:
-            labels = ", ".join(taxonomy[c].label for c in shared)
-            reasons.append(Reason("category", f"in {labels}, which you like", tuple(shared)))
-        if self._popular[row]:
-            reasons.append(Reason("popular", "popular with other users"))
-        elif p.vector is None:
-            reasons.append(
-                Reason("starter", "a varied pick to start with; your likes will shape what follows")
-            )
-        fresh = self._freshness(dt.date.today())
-        if fresh is not None and fresh[row] >= 0.5:
-            reasons.append(Reason("new", "new in the catalog"))
-        return tuple(reasons)
+        fresh = self._freshness(today)
+        contributions = None
+        history_rows = p.rows
+        if p.vector is not None and len(p.rows) and rows:
+            order = np.argsort(p.rows)
+            history_rows = p.rows[order]
+            history = np.asarray(self.catalog.embeddings[history_rows], dtype=np.float64)
+            wanted = np.asarray(rows)
+            results = np.asarray(self.catalog.embeddings[np.sort(wanted)], dtype=np.float64)
+            results = results[np.argsort(np.argsort(wanted))]
+            contributions = (p.weights[order][:, None] * (history @ results.T)).T
+        titles: dict[int, tuple[str, str]] = {}
+        out = []
+        for position, (row, cats) in enumerate(zip(rows, categories, strict=True)):
+            reasons: list[Reason] = []
+            if row in explored:
+                reasons.append(Reason("exploration", "something outside your usual categories"))
+            if contributions is not None:
+                ranked = np.argsort(-contributions[position])[:2]
+                best = [int(history_rows[i]) for i in ranked if contributions[position, i] > 0]
+                for h in best:
+                    if h not in titles:
+                        item = self.catalog.item_at(h)
+                        titles[h] = (item.id, item.title)
+                if best:
+                    text = "because you engaged with " + ", ".join(titles[h][1] for h in best)
+                    reasons.append(Reason("because-you", text, tuple(titles[h][0] for h in best)))
+            shared = [c for c in cats if c in p.top_categories]
+            if shared:
+                labels = ", ".join(taxonomy[c].label for c in shared)
+                reasons.append(Reason("category", f"in {labels}, which you like", tuple(shared)))
+            if self._popular[row]:
+                reasons.append(Reason("popular", "popular with other users"))
+            elif p.vector is None:
+                text = "a varied pick to start with; your likes will shape what follows"
+                reasons.append(Reason("starter", text))
+            if fresh is not None and fresh[row] >= 0.5:
+                reasons.append(Reason("new", "new in the catalog"))
+            out.append(tuple(reasons))
+        return out
 
     def explain(
         self, profile: Profile, item_id: str, *, today: dt.date | None = None
@@ -396,6 +444,6 @@ class Ranker:
             "excluded": excluded,
             "reasons": [
                 {"kind": r.kind, "text": r.text, "items": list(r.items)}
-                for r in self._reasons(row, item.categories, p, False)
+                for r in self._reasons_for([row], [item.categories], p, set(), today)[0]
             ],
         }

@@ -1,0 +1,81 @@
+"""``discreet eval``: offline evaluation against centralized baselines."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from discreet.cli._output import emit
+from discreet.errors import InputError
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Run the comparison and print the table."""
+    from discreet.evaluation import (
+        EvalConfig,
+        convert_movielens,
+        format_table,
+        load_dataset,
+        run_evaluation,
+    )
+
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.movielens:
+            source = Path(args.movielens)
+            if not (source / "ratings.csv").exists():
+                raise InputError(
+                    f"{source} has no ratings.csv; point --movielens at the unpacked folder"
+                )
+            items, interactions = convert_movielens(source, tmp)
+        elif args.items and args.interactions:
+            items, interactions = Path(args.items), Path(args.interactions)
+        else:
+            raise InputError("give --items and --interactions, or --movielens DIR")
+        dataset = load_dataset(items, interactions)
+
+        def log(message: str) -> None:
+            if not args.json:
+                print(message, file=sys.stderr, flush=True)
+
+        config = EvalConfig(
+            clients=tuple(args.clients),
+            epsilons=tuple(args.epsilon),
+            baselines=not args.no_baselines,
+            seed=args.seed,
+            log=log,
+        )
+        rows = run_evaluation(dataset, config)
+    document: dict[str, Any] = {"rows": [r.to_json() for r in rows]}
+    emit(args, document, [format_table(rows)])
+    return 0
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Add ``eval``."""
+    p = sub.add_parser(
+        "eval",
+        parents=[common],
+        help="offline evaluation against centralized baselines",
+        epilog="example: discreet eval --movielens ../shared/data/ml-latest-small",
+    )
+    p.add_argument("--items", metavar="ITEMS_CSV")
+    p.add_argument("--interactions", metavar="INTERACTIONS_CSV")
+    p.add_argument("--movielens", metavar="DIR", help="a MovieLens folder, converted first")
+    p.add_argument(
+        "--clients",
+        type=int,
+        nargs="+",
+        default=[100_000, 1_000_000],
+        metavar="N",
+        help="simulated devices for private popularity (default 1e5 1e6)",
+    )
+    p.add_argument(
+        "--epsilon", type=float, nargs="+", default=[1.0, 2.0], metavar="E", help="default 1 2"
+    )
+
+    p.add_argument("--no-baselines", action="store_true", help="only the engine")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(handler=cmd_eval)
