@@ -228,3 +228,13 @@ def test_manifest_parser_rejects_hostile_values() -> None:
             Manifest.from_json(doc)
     with pytest.raises(UnsupportedFormatError, match="update the app"):
         Manifest.from_json({**good, "format_version": 2})
+
+
+def test_degenerate_text_still_embeds_or_fails_clearly() -> None:
+    from discreet.errors import ItemsInvalidError
+
+    repetitive = [f"Title m{i}. a" for i in range(40)]  # every term is too rare or too common
+    fitted = fit_embeddings(repetitive, EmbeddingParams(dim=4, char_ngrams=False))
+    assert np.isfinite(fitted.vectors).all()
+    with pytest.raises(ItemsInvalidError, match="no text to embed"):
+        fit_embeddings([". "] * 30, EmbeddingParams(dim=4, char_ngrams=False))

@@ -30,11 +30,13 @@ from sklearn.preprocessing import Normalizer
 
 from discreet.catalog.items import Item
 from discreet.catalog.taxonomy import Taxonomy
+from discreet.errors import ItemsInvalidError
 
 Vectorizer = Literal["auto", "tfidf", "hashing"]
 #: Above this many items ``vectorizer="auto"`` switches to hashing, which needs no vocabulary.
 HASHING_THRESHOLD = 50_000
 _WORD_PATTERN = r"(?u)\b\w\w+\b"
+_ANY_WORD_PATTERN = r"(?u)\b\w+\b"  # for tiny catalogs: one-letter words count too
 
 
 @dataclass(frozen=True)
@@ -122,7 +124,19 @@ def _hashed(analyzer: str, ngrams: tuple[int, int], params: EmbeddingParams) -> 
     return Pipeline([("hash", vectorizer), ("idf", TfidfTransformer(sublinear_tf=True))])
 
 
-def _counted(analyzer: str, ngrams: tuple[int, int], n_items: int, max_df: float) -> Any:
+def _counted(
+    analyzer: str, ngrams: tuple[int, int], n_items: int, max_df: float, relaxed: bool = False
+) -> Any:
+    if relaxed:
+        pattern = {"token_pattern": _ANY_WORD_PATTERN} if analyzer == "word" else {}
+        return TfidfVectorizer(
+            analyzer=analyzer,
+            ngram_range=ngrams,
+            strip_accents="unicode",
+            sublinear_tf=True,
+            dtype=np.float32,
+            **pattern,
+        )
     return TfidfVectorizer(
         analyzer=analyzer,
         ngram_range=ngrams,
@@ -137,14 +151,18 @@ def _counted(analyzer: str, ngrams: tuple[int, int], n_items: int, max_df: float
     )
 
 
-def _features(params: EmbeddingParams, n_items: int) -> list[tuple[str, Any]]:
+def _features(
+    params: EmbeddingParams, n_items: int, relaxed: bool = False
+) -> list[tuple[str, Any]]:
     analyzers = [("words", "word", (1, 1))]
     if params.char_ngrams:
         analyzers.append(("chars", "char_wb", (3, 5) if params.vectorizer == "tfidf" else (3, 4)))
     if params.vectorizer == "hashing":
         union = FeatureUnion([(n, _hashed(a, g, params)) for n, a, g in analyzers])
         return [("features", union), ("rare", RareColumnFilter(_min_df(n_items)))]
-    union = FeatureUnion([(n, _counted(a, g, n_items, params.max_df)) for n, a, g in analyzers])
+    union = FeatureUnion(
+        [(n, _counted(a, g, n_items, params.max_df, relaxed)) for n, a, g in analyzers]
+    )
     return [("features", union)]
 
 
@@ -167,7 +185,18 @@ def fit_embeddings(documents: Sequence[str], params: EmbeddingParams) -> FittedE
     """
     params = params.resolved(len(documents))
     steps = _features(params, len(documents))
-    features = Pipeline(steps).fit_transform(documents)
+    try:
+        features = Pipeline(steps).fit_transform(documents)
+    except ValueError:
+        # Frequency cuts left no terms (tiny or repetitive text): keep every term instead.
+        steps = _features(params, len(documents), relaxed=True)
+        try:
+            features = Pipeline(steps).fit_transform(documents)
+        except ValueError:
+            raise ItemsInvalidError(
+                "the items have no text to embed (titles, descriptions and category labels "
+                "are empty); add descriptive text and build again"
+            ) from None
     n_samples, n_features = features.shape
     dim = max(1, min(params.dim, n_features - 1, n_samples))
     svd = TruncatedSVD(n_components=dim, algorithm="randomized", random_state=params.seed)

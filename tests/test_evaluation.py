@@ -1,0 +1,117 @@
+"""The evaluation harness: protocol, metrics, the MovieLens converter and ``discreet eval``."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from discreet.cli import main
+from discreet.errors import InputError
+from discreet.evaluation.data import convert_movielens, load_dataset
+from discreet.evaluation.protocol import Split, evaluate_lists, split_dataset
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-latest-small"
+
+
+def _write(
+    folder: Path, items: list[tuple[str, str]], interactions: list[tuple[str, str, int]]
+) -> tuple[Path, Path]:
+    with (folder / "items.csv").open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["id", "title", "categories"])
+        writer.writerows([(i, f"Title {i}", c) for i, c in items])
+    with (folder / "interactions.csv").open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["user_id", "item_id", "timestamp"])
+        writer.writerows(interactions)
+    return folder / "items.csv", folder / "interactions.csv"
+
+
+def test_split_follows_the_protocol(tmp_path: Path) -> None:
+    items = [(f"i{n}", "a") for n in range(12)]
+    interactions = [("u1", f"i{n}", 100 + n) for n in range(10)]  # 10 in time order
+    interactions += [("u2", f"i{n}", 500) for n in (3, 1, 2, 0, 4)]  # a tie: item order decides
+    interactions += [("u3", "i0", 1), ("u3", "i1", 2), ("u3", "i2", 3), ("u3", "i3", 4)]  # too few
+    interactions += [("u1", "i0", 999)]  # a repeat counts once (its first time)
+    dataset = load_dataset(*_write(tmp_path, items, interactions))
+    validation, test = split_dataset(dataset)
+    assert len(test.heldout) == 2  # u3 dropped
+    assert test.heldout[0].tolist() == [8, 9]  # the last 20% in time
+    assert test.heldout[1].tolist() == [4]  # ties broken by item: i4 is last
+    assert [r for r, _ in test.history[0]] == list(range(8))
+    assert validation.heldout[0].tolist() == [6, 7]  # validation comes from training only
+    assert test.train[0].indices.tolist() == list(range(8))
+
+
+def test_metrics_match_a_hand_computation() -> None:
+    import scipy.sparse as sp
+
+    split = Split(sp.csr_matrix((2, 6)), [[], []], [np.array([1, 3]), np.array([5])], 6)
+    ranked = {0: np.array([3, 0, 1, 2]), 1: np.array([0, 2, 4])}
+    metrics = evaluate_lists(ranked, split)
+    user0 = (1 + 1 / math.log2(4)) / (1 + 1 / math.log2(3))
+    assert metrics.ndcg10 == pytest.approx(user0 / 2)
+    assert metrics.recall20 == pytest.approx(0.5)
+    assert metrics.hr10 == pytest.approx(0.5)
+    assert metrics.coverage10 == pytest.approx(5 / 6)
+
+
+def test_bad_interactions_are_reported(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"not in items\.csv"):
+        load_dataset(*_write(tmp_path, [("i1", "a")], [("u1", "nope", 1)]))
+    (tmp_path / "interactions.csv").write_text("user,item\n", encoding="utf-8")
+    with pytest.raises(InputError, match="missing field"):
+        load_dataset(tmp_path / "items.csv", tmp_path / "interactions.csv")
+
+
+@pytest.mark.skipif(not SHARED.exists(), reason="../shared/data is laid beside the checkout in CI")
+def test_movielens_converts_to_the_evaluation_format(tmp_path: Path) -> None:
+    items, interactions = convert_movielens(SHARED, tmp_path)
+    dataset = load_dataset(items, interactions)
+    assert dataset.n_items == 9742
+    assert dataset.n_users == 610
+    assert len(dataset.rows) == 100_836
+    assert "comedy" in dataset.taxonomy
+    toy_story = next(i for i in dataset.items if i.id == "1")
+    assert set(toy_story.categories) >= {"animation", "comedy"}
+    assert "pixar" in toy_story.text.lower()  # tags join the text
+
+
+def test_eval_command_prints_every_method(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rng = np.random.default_rng(1)
+    genres = ["a", "b", "c", "d"]
+    items = [(f"m{n}", genres[n % 4]) for n in range(40)]
+    interactions = []
+    for u in range(30):
+        liked = [n for n in range(40) if n % 4 == u % 4] + list(rng.choice(40, 3))
+        interactions += [(f"u{u}", f"m{n}", 1_600_000_000 + 3600 * t) for t, n in enumerate(liked)]
+    items_path, interactions_path = _write(tmp_path, items, interactions)
+    code = main(
+        [
+            "eval",
+            "--items",
+            str(items_path),
+            "--interactions",
+            str(interactions_path),
+            "--clients",
+            "3000",
+            "--epsilon",
+            "2",
+            "--json",
+        ]
+    )
+    assert code == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    methods = [r["method"] for r in rows]
+    assert methods[:4] == ["Random", "MostPop", "ItemKNN (cosine, 100 neighbours)", "EASE"]
+    assert "engine + exact popularity" in methods
+    assert any(m.startswith("engine + private popularity (N=3,000, ε=2)") for m in methods)
+    assert all(0.0 <= r["ndcg@10"] <= 1.0 for r in rows)
+    assert main(["eval"]) == 1
