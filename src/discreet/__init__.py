@@ -25,10 +25,12 @@ from discreet.catalog import (
     read_items,
 )
 from discreet.demo_data import demo_items_path, demo_taxonomy_path
+from discreet.engine import Engine
 from discreet.home import resolve_home
 from discreet.profile import EventKind, Profile, RetentionPolicy
 from discreet.profile.session import ProfileConfig, ProfileHome, ProfileSession
 from discreet.publish import Expiries, PublisherRepository
+from discreet.rank import Filters, Ranker, RankingWeights, Recommendation
 from discreet.store import EncryptedStore, KeyFileKey, KeyringKey, MemoryStore, PassphraseKey
 from discreet.sync import InstalledCatalogs, SyncResult, sync_catalog
 
@@ -50,8 +52,10 @@ __all__ = [
     "Category",
     "EmbeddingParams",
     "EncryptedStore",
+    "Engine",
     "EventKind",
     "Expiries",
+    "Filters",
     "InstalledCatalogs",
     "Item",
     "KeyFileKey",
@@ -66,6 +70,9 @@ __all__ = [
     "ProfileSession",
     "PublishResult",
     "PublisherRepository",
+    "Ranker",
+    "RankingWeights",
+    "Recommendation",
     "RetentionPolicy",
     "SyncResult",
     "Taxonomy",

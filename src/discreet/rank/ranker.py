@@ -113,6 +113,10 @@ class Ranker:
         return scaled.astype(np.float32)
 
     @cached_property
+    def _weighted_popularity(self) -> FloatArray:
+        return (self.weights.popularity * self._popularity).astype(np.float32)
+
+    @cached_property
     def _popular(self) -> np.ndarray[Any, np.dtype[np.bool_]]:
         """Items in the top decile of an informative (non-uniform) popularity prior."""
         prior = np.asarray(self.catalog.popularity)
@@ -236,7 +240,7 @@ class Ranker:
         else:
             score = np.asarray(self.catalog.embeddings @ p.vector, dtype=np.float32)
             if w.popularity:
-                score += w.popularity * self._popularity
+                score += self._weighted_popularity
         fresh = self._freshness(today)
         if fresh is not None:
             score += w.freshness * fresh
@@ -282,15 +286,19 @@ class Ranker:
         p = self.profiled(profile, today)
         score = self.scores(p, today)
         self._mask(score, p, filters or Filters())
-        available = int(np.isfinite(score).sum())
-        if available == 0:
+        # One partial sort serves both the diversity pool and the exploration slots.
+        slots = int(k * self.weights.exploration_share) if p.vector is not None else 0
+        pool = max(self.weights.pool, 3 * k)
+        depth = min(len(score), max(pool, 50 * slots, 2_000 if slots else 0))
+        candidates = np.argpartition(score, len(score) - depth)[len(score) - depth :]
+        candidates = candidates[np.isfinite(score[candidates])]
+        if not len(candidates):
             return []
-        pool = min(max(self.weights.pool, 3 * k), available)
-        top = np.argpartition(-score, pool - 1)[:pool]
-        top = top[np.argsort(-score[top], kind="stable")]
+        candidates = candidates[np.argsort(-score[candidates], kind="stable")]
+        top = candidates[:pool]
         lam = self.weights.mmr_lambda if diversity is None else diversity
         chosen = self._mmr(top, score[top], min(k, len(top)), lam)
-        explore = self._exploration(p, score, chosen, k, today)
+        explore = self._exploration(p, score, candidates, chosen, slots, today)
         rows = [r for r in chosen if r not in explore][: k - len(explore)] + explore
         items = [self.catalog.item_at(row) for row in rows]
         if not explain:
@@ -326,19 +334,18 @@ class Ranker:
         return [int(rows[i]) for i in selected]
 
     def _exploration(
-        self, p: _Profiled, score: FloatArray, chosen: list[int], k: int, today: dt.date
+        self,
+        p: _Profiled,
+        score: FloatArray,
+        candidates: np.ndarray[Any, Any],
+        chosen: list[int],
+        slots: int,
+        today: dt.date,
     ) -> list[int]:
-        slots = int(k * self.weights.exploration_share)
-        if slots == 0 or p.vector is None or not p.top_categories:
+        """``slots`` picks from the best candidates outside the user's top categories."""
+        if slots == 0 or not p.top_categories:
             return []
         f = self.catalog.features
-        # Look among the best few thousand candidates only: no full-length pass.
-        finite = int(np.isfinite(score).sum())
-        depth = min(finite, max(50 * slots, 2_000))
-        if depth == 0:
-            return []
-        candidates = np.argpartition(-score, depth - 1)[:depth]
-        candidates = candidates[np.isfinite(score[candidates])]
         if f.category_bits is not None:
             inside = (f.category_bits[candidates] & f.bits_of(p.top_categories)) != 0
         else:
