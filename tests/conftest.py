@@ -123,3 +123,22 @@ def mirror(tmp_path: Path, repo: PublisherRepository) -> Callable[[], Path]:
 def home(tmp_path: Path) -> Path:
     """A client home folder."""
     return tmp_path / "home"
+
+
+@pytest.fixture
+def cli_home(
+    repo: PublisherRepository,
+    publish: Callable[..., PublishResult],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Path:
+    """A client home with the small catalog installed; the CLI finds it and a passphrase
+    through the environment."""
+    from discreet.sync.client import sync_catalog
+
+    publish()
+    home = tmp_path / "client"
+    sync_catalog(home, str(repo.path), root=repo.trusted_root_path)
+    monkeypatch.setenv("DISCREET_HOME", str(home))
+    monkeypatch.setenv("DISCREET_PASSPHRASE", "a long enough passphrase")
+    return home

@@ -4,30 +4,17 @@ from __future__ import annotations
 
 import json
 import stat
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from discreet.cli import main
-from discreet.publish.repository import PublisherRepository
-from discreet.sync.client import sync_catalog
 
 
 @pytest.fixture
-def client(
-    repo: PublisherRepository,
-    publish: Callable[..., object],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Path:
-    """A home with the small catalog installed and a passphrase in the environment."""
-    publish()
-    home = tmp_path / "client"
-    sync_catalog(home, str(repo.path), root=repo.trusted_root_path)
-    monkeypatch.setenv("DISCREET_HOME", str(home))
-    monkeypatch.setenv("DISCREET_PASSPHRASE", "a long enough passphrase")
-    return home
+def client(cli_home: Path) -> Path:
+    """The shared CLI home (see conftest)."""
+    return cli_home
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -15,20 +15,11 @@ from discreet.sync.client import sync_catalog
 
 
 @pytest.fixture
-def client(
-    repo: PublisherRepository,
-    publish: Callable[..., object],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Path:
-    publish()
-    home = tmp_path / "client"
-    sync_catalog(home, str(repo.path), root=repo.trusted_root_path)
-    monkeypatch.setenv("DISCREET_HOME", str(home))
-    monkeypatch.setenv("DISCREET_PASSPHRASE", "a long enough passphrase")
+def client(cli_home: Path) -> Path:
+    """The shared CLI home, with a profile that liked one item."""
     assert main(["init"]) == 0
     assert main(["like", "b1"]) == 0
-    return home
+    return cli_home
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

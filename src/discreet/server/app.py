@@ -129,7 +129,8 @@ class Service:
     async def reports(self, request: Request) -> Response:
         try:
             batch = decode_batch(await self._body(request), self.today(), self.limits)
-            if any(r.catalog_version not in self.store.catalogs for _, r in batch):
+            known = self.store.catalogs
+            if any(r.catalog_version not in known for _, r in batch):
                 await run_in_threadpool(self.rescan)
             result = await run_in_threadpool(self.store.ingest, batch)
         except WireError as exc:
