@@ -69,8 +69,8 @@ def test_bad_interactions_are_reported(tmp_path: Path) -> None:
         load_dataset(tmp_path / "items.csv", tmp_path / "interactions.csv")
 
 
-@pytest.mark.skipif(not SHARED.exists(), reason="../shared/data is laid beside the checkout in CI")
 def test_movielens_converts_to_the_evaluation_format(tmp_path: Path) -> None:
+    assert SHARED.exists(), f"MovieLens is expected at {SHARED} (../shared beside the checkout)"
     items, interactions = convert_movielens(SHARED, tmp_path)
     dataset = load_dataset(items, interactions)
     assert dataset.n_items == 9742
