@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	PATH="$(abspath $(BIN)):$$PATH" bash scripts/demo.sh
+	$(BIN)/discreet demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests scripts benchmarks

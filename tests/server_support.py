@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import socket
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -14,10 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import uvicorn
-
 from discreet.publish.repository import PublisherRepository
-from discreet.server.app import create_app
+from discreet.server.run import BackgroundService
 from discreet.server.storage import ReportStore
 from discreet.server.wire import Limits
 
@@ -41,24 +38,10 @@ def running_service(
     repo: PublisherRepository, db: Path, *, min_reports: int = 1, limits: Limits | None = None
 ) -> Iterator[Running]:
     store = ReportStore(db)
-    app = create_app(repo, store, min_reports=min_reports, limits=limits)
-    port = free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, access_log=False, log_level="warning", lifespan="off"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the service did not start")
-        time.sleep(0.01)
     try:
-        yield Running(f"http://127.0.0.1:{port}", port, store)
+        with BackgroundService(repo, store, min_reports=min_reports, limits=limits) as service:
+            yield Running(service.url, service.port, store)
     finally:
-        server.should_exit = True
-        thread.join(10)
         store.close()
 
 

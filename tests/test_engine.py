@@ -131,3 +131,26 @@ def test_cli_recommend_explain_interests(
     assert "(muted)" in capsys.readouterr().out
     assert main(["interests", "mute"]) == 1
     assert main(["recommend", "--after", "yesterday"]) == 2
+
+
+def test_demo_runs_end_to_end_and_cleans_up(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    assert main(["demo", "--clients", "3000", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["reports_sent"] == 2
+    assert {e["status"] for e in summary["ledger"]} == {"sent"}
+    assert len(summary["recommendations"]) == 5
+    assert all(r["reasons"] for r in summary["recommendations"])
+    covered = sum(row["covered"] for row in summary["population"])
+    assert covered >= len(summary["population"]) - 2  # 95% intervals, 12 categories
+    assert list((tmp_path / "tmp").iterdir()) == [], "the demo left files behind"
+    kept = tmp_path / "kept"
+    assert main(["demo", "--clients", "1000", "--keep", str(kept)]) == 0
+    assert "liked" in capsys.readouterr().out
+    assert (kept / "repo" / "public" / "metadata" / "1.root.json").exists()
+    assert (kept / "reports.db").exists()

@@ -19,15 +19,20 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import numpy as np
+
 from discreet.catalog.reader import Catalog
 from discreet.errors import KeySourceError, UnknownItemError
 from discreet.home import DEFAULT_APP_NAME, resolve_home
-from discreet.profile.model import Event, EventKind
+from discreet.privacy.client import Preview, prepare_reports
+from discreet.privacy.params import ReportingParams
+from discreet.profile.model import Event, EventKind, LedgerEntry
 from discreet.profile.session import ProfileHome, ProfileSession
 from discreet.rank.ranker import Filters, Interest, Ranker, Recommendation
 from discreet.rank.weights import RankingWeights
 from discreet.store.keys import KeySource
 from discreet.sync.client import InstalledCatalogs, SyncResult, sync_catalog
+from discreet.sync.reports import SendResult, send_reports
 
 
 class Engine:
@@ -193,6 +198,47 @@ class Engine:
         with self._lock:
             self._session.profile.paused = paused
             self._session.save()
+
+    # ---- private reports ---------------------------------------------------------------
+    def reporting_parameters(self) -> ReportingParams:
+        """The reporting parameters the installed catalog asks devices to use."""
+        return ReportingParams.from_json(dict(self.catalog.manifest.reporting))
+
+    def consent(self) -> None:
+        """Opt in to reporting with exactly the installed catalog's parameters."""
+        params = self.reporting_parameters()
+        with self._lock:
+            self._session.profile.grant(params.to_json(), dt.date.today())
+            self._session.save()
+
+    def revoke_consent(self) -> int:
+        """Opt out; unsent reports are dropped. Returns how many."""
+        with self._lock:
+            dropped = self._session.profile.revoke()
+            self._session.save()
+            return dropped
+
+    def preview_reports(self, rng: np.random.Generator | None = None) -> Preview:
+        """This period's reports (made once, ledgered, queued): the exact bytes to be sent."""
+        catalog, params = self.catalog, self.reporting_parameters()
+        with self._lock:
+            preview = prepare_reports(self._session.profile, catalog, params, dt.date.today(), rng)
+            self._session.save()
+            return preview
+
+    def send_reports(self, url: str | None = None, *, max_delay: float = 30.0) -> SendResult:
+        """Send the queued reports to ``url`` (default: where the catalog came from)."""
+        target = url or self._installed.current_source_url()
+        with self._lock:
+            try:
+                return send_reports(self._session.profile, target, max_delay=max_delay)
+            finally:
+                self._session.save()
+
+    def ledger(self) -> list[LedgerEntry]:
+        """Every report made, with its ε and status."""
+        with self._lock:
+            return list(self._session.profile.ledger)
 
     def export(self) -> dict[str, Any]:
         """Everything kept, as documented JSON."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 from discreet.errors import RepositoryError
@@ -56,3 +58,54 @@ def serve(
         timeout_keep_alive=5,
         timeout_graceful_shutdown=10,
     )
+
+
+class BackgroundService:
+    """The service on a free loopback port, in a thread: for the demo and for tests.
+
+    >>> with BackgroundService(repo, store) as service:  # doctest: +SKIP
+    ...     sync_catalog(home, service.url, root=repo.trusted_root_path)
+    """
+
+    def __init__(
+        self,
+        repo: PublisherRepository,
+        store: ReportStore,
+        *,
+        min_reports: int = DEFAULT_MIN_REPORTS,
+        limits: Limits | None = None,
+    ) -> None:
+        import socket
+
+        import uvicorn
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port: int = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        app = create_app(repo, store, min_reports=min_reports, limits=limits)
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            access_log=False,
+            log_level="warning",
+            lifespan="off",
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, name="discreet-service", daemon=True
+        )
+
+    def __enter__(self) -> BackgroundService:
+        self._thread.start()
+        deadline = time.monotonic() + 15
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RepositoryError("the service did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.should_exit = True
+        self._thread.join(15)
