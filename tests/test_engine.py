@@ -154,3 +154,43 @@ def test_demo_runs_end_to_end_and_cleans_up(
     assert "liked" in capsys.readouterr().out
     assert (kept / "repo" / "public" / "metadata" / "1.root.json").exists()
     assert (kept / "reports.db").exists()
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    return {
+        str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in sorted(folder.rglob("*"))
+    }
+
+
+def test_kiosk_command_writes_nothing(
+    repo: PublisherRepository, publish: Callable[..., object], tmp_path: Path
+) -> None:
+    """A real kiosk process: the home and the temp folder are exactly as before."""
+    import os
+    import subprocess
+    import sys
+
+    publish()
+    home = tmp_path / "kiosk-home"
+    sync_catalog(home, str(repo.path), root=repo.trusted_root_path)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    before = _snapshot(home)
+    script = "like 1\nwhy 1\ndislike 2\nmore\ninterests\nforget\nlike 9\nquit\n"
+    env = {**os.environ, "DISCREET_HOME": str(home), "TMPDIR": str(scratch)}
+    done = subprocess.run(
+        [sys.executable, "-m", "discreet", "kiosk", "--idle", "30"],
+        input=script,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        timeout=120,
+    )
+    assert "liked" in done.stdout
+    assert "forgotten: this session kept nothing" in done.stdout
+    assert "choose a number from 1 to" in done.stdout
+    assert done.stdout.rstrip().endswith("session ended; nothing was kept")
+    assert _snapshot(home) == before, "the kiosk wrote to its home"
+    assert list(scratch.iterdir()) == [], "the kiosk wrote temporary files"

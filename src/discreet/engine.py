@@ -26,7 +26,7 @@ from discreet.errors import KeySourceError, UnknownItemError
 from discreet.home import DEFAULT_APP_NAME, resolve_home
 from discreet.privacy.client import Preview, prepare_reports
 from discreet.privacy.params import ReportingParams
-from discreet.profile.model import Event, EventKind, LedgerEntry
+from discreet.profile.model import Event, EventKind, LedgerEntry, Profile
 from discreet.profile.session import ProfileHome, ProfileSession
 from discreet.rank.ranker import Filters, Interest, Ranker, Recommendation
 from discreet.rank.weights import RankingWeights
@@ -244,6 +244,14 @@ class Engine:
         """Everything kept, as documented JSON."""
         with self._lock:
             return self._session.export()
+
+    def erase_session(self) -> None:
+        """Kiosk "forget me": wipe the in-memory session now and start afresh."""
+        if not self.kiosk:
+            raise KeySourceError("only a kiosk session can be forgotten this way; use erase()")
+        with self._lock:
+            self._session.erase()
+            self._session.profile = Profile.new(dt.date.today())
 
     def erase(self) -> list[str]:
         """Destroy the profile; the engine cannot be used afterwards."""

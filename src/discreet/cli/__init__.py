@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from discreet import __version__
-from discreet.cli import _catalog, _demo, _eval, _profile, _publish, _rank, _report, _server
+from discreet.cli import _catalog, _demo, _eval, _kiosk, _profile, _publish, _rank, _report, _server
 from discreet.errors import DiscreetError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     _rank.register(sub, common)
     _eval.register(sub, common)
     _demo.register(sub, common)
+    _kiosk.register(sub, common)
 
     return parser
 

@@ -1,0 +1,58 @@
+"""``discreet kiosk``: an interactive session that keeps nothing."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+from discreet.home import resolve_home
+
+
+def _lines() -> Iterator[str]:
+    if sys.stdin.isatty():
+        while True:
+            try:
+                yield input("> ")
+            except EOFError:
+                return
+    else:
+        yield from sys.stdin
+
+
+def cmd_kiosk(args: argparse.Namespace) -> int:
+    """Run the session."""
+    from discreet.kiosk import run_kiosk
+
+    def say(line: str) -> None:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+    run_kiosk(resolve_home(args.home), _lines(), say, idle_seconds=args.idle)
+    return 0
+
+
+def _seconds(value: str) -> float:
+    number = float(value)
+    if not 1 <= number <= 86_400:
+        raise argparse.ArgumentTypeError("between 1 and 86400 seconds")
+    return number
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Add ``kiosk``."""
+    p = sub.add_parser(
+        "kiosk",
+        parents=[common],
+        help="an interactive session that keeps nothing (over the installed catalog)",
+        epilog="example: discreet kiosk --idle 120",
+    )
+    p.add_argument(
+        "--idle",
+        type=_seconds,
+        default=300.0,
+        metavar="SECONDS",
+        help="wipe the session after this long without input (default 300)",
+    )
+    p.set_defaults(handler=cmd_kiosk)

@@ -1,0 +1,100 @@
+"""``discreet kiosk``: a terminal session that keeps nothing.
+
+The profile lives in a :class:`~discreet.store.memory.MemoryStore`: nothing is
+written to disk, and the session is wiped after an idle period, on "forget"
+and when it ends. Commands (one per line)::
+
+    like N | dislike N | why N | more | interests | forget | help | quit
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from discreet.engine import Engine
+from discreet.rank.ranker import Recommendation
+
+HELP = "commands: like N, dislike N, why N, more, interests, forget, help, quit"
+
+
+class KioskSession:
+    """The command loop, independent of where lines come from and go to."""
+
+    def __init__(self, engine: Engine, say: Callable[[str], None], page: int = 5) -> None:
+        self.engine = engine
+        self.say = say
+        self.page = page
+        self.shown: list[Recommendation] = []
+        self.count = page
+
+    def show(self) -> None:
+        """Print the current recommendations."""
+        self.shown = self.engine.recommend(self.count)
+        self.say("")
+        for position, rec in enumerate(self.shown, start=1):
+            first = rec.reasons[0].text if rec.reasons else ""
+            self.say(f"{position:>2}. {rec.title}  — {first}")
+
+    def _pick(self, argument: str) -> Recommendation | None:
+        if argument.isdigit() and 1 <= int(argument) <= len(self.shown):
+            return self.shown[int(argument) - 1]
+        self.say(f"choose a number from 1 to {len(self.shown)}")
+        return None
+
+    def handle(self, line: str) -> bool:
+        """Run one command; return False to end the session."""
+        command, _, argument = line.strip().partition(" ")
+        command = command.lower()
+        if command in ("quit", "exit", "q"):
+            return False
+        if command in ("like", "dislike"):
+            picked = self._pick(argument.strip())
+            if picked is not None:
+                kept = self.engine.record(picked.item_id, command, dt.date.today())
+                self.say(
+                    f"{command}d {picked.title}" + ("" if kept else " (not kept: sensitive topic)")
+                )
+                self.show()
+        elif command == "why":
+            picked = self._pick(argument.strip())
+            if picked is not None:
+                why = self.engine.explain(picked.item_id)
+                self.say(f"{why['title']}: rank {why['rank']}, score {why['score']:.2f}")
+                for reason in why["reasons"]:
+                    self.say(f"  - {reason['text']}")
+        elif command == "more":
+            self.count += self.page
+            self.show()
+        elif command == "interests":
+            for interest in self.engine.interests()[:5]:
+                if interest.weight:
+                    self.say(f"  {interest.label}: {interest.weight:.1f}")
+        elif command == "forget":
+            self.engine.erase_session()
+            self.count = self.page
+            self.say("forgotten: this session kept nothing, and now holds nothing")
+            self.show()
+        elif command in ("help", "?", ""):
+            self.say(HELP)
+        else:
+            self.say(f"unknown command {command!r}; {HELP}")
+        return True
+
+
+def run_kiosk(
+    home: Path, lines: Iterable[str], say: Callable[[str], None], *, idle_seconds: float = 300.0
+) -> None:
+    """Run a kiosk session over the catalog installed in ``home``."""
+    with Engine.open(home, kiosk=True, idle_seconds=idle_seconds) as engine:
+        catalog = engine.catalog
+        say(f"{catalog.manifest.name} — {len(catalog)} items. Nothing you do here is stored;")
+        say(f"the session is forgotten after {idle_seconds:g} s idle, on 'forget', and at the end.")
+        say(HELP)
+        session = KioskSession(engine, say)
+        session.show()
+        for line in lines:
+            if not session.handle(line):
+                break
+    say("session ended; nothing was kept")
