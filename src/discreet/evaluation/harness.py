@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -21,8 +22,10 @@ from typing import Any
 
 import numpy as np
 
+from discreet._fs import npy_bytes
 from discreet.catalog.build import build_catalog_files
 from discreet.catalog.embedding import EmbeddingParams
+from discreet.catalog.popularity import prior_from_estimates
 from discreet.catalog.reader import Catalog, verify_catalog_folder
 from discreet.evaluation.data import Dataset
 from discreet.evaluation.protocol import Metrics, Split, evaluate_lists, split_dataset
@@ -103,6 +106,23 @@ def build_catalog(
         estimates=popularity,
     )
     return verify_catalog_folder(folder, index=True)
+
+
+def with_popularity(
+    catalog: Catalog, dataset: Dataset, estimates: dict[str, float], folder: Path
+) -> Catalog:
+    """A copy of ``catalog`` whose popularity prior comes from ``estimates``.
+
+    The embeddings do not depend on popularity, so they are linked rather than
+    refitted; the prior is computed exactly as ``publish build --popularity`` does.
+    """
+    folder.mkdir(parents=True)
+    for source in catalog.folder.iterdir():
+        if source.name != "popularity.npy":
+            os.link(source, folder / source.name)
+    prior, _ = prior_from_estimates([i.id for i in dataset.items], estimates)
+    (folder / "popularity.npy").write_bytes(npy_bytes(prior))
+    return Catalog.open(folder)
 
 
 def exact_popularity(dataset: Dataset, split: Split) -> dict[str, float]:
