@@ -247,3 +247,49 @@ def test_progress_bar_draws_on_a_terminal_only(monkeypatch: pytest.MonkeyPatch) 
     quiet(1, 4, "embedding")
     quiet.done()
     assert pipe.getvalue() == ""
+
+
+def test_colour_only_on_a_terminal_and_never_with_no_color(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from discreet.cli._output import paint
+
+    monkeypatch.setenv("TERM", "xterm")
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert paint("error:", "red", _Terminal()) == "\033[31merror:\033[0m"
+    assert paint("error:", "red", io.StringIO()) == "error:"  # a pipe gets plain text
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert paint("error:", "red", _Terminal()) == "error:"
+    monkeypatch.delenv("NO_COLOR")
+    monkeypatch.setenv("TERM", "dumb")
+    assert paint("error:", "red", _Terminal()) == "error:"
+
+
+def test_sync_shows_progress_on_a_terminal(
+    inputs: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from discreet.cli import _catalog
+
+    main(["publish", "init", str(tmp_path / "r")])
+    main(
+        [
+            "publish",
+            "build",
+            str(inputs[0]),
+            "--taxonomy",
+            str(inputs[1]),
+            "--repo",
+            str(tmp_path / "r"),
+        ]
+    )
+    terminal = _Terminal()
+    monkeypatch.setenv("TERM", "xterm")
+    monkeypatch.setattr(_catalog, "StageProgress", lambda: StageProgress(terminal))
+    root = str(tmp_path / "r" / "public" / "metadata" / "1.root.json")
+    assert (
+        main(["--home", str(tmp_path / "h"), "sync", "--from", str(tmp_path / "r"), "--root", root])
+        == 0
+    )
+    drawn = terminal.getvalue()
+    assert "downloading manifest.json" in drawn
+    assert "verifying and installing" in drawn

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from discreet import __version__
 from discreet.cli import _catalog, _demo, _eval, _kiosk, _profile, _publish, _rank, _report, _server
+from discreet.cli._output import paint
 from discreet.errors import DiscreetError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -72,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.handler(args)
     except DiscreetError as exc:
-        print(f"discreet: error: {exc}", file=sys.stderr)
+        print(f"discreet: {paint('error:', 'red', sys.stderr)} {exc}", file=sys.stderr)
         return EXIT_FAILURE
     except BrokenPipeError:
         # The reader went away (``discreet recommend | head``): stop quietly, as Unix tools do.

@@ -5,16 +5,24 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from discreet.cli._output import emit, notice_lines
+from discreet.cli._output import StageProgress, emit, notice_lines
 from discreet.home import resolve_home
 from discreet.sync.client import InstalledCatalogs, sync_catalog
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
     """Fetch, verify and install the newest catalog."""
-    result = sync_catalog(
-        resolve_home(args.home), args.source, root=args.root, timeout=args.timeout
-    )
+    progress = StageProgress()
+    try:
+        result = sync_catalog(
+            resolve_home(args.home),
+            args.source,
+            root=args.root,
+            timeout=args.timeout,
+            progress=progress,
+        )
+    finally:
+        progress.done()
     doc = result.to_json()
     if result.updated:
         was = f" (was v{result.previous_version})" if result.previous_version else ""

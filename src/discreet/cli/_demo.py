@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from discreet.cli._output import emit
+from discreet.cli._output import emit, paint
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -16,7 +16,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     def say(line: str) -> None:
         if not args.json:
-            sys.stdout.write(line + "\n")
+            styled = paint(line, "bold") if line.startswith("== ") else line
+            sys.stdout.write(styled + "\n")
             sys.stdout.flush()
 
     summary = run_demo(clients=args.clients, keep=Path(args.keep) if args.keep else None, say=say)

@@ -18,11 +18,27 @@ def emit(args: Any, document: Mapping[str, Any], text: Iterable[str]) -> None:
             sys.stdout.write(line + "\n")
 
 
+def colour_enabled(stream: TextIO) -> bool:
+    """Colour only on a terminal, and never when ``NO_COLOR`` is set (no-color.org)."""
+    return stream.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
+_STYLES = {"bold": "1", "red": "31", "yellow": "33", "green": "32"}
+
+
+def paint(text: str, style: str, stream: TextIO | None = None) -> str:
+    """``text`` in ``style`` when the stream shows colour, else unchanged."""
+    if not colour_enabled(stream or sys.stdout):
+        return text
+    return f"\033[{_STYLES[style]}m{text}\033[0m"
+
+
 def notice_lines(notices: Iterable[Mapping[str, Any]]) -> list[str]:
     """Signed notices from the publisher, one block each."""
     lines = []
     for n in notices:
-        lines.append(f"NOTICE [{n['severity']}] {n['date']} {n['title']}")
+        style = "yellow" if n["severity"] != "info" else "bold"
+        lines.append(paint(f"NOTICE [{n['severity']}] {n['date']} {n['title']}", style))
         lines.append(f"  {n['body']}")
     return lines
 

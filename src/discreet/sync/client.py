@@ -20,7 +20,7 @@ import json
 import os
 import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -186,6 +186,10 @@ def _disk_space() -> contextlib.AbstractContextManager[None]:
     )
 
 
+def _quiet(step: int, total: int, what: str) -> None:
+    """No progress display."""
+
+
 @contextlib.contextmanager
 def _verified(stage: str) -> Iterator[None]:
     """Map TUF's failures onto discreet's, one class per attack."""
@@ -271,6 +275,7 @@ def _install(
     targets: dict[str, TargetFile],
     previous_version: int | None,
     source: str,
+    progress: Callable[[int, int, str], None],
 ) -> Catalog:
     """Download into staging, verify, then switch; on any failure nothing changes."""
     manifest_sha = targets["manifest.json"].hashes["sha256"]
@@ -278,9 +283,12 @@ def _install(
     try:
         with _disk_space():
             staging.mkdir()
+            steps = len(targets) + 1
             with _verified("target"):
-                for name, info in targets.items():
+                for step, (name, info) in enumerate(targets.items(), start=1):
+                    progress(step, steps, f"downloading {name}")
                     updater.download_target(info, str(staging / name))
+            progress(steps, steps, "verifying and installing")
             for name in CATALOG_FILES:
                 with open(staging / name, "rb") as f:
                     os.fsync(f.fileno())
@@ -308,6 +316,7 @@ def sync_catalog(
     root: str | Path | None = None,
     max_release_bytes: int = DEFAULT_MAX_RELEASE_BYTES,
     timeout: int = 30,
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> SyncResult:
     """Fetch the newest release from ``source``, verify it and switch to it.
 
@@ -349,5 +358,7 @@ def sync_catalog(
             return SyncResult(
                 False, catalog.version, previous, catalog.manifest.notices, catalog.folder
             )
-        catalog = _install(installed, updater, targets, previous, where.description)
+        catalog = _install(
+            installed, updater, targets, previous, where.description, progress or _quiet
+        )
         return SyncResult(True, catalog.version, previous, catalog.manifest.notices, catalog.folder)
