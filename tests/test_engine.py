@@ -194,3 +194,26 @@ def test_kiosk_command_writes_nothing(
     assert done.stdout.rstrip().endswith("session ended; nothing was kept")
     assert _snapshot(home) == before, "the kiosk wrote to its home"
     assert list(scratch.iterdir()) == [], "the kiosk wrote temporary files"
+
+
+def test_kiosk_demo_needs_no_setup_and_cleans_up(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+    import sys
+    import tempfile
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    monkeypatch.setattr(sys, "stdin", io.StringIO("like 1\nwhy 1\nquit\n"))
+    home = tmp_path / "nothing-here"
+    assert main(["--home", str(home), "kiosk"]) == 1
+    assert "kiosk --demo" in capsys.readouterr().err
+    monkeypatch.setattr(sys, "stdin", io.StringIO("like 1\nwhy 1\nquit\n"))
+    assert main(["--home", str(home), "kiosk", "--demo"]) == 0
+    out = capsys.readouterr().out
+    assert "lantern-books — 360 items" in out
+    assert "rank 1" in out
+    assert list(scratch.iterdir()) == []
+    assert not home.exists()

@@ -14,7 +14,9 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from discreet.engine import Engine
+from discreet.errors import CatalogNotInstalledError
 from discreet.rank.ranker import Recommendation
+from discreet.sync.client import InstalledCatalogs
 
 HELP = "commands: like N, dislike N, why N, more, interests, forget, help, quit"
 
@@ -87,6 +89,10 @@ def run_kiosk(
     home: Path, lines: Iterable[str], say: Callable[[str], None], *, idle_seconds: float = 300.0
 ) -> None:
     """Run a kiosk session over the catalog installed in ``home``."""
+    if InstalledCatalogs(home).current() is None:
+        raise CatalogNotInstalledError(
+            "no catalog installed here; run 'discreet sync' first, or 'discreet kiosk --demo'"
+        )
     with Engine.open(home, kiosk=True, idle_seconds=idle_seconds) as engine:
         catalog = engine.catalog
         say(f"{catalog.manifest.name} — {len(catalog)} items. Nothing you do here is stored;")

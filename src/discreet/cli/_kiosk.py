@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from discreet.home import resolve_home
@@ -29,7 +31,27 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
         sys.stdout.write(line + "\n")
         sys.stdout.flush()
 
-    run_kiosk(resolve_home(args.home), _lines(), say, idle_seconds=args.idle)
+    if not args.demo:
+        run_kiosk(resolve_home(args.home), _lines(), say, idle_seconds=args.idle)
+        return 0
+    # The shipped catalog, built and verified into a temporary folder removed at exit.
+    # Only public catalog files go there; the session itself still keeps nothing.
+    from discreet.demo_data import demo_items_path, demo_notices_path, demo_taxonomy_path
+    from discreet.publish.publisher import publish_catalog
+    from discreet.publish.repository import PublisherRepository
+    from discreet.sync.client import sync_catalog
+
+    with tempfile.TemporaryDirectory(prefix="discreet-kiosk-") as tmp:
+        repo = PublisherRepository.init(Path(tmp) / "repo")
+        publish_catalog(
+            repo,
+            demo_items_path(),
+            demo_taxonomy_path(),
+            name="lantern-books",
+            notices_path=demo_notices_path(),
+        )
+        sync_catalog(Path(tmp) / "home", str(repo.path), root=repo.trusted_root_path)
+        run_kiosk(Path(tmp) / "home", _lines(), say, idle_seconds=args.idle)
     return 0
 
 
@@ -46,7 +68,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         "kiosk",
         parents=[common],
         help="an interactive session that keeps nothing (over the installed catalog)",
-        epilog="example: discreet kiosk --idle 120",
+        epilog="example: discreet kiosk --demo --idle 120",
+    )
+    p.add_argument(
+        "--demo",
+        action="store_true",
+        help="use the shipped bookshop catalog (built into a temporary folder, removed at exit)",
     )
     p.add_argument(
         "--idle",
