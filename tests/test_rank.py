@@ -193,3 +193,28 @@ def test_paused_profiles_get_unpersonalised_results(catalog: Catalog) -> None:
     profile.paused = True
     results = Ranker(catalog).recommend(profile, 5, today=TODAY)
     assert all(any(x.kind == "starter" for x in r.reasons) for r in results)
+
+
+def test_explain_components_add_up_on_cold_start_too(catalog: Catalog) -> None:
+    """Regression: with no history the score is the prior alone, unweighted."""
+    ranker = Ranker(catalog, RankingWeights(popularity=4.0, freshness=0.5))
+    empty = Profile.new(TODAY)
+    for result in ranker.recommend(empty, 3, today=TODAY):
+        why = ranker.explain(empty, result.item_id, today=TODAY)
+        c = why["components"]
+        assert why["score"] == pytest.approx(
+            c["similarity"] + c["popularity"] + c["freshness"], abs=1e-5
+        )
+
+
+def test_category_totals_match_the_plain_sum(catalog: Catalog) -> None:
+    ranker = Ranker(catalog)
+    rng = np.random.default_rng(3)
+    rows = rng.choice(len(catalog), 40)  # repeats included
+    weights = rng.normal(size=40)
+    f = catalog.features
+    expected = np.zeros(len(f.category_ids))
+    for row, weight in zip(rows, weights, strict=True):
+        expected[f.indices[f.indptr[row] : f.indptr[row + 1]]] += weight
+    np.testing.assert_allclose(ranker._category_totals(rows, weights), expected)
+    assert ranker._category_totals(rows[:0], weights[:0]).sum() == 0

@@ -99,6 +99,7 @@ class Ranker:
         self.catalog = catalog
         self.weights = weights or RankingWeights()
         self._rows: dict[str, int | None] = {}
+        self._fresh_cache: tuple[dt.date, FloatArray] | None = None
 
     # ---- per-catalog precomputation -----------------------------------------------
     @cached_property
@@ -125,12 +126,18 @@ class Ranker:
         return prior >= np.quantile(prior, 0.9)
 
     def _freshness(self, today: dt.date) -> FloatArray | None:
+        """Newness of every item on ``today`` (computed once per day, not per request)."""
         if self.weights.freshness == 0:
             return None
+        cached = self._fresh_cache
+        if cached is not None and cached[0] == today:
+            return cached[1]
         created = self.catalog.features.created
         age = np.maximum(today.toordinal() - created, 0).astype(np.float32)
         fresh = np.where(created > 0, 0.5 ** (age / self.weights.freshness_half_life_days), 0.0)
-        return fresh.astype(np.float32)
+        result = fresh.astype(np.float32)
+        self._fresh_cache = (today, result)
+        return result
 
     # ---- the profile side --------------------------------------------------------------
     def _row(self, item_id: str) -> int | None:
@@ -201,22 +208,29 @@ class Ranker:
         if not len(rows):
             return ()
         f = self.catalog.features
-        totals = np.zeros(len(f.category_ids))
-        for row, weight in zip(rows.tolist(), weights.tolist(), strict=True):
-            if weight > 0:
-                totals[f.indices[f.indptr[row] : f.indptr[row + 1]]] += weight
+        totals = self._category_totals(rows, np.maximum(weights, 0.0))
         order = [
             i for i in np.argsort(-totals) if totals[i] > 0 and f.category_ids[i] not in blocked
         ]
         return tuple(f.category_ids[i] for i in order[:3])
 
+    def _category_totals(
+        self, rows: np.ndarray[Any, Any], weights: np.ndarray[Any, Any]
+    ) -> np.ndarray[Any, np.dtype[np.float64]]:
+        """The summed event weight of each category over the given history rows."""
+        f = self.catalog.features
+        counts = np.diff(f.indptr)[rows]
+        starts = f.indptr[rows]
+        positions = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+        totals = np.zeros(len(f.category_ids))
+        np.add.at(totals, f.indices[positions], np.repeat(weights, counts))
+        return totals
+
     def interests(self, profile: Profile, today: dt.date) -> list[Interest]:
         """Each category with the weight the profile gives it, muted and sensitive flags."""
         p = self.profiled(profile, today)
         f, taxonomy = self.catalog.features, self.catalog.taxonomy
-        totals = np.zeros(len(f.category_ids))
-        for row, weight in zip(p.rows.tolist(), p.weights.tolist(), strict=True):
-            totals[f.indices[f.indptr[row] : f.indptr[row + 1]]] += weight
+        totals = self._category_totals(p.rows, p.weights)
         return sorted(
             (
                 Interest(
@@ -435,17 +449,20 @@ class Ranker:
             excluded = "it is in a category you muted or a sensitive one you have not opted in to"
         rank = None if excluded else int((masked > masked[row]).sum()) + 1
         item = self.catalog.item_at(row)
+        fresh = self._freshness(today)
         return {
             "item": item.id,
             "title": item.title,
             "score": float(raw[row]),
             "components": {
                 "similarity": similarity,
-                "popularity": float(self.weights.popularity * self._popularity[row]),
-                "freshness": float(
-                    self.weights.freshness
-                    * (self._freshness(today)[row] if self.weights.freshness else 0.0)  # type: ignore[index]
+                # As in scores(): on cold start the prior is the whole score, unweighted.
+                "popularity": float(
+                    self._popularity[row] if p.vector is None else self._weighted_popularity[row]
                 ),
+                "freshness": float(self.weights.freshness * fresh[row])
+                if fresh is not None
+                else 0.0,
             },
             "rank": rank,
             "excluded": excluded,
