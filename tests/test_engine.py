@@ -217,3 +217,18 @@ def test_kiosk_demo_needs_no_setup_and_cleans_up(
     assert "rank 1" in out
     assert list(scratch.iterdir()) == []
     assert not home.exists()
+
+
+def test_malformed_reporting_section_is_a_catalog_error(engine: Engine, tmp_path: Path) -> None:
+    from discreet.errors import CatalogInvalidError
+
+    manifest = engine.catalog.folder / "manifest.json"
+    engine.close()
+    document = json.loads(manifest.read_bytes())
+    document["reporting"]["format_version"] = 99  # a locally altered release
+    manifest.write_text(json.dumps(document), encoding="utf-8")
+    with (
+        Engine.open(engine.home, key=KeyFileKey(tmp_path / "app.key")) as fresh,
+        pytest.raises(CatalogInvalidError, match="reporting parameters are malformed"),
+    ):
+        fresh.reporting_parameters()

@@ -88,6 +88,21 @@ def atomic_write_json(path: Path, value: Any, *, mode: int = 0o644) -> None:
     atomic_write_bytes(path, canonical_json(value), mode=mode)
 
 
+def acquire_lock(
+    path: Path, *, timeout: float, error: type[DiscreetError], message: str
+) -> filelock.BaseFileLock:
+    """Take an inter-process lock on ``path`` (released by the kernel if the holder dies).
+
+    Raise ``error(message)`` if another process still holds it after ``timeout`` seconds.
+    """
+    lock = filelock.FileLock(str(path), timeout=timeout)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        raise error(message) from None
+    return lock
+
+
 @contextlib.contextmanager
 def exclusive_lock(
     path: Path, *, timeout: float, error: type[DiscreetError], message: str
@@ -96,11 +111,7 @@ def exclusive_lock(
 
     The lock is an OS-level file lock, released by the kernel if the holder dies.
     """
-    lock = filelock.FileLock(str(path), timeout=timeout)
-    try:
-        lock.acquire()
-    except filelock.Timeout:
-        raise error(message) from None
+    lock = acquire_lock(path, timeout=timeout, error=error, message=message)
     try:
         yield
     finally:

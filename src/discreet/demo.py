@@ -27,10 +27,11 @@ import numpy as np
 
 from discreet.demo_data import demo_items_path, demo_notices_path, demo_taxonomy_path
 from discreet.engine import Engine
+from discreet.errors import RepositoryNotFoundError
 from discreet.privacy.params import ReportingParams
 from discreet.privacy.report import Report, period_of
 from discreet.profile.session import ProfileConfig, ProfileHome
-from discreet.publish.publisher import publish_catalog
+from discreet.publish.publisher import current_manifest, publish_catalog
 from discreet.publish.repository import PublisherRepository
 from discreet.server.run import BackgroundService
 from discreet.server.storage import ReportStore
@@ -173,9 +174,10 @@ def _population(
     say: Say,
 ) -> list[dict[str, Any]]:
     _section(say, f"{clients:,} simulated devices report categories through the real oracle")
-    target = repo.current_targets()["catalog/manifest.json"]
-    manifest = json.loads(repo.target_path(target).read_bytes())
-    params = ReportingParams.from_json(manifest["reporting"])
+    manifest = current_manifest(repo)
+    if manifest is None:
+        raise RepositoryNotFoundError("the demo repository has no catalog")
+    params = ReportingParams.from_json(dict(manifest.reporting))
     kind = params.kinds["category"]
     labels = list(kind.categories)
     weights = 1.0 / np.arange(1, len(labels) + 2) ** 0.8  # "none" plus a Zipf-like taste
@@ -183,7 +185,7 @@ def _population(
     values = rng.choice(len(labels) + 1, size=clients, p=truth)
     payloads = kind.oracle.privatise_many(values, rng)
     period = period_of(today)
-    version = int(manifest["catalog"]["version"])
+    version = manifest.version
     for start in range(0, clients, 1000):
         chunk = payloads[start : start + 1000]
         body = encode_batch(

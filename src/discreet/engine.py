@@ -181,16 +181,20 @@ class Engine:
 
     def opt_out(self, category: str) -> None:
         """Withdraw :meth:`opt_in`; events already kept in that category are dropped."""
-        taxonomy = self.catalog.taxonomy
+        catalog = self.catalog
         with self._lock:
             profile = self._session.profile
             profile.sensitive_opt_in.discard(self._category(category))
-            profile.events = [
-                e
-                for e in profile.events
-                if e.item not in self.catalog
-                or profile.admits(self.catalog.item(e.item).categories, taxonomy)
-            ]
+            kept = []
+            for event in profile.events:
+                try:
+                    categories = catalog.item(event.item).categories
+                except KeyError:
+                    kept.append(event)  # not in this catalog: nothing to judge it by
+                    continue
+                if profile.admits(categories, catalog.taxonomy):
+                    kept.append(event)
+            profile.events = kept
             self._session.save()
 
     def pause(self, paused: bool = True) -> None:
@@ -202,7 +206,7 @@ class Engine:
     # ---- private reports ---------------------------------------------------------------
     def reporting_parameters(self) -> ReportingParams:
         """The reporting parameters the installed catalog asks devices to use."""
-        return ReportingParams.from_json(dict(self.catalog.manifest.reporting))
+        return ReportingParams.for_catalog(self.catalog)
 
     def consent(self) -> None:
         """Opt in to reporting with exactly the installed catalog's parameters."""

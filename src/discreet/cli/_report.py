@@ -10,7 +10,7 @@ from typing import Any
 from discreet.cli._keys import add_passphrase_options
 from discreet.cli._output import emit
 from discreet.cli._profile import open_session
-from discreet.errors import CatalogInvalidError, ConsentRequiredError
+from discreet.errors import ConsentRequiredError
 from discreet.home import resolve_home
 from discreet.privacy.client import prepare_reports
 from discreet.privacy.params import ReportingParams
@@ -20,12 +20,7 @@ from discreet.sync.client import InstalledCatalogs
 
 def _params(args: argparse.Namespace) -> tuple[Any, ReportingParams]:
     catalog = InstalledCatalogs(resolve_home(args.home)).open()
-    try:
-        return catalog, ReportingParams.from_json(dict(catalog.manifest.reporting))
-    except ValueError as exc:
-        raise CatalogInvalidError(
-            f"the catalog's reporting parameters are malformed ({exc})"
-        ) from None
+    return catalog, ReportingParams.for_catalog(catalog)
 
 
 def describe(params: ReportingParams) -> list[str]:

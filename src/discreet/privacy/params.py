@@ -11,10 +11,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from discreet.catalog.taxonomy import Taxonomy
+from discreet.errors import CatalogInvalidError
 from discreet.privacy.oracles import OracleParams
+
+if TYPE_CHECKING:
+    from discreet.catalog.reader import Catalog
 
 REPORTING_FORMAT_VERSION = 1
 KINDS = ("category", "item")
@@ -142,6 +146,16 @@ class ReportingParams:
             str(data.get("period")),
             float(epsilon),
         )
+
+    @classmethod
+    def for_catalog(cls, catalog: Catalog) -> ReportingParams:
+        """A catalog's signed reporting parameters; raise :class:`CatalogInvalidError`."""
+        try:
+            return cls.from_json(dict(catalog.manifest.reporting))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CatalogInvalidError(
+                f"the catalog's reporting parameters are malformed ({exc}); sync a newer catalog"
+            ) from None
 
     @classmethod
     def default_for(

@@ -31,6 +31,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from discreet.catalog.manifest import Manifest
+from discreet.catalog.reader import parse_jsonl
 from discreet.errors import EstimateUnavailableError, RepositoryError
 from discreet.privacy.aggregate import DEFAULT_MIN_REPORTS, labels_for
 from discreet.privacy.params import ReportingParams
@@ -56,7 +57,7 @@ def register_repository_catalogs(store: ReportStore, repo: PublisherRepository) 
     if not reporting.enabled or manifest.version in store.catalogs:
         return []
     items = repo.current_targets()["catalog/items.jsonl"]
-    ids = [json.loads(line)["id"] for line in repo.target_path(items).read_bytes().splitlines()]
+    ids = [record["id"] for record in parse_jsonl(repo.target_path(items).read_bytes())]
     return [manifest.version] if store.register_catalog(manifest.version, reporting, ids) else []
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import filelock
 
-from discreet._fs import atomic_write_bytes, disk_full_means, fsync_dir
+from discreet._fs import acquire_lock, atomic_write_bytes, disk_full_means, fsync_dir
 from discreet.errors import (
     CorruptStoreError,
     StoreExistsError,
@@ -76,14 +76,12 @@ class EncryptedStore(ProfileStore):
     @staticmethod
     def _acquire(path: Path, timeout: float) -> filelock.BaseFileLock:
         path.parent.mkdir(parents=True, exist_ok=True)
-        lock = filelock.FileLock(str(path) + ".lock", timeout=timeout)
-        try:
-            lock.acquire()
-        except filelock.Timeout:
-            raise StoreLockedError(
-                "the profile is open in another process; close it there and try again"
-            ) from None
-        return lock
+        return acquire_lock(
+            path.with_name(path.name + ".lock"),
+            timeout=timeout,
+            error=StoreLockedError,
+            message="the profile is open in another process; close it there and try again",
+        )
 
     @classmethod
     def create(
