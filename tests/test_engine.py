@@ -140,7 +140,7 @@ def test_demo_runs_end_to_end_and_cleans_up(
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()
-    assert main(["demo", "--clients", "3000", "--json"]) == 0
+    assert main(["demo", "--clients", "3000", "--seed", "5", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["reports_sent"] == 2
     assert {e["status"] for e in summary["ledger"]} == {"sent"}
@@ -150,7 +150,7 @@ def test_demo_runs_end_to_end_and_cleans_up(
     assert covered >= len(summary["population"]) - 2  # 95% intervals, 12 categories
     assert list((tmp_path / "tmp").iterdir()) == [], "the demo left files behind"
     kept = tmp_path / "kept"
-    assert main(["demo", "--clients", "1000", "--keep", str(kept)]) == 0
+    assert main(["demo", "--clients", "1000", "--seed", "5", "--keep", str(kept)]) == 0
     assert "liked" in capsys.readouterr().out
     assert (kept / "repo" / "public" / "metadata" / "1.root.json").exists()
     assert (kept / "reports.db").exists()

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import secrets
 import socket
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -438,3 +441,64 @@ def test_sync_and_send_go_through_the_environment_proxy(
         assert send_reports(session.profile, service.url, max_delay=0).sent == 2
         assert seen[-1] == service.url + "/v1/reports"
         session.close()
+
+
+@contextmanager
+def _broken_server(answer: bytes) -> Iterator[str]:
+    """A loopback server that reads one request, writes ``answer`` and hangs up."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(10)
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                connection, _ = listener.accept()
+                with connection:
+                    connection.recv(1 << 16)
+                    connection.sendall(answer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
+        listener.close()
+        thread.join(5)
+        assert not thread.is_alive()
+
+
+BROKEN_ANSWERS = {
+    "truncated body": b'HTTP/1.1 200 OK\r\nContent-Length: 400\r\n\r\n{"accepted": 2',
+    "no body": b"HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n",
+    "not HTTP": b"SMTP ready\r\n",
+    "empty": b"",
+}
+
+
+def test_a_broken_answer_keeps_the_reports_queued(
+    served: tuple[PublisherRepository, Path], tmp_path: Path
+) -> None:
+    repo, db = served
+    home = tmp_path / "device"
+    with running_service(repo, db) as service:
+        sync_catalog(home, service.url, root=repo.trusted_root_path)
+    key = KeyFileKey.create(tmp_path / "k.key")
+    session = ProfileHome(home).create(
+        key, ProfileConfig("standard", "keyfile", str(key.path)), TODAY
+    )
+    assert session is not None
+    catalog = InstalledCatalogs(home).open()
+    session.record(catalog, "b1", "like", TODAY)
+    params = ReportingParams.from_json(dict(catalog.manifest.reporting))
+    session.profile.grant(params.to_json(), TODAY)
+    prepare_reports(session.profile, catalog, params, TODAY, np.random.default_rng(4))
+    queued = list(session.profile.outbox)
+    assert queued
+    for name, answer in BROKEN_ANSWERS.items():
+        with _broken_server(answer) as url, pytest.raises(SourceUnavailableError) as caught:
+            send_reports(session.profile, url, max_delay=0, attempts=2, sleep=lambda s: None)
+        assert "stay queued" in str(caught.value), name
+        assert session.profile.outbox == queued, name
+        assert {e.status for e in session.profile.ledger} == {"pending"}, name
+    session.close()

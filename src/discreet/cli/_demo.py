@@ -20,7 +20,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
             sys.stdout.write(styled + "\n")
             sys.stdout.flush()
 
-    summary = run_demo(clients=args.clients, keep=Path(args.keep) if args.keep else None, say=say)
+    summary = run_demo(
+        clients=args.clients,
+        keep=Path(args.keep) if args.keep else None,
+        say=say,
+        seed=args.seed,
+    )
     emit(args, summary, [])
     return 0
 
@@ -42,4 +47,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--clients", type=_clients, default=20_000, help="simulated devices (20,000)")
     p.add_argument("--keep", metavar="DIR", help="keep every file in DIR instead of removing them")
+    p.add_argument(
+        "--seed",
+        type=int,
+        metavar="N",
+        help="seed the simulated randomness, for a run that repeats exactly (default: the OS)",
+    )
     p.set_defaults(handler=cmd_demo)

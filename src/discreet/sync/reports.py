@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import http.client
 import json
 import time
 import urllib.error
@@ -91,8 +92,9 @@ def send_reports(
                 _mark(profile, digests, "rejected")
                 return SendResult(0, 0, len(digests), reason)
             last_error = f"HTTP {exc.code}"
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            last_error = str(getattr(exc, "reason", exc))
+        except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as exc:
+            # HTTPException: the connection broke mid-answer (IncompleteRead, BadStatusLine).
+            last_error = str(getattr(exc, "reason", exc)) or type(exc).__name__
         else:
             profile.outbox = []
             _mark(profile, digests, "sent")
