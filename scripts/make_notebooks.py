@@ -76,8 +76,9 @@ UTILITY = [
         "shared = Path.cwd().parents[1] / 'shared' / 'data' / 'ml-latest-small'\n"
         "work = Path(tempfile.mkdtemp())\nitems, interactions = convert_movielens(shared, work / 'data')\n"
         "dataset = load_dataset(items, interactions)\nvalidation, test = split_dataset(dataset)\n"
-        "weights = RankingWeights(popularity=4.0, popularity_exponent=0.75, half_life_days=365.0,\n"
-        "                         mmr_lambda=1.0, exploration_share=0.1)  # chosen on validation\n"
+        "weights = RankingWeights(popularity=2.0, popularity_exponent=1.0, half_life_days=3650.0,\n"
+        "                         recent_half_life_events=2.0, mmr_lambda=0.9,\n"
+        "                         exploration_share=0.1)  # chosen on validation by discreet eval\n"
         "def ndcg(recommender):\n    recommender.fit(test)\n"
         "    return evaluate_lists({int(u): recommender.recommend(int(u), 20) for u in test.users}, test).ndcg10"
     ),
@@ -86,7 +87,7 @@ UTILITY = [
         "reference = {'MostPop': ndcg(MostPopRecommender()), 'engine, exact popularity': ndcg(EngineRecommender(exact, weights))}\n"
         "rng = np.random.default_rng(0)\nresults = {}\n"
         "for clients in (100_000, 1_000_000):\n    for eps in (0.5, 1.0, 2.0, 4.0):\n"
-        "        pad = 8 if clients * eps >= 2_000_000 else 1  # as validation chose in discreet eval\n"
+        "        pad = 8 if clients * eps >= 2_000_000 else 1  # long pads pay only with many reports\n"
         "        estimates = private_popularity(dataset, test, clients, eps, pad, rng)\n"
         "        catalog = with_popularity(exact, dataset, estimates, work / f'p-{clients}-{eps}')\n"
         "        results[(clients, eps)] = ndcg(EngineRecommender(catalog, weights))\n"
@@ -107,14 +108,16 @@ UTILITY = [
 ]
 
 
-def write(name: str, cells: list) -> None:  # type: ignore[type-arg]
+def write(name: str, cells: list, folder: Path = HERE) -> None:  # type: ignore[type-arg]
     notebook = new_notebook(
         cells=cells,
         metadata={
             "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
         },
     )
-    nbformat.write(notebook, HERE / name)
+    for number, cell in enumerate(notebook.cells):
+        cell["id"] = f"{Path(name).stem}-{number}"  # stable ids: regenerating changes nothing
+    nbformat.write(notebook, folder / name)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import runpy
 from pathlib import Path
 
 import nbformat
@@ -29,3 +30,13 @@ def test_notebook_executes(name: str) -> None:
     assert not [o for o in outputs if o.get("output_type") == "error"]
     figures = [o for o in outputs if "image/png" in o.get("data", {})]
     assert figures, f"{name} drew no figure"
+
+
+def test_notebooks_match_their_generator(tmp_path: Path) -> None:
+    generator = runpy.run_path(str(NOTEBOOKS.parent / "scripts" / "make_notebooks.py"))
+    generator["write"]("ldp_accuracy.ipynb", generator["LDP"], tmp_path)
+    generator["write"]("privacy_utility.ipynb", generator["UTILITY"], tmp_path)
+    for name in ("ldp_accuracy.ipynb", "privacy_utility.ipynb"):
+        assert (tmp_path / name).read_bytes() == (NOTEBOOKS / name).read_bytes(), (
+            f"{name} is stale: run python scripts/make_notebooks.py"
+        )

@@ -104,6 +104,27 @@ def test_dislikes_push_similar_items_away(catalog: Catalog) -> None:
     assert np.all(after[rows] < before[rows])
 
 
+def test_recent_events_count_most_when_asked(catalog: Catalog) -> None:
+    """Same day, same items: only the order differs, and only the recency weight sees it."""
+    crime, travel = _in(catalog, "crime", 4), _in(catalog, "travel", 4)
+    crime_then_travel = _profile(catalog, crime + travel)
+    travel_then_crime = _profile(catalog, travel + crime)
+    probe = [catalog.index_of(i) for i in _in(catalog, "crime", 8)[4:]]
+
+    def crime_score(weights: RankingWeights, profile: Profile) -> float:
+        ranker = Ranker(catalog, weights)
+        return float(ranker.scores(ranker.profiled(profile, TODAY), TODAY)[probe].mean())
+
+    order_blind = RankingWeights(recent_half_life_events=None)
+    assert crime_score(order_blind, crime_then_travel) == pytest.approx(
+        crime_score(order_blind, travel_then_crime), abs=1e-6
+    )
+    recent = RankingWeights(recent_half_life_events=2.0)
+    assert crime_score(recent, travel_then_crime) > crime_score(recent, crime_then_travel) + 0.05
+    with pytest.raises(ValueError, match="half-lives"):
+        RankingWeights(recent_half_life_events=0.0)
+
+
 def test_lower_lambda_gives_more_diverse_results(catalog: Catalog) -> None:
     profile = _profile(catalog, _in(catalog, "crime", 2) + _in(catalog, "poetry", 1))
 

@@ -46,6 +46,7 @@ ENGINE_GRID: dict[str, Sequence[Any]] = {
     "popularity": (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0),
     "popularity_exponent": (0.5, 0.75, 1.0, 1.5),
     "half_life_days": (30.0, 180.0, 3650.0),
+    "recent_half_life_events": (None, 2.0, 3.0, 5.0, 10.0, 30.0),
     "mmr_lambda": (1.0, 0.9),
     "exploration_share": (0.0, 0.1),
 }
@@ -169,25 +170,35 @@ def private_popularity(
 
 
 def tune_engine(
-    catalog: Catalog, validation: Split, log: Callable[[str], None]
+    catalog: Catalog, validation: Split, log: Callable[[str], None], passes: int = 2
 ) -> tuple[RankingWeights, float]:
-    """Coordinate search over :data:`ENGINE_GRID` on the validation split."""
+    """Coordinate search over :data:`ENGINE_GRID` on the validation split.
+
+    Passes repeat (at most ``passes``) until one changes nothing, because the
+    best value of one weight moves when another changes.
+    """
     weights = RankingWeights()
     best = evaluate_lists(
         _ranked(EngineRecommender(catalog, weights).fit(validation), validation), validation
     ).ndcg10
-    for name, values in ENGINE_GRID.items():
-        for value in values:
-            candidate = dataclasses.replace(weights, **{name: value})
-            if candidate == weights:
-                continue
-            score = evaluate_lists(
-                _ranked(EngineRecommender(catalog, candidate).fit(validation), validation),
-                validation,
-            ).ndcg10
-            if score > best + 1e-6:
-                best, weights = score, candidate
-        log(f"tuned {name} = {getattr(weights, name)} (validation NDCG@10 {best:.4f})")
+    tried = [weights]  # (unhashable: kind_weights is a mapping)
+    for _ in range(passes):
+        start = weights
+        for name, values in ENGINE_GRID.items():
+            for value in values:
+                candidate = dataclasses.replace(weights, **{name: value})
+                if candidate in tried:
+                    continue
+                tried.append(candidate)
+                score = evaluate_lists(
+                    _ranked(EngineRecommender(catalog, candidate).fit(validation), validation),
+                    validation,
+                ).ndcg10
+                if score > best + 1e-6:
+                    best, weights = score, candidate
+            log(f"tuned {name} = {getattr(weights, name)} (validation NDCG@10 {best:.4f})")
+        if weights == start:
+            break
     return weights, best
 
 

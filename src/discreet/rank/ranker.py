@@ -4,9 +4,11 @@
 
 The interest vector is the weighted sum of the embeddings of the items in the
 profile: each event counts by its kind (dislikes and dismissals count
-negatively) and halves in weight every ``half_life_days``. Items already
-engaged with, items in muted categories and items in sensitive categories
-the user has not opted in to are excluded. Filters (category, language, date)
+negatively), halves in weight every ``half_life_days`` and, if set, halves
+again for every ``recent_half_life_events`` newer events, so that what the
+user does now counts most. Items already engaged with, items in muted
+categories and items in sensitive categories the user has not opted in to
+are excluded. Filters (category, language, date)
 are masks. A maximal-marginal-relevance pass over the best candidates adds
 diversity, and a share of slots goes to items from outside the user's top
 categories (deterministic within a day). With no usable history the ranking
@@ -171,7 +173,9 @@ class Ranker:
             set(features.rows_in(blocked).tolist()) if blocked and bits is None else set()
         )
         rows, weights, seen = [], [], []
-        for event in profile.events:
+        recent = self.weights.recent_half_life_events
+        newest = len(profile.events) - 1
+        for position, event in enumerate(profile.events):
             row = self._row(event.item)
             if row is None:
                 continue  # no longer in this catalog
@@ -180,6 +184,8 @@ class Ranker:
                 continue
             age = max((today - event.day).days, 0)
             decay = 0.5 ** (age / self.weights.half_life_days)
+            if recent is not None:
+                decay *= 0.5 ** ((newest - position) / recent)
             rows.append(row)
             weights.append(self.weights.kind_weights.get(event.kind, 0.0) * decay)
         row_array = np.asarray(rows, dtype=np.int64)
