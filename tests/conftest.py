@@ -142,3 +142,32 @@ def cli_home(
     monkeypatch.setenv("DISCREET_HOME", str(home))
     monkeypatch.setenv("DISCREET_PASSPHRASE", "a long enough passphrase")
     return home
+
+
+class MemoryKeyring:
+    """An in-memory keyring backend, standing in for the OS one."""
+
+    priority = 1
+
+    def __init__(self) -> None:
+        self.secrets: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.secrets.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.secrets[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        del self.secrets[(service, username)]
+
+
+@pytest.fixture
+def memory_keyring(monkeypatch: pytest.MonkeyPatch) -> MemoryKeyring:
+    import keyring
+
+    memory = MemoryKeyring()
+    monkeypatch.setattr(keyring, "get_password", memory.get_password)
+    monkeypatch.setattr(keyring, "set_password", memory.set_password)
+    monkeypatch.setattr(keyring, "delete_password", memory.delete_password)
+    return memory

@@ -13,10 +13,11 @@ import pytest
 
 from discreet.cli import main
 from discreet.engine import Engine
-from discreet.errors import KeySourceError, UnknownItemError
+from discreet.errors import KeySourceError, StoreNotFoundError, UnknownItemError
 from discreet.profile.session import ProfileConfig, ProfileHome
 from discreet.publish.repository import PublisherRepository
-from discreet.store.keys import KeyFileKey
+from discreet.store._hazmat import Argon2Params
+from discreet.store.keys import KeyFileKey, PassphraseKey
 from discreet.sync.client import sync_catalog
 
 
@@ -61,9 +62,23 @@ def test_the_app_facing_api(engine: Engine) -> None:
         assert any(r.endswith("profile.dsc") for r in engine.erase())
 
 
-def test_opening_needs_a_key_unless_kiosk(tmp_path: Path) -> None:
-    with pytest.raises(KeySourceError):
-        Engine.open(tmp_path)
+def test_opening_finds_the_key_its_settings_name(tmp_path: Path) -> None:
+    with pytest.raises(StoreNotFoundError):
+        Engine.open(tmp_path / "nothing-here")
+    today = dt.date.today()
+    secret = PassphraseKey("correct horse battery staple", Argon2Params(19 * 1024, 2))
+    session = ProfileHome(tmp_path / "p").create(secret, ProfileConfig(), today)
+    assert session is not None
+    session.close()
+    with pytest.raises(KeySourceError, match="passphrase"):
+        Engine.open(tmp_path / "p")
+    Engine.open(tmp_path / "p", key=secret).close()
+    key = KeyFileKey.create(tmp_path / "k.key")
+    config = ProfileConfig("standard", "keyfile", str(key.path))
+    session = ProfileHome(tmp_path / "k").create(key, config, today)
+    assert session is not None
+    session.close()
+    Engine.open(tmp_path / "k").close()  # the key file named in its settings
 
 
 def test_ui_thread_and_sync_thread_together(

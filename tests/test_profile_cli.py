@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from discreet.cli import main
+from tests.conftest import MemoryKeyring
 
 
 @pytest.fixture
@@ -146,3 +147,16 @@ def test_damaged_profile_is_set_aside_and_restored(
     assert _run(capsys, "profile", "restore")[0] == 0
     code, out, _ = _run(capsys, "profile", "export")
     assert [e[0] for e in json.loads(out)["profile"]["events"]] == ["b1"]
+
+
+def test_two_keyring_profiles_do_not_share_a_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], memory_keyring: MemoryKeyring
+) -> None:
+    first, second = str(tmp_path / "first"), str(tmp_path / "second")
+    assert _run(capsys, "init", "--keyring", "--home", first)[0] == 0
+    assert _run(capsys, "init", "--keyring", "--home", second)[0] == 0
+    assert len(memory_keyring.secrets) == 2
+    assert _run(capsys, "profile", "erase", "--yes", "--home", first)[0] == 0
+    code, out, err = _run(capsys, "profile", "export", "--home", second)
+    assert code == 0, err
+    assert json.loads(out)["profile"]["events"] == []

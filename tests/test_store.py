@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import errno
 import os
 import stat
@@ -29,6 +30,7 @@ from discreet.store import (
     PassphraseKey,
     envelope,
 )
+from tests.conftest import MemoryKeyring
 
 FAST = Argon2Params(memory_kib=19 * 1024, iterations=2)  # the OWASP minimum, for speed
 SECRET = b'{"events": [["item-secret-42", "like", "2026-11-01"]]}'
@@ -271,31 +273,8 @@ def test_memory_store_timer_wipes_without_any_access() -> None:
     store.close()
 
 
-class _MemoryKeyring:
-    """An in-memory keyring backend, standing in for the OS one."""
-
-    priority = 1
-
-    def __init__(self) -> None:
-        self.secrets: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.secrets.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.secrets[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        del self.secrets[(service, username)]
-
-
-def test_os_keyring_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import keyring
-
-    backend = _MemoryKeyring()
-    monkeypatch.setattr(keyring, "get_password", backend.get_password)
-    monkeypatch.setattr(keyring, "set_password", backend.set_password)
-    monkeypatch.setattr(keyring, "delete_password", backend.delete_password)
+def test_os_keyring_source(tmp_path: Path, memory_keyring: MemoryKeyring) -> None:
+    backend = memory_keyring
     from discreet.store import KeyringKey
 
     path = tmp_path / "k.dsc"
@@ -305,9 +284,40 @@ def test_os_keyring_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     with EncryptedStore.open(path, KeyringKey()) as store:
         assert store.load() == SECRET
         removed = store.erase()
-    assert "OS keyring entry 'discreet'" in removed
+    assert "OS keyring entry 'discreet/profile-key'" in removed
     assert backend.secrets == {}
     EncryptedStore.create(path, KeyringKey(), initial=SECRET).close()
     backend.secrets.clear()
     with pytest.raises(KeySourceError, match="missing from the OS keyring"):
         EncryptedStore.open(path, KeyringKey())
+
+
+def test_each_keyring_profile_has_its_own_entry(
+    tmp_path: Path, memory_keyring: MemoryKeyring
+) -> None:
+    backend = memory_keyring
+    """Erasing one app's profile must not shred another's key (they once shared one entry)."""
+    from discreet.engine import Engine
+    from discreet.profile.session import ProfileConfig, ProfileHome
+    from discreet.store import KeyringKey
+
+    today = dt.date(2026, 11, 29)
+    homes = {app: ProfileHome(tmp_path / app) for app in ("reader", "player")}
+    for app, home in homes.items():
+        session = home.create(KeyringKey.fresh(app), ProfileConfig("standard", "keyring"), today)
+        assert session is not None
+        session.profile.record("item-1", "like", today)
+        session.save()
+        session.close()
+    assert {service for service, _ in backend.secrets} == {"reader", "player"}
+    removed = homes["reader"].erase()
+    assert any(r.startswith("OS keyring entry 'reader/profile-key-") for r in removed)
+    assert {service for service, _ in backend.secrets} == {"player"}
+    with Engine.open(tmp_path / "player") as engine:  # the entry named in its settings
+        assert [e[0] for e in engine.export()["profile"]["events"]] == ["item-1"]
+    # A settings file from before per-profile entries still opens with the shared one.
+    legacy = ProfileConfig.from_json(
+        {**homes["player"].config().to_json(), "keyring_entry": None}
+    ).configured_key()
+    assert isinstance(legacy, KeyringKey)
+    assert legacy.entry_name == "discreet/profile-key"

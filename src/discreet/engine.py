@@ -69,15 +69,22 @@ class Engine:
         """Open the engine of ``home`` (default: the platform's data folder for ``app_name``).
 
         In kiosk mode the profile lives in memory only and is wiped after
-        ``idle_seconds``; otherwise ``key`` opens the encrypted profile.
+        ``idle_seconds``; otherwise ``key`` opens the encrypted profile. A
+        profile protected by a key file or the OS keyring opens without
+        ``key``: its settings say where the key is.
         """
         folder = resolve_home(home, app_name)
         if kiosk:
             session = ProfileSession.kiosk(dt.date.today(), idle_seconds)
         else:
+            profiles = ProfileHome(folder)
             if key is None:
-                raise KeySourceError("opening an encrypted profile needs its key source")
-            session = ProfileHome(folder).open(key)
+                key = profiles.config().configured_key()  # StoreNotFoundError before init
+            if key is None:
+                raise KeySourceError(
+                    "this profile is protected by a passphrase: pass key=PassphraseKey(...)"
+                )
+            session = profiles.open(key)
         return cls(folder, session, kiosk=kiosk, weights=weights)
 
     # ---- catalog ---------------------------------------------------------------------

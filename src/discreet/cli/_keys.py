@@ -10,7 +10,7 @@ from pathlib import Path
 
 from discreet.errors import KeySourceError
 from discreet.profile.session import ProfileConfig
-from discreet.store.keys import KeyFileKey, KeyringKey, KeySource, PassphraseKey
+from discreet.store.keys import KeySource, PassphraseKey
 
 PASSPHRASE_ENV = "DISCREET_PASSPHRASE"  # noqa: S105 (a variable name)
 NEW_PASSPHRASE_ENV = "DISCREET_NEW_PASSPHRASE"  # noqa: S105 (a variable name)
@@ -60,8 +60,4 @@ def read_passphrase(args: argparse.Namespace, *, new: bool = False, confirm: boo
 
 def key_source(config: ProfileConfig, args: argparse.Namespace) -> KeySource:
     """The key source the profile was created with."""
-    if config.key_source == "keyfile" and config.keyfile:
-        return KeyFileKey(config.keyfile)
-    if config.key_source == "keyring":
-        return KeyringKey()
-    return PassphraseKey(read_passphrase(args))
+    return config.configured_key() or PassphraseKey(read_passphrase(args))

@@ -48,7 +48,7 @@ def cmd_init(args: argparse.Namespace) -> int:
         source = KeyFileKey(path) if path.exists() else KeyFileKey.create(path)
         config = ProfileConfig("standard", "keyfile", str(path), retention)
     elif args.keyring:
-        config, source = ProfileConfig("standard", "keyring", None, retention), KeyringKey()
+        config, source = ProfileConfig("standard", "keyring", None, retention), KeyringKey.fresh()
     else:
         source = PassphraseKey(read_passphrase(args, confirm=True))
         config = ProfileConfig("standard", "passphrase", None, retention)

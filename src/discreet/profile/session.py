@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -28,7 +28,7 @@ from discreet.profile.model import Event, EventKind, Profile, RetentionPolicy
 from discreet.profile.schema import PROFILE_FIELDS, data_card
 from discreet.store.base import ProfileStore
 from discreet.store.encrypted import EncryptedStore
-from discreet.store.keys import KeyringKey, KeySource
+from discreet.store.keys import KeyFileKey, KeyringKey, KeySource
 from discreet.store.memory import MemoryStore
 
 CONFIG_FORMAT_VERSION = 1
@@ -43,6 +43,7 @@ class ProfileConfig:
     key_source: str | None = "passphrase"
     keyfile: str | None = None
     retention: RetentionPolicy = field(default_factory=RetentionPolicy)
+    keyring_entry: tuple[str, str] | None = None  # (service, username) for "keyring"
 
     def to_json(self) -> dict[str, Any]:
         """The config as JSON."""
@@ -52,6 +53,7 @@ class ProfileConfig:
             "key_source": self.key_source,
             "keyfile": self.keyfile,
             "retention": self.retention.to_json(),
+            "keyring_entry": list(self.keyring_entry) if self.keyring_entry else None,
         }
 
     @classmethod
@@ -64,12 +66,35 @@ class ProfileConfig:
         mode = data["mode"]
         if mode not in MODES:
             raise ValueError("unknown profile mode")
+        entry = data.get("keyring_entry")
+        if entry is not None and (
+            not isinstance(entry, list)
+            or len(entry) != 2
+            or not all(isinstance(e, str) for e in entry)
+        ):
+            raise ValueError("keyring_entry is [service, username]")
         return cls(
             mode,
             data.get("key_source"),
             data.get("keyfile"),
             RetentionPolicy.from_json(data["retention"]),
+            (entry[0], entry[1]) if entry else None,
         )
+
+    def configured_key(self) -> KeySource | None:
+        """The key source these settings name, if it needs no secret from the user.
+
+        A key file and an OS keyring entry open by themselves; a passphrase
+        (and a kiosk, which has no key) return ``None``.
+        """
+        if self.mode == "kiosk":
+            return None
+        if self.key_source == "keyfile" and self.keyfile:
+            return KeyFileKey(self.keyfile)
+        if self.key_source == "keyring":
+            # Profiles made before entries were per profile share the default one.
+            return KeyringKey(*self.keyring_entry) if self.keyring_entry else KeyringKey()
+        return None
 
 
 class ProfileHome:
@@ -119,6 +144,10 @@ class ProfileHome:
         if config.mode == "kiosk" or source is None:
             atomic_write_json(self.config_path, config.to_json())
             return None
+        if isinstance(source, KeyringKey):
+            config = replace(
+                config, key_source="keyring", keyring_entry=(source.service, source.username)
+            )
         profile = Profile.new(today, config.retention)
         store = EncryptedStore.create(self.store_path, source, initial=profile.to_bytes())
         atomic_write_json(self.config_path, config.to_json())
@@ -144,9 +173,10 @@ class ProfileHome:
         """
         config = self.config()
         removed = EncryptedStore.destroy(self.store_path)
-        if config.key_source == "keyring":
-            KeyringKey().forget()
-            removed.append("OS keyring entry 'discreet'")
+        source = config.configured_key()
+        if isinstance(source, KeyringKey):
+            source.forget()
+            removed.append(f"OS keyring entry '{source.entry_name}'")
         self.config_path.unlink(missing_ok=True)
         removed.append(str(self.config_path))
         return removed
@@ -169,8 +199,9 @@ class ProfileHome:
 def _describe_source(config: ProfileConfig) -> str:
     if config.key_source == "keyfile":
         return f"a random 256-bit key in {config.keyfile} (mode 0600)"
-    if config.key_source == "keyring":
-        return "a random 256-bit key in the OS keyring"
+    source = config.configured_key()
+    if isinstance(source, KeyringKey):
+        return source.describe()
     return "a passphrase, stretched with Argon2id (at least 19 MiB, 2 passes)"
 
 

@@ -221,7 +221,7 @@ class EncryptedStore(ProfileStore):
         removed = _shred_files(self.path)
         if isinstance(self.source, KeyringKey):
             self.source.forget()
-            removed.append(f"OS keyring entry '{self.source.service}'")
+            removed.append(f"OS keyring entry '{self.source.entry_name}'")
         self.close()
         return removed
 

@@ -151,13 +151,23 @@ class KeyFileKey(KeySource):
 
 
 class KeyringKey(KeySource):
-    """A random 256-bit key kept in the operating system's keyring (``keyring`` extra)."""
+    """A random 256-bit key kept in the operating system's keyring (``keyring`` extra).
+
+    Each profile needs an entry of its own: create one with :meth:`fresh`, so
+    that erasing one profile never shreds another's key. The entry's name is
+    kept in the profile's settings (``ProfileHome.configured_key`` finds it).
+    """
 
     kind = "keyring"
 
     def __init__(self, service: str = "discreet", username: str = "profile-key") -> None:
         self.service = service
         self.username = username
+
+    @classmethod
+    def fresh(cls, service: str = "discreet") -> KeyringKey:
+        """A source for a new entry under ``service`` (say, the app's name), never shared."""
+        return cls(service, f"profile-key-{_hazmat.random_bytes(8).hex()}")
 
     def _backend(self) -> Any:
         try:
@@ -194,4 +204,9 @@ class KeyringKey(KeySource):
 
     def describe(self) -> str:
         """Where the key lives."""
-        return f"a random 256-bit key in the OS keyring (service '{self.service}')"
+        return f"a random 256-bit key in the OS keyring (entry '{self.entry_name}')"
+
+    @property
+    def entry_name(self) -> str:
+        """``service/username``, as keyring tools show it."""
+        return f"{self.service}/{self.username}"
