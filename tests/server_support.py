@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from http.client import HTTPException
 from pathlib import Path
 from typing import Any
 
@@ -104,3 +108,38 @@ def forwarding_proxy() -> Iterator[tuple[str, list[str]]]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def start_service_process(
+    repo: Path, db: Path, port: int, *extra: str, stderr: int | None = subprocess.DEVNULL
+) -> subprocess.Popen[bytes]:
+    """``discreet serve`` in a process of its own, once it answers ``/healthz``."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "discreet",
+            "serve",
+            "--repo",
+            str(repo),
+            "--db",
+            str(db),
+            "--port",
+            str(port),
+            "--min-reports",
+            "1",
+            *extra,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            if http("GET", f"http://127.0.0.1:{port}/healthz")[0] == 200:
+                return process
+        except (OSError, HTTPException):
+            pass
+        time.sleep(0.05)
+    process.kill()
+    raise RuntimeError("the service did not start")

@@ -8,8 +8,6 @@ import os
 import secrets
 import signal
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -22,38 +20,7 @@ from discreet.privacy.params import ReportingParams
 from discreet.privacy.report import Report, period_of
 from discreet.publish.repository import PublisherRepository
 from discreet.server.wire import encode_batch
-from tests.server_support import free_port, http
-
-
-def _start(repo: Path, db: Path, port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "discreet",
-            "serve",
-            "--repo",
-            str(repo),
-            "--db",
-            str(db),
-            "--port",
-            str(port),
-            "--min-reports",
-            "1",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            if http("GET", f"http://127.0.0.1:{port}/healthz")[0] == 200:
-                return process
-        except (OSError, HTTPException):
-            pass
-        time.sleep(0.05)
-    process.kill()
-    raise RuntimeError("the service did not start")
+from tests.server_support import free_port, http, start_service_process
 
 
 def test_killed_service_keeps_every_acknowledged_batch_whole(
@@ -70,7 +37,7 @@ def test_killed_service_keeps_every_acknowledged_batch_whole(
     sent_tokens = 0
     for _ in range(5):
         port = free_port()
-        server = _start(repo.path, db, port)
+        server = start_service_process(repo.path, db, port)
         stop = threading.Event()
 
         def send_batches(port: int = port, stop: threading.Event = stop) -> None:
@@ -103,7 +70,7 @@ def test_killed_service_keeps_every_acknowledged_batch_whole(
         sender.join(20)
     # Restart once more: the database opens and is consistent.
     port = free_port()
-    server = _start(repo.path, db, port)
+    server = start_service_process(repo.path, db, port)
     try:
         assert http("GET", f"http://127.0.0.1:{port}/healthz")[0] == 200
     finally:

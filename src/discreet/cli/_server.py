@@ -33,6 +33,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=args.port,
         min_reports=args.min_reports,
         limits=Limits(max_body_bytes=args.max_body_bytes, max_reports=args.max_reports),
+        keep_metadata_fresh=args.refresh,
     )
     return 0
 
@@ -83,6 +84,13 @@ def register(sub: Any, publish_commands: Any, common: argparse.ArgumentParser) -
     p.add_argument("--min-reports", type=_positive, default=DEFAULT_MIN_REPORTS, metavar="N")
     p.add_argument("--max-body-bytes", type=_positive, default=Limits().max_body_bytes, metavar="B")
     p.add_argument("--max-reports", type=_positive, default=Limits().max_reports, metavar="N")
+    p.add_argument(
+        "--no-refresh",
+        dest="refresh",
+        action="store_false",
+        help="do not re-sign the timestamp and snapshot before they expire "
+        "(then run 'discreet publish refresh' at least daily)",
+    )
     p.set_defaults(handler=cmd_serve)
 
     p = publish_commands.add_parser(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from pathlib import Path
@@ -11,6 +12,7 @@ from discreet.privacy.aggregate import DEFAULT_MIN_REPORTS
 from discreet.publish.repository import PublisherRepository
 from discreet.server.app import create_app
 from discreet.server.storage import ReportStore
+from discreet.server.upkeep import MetadataKeeper
 from discreet.server.wire import Limits
 
 
@@ -22,11 +24,15 @@ def serve(
     port: int = 8080,
     min_reports: int = DEFAULT_MIN_REPORTS,
     limits: Limits | None = None,
+    keep_metadata_fresh: bool = True,
 ) -> None:
     """Run the service until SIGINT/SIGTERM, then shut down gracefully.
 
     Access logging is off, so no client address or user agent is ever
     written anywhere; only warnings and errors about the service itself are logged.
+    With ``keep_metadata_fresh`` (the default) the service re-signs the
+    timestamp and snapshot before they expire (see :mod:`discreet.server.upkeep`),
+    which needs their keys beside the repository.
     """
     try:
         import uvicorn
@@ -35,9 +41,10 @@ def serve(
             "the server needs the 'server' extra: pip install 'discreet[server]'"
         ) from None
     store = ReportStore(db_path)
+    repo = PublisherRepository.open(repo_path)
     try:
         app = create_app(
-            PublisherRepository.open(repo_path),
+            repo,
             store,
             limits=limits,
             min_reports=min_reports,
@@ -46,18 +53,20 @@ def serve(
     except BaseException:
         store.close()
         raise
+    keeper = MetadataKeeper(repo) if keep_metadata_fresh else contextlib.nullcontext()
     # On SIGTERM/SIGINT uvicorn finishes in-flight requests, runs the app's shutdown
     # (which closes the store), then re-raises the signal as the process's exit status.
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        access_log=False,
-        log_level="warning",
-        server_header=False,
-        timeout_keep_alive=5,
-        timeout_graceful_shutdown=10,
-    )
+    with keeper:
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            access_log=False,
+            log_level="warning",
+            server_header=False,
+            timeout_keep_alive=5,
+            timeout_graceful_shutdown=10,
+        )
 
 
 class BackgroundService:
