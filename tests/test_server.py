@@ -24,7 +24,7 @@ from discreet.errors import SourceUnavailableError
 from discreet.privacy.client import prepare_reports
 from discreet.privacy.params import ReportingParams
 from discreet.privacy.report import Report, period_of
-from discreet.profile.session import ProfileConfig, ProfileHome
+from discreet.profile.session import ProfileConfig, ProfileHome, ProfileSession
 from discreet.publish.publisher import publish_catalog
 from discreet.publish.repository import PublisherRepository
 from discreet.server.wire import Limits, encode_batch
@@ -378,6 +378,21 @@ def fuzz_service(
         yield service.url, service.store.consistency
 
 
+def _queued_session(home: Path, tmp_path: Path, seed: int) -> ProfileSession:
+    """A device's profile with a like recorded, consent given and its reports queued."""
+    key = KeyFileKey.create(tmp_path / "k.key")
+    session = ProfileHome(home).create(
+        key, ProfileConfig("standard", "keyfile", str(key.path)), TODAY
+    )
+    assert session is not None
+    catalog = InstalledCatalogs(home).open()
+    session.record(catalog, "b1", "like", TODAY)
+    params = ReportingParams.from_json(dict(catalog.manifest.reporting))
+    session.profile.grant(params.to_json(), TODAY)
+    prepare_reports(session.profile, catalog, params, TODAY, np.random.default_rng(seed))
+    return session
+
+
 def test_offline_client_keeps_working(
     served: tuple[PublisherRepository, Path], tmp_path: Path
 ) -> None:
@@ -390,16 +405,7 @@ def test_offline_client_keeps_working(
     with pytest.raises(SourceUnavailableError):
         sync_catalog(home, url, timeout=2)
     assert InstalledCatalogs(home).open().version == 1
-    key = KeyFileKey.create(tmp_path / "k.key")
-    session = ProfileHome(home).create(
-        key, ProfileConfig("standard", "keyfile", str(key.path)), TODAY
-    )
-    assert session is not None
-    catalog = InstalledCatalogs(home).open()
-    session.record(catalog, "b1", "like", TODAY)
-    params = ReportingParams.from_json(dict(catalog.manifest.reporting))
-    session.profile.grant(params.to_json(), TODAY)
-    prepare_reports(session.profile, catalog, params, TODAY, np.random.default_rng(9))
+    session = _queued_session(home, tmp_path, 9)
     queued = list(session.profile.outbox)
     with pytest.raises(SourceUnavailableError, match="stay queued"):
         send_reports(
@@ -429,15 +435,7 @@ def test_sync_and_send_go_through_the_environment_proxy(
         assert sync_catalog(home, service.url, root=repo.trusted_root_path).version == 1
         assert any(url.startswith(service.url + "/metadata/") for url in seen)
         assert any(url.startswith(service.url + "/targets/catalog/") for url in seen)
-        catalog = InstalledCatalogs(home).open()
-        profile = ProfileHome(home)
-        key = KeyFileKey.create(tmp_path / "p.key")
-        session = profile.create(key, ProfileConfig("standard", "keyfile", str(key.path)), TODAY)
-        assert session is not None
-        session.record(catalog, "b1", "like", TODAY)
-        params = ReportingParams.from_json(dict(catalog.manifest.reporting))
-        session.profile.grant(params.to_json(), TODAY)
-        prepare_reports(session.profile, catalog, params, TODAY, np.random.default_rng(0))
+        session = _queued_session(home, tmp_path, 0)
         assert send_reports(session.profile, service.url, max_delay=0).sent == 2
         assert seen[-1] == service.url + "/v1/reports"
         session.close()
@@ -483,16 +481,7 @@ def test_a_broken_answer_keeps_the_reports_queued(
     home = tmp_path / "device"
     with running_service(repo, db) as service:
         sync_catalog(home, service.url, root=repo.trusted_root_path)
-    key = KeyFileKey.create(tmp_path / "k.key")
-    session = ProfileHome(home).create(
-        key, ProfileConfig("standard", "keyfile", str(key.path)), TODAY
-    )
-    assert session is not None
-    catalog = InstalledCatalogs(home).open()
-    session.record(catalog, "b1", "like", TODAY)
-    params = ReportingParams.from_json(dict(catalog.manifest.reporting))
-    session.profile.grant(params.to_json(), TODAY)
-    prepare_reports(session.profile, catalog, params, TODAY, np.random.default_rng(4))
+    session = _queued_session(home, tmp_path, 4)
     queued = list(session.profile.outbox)
     assert queued
     for name, answer in BROKEN_ANSWERS.items():
