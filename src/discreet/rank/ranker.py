@@ -8,11 +8,11 @@ negatively), halves in weight every ``half_life_days`` and, if set, halves
 again for every ``recent_half_life_events`` newer events, so that what the
 user does now counts most. Items already engaged with, items in muted
 categories and items in sensitive categories the user has not opted in to
-are excluded. Filters (category, language, date)
-are masks. A maximal-marginal-relevance pass over the best candidates adds
-diversity, and a share of slots goes to items from outside the user's top
-categories (deterministic within a day). With no usable history the ranking
-is popularity with diversity.
+are excluded. Filters (category, language, date) are masks. A
+maximal-marginal-relevance pass over the best candidates adds diversity, and
+a share of slots goes to items from outside the user's top categories
+(deterministic within a day). With no usable history the ranking is
+popularity with diversity.
 """
 
 from __future__ import annotations
