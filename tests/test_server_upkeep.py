@@ -81,7 +81,7 @@ def test_a_served_repository_never_offers_expired_metadata(
         port = free_port()
         server = start_service_process(repo.path, tmp_path / "reports.db", port, *extra)
         try:
-            home = tmp_path / f"device{len(extra)}"
+            home = tmp_path / f"device-{len(extra)}"
             sync_catalog(home, f"http://127.0.0.1:{port}", root=repo.trusted_root_path)
         finally:
             server.send_signal(signal.SIGTERM)
@@ -89,7 +89,9 @@ def test_a_served_repository_never_offers_expired_metadata(
 
     with pytest.raises(CatalogExpiredError):
         sync_through_service("--no-refresh")
-    sync_through_service()  # the service re-signed the timestamp as it started
+    sync_through_service("--timestamp-expiry", "3")  # re-signed as the service started
+    left = repo.expiries_of()["timestamp"] - utc_now()
+    assert dt.timedelta(days=2.9) < left <= dt.timedelta(days=3)
 
 
 def test_missing_keys_are_reported_not_fatal(

@@ -22,23 +22,28 @@ def _days(value: str) -> dt.timedelta:
     return dt.timedelta(days=days)
 
 
-def add_expiry_options(parser: argparse.ArgumentParser) -> None:
-    """The metadata lifetime options, shared by every command that signs."""
+def add_expiry_options(
+    parser: argparse.ArgumentParser, roles: tuple[str, ...] = ("targets", "snapshot", "timestamp")
+) -> None:
+    """The metadata lifetime options, shared by every command that signs ``roles``."""
     defaults = Expiries()
-    for role in ("targets", "snapshot", "timestamp"):
+    for role in roles:
+        days = defaults.of(role).days
         parser.add_argument(
             f"--{role}-expiry",
             type=_days,
             default=defaults.of(role),
             metavar="DAYS",
-            help=f"how long {role} metadata stays valid (default {defaults.of(role).days} days)",
+            help=f"how long {role} metadata stays valid "
+            f"(default {days} day{'' if days == 1 else 's'})",
         )
 
 
-def _expiries(args: argparse.Namespace) -> Expiries:
-    return Expiries(
-        targets=args.targets_expiry, snapshot=args.snapshot_expiry, timestamp=args.timestamp_expiry
-    )
+def expiries_from(args: argparse.Namespace) -> Expiries:
+    """The lifetimes that :func:`add_expiry_options` parsed."""
+    roles = ("targets", "snapshot", "timestamp")
+    given = {role: getattr(args, f"{role}_expiry", None) for role in roles}
+    return Expiries(**{role: value for role, value in given.items() if value is not None})
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -89,7 +94,7 @@ def cmd_build(args: argparse.Namespace) -> int:
             notices_path=args.notices,
             params=EmbeddingParams(dim=args.dim, vectorizer=args.vectorizer, seed=args.seed),
             reporting=None if args.no_reporting else policy,
-            expiries=_expiries(args),
+            expiries=expiries_from(args),
             progress=progress,
         )
     finally:
@@ -112,7 +117,7 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     """Re-sign metadata with fresh expiries."""
     repo = PublisherRepository.open(args.repo)
     with repo.lock():
-        expiries = repo.refresh(roles=set(args.role or ()), expiries=_expiries(args))
+        expiries = repo.refresh(roles=set(args.role or ()), expiries=expiries_from(args))
     doc: dict[str, Any] = {role: when.isoformat() for role, when in expiries.items()}
     emit(args, doc, [f"{role} expires {when}" for role, when in doc.items()])
     return 0
@@ -122,7 +127,7 @@ def cmd_rotate(args: argparse.Namespace) -> int:
     """Replace a role's key and publish the new root."""
     repo = PublisherRepository.open(args.repo)
     with repo.lock():
-        version = repo.rotate_key(args.role, expiries=_expiries(args))
+        version = repo.rotate_key(args.role, expiries=expiries_from(args))
     emit(
         args,
         {"role": args.role, "root_version": version},
@@ -191,7 +196,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> Any:
     p = commands.add_parser(
         "refresh",
         parents=[common],
-        help="re-sign metadata with fresh expiries (run daily)",
+        help="re-sign metadata with fresh expiries (daily, unless 'serve' does it)",
         epilog="example: discreet publish refresh ./repo",
     )
     p.add_argument("repo", metavar="REPO")

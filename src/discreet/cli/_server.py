@@ -8,6 +8,7 @@ from typing import Any
 
 from discreet._fs import atomic_write_bytes, canonical_json
 from discreet.cli._output import emit
+from discreet.cli._publish import add_expiry_options, expiries_from
 from discreet.privacy.aggregate import DEFAULT_MIN_REPORTS, labels_for
 from discreet.privacy.report import period_code
 from discreet.server.storage import ReportStore
@@ -34,6 +35,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         min_reports=args.min_reports,
         limits=Limits(max_body_bytes=args.max_body_bytes, max_reports=args.max_reports),
         keep_metadata_fresh=args.refresh,
+        metadata_lifetimes=expiries_from(args),
     )
     return 0
 
@@ -91,6 +93,7 @@ def register(sub: Any, publish_commands: Any, common: argparse.ArgumentParser) -
         help="do not re-sign the timestamp and snapshot before they expire "
         "(then run 'discreet publish refresh' at least daily)",
     )
+    add_expiry_options(p, roles=("snapshot", "timestamp"))  # the roles it re-signs
     p.set_defaults(handler=cmd_serve)
 
     p = publish_commands.add_parser(

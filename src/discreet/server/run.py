@@ -9,7 +9,7 @@ from pathlib import Path
 
 from discreet.errors import RepositoryError
 from discreet.privacy.aggregate import DEFAULT_MIN_REPORTS
-from discreet.publish.repository import PublisherRepository
+from discreet.publish.repository import Expiries, PublisherRepository
 from discreet.server.app import create_app
 from discreet.server.storage import ReportStore
 from discreet.server.upkeep import MetadataKeeper
@@ -25,6 +25,7 @@ def serve(
     min_reports: int = DEFAULT_MIN_REPORTS,
     limits: Limits | None = None,
     keep_metadata_fresh: bool = True,
+    metadata_lifetimes: Expiries | None = None,
 ) -> None:
     """Run the service until SIGINT/SIGTERM, then shut down gracefully.
 
@@ -32,7 +33,8 @@ def serve(
     written anywhere; only warnings and errors about the service itself are logged.
     With ``keep_metadata_fresh`` (the default) the service re-signs the
     timestamp and snapshot before they expire (see :mod:`discreet.server.upkeep`),
-    which needs their keys beside the repository.
+    which needs their keys beside the repository; ``metadata_lifetimes`` are the
+    validity periods it signs with (the defaults of :class:`Expiries` if not given).
     """
     try:
         import uvicorn
@@ -53,7 +55,11 @@ def serve(
     except BaseException:
         store.close()
         raise
-    keeper = MetadataKeeper(repo) if keep_metadata_fresh else contextlib.nullcontext()
+    keeper = (
+        MetadataKeeper(repo, lifetimes=metadata_lifetimes)
+        if keep_metadata_fresh
+        else contextlib.nullcontext()
+    )
     # On SIGTERM/SIGINT uvicorn finishes in-flight requests, runs the app's shutdown
     # (which closes the store), then re-raises the signal as the process's exit status.
     with keeper:
