@@ -133,13 +133,17 @@ def start_service_process(
         stdout=subprocess.DEVNULL,
         stderr=stderr,
     )
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            if http("GET", f"http://127.0.0.1:{port}/healthz")[0] == 200:
-                return process
-        except (OSError, HTTPException):
-            pass
-        time.sleep(0.05)
-    process.kill()
-    raise RuntimeError("the service did not start")
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if http("GET", f"http://127.0.0.1:{port}/healthz")[0] == 200:
+                    return process
+            except (OSError, HTTPException):
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("the service did not start")
+    except BaseException:
+        process.kill()  # never leave a server behind, whatever went wrong
+        process.wait()
+        raise
