@@ -144,6 +144,38 @@ def test_retried_batches_count_once(served: tuple[PublisherRepository, Path]) ->
         assert all(row["n"] == row["tokens"] for row in service.store.consistency())
 
 
+def test_a_busy_store_never_blocks_the_event_loop(
+    served: tuple[PublisherRepository, Path],
+) -> None:
+    """Small batches are written on the event loop only when the store is free."""
+    repo, db = served
+    with running_service(repo, db) as service:
+        installed = _catalog_of(repo)
+        small = _reports(installed, 3, np.random.default_rng(5))
+        parsed = [(token, Report.from_bytes(data)) for token, data in small]
+        assert service.store.try_ingest(parsed[:1]) is not None
+        assert service.store._lock.acquire()  # another writer, mid-transaction
+        answer: list[tuple[int, dict[str, str], object]] = []
+        poster = threading.Thread(
+            target=lambda: answer.append(
+                http("POST", service.url + "/v1/reports", encode_batch(small[1:]))
+            )
+        )
+        try:
+            assert service.store.try_ingest(parsed[1:]) is None  # gives up, writes nothing
+            poster.start()
+            time.sleep(0.3)
+            assert http("GET", service.url + "/healthz")[0] == 200  # the loop is free
+            assert not answer, "the batch was written while the store was held"
+        finally:
+            service.store._lock.release()
+        poster.join(10)
+        status, _, body = answer[0]
+        assert status == 200
+        assert body == {"accepted": 2, "duplicates": 0}
+        assert sum(row["tokens"] for row in service.store.consistency()) == 3
+
+
 def _catalog_of(repo: PublisherRepository) -> Catalog:
     folder = repo.path / "view"
     if not folder.exists():

@@ -41,6 +41,8 @@ from discreet.server.wire import Limits, WireError, decode_batch
 
 _METADATA_NAME = re.compile(r"^[0-9]*\.?[a-z]+\.json$")
 _TARGET_NAME = re.compile(r"^[0-9a-f]{64}\.[a-z]+\.[a-z]+$")
+#: Batches up to this size are written on the event loop (see ``Service.reports``).
+INLINE_BATCH = 100
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -133,7 +135,12 @@ class Service:
             known = self.store.catalogs
             if any(r.catalog_version not in known for _, r in batch):
                 await run_in_threadpool(self.rescan)
-            result = await run_in_threadpool(self.store.ingest, batch)
+            # A batch of up to INLINE_BATCH reports (about 1.4 ms to write at 100) is
+            # written on the event loop when the store is free: under load, handing it to
+            # a thread and back costs more than the write. Anything else goes to a thread.
+            result = self.store.try_ingest(batch) if len(batch) <= INLINE_BATCH else None
+            if result is None:
+                result = await run_in_threadpool(self.store.ingest, batch)
         except WireError as exc:
             return _error(exc.status, str(exc))
         except ValueError as exc:

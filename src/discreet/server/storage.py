@@ -158,11 +158,25 @@ class ReportStore:
         Every report must already have been checked against its catalog
         (:meth:`check`); anything invalid raises ``ValueError`` before any write.
         """
+        result = self._ingest(batch, wait=True)
+        assert result is not None  # a blocking acquire always succeeds
+        return result
+
+    def try_ingest(self, batch: Iterable[tuple[bytes, Report]]) -> IngestResult | None:
+        """:meth:`ingest`, or ``None`` at once, writing nothing, if another thread is writing.
+
+        For an event loop, which must not block on the lock.
+        """
+        return self._ingest(batch, wait=False)
+
+    def _ingest(self, batch: Iterable[tuple[bytes, Report]], *, wait: bool) -> IngestResult | None:
         batch = list(batch)
         aggregator = Aggregator(self._catalogs)
         for _, report in batch:
             aggregator.check(report)
-        with self._lock:
+        if not self._lock.acquire(blocking=wait):
+            return None
+        try:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 result = self._ingest_locked(batch, aggregator)
@@ -170,6 +184,8 @@ class ReportStore:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+        finally:
+            self._lock.release()
         return result
 
     def _ingest_locked(
