@@ -14,6 +14,7 @@ BENCHMARKS = (
     "bench_catalog_open",
     "bench_store",
     "bench_ldp",
+    "bench_sketch",
     "bench_server",
     "bench_recommend",
 )

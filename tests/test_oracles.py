@@ -125,3 +125,28 @@ def test_parameters_round_trip_and_reject_garbage() -> None:
         OracleParams.choose(17, 2.0).privatise(17, np.random.default_rng(0))
     with pytest.raises(ValueError, match="out of range"):
         OracleParams("grr", 1.0, 5).sketch(np.array([5]))
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        OracleParams("grr", 1.0, 12),
+        OracleParams("lh", 1.0, 1000, 2),
+        OracleParams("lh", 4.0, 5000, 5),
+        OracleParams("lh", 2.0, 3, 1),
+    ],
+    ids=str,
+)
+def test_the_sparse_sketch_is_the_dense_one(params: OracleParams) -> None:
+    """Small batches (counted in plain Python) and large ones both match ``sketch``."""
+    rng = np.random.default_rng(11)
+    limit = params.sparse_limit()
+    for size in (0, 1, 2, 7, limit - 1, limit, limit + 1, 300):
+        payloads = params.privatise_many(rng.integers(0, params.domain_size, size), rng)
+        dense = params.sketch(payloads)
+        cells, values = params.sparse_sketch(payloads.tolist())
+        np.testing.assert_array_equal(cells, np.flatnonzero(dense))
+        np.testing.assert_array_equal(values, dense[cells])
+    for bad in ([-1], [2**params.payload_bits], [0, 2**40]):
+        with pytest.raises(ValueError, match="out of range"):
+            params.sparse_sketch(bad)

@@ -27,6 +27,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from discreet.server.run import serve
 
     print(f"serving {args.repo} on http://{args.host}:{args.port} (no access log is kept)")
+    if args.refresh:
+        print("the timestamp and snapshot metadata are re-signed before they expire")
+    else:
+        print("--no-refresh: run 'discreet publish refresh' at least daily")
     serve(
         args.repo,
         args.db,

@@ -211,15 +211,10 @@ class ReportStore:
                 "INSERT INTO tokens VALUES (?, ?)", [(t, sketch_id) for t, _ in entries]
             )
             params = aggregator.params_for(kind, catalog)
-            vector = params.sketch(np.fromiter((p for _, p in entries), dtype=np.int64))
-            cells = np.flatnonzero(vector)
+            cells, values = params.sparse_sketch([p for _, p in entries])
             self._db.execute(
                 "INSERT INTO increments (sketch, cells, vals) VALUES (?, ?, ?)",
-                (
-                    sketch_id,
-                    cells.astype(_CELL).tobytes(),
-                    vector[cells].astype(_VALUE).tobytes(),
-                ),
+                (sketch_id, cells.astype(_CELL).tobytes(), values.astype(_VALUE).tobytes()),
             )
             accepted += len(entries)
         return IngestResult(accepted, len(batch) - accepted)

@@ -13,6 +13,7 @@ not counted twice. Anything else is refused.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -64,9 +65,14 @@ def _hex(value: Any, size: int, what: str) -> bytes:
     raise WireError(422, f"{what} must be {2 * size} lowercase hex digits")
 
 
-def accepted_periods(today: dt.date, limits: Limits) -> set[str]:
+def accepted_periods(today: dt.date, limits: Limits) -> frozenset[str]:
     """The ISO weeks a report may name: this one and ``past_periods`` before it."""
-    return {period_of(today - dt.timedelta(weeks=w)) for w in range(limits.past_periods + 1)}
+    return _periods(today, limits.past_periods)
+
+
+@functools.lru_cache(maxsize=8)
+def _periods(today: dt.date, past: int) -> frozenset[str]:
+    return frozenset(period_of(today - dt.timedelta(weeks=w)) for w in range(past + 1))
 
 
 def decode_batch(body: bytes, today: dt.date, limits: Limits) -> list[tuple[bytes, Report]]:
