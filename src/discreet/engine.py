@@ -16,11 +16,11 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import numpy as np
 
+from discreet._closing import Closable
 from discreet.catalog.reader import Catalog
 from discreet.errors import KeySourceError, UnknownItemError
 from discreet.home import DEFAULT_APP_NAME, resolve_home
@@ -35,7 +35,7 @@ from discreet.sync.client import InstalledCatalogs, SyncResult, sync_catalog
 from discreet.sync.reports import SendResult, send_reports
 
 
-class Engine:
+class Engine(Closable):
     """Personal recommendations over a verified catalog and a private, local profile."""
 
     def __init__(
@@ -273,14 +273,3 @@ class Engine:
         """Release the profile (and wipe it, in kiosk mode)."""
         with self._lock:
             self._session.close()
-
-    def __enter__(self) -> Engine:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

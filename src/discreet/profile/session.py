@@ -13,9 +13,9 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
+from discreet._closing import Closable
 from discreet._fs import atomic_write_json
 from discreet.catalog.reader import Catalog
 from discreet.errors import (
@@ -205,7 +205,7 @@ def _describe_source(config: ProfileConfig) -> str:
     return "a passphrase, stretched with Argon2id (at least 19 MiB, 2 passes)"
 
 
-class ProfileSession:
+class ProfileSession(Closable):
     """An open profile: its store (locked) and the parsed profile.
 
     >>> with ProfileHome(home).open(PassphraseKey(secret)) as session:  # doctest: +SKIP
@@ -277,14 +277,3 @@ class ProfileSession:
     def close(self) -> None:
         """Release the store."""
         self.store.close()
-
-    def __enter__(self) -> ProfileSession:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from types import TracebackType
+
+from discreet._closing import Closable
 
 
-class ProfileStore(ABC):
+class ProfileStore(Closable, ABC):
     """Holds one serialised profile. Implementations: encrypted file, memory (kiosk)."""
 
     @abstractmethod
@@ -28,14 +29,3 @@ class ProfileStore(ABC):
     @abstractmethod
     def describe(self) -> dict[str, str]:
         """Where the data lives and how it is protected, for the data card."""
-
-    def __enter__(self) -> ProfileStore:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
