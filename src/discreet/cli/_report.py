@@ -158,17 +158,7 @@ def cmd_ledger(args: argparse.Namespace) -> int:
     """Every report made, with its ε, per period."""
     with open_session(args) as session:
         ledger = list(session.profile.ledger)
-    entries: list[dict[str, Any]] = [
-        {
-            "day": e.day.isoformat(),
-            "period": e.period,
-            "kind": e.kind,
-            "epsilon": e.epsilon,
-            "digest": e.digest,
-            "status": e.status,
-        }
-        for e in ledger
-    ]
+    entries: list[dict[str, Any]] = [e.to_json() for e in ledger]
     totals: dict[str, float] = {}
     for e in ledger:
         totals[e.period] = totals.get(e.period, 0.0) + e.epsilon

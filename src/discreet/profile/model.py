@@ -104,6 +104,17 @@ class LedgerEntry:
     digest: str
     status: str = "pending"
 
+    def to_json(self) -> dict[str, Any]:
+        """As JSON (the profile's format, and what ``discreet ledger --json`` prints)."""
+        return {
+            "day": self.day.isoformat(),
+            "period": self.period,
+            "kind": self.kind,
+            "epsilon": self.epsilon,
+            "digest": self.digest,
+            "status": self.status,
+        }
+
 
 @dataclass(frozen=True)
 class PendingReport:
@@ -215,17 +226,7 @@ class Profile:
                 "parameters": dict(self.consent.parameters),
                 "digest": self.consent.digest,
             },
-            "ledger": [
-                {
-                    "day": e.day.isoformat(),
-                    "period": e.period,
-                    "kind": e.kind,
-                    "epsilon": e.epsilon,
-                    "digest": e.digest,
-                    "status": e.status,
-                }
-                for e in self.ledger
-            ],
+            "ledger": [e.to_json() for e in self.ledger],
             "outbox": [
                 {"period": r.period, "kind": r.kind, "data": r.data.hex(), "token": r.token.hex()}
                 for r in self.outbox
