@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from discreet.cli._command import add_command
 from discreet.cli._output import StageProgress, emit, notice_lines
 from discreet.home import resolve_home
 from discreet.sync.client import InstalledCatalogs, sync_catalog
@@ -52,25 +53,27 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     """Add ``sync`` and ``catalog``."""
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "sync",
-        parents=[common],
+        common,
         help="fetch, verify and install the catalog",
-        epilog="example: discreet sync --from https://cdn.example/catalog --root 1.root.json",
+        example="discreet sync --from https://cdn.example/catalog --root 1.root.json",
+        handler=cmd_sync,
     )
     p.add_argument(
         "--from", dest="source", required=True, metavar="URL_OR_DIR", help="served folder or URL"
     )
     p.add_argument("--root", metavar="ROOT_JSON", help="trusted root (needed on the first sync)")
     p.add_argument("--timeout", type=int, default=30, help="network timeout in seconds")
-    p.set_defaults(handler=cmd_sync)
 
     catalog = sub.add_parser("catalog", parents=[common], help="the installed catalog")
     commands = catalog.add_subparsers(dest="catalog_command", required=True, metavar="COMMAND")
-    p = commands.add_parser(
+    p = add_command(
+        commands,
         "info",
-        parents=[common],
+        common,
         help="show the installed catalog and its notices",
-        epilog="example: discreet catalog info --json",
+        example="discreet catalog info --json",
+        handler=cmd_info,
     )
-    p.set_defaults(handler=cmd_info)

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from discreet.cli._command import add_command
 from discreet.cli._output import emit, paint
 
 
@@ -39,11 +40,13 @@ def _clients(value: str) -> int:
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     """Add ``demo``."""
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "demo",
-        parents=[common],
+        common,
         help="the whole loop on the built-in catalog, in under a minute",
-        epilog="example: discreet demo --clients 50000",
+        example="discreet demo --clients 50000",
+        handler=cmd_demo,
     )
     p.add_argument("--clients", type=_clients, default=20_000, help="simulated devices (20,000)")
     p.add_argument("--keep", metavar="DIR", help="keep every file in DIR instead of removing them")
@@ -53,4 +56,3 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         metavar="N",
         help="seed the simulated randomness, for a run that repeats exactly (default: the OS)",
     )
-    p.set_defaults(handler=cmd_demo)

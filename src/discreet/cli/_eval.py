@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from discreet.cli._command import add_command
 from discreet.cli._output import emit
 from discreet.errors import InputError
 
@@ -55,11 +56,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     """Add ``eval``."""
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "eval",
-        parents=[common],
+        common,
         help="offline evaluation against centralized baselines",
-        epilog="example: discreet eval --movielens ../shared/data/ml-latest-small",
+        example="discreet eval --movielens ../shared/data/ml-latest-small",
+        handler=cmd_eval,
     )
     p.add_argument("--items", metavar="ITEMS_CSV")
     p.add_argument("--interactions", metavar="INTERACTIONS_CSV")
@@ -78,4 +81,3 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
     p.add_argument("--no-baselines", action="store_true", help="only the engine")
     p.add_argument("--seed", type=int, default=0)
-    p.set_defaults(handler=cmd_eval)

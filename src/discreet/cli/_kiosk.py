@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from discreet.cli._command import add_command
 from discreet.home import resolve_home
 
 
@@ -64,11 +65,13 @@ def _seconds(value: str) -> float:
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     """Add ``kiosk``."""
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "kiosk",
-        parents=[common],
+        common,
         help="an interactive session that keeps nothing (over the installed catalog)",
-        epilog="example: discreet kiosk --demo --idle 120",
+        example="discreet kiosk --demo --idle 120",
+        handler=cmd_kiosk,
     )
     p.add_argument(
         "--demo",
@@ -82,4 +85,3 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="wipe the session after this long without input (default 300)",
     )
-    p.set_defaults(handler=cmd_kiosk)

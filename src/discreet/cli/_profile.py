@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from discreet._fs import atomic_write_bytes
+from discreet.cli._command import add_command
 from discreet.cli._keys import add_passphrase_options, key_source, read_passphrase
 from discreet.cli._output import emit
 from discreet.errors import KeySourceError, StoreError
@@ -163,12 +164,14 @@ def _positive(value: str) -> int:
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     """Add the profile commands."""
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "init",
-        parents=[common],
+        common,
         help="create the encrypted profile",
-        epilog="example: discreet init --keyfile /etc/kiosk/profile.key  "
+        example="discreet init --keyfile /etc/kiosk/profile.key  "
         "(or, with DISCREET_PASSPHRASE set, just: discreet init)",
+        handler=cmd_init,
     )
     group = p.add_mutually_exclusive_group()
     group.add_argument("--kiosk", action="store_true", help="keep nothing on disk (kiosk)")
@@ -177,75 +180,82 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--retention-days", type=_positive, default=180, metavar="N")
     p.add_argument("--max-events", type=_positive, default=5000, metavar="N")
     add_passphrase_options(p)
-    p.set_defaults(handler=cmd_init)
 
     kinds = [k.value for k in EventKind]
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "record",
-        parents=[common],
+        common,
         help="record an event on an item",
-        epilog="example: discreet record lb-0042 --kind purchase",
+        example="discreet record lb-0042 --kind purchase",
+        handler=cmd_record,
     )
     p.add_argument("item", metavar="ITEM")
     p.add_argument("--kind", required=True, choices=kinds)
     add_passphrase_options(p)
-    p.set_defaults(handler=cmd_record)
     for name, kind in (("like", "like"), ("dislike", "dislike")):
-        p = sub.add_parser(
+        p = add_command(
+            sub,
             name,
-            parents=[common],
+            common,
             help=f"record a {kind}",
-            epilog=f"example: discreet {name} lb-0042",
+            example=f"discreet {name} lb-0042",
+            handler=cmd_record,
         )
         p.add_argument("item", metavar="ITEM")
         add_passphrase_options(p)
-        p.set_defaults(handler=cmd_record, kind=kind)
+        p.set_defaults(kind=kind)
 
     passphrase = sub.add_parser("passphrase", parents=[common], help="the profile's passphrase")
     commands = passphrase.add_subparsers(
         dest="passphrase_command", required=True, metavar="COMMAND"
     )
-    p = commands.add_parser(
+    p = add_command(
+        commands,
         "change",
-        parents=[common],
+        common,
         help="rewrap the key under a new passphrase",
-        epilog="example: discreet passphrase change --passphrase-file old.txt "
+        example="discreet passphrase change --passphrase-file old.txt "
         "--new-passphrase-file new.txt",
+        handler=cmd_passphrase_change,
     )
     add_passphrase_options(p, new=True)
-    p.set_defaults(handler=cmd_passphrase_change)
 
     profile = sub.add_parser("profile", parents=[common], help="access, erase or restore")
     commands = profile.add_subparsers(dest="profile_command", required=True, metavar="COMMAND")
-    p = commands.add_parser(
+    p = add_command(
+        commands,
         "export",
-        parents=[common],
+        common,
         help="everything kept, as documented JSON",
-        epilog="example: discreet profile export --out my-profile.json",
+        example="discreet profile export --out my-profile.json",
+        handler=cmd_export,
     )
     p.add_argument("--out", metavar="FILE", help="write to FILE (mode 0600) instead of stdout")
     add_passphrase_options(p)
-    p.set_defaults(handler=cmd_export)
-    p = commands.add_parser(
+    p = add_command(
+        commands,
         "erase",
-        parents=[common],
+        common,
         help="destroy the profile (no passphrase needed)",
-        epilog="example: discreet profile erase --yes",
+        example="discreet profile erase --yes",
+        handler=cmd_erase,
     )
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-    p.set_defaults(handler=cmd_erase)
-    p = commands.add_parser(
+    p = add_command(
+        commands,
         "restore",
-        parents=[common],
+        common,
         help="go back to the previous save after damage",
-        epilog="example: discreet profile restore",
+        example="discreet profile restore",
+        handler=cmd_restore,
     )
-    p.set_defaults(handler=cmd_restore)
 
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "privacy",
-        parents=[common],
+        common,
         help="the data card: what is kept, why, how long, where",
-        epilog="example: discreet privacy --json",
+        example="discreet privacy --json",
+        handler=cmd_privacy,
     )
-    p.set_defaults(handler=cmd_privacy)

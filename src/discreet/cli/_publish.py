@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 from typing import Any
 
+from discreet.cli._command import add_command
 from discreet.cli._output import StageProgress, emit
 from discreet.errors import InputError
 from discreet.publish.keys import ROLES
@@ -143,21 +144,24 @@ def register(sub: Any, common: argparse.ArgumentParser) -> Any:
     )
     commands = publish.add_subparsers(dest="publish_command", required=True, metavar="COMMAND")
 
-    p = commands.add_parser(
+    p = add_command(
+        commands,
         "init",
-        parents=[common],
+        common,
         help="create a TUF repository with fresh keys",
-        epilog="example: discreet publish init ./repo",
+        example="discreet publish init ./repo",
+        handler=cmd_init,
     )
     p.add_argument("repo", metavar="REPO")
     p.add_argument("--keys", metavar="DIR", help="keep the private keys here (default REPO/keys)")
-    p.set_defaults(handler=cmd_init)
 
-    p = commands.add_parser(
+    p = add_command(
+        commands,
         "build",
-        parents=[common],
+        common,
         help="build, sign and publish a catalog version",
-        epilog="example: discreet publish build items.csv --taxonomy taxonomy.json --repo ./repo",
+        example="discreet publish build items.csv --taxonomy taxonomy.json --repo ./repo",
+        handler=cmd_build,
     )
     p.add_argument("items", metavar="ITEMS", help="items file (.csv or .jsonl)")
     p.add_argument("--taxonomy", required=True, metavar="FILE", help="taxonomy (.json or .toml)")
@@ -191,13 +195,14 @@ def register(sub: Any, common: argparse.ArgumentParser) -> Any:
         help="pad item histories with 'none' to L before sampling (default 8)",
     )
     add_expiry_options(p)
-    p.set_defaults(handler=cmd_build)
 
-    p = commands.add_parser(
+    p = add_command(
+        commands,
         "refresh",
-        parents=[common],
+        common,
         help="re-sign metadata with fresh expiries (daily, unless 'serve' does it)",
-        epilog="example: discreet publish refresh ./repo",
+        example="discreet publish refresh ./repo",
+        handler=cmd_refresh,
     )
     p.add_argument("repo", metavar="REPO")
     p.add_argument(
@@ -207,16 +212,16 @@ def register(sub: Any, common: argparse.ArgumentParser) -> Any:
         help="also re-sign this role (the timestamp is always re-signed)",
     )
     add_expiry_options(p)
-    p.set_defaults(handler=cmd_refresh)
 
-    p = commands.add_parser(
+    p = add_command(
+        commands,
         "rotate-key",
-        parents=[common],
+        common,
         help="replace a role's signing key",
-        epilog="example: discreet publish rotate-key ./repo --role root",
+        example="discreet publish rotate-key ./repo --role root",
+        handler=cmd_rotate,
     )
     p.add_argument("repo", metavar="REPO")
     p.add_argument("--role", required=True, choices=ROLES)
     add_expiry_options(p)
-    p.set_defaults(handler=cmd_rotate)
     return commands

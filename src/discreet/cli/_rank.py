@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 from typing import Any
 
+from discreet.cli._command import add_command
 from discreet.cli._keys import add_passphrase_options, key_source
 from discreet.cli._output import emit
 from discreet.engine import Engine
@@ -97,11 +98,13 @@ def cmd_interests(args: argparse.Namespace) -> int:
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     """Add ``recommend``, ``explain`` and ``interests``."""
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "recommend",
-        parents=[common],
+        common,
         help="ranked items, each with its reasons",
-        epilog="example: discreet recommend -k 5 --category crime",
+        example="discreet recommend -k 5 --category crime",
+        handler=cmd_recommend,
     )
     p.add_argument("-k", type=int, default=10, help="how many (default 10)")
     p.add_argument("--category", metavar="C", help="only items in this category")
@@ -109,25 +112,26 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--after", type=_date, metavar="DATE", help="only items created on or after")
     p.add_argument("--before", type=_date, metavar="DATE", help="only items created on or before")
     add_passphrase_options(p)
-    p.set_defaults(handler=cmd_recommend)
 
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "explain",
-        parents=[common],
+        common,
         help="why an item ranks where it does",
-        epilog="example: discreet explain lb-0042",
+        example="discreet explain lb-0042",
+        handler=cmd_explain,
     )
     p.add_argument("item", metavar="ITEM")
     add_passphrase_options(p)
-    p.set_defaults(handler=cmd_explain)
 
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "interests",
-        parents=[common],
+        common,
         help="what your profile infers, and the controls",
-        epilog="example: discreet interests mute politics",
+        example="discreet interests mute politics",
+        handler=cmd_interests,
     )
     p.add_argument("action", nargs="?", choices=("mute", "unmute", "opt-in", "opt-out"))
     p.add_argument("category", nargs="?", metavar="CATEGORY")
     add_passphrase_options(p)
-    p.set_defaults(handler=cmd_interests)

@@ -7,6 +7,7 @@ import datetime as dt
 import sys
 from typing import Any
 
+from discreet.cli._command import add_command
 from discreet.cli._keys import add_passphrase_options
 from discreet.cli._output import emit
 from discreet.cli._profile import open_session
@@ -176,36 +177,41 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     """Add ``report`` and ``ledger``."""
     report = sub.add_parser("report", parents=[common], help="private reports")
     commands = report.add_subparsers(dest="report_command", required=True, metavar="COMMAND")
-    p = commands.add_parser(
+    p = add_command(
+        commands,
         "consent",
-        parents=[common],
+        common,
         help="opt in, with the exact parameters shown",
-        epilog="example: discreet report consent --yes",
+        example="discreet report consent --yes",
+        handler=cmd_consent,
     )
     p.add_argument("--yes", action="store_true", help="consent without a prompt")
     add_passphrase_options(p)
-    p.set_defaults(handler=cmd_consent)
-    p = commands.add_parser(
+    p = add_command(
+        commands,
         "revoke",
-        parents=[common],
+        common,
         help="opt out; unsent reports are dropped",
-        epilog="example: discreet report revoke",
+        example="discreet report revoke",
+        handler=cmd_revoke,
     )
     add_passphrase_options(p)
-    p.set_defaults(handler=cmd_revoke)
-    p = commands.add_parser(
+    p = add_command(
+        commands,
         "preview",
-        parents=[common],
+        common,
         help="the exact bytes that would be sent, and their ε",
-        epilog="example: discreet report preview --json",
+        example="discreet report preview --json",
+        handler=cmd_preview,
     )
     add_passphrase_options(p)
-    p.set_defaults(handler=cmd_preview)
-    p = commands.add_parser(
+    p = add_command(
+        commands,
         "send",
-        parents=[common],
+        common,
         help="send the queued reports (after a random delay)",
-        epilog="example: discreet report send --to https://recs.example",
+        example="discreet report send --to https://recs.example",
+        handler=cmd_send,
     )
     p.add_argument("--to", metavar="URL", help="the service (default: where the catalog came from)")
     p.add_argument(
@@ -216,12 +222,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         help="wait a random time up to this before sending (default 30)",
     )
     add_passphrase_options(p)
-    p.set_defaults(handler=cmd_send)
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "ledger",
-        parents=[common],
+        common,
         help="every report made and the ε spent",
-        epilog="example: discreet ledger --json",
+        example="discreet ledger --json",
+        handler=cmd_ledger,
     )
     add_passphrase_options(p)
-    p.set_defaults(handler=cmd_ledger)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from discreet._fs import atomic_write_bytes, canonical_json
+from discreet.cli._command import add_command
 from discreet.cli._output import emit
 from discreet.cli._publish import add_expiry_options, expiries_from
 from discreet.privacy.aggregate import DEFAULT_MIN_REPORTS, labels_for
@@ -77,11 +78,13 @@ def cmd_estimates(args: argparse.Namespace) -> int:
 
 def register(sub: Any, publish_commands: Any, common: argparse.ArgumentParser) -> None:
     """Add ``serve`` and ``publish estimates``."""
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "serve",
-        parents=[common],
+        common,
         help="publisher: serve the catalog and take reports",
-        epilog="example: discreet serve --repo ./repo --db reports.db --port 8080",
+        example="discreet serve --repo ./repo --db reports.db --port 8080",
+        handler=cmd_serve,
     )
     p.add_argument("--repo", required=True, metavar="REPO")
     p.add_argument("--db", required=True, metavar="DB", help="SQLite database (created if new)")
@@ -98,14 +101,15 @@ def register(sub: Any, publish_commands: Any, common: argparse.ArgumentParser) -
         "(then run 'discreet publish refresh' at least daily)",
     )
     add_expiry_options(p, roles=("snapshot", "timestamp"))  # the roles it re-signs
-    p.set_defaults(handler=cmd_serve)
 
-    p = publish_commands.add_parser(
+    p = add_command(
+        publish_commands,
         "estimates",
-        parents=[common],
+        common,
         help="estimates from the reports received",
-        epilog="example: discreet publish estimates --db reports.db --period 2026-W48 "
+        example="discreet publish estimates --db reports.db --period 2026-W48 "
         "--out popularity.json",
+        handler=cmd_estimates,
     )
     p.add_argument("--db", required=True, metavar="DB")
     p.add_argument("--period", required=True, metavar="YYYY-Www")
@@ -115,4 +119,3 @@ def register(sub: Any, publish_commands: Any, common: argparse.ArgumentParser) -
     )
     p.add_argument("--min-reports", type=_positive, default=DEFAULT_MIN_REPORTS, metavar="N")
     p.add_argument("--out", metavar="FILE", help="also write the JSON document to FILE")
-    p.set_defaults(handler=cmd_estimates)

@@ -1,0 +1,26 @@
+"""Declaring a sub-command: shared options, a help line, an example, a handler."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def add_command(
+    commands: Any,
+    name: str,
+    common: argparse.ArgumentParser,
+    *,
+    help: str,
+    example: str,
+    handler: Handler,
+) -> argparse.ArgumentParser:
+    """Add ``name`` to ``commands``; its ``--help`` ends with ``example``, like every command."""
+    parser: argparse.ArgumentParser = commands.add_parser(
+        name, parents=[common], help=help, epilog=f"example: {example}"
+    )
+    parser.set_defaults(handler=handler)
+    return parser
