@@ -11,8 +11,12 @@ from pathlib import Path
 from discreet.catalog.items import read_items
 from discreet.catalog.manifest import load_notices
 from discreet.catalog.taxonomy import load_taxonomy
-from discreet.demo_data import demo_items_path, demo_notices_path, demo_taxonomy_path
-from discreet.publish.publisher import publish_catalog
+from discreet.demo_data import (
+    demo_items_path,
+    demo_notices_path,
+    demo_taxonomy_path,
+    publish_demo_catalog,
+)
 from discreet.publish.repository import PublisherRepository
 from discreet.sync.client import sync_catalog
 
@@ -48,13 +52,7 @@ def test_generator_reproduces_the_committed_files(tmp_path: Path) -> None:
 
 def test_demo_catalog_builds_and_syncs(tmp_path: Path) -> None:
     repo = PublisherRepository.init(tmp_path / "repo")
-    result = publish_catalog(
-        repo,
-        demo_items_path(),
-        demo_taxonomy_path(),
-        name="lantern-books",
-        notices_path=demo_notices_path(),
-    )
+    result = publish_demo_catalog(repo)
     assert result.manifest.dim == 64
     synced = sync_catalog(tmp_path / "home", str(repo.path), root=repo.trusted_root_path)
     assert synced.version == 1

@@ -10,7 +10,11 @@ import numpy as np
 import pytest
 
 from discreet.catalog.reader import Catalog
-from discreet.demo_data import demo_items_path, demo_notices_path, demo_taxonomy_path
+from discreet.demo_data import (
+    demo_items_path,
+    demo_taxonomy_path,
+    publish_demo_catalog,
+)
 from discreet.profile.model import Profile
 from discreet.publish.publisher import publish_catalog
 from discreet.publish.repository import PublisherRepository
@@ -25,7 +29,7 @@ TODAY = dt.date(2026, 11, 29)
 def catalog(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
     folder = tmp_path_factory.mktemp("demo")
     repo = PublisherRepository.init(folder / "repo")
-    publish_catalog(repo, demo_items_path(), demo_taxonomy_path(), notices_path=demo_notices_path())
+    publish_demo_catalog(repo)
     return Catalog.open(
         sync_catalog(folder / "home", str(repo.path), root=repo.trusted_root_path).folder
     )

@@ -25,13 +25,13 @@ from typing import Any
 
 import numpy as np
 
-from discreet.demo_data import demo_items_path, demo_notices_path, demo_taxonomy_path
+from discreet.demo_data import publish_demo_catalog
 from discreet.engine import Engine
 from discreet.errors import RepositoryNotFoundError
 from discreet.privacy.params import ReportingParams
 from discreet.privacy.report import Report, period_of
 from discreet.profile.session import ProfileConfig, ProfileHome
-from discreet.publish.publisher import current_manifest, publish_catalog
+from discreet.publish.publisher import current_manifest
 from discreet.publish.repository import PublisherRepository
 from discreet.server.run import BackgroundService
 from discreet.server.storage import ReportStore
@@ -64,13 +64,7 @@ def run_demo(
     try:
         _section(say, "publisher: build, sign and publish the catalog (fresh Ed25519 keys)")
         repo = PublisherRepository.init(work / "repo")
-        result = publish_catalog(
-            repo,
-            demo_items_path(),
-            demo_taxonomy_path(),
-            name="lantern-books",
-            notices_path=demo_notices_path(),
-        )
+        result = publish_demo_catalog(repo)
         manifest = result.manifest
         say(f"catalog '{manifest.name}' v{manifest.version}: {manifest.item_count} items, signed")
         store = ReportStore(work / "reports.db")

@@ -4,6 +4,14 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from discreet.publish.publisher import PublishResult
+    from discreet.publish.repository import PublisherRepository
+
+#: The demo catalog's name.
+DEMO_CATALOG_NAME = "lantern-books"
 
 
 def _path(name: str) -> Path:
@@ -23,3 +31,16 @@ def demo_taxonomy_path() -> Path:
 def demo_notices_path() -> Path:
     """The demo catalog's signed notices (JSON)."""
     return _path("notices.json")
+
+
+def publish_demo_catalog(repo: PublisherRepository) -> PublishResult:
+    """Build, sign and publish the demo catalog (with its notices) into ``repo``."""
+    from discreet.publish.publisher import publish_catalog
+
+    return publish_catalog(
+        repo,
+        demo_items_path(),
+        demo_taxonomy_path(),
+        name=DEMO_CATALOG_NAME,
+        notices_path=demo_notices_path(),
+    )

@@ -37,20 +37,13 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
         return 0
     # The shipped catalog, built and verified into a temporary folder removed at exit.
     # Only public catalog files go there; the session itself still keeps nothing.
-    from discreet.demo_data import demo_items_path, demo_notices_path, demo_taxonomy_path
-    from discreet.publish.publisher import publish_catalog
+    from discreet.demo_data import publish_demo_catalog
     from discreet.publish.repository import PublisherRepository
     from discreet.sync.client import sync_catalog
 
     with tempfile.TemporaryDirectory(prefix="discreet-kiosk-") as tmp:
         repo = PublisherRepository.init(Path(tmp) / "repo")
-        publish_catalog(
-            repo,
-            demo_items_path(),
-            demo_taxonomy_path(),
-            name="lantern-books",
-            notices_path=demo_notices_path(),
-        )
+        publish_demo_catalog(repo)
         sync_catalog(Path(tmp) / "home", str(repo.path), root=repo.trusted_root_path)
         run_kiosk(Path(tmp) / "home", _lines(), say, idle_seconds=args.idle)
     return 0
