@@ -197,10 +197,8 @@ class ProfileHome:
 
 
 def _describe_source(config: ProfileConfig) -> str:
-    if config.key_source == "keyfile":
-        return f"a random 256-bit key in {config.keyfile} (mode 0600)"
-    source = config.configured_key()
-    if isinstance(source, KeyringKey):
+    source = config.configured_key()  # a key file or keyring entry describes itself
+    if source is not None:
         return source.describe()
     return "a passphrase, stretched with Argon2id (at least 19 MiB, 2 passes)"
 
