@@ -18,7 +18,7 @@ import time
 import numpy as np
 
 from _harness import HERE, table
-from discreet.privacy.oracles import OracleParams
+from discreet.protocol import choose_oracle, optimal_variance
 
 PURE_LDP = HERE / ".venv-pureldp" / "bin" / "python"
 
@@ -30,7 +30,7 @@ def _zipf(d: int, n: int, rng: np.random.Generator) -> np.ndarray:
 
 def discreet_row(d: int, n: int, epsilon: float) -> dict[str, object]:
     rng = np.random.default_rng(0)
-    params = OracleParams.choose(d, epsilon)
+    params = choose_oracle(d, epsilon)
     values = _zipf(d, n, rng)
     truth = np.bincount(values, minlength=d)
     device = values[:2000]
@@ -75,7 +75,7 @@ def _row(
         "n": n,
         "eps": eps,
         "mse_per_n": mse_n,
-        "x_optimum": mse_n / OracleParams.optimal_variance(eps),
+        "x_optimum": mse_n / optimal_variance(eps),
         "report_bits": bits,
         "client_us": us,
         "decode_s": decode,

@@ -26,11 +26,11 @@ import numpy as np
 from _harness import table
 from bench_build import generated_items
 from discreet.catalog.embedding import EmbeddingParams
-from discreet.privacy.params import ReportingParams
-from discreet.privacy.report import Report, period_of
+from discreet.protocol.params import ReportingParams
+from discreet.protocol.report import Report, period_of
+from discreet.protocol.wire import encode_batch
 from discreet.publish.publisher import publish_catalog
 from discreet.publish.repository import PublisherRepository
-from discreet.server.wire import encode_batch
 
 THREADS = 8
 SECONDS = 4.0

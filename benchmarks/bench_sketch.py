@@ -1,6 +1,6 @@
 """The server's per-batch sketch: the vectorised walk against the plain-Python sparse count.
 
-Each ingested batch is turned into a sketch increment. ``OracleParams.sketch``
+Each ingested batch is turned into a sketch increment. ``FrequencyOracle.sketch``
 costs per sketch cell (it allocates sketch-sized arrays at every step of the
 walk), so a one-report batch into a large catalog's sketch is slow;
 ``sparse_sketch`` counts small batches per payload instead and switches to the
@@ -17,7 +17,7 @@ from collections.abc import Callable
 import numpy as np
 
 from _harness import table
-from discreet.privacy.oracles import OracleParams
+from discreet.protocol import choose_oracle
 
 
 def _us(action: Callable[[], object], budget: float = 0.3) -> float:
@@ -32,7 +32,7 @@ def _us(action: Callable[[], object], budget: float = 0.3) -> float:
 
 
 def row(items: int, epsilon: float, batch: int) -> dict[str, object]:
-    params = OracleParams.choose(items + 1, epsilon)
+    params = choose_oracle(items + 1, epsilon)
     rng = np.random.default_rng(0)
     payloads = params.privatise_many(rng.integers(0, params.domain_size, batch), rng)
     as_list = payloads.tolist()

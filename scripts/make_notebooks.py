@@ -23,27 +23,27 @@ LDP = [
     ),
     new_code_cell(
         "import matplotlib.pyplot as plt\n"
-        "import numpy as np\nfrom discreet.privacy.oracles import OracleParams\n\n"
+        "import numpy as np\nfrom discreet.protocol import choose_oracle, optimal_variance\n\n"
         "rng = np.random.default_rng(0)\nd = 1_000\nweights = 1 / np.arange(1, d + 1) ** 1.1\n"
         "weights /= weights.sum()\nepsilons = [0.5, 1.0, 2.0, 4.0]\nsizes = [1_000, 10_000, 100_000]"
     ),
     new_code_cell(
         "rows = []\nfor n in sizes:\n    values = rng.choice(d, size=n, p=weights)\n"
         "    truth = np.bincount(values, minlength=d)\n    for eps in epsilons:\n"
-        "        oracle = OracleParams.choose(d, eps)\n        errors = []\n"
+        "        oracle = choose_oracle(d, eps)\n        errors = []\n"
         "        for _ in range(8):\n"
         "            estimate = oracle.estimate(oracle.sketch(oracle.privatise_many(values, rng)), n)\n"
         "            errors.append(np.mean((estimate - truth) ** 2))\n"
         "        theory = float(np.mean(oracle.variance(n, truth)))\n"
         "        rows.append((n, eps, oracle.mechanism, np.mean(errors) / n, theory / n,\n"
-        "                     OracleParams.optimal_variance(eps)))\n"
+        "                     optimal_variance(eps)))\n"
         "for r in rows:\n    print('n=%7d eps=%.1f %-3s measured %.4f  formula %.4f  OLH optimum %.4f' % r)"
     ),
     new_code_cell(
         "fig, axes = plt.subplots(1, 2, figsize=(10, 4))\nfor n in sizes:\n"
         "    sel = [r for r in rows if r[0] == n]\n"
         "    axes[0].plot(epsilons, [r[3] for r in sel], 'o-', label=f'measured, n={n:,}')\n"
-        "axes[0].plot(epsilons, [OracleParams.optimal_variance(e) for e in epsilons], 'k--',\n"
+        "axes[0].plot(epsilons, [optimal_variance(e) for e in epsilons], 'k--',\n"
         "             label='OLH optimum')\naxes[0].set_yscale('log')\naxes[0].set_xlabel('ε')\n"
         "axes[0].set_ylabel('MSE / n')\naxes[0].legend()\n"
         "axes[1].plot([r[1] for r in rows], [r[3] / r[4] for r in rows], 'o')\n"

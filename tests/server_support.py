@@ -17,10 +17,10 @@ from http.client import HTTPException
 from pathlib import Path
 from typing import Any
 
+from discreet.protocol.wire import Limits
 from discreet.publish.repository import PublisherRepository
 from discreet.server.run import BackgroundService
 from discreet.server.storage import ReportStore
-from discreet.server.wire import Limits
 
 
 def free_port() -> int:

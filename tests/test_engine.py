@@ -9,11 +9,18 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from discreet.cli import main
 from discreet.engine import Engine
-from discreet.errors import KeySourceError, StoreNotFoundError, UnknownItemError
+from discreet.errors import (
+    KeyRequiredError,
+    SessionModeError,
+    StoreNotFoundError,
+    UnknownCategoryError,
+    UnknownItemError,
+)
 from discreet.profile.session import ProfileConfig, ProfileHome
 from discreet.publish.repository import PublisherRepository
 from discreet.store._hazmat import Argon2Params
@@ -44,14 +51,16 @@ def test_the_app_facing_api(engine: Engine) -> None:
         assert "b1" not in {r.item_id for r in results}
         assert all(r.reasons for r in results)
         assert engine.recommend(3, category="travel")
-        assert engine.explain("b1")["excluded"] == "you have already engaged with it"
+        assert engine.explain("b1").excluded == "you have already engaged with it"
         with pytest.raises(UnknownItemError):
             engine.explain("zzz")
         engine.mute("fiction")
         assert next(i for i in engine.interests() if i.category == "fiction").muted
         engine.unmute("fiction")
-        with pytest.raises(UnknownItemError):
+        with pytest.raises(UnknownCategoryError):
             engine.mute("no-such-category")
+        with pytest.raises(SessionModeError):
+            engine.erase_session()  # "forget me" is for kiosk sessions only
         engine.opt_in("health")
         assert engine.record("b3", "like") is not None
         engine.opt_out("health")
@@ -62,6 +71,33 @@ def test_the_app_facing_api(engine: Engine) -> None:
         assert any(r.endswith("profile.dsc") for r in engine.erase())
 
 
+def test_the_engine_reads_dates_only_from_its_injected_clock(
+    repo: PublisherRepository, publish: Callable[..., object], tmp_path: Path
+) -> None:
+    publish()
+    home = tmp_path / "clocked"
+    sync_catalog(home, str(repo.path), root=repo.trusted_root_path)
+    key = KeyFileKey.create(tmp_path / "clocked.key")
+    created = dt.date(2031, 3, 3)  # a Monday far from the system date
+    session = ProfileHome(home).create(
+        key, ProfileConfig("standard", "keyfile", str(key.path)), created
+    )
+    session.close()
+    day = [created]
+    with Engine.open(home, key=key, today=lambda: day[0]) as engine:
+        engine.record("b1", "like")
+        day[0] = created + dt.timedelta(days=8)  # the next ISO week
+        engine.record("b2", "view")
+        engine.consent()
+        preview = engine.preview_reports(np.random.default_rng(0))
+        exported = engine.export()
+    assert [e[2] for e in exported["profile"]["events"]] == ["2031-03-03", "2031-03-11"]
+    assert exported["exported_on"] == "2031-03-11"
+    assert exported["profile"]["consent"]["granted_on"] == "2031-03-11"
+    assert preview.period == "2031-W11"
+    assert {e["day"] for e in exported["profile"]["ledger"]} == {"2031-03-11"}
+
+
 def test_opening_finds_the_key_its_settings_name(tmp_path: Path) -> None:
     with pytest.raises(StoreNotFoundError):
         Engine.open(tmp_path / "nothing-here")
@@ -70,7 +106,7 @@ def test_opening_finds_the_key_its_settings_name(tmp_path: Path) -> None:
     session = ProfileHome(tmp_path / "p").create(secret, ProfileConfig(), today)
     assert session is not None
     session.close()
-    with pytest.raises(KeySourceError, match="passphrase"):
+    with pytest.raises(KeyRequiredError, match="passphrase"):
         Engine.open(tmp_path / "p")
     Engine.open(tmp_path / "p", key=secret).close()
     key = KeyFileKey.create(tmp_path / "k.key")
@@ -145,7 +181,7 @@ def test_cli_recommend_explain_interests(
     assert json.loads(capsys.readouterr().out)["rank"] == 1
     assert main(["interests", "mute", "travel"]) == 0
     assert "(muted)" in capsys.readouterr().out
-    assert main(["interests", "mute"]) == 1
+    assert main(["interests", "mute"]) == 2  # a usage error
     assert main(["recommend", "--after", "yesterday"]) == 2
 
 
@@ -236,7 +272,8 @@ def test_kiosk_demo_needs_no_setup_and_cleans_up(
 
 
 def test_malformed_reporting_section_is_a_catalog_error(engine: Engine, tmp_path: Path) -> None:
-    from discreet.errors import CatalogInvalidError
+    """The manifest's reporting section is parsed once, when the catalog is opened."""
+    from discreet.errors import CatalogCorruptError
 
     manifest = engine.catalog.folder / "manifest.json"
     engine.close()
@@ -245,6 +282,6 @@ def test_malformed_reporting_section_is_a_catalog_error(engine: Engine, tmp_path
     manifest.write_text(json.dumps(document), encoding="utf-8")
     with (
         Engine.open(engine.home, key=KeyFileKey(tmp_path / "app.key")) as fresh,
-        pytest.raises(CatalogInvalidError, match="reporting parameters are malformed"),
+        pytest.raises(CatalogCorruptError, match="reporting parameters are malformed"),
     ):
         fresh.reporting_parameters()

@@ -49,3 +49,22 @@ def test_device_code_never_loads_the_publisher_ml_stack() -> None:
     assert done.stdout.strip() == "[]"
     assert "publish_catalog" in dir(discreet)
     assert discreet.publish_catalog.__name__ == "publish_catalog"
+
+
+def test_every_subpackage_exports_a_documented_all() -> None:
+    """Each name once, each documented (ruff's RUF022 keeps the order)."""
+    import importlib
+    import pkgutil
+
+    packages = [m.name for m in pkgutil.iter_modules(discreet.__path__) if m.ispkg]
+    assert "protocol" in packages
+    for name in packages:
+        package = importlib.import_module(f"discreet.{name}")
+        exported = getattr(package, "__all__", None)
+        if exported is None:
+            continue  # a package of private modules (the CLI) exports nothing
+        assert len(set(exported)) == len(exported), name
+        for member_name in exported:
+            member = getattr(package, member_name)
+            if inspect.isclass(member) or inspect.isfunction(member):
+                assert inspect.getdoc(member), f"{name}.{member_name}"

@@ -13,7 +13,16 @@ import math
 import numpy as np
 import pytest
 
-from discreet.privacy.oracles import OracleParams, fwht
+from discreet.protocol import (
+    FrequencyOracle,
+    LocalHashing,
+    RandomisedResponse,
+    choose_oracle,
+    optimal_variance,
+    oracle_from_json,
+)
+from discreet.protocol.lh import fwht
+from discreet.protocol.mechanisms import MECHANISMS, mechanism_code, mechanism_name
 
 EPSILONS = (0.5, 1.0, 2.0, 4.0)
 D, N, RUNS = 64, 4_000, 200
@@ -24,11 +33,11 @@ def _population(rng: np.random.Generator) -> np.ndarray:
     return rng.choice(D, size=N, p=weights / weights.sum())
 
 
-def _params(mechanism: str, epsilon: float) -> OracleParams:
+def _params(mechanism: str, epsilon: float) -> FrequencyOracle:
     if mechanism == "grr":
-        return OracleParams("grr", epsilon, D)
-    best = OracleParams.choose(2**20, epsilon)  # the hash size chosen for large domains
-    return OracleParams("lh", epsilon, D, best.hash_bits)
+        return RandomisedResponse(epsilon, D)
+    best = choose_oracle(2**20, epsilon)  # the hash size chosen for large domains
+    return LocalHashing(epsilon, D, best.hash_bits)
 
 
 @pytest.mark.parametrize("epsilon", EPSILONS)
@@ -53,15 +62,15 @@ def test_estimates_are_unbiased_with_the_predicted_variance(mechanism: str, epsi
 @pytest.mark.parametrize("epsilon", [1.0, 2.0, 4.0])
 def test_large_domain_variance_is_within_ten_percent_of_the_optimum(epsilon: float) -> None:
     for d in (10**3, 10**4, 10**5, 10**6):
-        params = OracleParams.choose(d, epsilon)
+        params = choose_oracle(d, epsilon)
         assert params.payload_bits <= 32
-        assert float(params.variance(1)) <= 1.1 * OracleParams.optimal_variance(epsilon)
+        assert float(params.variance(1)) <= 1.1 * optimal_variance(epsilon)
 
 
 def test_single_reports_follow_the_same_distribution_as_batches() -> None:
     """The device path (one report at a time) supports the truth with probability p, else q."""
     rng = np.random.default_rng(11)
-    for params in (OracleParams("grr", 1.0, 5), OracleParams("lh", 1.0, 200, 2)):
+    for params in (RandomisedResponse(1.0, 5), LocalHashing(1.0, 200, 2)):
         draws = 6_000
         support_true = support_other = 0
         for _ in range(draws):
@@ -77,7 +86,7 @@ def test_single_reports_follow_the_same_distribution_as_batches() -> None:
 
 def test_payload_size_does_not_depend_on_the_value() -> None:
     rng = np.random.default_rng(3)
-    for params in (OracleParams.choose(13, 1.0), OracleParams.choose(300_001, 4.0)):
+    for params in (choose_oracle(13, 1.0), choose_oracle(300_001, 4.0)):
         payloads = params.privatise_many(np.arange(min(params.domain_size, 5000)), rng)
         assert payloads.min() >= 0
         assert payloads.max() < 2**params.payload_bits
@@ -85,7 +94,7 @@ def test_payload_size_does_not_depend_on_the_value() -> None:
 
 def test_sketches_merge_by_addition() -> None:
     rng = np.random.default_rng(5)
-    params = OracleParams("lh", 2.0, 1000, 3)
+    params = LocalHashing(2.0, 1000, 3)
     a = params.privatise_many(rng.integers(0, 1000, 500), rng)
     b = params.privatise_many(rng.integers(0, 1000, 700), rng)
     merged = params.sketch(a) + params.sketch(b)
@@ -112,32 +121,32 @@ def test_walsh_hadamard_transform_matches_the_matrix() -> None:
 )
 def test_invalid_parameters_are_refused(bad: dict[str, object]) -> None:
     with pytest.raises(ValueError):
-        OracleParams(**bad)  # type: ignore[arg-type]
+        oracle_from_json(bad)
 
 
 def test_parameters_round_trip_and_reject_garbage() -> None:
-    for params in (OracleParams.choose(17, 2.0), OracleParams.choose(10**5, 1.0)):
-        assert OracleParams.from_json(params.to_json()) == params
-    for garbage in ([], {"mechanism": "grr"}, {**OracleParams.choose(17, 2.0).to_json(), "x": 1}):
-        with pytest.raises((ValueError, KeyError)):
-            OracleParams.from_json(garbage)
+    for params in (choose_oracle(17, 2.0), choose_oracle(10**5, 1.0)):
+        assert oracle_from_json(params.to_json()) == params
+    for garbage in ([], {"mechanism": "grr"}, {**choose_oracle(17, 2.0).to_json(), "x": 1}):
+        with pytest.raises(ValueError):
+            oracle_from_json(garbage)
     with pytest.raises(ValueError, match="outside the domain"):
-        OracleParams.choose(17, 2.0).privatise(17, np.random.default_rng(0))
+        choose_oracle(17, 2.0).privatise(17, np.random.default_rng(0))
     with pytest.raises(ValueError, match="out of range"):
-        OracleParams("grr", 1.0, 5).sketch(np.array([5]))
+        RandomisedResponse(1.0, 5).sketch(np.array([5]))
 
 
 @pytest.mark.parametrize(
     "params",
     [
-        OracleParams("grr", 1.0, 12),
-        OracleParams("lh", 1.0, 1000, 2),
-        OracleParams("lh", 4.0, 5000, 5),
-        OracleParams("lh", 2.0, 3, 1),
+        RandomisedResponse(1.0, 12),
+        LocalHashing(1.0, 1000, 2),
+        LocalHashing(4.0, 5000, 5),
+        LocalHashing(2.0, 3, 1),
     ],
     ids=str,
 )
-def test_the_sparse_sketch_is_the_dense_one(params: OracleParams) -> None:
+def test_the_sparse_sketch_is_the_dense_one(params: FrequencyOracle) -> None:
     """Small batches (counted in plain Python) and large ones both match ``sketch``."""
     rng = np.random.default_rng(11)
     limit = params.sparse_limit()
@@ -150,3 +159,31 @@ def test_the_sparse_sketch_is_the_dense_one(params: OracleParams) -> None:
     for bad in ([-1], [2**params.payload_bits], [0, 2**40]):
         with pytest.raises(ValueError, match="out of range"):
             params.sparse_sketch(bad)
+
+
+def test_the_registry_is_the_one_map_from_names_and_codes_to_mechanisms() -> None:
+    assert set(MECHANISMS) == {"grr", "lh"}
+    codes = [cls.code for cls in MECHANISMS.values()]
+    assert len(set(codes)) == len(codes)
+    for name, cls in MECHANISMS.items():
+        assert cls.mechanism == name
+        assert issubclass(cls, FrequencyOracle)
+        assert mechanism_name(mechanism_code(name)) == name
+    with pytest.raises(ValueError, match="unknown mechanism"):
+        mechanism_code("rappor")
+    with pytest.raises(ValueError, match="unknown mechanism"):
+        mechanism_name(99)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"mechanism": "grr", "epsilon": True, "domain_size": 10},
+        {"mechanism": "grr", "epsilon": 1.0, "domain_size": 10.0},
+        {"mechanism": "lh", "epsilon": 1.0, "domain_size": 1000, "hash_bits": "2"},
+        {"mechanism": "lh", "epsilon": 1.0, "domain_size": 1000, "hash_bits": 9},
+    ],
+)
+def test_json_types_are_checked_not_coerced(bad: dict[str, object]) -> None:
+    with pytest.raises(ValueError):
+        oracle_from_json(bad)

@@ -189,17 +189,15 @@ def test_explain_agrees_with_recommend(catalog: Catalog) -> None:
     results = ranker.recommend(profile, 5, today=TODAY)
     for position, result in enumerate(results, start=1):
         why = ranker.explain(profile, result.item_id, today=TODAY)
-        assert why["rank"] == position
-        c = why["components"]
-        assert why["score"] == pytest.approx(
-            c["similarity"] + c["popularity"] + c["freshness"], abs=1e-5
-        )
+        assert why.rank == position
+        c = why.components
+        assert why.score == pytest.approx(c.similarity + c.popularity + c.freshness, abs=1e-5)
     assert (
-        ranker.explain(profile, liked[0], today=TODAY)["excluded"]
+        ranker.explain(profile, liked[0], today=TODAY).excluded
         == "you have already engaged with it"
     )
     health = _in(catalog, "health", 1)[0]
-    assert "sensitive" in ranker.explain(profile, health, today=TODAY)["excluded"]
+    assert "sensitive" in (ranker.explain(profile, health, today=TODAY).excluded or "")
     with pytest.raises(KeyError):
         ranker.explain(profile, "nope", today=TODAY)
 
@@ -226,10 +224,8 @@ def test_explain_components_add_up_on_cold_start_too(catalog: Catalog) -> None:
     empty = Profile.new(TODAY)
     for result in ranker.recommend(empty, 3, today=TODAY):
         why = ranker.explain(empty, result.item_id, today=TODAY)
-        c = why["components"]
-        assert why["score"] == pytest.approx(
-            c["similarity"] + c["popularity"] + c["freshness"], abs=1e-5
-        )
+        c = why.components
+        assert why.score == pytest.approx(c.similarity + c.popularity + c.freshness, abs=1e-5)
 
 
 def test_category_totals_match_the_plain_sum(catalog: Catalog) -> None:

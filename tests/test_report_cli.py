@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from discreet.cli import main
-from discreet.privacy.report import REPORT_BYTES, Report
+from discreet.protocol.report import REPORT_BYTES, Report
 from discreet.publish.repository import PublisherRepository
 from discreet.sync.client import sync_catalog
 
@@ -128,7 +128,7 @@ def test_send_and_publish_estimates_through_the_cli(
         assert json.loads(out)["sent"] == 2
         code, out, _ = _run(capsys, "ledger", "--json")
         assert {e["status"] for e in json.loads(out)["entries"]} == {"sent"}
-    from discreet.privacy.report import period_of
+    from discreet.protocol.report import period_of
 
     period = period_of(__import__("datetime").date.today())
     out_file = tmp_path / "popularity.json"
@@ -153,3 +153,40 @@ def test_send_and_publish_estimates_through_the_cli(
     assert "from 1000 reports on" in err
     code, _, err = _run(capsys, "report", "send", "--to", "http://127.0.0.1:9", "--max-delay", "0")
     assert code == 0  # nothing queued: no connection is even tried
+
+
+@pytest.mark.parametrize("period", ["bogus", "2026-W60", "2026W48", ""])
+def test_a_malformed_period_is_a_usage_error_without_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], period: str
+) -> None:
+    """Regression: the check ran inside the handler and printed a traceback."""
+    code, out, err = _run(
+        capsys, "publish", "estimates", "--db", str(tmp_path / "r.db"), "--period", period
+    )
+    assert code == 2
+    assert out == ""
+    assert "Traceback" not in err
+    assert "ISO week" in err
+    assert not (tmp_path / "r.db").exists()  # nothing was opened or created
+
+
+def test_report_commands_go_through_the_engine(
+    client: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI holds no reporting logic of its own: consent and preview are the Engine's."""
+    from discreet.engine import Engine
+
+    calls: list[str] = []
+    for name in ("consent", "preview_reports", "revoke_consent", "ledger"):
+        original = getattr(Engine, name)
+
+        def spy(self: Engine, *a: object, _o: object = original, _n: str = name) -> object:
+            calls.append(_n)
+            return _o(self, *a)  # type: ignore[operator]
+
+        monkeypatch.setattr(Engine, name, spy)
+    assert _run(capsys, "report", "consent", "--yes")[0] == 0
+    assert _run(capsys, "report", "preview")[0] == 0
+    assert _run(capsys, "ledger")[0] == 0
+    assert _run(capsys, "report", "revoke")[0] == 0
+    assert calls == ["consent", "preview_reports", "ledger", "revoke_consent"]

@@ -15,13 +15,13 @@ from hypothesis import strategies as st
 
 from discreet.catalog.reader import Catalog
 from discreet.errors import BudgetExhaustedError, ConsentRequiredError, EstimateUnavailableError
-from discreet.privacy.aggregate import Aggregator, labels_for
-from discreet.privacy.client import candidate_values, prepare_reports, sample_value
-from discreet.privacy.oracles import OracleParams
-from discreet.privacy.params import KindParams, ReportingParams, ReportingPolicy
-from discreet.privacy.report import REPORT_BYTES, Report, period_of
 from discreet.profile.model import Profile
+from discreet.profile.reports import candidate_values, prepare_reports, sample_value
+from discreet.protocol import choose_oracle
+from discreet.protocol.params import KindParams, ReportingParams, ReportingPolicy
+from discreet.protocol.report import REPORT_BYTES, Report, period_of
 from discreet.publish.repository import PublisherRepository
+from discreet.server.aggregate import Aggregator, labels_for
 from discreet.sync.client import sync_catalog
 from tests.conftest import ITEMS
 
@@ -37,7 +37,7 @@ def catalog(repo: PublisherRepository, publish: Callable[..., object], home: Pat
 
 
 def _params(catalog: Catalog) -> ReportingParams:
-    return ReportingParams.from_json(dict(catalog.manifest.reporting))
+    return catalog.manifest.reporting
 
 
 def _profile(catalog: Catalog, items: list[str], day: dt.date = MONDAY) -> Profile:
@@ -53,7 +53,9 @@ def test_publisher_and_devices_read_the_same_parameters(
 ) -> None:
     from discreet.catalog.taxonomy import load_taxonomy
 
-    expected = ReportingPolicy().params_for(load_taxonomy(inputs[1]), len(ITEMS))
+    taxonomy = load_taxonomy(inputs[1])
+    reportable = [c for c in taxonomy.ids if c not in taxonomy.sensitive_ids]
+    expected = ReportingPolicy().params_for(reportable, len(ITEMS))
     params = _params(catalog)
     assert params == expected
     assert ReportingParams.from_json(params.to_json()) == params
@@ -145,7 +147,7 @@ def test_no_sequence_of_calls_overspends_the_budget(
     base = _params(catalog)
     kinds = {
         kind: KindParams(
-            OracleParams.choose(base.kinds[kind].oracle.domain_size, eps),
+            choose_oracle(base.kinds[kind].oracle.domain_size, eps),
             base.kinds[kind].pad_length,
             base.kinds[kind].categories,
         )
@@ -264,7 +266,7 @@ def test_central_noise_widens_the_errors(catalog: Catalog) -> None:
 
 
 def test_simulated_devices_use_the_real_oracle_and_aggregation(catalog: Catalog) -> None:
-    from discreet.privacy.aggregate import simulate_estimates
+    from discreet.server.aggregate import simulate_estimates
 
     params = _params(catalog)
     rng = np.random.default_rng(12)

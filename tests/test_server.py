@@ -21,13 +21,12 @@ from hypothesis import strategies as st
 
 from discreet.catalog.reader import Catalog
 from discreet.errors import SourceUnavailableError
-from discreet.privacy.client import prepare_reports
-from discreet.privacy.params import ReportingParams
-from discreet.privacy.report import Report, period_of
+from discreet.profile.reports import prepare_reports
 from discreet.profile.session import ProfileConfig, ProfileHome, ProfileSession
+from discreet.protocol.report import Report, period_of
+from discreet.protocol.wire import Limits, encode_batch
 from discreet.publish.publisher import publish_catalog
 from discreet.publish.repository import PublisherRepository
-from discreet.server.wire import Limits, encode_batch
 from discreet.store.keys import KeyFileKey
 from discreet.sync.client import InstalledCatalogs, sync_catalog
 from discreet.sync.reports import send_reports
@@ -38,7 +37,7 @@ TODAY = dt.date.today()
 
 def _reports(catalog: Catalog, n: int, rng: np.random.Generator) -> list[tuple[bytes, bytes]]:
     """``n`` valid category reports for this week, as (token, bytes)."""
-    oracle = ReportingParams.from_json(dict(catalog.manifest.reporting)).kinds["category"].oracle
+    oracle = catalog.manifest.reporting.kinds["category"].oracle
     payloads = oracle.privatise_many(rng.integers(0, oracle.domain_size, n), rng)
     return [
         (
@@ -75,7 +74,7 @@ def test_the_whole_loop_over_http(
         assert session is not None
         for item in ("b1", "b2", "b5"):
             session.record(catalog, item, "like", TODAY)
-        params = ReportingParams.from_json(dict(catalog.manifest.reporting))
+        params = catalog.manifest.reporting
         session.profile.grant(params.to_json(), TODAY)
         prepare_reports(session.profile, catalog, params, TODAY, np.random.default_rng(1))
         result = send_reports(session.profile, service.url, max_delay=0)
@@ -419,7 +418,7 @@ def _queued_session(home: Path, tmp_path: Path, seed: int) -> ProfileSession:
     assert session is not None
     catalog = InstalledCatalogs(home).open()
     session.record(catalog, "b1", "like", TODAY)
-    params = ReportingParams.from_json(dict(catalog.manifest.reporting))
+    params = catalog.manifest.reporting
     session.profile.grant(params.to_json(), TODAY)
     prepare_reports(session.profile, catalog, params, TODAY, np.random.default_rng(seed))
     return session

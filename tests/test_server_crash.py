@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from discreet.privacy.params import ReportingParams
-from discreet.privacy.report import Report, period_of
+from discreet.protocol.params import ReportingParams
+from discreet.protocol.report import Report, period_of
+from discreet.protocol.wire import encode_batch
 from discreet.publish.repository import PublisherRepository
-from discreet.server.wire import encode_batch
 from tests.server_support import free_port, http, start_service_process
 
 

@@ -30,7 +30,7 @@ from discreet.home import resolve_home
 from discreet.profile import EventKind, Profile, RetentionPolicy
 from discreet.profile.session import ProfileConfig, ProfileHome, ProfileSession
 from discreet.publish import Expiries, PublisherRepository
-from discreet.rank import Filters, Ranker, RankingWeights, Recommendation
+from discreet.rank import Explanation, Filters, Ranker, RankingWeights, Recommendation
 from discreet.store import EncryptedStore, KeyFileKey, KeyringKey, MemoryStore, PassphraseKey
 from discreet.sync import InstalledCatalogs, SyncResult, sync_catalog
 
@@ -55,6 +55,7 @@ __all__ = [
     "Engine",
     "EventKind",
     "Expiries",
+    "Explanation",
     "Filters",
     "InstalledCatalogs",
     "Item",

@@ -28,14 +28,13 @@ import numpy as np
 from discreet.demo_data import publish_demo_catalog
 from discreet.engine import Engine
 from discreet.errors import RepositoryNotFoundError
-from discreet.privacy.params import ReportingParams
-from discreet.privacy.report import Report, period_of
 from discreet.profile.session import ProfileConfig, ProfileHome
+from discreet.protocol.report import Report, period_of
+from discreet.protocol.wire import encode_batch
 from discreet.publish.publisher import current_manifest
 from discreet.publish.repository import PublisherRepository
 from discreet.server.run import BackgroundService
 from discreet.server.storage import ReportStore
-from discreet.server.wire import encode_batch
 from discreet.store.keys import KeyFileKey
 from discreet.sync.client import sync_catalog
 
@@ -171,7 +170,7 @@ def _population(
     manifest = current_manifest(repo)
     if manifest is None:
         raise RepositoryNotFoundError("the demo repository has no catalog")
-    params = ReportingParams.from_json(dict(manifest.reporting))
+    params = manifest.reporting
     kind = params.kinds["category"]
     labels = list(kind.categories)
     weights = 1.0 / np.arange(1, len(labels) + 2) ** 0.8  # "none" plus a Zipf-like taste

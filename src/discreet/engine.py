@@ -9,12 +9,16 @@
 It is safe to use from one UI thread and one background sync thread at the
 same time: profile operations hold one lock, and a sync swaps in the new
 catalog atomically once it is installed.
+
+The engine reads the date only through its ``today`` callable (the system
+date by default), so an app or a test can inject the clock.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +26,19 @@ import numpy as np
 
 from discreet._closing import Closable
 from discreet.catalog.reader import Catalog
-from discreet.errors import KeySourceError, UnknownItemError
+from discreet.errors import (
+    ConsentRequiredError,
+    KeyRequiredError,
+    SessionModeError,
+    UnknownCategoryError,
+    UnknownItemError,
+)
 from discreet.home import DEFAULT_APP_NAME, resolve_home
-from discreet.privacy.client import Preview, prepare_reports
-from discreet.privacy.params import ReportingParams
 from discreet.profile.model import Event, EventKind, LedgerEntry, Profile
+from discreet.profile.reports import Preview, describe_parameters, prepare_reports
 from discreet.profile.session import ProfileHome, ProfileSession
+from discreet.protocol.params import ReportingParams
+from discreet.rank.explanation import Explanation
 from discreet.rank.ranker import Filters, Interest, Ranker, Recommendation
 from discreet.rank.weights import RankingWeights
 from discreet.store.keys import KeySource
@@ -45,9 +56,12 @@ class Engine(Closable):
         *,
         kiosk: bool = False,
         weights: RankingWeights | None = None,
+        today: Callable[[], dt.date] = dt.date.today,
     ) -> None:
         self.home = home
         self.kiosk = kiosk
+        #: The engine's clock: every date it records, ranks or reports with comes from here.
+        self.today = today
         self._session = session
         self._weights = weights
         self._installed = InstalledCatalogs(home)
@@ -65,27 +79,29 @@ class Engine(Closable):
         kiosk: bool = False,
         idle_seconds: float | None = 300.0,
         weights: RankingWeights | None = None,
+        today: Callable[[], dt.date] = dt.date.today,
     ) -> Engine:
         """Open the engine of ``home`` (default: the platform's data folder for ``app_name``).
 
         In kiosk mode the profile lives in memory only and is wiped after
         ``idle_seconds``; otherwise ``key`` opens the encrypted profile. A
         profile protected by a key file or the OS keyring opens without
-        ``key``: its settings say where the key is.
+        ``key``: its settings say where the key is. ``today`` is the clock the
+        engine reads dates from.
         """
         folder = resolve_home(home, app_name)
         if kiosk:
-            session = ProfileSession.kiosk(dt.date.today(), idle_seconds)
+            session = ProfileSession.kiosk(today(), idle_seconds)
         else:
             profiles = ProfileHome(folder)
             if key is None:
                 key = profiles.config().configured_key()  # StoreNotFoundError before init
             if key is None:
-                raise KeySourceError(
+                raise KeyRequiredError(
                     "this profile is protected by a passphrase: pass key=PassphraseKey(...)"
                 )
             session = profiles.open(key)
-        return cls(folder, session, kiosk=kiosk, weights=weights)
+        return cls(folder, session, kiosk=kiosk, weights=weights, today=today)
 
     # ---- catalog ---------------------------------------------------------------------
     @property
@@ -116,10 +132,13 @@ class Engine(Closable):
     def record(
         self, item_id: str, kind: EventKind | str, day: dt.date | None = None
     ) -> Event | None:
-        """Record an event; ``None`` means it was deliberately not kept (paused, sensitive)."""
+        """Record an event; ``None`` means it was deliberately not kept (paused, sensitive).
+
+        ``day`` defaults to the engine's ``today``.
+        """
         catalog = self.catalog
         with self._lock:
-            event = self._session.record(catalog, item_id, kind, day)
+            event = self._session.record(catalog, item_id, kind, day or self.today())
             if event is not None:
                 self._session.save()
             return event
@@ -141,16 +160,21 @@ class Engine(Closable):
         with self._lock:
             self._session.touch()
             return ranker.recommend(
-                self._session.profile, k, filters=filters, diversity=diversity, explain=explain
+                self._session.profile,
+                k,
+                filters=filters,
+                diversity=diversity,
+                explain=explain,
+                today=self.today(),
             )
 
-    def explain(self, item_id: str) -> dict[str, Any]:
+    def explain(self, item_id: str) -> Explanation:
         """Why ``item_id`` ranks where it does (or why it is left out)."""
         ranker = self._current_ranker()
         with self._lock:
             self._session.touch()
             try:
-                return ranker.explain(self._session.profile, item_id)
+                return ranker.explain(self._session.profile, item_id, today=self.today())
             except KeyError:
                 raise UnknownItemError(
                     "that item is not in the installed catalog; check the id or sync"
@@ -161,11 +185,11 @@ class Engine(Closable):
         ranker = self._current_ranker()
         with self._lock:
             self._session.touch()
-            return ranker.interests(self._session.profile, dt.date.today())
+            return ranker.interests(self._session.profile, self.today())
 
     def _category(self, category: str) -> str:
         if category not in self.catalog.taxonomy:
-            raise UnknownItemError("no such category in the catalog; see 'discreet interests'")
+            raise UnknownCategoryError("no such category in the catalog; see 'discreet interests'")
         return category
 
     def mute(self, category: str) -> None:
@@ -213,14 +237,27 @@ class Engine(Closable):
     # ---- private reports ---------------------------------------------------------------
     def reporting_parameters(self) -> ReportingParams:
         """The reporting parameters the installed catalog asks devices to use."""
-        return ReportingParams.for_catalog(self.catalog)
+        return self.catalog.manifest.reporting
 
-    def consent(self) -> None:
-        """Opt in to reporting with exactly the installed catalog's parameters."""
+    def reporting_terms(self) -> list[str]:
+        """The installed catalog's reporting parameters in words, to show before consent."""
+        return describe_parameters(self.reporting_parameters())
+
+    def consent(self) -> str:
+        """Opt in to reporting with exactly the installed catalog's parameters.
+
+        Returns the digest of the parameters consented to. Raises
+        :class:`ConsentRequiredError` when the catalog asks for no reports.
+        """
         params = self.reporting_parameters()
+        if not params.enabled:
+            raise ConsentRequiredError(
+                "this catalog asks for no reports; there is nothing to consent to"
+            )
         with self._lock:
-            self._session.profile.grant(params.to_json(), dt.date.today())
+            consent = self._session.profile.grant(params.to_json(), self.today())
             self._session.save()
+            return consent.digest
 
     def revoke_consent(self) -> int:
         """Opt out; unsent reports are dropped. Returns how many."""
@@ -233,7 +270,7 @@ class Engine(Closable):
         """This period's reports (made once, ledgered, queued): the exact bytes to be sent."""
         catalog, params = self.catalog, self.reporting_parameters()
         with self._lock:
-            preview = prepare_reports(self._session.profile, catalog, params, dt.date.today(), rng)
+            preview = prepare_reports(self._session.profile, catalog, params, self.today(), rng)
             self._session.save()
             return preview
 
@@ -246,6 +283,11 @@ class Engine(Closable):
             finally:
                 self._session.save()
 
+    def queued_reports(self) -> int:
+        """How many reports wait in the outbox to be sent."""
+        with self._lock:
+            return len(self._session.profile.outbox)
+
     def ledger(self) -> list[LedgerEntry]:
         """Every report made, with its ε and status."""
         with self._lock:
@@ -254,15 +296,15 @@ class Engine(Closable):
     def export(self) -> dict[str, Any]:
         """Everything kept, as documented JSON."""
         with self._lock:
-            return self._session.export()
+            return self._session.export(self.today())
 
     def erase_session(self) -> None:
         """Kiosk "forget me": wipe the in-memory session now and start afresh."""
         if not self.kiosk:
-            raise KeySourceError("only a kiosk session can be forgotten this way; use erase()")
+            raise SessionModeError("only a kiosk session can be forgotten this way; use erase()")
         with self._lock:
             self._session.erase()
-            self._session.profile = Profile.new(dt.date.today())
+            self._session.profile = Profile.new(self.today())
 
     def erase(self) -> list[str]:
         """Destroy the profile; the engine cannot be used afterwards."""

@@ -20,8 +20,11 @@ The tree::
     │   ├── StoreLockedError          another process has the profile open
     │   ├── StoreExistsError          ``init`` over an existing profile
     │   ├── StoreNotFoundError        no profile yet
-    │   └── KeySourceError            the key source itself is unusable
+    │   ├── KeySourceError            the key source itself is unusable
+    │   └── KeyRequiredError          a passphrase profile was opened without one
+    ├── SessionModeError              a kiosk-only call on a stored profile, or the reverse
     ├── UnknownItemError              an item id the installed catalog does not have
+    ├── UnknownCategoryError          a category the installed catalog does not have
     ├── ReportingError                private reports cannot be made
     │   ├── ConsentRequiredError      no consent, or consent to other parameters
     │   ├── BudgetExhaustedError      the period's privacy budget is spent
@@ -69,6 +72,7 @@ __all__ = [
     "InputError",
     "InsufficientSpaceError",
     "ItemsInvalidError",
+    "KeyRequiredError",
     "KeySourceError",
     "NoTrustedRootError",
     "NoticesInvalidError",
@@ -78,12 +82,14 @@ __all__ = [
     "RepositoryError",
     "RepositoryExistsError",
     "RepositoryNotFoundError",
+    "SessionModeError",
     "SourceUnavailableError",
     "StoreError",
     "StoreExistsError",
     "StoreLockedError",
     "StoreNotFoundError",
     "TaxonomyInvalidError",
+    "UnknownCategoryError",
     "UnknownItemError",
     "UnsupportedFormatError",
     "WrongKeyError",
@@ -182,6 +188,14 @@ class KeySourceError(StoreError):
     """The key source is unusable: unreadable key file, missing keyring entry, empty passphrase."""
 
 
+class KeyRequiredError(StoreError):
+    """The profile is protected by a passphrase and none was given."""
+
+
+class SessionModeError(DiscreetError):
+    """A call that needs a kiosk session was made on a stored profile, or the reverse."""
+
+
 class ReportingError(DiscreetError):
     """Private reports cannot be made as asked."""
 
@@ -200,6 +214,10 @@ class EstimateUnavailableError(ReportingError):
 
 class UnknownItemError(DiscreetError):
     """The item is not in the installed catalog (the message never repeats the id)."""
+
+
+class UnknownCategoryError(DiscreetError):
+    """The category is not in the installed catalog's taxonomy."""
 
 
 class CatalogError(DiscreetError):

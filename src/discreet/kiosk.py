@@ -9,7 +9,6 @@ and when it ends. Commands (one per line)::
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -54,7 +53,7 @@ class KioskSession:
         if command in ("like", "dislike"):
             picked = self._pick(argument.strip())
             if picked is not None:
-                kept = self.engine.record(picked.item_id, command, dt.date.today())
+                kept = self.engine.record(picked.item_id, command)
                 self.say(
                     f"{command}d {picked.title}" + ("" if kept else " (not kept: sensitive topic)")
                 )
@@ -63,9 +62,9 @@ class KioskSession:
             picked = self._pick(argument.strip())
             if picked is not None:
                 why = self.engine.explain(picked.item_id)
-                self.say(f"{why['title']}: rank {why['rank']}, score {why['score']:.2f}")
-                for reason in why["reasons"]:
-                    self.say(f"  - {reason['text']}")
+                self.say(f"{why.title}: rank {why.rank}, score {why.score:.2f}")
+                for reason in why.reasons:
+                    self.say(f"  - {reason.text}")
         elif command == "more":
             self.count += self.page
             self.show()

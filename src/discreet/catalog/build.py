@@ -13,7 +13,6 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import joblib
 
@@ -28,6 +27,7 @@ from discreet.catalog.items import Item
 from discreet.catalog.manifest import Manifest, Notice
 from discreet.catalog.popularity import prior_from_estimates, uniform_prior
 from discreet.catalog.taxonomy import Taxonomy
+from discreet.protocol.params import ReportingParams
 
 #: Called with (stage number, stage count, description) as a build advances.
 Progress = Callable[[int, int, str], None]
@@ -68,7 +68,7 @@ def build_catalog_files(
     params: EmbeddingParams | None = None,
     estimates: Mapping[str, float] | None = None,
     notices: Sequence[Notice] = (),
-    reporting: Mapping[str, Any] | None = None,
+    reporting: ReportingParams | None = None,
     model_folder: Path | None = None,
     progress: Progress = no_progress,
 ) -> BuildResult:
@@ -98,7 +98,7 @@ def build_catalog_files(
         embedding={**fitted.params.to_json(), "n_features": fitted.n_features},
         popularity_source=source,
         category_count=len(taxonomy),
-        reporting=dict(reporting or {}),
+        reporting=reporting or ReportingParams(),
         notices=tuple(notices),
     )
     progress(3, _STAGES, "writing catalog files")

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from discreet.errors import CatalogInvalidError, NoticesInvalidError, UnsupportedFormatError
+from discreet.protocol.params import ReportingParams
 
 MANIFEST_FORMAT = "discreet-catalog"
 MANIFEST_FORMAT_VERSION = 1
@@ -105,7 +106,8 @@ class Manifest:
     popularity_source: str
     category_count: int
     dtype: str = "float32"
-    reporting: Mapping[str, Any] = field(default_factory=dict)
+    #: Parsed once here; every reader (device, server, CLI) uses this record.
+    reporting: ReportingParams = field(default_factory=ReportingParams)
     notices: tuple[Notice, ...] = ()
     format_version: int = MANIFEST_FORMAT_VERSION
 
@@ -128,7 +130,7 @@ class Manifest:
             },
             "popularity": {"file": "popularity.npy", "source": self.popularity_source},
             "taxonomy": {"file": "taxonomy.json", "categories": self.category_count},
-            "reporting": dict(self.reporting),
+            "reporting": self.reporting.to_json(),
             "notices": [n.to_json() for n in self.notices],
         }
 
@@ -168,10 +170,13 @@ def _parse(data: Any) -> Manifest:
     notices_raw = data["notices"]
     if not isinstance(notices_raw, list) or len(notices_raw) > MAX_NOTICES:
         raise ValueError(f"notices must be a list of at most {MAX_NOTICES}")
-    reporting = data["reporting"]
     model = emb["model"]
-    if not isinstance(reporting, Mapping) or not isinstance(model, Mapping):
-        raise ValueError("reporting and embeddings.model must be objects")
+    if not isinstance(model, Mapping):
+        raise ValueError("embeddings.model must be an object")
+    try:
+        reporting = ReportingParams.from_json(data["reporting"])
+    except ValueError as exc:
+        raise ValueError(f"the reporting parameters are malformed: {exc}") from None
     source = data["popularity"]["source"]
     if not isinstance(source, str):
         raise ValueError("popularity.source must be text")
@@ -184,7 +189,7 @@ def _parse(data: Any) -> Manifest:
         embedding=dict(model),
         popularity_source=source,
         category_count=_int(data["taxonomy"]["categories"], "taxonomy.categories", 1, 100_000),
-        reporting=dict(reporting),
+        reporting=reporting,
         notices=tuple(Notice.from_json(n, f"notice #{i}") for i, n in enumerate(notices_raw, 1)),
         format_version=version,
     )

@@ -194,7 +194,7 @@ class Catalog:
             "dtype": m.dtype,
             "categories": m.category_count,
             "popularity": m.popularity_source,
-            "reporting": dict(m.reporting),
+            "reporting": m.reporting.to_json(),
             "notices": [n.to_json() for n in m.notices],
             "folder": str(self.folder),
         }
@@ -233,21 +233,13 @@ def verify_catalog_folder(folder: Path, *, index: bool = False) -> Catalog:
 
 
 def _check_reporting(catalog: Catalog, taxonomy: Taxonomy) -> None:
-    """The reporting section must parse and fit this catalog; sensitive topics stay out."""
-    from discreet.privacy.params import ReportingParams
-
+    """The reporting section must fit this catalog; sensitive topics stay out."""
     try:
-        reporting = ReportingParams.from_json(dict(catalog.manifest.reporting))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise CatalogInvalidError(f"the reporting parameters are malformed ({exc})") from None
-    for kind, params in reporting.kinds.items():
-        if kind == "item" and params.oracle.domain_size != len(catalog) + 1:
-            raise CatalogInvalidError("the item report domain does not match the catalog")
-        if kind == "category":
-            if params.oracle.domain_size != len(params.categories) + 1:
-                raise CatalogInvalidError("the category report domain does not match its list")
-            if any(c not in taxonomy or taxonomy.is_sensitive(c) for c in params.categories):
-                raise CatalogInvalidError("the category report domain names a sensitive category")
+        catalog.manifest.reporting.check_fits(len(catalog), taxonomy.ids, taxonomy.sensitive_ids)
+    except ValueError as exc:
+        raise CatalogInvalidError(
+            f"the reporting parameters do not fit the catalog ({exc})"
+        ) from None
 
 
 _ITEM_FIELDS = frozenset(("id", "title", "text", "categories", "created", "language"))

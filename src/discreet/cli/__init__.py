@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from discreet import __version__
 from discreet.cli import _catalog, _demo, _eval, _kiosk, _profile, _publish, _rank, _report, _server
+from discreet.cli._command import UsageError
 from discreet.cli._output import paint
 from discreet.errors import DiscreetError
 
@@ -72,6 +73,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.json = getattr(args, "json", False)
     try:
         code: int = args.handler(args)
+    except UsageError as exc:
+        print(f"discreet: {paint('usage error:', 'red', sys.stderr)} {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except DiscreetError as exc:
         print(f"discreet: {paint('error:', 'red', sys.stderr)} {exc}", file=sys.stderr)
         return EXIT_FAILURE

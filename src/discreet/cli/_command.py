@@ -9,6 +9,10 @@ from typing import Any
 Handler = Callable[[argparse.Namespace], int]
 
 
+class UsageError(Exception):
+    """Arguments that parse but do not make sense together; the CLI exits with code 2."""
+
+
 def add_command(
     commands: Any,
     name: str,

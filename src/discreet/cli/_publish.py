@@ -9,6 +9,7 @@ from typing import Any
 from discreet.cli._command import add_command
 from discreet.cli._output import StageProgress, emit
 from discreet.errors import InputError
+from discreet.protocol.params import ReportingPolicy
 from discreet.publish.keys import ROLES
 from discreet.publish.repository import Expiries, PublisherRepository
 
@@ -74,7 +75,6 @@ def cmd_build(args: argparse.Namespace) -> int:
     """Build, sign and publish a catalog version."""
     # scikit-learn loads here, not when the CLI starts: other commands stay fast.
     from discreet.catalog.embedding import EmbeddingParams
-    from discreet.privacy.params import ReportingPolicy
     from discreet.publish.publisher import publish_catalog
 
     repo = PublisherRepository.open(args.repo)

@@ -6,21 +6,10 @@ import argparse
 import datetime as dt
 from typing import Any
 
-from discreet.cli._command import add_command
-from discreet.cli._keys import add_passphrase_options, key_source
+from discreet.cli._command import UsageError, add_command
+from discreet.cli._engine import open_engine
+from discreet.cli._keys import add_passphrase_options
 from discreet.cli._output import emit
-from discreet.engine import Engine
-from discreet.errors import StoreError
-from discreet.home import resolve_home
-from discreet.profile.session import ProfileHome
-
-
-def _engine(args: argparse.Namespace) -> Engine:
-    home = resolve_home(args.home)
-    config = ProfileHome(home).config()
-    if config.mode == "kiosk":
-        raise StoreError("this home is in kiosk mode; use 'discreet kiosk' for a session")
-    return Engine.open(home, key=key_source(config, args))
 
 
 def _date(value: str) -> dt.date:
@@ -32,7 +21,7 @@ def _date(value: str) -> dt.date:
 
 def cmd_recommend(args: argparse.Namespace) -> int:
     """Print the ranked items with their reasons."""
-    with _engine(args) as engine:
+    with open_engine(args) as engine:
         results = engine.recommend(
             args.k,
             category=args.category,
@@ -50,27 +39,33 @@ def cmd_recommend(args: argparse.Namespace) -> int:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     """Why an item ranks where it does."""
-    with _engine(args) as engine:
-        why: dict[str, Any] = engine.explain(args.item)
-    c = why["components"]
+    with open_engine(args) as engine:
+        why = engine.explain(args.item)
+    c = why.components
     lines = [
-        f"{why['title']}  [{why['item']}]",
-        f"  score {why['score']:.3f} = similarity {c['similarity']:.3f} "
-        f"+ popularity {c['popularity']:.3f} + freshness {c['freshness']:.3f}",
-        f"  left out: {why['excluded']}" if why["excluded"] else f"  rank: {why['rank']}",
-        *(f"  {r['text']}" for r in why["reasons"]),
+        f"{why.title}  [{why.item_id}]",
+        f"  score {why.score:.3f} = similarity {c.similarity:.3f} "
+        f"+ popularity {c.popularity:.3f} + freshness {c.freshness:.3f}",
+        f"  left out: {why.excluded}" if why.excluded else f"  rank: {why.rank}",
+        *(f"  {r.text}" for r in why.reasons),
     ]
-    emit(args, why, lines)
+    emit(args, why.to_json(), lines)
     return 0
 
 
 def cmd_interests(args: argparse.Namespace) -> int:
     """Show what the profile infers, or change a control."""
     if bool(args.action) != bool(args.category):
-        raise StoreError("give both an action and a category, e.g. 'interests mute politics'")
-    with _engine(args) as engine:
+        raise UsageError("give both an action and a category, e.g. 'interests mute politics'")
+    with open_engine(args) as engine:
         if args.action:
-            getattr(engine, args.action.replace("-", "_"))(args.category)
+            controls = {
+                "mute": engine.mute,
+                "unmute": engine.unmute,
+                "opt-in": engine.opt_in,
+                "opt-out": engine.opt_out,
+            }
+            controls[args.action](args.category)
         interests = engine.interests()
     doc = {
         "interests": [

@@ -1,79 +1,49 @@
-"""``discreet report consent|revoke|preview`` and ``discreet ledger``."""
+"""``discreet report consent|revoke|preview|send`` and ``discreet ledger``, over the Engine."""
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 from typing import Any
 
 from discreet.cli._command import add_command
+from discreet.cli._engine import open_engine
 from discreet.cli._keys import add_passphrase_options
 from discreet.cli._output import emit
-from discreet.cli._profile import open_session
 from discreet.errors import ConsentRequiredError
-from discreet.home import resolve_home
-from discreet.privacy.client import prepare_reports
-from discreet.privacy.params import ReportingParams
-from discreet.privacy.report import Report
-from discreet.sync.client import InstalledCatalogs
-
-
-def _params(args: argparse.Namespace) -> tuple[Any, ReportingParams]:
-    catalog = InstalledCatalogs(resolve_home(args.home)).open()
-    return catalog, ReportingParams.for_catalog(catalog)
-
-
-def describe(params: ReportingParams) -> list[str]:
-    """The parameters in words, as shown before consent."""
-    lines = [
-        f"At most one report of each kind per {params.period}, "
-        f"spending at most ε={params.epsilon_per_period:g} per {params.period} in total:",
-    ]
-    for kind, kp in sorted(params.kinds.items()):
-        o = kp.oracle
-        what = (
-            f"one of {len(kp.categories)} non-sensitive categories you engaged with"
-            if kind == "category"
-            else f"one item you engaged with (padded to {kp.pad_length} with 'none')"
-        )
-        lines.append(
-            f"  {kind}: {what}, randomised with {o.mechanism} at ε={o.epsilon:g} "
-            f"({o.payload_bits}-bit payload in a 16-byte report)"
-        )
-    lines.append("No identifier, no time finer than the week, nothing from sensitive categories.")
-    return lines
 
 
 def cmd_consent(args: argparse.Namespace) -> int:
     """Opt in to reporting with the exact parameters shown."""
-    _, params = _params(args)
-    if not params.enabled:
-        emit(args, {"consent": False, "reason": "no reports"}, ["this catalog asks for no reports"])
-        return 0
-    text = describe(params)
-    if not args.yes:
-        if not sys.stdin.isatty():
-            raise ConsentRequiredError(
-                "consent must be given explicitly: review the parameters, then pass --yes"
+    with open_engine(args) as engine:
+        params = engine.reporting_parameters()
+        if not params.enabled:
+            emit(
+                args,
+                {"consent": False, "reason": "no reports"},
+                ["this catalog asks for no reports"],
             )
-        print("\n".join(text))
-        if input("Send these private reports? [y/N] ").strip().lower() not in ("y", "yes"):
-            emit(args, {"consent": False}, ["reporting stays off"])
-            return 1
-    with open_session(args) as session:
-        consent = session.profile.grant(params.to_json(), dt.date.today())
-        session.save()
-    doc = {"consent": True, "parameters": params.to_json(), "digest": consent.digest}
+            return 0
+        text = engine.reporting_terms()
+        if not args.yes:
+            if not sys.stdin.isatty():
+                raise ConsentRequiredError(
+                    "consent must be given explicitly: review the parameters, then pass --yes"
+                )
+            print("\n".join(text))
+            if input("Send these private reports? [y/N] ").strip().lower() not in ("y", "yes"):
+                emit(args, {"consent": False}, ["reporting stays off"])
+                return 1
+        digest = engine.consent()
+    doc = {"consent": True, "parameters": params.to_json(), "digest": digest}
     emit(args, doc, [*text, "reporting is on, with exactly these parameters"])
     return 0
 
 
 def cmd_revoke(args: argparse.Namespace) -> int:
     """Opt out; unsent reports are dropped."""
-    with open_session(args) as session:
-        dropped = session.profile.revoke()
-        session.save()
+    with open_engine(args) as engine:
+        dropped = engine.revoke_consent()
     emit(
         args,
         {"consent": False, "dropped": dropped},
@@ -84,44 +54,14 @@ def cmd_revoke(args: argparse.Namespace) -> int:
 
 def cmd_preview(args: argparse.Namespace) -> int:
     """Show the exact bytes that would be sent this period, and their ε."""
-    catalog, params = _params(args)
-    with open_session(args) as session:
-        preview = prepare_reports(session.profile, catalog, params, dt.date.today())
-        session.save()
-    reports = []
-    for pending in preview.reports:
-        decoded = Report.from_bytes(pending.data)
-        epsilon = (
-            params.kinds[pending.kind].oracle.epsilon if pending.kind in params.kinds else None
-        )
-        reports.append(
-            {
-                "kind": pending.kind,
-                "period": pending.period,
-                "epsilon": epsilon,
-                "bytes_hex": pending.data.hex(),
-                "fields": {
-                    "version": decoded.version,
-                    "kind": decoded.kind,
-                    "mechanism": decoded.mechanism,
-                    "catalog_version": decoded.catalog_version,
-                    "period": decoded.period,
-                    "payload": decoded.payload,
-                },
-            }
-        )
-    doc = {
-        "period": preview.period,
-        "epsilon_spent": preview.epsilon_spent,
-        "epsilon_cap": preview.epsilon_cap,
-        "blocked": list(preview.blocked),
-        "reports": reports,
-    }
+    with open_engine(args) as engine:
+        preview = engine.preview_reports()
+    doc = preview.to_json()
     lines = [f"period {preview.period}: ε {preview.epsilon_spent:g} of {preview.epsilon_cap:g}"]
-    for r in reports:
+    for r in doc["reports"]:
         lines.append(f"  {r['kind']:<8} ε={r['epsilon']:g}  {r['bytes_hex']}")
         lines.append(f"           {r['fields']}")
-    if not reports:
+    if not doc["reports"]:
         lines.append("  nothing queued")
     emit(args, doc, lines)
     return 0
@@ -129,18 +69,11 @@ def cmd_preview(args: argparse.Namespace) -> int:
 
 def cmd_send(args: argparse.Namespace) -> int:
     """Send the queued reports; they stay queued if the service cannot be reached."""
-    from discreet.sync.reports import send_reports
-
-    home = resolve_home(args.home)
-    url = args.to or InstalledCatalogs(home).current_source_url()
-    with open_session(args) as session:
-        if not session.profile.outbox:
+    with open_engine(args) as engine:
+        if not engine.queued_reports():
             emit(args, {"sent": 0, "duplicates": 0, "rejected": 0}, ["nothing to send"])
             return 0
-        try:
-            result = send_reports(session.profile, url, max_delay=args.max_delay)
-        finally:
-            session.save()  # sent or rejected reports leave the outbox either way
+        result = engine.send_reports(args.to, max_delay=args.max_delay)
     doc: dict[str, Any] = {
         "sent": result.sent,
         "duplicates": result.duplicates,
@@ -157,8 +90,8 @@ def cmd_send(args: argparse.Namespace) -> int:
 
 def cmd_ledger(args: argparse.Namespace) -> int:
     """Every report made, with its ε, per period."""
-    with open_session(args) as session:
-        ledger = list(session.profile.ledger)
+    with open_engine(args) as engine:
+        ledger = engine.ledger()
     entries: list[dict[str, Any]] = [e.to_json() for e in ledger]
     totals: dict[str, float] = {}
     for e in ledger:

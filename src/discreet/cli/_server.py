@@ -10,10 +10,10 @@ from discreet._fs import atomic_write_bytes, canonical_json
 from discreet.cli._command import add_command
 from discreet.cli._output import emit
 from discreet.cli._publish import add_expiry_options, expiries_from
-from discreet.privacy.aggregate import DEFAULT_MIN_REPORTS, labels_for
-from discreet.privacy.report import period_code
+from discreet.protocol.report import period_code
+from discreet.protocol.wire import Limits
+from discreet.server.aggregate import DEFAULT_MIN_REPORTS, labels_for
 from discreet.server.storage import ReportStore
-from discreet.server.wire import Limits
 
 
 def _positive(value: str) -> int:
@@ -45,12 +45,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_estimates(args: argparse.Namespace) -> int:
-    """Estimates from the reports received, as JSON for 'publish build --popularity'."""
+def _period(value: str) -> str:
+    """An ISO week like 2026-W48, checked while the arguments are parsed (exit code 2)."""
     try:
-        period_code(args.period)
+        period_code(value)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+    return value
+
+
+def cmd_estimates(args: argparse.Namespace) -> int:
+    """Estimates from the reports received, as JSON for 'publish build --popularity'."""
     store = ReportStore(args.db)
     try:
         estimates = store.estimates(
@@ -112,7 +117,7 @@ def register(sub: Any, publish_commands: Any, common: argparse.ArgumentParser) -
         handler=cmd_estimates,
     )
     p.add_argument("--db", required=True, metavar="DB")
-    p.add_argument("--period", required=True, metavar="YYYY-Www")
+    p.add_argument("--period", required=True, type=_period, metavar="YYYY-Www", help="ISO week")
     p.add_argument("--kind", choices=("item", "category"), default="item")
     p.add_argument(
         "--catalog", type=int, metavar="VERSION", help="default: the newest with reports"

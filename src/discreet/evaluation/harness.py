@@ -37,9 +37,9 @@ from discreet.evaluation.recommenders import (
     RandomRecommender,
     Recommender,
 )
-from discreet.privacy.aggregate import simulate_estimates
-from discreet.privacy.params import ReportingParams
+from discreet.protocol.params import ReportingParams
 from discreet.rank.weights import RankingWeights
+from discreet.server.aggregate import simulate_estimates
 
 #: The engine's tuning grid, searched one coordinate at a time on validation.
 ENGINE_GRID: dict[str, Sequence[Any]] = {
@@ -147,7 +147,7 @@ def private_popularity(
     device does, and reports it through the real oracle.
     """
     params = ReportingParams.default_for(
-        dataset.taxonomy,
+        [c for c in dataset.taxonomy.ids if c not in dataset.taxonomy.sensitive_ids],
         dataset.n_items,
         epsilon=epsilon,
         epsilon_per_period=epsilon,

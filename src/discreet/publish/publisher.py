@@ -16,7 +16,8 @@ from discreet.catalog.items import read_items
 from discreet.catalog.manifest import CATALOG_FILES, Manifest, Notice, load_notices
 from discreet.catalog.popularity import load_estimates
 from discreet.catalog.taxonomy import load_taxonomy
-from discreet.privacy.params import ReportingParams, ReportingPolicy
+from discreet.errors import InputError
+from discreet.protocol.params import ReportingParams, ReportingPolicy
 from discreet.publish.repository import Expiries, PublisherRepository, utc_now
 
 DEFAULT_NAME = "catalog"
@@ -86,8 +87,13 @@ def publish_catalog(
     if notices_path:
         notices = notices + load_notices(notices_path)
     if isinstance(reporting, ReportingPolicy):
-        reporting = reporting.params_for(taxonomy, len(items))
-    reporting_json = reporting.to_json() if reporting is not None else {}
+        reportable = [c for c in taxonomy.ids if c not in taxonomy.sensitive_ids]
+        reporting = reporting.params_for(reportable, len(items))
+    reporting = reporting or ReportingParams()
+    try:
+        reporting.check_fits(len(items), taxonomy.ids, taxonomy.sensitive_ids)
+    except ValueError as exc:
+        raise InputError(f"the reporting parameters do not fit this catalog ({exc})") from None
     with repo.lock():
         previous = current_manifest(repo)
         version = previous.version + 1 if previous else 1
@@ -105,7 +111,7 @@ def publish_catalog(
                 params=params,
                 estimates=estimates,
                 notices=notices,
-                reporting=reporting_json,
+                reporting=reporting,
                 model_folder=model_folder,
                 progress=progress,
             )

@@ -1,6 +1,16 @@
 """On-device ranking: scoring, diversity, exploration and explanations."""
 
-from discreet.rank.ranker import Filters, Interest, Ranker, Reason, Recommendation
+from discreet.rank.explanation import Explanation, Reason, ScoreComponents
+from discreet.rank.ranker import Filters, Interest, Ranker, Recommendation
 from discreet.rank.weights import RankingWeights
 
-__all__ = ["Filters", "Interest", "Ranker", "RankingWeights", "Reason", "Recommendation"]
+__all__ = [
+    "Explanation",
+    "Filters",
+    "Interest",
+    "Ranker",
+    "RankingWeights",
+    "Reason",
+    "Recommendation",
+    "ScoreComponents",
+]

@@ -28,6 +28,7 @@ import numpy as np
 
 from discreet.catalog.reader import Catalog
 from discreet.profile.model import Profile
+from discreet.rank.explanation import Explanation, Reason, ScoreComponents
 from discreet.rank.weights import RankingWeights
 
 FloatArray = np.ndarray[Any, np.dtype[np.float32]]
@@ -41,15 +42,6 @@ class Filters:
     language: str | None = None
     created_after: dt.date | None = None
     created_before: dt.date | None = None
-
-
-@dataclass(frozen=True)
-class Reason:
-    """Why an item is where it is, in a form an app can show."""
-
-    kind: str  # "because-you" | "category" | "popular" | "new" | "exploration"
-    text: str
-    items: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -67,9 +59,7 @@ class Recommendation:
             "item": self.item_id,
             "title": self.title,
             "score": round(self.score, 6),
-            "reasons": [
-                {"kind": r.kind, "text": r.text, "items": list(r.items)} for r in self.reasons
-            ],
+            "reasons": [r.to_json() for r in self.reasons],
         }
 
 
@@ -435,8 +425,11 @@ class Ranker:
 
     def explain(
         self, profile: Profile, item_id: str, *, today: dt.date | None = None
-    ) -> dict[str, Any]:
-        """Why ``item_id`` ranks where it does: components, rank, reasons, or why it is left out."""
+    ) -> Explanation:
+        """Why ``item_id`` ranks where it does: components, rank, reasons, or why it is left out.
+
+        Raises ``KeyError`` for an item the catalog does not have.
+        """
         today = today or dt.date.today()
         row = self.catalog.index_of(item_id)
         p = self.profiled(profile, today)
@@ -456,24 +449,14 @@ class Ranker:
         rank = None if excluded else int((masked > masked[row]).sum()) + 1
         item = self.catalog.item_at(row)
         fresh = self._freshness(today)
-        return {
-            "item": item.id,
-            "title": item.title,
-            "score": float(raw[row]),
-            "components": {
-                "similarity": similarity,
-                # As in scores(): on cold start the prior is the whole score, unweighted.
-                "popularity": float(
-                    self._popularity[row] if p.vector is None else self._weighted_popularity[row]
-                ),
-                "freshness": float(self.weights.freshness * fresh[row])
-                if fresh is not None
-                else 0.0,
-            },
-            "rank": rank,
-            "excluded": excluded,
-            "reasons": [
-                {"kind": r.kind, "text": r.text, "items": list(r.items)}
-                for r in self._reasons_for([row], [item.categories], p, set(), today)[0]
-            ],
-        }
+        # As in scores(): on cold start the prior is the whole score, unweighted.
+        popularity = self._popularity[row] if p.vector is None else self._weighted_popularity[row]
+        components = ScoreComponents(
+            similarity=similarity,
+            popularity=float(popularity),
+            freshness=float(self.weights.freshness * fresh[row]) if fresh is not None else 0.0,
+        )
+        reasons = self._reasons_for([row], [item.categories], p, set(), today)[0]
+        return Explanation(
+            item.id, item.title, float(raw[row]), components, rank, excluded, tuple(reasons)
+        )

@@ -4,7 +4,7 @@ Routes:
 
 * ``GET /metadata/{file}``: TUF metadata, ``Cache-Control: no-cache``;
 * ``GET /targets/catalog/{file}``: content-addressed catalog files, immutable, ETag;
-* ``POST /v1/reports``: a batch of reports (see :mod:`discreet.server.wire`);
+* ``POST /v1/reports``: a batch of reports (see :mod:`discreet.protocol.wire`);
 * ``GET /v1/estimates?period=&kind=[&catalog=]``: estimates above the threshold;
 * ``GET /v1/privacy``: what the service collects, generated from the reporting parameters;
 * ``GET /healthz``.
@@ -33,11 +33,10 @@ from starlette.routing import Route
 from discreet.catalog.manifest import Manifest
 from discreet.catalog.reader import parse_jsonl
 from discreet.errors import EstimateUnavailableError, RepositoryError
-from discreet.privacy.aggregate import DEFAULT_MIN_REPORTS, labels_for
-from discreet.privacy.params import ReportingParams
+from discreet.protocol.wire import Limits, WireError, decode_batch
 from discreet.publish.repository import PublisherRepository
+from discreet.server.aggregate import DEFAULT_MIN_REPORTS, labels_for
 from discreet.server.storage import ReportStore
-from discreet.server.wire import Limits, WireError, decode_batch
 
 _METADATA_NAME = re.compile(r"^[0-9]*\.?[a-z]+\.json$")
 _TARGET_NAME = re.compile(r"^[0-9a-f]{64}\.[a-z]+\.[a-z]+$")
@@ -55,7 +54,7 @@ def register_repository_catalogs(store: ReportStore, repo: PublisherRepository) 
     if target is None:
         return []
     manifest = Manifest.from_json(json.loads(repo.target_path(target).read_bytes()))
-    reporting = ReportingParams.from_json(dict(manifest.reporting))
+    reporting = manifest.reporting
     if not reporting.enabled or manifest.version in store.catalogs:
         return []
     items = repo.current_targets()["catalog/items.jsonl"]

@@ -8,12 +8,12 @@ import time
 from pathlib import Path
 
 from discreet.errors import RepositoryError
-from discreet.privacy.aggregate import DEFAULT_MIN_REPORTS
+from discreet.protocol.wire import Limits
 from discreet.publish.repository import Expiries, PublisherRepository
+from discreet.server.aggregate import DEFAULT_MIN_REPORTS
 from discreet.server.app import create_app
 from discreet.server.storage import ReportStore
 from discreet.server.upkeep import MetadataKeeper
-from discreet.server.wire import Limits
 
 
 def serve(

@@ -34,9 +34,10 @@ from typing import Any
 import numpy as np
 
 from discreet.errors import EstimateUnavailableError
-from discreet.privacy.aggregate import DEFAULT_MIN_REPORTS, Aggregator, Estimates, Sketch
-from discreet.privacy.params import ReportingParams
-from discreet.privacy.report import Report
+from discreet.protocol.params import ReportingParams
+from discreet.protocol.report import Report
+from discreet.protocol.sketch import Sketch
+from discreet.server.aggregate import DEFAULT_MIN_REPORTS, Aggregator, Estimates
 
 SCHEMA_VERSION = 1
 COMPACT_AFTER = 256  # increments per sketch before a read merges them into one

@@ -24,7 +24,7 @@ import numpy as np
 
 from discreet.errors import SourceUnavailableError
 from discreet.profile.model import Profile
-from discreet.server.wire import encode_batch
+from discreet.protocol.wire import encode_batch
 
 
 @dataclass(frozen=True)

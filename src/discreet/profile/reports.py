@@ -18,20 +18,18 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from discreet.catalog.reader import Catalog
 from discreet.errors import BudgetExhaustedError, ConsentRequiredError
-from discreet.privacy.params import KindParams, ReportingParams
-from discreet.privacy.report import Report, period_of
 from discreet.profile.model import LedgerEntry, PendingReport, Profile
-
-
-def production_rng() -> np.random.Generator:
-    """A generator seeded from the OS CSPRNG: the only source of privacy noise in production."""
-    return np.random.default_rng(secrets.randbits(128))
+from discreet.protocol.params import KindParams, ReportingParams
+from discreet.protocol.randomness import production_rng
+from discreet.protocol.report import REPORT_BYTES, Report, period_of
 
 
 def _in_period(day: dt.date, period: str) -> bool:
@@ -87,6 +85,58 @@ class Preview:
     epsilon_spent: float
     epsilon_cap: float
     blocked: tuple[str, ...] = ()
+    #: The ε each kind of report costs under the catalog's parameters.
+    epsilon_by_kind: Mapping[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The preview as JSON: every queued report's exact bytes, decoded field by field."""
+        reports = []
+        for pending in self.reports:
+            decoded = Report.from_bytes(pending.data)
+            reports.append(
+                {
+                    "kind": pending.kind,
+                    "period": pending.period,
+                    "epsilon": self.epsilon_by_kind.get(pending.kind),
+                    "bytes_hex": pending.data.hex(),
+                    "fields": {
+                        "version": decoded.version,
+                        "kind": decoded.kind,
+                        "mechanism": decoded.mechanism,
+                        "catalog_version": decoded.catalog_version,
+                        "period": decoded.period,
+                        "payload": decoded.payload,
+                    },
+                }
+            )
+        return {
+            "period": self.period,
+            "epsilon_spent": self.epsilon_spent,
+            "epsilon_cap": self.epsilon_cap,
+            "blocked": list(self.blocked),
+            "reports": reports,
+        }
+
+
+def describe_parameters(params: ReportingParams) -> list[str]:
+    """The reporting parameters in words, as shown before a user consents."""
+    lines = [
+        f"At most one report of each kind per {params.period}, "
+        f"spending at most ε={params.epsilon_per_period:g} per {params.period} in total:",
+    ]
+    for kind, kp in sorted(params.kinds.items()):
+        o = kp.oracle
+        what = (
+            f"one of {len(kp.categories)} non-sensitive categories you engaged with"
+            if kind == "category"
+            else f"one item you engaged with (padded to {kp.pad_length} with 'none')"
+        )
+        lines.append(
+            f"  {kind}: {what}, randomised with {o.mechanism} at ε={o.epsilon:g} "
+            f"({o.payload_bits}-bit payload in a {REPORT_BYTES}-byte report)"
+        )
+    lines.append("No identifier, no time finer than the week, nothing from sensitive categories.")
+    return lines
 
 
 def prepare_reports(
@@ -140,5 +190,10 @@ def prepare_reports(
         )
     queued = tuple(r for r in profile.outbox if r.period == period)
     return Preview(
-        period, queued, spent(profile, period), params.epsilon_per_period, tuple(blocked)
+        period,
+        queued,
+        spent(profile, period),
+        params.epsilon_per_period,
+        tuple(blocked),
+        {kind: kp.oracle.epsilon for kind, kp in params.kinds.items()},
     )

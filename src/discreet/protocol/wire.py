@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from discreet.privacy.report import REPORT_BYTES, Report, period_code, period_of
+from discreet.protocol.report import REPORT_BYTES, Report, period_code, period_of
 
 BATCH_FORMAT_VERSION = 1
 TOKEN_BYTES = 16

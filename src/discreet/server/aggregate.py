@@ -1,7 +1,7 @@
-"""The server side of private reports: additive sketches and published estimates.
+"""The server side of private reports: sketches per catalog, and published estimates.
 
-Reports are folded into one sketch per (period, kind, catalog version). A
-sketch is a vector plus a count, so sketches from several servers or batches
+Reports are folded into one :class:`~discreet.protocol.sketch.Sketch` per
+(period, kind, catalog version); sketches from several servers or batches
 merge by addition. Estimates are unbiased, come with standard errors, and are
 published only above a minimum number of reports (default 1,000), optionally
 with central noise on top.
@@ -16,39 +16,13 @@ from typing import Any
 import numpy as np
 
 from discreet.errors import EstimateUnavailableError
-from discreet.privacy.oracles import FloatArray, OracleParams
-from discreet.privacy.params import ReportingParams
-from discreet.privacy.report import Report
+from discreet.protocol.oracle import FloatArray, FrequencyOracle
+from discreet.protocol.params import ReportingParams
+from discreet.protocol.report import Report
+from discreet.protocol.sketch import Sketch
 
 DEFAULT_MIN_REPORTS = 1_000
 SketchKey = tuple[str, str, int]  # (period, kind, catalog version)
-
-
-@dataclass
-class Sketch:
-    """An additive sketch of reports made with one set of oracle parameters."""
-
-    params: OracleParams
-    vector: FloatArray
-    n: int = 0
-
-    @classmethod
-    def empty(cls, params: OracleParams) -> Sketch:
-        """A sketch of no reports."""
-        return cls(params, np.zeros(params.sketch_size(), dtype=np.float64), 0)
-
-    def add(self, payloads: Sequence[int] | np.ndarray[Any, Any]) -> None:
-        """Fold in a batch of payloads."""
-        batch = np.asarray(payloads, dtype=np.int64)
-        self.vector += self.params.sketch(batch)
-        self.n += int(batch.size)
-
-    def merge(self, other: Sketch) -> None:
-        """Add another sketch made with the same parameters."""
-        if other.params != self.params:
-            raise ValueError("sketches with different parameters cannot be merged")
-        self.vector += other.vector
-        self.n += other.n
 
 
 @dataclass(frozen=True)
@@ -99,7 +73,7 @@ class Aggregator:
     catalogs: Mapping[int, ReportingParams]
     sketches: dict[SketchKey, Sketch] = field(default_factory=dict)
 
-    def params_for(self, kind: str, catalog_version: int) -> OracleParams:
+    def params_for(self, kind: str, catalog_version: int) -> FrequencyOracle:
         """The oracle of ``kind`` in ``catalog_version``; raise ``ValueError`` if none."""
         reporting = self.catalogs.get(catalog_version)
         if reporting is None:
@@ -108,13 +82,12 @@ class Aggregator:
             raise ValueError(f"catalog version {catalog_version} takes no {kind} reports")
         return reporting.kinds[kind].oracle
 
-    def check(self, report: Report) -> OracleParams:
+    def check(self, report: Report) -> FrequencyOracle:
         """Validate a report against its catalog's parameters; raise ``ValueError``."""
         params = self.params_for(report.kind, report.catalog_version)
         if report.mechanism != params.mechanism:
             raise ValueError("the report's mechanism does not match its catalog")
-        limit = params.domain_size if params.mechanism == "grr" else 2**params.payload_bits
-        if not 0 <= report.payload < limit:
+        if not 0 <= report.payload < params.payload_limit:
             raise ValueError("the report's payload is out of range")
         return params
 
@@ -155,7 +128,7 @@ class Aggregator:
                 f"{reports} {kind} reports for {period} (catalog v{catalog_version}); "
                 f"estimates are published from {min_reports} reports on"
             )
-        params = sketch.params
+        params = sketch.oracle
         values = params.estimate(sketch.vector, reports)
         stderr = params.standard_errors(values, reports)
         if central_noise:
@@ -174,14 +147,6 @@ def labels_for(kind: str, reporting: ReportingParams, item_ids: Sequence[str]) -
     return list(item_ids)
 
 
-def confidence_interval(estimate: float, stderr: float, level: float = 0.95) -> tuple[float, float]:
-    """A normal-approximation interval around an estimate."""
-    z = {0.9: 1.6449, 0.95: 1.96, 0.99: 2.5758}.get(level)
-    if z is None:
-        raise ValueError("level must be 0.9, 0.95 or 0.99")
-    return estimate - z * stderr, estimate + z * stderr
-
-
 def simulate_estimates(
     reporting: ReportingParams,
     kind: str,
@@ -195,8 +160,8 @@ def simulate_estimates(
     """Estimates from simulated devices whose sampled domain values are ``values``.
 
     Every device's value goes through the same oracle code a device runs
-    (:meth:`OracleParams.privatise_many` draws from the same distribution as
-    :meth:`OracleParams.privatise`), and the reports through the same
+    (:meth:`FrequencyOracle.privatise_many` draws from the same distribution as
+    :meth:`FrequencyOracle.privatise`), and the reports through the same
     aggregation a server runs. The evaluation harness and the demo use it.
     """
     oracle = reporting.kinds[kind].oracle

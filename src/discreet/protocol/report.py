@@ -17,15 +17,15 @@ import functools
 import struct
 from dataclasses import dataclass
 
-from discreet.privacy.oracles import MECHANISMS
+from discreet.protocol.mechanisms import mechanism_code, mechanism_name
 
 REPORT_VERSION = 1
 REPORT_BYTES = 16
+#: The kinds of report, by wire code: what a device may say about its week.
+KIND_CODES = {"category": 1, "item": 2}
+KINDS = tuple(KIND_CODES)
 _LAYOUT = struct.Struct(">BBBBIII")
-_KIND_CODES = {"category": 1, "item": 2}
-_MECHANISM_CODES = {name: code for code, name in enumerate(MECHANISMS, start=1)}
-_KIND_NAMES = {code: name for name, code in _KIND_CODES.items()}
-_MECHANISM_NAMES = {code: name for name, code in _MECHANISM_CODES.items()}
+_KIND_NAMES = {code: name for name, code in KIND_CODES.items()}
 
 
 def period_of(day: dt.date) -> str:
@@ -55,7 +55,12 @@ def period_from_code(code: int) -> str:
 
 @dataclass(frozen=True)
 class Report:
-    """One privatised report."""
+    """One privatised report.
+
+    >>> data = Report("item", "lh", 3, "2026-W48", 12345).to_bytes()
+    >>> len(data), Report.from_bytes(data).payload
+    (16, 12345)
+    """
 
     kind: str
     mechanism: str
@@ -68,8 +73,8 @@ class Report:
         """The 16 bytes that leave the device."""
         return _LAYOUT.pack(
             self.version,
-            _KIND_CODES[self.kind],
-            _MECHANISM_CODES[self.mechanism],
+            KIND_CODES[self.kind],
+            mechanism_code(self.mechanism),
             0,
             self.catalog_version,
             period_code(self.period),
@@ -84,11 +89,11 @@ class Report:
         version, kind, mechanism, reserved, catalog, period, payload = _LAYOUT.unpack(data)
         if version != REPORT_VERSION or reserved != 0:
             raise ValueError("unsupported report version")
-        if kind not in _KIND_NAMES or mechanism not in _MECHANISM_NAMES:
-            raise ValueError("unknown report kind or mechanism")
+        if kind not in _KIND_NAMES:
+            raise ValueError("unknown report kind")
         return cls(
             _KIND_NAMES[kind],
-            _MECHANISM_NAMES[mechanism],
+            mechanism_name(mechanism),
             catalog,
             period_from_code(period),
             payload,
