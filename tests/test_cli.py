@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import io
 import json
 import os
@@ -210,10 +211,16 @@ def test_refresh_and_rotate(capsys: pytest.CaptureFixture[str], tmp_path: Path) 
 
 
 def test_installed_entry_point_and_module(inputs: tuple[Path, Path], tmp_path: Path) -> None:
+    # Where an installer puts the script varies (venv, --user, pipx): ask the metadata.
+    (script,) = importlib.metadata.entry_points(group="console_scripts", name="discreet")
+    assert script.load() is main
     env = {**os.environ, "DISCREET_HOME": str(tmp_path / "h")}
-    exe = Path(sys.executable).with_name("discreet")
     done = subprocess.run(
-        [str(exe), "--version"], capture_output=True, text=True, env=env, check=False
+        [sys.executable, "-m", "discreet", "--version"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
     )
     assert done.returncode == 0
     assert done.stdout.startswith("discreet ")
