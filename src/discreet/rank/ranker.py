@@ -47,7 +47,7 @@ class Filters:
 class Reason:
     """Why an item is where it is, in a form an app can show."""
 
-    kind: str  # "because-you" | "category" | "popular" | "new" | "exploration"
+    kind: str  # "because-you" | "category" | "popular" | "starter" | "new" | "exploration"
     text: str
     items: tuple[str, ...] = ()
 
