@@ -7,20 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from discreet._fs import atomic_write_bytes, canonical_json
-from discreet.cli._command import add_command
+from discreet.cli._command import add_command, positive_int
 from discreet.cli._output import emit
 from discreet.cli._publish import add_expiry_options, expiries_from
 from discreet.privacy.aggregate import DEFAULT_MIN_REPORTS, labels_for
 from discreet.privacy.report import period_code
 from discreet.server.storage import ReportStore
 from discreet.server.wire import Limits
-
-
-def _positive(value: str) -> int:
-    number = int(value)
-    if number < 0:
-        raise argparse.ArgumentTypeError("must not be negative")
-    return number
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -90,9 +83,11 @@ def register(sub: Any, publish_commands: Any, common: argparse.ArgumentParser) -
     p.add_argument("--db", required=True, metavar="DB", help="SQLite database (created if new)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
-    p.add_argument("--min-reports", type=_positive, default=DEFAULT_MIN_REPORTS, metavar="N")
-    p.add_argument("--max-body-bytes", type=_positive, default=Limits().max_body_bytes, metavar="B")
-    p.add_argument("--max-reports", type=_positive, default=Limits().max_reports, metavar="N")
+    p.add_argument("--min-reports", type=positive_int, default=DEFAULT_MIN_REPORTS, metavar="N")
+    p.add_argument(
+        "--max-body-bytes", type=positive_int, default=Limits().max_body_bytes, metavar="B"
+    )
+    p.add_argument("--max-reports", type=positive_int, default=Limits().max_reports, metavar="N")
     p.add_argument(
         "--no-refresh",
         dest="refresh",
@@ -117,5 +112,5 @@ def register(sub: Any, publish_commands: Any, common: argparse.ArgumentParser) -
     p.add_argument(
         "--catalog", type=int, metavar="VERSION", help="default: the newest with reports"
     )
-    p.add_argument("--min-reports", type=_positive, default=DEFAULT_MIN_REPORTS, metavar="N")
+    p.add_argument("--min-reports", type=positive_int, default=DEFAULT_MIN_REPORTS, metavar="N")
     p.add_argument("--out", metavar="FILE", help="also write the JSON document to FILE")
