@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from discreet.cli import main
+from discreet.store import Argon2Params
 from tests.conftest import MemoryKeyring
 
 
@@ -117,6 +118,19 @@ def test_keyfile_profile_and_privacy_card(
     code, _, err = _run(capsys, "passphrase", "change")
     assert code == 1
     assert "key file" in err or "keyfile" in err
+
+
+def test_privacy_card_states_the_passphrase_cost(
+    client: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _run(capsys, "init")[0] == 0
+    code, out, _ = _run(capsys, "privacy", "--json")
+    assert code == 0
+    cost = Argon2Params()  # what the CLI wraps a new profile's key with
+    assert json.loads(out)["storage"]["key"] == (
+        f"a passphrase, stretched with Argon2id ({cost.memory_kib // 1024} MiB, "
+        f"{cost.iterations} passes, {cost.lanes} lane)"
+    )
 
 
 def test_kiosk_init_keeps_nothing(client: Path, capsys: pytest.CaptureFixture[str]) -> None:

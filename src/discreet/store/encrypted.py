@@ -25,6 +25,7 @@ import filelock
 from discreet._fs import acquire_lock, atomic_write_bytes, disk_full_means, fsync_dir
 from discreet.errors import (
     CorruptStoreError,
+    DiscreetError,
     StoreExistsError,
     StoreLockedError,
     StoreNotFoundError,
@@ -182,6 +183,19 @@ class EncryptedStore(ProfileStore):
             )
         os.link(backup, path)
         fsync_dir(path.parent)
+
+    @staticmethod
+    def stored_wraps(path: str | Path) -> list[dict[str, Any]]:
+        """The key wraps in the file's header, read without a key and not yet authenticated.
+
+        For describing the protection (the data card); empty if the file is
+        missing or does not parse.
+        """
+        try:
+            wraps = envelope.parse(Path(path).read_bytes()).header.get("wraps")
+        except (OSError, DiscreetError):
+            return []
+        return [w for w in wraps if isinstance(w, dict)] if isinstance(wraps, list) else []
 
     # ---- the ProfileStore contract -----------------------------------------
     def _key(self) -> bytes:
