@@ -20,6 +20,7 @@ from discreet._closing import Closable
 from discreet._fs import atomic_write_json
 from discreet.catalog.reader import Catalog
 from discreet.errors import (
+    CorruptStoreError,
     StoreExistsError,
     StoreNotFoundError,
     UnknownItemError,
@@ -166,6 +167,10 @@ class ProfileHome:
         try:
             payload = store.load()
             profile = Profile.from_bytes(payload or b"")
+        except CorruptStoreError as exc:
+            # Authentic but unreadable: set it aside like any damaged file, so that
+            # 'discreet profile restore' can bring back the previous save.
+            raise store.set_aside(str(exc)) from None
         except BaseException:
             store.close()
             raise

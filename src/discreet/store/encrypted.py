@@ -162,13 +162,26 @@ class EncryptedStore(ProfileStore):
         offer = (
             "; run 'discreet profile restore' to go back to the previous save"
             if backup.exists()
-            else "; no backup exists, so create a new profile with 'discreet init'"
+            else "; no backup exists, so start again with 'discreet profile erase', "
+            "then 'discreet init'"
         )
         return CorruptStoreError(
             f"{reason}. It was set aside as {aside.name}{offer}",
             set_aside=str(aside),
             backup=str(backup) if backup.exists() else None,
         )
+
+    def set_aside(self, reason: str) -> CorruptStoreError:
+        """Set the current file aside as damaged (never deleting it) and close the store.
+
+        For a file that authenticated but whose content the layer above cannot
+        read. Returns the error to raise: it names the file set aside and
+        offers the backup, which :meth:`restore_backup` then brings back.
+        """
+        try:
+            return self._set_aside(self.path, reason)
+        finally:
+            self.close()
 
     @staticmethod
     def restore_backup(path: str | Path) -> None:
