@@ -18,8 +18,9 @@ from discreet.server.wire import Limits
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the HTTP service."""
-    from discreet.server.run import serve
+    from discreet.server.run import require_server_extra, serve
 
+    require_server_extra()  # before announcing a service that cannot start
     print(f"serving {args.repo} on http://{args.host}:{args.port} (no access log is kept)")
     if args.refresh:
         print("the timestamp and snapshot metadata are re-signed before they expire")
