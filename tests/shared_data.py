@@ -33,4 +33,4 @@ def require_movielens() -> Path:
     missing = f"MovieLens is not at {MOVIELENS} (../shared/data beside the checkout)"
     if shared_data_required():
         pytest.fail(f"{missing}, and {REQUIRE_VARIABLE} requires it", pytrace=False)
-    pytest.skip(f"{missing}; set {REQUIRE_VARIABLE}=1 to make this a failure")
+    pytest.skip(f"{missing}; CI sets {REQUIRE_VARIABLE}=1 to require it")
