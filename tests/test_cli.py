@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import io
 import json
 import os
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from discreet.cli import main
+from discreet.cli import build_parser, main
 from discreet.cli._output import StageProgress
 
 
@@ -195,6 +196,32 @@ def test_each_command_help_has_an_example(capsys: pytest.CaptureFixture[str]) ->
         assert "example: discreet " in out, argv
 
 
+@pytest.mark.parametrize(
+    ("argv", "dest"),
+    [
+        (["init", "--retention-days"], "retention_days"),
+        (["init", "--max-events"], "max_events"),
+        (["serve", "--repo", "r", "--db", "d", "--min-reports"], "min_reports"),
+        (["serve", "--repo", "r", "--db", "d", "--max-body-bytes"], "max_body_bytes"),
+        (["serve", "--repo", "r", "--db", "d", "--max-reports"], "max_reports"),
+        (
+            ["publish", "estimates", "--db", "d", "--period", "2026-W48", "--min-reports"],
+            "min_reports",
+        ),
+    ],
+)
+def test_counts_and_limits_start_at_one(
+    argv: list[str], dest: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    parser = build_parser()
+    assert getattr(parser.parse_args([*argv, "1"]), dest) == 1
+    for bad in ("0", "-1", "ten"):
+        with pytest.raises(SystemExit) as exit_:
+            parser.parse_args([*argv, bad])
+        assert exit_.value.code == 2
+        assert f"'{bad}' is not a positive whole number" in capsys.readouterr().err
+
+
 def test_refresh_and_rotate(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     repo = tmp_path / "r"
     main(["publish", "init", str(repo)])
@@ -210,10 +237,16 @@ def test_refresh_and_rotate(capsys: pytest.CaptureFixture[str], tmp_path: Path) 
 
 
 def test_installed_entry_point_and_module(inputs: tuple[Path, Path], tmp_path: Path) -> None:
+    # Where an installer puts the script varies (venv, --user, pipx): ask the metadata.
+    (script,) = importlib.metadata.entry_points(group="console_scripts", name="discreet")
+    assert script.load() is main
     env = {**os.environ, "DISCREET_HOME": str(tmp_path / "h")}
-    exe = Path(sys.executable).with_name("discreet")
     done = subprocess.run(
-        [str(exe), "--version"], capture_output=True, text=True, env=env, check=False
+        [sys.executable, "-m", "discreet", "--version"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
     )
     assert done.returncode == 0
     assert done.stdout.startswith("discreet ")

@@ -14,8 +14,7 @@ from discreet.cli import main
 from discreet.errors import InputError
 from discreet.evaluation.data import convert_movielens, load_dataset
 from discreet.evaluation.protocol import Split, evaluate_lists, split_dataset
-
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-latest-small"
+from tests.shared_data import require_movielens
 
 
 def _write(
@@ -70,8 +69,7 @@ def test_bad_interactions_are_reported(tmp_path: Path) -> None:
 
 
 def test_movielens_converts_to_the_evaluation_format(tmp_path: Path) -> None:
-    assert SHARED.exists(), f"MovieLens is expected at {SHARED} (../shared beside the checkout)"
-    items, interactions = convert_movielens(SHARED, tmp_path)
+    items, interactions = convert_movielens(require_movielens(), tmp_path)
     dataset = load_dataset(items, interactions)
     assert dataset.n_items == 9742
     assert dataset.n_users == 610

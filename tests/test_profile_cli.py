@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import stat
 from pathlib import Path
 
 import pytest
 
 from discreet.cli import main
+from discreet.store import Argon2Params, EncryptedStore, PassphraseKey
 from tests.conftest import MemoryKeyring
 
 
@@ -119,6 +121,19 @@ def test_keyfile_profile_and_privacy_card(
     assert "key file" in err or "keyfile" in err
 
 
+def test_privacy_card_states_the_passphrase_cost(
+    client: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _run(capsys, "init")[0] == 0
+    code, out, _ = _run(capsys, "privacy", "--json")
+    assert code == 0
+    cost = Argon2Params()  # what the CLI wraps a new profile's key with
+    assert json.loads(out)["storage"]["key"] == (
+        f"a passphrase, stretched with Argon2id ({cost.memory_kib // 1024} MiB, "
+        f"{cost.iterations} passes, {cost.lanes} lane)"
+    )
+
+
 def test_kiosk_init_keeps_nothing(client: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _run(capsys, "init", "--kiosk")
     assert code == 0
@@ -147,6 +162,56 @@ def test_damaged_profile_is_set_aside_and_restored(
     assert _run(capsys, "profile", "restore")[0] == 0
     code, out, _ = _run(capsys, "profile", "export")
     assert [e[0] for e in json.loads(out)["profile"]["events"]] == ["b1"]
+
+
+def _advice(err: str) -> list[list[str]]:
+    """The commands an error message tells the user to run, in order."""
+    return [command.split() for command in re.findall(r"'discreet ([^']+)'", err)]
+
+
+def test_malformed_profile_advice_restores_the_previous_save(
+    client: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _run(capsys, "init")
+    _run(capsys, "like", "b1")
+    _run(capsys, "like", "b2")
+    store = client / "profile" / "profile.dsc"
+    # A save that authenticates but cannot be read (say, written by a buggy build).
+    with EncryptedStore.open(store, PassphraseKey("a long enough passphrase")) as raw:
+        raw.save(b'{"format_version": 1}')
+    code, _, err = _run(capsys, "like", "b4")
+    assert code == 1
+    assert "malformed" in err
+    advice = _advice(err)
+    assert advice == [["profile", "restore"]]
+    code, out, err = _run(capsys, *advice[0])  # exactly what the message said
+    assert (code, err) == (0, "")
+    code, out, _ = _run(capsys, "profile", "export")
+    assert code == 0
+    assert [e[0] for e in json.loads(out)["profile"]["events"]] == ["b1", "b2"]
+    (aside,) = store.parent.glob("profile.dsc.damaged-*")  # set aside, never deleted
+    with EncryptedStore.open(aside, PassphraseKey("a long enough passphrase")) as kept:
+        assert kept.load() == b'{"format_version": 1}'
+
+
+def test_damaged_profile_without_a_backup_advice_starts_again(
+    client: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _run(capsys, "init")  # the first save has no previous one to back it up
+    store = client / "profile" / "profile.dsc"
+    data = bytearray(store.read_bytes())
+    data[-3] ^= 0x10
+    store.write_bytes(bytes(data))
+    code, _, err = _run(capsys, "like", "b1")
+    assert code == 1
+    assert "no backup exists" in err
+    advice = _advice(err)
+    assert advice == [["profile", "erase"], ["init"]]
+    for command in advice:
+        extra = ["--yes"] if command == ["profile", "erase"] else []  # no terminal to confirm
+        code, _, err = _run(capsys, *command, *extra)
+        assert (code, err) == (0, "")
+    assert _run(capsys, "like", "b1")[0] == 0
 
 
 def test_two_keyring_profiles_do_not_share_a_key(

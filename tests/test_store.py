@@ -147,6 +147,24 @@ def test_kdf_parameters_are_stored_and_checked() -> None:
         PassphraseKey("")
 
 
+def test_data_card_states_the_cost_the_passphrase_was_wrapped_with(tmp_path: Path) -> None:
+    from discreet.profile.session import ProfileConfig, ProfileHome
+
+    home = ProfileHome(tmp_path)
+    session = home.create(PassphraseKey("a passphrase", FAST), ProfileConfig(), dt.date.today())
+    assert session is not None
+    session.close()
+    stated = "a passphrase, stretched with Argon2id (19 MiB, 2 passes, 1 lane)"
+    assert home.data_card()["storage"]["key"] == stated
+    for file in home.folder.glob("profile.dsc*"):
+        file.unlink()  # nothing to read: the card states the cost of a new wrap
+    new = Argon2Params()
+    assert home.data_card()["storage"]["key"] == (
+        f"a passphrase, stretched with Argon2id ({new.memory_kib // 1024} MiB, "
+        f"{new.iterations} passes, {new.lanes} lane)"
+    )
+
+
 def test_erase_shreds_and_reports(store_path: Path, keyfile: KeyFileKey) -> None:
     store = EncryptedStore.open(store_path, keyfile)
     store.save(b"again")

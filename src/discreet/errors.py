@@ -5,6 +5,7 @@ The tree::
     DiscreetError
     ├── UnsupportedFormatError        a file or record is newer than this code
     ├── InsufficientSpaceError        the disk is full; nothing was half-written
+    ├── MissingDependencyError        an optional extra is not installed
     ├── InputError                    the publisher's input files are wrong
     │   ├── ItemsInvalidError         items CSV/JSONL (names file, line, field)
     │   ├── TaxonomyInvalidError      taxonomy JSON/TOML
@@ -74,6 +75,7 @@ __all__ = [
     "ItemsInvalidError",
     "KeyRequiredError",
     "KeySourceError",
+    "MissingDependencyError",
     "NoTrustedRootError",
     "NoticesInvalidError",
     "PopularityInvalidError",
@@ -106,6 +108,10 @@ class UnsupportedFormatError(DiscreetError):
 
 class InsufficientSpaceError(DiscreetError):
     """The disk filled up during a write; the previous state is intact."""
+
+
+class MissingDependencyError(DiscreetError):
+    """A feature needs an optional extra that is not installed; the message says which."""
 
 
 class InputError(DiscreetError):

@@ -132,10 +132,3 @@ class CatalogFeatures:
         return sum(
             1 << self.category_ids.index(c) for c in set(category_ids) if c in self.category_ids
         )
-
-    def membership(self) -> np.ndarray[Any, np.dtype[np.float32]]:
-        """A dense (items x categories) 0/1 matrix; for catalogs of modest size only."""
-        matrix = np.zeros((len(self.indptr) - 1, len(self.category_ids)), dtype=np.float32)
-        rows = np.repeat(np.arange(len(self.indptr) - 1), np.diff(self.indptr))
-        matrix[rows, self.indices] = 1.0
-        return matrix

@@ -28,3 +28,18 @@ def add_command(
     )
     parser.set_defaults(handler=handler)
     return parser
+
+
+def positive_int(value: str) -> int:
+    """An ``argparse`` type for counts and limits: a whole number of at least 1.
+
+    >>> positive_int("1")
+    1
+    """
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive whole number")
+    return number

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from discreet._fs import atomic_write_bytes
-from discreet.cli._command import add_command
+from discreet.cli._command import add_command, positive_int
 from discreet.cli._keys import add_passphrase_options, key_source, read_passphrase
 from discreet.cli._output import emit
 from discreet.errors import KeySourceError, StoreError
@@ -155,13 +155,6 @@ def cmd_privacy(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError("must be a positive whole number")
-    return number
-
-
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     """Add the profile commands."""
     p = add_command(
@@ -177,8 +170,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     group.add_argument("--kiosk", action="store_true", help="keep nothing on disk (kiosk)")
     group.add_argument("--keyfile", metavar="FILE", help="protect with a key file (created if new)")
     group.add_argument("--keyring", action="store_true", help="protect with the OS keyring")
-    p.add_argument("--retention-days", type=_positive, default=180, metavar="N")
-    p.add_argument("--max-events", type=_positive, default=5000, metavar="N")
+    p.add_argument("--retention-days", type=positive_int, default=180, metavar="N")
+    p.add_argument("--max-events", type=positive_int, default=5000, metavar="N")
     add_passphrase_options(p)
 
     kinds = [k.value for k in EventKind]

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from discreet._fs import atomic_write_bytes, canonical_json
-from discreet.cli._command import add_command
+from discreet.cli._command import add_command, positive_int
 from discreet.cli._output import emit
 from discreet.cli._publish import add_expiry_options, expiries_from
 from discreet.protocol.report import period_code
@@ -16,17 +16,11 @@ from discreet.server.aggregate import DEFAULT_MIN_REPORTS, labels_for
 from discreet.server.storage import ReportStore
 
 
-def _positive(value: str) -> int:
-    number = int(value)
-    if number < 0:
-        raise argparse.ArgumentTypeError("must not be negative")
-    return number
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the HTTP service."""
-    from discreet.server.run import serve
+    from discreet.server.run import require_server_extra, serve
 
+    require_server_extra()  # before announcing a service that cannot start
     print(f"serving {args.repo} on http://{args.host}:{args.port} (no access log is kept)")
     if args.refresh:
         print("the timestamp and snapshot metadata are re-signed before they expire")
@@ -95,9 +89,11 @@ def register(sub: Any, publish_commands: Any, common: argparse.ArgumentParser) -
     p.add_argument("--db", required=True, metavar="DB", help="SQLite database (created if new)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
-    p.add_argument("--min-reports", type=_positive, default=DEFAULT_MIN_REPORTS, metavar="N")
-    p.add_argument("--max-body-bytes", type=_positive, default=Limits().max_body_bytes, metavar="B")
-    p.add_argument("--max-reports", type=_positive, default=Limits().max_reports, metavar="N")
+    p.add_argument("--min-reports", type=positive_int, default=DEFAULT_MIN_REPORTS, metavar="N")
+    p.add_argument(
+        "--max-body-bytes", type=positive_int, default=Limits().max_body_bytes, metavar="B"
+    )
+    p.add_argument("--max-reports", type=positive_int, default=Limits().max_reports, metavar="N")
     p.add_argument(
         "--no-refresh",
         dest="refresh",
@@ -122,5 +118,5 @@ def register(sub: Any, publish_commands: Any, common: argparse.ArgumentParser) -
     p.add_argument(
         "--catalog", type=int, metavar="VERSION", help="default: the newest with reports"
     )
-    p.add_argument("--min-reports", type=_positive, default=DEFAULT_MIN_REPORTS, metavar="N")
+    p.add_argument("--min-reports", type=positive_int, default=DEFAULT_MIN_REPORTS, metavar="N")
     p.add_argument("--out", metavar="FILE", help="also write the JSON document to FILE")

@@ -244,19 +244,20 @@ class Profile:
             return _parse(migrate(data))
         except (KeyError, TypeError, ValueError) as exc:
             raise CorruptStoreError(
-                f"the profile decrypted but its content is malformed ({type(exc).__name__}); "
-                "restore the backup with 'discreet profile restore' or erase the profile"
+                f"the profile decrypted but its content is malformed ({type(exc).__name__})"
             ) from None
 
     @classmethod
     def from_bytes(cls, payload: bytes) -> Profile:
-        """Parse a store payload."""
+        """Parse a store payload; :class:`CorruptStoreError` says why it cannot be read.
+
+        The remedy depends on where the payload came from: ``ProfileHome.open``
+        sets the file aside and offers its backup.
+        """
         try:
             data = json.loads(payload)
         except ValueError:
-            raise CorruptStoreError(
-                "the profile decrypted but is not valid JSON; restore the backup or erase it"
-            ) from None
+            raise CorruptStoreError("the profile decrypted but is not valid JSON") from None
         return cls.from_json(data)
 
 

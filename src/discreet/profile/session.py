@@ -8,6 +8,7 @@ and its retention policy. The config holds nothing personal: it is what lets
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 from collections.abc import Mapping
@@ -19,6 +20,7 @@ from discreet._closing import Closable
 from discreet._fs import atomic_write_json
 from discreet.catalog.reader import Catalog
 from discreet.errors import (
+    CorruptStoreError,
     StoreExistsError,
     StoreNotFoundError,
     UnknownItemError,
@@ -28,7 +30,13 @@ from discreet.profile.model import Event, EventKind, Profile, RetentionPolicy
 from discreet.profile.schema import PROFILE_FIELDS, data_card
 from discreet.store.base import ProfileStore
 from discreet.store.encrypted import EncryptedStore
-from discreet.store.keys import KeyFileKey, KeyringKey, KeySource
+from discreet.store.keys import (
+    KeyFileKey,
+    KeyringKey,
+    KeySource,
+    PassphraseKey,
+    describe_passphrase,
+)
 from discreet.store.memory import MemoryStore
 
 CONFIG_FORMAT_VERSION = 1
@@ -159,6 +167,10 @@ class ProfileHome:
         try:
             payload = store.load()
             profile = Profile.from_bytes(payload or b"")
+        except CorruptStoreError as exc:
+            # Authentic but unreadable: set it aside like any damaged file, so that
+            # 'discreet profile restore' can bring back the previous save.
+            raise store.set_aside(str(exc)) from None
         except BaseException:
             store.close()
             raise
@@ -190,17 +202,22 @@ class ProfileHome:
             storage = {
                 "location": str(self.store_path),
                 "encryption": "AES-256-GCM with a random 256-bit data key, fresh nonce per save",
-                "key": _describe_source(config),
+                "key": _describe_source(config, self.store_path),
                 "backup": f"{self.store_path.name}.bak (the previous save, equally encrypted)",
             }
         return data_card(config.retention, storage)
 
 
-def _describe_source(config: ProfileConfig) -> str:
+def _describe_source(config: ProfileConfig, store_path: Path) -> str:
     source = config.configured_key()  # a key file or keyring entry describes itself
     if source is not None:
         return source.describe()
-    return "a passphrase, stretched with Argon2id (at least 19 MiB, 2 passes)"
+    # The cost the profile's wrap was made with: an app may choose its own.
+    for wrap in EncryptedStore.stored_wraps(store_path):
+        if wrap.get("source") == PassphraseKey.kind:
+            with contextlib.suppress(ValueError):
+                return describe_passphrase(PassphraseKey.stored_params(wrap))
+    return describe_passphrase()
 
 
 class ProfileSession(Closable):

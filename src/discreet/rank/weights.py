@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 DEFAULT_KIND_WEIGHTS: Mapping[str, float] = {
@@ -55,12 +55,6 @@ class RankingWeights:
             raise ValueError("mmr_lambda is in [0, 1] and exploration_share in [0, 0.5]")
         if self.pool < 1 or self.popularity_exponent <= 0:
             raise ValueError("pool must be positive and popularity_exponent > 0")
-
-    def to_json(self) -> dict[str, Any]:
-        """As JSON."""
-        out = asdict(self)
-        out["kind_weights"] = dict(self.kind_weights)
-        return out
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> RankingWeights:

@@ -3,17 +3,32 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import threading
 import time
 from pathlib import Path
 
-from discreet.errors import RepositoryError
+from discreet.errors import MissingDependencyError, RepositoryError
 from discreet.protocol.wire import Limits
 from discreet.publish.repository import Expiries, PublisherRepository
 from discreet.server.aggregate import DEFAULT_MIN_REPORTS
-from discreet.server.app import create_app
 from discreet.server.storage import ReportStore
 from discreet.server.upkeep import MetadataKeeper
+
+#: What the service runs on, from the ``server`` extra (imported only when serving).
+SERVER_EXTRA = ("starlette", "uvicorn")
+
+
+def require_server_extra() -> None:
+    """Raise :class:`MissingDependencyError`, saying what to install, without the extra."""
+    for module in SERVER_EXTRA:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            raise MissingDependencyError(
+                f"the service needs {module}, which is not installed; "
+                "install the server extra: pip install 'discreet[server]'"
+            ) from None
 
 
 def serve(
@@ -35,13 +50,13 @@ def serve(
     timestamp and snapshot before they expire (see :mod:`discreet.server.upkeep`),
     which needs their keys beside the repository; ``metadata_lifetimes`` are the
     validity periods it signs with (the defaults of :class:`Expiries` if not given).
+    Without the ``server`` extra it raises :class:`MissingDependencyError`.
     """
-    try:
-        import uvicorn
-    except ImportError:
-        raise RepositoryError(
-            "the server needs the 'server' extra: pip install 'discreet[server]'"
-        ) from None
+    require_server_extra()
+    import uvicorn
+
+    from discreet.server.app import create_app
+
     store = ReportStore(db_path)
     repo = PublisherRepository.open(repo_path)
     try:
@@ -92,7 +107,10 @@ class BackgroundService:
     ) -> None:
         import socket
 
+        require_server_extra()
         import uvicorn
+
+        from discreet.server.app import create_app
 
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))

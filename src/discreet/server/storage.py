@@ -156,8 +156,9 @@ class ReportStore:
     def ingest(self, batch: Iterable[tuple[bytes, Report]]) -> IngestResult:
         """Count a batch of (token, report) pairs in one transaction, skipping seen tokens.
 
-        Every report must already have been checked against its catalog
-        (:meth:`check`); anything invalid raises ``ValueError`` before any write.
+        Every report is first checked against its catalog's parameters
+        (:meth:`Aggregator.check`); anything invalid raises ``ValueError``
+        before any write.
         """
         result = self._ingest(batch, wait=True)
         assert result is not None  # a blocking acquire always succeeds

@@ -79,6 +79,15 @@ class Argon2Params:
         )
         return kdf.derive(secret)
 
+    def describe(self) -> str:
+        """The cost in words, for the data card.
+
+        >>> Argon2Params().describe()
+        'Argon2id (64 MiB, 3 passes, 1 lane)'
+        """
+        lanes = "1 lane" if self.lanes == 1 else f"{self.lanes} lanes"
+        return f"Argon2id ({self.memory_kib / 1024:g} MiB, {self.iterations} passes, {lanes})"
+
     def to_json(self) -> dict[str, Any]:
         """The parameters as a JSON object."""
         return {"m": self.memory_kib, "t": self.iterations, "p": self.lanes}

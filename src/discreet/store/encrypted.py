@@ -25,6 +25,7 @@ import filelock
 from discreet._fs import acquire_lock, atomic_write_bytes, disk_full_means, fsync_dir
 from discreet.errors import (
     CorruptStoreError,
+    DiscreetError,
     StoreExistsError,
     StoreLockedError,
     StoreNotFoundError,
@@ -161,13 +162,26 @@ class EncryptedStore(ProfileStore):
         offer = (
             "; run 'discreet profile restore' to go back to the previous save"
             if backup.exists()
-            else "; no backup exists, so create a new profile with 'discreet init'"
+            else "; no backup exists, so start again with 'discreet profile erase', "
+            "then 'discreet init'"
         )
         return CorruptStoreError(
             f"{reason}. It was set aside as {aside.name}{offer}",
             set_aside=str(aside),
             backup=str(backup) if backup.exists() else None,
         )
+
+    def set_aside(self, reason: str) -> CorruptStoreError:
+        """Set the current file aside as damaged (never deleting it) and close the store.
+
+        For a file that authenticated but whose content the layer above cannot
+        read. Returns the error to raise: it names the file set aside and
+        offers the backup, which :meth:`restore_backup` then brings back.
+        """
+        try:
+            return self._set_aside(self.path, reason)
+        finally:
+            self.close()
 
     @staticmethod
     def restore_backup(path: str | Path) -> None:
@@ -182,6 +196,19 @@ class EncryptedStore(ProfileStore):
             )
         os.link(backup, path)
         fsync_dir(path.parent)
+
+    @staticmethod
+    def stored_wraps(path: str | Path) -> list[dict[str, Any]]:
+        """The key wraps in the file's header, read without a key and not yet authenticated.
+
+        For describing the protection (the data card); empty if the file is
+        missing or does not parse.
+        """
+        try:
+            wraps = envelope.parse(Path(path).read_bytes()).header.get("wraps")
+        except (OSError, DiscreetError):
+            return []
+        return [w for w in wraps if isinstance(w, dict)] if isinstance(wraps, list) else []
 
     # ---- the ProfileStore contract -----------------------------------------
     def _key(self) -> bytes:

@@ -11,6 +11,7 @@ import base64
 import os
 import stat
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,11 @@ def unb64(text: Any) -> bytes:
     if not isinstance(text, str):
         raise ValueError("expected base64 text")
     return base64.b64decode(text.encode("ascii"), validate=True)
+
+
+def describe_passphrase(params: _hazmat.Argon2Params | None = None) -> str:
+    """How a passphrase protects the profile: Argon2id and its cost (by default, a new wrap's)."""
+    return f"a passphrase, stretched with {(params or _hazmat.Argon2Params()).describe()}"
 
 
 class KeySource(ABC):
@@ -78,18 +84,19 @@ class PassphraseKey(KeySource):
 
     def derive_existing(self, entry: dict[str, Any]) -> bytes:
         """Derive with the stored salt and parameters."""
-        if entry.get("kdf") != "argon2id":
-            raise ValueError("unknown KDF")
-        params = _hazmat.Argon2Params.from_json(entry.get("params"))
+        params = self.stored_params(entry)
         return params.derive(self._secret, unb64(entry.get("salt")))
 
     def describe(self) -> str:
-        """The KDF and its cost."""
-        p = self.params
-        return (
-            f"a passphrase, stretched with Argon2id ({p.memory_kib // 1024} MiB, "
-            f"{p.iterations} passes)"
-        )
+        """The KDF and the cost of the wraps this source makes."""
+        return describe_passphrase(self.params)
+
+    @staticmethod
+    def stored_params(entry: Mapping[str, Any]) -> _hazmat.Argon2Params:
+        """The cost a stored wrap was made with; raise ``ValueError`` if malformed."""
+        if entry.get("kdf") != "argon2id":
+            raise ValueError("unknown KDF")
+        return _hazmat.Argon2Params.from_json(entry.get("params"))
 
     def wrong_key_message(self) -> str:
         """Wrong passphrase."""
