@@ -27,7 +27,7 @@ import numpy as np
 
 from discreet.demo_data import publish_demo_catalog
 from discreet.engine import Engine
-from discreet.errors import RepositoryNotFoundError
+from discreet.errors import ReportingError, RepositoryNotFoundError
 from discreet.profile.session import ProfileConfig, ProfileHome
 from discreet.protocol.report import Report, period_of
 from discreet.protocol.wire import encode_batch
@@ -37,6 +37,7 @@ from discreet.server.run import BackgroundService
 from discreet.server.storage import ReportStore
 from discreet.store.keys import KeyFileKey
 from discreet.sync.client import sync_catalog
+from discreet.sync.http import DeviceHttpClient
 
 Say = Callable[[str], None]
 
@@ -179,6 +180,7 @@ def _population(
     payloads = kind.oracle.privatise_many(values, rng)
     period = period_of(today)
     version = manifest.version
+    device_http = DeviceHttpClient()
     for start in range(0, clients, 1000):
         chunk = payloads[start : start + 1000]
         body = encode_batch(
@@ -190,14 +192,11 @@ def _population(
                 for p in chunk
             ]
         )
-        request = urllib.request.Request(  # noqa: S310 (the demo's own loopback service)
-            url + "/v1/reports",
-            data=body,
-            method="POST",
-            headers={"Content-Type": "application/json"},
+        reply = device_http.request(
+            "POST", url + "/v1/reports", body=body, headers={"Content-Type": "application/json"}
         )
-        with urllib.request.build_opener().open(request, timeout=30) as response:
-            response.read()
+        if not reply.ok:
+            raise ReportingError(f"the demo service refused the reports (HTTP {reply.status})")
     with urllib.request.build_opener().open(
         f"{url}/v1/estimates?period={period}&kind=category", timeout=30
     ) as response:

@@ -1,22 +1,29 @@
-"""How the TUF client reaches a catalog source: HTTP(S) or a local folder."""
+"""How the TUF client reaches a catalog source: HTTP(S) or a local folder.
+
+Over HTTP(S), every download goes through the device's one HTTP client
+(:mod:`discreet.sync.http`), with its retries and its proxy handling.
+"""
 
 from __future__ import annotations
 
-import random
-import time
+import tempfile
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
-from tuf.api.exceptions import DownloadError, DownloadHTTPError
-from tuf.ngclient import FetcherInterface, Urllib3Fetcher
+from tuf.api.exceptions import DownloadError, DownloadHTTPError, DownloadLengthMismatchError
+from tuf.ngclient import FetcherInterface
 
 from discreet.errors import SourceUnavailableError
+from discreet.sync.http import DeviceHttpClient, RetryPolicy
 
 _CHUNK = 1 << 20
+#: The most a bare ``fetch()`` reads (TUF never calls it: it passes each file's length).
+_FETCH_LIMIT = 16 << 20
 
 
 class LocalFolderFetcher(FetcherInterface):
@@ -44,40 +51,40 @@ def _chunks(handle: BinaryIO) -> Iterator[bytes]:
             yield chunk
 
 
-class RetryingFetcher(FetcherInterface):
-    """Retry a request that failed to connect, timed out or got a 5xx, with backoff.
+class HttpFetcher(FetcherInterface):
+    """TUF's downloads over HTTP(S), through the device's :class:`DeviceHttpClient`.
 
-    A 4xx is an answer, not a failure (a 404 ends TUF's root-rotation walk),
-    so it is never retried. Proxies follow the standard environment variables.
+    Each file is one exchange, retried as a whole by the client's policy, so a
+    download cut off half-way starts again. A 4xx raises ``DownloadHTTPError`` at
+    once (a 404 ends TUF's root-rotation walk); a failure on every attempt raises
+    ``DownloadError``; more bytes than TUF allows raise
+    ``DownloadLengthMismatchError`` as soon as they arrive (endless data).
     """
 
-    def __init__(
-        self,
-        inner: FetcherInterface,
-        *,
-        attempts: int = 3,
-        backoff: float = 0.5,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self._inner = inner
-        self._attempts = attempts
-        self._backoff = backoff
-        self._sleep = sleep
+    def __init__(self, client: DeviceHttpClient) -> None:
+        self.client = client
+
+    @contextmanager
+    def download_file(self, url: str, max_length: int) -> Iterator[IO[bytes]]:
+        """Stream ``url`` into a temporary file, at most ``max_length`` bytes."""
+        with tempfile.TemporaryFile() as temp:
+            try:
+                reply = self.client.request("GET", url, max_length=max_length, into=temp)
+            except SourceUnavailableError as exc:
+                raise DownloadError(str(exc)) from exc
+            if reply.oversized:
+                raise DownloadLengthMismatchError(
+                    f"{url} sent more than the {max_length} bytes expected"
+                )
+            if not reply.ok:
+                raise DownloadHTTPError(f"{url} answered HTTP {reply.status}", reply.status)
+            temp.seek(0)
+            yield temp
 
     def _fetch(self, url: str) -> Iterator[bytes]:
-        last: Exception = DownloadError(f"no attempt was made to fetch {url}")
-        for attempt in range(self._attempts):
-            if attempt:
-                self._sleep(self._backoff * 2 ** (attempt - 1) * (0.5 + random.random()))  # noqa: S311 (jitter, not secrecy)
-            try:
-                return self._inner._fetch(url)
-            except DownloadHTTPError as exc:
-                if exc.status_code < 500:
-                    raise
-                last = exc
-            except Exception as exc:  # connection refused, reset, TLS, timeout
-                last = exc
-        raise last
+        # TUF itself calls download_file with each file's signed length; a bare
+        # fetch() has no length to hold the server to, so it gets a fixed cap.
+        return iter((self.download_bytes(url, _FETCH_LIMIT),))
 
 
 @dataclass(frozen=True)
@@ -90,7 +97,7 @@ class Source:
     description: str
 
 
-def resolve_source(source: str, *, timeout: int = 30, attempts: int = 3) -> Source:
+def resolve_source(source: str, *, timeout: float = 30, attempts: int = 3) -> Source:
     """Turn ``sync --from`` into a :class:`Source`.
 
     An ``http(s)://`` URL is the served folder of a repository. A local path
@@ -98,8 +105,8 @@ def resolve_source(source: str, *, timeout: int = 30, attempts: int = 3) -> Sour
     """
     if source.startswith(("http://", "https://")):
         base = source.rstrip("/")
-        fetcher = RetryingFetcher(
-            Urllib3Fetcher(socket_timeout=timeout, app_user_agent=None), attempts=attempts
+        fetcher = HttpFetcher(
+            DeviceHttpClient(policy=RetryPolicy(attempts=attempts), timeout=timeout)
         )
         return Source(f"{base}/metadata/", f"{base}/targets/", fetcher, base)
     path = Path(urllib.request.url2pathname(source[7:]) if source.startswith("file://") else source)

@@ -5,26 +5,27 @@ are they removed and their ledger entries marked sent. A network failure or
 a 5xx leaves them queued for the next attempt (the server ignores a retried
 report by its token). A 4xx means the server will never take them (a stale
 week, say): they are dropped and their ledger entries marked rejected.
-Proxies come from the standard environment variables (``https_proxy``, ...).
+The exchange goes through the device's one HTTP client
+(:mod:`discreet.sync.http`): its retries, its timeouts, and proxies from the
+standard environment variables (``https_proxy``, ...).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import http.client
 import json
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from discreet.errors import SourceUnavailableError
 from discreet.profile.model import Profile
 from discreet.protocol.wire import encode_batch
+from discreet.sync.http import DeviceHttpClient, RetryPolicy, Transport, csprng_generator
 
 
 @dataclass(frozen=True)
@@ -55,59 +56,72 @@ def send_reports(
     attempts: int = 3,
     rng: np.random.Generator | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    transport: Transport | None = None,
 ) -> SendResult:
     """Send the outbox to ``url`` (the service's base URL); update the profile in place.
 
     Save the profile afterwards. Raises :class:`SourceUnavailableError` when the
-    service cannot be reached; the reports then stay queued.
+    service cannot be reached; the reports then stay queued. ``rng`` draws the
+    delay and the retries' jitter (by default from the OS CSPRNG); ``transport``
+    replaces the network (see :class:`~discreet.sync.http.DeviceHttpClient`).
     """
     if not url.startswith(("http://", "https://")):
         raise SourceUnavailableError(f"reports are sent to an http(s) address, not {url!r}")
     if not profile.outbox:
         return SendResult(0, 0, 0)
-    rng = rng or np.random.default_rng()
+    rng = rng if rng is not None else csprng_generator()
     if max_delay > 0:
         sleep(float(rng.uniform(0, max_delay)))  # decorrelate sending from activity
+    client = DeviceHttpClient(
+        transport=transport,
+        policy=RetryPolicy(attempts=attempts),
+        timeout=timeout,
+        rng=rng,
+        sleep=sleep,
+    )
     body = encode_batch([(r.token, r.data) for r in profile.outbox])
-    request = urllib.request.Request(  # noqa: S310 (the scheme is checked above)
-        url.rstrip("/") + "/v1/reports",
-        data=body,
-        method="POST",
-        headers={"Content-Type": "application/json"},
-    )
     digests = {hashlib.sha256(r.data).hexdigest() for r in profile.outbox}
-    last_error = ""
-    for attempt in range(attempts):
-        if attempt:
-            sleep(0.5 * 2**attempt * float(rng.uniform(0.5, 1.5)))  # backoff with jitter
-        try:
-            # A fresh opener reads the proxy environment now (urlopen's global one caches it).
-            opener = urllib.request.build_opener()
-            with opener.open(request, timeout=timeout) as response:
-                answer = json.loads(response.read() or b"{}")
-        except urllib.error.HTTPError as exc:
-            reason = _reason(exc)
-            if 400 <= exc.code < 500 and exc.code != 408:
-                profile.outbox = []
-                _mark(profile, digests, "rejected")
-                return SendResult(0, 0, len(digests), reason)
-            last_error = f"HTTP {exc.code}"
-        except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as exc:
-            # HTTPException: the connection broke mid-answer (IncompleteRead, BadStatusLine).
-            last_error = str(getattr(exc, "reason", exc)) or type(exc).__name__
-        else:
-            profile.outbox = []
-            _mark(profile, digests, "sent")
-            return SendResult(int(answer.get("accepted", 0)), int(answer.get("duplicates", 0)), 0)
-    raise SourceUnavailableError(
-        f"cannot reach the report service ({last_error}); the reports stay queued for next time"
-    )
-
-
-def _reason(error: urllib.error.HTTPError) -> str:
     try:
-        return str(json.loads(error.read()).get("error", ""))
-    except (ValueError, OSError, AttributeError):
-        return ""
-    finally:
-        error.close()
+        reply = client.request(
+            "POST",
+            url.rstrip("/") + "/v1/reports",
+            body=body,
+            headers={"Content-Type": "application/json"},
+        )
+    except SourceUnavailableError as exc:
+        raise SourceUnavailableError(
+            f"cannot reach the report service ({exc}); the reports stay queued for next time"
+        ) from exc
+    if reply.refused:
+        profile.outbox = []
+        _mark(profile, digests, "rejected")
+        return SendResult(0, 0, len(digests), _reason(reply.body))
+    answer = _json_object(reply.body or b"{}") if reply.ok and not reply.oversized else None
+    if answer is None:
+        # Not the service's answer (a captive portal, say): nothing says it took them.
+        raise SourceUnavailableError(
+            f"the report service gave an unexpected answer (HTTP {reply.status}); "
+            "the reports stay queued for next time"
+        )
+    profile.outbox = []
+    _mark(profile, digests, "sent")
+    return SendResult(_count(answer, "accepted"), _count(answer, "duplicates"), 0)
+
+
+def _json_object(body: bytes) -> dict[str, Any] | None:
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def _count(answer: dict[str, Any], key: str) -> int:
+    value = answer.get(key, 0)
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _reason(body: bytes) -> str:
+    """The service's ``error`` field, if its refusal has one."""
+    answer = _json_object(body)
+    return str(answer.get("error", "")) if answer else ""
