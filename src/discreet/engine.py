@@ -41,6 +41,7 @@ from discreet.protocol.params import ReportingParams
 from discreet.rank.explanation import Explanation
 from discreet.rank.ranker import Filters, Interest, Ranker, Recommendation
 from discreet.rank.weights import RankingWeights
+from discreet.store.encrypted import EncryptedStore
 from discreet.store.keys import KeySource
 from discreet.sync.client import InstalledCatalogs, SyncResult, sync_catalog
 from discreet.sync.reports import SendResult, send_reports
@@ -228,6 +229,12 @@ class Engine(Closable):
             profile.events = kept
             self._session.save()
 
+    @property
+    def paused(self) -> bool:
+        """Whether personalisation is paused (nothing is recorded)."""
+        with self._lock:
+            return self._session.profile.paused
+
     def pause(self, paused: bool = True) -> None:
         """Pause (or resume) personalisation: nothing is recorded while paused."""
         with self._lock:
@@ -297,6 +304,17 @@ class Engine(Closable):
         """Everything kept, as documented JSON."""
         with self._lock:
             return self._session.export(self.today())
+
+    def change_key(self, new: KeySource) -> None:
+        """Rewrap the profile's data key under ``new`` (the history is not re-encrypted).
+
+        Raises :class:`SessionModeError` for a kiosk session, which has no key.
+        """
+        store = self._session.store
+        if not isinstance(store, EncryptedStore):
+            raise SessionModeError("a kiosk session has no key to change")
+        with self._lock:
+            store.rewrap(new)
 
     def erase_session(self) -> None:
         """Kiosk "forget me": wipe the in-memory session now and start afresh."""

@@ -16,5 +16,8 @@ def open_engine(args: argparse.Namespace) -> Engine:
     home = resolve_home(args.home)
     config = ProfileHome(home).config()
     if config.mode == "kiosk":
-        raise SessionModeError("this home is in kiosk mode; use 'discreet kiosk' for a session")
+        raise SessionModeError(
+            "this home is in kiosk mode, so nothing is kept on disk; "
+            "use 'discreet kiosk' for a session"
+        )
     return Engine.open(home, key=key_source(config, args))

@@ -11,30 +11,19 @@ from typing import Any
 
 from discreet._fs import atomic_write_bytes
 from discreet.cli._command import add_command, positive_int
-from discreet.cli._keys import add_passphrase_options, key_source, read_passphrase
+from discreet.cli._engine import open_engine
+from discreet.cli._keys import add_passphrase_options, read_passphrase
 from discreet.cli._output import emit
 from discreet.errors import KeySourceError, StoreError
 from discreet.home import resolve_home
 from discreet.profile.model import EventKind, RetentionPolicy
-from discreet.profile.session import ProfileConfig, ProfileHome, ProfileSession
+from discreet.profile.session import ProfileConfig, ProfileHome
 from discreet.store.encrypted import EncryptedStore
 from discreet.store.keys import KeyFileKey, KeyringKey, KeySource, PassphraseKey
-from discreet.sync.client import InstalledCatalogs
 
 
 def _home(args: argparse.Namespace) -> ProfileHome:
     return ProfileHome(resolve_home(args.home))
-
-
-def open_session(args: argparse.Namespace) -> ProfileSession:
-    home = _home(args)
-    config = home.config()
-    if config.mode == "kiosk":
-        raise StoreError(
-            "this home is in kiosk mode, so nothing is kept on disk; "
-            "use 'discreet kiosk' for a session"
-        )
-    return home.open(key_source(config, args))
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -70,15 +59,13 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_record(args: argparse.Namespace) -> int:
     """Record an event."""
-    catalog = InstalledCatalogs(resolve_home(args.home)).open()
-    with open_session(args) as session:
-        event = session.record(catalog, args.item, args.kind)
-        if event is not None:
-            session.save()
+    with open_engine(args) as engine:
+        event = engine.record(args.item, args.kind)
+        paused = engine.paused
     if event is None:
         why = (
             "personalisation is paused"
-            if session.profile.paused
+            if paused
             else "the item is in a sensitive category you have not opted in to"
         )
         emit(args, {"recorded": False, "reason": why}, [f"not kept: {why}"])
@@ -95,19 +82,16 @@ def cmd_passphrase_change(args: argparse.Namespace) -> int:
         raise KeySourceError(
             f"this profile is protected by a {config.key_source}, not a passphrase"
         )
-    with open_session(args) as session:
-        new = PassphraseKey(read_passphrase(args, new=True, confirm=True))
-        if not isinstance(session.store, EncryptedStore):
-            raise StoreError("only an encrypted profile has a passphrase")
-        session.store.rewrap(new)
+    with open_engine(args) as engine:
+        engine.change_key(PassphraseKey(read_passphrase(args, new=True, confirm=True)))
     emit(args, {"changed": True}, ["passphrase changed; the old one no longer opens the profile"])
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Write everything kept as JSON."""
-    with open_session(args) as session:
-        document = session.export()
+    with open_engine(args) as engine:
+        document = engine.export()
     text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     if args.out:
         atomic_write_bytes(Path(args.out), text.encode(), mode=0o600)
