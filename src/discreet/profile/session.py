@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from discreet.profile.schema import PROFILE_FIELDS, data_card
 from discreet.store.base import ProfileStore
 from discreet.store.encrypted import EncryptedStore
 from discreet.store.keys import KeyFileKey, KeyringKey, KeySource
-from discreet.store.memory import MemoryStore
+from discreet.store.memory import MemoryStore, TimerFactory, daemon_timer
 
 CONFIG_FORMAT_VERSION = 1
 MODES = ("standard", "kiosk")
@@ -216,15 +217,25 @@ class ProfileSession(Closable):
         self.profile = profile
 
     @classmethod
-    def kiosk(cls, today: dt.date, idle_seconds: float | None = 300.0) -> ProfileSession:
-        """A session that lives in memory only; when idle, it is wiped and starts afresh."""
+    def kiosk(
+        cls,
+        today: dt.date,
+        idle_seconds: float | None = 300.0,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        timer: TimerFactory = daemon_timer,
+    ) -> ProfileSession:
+        """A session that lives in memory only; when idle, it is wiped and starts afresh.
+
+        ``clock`` and ``timer`` measure the idle period (see :class:`MemoryStore`).
+        """
         session: ProfileSession | None = None
 
         def forget() -> None:
             if session is not None:
                 session.profile = Profile.new(dt.date.today())
 
-        store = MemoryStore(idle_seconds=idle_seconds, on_wipe=forget)
+        store = MemoryStore(idle_seconds=idle_seconds, clock=clock, timer=timer, on_wipe=forget)
         session = cls(store, Profile.new(today))
         store.save(session.profile.to_bytes())
         return session
