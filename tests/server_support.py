@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import queue
+import re
 import socket
 import subprocess
 import sys
@@ -13,9 +15,8 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.client import HTTPException
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from discreet.protocol.wire import Limits
 from discreet.publish.repository import PublisherRepository
@@ -23,11 +24,13 @@ from discreet.server.run import BackgroundService
 from discreet.server.storage import ReportStore
 
 
-def free_port() -> int:
+@contextmanager
+def refused_port() -> Iterator[int]:
+    """A loopback port that refuses connections: bound (so no one else takes it), not listening."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
-        return port
+        yield port
 
 
 @dataclass
@@ -39,11 +42,18 @@ class Running:
 
 @contextmanager
 def running_service(
-    repo: PublisherRepository, db: Path, *, min_reports: int = 1, limits: Limits | None = None
+    repo: PublisherRepository,
+    db: Path,
+    *,
+    min_reports: int = 1,
+    limits: Limits | None = None,
+    rescan_seconds: float = 2.0,
 ) -> Iterator[Running]:
     store = ReportStore(db)
     try:
-        with BackgroundService(repo, store, min_reports=min_reports, limits=limits) as service:
+        with BackgroundService(
+            repo, store, min_reports=min_reports, limits=limits, rescan_seconds=rescan_seconds
+        ) as service:
             yield Running(service.url, service.port, store)
     finally:
         store.close()
@@ -110,10 +120,25 @@ def forwarding_proxy() -> Iterator[tuple[str, list[str]]]:
         server.server_close()
 
 
+@dataclass
+class ServiceProcess:
+    """``discreet serve`` running in a process of its own, on the port it reported."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+LISTENING = re.compile(rb"^listening on http://127\.0\.0\.1:(\d+)$")
+
+
 def start_service_process(
-    repo: Path, db: Path, port: int, *extra: str, stderr: int | None = subprocess.DEVNULL
-) -> subprocess.Popen[bytes]:
-    """``discreet serve`` in a process of its own, once it answers ``/healthz``."""
+    repo: Path, db: Path, *extra: str, stderr: int | None = subprocess.DEVNULL
+) -> ServiceProcess:
+    """``discreet serve --port 0`` in a process of its own, once it says where it listens."""
     process = subprocess.Popen(
         [
             sys.executable,
@@ -125,24 +150,35 @@ def start_service_process(
             "--db",
             str(db),
             "--port",
-            str(port),
+            "0",
             "--min-reports",
             "1",
             *extra,
         ],
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
         stderr=stderr,
     )
+    assert process.stdout is not None
+    lines: queue.Queue[bytes | None] = queue.Queue()
+
+    def read_stdout(stdout: IO[bytes]) -> None:  # drained to the end, so it never blocks
+        with stdout:
+            for line in stdout:
+                lines.put(line.rstrip())
+        lines.put(None)  # end of output: the process has gone
+
+    threading.Thread(target=read_stdout, args=(process.stdout,), daemon=True).start()
     try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
+        deadline = time.monotonic() + 60
+        while True:
             try:
-                if http("GET", f"http://127.0.0.1:{port}/healthz")[0] == 200:
-                    return process
-            except (OSError, HTTPException):
-                pass
-            time.sleep(0.05)
-        raise RuntimeError("the service did not start")
+                line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise RuntimeError("the service did not report a port within 60 s") from None
+            if line is None:
+                raise RuntimeError(f"the service exited ({process.wait(10)}) before listening")
+            if match := LISTENING.match(line):
+                return ServiceProcess(process, int(match.group(1)))
     except BaseException:
         process.kill()  # never leave a server behind, whatever went wrong
         process.wait()

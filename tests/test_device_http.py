@@ -46,7 +46,7 @@ from discreet.sync.http import (
     is_retried,
 )
 from discreet.sync.reports import SendResult, send_reports
-from tests.server_support import forwarding_proxy, free_port
+from tests.server_support import forwarding_proxy, refused_port
 
 TODAY = dt.date(2026, 3, 2)
 URL = "http://service.example"
@@ -661,8 +661,11 @@ def test_loopback_a_failure_on_every_attempt_is_source_unavailable(name: str, sa
 @pytest.mark.usefixtures("direct")
 def test_loopback_nobody_listening_is_source_unavailable() -> None:
     client, waits = loopback_client()
-    with pytest.raises(SourceUnavailableError, match="could not connect after 2 attempts"):
-        client.request("GET", f"http://127.0.0.1:{free_port()}/")
+    with (
+        refused_port() as port,
+        pytest.raises(SourceUnavailableError, match="could not connect after 2 attempts"),
+    ):
+        client.request("GET", f"http://127.0.0.1:{port}/")
     assert len(waits) == 1
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,11 +20,12 @@ from discreet.errors import (
     UnknownCategoryError,
     UnknownItemError,
 )
-from discreet.profile.session import ProfileConfig, ProfileHome
+from discreet.profile.session import ProfileConfig, ProfileHome, ProfileSession
 from discreet.publish.repository import PublisherRepository
 from discreet.store._hazmat import Argon2Params
 from discreet.store.keys import KeyFileKey, PassphraseKey
 from discreet.sync.client import sync_catalog
+from tests.clock_support import ManualClock
 
 
 @pytest.fixture
@@ -155,13 +155,25 @@ def test_kiosk_engine_wipes_when_idle(
     home = tmp_path / "kiosk"
     sync_catalog(home, str(repo.path), root=repo.trusted_root_path)
     before = set(home.rglob("*"))
-    # An idle time well above any scheduling stall between two calls, even on a busy machine.
-    with Engine.open(home, kiosk=True, idle_seconds=1.0) as engine:
+    clock = ManualClock()
+    session = ProfileSession.kiosk(dt.date.today(), 60.0, clock=clock, timer=clock.timer)
+    with Engine(home, session, kiosk=True) as engine:
+
+        def kept() -> list[str]:
+            return [e[0] for e in engine.export()["profile"]["events"]]
+
         engine.record("b1", "like")
-        assert len(engine.export()["profile"]["events"]) == 1
-        time.sleep(1.5)
-        assert engine.export()["profile"]["events"] == []  # wiped after idle
-        engine.record("b2", "like")
+        clock.advance(59.0)
+        assert kept() == ["b1"]
+        engine.record("b2", "like")  # any use restarts the idle countdown
+        clock.advance(59.0)
+        assert kept() == ["b1", "b2"]
+        clock.advance(1.0)  # 60 s since the last use: the timer wipes, with no access
+        assert kept() == []
+        engine.record("b4", "like")  # a fresh session
+        assert kept() == ["b4"]
+        assert len(clock.armed) == 1, "exactly one idle countdown runs"
+    assert clock.armed == [], "closing stops the idle timer"
     assert set(home.rglob("*")) == before, "kiosk mode wrote to disk"
 
 

@@ -1,43 +1,34 @@
 """Real processes killed mid-write, and two real processes writing at once.
 
-Children come from a ``forkserver`` that has discreet preloaded, so that each
-of the many processes costs a fork rather than an interpreter start.
+The children come from :mod:`tests.crash_support`: they report each step of a
+save, and can be told to stop dead at one, so that kills land where the test
+says rather than where the scheduler happens to put them.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import multiprocessing
-import time
-from multiprocessing.connection import Connection
+import collections
 from pathlib import Path
 
 import numpy as np
 
-from discreet.errors import StoreLockedError
 from discreet.profile.session import ProfileConfig, ProfileHome
 from discreet.store.keys import KeyFileKey
+from tests.crash_support import DAY, Killed, forkserver, run_and_kill, save_forever
 
-DAY = dt.date(2026, 11, 29)
-KILLS = 200
-
-
-def _context() -> multiprocessing.context.ForkServerContext:
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["discreet.profile.session", "discreet.store"])
-    return ctx
-
-
-def _saver(home: str, keyfile: str, report: Connection) -> None:
-    """Append one event per save, forever, reporting each committed count."""
-    session = ProfileHome(home).open(KeyFileKey(keyfile), lock_timeout=10)
-    count = len(session.profile.events)
-    report.send_bytes(b"open")
-    while True:
-        count += 1
-        session.profile.record(f"item-{count}", "view", DAY)
-        session.save()
-        report.send_bytes(str(count).encode())  # one small write: atomic on a pipe
+#: The steps of one save, in order, as a child reports them (see ``tests.crash_support``).
+SAVE_STEPS = (
+    "half-written temporary file",
+    "fsync",
+    "chmod .profile.dsc.tmp",
+    "link .profile.dsc.bak.tmp",
+    "replace profile.dsc.bak",
+    "replace profile.dsc",
+    "fsync",
+)
+COMMIT = SAVE_STEPS.index("replace profile.dsc")  # once this step is done, the save is visible
+PAUSED_KILLS_PER_STEP = 6
+FREE_KILLS = 60
 
 
 def _new_home(tmp_path: Path) -> tuple[Path, KeyFileKey]:
@@ -51,54 +42,73 @@ def _new_home(tmp_path: Path) -> tuple[Path, KeyFileKey]:
     return home, key
 
 
+def _committed(killed: Killed, before: int) -> tuple[int, list[str]]:
+    """The last count the child reported saved, and the steps of the save after it."""
+    committed, steps = before, []
+    for message in killed.messages:
+        if message.startswith("saved "):
+            committed, steps = int(message.removeprefix("saved ")), []
+        elif message.startswith("step "):
+            steps.append(message.removeprefix("step "))
+    return committed, steps
+
+
+def _stored(home: Path, key: KeyFileKey) -> int:
+    with ProfileHome(home).open(key) as session:  # always opens: never a torn file
+        items = [e.item for e in session.profile.events]
+    assert items == [f"item-{i}" for i in range(1, len(items) + 1)]
+    return len(items)
+
+
 def test_killed_saves_never_lose_a_committed_event(tmp_path: Path) -> None:
+    """Real ``kill -9`` between every two steps of a save, then at unplanned moments.
+
+    Paused kills interrupt each step of the save a fixed number of times,
+    whatever the load; free-running kills add moments nobody chose.
+    """
     home, key = _new_home(tmp_path)
-    ctx = _context()
+    ctx = forkserver()
     rng = np.random.default_rng(2026)
-    committed = 0
-    seen_states: set[int] = set()
-    for _ in range(KILLS):
-        receiver, sender = ctx.Pipe(duplex=False)
-        child = ctx.Process(target=_saver, args=(str(home), str(key.path), sender))
-        child.start()
-        sender.close()
-        assert receiver.poll(30)
-        assert receiver.recv_bytes() == b"open"
-        time.sleep(float(rng.uniform(0.0, 0.03)))  # then kill it somewhere mid-save
-        child.kill()
-        child.join()
-        while receiver.poll():
-            try:
-                committed = max(committed, int(receiver.recv_bytes()))
-            except EOFError:
-                break
-        receiver.close()
-        with ProfileHome(home).open(key) as session:  # always opens: never a torn file
-            stored = [e.item for e in session.profile.events]
-        assert len(stored) in (committed, committed + 1), (len(stored), committed)
-        assert stored == [f"item-{i}" for i in range(1, len(stored) + 1)]
-        committed = len(stored)
-        seen_states.add(committed)
-    assert committed > 50, "the children never got to save: the test exercised nothing"
-    assert len(seen_states) > KILLS // 2
+    stored = 0
+    # Pause at each step of the child's first, second or third save, every step equally often.
+    plan = [
+        save * len(SAVE_STEPS) + step + 1
+        for step in range(len(SAVE_STEPS))
+        for save in range(3)
+        for _ in range(PAUSED_KILLS_PER_STEP // 3)
+    ]
+    interrupted: collections.Counter[str] = collections.Counter()
+    for pause_at in rng.permutation(plan):
+        killed = run_and_kill(ctx, save_forever, str(home), str(key.path), pause_at=int(pause_at))
+        assert killed.paused
+        committed, steps = _committed(killed, stored)
+        stored = _stored(home, key)
+        assert steps == list(SAVE_STEPS[: len(steps)]), "the save protocol changed"
+        at = len(steps) - 1  # the step it stopped before
+        assert stored == committed + (1 if at > COMMIT else 0), (SAVE_STEPS[at], stored, committed)
+        interrupted[f"{at}: {SAVE_STEPS[at]}"] += 1
+    assert len(interrupted) == len(SAVE_STEPS)
+    assert set(interrupted.values()) == {PAUSED_KILLS_PER_STEP}
+    for kill_after in rng.integers(1, 3 * len(SAVE_STEPS), size=FREE_KILLS):
+        killed = run_and_kill(
+            ctx, save_forever, str(home), str(key.path), kill_after=int(kill_after)
+        )
+        committed, _ = _committed(killed, stored)
+        stored = _stored(home, key)
+        assert stored in (committed, committed + 1), (stored, committed)
 
 
 def _writer(home: str, keyfile: str, name: str, rounds: int) -> None:
     for i in range(rounds):
-        while True:
-            try:
-                session = ProfileHome(home).open(KeyFileKey(keyfile), lock_timeout=0.05)
-                break
-            except StoreLockedError:
-                time.sleep(0.001)  # another writer has it; try again
-        with session:
+        # The other writer may hold the profile: wait for the lock (up to a generous deadline).
+        with ProfileHome(home).open(KeyFileKey(keyfile), lock_timeout=60) as session:
             session.profile.record(f"{name}-{i}", "like", DAY)
             session.save()
 
 
 def test_two_writers_are_serialised_and_lose_no_update(tmp_path: Path) -> None:
     home, key = _new_home(tmp_path)
-    ctx = _context()
+    ctx = forkserver()
     writers = [
         ctx.Process(target=_writer, args=(str(home), str(key.path), name, 25))
         for name in ("left", "right")

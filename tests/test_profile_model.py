@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from discreet.catalog.taxonomy import Taxonomy
 from discreet.errors import CorruptStoreError, UnsupportedFormatError
 from discreet.profile.migrations import migrate
-from discreet.profile.model import EventKind, LedgerEntry, Profile, RetentionPolicy
-from discreet.profile.schema import PROFILE_FIELDS, stored_field_names
+from discreet.profile.model import EventKind, LedgerEntry, PendingReport, Profile, RetentionPolicy
+from discreet.profile.schema import data_card, stored_field_names
 from tests.conftest import TAXONOMY
 
 DAY = dt.date(2026, 11, 29)
@@ -65,13 +65,38 @@ def test_consent_covers_exactly_the_parameters_shown() -> None:
     assert profile.consent is None
 
 
-def test_stored_fields_are_exactly_the_declared_ones() -> None:
+def _everything_filled_in() -> Profile:
+    """A profile with something in every field, so that every member is stored."""
     profile = Profile.new(DAY)
     profile.record("b1", "like", DAY)
+    profile.muted.add("cooking")
+    profile.paused = True
+    profile.sensitive_opt_in.add("health")
     profile.grant({"epsilon": 1.0}, DAY)
     profile.ledger.append(LedgerEntry(DAY, "2026-W48", "category", 1.0, "ab" * 32))
-    declared = {spec.name for spec in PROFILE_FIELDS}
-    assert stored_field_names(profile.to_json()) == declared
+    profile.outbox.append(PendingReport("2026-W48", "category", bytes(16), bytes(16)))
+    return profile
+
+
+def test_every_stored_field_and_member_is_on_the_data_card() -> None:
+    document = _everything_filled_in().to_json()
+    values = [*document.values(), *document["settings"].values(), *document["controls"].values()]
+    assert all(v not in (None, [], {}) for v in values), "an empty field hides its members"
+    card = data_card(RetentionPolicy(), {})
+    on_card = {f["field"] for f in card["fields"]}
+    on_card |= {f"{f['field']}.{member}" for f in card["fields"] for member in f["members"]}
+    stored = stored_field_names(document)
+    assert "ledger.day" in stored
+    assert "events.day" in stored
+    assert stored == on_card
+
+
+def test_a_member_the_card_does_not_declare_is_noticed() -> None:
+    document = _everything_filled_in().to_json()
+    document["ledger"][0]["hour"] = 13
+    document["events"][0].append("12:00")
+    stored = stored_field_names(document)
+    assert {"ledger.hour", "events.#3"} <= stored
 
 
 def test_malformed_and_newer_profiles() -> None:

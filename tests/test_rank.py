@@ -65,13 +65,13 @@ def test_muted_and_sensitive_categories_stay_out(catalog: Catalog) -> None:
     ranker = Ranker(catalog, RankingWeights(exploration_share=0.0))
     profile = _profile(catalog, _in(catalog, "crime") + _in(catalog, "health"))
     results = ranker.recommend(profile, 40, today=TODAY)
+    assert len(results) == 40
     sensitive = catalog.taxonomy.sensitive_ids
     assert not any(set(catalog.item(r.item_id).categories) & sensitive for r in results)
     profile.muted.add("crime")
-    assert not any(
-        "crime" in catalog.item(r.item_id).categories
-        for r in ranker.recommend(profile, 40, today=TODAY)
-    )
+    unmuted = ranker.recommend(profile, 40, today=TODAY)
+    assert len(unmuted) == 40
+    assert not any("crime" in catalog.item(r.item_id).categories for r in unmuted)
     profile.sensitive_opt_in.add("health")
     opted = ranker.recommend(profile, 40, today=TODAY, filters=Filters(categories=("health",)))
     assert opted
@@ -89,9 +89,11 @@ def test_filters_by_category_language_and_date(catalog: Catalog) -> None:
     assert spanish
     assert all(catalog.item(r.item_id).language == "es" for r in spanish)
     food = ranker.recommend(profile, 5, today=TODAY, filters=Filters(categories=("food",)))
+    assert food
     assert all("food" in catalog.item(r.item_id).categories for r in food)
     after = dt.date(2024, 1, 1)
     recent = ranker.recommend(profile, 5, today=TODAY, filters=Filters(created_after=after))
+    assert recent
     assert all(catalog.item(r.item_id).created >= after for r in recent)  # type: ignore[operator]
     assert ranker.recommend(profile, 5, today=TODAY, filters=Filters(language="xx")) == []
 
@@ -105,6 +107,7 @@ def test_dislikes_push_similar_items_away(catalog: Catalog) -> None:
         base.record(item, "dislike", TODAY)
     after = ranker.scores(ranker.profiled(base, TODAY), TODAY)
     rows = [catalog.index_of(i) for i in crime[3:]]
+    assert len(rows) == 3
     assert np.all(after[rows] < before[rows])
 
 
@@ -114,6 +117,7 @@ def test_recent_events_count_most_when_asked(catalog: Catalog) -> None:
     crime_then_travel = _profile(catalog, crime + travel)
     travel_then_crime = _profile(catalog, travel + crime)
     probe = [catalog.index_of(i) for i in _in(catalog, "crime", 8)[4:]]
+    assert len(probe) == 4
 
     def crime_score(weights: RankingWeights, profile: Profile) -> float:
         ranker = Ranker(catalog, weights)
@@ -187,6 +191,7 @@ def test_explain_agrees_with_recommend(catalog: Catalog) -> None:
     liked = _in(catalog, "sf-fantasy")
     profile = _profile(catalog, liked)
     results = ranker.recommend(profile, 5, today=TODAY)
+    assert len(results) == 5
     for position, result in enumerate(results, start=1):
         why = ranker.explain(profile, result.item_id, today=TODAY)
         assert why.rank == position
@@ -215,6 +220,7 @@ def test_paused_profiles_get_unpersonalised_results(catalog: Catalog) -> None:
     profile = _profile(catalog, _in(catalog, "crime"))
     profile.paused = True
     results = Ranker(catalog).recommend(profile, 5, today=TODAY)
+    assert len(results) == 5
     assert all(any(x.kind == "starter" for x in r.reasons) for r in results)
 
 
@@ -222,7 +228,9 @@ def test_explain_components_add_up_on_cold_start_too(catalog: Catalog) -> None:
     """Regression: with no history the score is the prior alone, unweighted."""
     ranker = Ranker(catalog, RankingWeights(popularity=4.0, freshness=0.5))
     empty = Profile.new(TODAY)
-    for result in ranker.recommend(empty, 3, today=TODAY):
+    results = ranker.recommend(empty, 3, today=TODAY)
+    assert len(results) == 3
+    for result in results:
         why = ranker.explain(empty, result.item_id, today=TODAY)
         c = why.components
         assert why.score == pytest.approx(c.similarity + c.popularity + c.freshness, abs=1e-5)

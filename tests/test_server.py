@@ -27,10 +27,13 @@ from discreet.protocol.report import Report, period_of
 from discreet.protocol.wire import Limits, encode_batch
 from discreet.publish.publisher import publish_catalog
 from discreet.publish.repository import PublisherRepository
+from discreet.server.app import Service
+from discreet.server.storage import ReportStore
 from discreet.store.keys import KeyFileKey
 from discreet.sync.client import InstalledCatalogs, sync_catalog
 from discreet.sync.reports import send_reports
-from tests.server_support import free_port, http, running_service
+from tests.clock_support import ManualClock
+from tests.server_support import http, refused_port, running_service
 
 TODAY = dt.date.today()
 
@@ -62,7 +65,7 @@ def test_the_whole_loop_over_http(
     served: tuple[PublisherRepository, Path], inputs: tuple[Path, Path], tmp_path: Path
 ) -> None:
     repo, db = served
-    with running_service(repo, db, min_reports=1) as service:
+    with running_service(repo, db, min_reports=1, rescan_seconds=0) as service:
         # A device syncs over HTTP, records, consents and sends through the real code.
         home = tmp_path / "device"
         assert sync_catalog(home, service.url, root=repo.trusted_root_path).version == 1
@@ -115,8 +118,37 @@ def test_the_whole_loop_over_http(
         assert InstalledCatalogs(home).open().manifest.popularity_source == "estimates"
         # Reports naming the new catalog are accepted once it is published.
         newer = [(t, r[:4] + (2).to_bytes(4, "big") + r[8:]) for t, r in _reports(catalog, 3, rng)]
-        time.sleep(2.1)  # the service rescans the repository at most every two seconds
         assert http("POST", service.url + "/v1/reports", encode_batch(newer))[0] == 200
+        assert 2 in service.store.catalogs
+
+
+def test_a_new_catalog_is_looked_for_at_most_once_per_interval(
+    served: tuple[PublisherRepository, Path], inputs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    repo, db = served
+    clock = ManualClock()
+    store = ReportStore(db)
+    try:
+        service = Service(
+            repo,
+            store,
+            limits=Limits(),
+            min_reports=1,
+            today=dt.date.today,
+            rescan_seconds=2.0,
+            clock=clock,
+        )
+        service.rescan()  # the first look is immediate
+        assert set(store.catalogs) == {1}
+        publish_catalog(repo, inputs[0], inputs[1])
+        clock.advance(1.9)
+        service.rescan()
+        assert set(store.catalogs) == {1}, "looked again within the interval"
+        clock.advance(0.1)
+        service.rescan()
+        assert set(store.catalogs) == {1, 2}
+    finally:
+        store.close()
 
 
 def test_retried_batches_count_once(served: tuple[PublisherRepository, Path]) -> None:
@@ -140,7 +172,35 @@ def test_retried_batches_count_once(served: tuple[PublisherRepository, Path]) ->
             "accepted": 2,
             "duplicates": 10,
         }
-        assert all(row["n"] == row["tokens"] for row in service.store.consistency())
+        rows = service.store.consistency()
+        assert rows
+        assert all(row["n"] == row["tokens"] for row in rows)
+        assert sum(row["tokens"] for row in rows) == 52
+
+
+class _WatchedLock:
+    """A lock that tells when a thread starts waiting for it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.waiting = threading.Event()
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        if self._lock.acquire(blocking=False):
+            return True
+        if not blocking:
+            return False
+        self.waiting.set()
+        return self._lock.acquire(timeout=timeout)
+
+    def release(self) -> None:
+        self._lock.release()
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
 
 
 def test_a_busy_store_never_blocks_the_event_loop(
@@ -153,7 +213,9 @@ def test_a_busy_store_never_blocks_the_event_loop(
         small = _reports(installed, 3, np.random.default_rng(5))
         parsed = [(token, Report.from_bytes(data)) for token, data in small]
         assert service.store.try_ingest(parsed[:1]) is not None
-        assert service.store._lock.acquire()  # another writer, mid-transaction
+        lock = _WatchedLock()
+        service.store._lock = lock  # type: ignore[assignment]
+        assert lock.acquire()  # another writer, mid-transaction
         answer: list[tuple[int, dict[str, str], object]] = []
         poster = threading.Thread(
             target=lambda: answer.append(
@@ -163,11 +225,11 @@ def test_a_busy_store_never_blocks_the_event_loop(
         try:
             assert service.store.try_ingest(parsed[1:]) is None  # gives up, writes nothing
             poster.start()
-            time.sleep(0.3)
+            assert lock.waiting.wait(30), "the batch never reached the store"
             assert http("GET", service.url + "/healthz")[0] == 200  # the loop is free
             assert not answer, "the batch was written while the store was held"
         finally:
-            service.store._lock.release()
+            lock.release()
         poster.join(10)
         status, _, body = answer[0]
         assert status == 200
@@ -294,8 +356,10 @@ def test_slow_and_truncated_bodies_do_not_hang_the_service(
         slow.close()
         cut = socket.create_connection(("127.0.0.1", service.port))
         cut.sendall(b'POST /v1/reports HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{"form')
+        cut.shutdown(socket.SHUT_WR)  # the client gives up mid-body
+        cut.settimeout(10)
+        assert cut.recv(100) == b"", "the service did not drop the cut-off request"
         cut.close()
-        time.sleep(0.2)
         assert http("GET", service.url + "/healthz")[0] == 200
         assert service.store.consistency() == []
 
@@ -345,6 +409,7 @@ def test_privacy_statement_and_no_client_data_stored(
         )
         for column in (row[1] for row in sqlite3.connect(db).execute(f"PRAGMA table_info({table})"))
     }
+    assert {"token", "period", "kind", "cells"} <= columns  # the schema was read
     assert not {c for c in columns if any(w in c for w in ("ip", "addr", "agent", "host", "time"))}
     for file in db.parent.glob("reports.db*"):
         data = file.read_bytes()
@@ -438,10 +503,10 @@ def test_offline_client_keeps_working(
     assert InstalledCatalogs(home).open().version == 1
     session = _queued_session(home, tmp_path, 9)
     queued = list(session.profile.outbox)
-    with pytest.raises(SourceUnavailableError, match="stay queued"):
+    with refused_port() as port, pytest.raises(SourceUnavailableError, match="stay queued"):
         send_reports(
             session.profile,
-            f"http://127.0.0.1:{free_port()}",
+            f"http://127.0.0.1:{port}",
             max_delay=0,
             attempts=2,
             sleep=lambda s: None,

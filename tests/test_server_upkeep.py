@@ -15,7 +15,7 @@ from discreet.errors import CatalogExpiredError
 from discreet.publish.repository import PublisherRepository, utc_now
 from discreet.server.upkeep import MetadataKeeper, refresh_if_due
 from discreet.sync.client import sync_catalog
-from tests.server_support import free_port, start_service_process
+from tests.server_support import start_service_process
 
 
 def _versions(repo: PublisherRepository) -> dict[str, int]:
@@ -70,6 +70,16 @@ def test_the_keeper_warns_once_about_offline_roles_and_waits_for_publishers(
     assert keeper.check() == {"timestamp"}
 
 
+def test_the_keeper_re_signs_before_it_returns_from_enter(published: PublisherRepository) -> None:
+    """The service starts serving only after the first check: never stale metadata at start."""
+    repo = published
+    repo.refresh(now=utc_now() - dt.timedelta(hours=13))  # due for a re-sign
+    before = _versions(repo)
+    with MetadataKeeper(repo, interval=3600):
+        assert _versions(repo)["timestamp"] > before["timestamp"]
+        assert repo.expiries_of()["timestamp"] - utc_now() > dt.timedelta(hours=23)
+
+
 def test_a_served_repository_never_offers_expired_metadata(
     published: PublisherRepository, tmp_path: Path
 ) -> None:
@@ -78,14 +88,13 @@ def test_a_served_repository_never_offers_expired_metadata(
 
     def sync_through_service(*extra: str) -> None:
         repo.refresh(now=utc_now() - dt.timedelta(days=2))  # expired a day ago
-        port = free_port()
-        server = start_service_process(repo.path, tmp_path / "reports.db", port, *extra)
+        service = start_service_process(repo.path, tmp_path / "reports.db", *extra)
         try:
             home = tmp_path / f"device-{len(extra)}"
-            sync_catalog(home, f"http://127.0.0.1:{port}", root=repo.trusted_root_path)
+            sync_catalog(home, service.url, root=repo.trusted_root_path)
         finally:
-            server.send_signal(signal.SIGTERM)
-            assert server.wait(20) in (0, -signal.SIGTERM)
+            service.process.send_signal(signal.SIGTERM)
+            assert service.process.wait(20) in (0, -signal.SIGTERM)
 
     with pytest.raises(CatalogExpiredError):
         sync_through_service("--no-refresh")

@@ -204,17 +204,18 @@ def test_newer_format_is_refused(store_path: Path, keyfile: KeyFileKey) -> None:
 
 
 LOCK_HOLDER = """
-import sys, time
+import sys
 from discreet.store import EncryptedStore, KeyFileKey
 store = EncryptedStore.open(sys.argv[1], KeyFileKey(sys.argv[2]))
 print("open", flush=True)
-time.sleep(30)
+sys.stdin.read()  # holds the lock until it is killed
 """
 
 
 def test_a_second_process_gets_a_lock_error(store_path: Path, keyfile: KeyFileKey) -> None:
     holder = subprocess.Popen(
         [sys.executable, "-c", LOCK_HOLDER, str(store_path), str(keyfile.path)],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -223,11 +224,13 @@ def test_a_second_process_gets_a_lock_error(store_path: Path, keyfile: KeyFileKe
         assert holder.stdout.readline().strip() == "open"
         with pytest.raises(StoreLockedError, match="another process"):
             EncryptedStore.open(store_path, keyfile, lock_timeout=0.2)
+        assert holder.poll() is None, "the holder was gone: the lock error proves nothing"
     finally:
         holder.kill()
         holder.wait()
-        if holder.stdout is not None:
-            holder.stdout.close()
+        for pipe in (holder.stdin, holder.stdout):
+            if pipe is not None:
+                pipe.close()
     with EncryptedStore.open(store_path, keyfile) as store:  # the kernel released the lock
         assert store.load() == SECRET
 

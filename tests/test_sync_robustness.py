@@ -5,12 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import json
-import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,12 +15,13 @@ import pytest
 from discreet._fs import canonical_json, npy_bytes
 from discreet.catalog.build import items_jsonl
 from discreet.catalog.items import Item
-from discreet.catalog.manifest import Manifest
+from discreet.catalog.manifest import CATALOG_FILES, Manifest
 from discreet.catalog.reader import verify_catalog_folder
 from discreet.errors import InsufficientSpaceError, UnsupportedFormatError
 from discreet.publish.repository import PublisherRepository
 from discreet.sync.client import InstalledCatalogs, sync_catalog
 from tests.conftest import TAXONOMY
+from tests.crash_support import Killed, forkserver, run_and_kill, sync_once
 
 
 def test_full_disk_during_download_keeps_the_previous_catalog(
@@ -95,45 +91,52 @@ def _large_release(folder: Path, n: int) -> dict[str, Path]:
     return {p.name: p for p in folder.iterdir()}
 
 
-SYNC_CHILD = """
-import sys
-from discreet.sync.client import sync_catalog
-sync_catalog(sys.argv[1], sys.argv[2])
-"""
-
-
-def test_sync_killed_at_random_moments_never_breaks_the_installed_catalog(
+def test_sync_killed_at_every_step_never_breaks_the_installed_catalog(
     repo: PublisherRepository, publish: Callable[..., object], tmp_path: Path
 ) -> None:
+    """Real ``kill -9`` between every two steps of a sync, then at unplanned moments.
+
+    The children come from :mod:`tests.crash_support`: each reports every step
+    of its sync, and is killed exactly before the step the test chose.
+    """
     publish()
     pristine = tmp_path / "pristine-home"
     sync_catalog(pristine, str(repo.path), root=repo.trusted_root_path)
     with repo.lock():
-        repo.publish_targets(_large_release(tmp_path / "big", 100_000))
-    # How long an uninterrupted sync of the large release takes here.
-    timing_home = tmp_path / "timing"
-    shutil.copytree(pristine, timing_home)
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", SYNC_CHILD, str(timing_home), str(repo.path)], check=True)
-    duration = time.perf_counter() - start
-    rng = np.random.default_rng(7)
-    outcomes = set()
-    for attempt in range(10):
-        home = tmp_path / f"home-{attempt}"
+        repo.publish_targets(_large_release(tmp_path / "big", 5_000))
+    ctx = forkserver()
+    source = str(repo.path)
+
+    def run(name: str, **kill: int) -> tuple[Path, Killed]:
+        home = tmp_path / name
         shutil.copytree(pristine, home)
-        child = subprocess.Popen(
-            [sys.executable, "-c", SYNC_CHILD, str(home), str(repo.path)],
-            env={**os.environ, "PYTHONHASHSEED": "0"},
-        )
-        time.sleep(float(rng.uniform(0.05, 1.1)) * duration)
-        child.send_signal(signal.SIGKILL)
-        child.wait()
+        return home, run_and_kill(ctx, sync_once, str(home), source, until="done", **kill)
+
+    # The steps of an uninterrupted sync, in order: the states to kill it in.
+    _, reference = run("reference")
+    assert reference.messages[-1] == "done"
+    steps = reference.steps
+    switch = steps.index("replace current.json")  # once done, v2 is the catalog in use
+    assert 0 < switch < len(steps) - 1, "kills land on both sides of the switch"
+    downloads = {s.removeprefix("half-written ") for s in steps if s.startswith("half-written")}
+    assert set(CATALOG_FILES) <= downloads, "a kill mid-download is among the states"
+
+    def check(home: Path) -> int:
         installed = InstalledCatalogs(home)
         catalog = installed.open()  # always opens: the old or the new release, never a mix
-        assert catalog.version in (1, 2)
-        if catalog.version == 2:
-            verify_catalog_folder(catalog.folder)
-        outcomes.add(catalog.version)
-        assert sync_catalog(home, str(repo.path)).version == 2
+        verify_catalog_folder(catalog.folder)
+        assert sync_catalog(home, source).version == 2  # and the next sync recovers
         assert not list(installed.releases_dir.glob(".incoming-*"))
-    assert 1 in outcomes, "no kill landed before the switch; the test did not exercise a crash"
+        return catalog.version
+
+    for pause_at in range(1, len(steps) + 1):
+        home, killed = run(f"paused-{pause_at}", pause_at=pause_at)
+        assert killed.paused
+        assert killed.steps == steps[:pause_at], "the sync took another path"
+        expected = 2 if pause_at - 1 > switch else 1
+        assert check(home) == expected, steps[pause_at - 1]
+    # Kills that land wherever a running child happens to be.
+    rng = np.random.default_rng(7)
+    for attempt, kill_after in enumerate(rng.integers(1, len(steps) + 1, size=10)):
+        home, _ = run(f"free-{attempt}", kill_after=int(kill_after))
+        assert check(home) in (1, 2)

@@ -92,7 +92,7 @@ class Engine(Closable):
         """
         folder = resolve_home(home, app_name)
         if kiosk:
-            session = ProfileSession.kiosk(today(), idle_seconds)
+            session = ProfileSession.kiosk(today(), idle_seconds, calendar=today)
         else:
             profiles = ProfileHome(folder)
             if key is None:

@@ -2,11 +2,13 @@
 
 The data card (``discreet privacy``) and the export document are generated
 from this declaration, and a test checks that the profile stores exactly the
-fields declared here: nothing is kept that the card does not explain.
+fields declared here, down to each member of its records: nothing is kept that
+the card does not explain.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,14 +17,19 @@ from discreet.profile.model import RetentionPolicy
 
 @dataclass(frozen=True)
 class FieldSpec:
-    """One stored field of the profile."""
+    """One stored field of the profile.
+
+    ``members`` names what each record of the field holds (for a field that is a
+    record, or a list of records), in stored order.
+    """
 
     name: str
     holds: str
     purpose: str
     retention: str
+    members: tuple[str, ...] = ()
 
-    def render(self, policy: RetentionPolicy) -> dict[str, str]:
+    def render(self, policy: RetentionPolicy) -> dict[str, Any]:
         """The field with the policy's numbers filled in."""
         values = {
             "days": policy.days,
@@ -32,6 +39,7 @@ class FieldSpec:
         return {
             "field": self.name,
             "holds": self.holds.format(**values),
+            "members": list(self.members),
             "purpose": self.purpose.format(**values),
             "retention": self.retention.format(**values),
         }
@@ -58,6 +66,7 @@ PROFILE_FIELDS: tuple[FieldSpec, ...] = (
         "and how long the ledger is kept ({ledger_days} days)",
         "to apply the limits below",
         UNTIL_ERASED,
+        ("days", "max_events", "ledger_days"),
     ),
     FieldSpec(
         "events",
@@ -67,6 +76,7 @@ PROFILE_FIELDS: tuple[FieldSpec, ...] = (
         "to recommend items like the ones you engaged with, to push away what you "
         "disliked, and to leave out what you have already seen or dismissed",
         "{days} days, and at most {max_events} events (the oldest go first)",
+        ("item", "kind", "day"),
     ),
     FieldSpec(
         "controls.muted",
@@ -91,13 +101,15 @@ PROFILE_FIELDS: tuple[FieldSpec, ...] = (
         "whether you agreed to private reports, on which day, and the exact parameters shown",
         "so that nothing is ever reported without your agreement to those exact parameters",
         "until you revoke it",
+        ("granted_on", "parameters", "digest"),
     ),
     FieldSpec(
         "ledger",
-        "each private report: its period, kind, privacy cost (epsilon), a digest of the exact "
-        "bytes sent, and whether it was sent",
+        "each private report: the day it was made (no time of day), its period, kind, "
+        "privacy cost (epsilon), a digest of the exact bytes sent, and whether it was sent",
         "so that you can audit every byte that left this device and the privacy budget spent",
         "{ledger_days} days",
+        ("day", "period", "kind", "epsilon", "digest", "status"),
     ),
     FieldSpec(
         "outbox",
@@ -106,6 +118,7 @@ PROFILE_FIELDS: tuple[FieldSpec, ...] = (
         "ignore a retried duplicate",
         "so that what is sent is exactly what you could inspect with 'discreet report preview'",
         "until sent",
+        ("period", "kind", "data", "token"),
     ),
 )
 
@@ -117,14 +130,33 @@ WHAT_LEAVES = (
 )
 
 
-def stored_field_names(document: dict[str, Any]) -> set[str]:
-    """The field names of a profile document, in the schema's dotted notation."""
-    names: set[str] = set()
+def stored_field_names(document: Mapping[str, Any]) -> set[str]:
+    """Every field a profile document stores, in the schema's dotted notation.
+
+    A field that is a record, or a list of records, also gives ``field.member``
+    for each member of each record. Records stored as arrays (events) are named
+    by position after the declared ``members``; a position beyond them shows up
+    as ``field.#N``.
+    """
+    fields: dict[str, Any] = {}
     for key, value in document.items():
         if key in ("settings", "controls") and isinstance(value, dict):
-            names.update(f"{key}.{inner}" for inner in value)
+            fields.update({f"{key}.{inner}": inner_value for inner, inner_value in value.items()})
         else:
-            names.add(key)
+            fields[key] = value
+    declared = {spec.name: spec.members for spec in PROFILE_FIELDS}
+    names = set(fields)
+    for name, value in fields.items():
+        records = value if isinstance(value, list) else [value]
+        for record in records:
+            if isinstance(record, dict):
+                names.update(f"{name}.{member}" for member in record)
+            elif isinstance(record, list):
+                members = declared.get(name, ())
+                names.update(
+                    f"{name}.{members[i] if i < len(members) else f'#{i}'}"
+                    for i in range(len(record))
+                )
     return names
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ from discreet.store.keys import (
     PassphraseKey,
     describe_passphrase,
 )
-from discreet.store.memory import MemoryStore
+from discreet.store.memory import MemoryStore, TimerFactory, daemon_timer
 
 CONFIG_FORMAT_VERSION = 1
 MODES = ("standard", "kiosk")
@@ -233,15 +234,27 @@ class ProfileSession(Closable):
         self.profile = profile
 
     @classmethod
-    def kiosk(cls, today: dt.date, idle_seconds: float | None = 300.0) -> ProfileSession:
-        """A session that lives in memory only; when idle, it is wiped and starts afresh."""
+    def kiosk(
+        cls,
+        today: dt.date,
+        idle_seconds: float | None = 300.0,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        timer: TimerFactory = daemon_timer,
+        calendar: Callable[[], dt.date] = dt.date.today,
+    ) -> ProfileSession:
+        """A session that lives in memory only; when idle, it is wiped and starts afresh.
+
+        ``clock`` and ``timer`` measure the idle period (see :class:`MemoryStore`);
+        the fresh profile after a wipe is dated by ``calendar``.
+        """
         session: ProfileSession | None = None
 
         def forget() -> None:
             if session is not None:
-                session.profile = Profile.new(dt.date.today())
+                session.profile = Profile.new(calendar())
 
-        store = MemoryStore(idle_seconds=idle_seconds, on_wipe=forget)
+        store = MemoryStore(idle_seconds=idle_seconds, clock=clock, timer=timer, on_wipe=forget)
         session = cls(store, Profile.new(today))
         store.save(session.profile.to_bytes())
         return session

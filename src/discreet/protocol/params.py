@@ -151,7 +151,7 @@ class ReportingParams:
                         "the category report domain names an unknown or sensitive category"
                     )
             if params.oracle.epsilon > self.epsilon_per_period:
-                raise ValueError(f"a {kind} report costs more than the period's budget")
+                raise ValueError(f"the {kind} report costs more than the period's budget")
 
     @classmethod
     def default_for(

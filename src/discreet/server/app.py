@@ -42,6 +42,9 @@ _METADATA_NAME = re.compile(r"^[0-9]*\.?[a-z]+\.json$")
 _TARGET_NAME = re.compile(r"^[0-9a-f]{64}\.[a-z]+\.[a-z]+$")
 #: Batches up to this size are written on the event loop (see ``Service.reports``).
 INLINE_BATCH = 100
+#: A report naming an unknown catalog makes the service look for a new release in the
+#: repository, at most this often: a flood of such reports costs one scan per interval.
+RESCAN_SECONDS = 2.0
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -73,19 +76,24 @@ class Service:
         limits: Limits,
         min_reports: int,
         today: Callable[[], dt.date],
+        rescan_seconds: float = RESCAN_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.repo = repo
         self.store = store
         self.limits = limits
         self.min_reports = min_reports
         self.today = today
-        self._last_scan = 0.0
+        self.rescan_seconds = rescan_seconds
+        self._clock = clock
+        self._last_scan: float | None = None
 
     def rescan(self) -> None:
-        """Pick up a newly published catalog (at most every two seconds)."""
-        if time.monotonic() - self._last_scan < 2.0:
+        """Pick up a newly published catalog (at most once every ``rescan_seconds``)."""
+        now = self._clock()
+        if self._last_scan is not None and now - self._last_scan < self.rescan_seconds:
             return
-        self._last_scan = time.monotonic()
+        self._last_scan = now
         register_repository_catalogs(self.store, self.repo)
 
     # ---- catalog files --------------------------------------------------------
@@ -204,16 +212,26 @@ def create_app(
     min_reports: int = DEFAULT_MIN_REPORTS,
     today: Callable[[], dt.date] = dt.date.today,
     close_store_on_shutdown: bool = False,
+    rescan_seconds: float = RESCAN_SECONDS,
 ) -> Starlette:
     """The ASGI application over a repository and a report store.
 
     With ``close_store_on_shutdown`` the store is closed (its WAL folded into
-    the database) when the server shuts down gracefully.
+    the database) when the server shuts down gracefully. A catalog published
+    while the service runs is taken up by the first report that names it, at
+    most one repository scan per ``rescan_seconds``.
     """
     if not repo.metadata_dir.is_dir():
         raise RepositoryError(f"{repo.path} has no served folder; run 'discreet publish init'")
     register_repository_catalogs(store, repo)
-    service = Service(repo, store, limits=limits or Limits(), min_reports=min_reports, today=today)
+    service = Service(
+        repo,
+        store,
+        limits=limits or Limits(),
+        min_reports=min_reports,
+        today=today,
+        rescan_seconds=rescan_seconds,
+    )
     routes = [
         Route("/healthz", service.health),
         Route("/metadata/{name}", service.metadata),

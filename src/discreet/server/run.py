@@ -1,12 +1,20 @@
-"""``discreet serve``: the ASGI app on uvicorn, with access logging off."""
+"""``discreet serve``: the ASGI app on uvicorn, with access logging off.
+
+Port 0 asks the OS for a free port, so that nothing races for one: the bound port
+is reported once the service accepts connections (a ``listening on URL`` line from
+:func:`serve`, :attr:`BackgroundService.port` in a thread).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import importlib
+import socket
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from discreet.errors import MissingDependencyError, RepositoryError
 from discreet.protocol.wire import Limits
@@ -31,6 +39,27 @@ def require_server_extra() -> None:
             ) from None
 
 
+if TYPE_CHECKING:
+    import uvicorn
+
+
+def _announce(url: str) -> None:
+    print(f"listening on {url}", flush=True)
+
+
+def _listening_server(config: uvicorn.Config, listening: Callable[[int], None]) -> uvicorn.Server:
+    """A uvicorn server that calls ``listening(port)`` once it accepts connections."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if self.started:  # with port 0, only the bound socket knows the port
+                listening(int(self.servers[0].sockets[0].getsockname()[1]))
+
+    return Server(config)
+
+
 def serve(
     repo_path: str | Path,
     db_path: str | Path,
@@ -41,8 +70,13 @@ def serve(
     limits: Limits | None = None,
     keep_metadata_fresh: bool = True,
     metadata_lifetimes: Expiries | None = None,
+    ready: Callable[[str], None] = _announce,
 ) -> None:
     """Run the service until SIGINT/SIGTERM, then shut down gracefully.
+
+    ``port=0`` binds a free port. Once the service accepts connections,
+    ``ready`` is called with its address (by default it prints
+    ``listening on http://HOST:PORT``, with the port actually bound).
 
     Access logging is off, so no client address or user agent is ever
     written anywhere; only warnings and errors about the service itself are logged.
@@ -77,21 +111,27 @@ def serve(
     )
     # On SIGTERM/SIGINT uvicorn finishes in-flight requests, runs the app's shutdown
     # (which closes the store), then re-raises the signal as the process's exit status.
-    with keeper:
-        uvicorn.run(
-            app,
-            host=host,
-            port=port,
-            access_log=False,
-            log_level="warning",
-            server_header=False,
-            timeout_keep_alive=5,
-            timeout_graceful_shutdown=10,
-        )
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        access_log=False,
+        log_level="warning",
+        server_header=False,
+        timeout_keep_alive=5,
+        timeout_graceful_shutdown=10,
+    )
+    server = _listening_server(config, lambda bound: ready(f"http://{host}:{bound}"))
+    with keeper, contextlib.suppress(KeyboardInterrupt):  # SIGINT ends the service quietly
+        server.run()
+    if not server.started:
+        raise RepositoryError("the service did not start; see the error above")
 
 
 class BackgroundService:
     """The service on a free loopback port, in a thread: for the demo and for tests.
+
+    The port is bound by the OS (port 0) and known once the service is entered.
 
     >>> with BackgroundService(repo, store) as service:  # doctest: +SKIP
     ...     sync_catalog(home, service.url, root=repo.trusted_root_path)
@@ -104,39 +144,48 @@ class BackgroundService:
         *,
         min_reports: int = DEFAULT_MIN_REPORTS,
         limits: Limits | None = None,
+        rescan_seconds: float | None = None,
     ) -> None:
-        import socket
-
         require_server_extra()
         import uvicorn
 
-        from discreet.server.app import create_app
+        from discreet.server import app as service_app
 
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port: int = probe.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        app = create_app(repo, store, min_reports=min_reports, limits=limits)
+        self.port = 0
+        self.url = ""
+        app = service_app.create_app(
+            repo,
+            store,
+            min_reports=min_reports,
+            limits=limits,
+            rescan_seconds=service_app.RESCAN_SECONDS if rescan_seconds is None else rescan_seconds,
+        )
         config = uvicorn.Config(
             app,
             host="127.0.0.1",
-            port=self.port,
+            port=0,
             access_log=False,
             log_level="warning",
             lifespan="off",
         )
-        self._server = uvicorn.Server(config)
+        self._listening = threading.Event()
+        self._server = _listening_server(config, self._bound)
         self._thread = threading.Thread(
             target=self._server.run, name="discreet-service", daemon=True
         )
 
+    def _bound(self, port: int) -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self._listening.set()
+
     def __enter__(self) -> BackgroundService:
         self._thread.start()
         deadline = time.monotonic() + 15
-        while not self._server.started:
+        while not self._listening.wait(0.05):
             if not self._thread.is_alive() or time.monotonic() > deadline:
+                self._server.should_exit = True
                 raise RepositoryError("the service did not start")
-            time.sleep(0.01)
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -101,12 +101,11 @@ class MetadataKeeper:
         return refreshed
 
     def _run(self) -> None:
-        while True:
+        while not self._stop.wait(self.interval):
             self.check()
-            if self._stop.wait(self.interval):
-                return
 
     def __enter__(self) -> MetadataKeeper:
+        self.check()  # before the service starts: it never serves metadata that is due
         self._thread.start()
         return self
 

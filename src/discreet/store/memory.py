@@ -11,10 +11,32 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from discreet.store.base import ProfileStore
 
 DEFAULT_IDLE_SECONDS = 300.0
+
+
+class IdleTimer(Protocol):
+    """A one-shot timer, started once and cancelled at most once (``threading.Timer``)."""
+
+    def start(self) -> None:
+        """Begin the countdown."""
+
+    def cancel(self) -> None:
+        """Stop the countdown if it has not fired yet."""
+
+
+#: Makes a timer that calls ``callback`` after ``seconds``; tests pass one they fire by hand.
+TimerFactory = Callable[[float, Callable[[], None]], IdleTimer]
+
+
+def daemon_timer(seconds: float, callback: Callable[[], None]) -> IdleTimer:
+    """A ``threading.Timer`` that does not keep the process alive."""
+    timer = threading.Timer(seconds, callback)
+    timer.daemon = True
+    return timer
 
 
 class MemoryStore(ProfileStore):
@@ -23,7 +45,8 @@ class MemoryStore(ProfileStore):
     ``idle_seconds`` (default five minutes) after the last access the payload
     is wiped, by a background timer and, in any case, before the next access.
     ``on_wipe`` is called after each wipe, for instance to return a kiosk UI
-    to its start screen.
+    to its start screen. ``clock`` (seconds, monotonic) and ``timer`` are the
+    time sources; tests inject their own to drive the idle period without waiting.
 
     >>> store = MemoryStore(idle_seconds=60)
     >>> store.save(b"{}"); store.load()
@@ -35,17 +58,19 @@ class MemoryStore(ProfileStore):
         idle_seconds: float | None = DEFAULT_IDLE_SECONDS,
         *,
         clock: Callable[[], float] = time.monotonic,
+        timer: TimerFactory = daemon_timer,
         on_wipe: Callable[[], None] | None = None,
     ) -> None:
         if idle_seconds is not None and idle_seconds <= 0:
             raise ValueError("idle_seconds must be positive, or None to disable the idle wipe")
         self.idle_seconds = idle_seconds
         self._clock = clock
+        self._new_timer = timer
         self._on_wipe = on_wipe
         self._payload: bytearray | None = None
         self._last_access = clock()
         self._lock = threading.RLock()
-        self._timer: threading.Timer | None = None
+        self._timer: IdleTimer | None = None
 
     def _touch(self) -> None:
         """Wipe if the session went idle, then restart the idle countdown."""
@@ -56,8 +81,7 @@ class MemoryStore(ProfileStore):
         self._last_access = self._clock()
         if self._timer is not None:
             self._timer.cancel()
-        self._timer = threading.Timer(self.idle_seconds, self._expire)
-        self._timer.daemon = True
+        self._timer = self._new_timer(self.idle_seconds, self._expire)
         self._timer.start()
 
     def _expire(self) -> None:
