@@ -103,7 +103,7 @@ def test_sync_killed_at_every_step_never_breaks_the_installed_catalog(
     pristine = tmp_path / "pristine-home"
     sync_catalog(pristine, str(repo.path), root=repo.trusted_root_path)
     with repo.lock():
-        repo.publish_targets(_large_release(tmp_path / "big", 5_000))
+        repo.publish_targets(_large_release(tmp_path / "big", 1_000))
     ctx = forkserver()
     source = str(repo.path)
 
