@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 DEFAULT_KIND_WEIGHTS: Mapping[str, float] = {
     "view": 1.0,
@@ -55,8 +54,3 @@ class RankingWeights:
             raise ValueError("mmr_lambda is in [0, 1] and exploration_share in [0, 0.5]")
         if self.pool < 1 or self.popularity_exponent <= 0:
             raise ValueError("pool must be positive and popularity_exponent > 0")
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> RankingWeights:
-        """Parse."""
-        return cls(**{**data, "kind_weights": dict(data.get("kind_weights", DEFAULT_KIND_WEIGHTS))})
