@@ -30,10 +30,27 @@ CATALOG_FILES = (
 )
 MAX_NOTICES = 20
 SEVERITIES = ("info", "warning", "critical")
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+#: What a catalog name may be, said the way an error message needs it.
+NAME_RULE = "1-64 lowercase letters, digits, '-' or '_', starting with a letter or digit"
 #: Hard limits a client enforces before trusting a manifest's numbers.
 MAX_ITEMS = 10_000_000
 MAX_DIM = 1024
+
+
+def check_name(name: object) -> str:
+    """Return ``name`` if it is a catalog name devices accept; raise ``ValueError`` if not.
+
+    The one rule for catalog names, on both sides: the publisher checks it before
+    writing anything (a name also names the folder of its model), and every
+    device checks it in :meth:`Manifest.from_json`.
+
+    >>> check_name("lantern-books")
+    'lantern-books'
+    """
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise ValueError(f"the catalog name must be {NAME_RULE}")
+    return name
 
 
 @dataclass(frozen=True)
@@ -161,9 +178,7 @@ def _parse(data: Any) -> Manifest:
             f"({MANIFEST_FORMAT_VERSION}); update the app"
         )
     catalog, items, emb = data["catalog"], data["items"], data["embeddings"]
-    name = catalog["name"]
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise ValueError("catalog.name is not a valid name")
+    name = check_name(catalog["name"])
     built_at = dt.datetime.fromisoformat(catalog["built_at"])
     if emb["dtype"] != "float32":
         raise ValueError("embeddings.dtype must be float32")
