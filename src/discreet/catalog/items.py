@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from discreet.catalog import _json
 from discreet.catalog.taxonomy import Taxonomy
 from discreet.errors import ItemsInvalidError
 
@@ -148,7 +149,7 @@ def _jsonl_records(text: str, source: str) -> Iterator[_Record]:
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            record = _json.loads(line)
         except json.JSONDecodeError as exc:
             raise _fail(f"{source}:{number}: invalid JSON: {exc.msg}") from None
         if not isinstance(record, dict):

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from discreet.catalog import _json
 from discreet.errors import CatalogInvalidError, NoticesInvalidError, UnsupportedFormatError
 from discreet.protocol.params import ReportingParams
 
@@ -99,7 +100,7 @@ def load_notices(path: str | Path) -> tuple[Notice, ...]:
     """Read a notices file: a JSON list of ``{id, severity, title, body, date}``."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = _json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise NoticesInvalidError(f"{path}: cannot read notices ({exc}); fix the file") from None
     if not isinstance(data, list) or len(data) > MAX_NOTICES:

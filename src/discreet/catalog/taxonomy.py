@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from discreet.catalog import _json
 from discreet.errors import TaxonomyInvalidError, UnsupportedFormatError
 
 TAXONOMY_FORMAT_VERSION = 1
@@ -218,7 +219,7 @@ def load_taxonomy(path: str | Path) -> Taxonomy:
         if path.suffix.lower() == ".toml":
             data: Any = tomllib.loads(text)
         else:
-            data = json.loads(text)
+            data = _json.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise TaxonomyInvalidError(f"{path}: invalid TOML: {exc}") from None
     except json.JSONDecodeError as exc:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from discreet.catalog import _json
 from discreet.catalog.build import Progress, build_catalog_files, no_progress
 from discreet.catalog.embedding import EmbeddingParams
 from discreet.catalog.items import read_items
@@ -60,7 +60,7 @@ def current_manifest(repo: PublisherRepository) -> Manifest | None:
     target = repo.current_targets().get("catalog/manifest.json")
     if target is None:
         return None
-    return Manifest.from_json(json.loads(repo.target_path(target).read_bytes()))
+    return Manifest.from_json(_json.loads(repo.target_path(target).read_bytes()))
 
 
 def _check_name(name: str) -> str:
