@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from discreet.catalog import _json
+from discreet.catalog.text import control_problem
 from discreet.errors import CatalogInvalidError, NoticesInvalidError, UnsupportedFormatError
 from discreet.protocol.params import ReportingParams
 
@@ -86,6 +87,10 @@ class Notice:
             value = data.get(key)
             if not isinstance(value, str) or not value.strip() or len(value) > limit:
                 raise ValueError(f"{where}: field {key!r} must be text of 1-{limit} characters")
+            kept = value if key == "id" else value.strip()  # what the notice will hold
+            problem = control_problem(kept, multiline=key == "body")
+            if problem is not None:
+                raise ValueError(f"{where}: field {key!r} {problem}")
         severity = data.get("severity", "info")
         if severity not in SEVERITIES:
             raise ValueError(f"{where}: field 'severity' must be one of {', '.join(SEVERITIES)}")

@@ -18,9 +18,10 @@ import numpy as np
 from discreet.catalog import _json
 from discreet.catalog.features import CatalogFeatures
 from discreet.catalog.index import ItemIndex, write_index
-from discreet.catalog.items import Item
+from discreet.catalog.items import Item, item_id_problem
 from discreet.catalog.manifest import Manifest
 from discreet.catalog.taxonomy import Taxonomy
+from discreet.catalog.text import control_problem
 from discreet.errors import CatalogCorruptError, CatalogInvalidError, DiscreetError
 
 FloatArray = np.ndarray[Any, np.dtype[np.float32]]
@@ -251,6 +252,12 @@ def _check_items(records: list[Any], categories: frozenset[str]) -> None:
         item_id, title = record.get("id"), record.get("title")
         if not isinstance(item_id, str) or not isinstance(title, str):
             raise CatalogInvalidError("an item has a missing or non-text id or title")
+        # The publisher's rules again: a signed release may still be hostile.
+        problem = item_id_problem(item_id)
+        if problem is not None:
+            raise CatalogInvalidError(f"an item id {problem}")
+        if not title.strip():
+            raise CatalogInvalidError("an item has an empty title")
         ids.add(item_id)
         tags = record.get("categories", [])
         if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
@@ -263,6 +270,10 @@ def _check_items(records: list[Any], categories: frozenset[str]) -> None:
         for key in ("text", "language"):
             if not isinstance(record.get(key, ""), str):
                 raise CatalogInvalidError(f"an item has a non-text {key!r}")
+        for key, multiline in (("title", False), ("text", True), ("language", False)):
+            problem = control_problem(record.get(key, ""), multiline=multiline)
+            if problem is not None:
+                raise CatalogInvalidError(f"an item's {key} {problem}")
     if len(ids) != len(records):
         raise CatalogInvalidError("items.jsonl has duplicate ids")
 
