@@ -326,3 +326,17 @@ def test_sync_shows_progress_on_a_terminal(
     drawn = terminal.getvalue()
     assert "downloading manifest.json" in drawn
     assert "verifying and installing" in drawn
+
+
+def test_demo_without_the_server_extra_says_which_extra_to_install(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``pip install discreet`` without ``[server]``: one line naming the extra, no traceback."""
+    monkeypatch.setitem(sys.modules, "starlette", None)  # import starlette now fails
+    monkeypatch.setitem(sys.modules, "uvicorn", None)
+    code = main(["demo", "--clients", "1000", "--keep", str(tmp_path / "kept")])
+    _, err = capsys.readouterr()
+    assert code == 1
+    assert err.count("\n") == 1
+    assert err.startswith("discreet: error: the service needs starlette")
+    assert "pip install 'discreet[server]'" in err

@@ -367,9 +367,10 @@ def test_a_pooled_answer_left_unread_closes_its_connection() -> None:
 
         def __init__(self) -> None:
             self.calls: list[str] = []
+            self.body = [b"a", b"b"]
 
-        def stream(self, amount: int) -> Iterator[bytes]:
-            yield from (b"a", b"b")
+        def read1(self, amount: int) -> bytes:
+            return self.body.pop(0) if self.body else b""
 
         def close(self) -> None:
             self.calls.append("close")

@@ -72,7 +72,7 @@ def test_jsonl_items_parse_and_round_trip(tmp_path: Path) -> None:
         ("a,T,,,,english language\n", "items.csv:2: field 'language'"),
         ("a,T,,,,,extra\n", "items.csv:2: more values than header fields"),
         ('a,"T,,,,\n', "items.csv:2: malformed CSV"),
-        ('ok,Fine,,,,\nb,"multi\nline",,,,\nc,T,,,bad,\n', "items.csv:5: field 'created'"),
+        ('ok,Fine,,,,\nb,T,"multi\nline",,,\nc,T,,,bad,\n', "items.csv:5: field 'created'"),
     ],
 )
 def test_invalid_csv_records_name_file_line_and_field(

@@ -10,7 +10,8 @@ The tree::
     │   ├── ItemsInvalidError         items CSV/JSONL (names file, line, field)
     │   ├── TaxonomyInvalidError      taxonomy JSON/TOML
     │   ├── PopularityInvalidError    popularity priors
-    │   └── NoticesInvalidError       signed notices to users
+    │   ├── NoticesInvalidError       signed notices to users
+    │   └── CatalogNameInvalidError   a catalog name devices would refuse
     ├── RepositoryError               the publisher's TUF repository
     │   ├── RepositoryExistsError     ``publish init`` on a folder in use
     │   ├── RepositoryNotFoundError   no repository (or no keys) at that path
@@ -60,6 +61,7 @@ __all__ = [
     "CatalogExpiredError",
     "CatalogInvalidError",
     "CatalogMixAndMatchError",
+    "CatalogNameInvalidError",
     "CatalogNotInstalledError",
     "CatalogOversizedError",
     "CatalogRejectedError",
@@ -139,6 +141,10 @@ class PopularityInvalidError(InputError):
 
 class NoticesInvalidError(InputError):
     """The notices file is malformed."""
+
+
+class CatalogNameInvalidError(InputError):
+    """``publish build --name`` is not a catalog name devices accept; nothing was written."""
 
 
 class RepositoryError(DiscreetError):

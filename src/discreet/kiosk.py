@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from discreet.catalog.text import printable
 from discreet.engine import Engine
 from discreet.errors import CatalogNotInstalledError
 from discreet.rank.ranker import Recommendation
@@ -20,12 +21,25 @@ from discreet.sync.client import InstalledCatalogs
 HELP = "commands: like N, dislike N, why N, more, interests, forget, help, quit"
 
 
+def escaped(say: Callable[[str], None]) -> Callable[[str], None]:
+    """``say``, with every line escaped by the CLI's one display rule first.
+
+    The kiosk shows catalog titles and labels on a public terminal; none of
+    them may steer it (:func:`~discreet.catalog.text.printable`).
+    """
+
+    def say_printable(line: str) -> None:
+        say(printable(line))
+
+    return say_printable
+
+
 class KioskSession:
     """The command loop, independent of where lines come from and go to."""
 
     def __init__(self, engine: Engine, say: Callable[[str], None], page: int = 5) -> None:
         self.engine = engine
-        self.say = say
+        self.say = escaped(say)
         self.page = page
         self.shown: list[Recommendation] = []
         self.count = page
@@ -87,7 +101,8 @@ class KioskSession:
 def run_kiosk(
     home: Path, lines: Iterable[str], say: Callable[[str], None], *, idle_seconds: float = 300.0
 ) -> None:
-    """Run a kiosk session over the catalog installed in ``home``."""
+    """Run a kiosk session over the catalog installed in ``home``; every line is escaped."""
+    say = escaped(say)
     if InstalledCatalogs(home).current() is None:
         raise CatalogNotInstalledError(
             "no catalog installed here; run 'discreet sync' first, or 'discreet kiosk --demo'"

@@ -4,7 +4,9 @@ Fields: ``id`` (unique string) and ``title`` are required; ``text``,
 ``categories`` (``|``-separated in CSV, a list in JSONL), ``created``
 (ISO date) and ``language`` (a BCP 47 tag such as ``es`` or ``pt-BR``) are
 optional. Any other field is an error: everything in the items file is
-published to every device, so nothing unexpected may slip through.
+published to every device, so nothing unexpected may slip through. Nor may
+a character that steers a terminal (:mod:`discreet.catalog.text`): ids, titles
+and languages are one line; a text may hold line breaks and tabs.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from discreet.catalog import _json
 from discreet.catalog.taxonomy import Taxonomy
+from discreet.catalog.text import control_problem
 from discreet.errors import ItemsInvalidError
 
 FIELDS = ("id", "title", "text", "categories", "created", "language")
@@ -28,9 +32,32 @@ MAX_TITLE_CHARS = 500
 MAX_TEXT_CHARS = 20_000
 MAX_CATEGORIES = 32
 _MAX_PROBLEMS = 100
-_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ][0-9:.+\-Z]*)?$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_PATH_SEPARATORS = re.compile(r"[/\\]")
+
+
+def item_id_problem(item_id: str) -> str | None:
+    """What makes ``item_id`` one no catalog may hold, or ``None``.
+
+    The publisher's rule, which every device applies again when it verifies a
+    release: not empty nor padded with spaces, at most :data:`MAX_ID_CHARS`
+    characters, one line with no control character, and no ``..`` path segment.
+
+    >>> item_id_problem("lb-0042")
+    >>> item_id_problem("../lb-0042")
+    "contains a '..' path segment"
+    """
+    if not item_id.strip() or item_id != item_id.strip():
+        return "is empty or starts or ends with a space"
+    if len(item_id) > MAX_ID_CHARS:
+        return f"is longer than {MAX_ID_CHARS} characters"
+    problem = control_problem(item_id)
+    if problem is not None:
+        return problem
+    if ".." in _PATH_SEPARATORS.split(item_id):
+        return "contains a '..' path segment"
+    return None
 
 
 @dataclass(frozen=True)
@@ -148,7 +175,7 @@ def _jsonl_records(text: str, source: str) -> Iterator[_Record]:
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            record = _json.loads(line)
         except json.JSONDecodeError as exc:
             raise _fail(f"{source}:{number}: invalid JSON: {exc.msg}") from None
         if not isinstance(record, dict):
@@ -193,7 +220,13 @@ def _validate(records: Iterator[_Record], taxonomy: Taxonomy, source: str) -> li
 
 
 def _text_field(
-    record: Mapping[str, Any], name: str, limit: int, where: str, problems: list[str]
+    record: Mapping[str, Any],
+    name: str,
+    limit: int,
+    where: str,
+    problems: list[str],
+    *,
+    multiline: bool = False,
 ) -> str | None:
     value = record.get(name)
     if value is None:
@@ -202,8 +235,14 @@ def _text_field(
         problems.append(f"{where}: field {name!r} must be text")
         return None
     value = value.strip()
+    if multiline:  # a quoted CSV field keeps the file's CRLF line ends
+        value = value.replace("\r\n", "\n")
     if len(value) > limit:
         problems.append(f"{where}: field {name!r} is longer than {limit} characters")
+        return None
+    problem = control_problem(value, multiline=multiline)
+    if problem is not None:
+        problems.append(f"{where}: field {name!r} {problem}")
         return None
     return value
 
@@ -213,14 +252,15 @@ def _validate_record(
 ) -> tuple[Item | None, list[str]]:
     problems: list[str] = []
     item_id = _required_text(record, "id", MAX_ID_CHARS, where, problems)
-    if item_id and _CONTROL.search(item_id):
-        problems.append(f"{where}: field 'id' contains a control character")
+    id_problem = item_id_problem(item_id) if item_id else None
+    if id_problem is not None:
+        problems.append(f"{where}: field 'id' {id_problem}")
     title = _required_text(record, "title", MAX_TITLE_CHARS, where, problems)
-    text = _text_field(record, "text", MAX_TEXT_CHARS, where, problems) or ""
+    text = _text_field(record, "text", MAX_TEXT_CHARS, where, problems, multiline=True) or ""
     categories = _categories(record.get("categories"), taxonomy, where, problems)
     created = _created(record.get("created"), where, problems)
     language = _text_field(record, "language", 35, where, problems)
-    if language is not None and not _LANGUAGE.match(language):
+    if language is not None and not _LANGUAGE.fullmatch(language):
         problems.append(f"{where}: field 'language': {language!r} is not a language tag like 'es'")
     if problems or item_id is None or title is None:
         return None, problems

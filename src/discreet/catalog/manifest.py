@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from discreet.catalog import _json
+from discreet.catalog.text import control_problem
 from discreet.errors import CatalogInvalidError, NoticesInvalidError, UnsupportedFormatError
 from discreet.protocol.params import ReportingParams
 
@@ -30,10 +32,27 @@ CATALOG_FILES = (
 )
 MAX_NOTICES = 20
 SEVERITIES = ("info", "warning", "critical")
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+#: What a catalog name may be, said the way an error message needs it.
+NAME_RULE = "1-64 lowercase letters, digits, '-' or '_', starting with a letter or digit"
 #: Hard limits a client enforces before trusting a manifest's numbers.
 MAX_ITEMS = 10_000_000
 MAX_DIM = 1024
+
+
+def check_name(name: object) -> str:
+    """Return ``name`` if it is a catalog name devices accept; raise ``ValueError`` if not.
+
+    The one rule for catalog names, on both sides: the publisher checks it before
+    writing anything (a name also names the folder of its model), and every
+    device checks it in :meth:`Manifest.from_json`.
+
+    >>> check_name("lantern-books")
+    'lantern-books'
+    """
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise ValueError(f"the catalog name must be {NAME_RULE}")
+    return name
 
 
 @dataclass(frozen=True)
@@ -68,6 +87,10 @@ class Notice:
             value = data.get(key)
             if not isinstance(value, str) or not value.strip() or len(value) > limit:
                 raise ValueError(f"{where}: field {key!r} must be text of 1-{limit} characters")
+            kept = value if key == "id" else value.strip()  # what the notice will hold
+            problem = control_problem(kept, multiline=key == "body")
+            if problem is not None:
+                raise ValueError(f"{where}: field {key!r} {problem}")
         severity = data.get("severity", "info")
         if severity not in SEVERITIES:
             raise ValueError(f"{where}: field 'severity' must be one of {', '.join(SEVERITIES)}")
@@ -82,7 +105,7 @@ def load_notices(path: str | Path) -> tuple[Notice, ...]:
     """Read a notices file: a JSON list of ``{id, severity, title, body, date}``."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = _json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise NoticesInvalidError(f"{path}: cannot read notices ({exc}); fix the file") from None
     if not isinstance(data, list) or len(data) > MAX_NOTICES:
@@ -161,9 +184,7 @@ def _parse(data: Any) -> Manifest:
             f"({MANIFEST_FORMAT_VERSION}); update the app"
         )
     catalog, items, emb = data["catalog"], data["items"], data["embeddings"]
-    name = catalog["name"]
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise ValueError("catalog.name is not a valid name")
+    name = check_name(catalog["name"])
     built_at = dt.datetime.fromisoformat(catalog["built_at"])
     if emb["dtype"] != "float32":
         raise ValueError("embeddings.dtype must be float32")

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from discreet.catalog import _json
 from discreet.errors import PopularityInvalidError
 
 
@@ -44,7 +45,7 @@ def load_estimates(path: str | Path) -> dict[str, float]:
     if path.suffix.lower() == ".csv":
         return _from_csv(text, str(path))
     try:
-        data = json.loads(text)
+        data = _json.loads(text)
     except json.JSONDecodeError as exc:
         raise PopularityInvalidError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
     if not isinstance(data, Mapping) or not isinstance(data.get("estimates"), Mapping):

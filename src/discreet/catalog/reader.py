@@ -9,37 +9,36 @@ when a downloaded release is installed.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from discreet.catalog import _json
 from discreet.catalog.features import CatalogFeatures
 from discreet.catalog.index import ItemIndex, write_index
-from discreet.catalog.items import Item
+from discreet.catalog.items import Item, item_id_problem
 from discreet.catalog.manifest import Manifest
 from discreet.catalog.taxonomy import Taxonomy
+from discreet.catalog.text import control_problem
 from discreet.errors import CatalogCorruptError, CatalogInvalidError, DiscreetError
 
 FloatArray = np.ndarray[Any, np.dtype[np.float32]]
-
-
-_DECODER = json.JSONDecoder()
 
 
 def parse_jsonl(data: bytes) -> list[Any]:
     """Parse JSON lines, exactly one value per line, without a ``json.loads`` per line.
 
     Raises ``ValueError`` (or ``UnicodeDecodeError``) on a malformed line, a
-    blank line, or a line that holds more or less than one value.
+    blank line, a line that holds more or less than one value, or nesting too
+    deep to parse.
     """
     text = data.decode("utf-8")
     records: list[Any] = []
     index, end = 0, len(text)
     while index < end:
-        record, stop = _DECODER.raw_decode(text, index)
+        record, stop = _json.raw_decode(text, index)
         if stop < end and text[stop] != "\n":
             raise ValueError(f"line {len(records) + 1} does not hold exactly one JSON value")
         records.append(record)
@@ -87,7 +86,7 @@ class Catalog:
     def _open(cls, folder: Path) -> Catalog:
         try:
             raw = (folder / "manifest.json").read_bytes()
-            manifest = Manifest.from_json(json.loads(raw))
+            manifest = Manifest.from_json(_json.loads(raw))
         except (OSError, ValueError) as exc:
             raise CatalogInvalidError(f"manifest.json unreadable ({exc})") from None
         embeddings = _load_array(folder / "embeddings.npy")
@@ -114,7 +113,7 @@ class Catalog:
     def taxonomy(self) -> Taxonomy:
         """The catalog's category taxonomy."""
         try:
-            data = json.loads((self.folder / "taxonomy.json").read_bytes())
+            data = _json.loads((self.folder / "taxonomy.json").read_bytes())
             return Taxonomy.from_json(data, source="taxonomy.json")
         except (OSError, ValueError, DiscreetError) as exc:
             raise CatalogCorruptError(
@@ -158,7 +157,7 @@ class Catalog:
         if self._index is None:  # a release installed without an index: build it in memory
             return self._rows[item_id]
         for row in self._index.candidates(item_id):
-            if json.loads(self._index.line(row)).get("id") == item_id:
+            if _json.loads(self._index.line(row)).get("id") == item_id:
                 return row
         raise KeyError(item_id)
 
@@ -176,7 +175,7 @@ class Catalog:
         if not 0 <= row < len(self):
             raise IndexError(row)
         line = self._lines[row] if self._index is None else self._index.line(row)
-        return Item.from_json(json.loads(line))
+        return Item.from_json(_json.loads(line))
 
     def item(self, item_id: str) -> Item:
         """The item with ``item_id``; raise ``KeyError`` if there is none."""
@@ -209,7 +208,7 @@ def verify_catalog_folder(folder: Path, *, index: bool = False) -> Catalog:
     """
     catalog = Catalog._open(folder)
     try:
-        taxonomy = Taxonomy.from_json(json.loads((folder / "taxonomy.json").read_bytes()))
+        taxonomy = Taxonomy.from_json(_json.loads((folder / "taxonomy.json").read_bytes()))
     except (OSError, ValueError, DiscreetError) as exc:
         raise CatalogInvalidError(f"taxonomy.json is invalid ({exc})") from None
     if len(taxonomy) != catalog.manifest.category_count:
@@ -253,9 +252,17 @@ def _check_items(records: list[Any], categories: frozenset[str]) -> None:
         item_id, title = record.get("id"), record.get("title")
         if not isinstance(item_id, str) or not isinstance(title, str):
             raise CatalogInvalidError("an item has a missing or non-text id or title")
+        # The publisher's rules again: a signed release may still be hostile.
+        problem = item_id_problem(item_id)
+        if problem is not None:
+            raise CatalogInvalidError(f"an item id {problem}")
+        if not title.strip():
+            raise CatalogInvalidError("an item has an empty title")
         ids.add(item_id)
         tags = record.get("categories", [])
-        if not isinstance(tags, list) or not categories.issuperset(tags):
+        if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
+            raise CatalogInvalidError("an item's categories are not a list of category ids")
+        if not categories.issuperset(tags):
             raise CatalogInvalidError("an item names a category missing from taxonomy.json")
         created = record.get("created")
         if created is not None and not (isinstance(created, str) and _is_date(created)):
@@ -263,6 +270,10 @@ def _check_items(records: list[Any], categories: frozenset[str]) -> None:
         for key in ("text", "language"):
             if not isinstance(record.get(key, ""), str):
                 raise CatalogInvalidError(f"an item has a non-text {key!r}")
+        for key, multiline in (("title", False), ("text", True), ("language", False)):
+            problem = control_problem(record.get(key, ""), multiline=multiline)
+            if problem is not None:
+                raise CatalogInvalidError(f"an item's {key} {problem}")
     if len(ids) != len(records):
         raise CatalogInvalidError("items.jsonl has duplicate ids")
 

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from discreet.catalog import _json
+from discreet.catalog.text import control_problem
 from discreet.errors import TaxonomyInvalidError, UnsupportedFormatError
 
 TAXONOMY_FORMAT_VERSION = 1
@@ -152,6 +154,9 @@ def _validate_categories(raw: Iterable[Any], source: str) -> list[Category]:
         if not isinstance(label, str) or not label.strip():
             problems.append(f"{where}: field 'label' is missing or empty")
             continue
+        if (problem := control_problem(label.strip())) is not None:
+            problems.append(f"{where}: field 'label' {problem}")
+            continue
         parent = entry.get("parent")
         if parent is not None and not isinstance(parent, str):
             problems.append(f"{where}: field 'parent' must be a category id")
@@ -163,6 +168,9 @@ def _validate_categories(raw: Iterable[Any], source: str) -> list[Category]:
         description = entry.get("description", "")
         if not isinstance(description, str):
             problems.append(f"{where}: field 'description' must be text")
+            continue
+        if (problem := control_problem(description, multiline=True)) is not None:
+            problems.append(f"{where}: field 'description' {problem}")
             continue
         categories.append(Category(cid, label.strip(), parent, sensitive, description))
     by_id = {c.id: c for c in categories}
@@ -218,7 +226,7 @@ def load_taxonomy(path: str | Path) -> Taxonomy:
         if path.suffix.lower() == ".toml":
             data: Any = tomllib.loads(text)
         else:
-            data = json.loads(text)
+            data = _json.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise TaxonomyInvalidError(f"{path}: invalid TOML: {exc}") from None
     except json.JSONDecodeError as exc:

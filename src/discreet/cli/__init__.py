@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from discreet import __version__
 from discreet.cli import _catalog, _demo, _eval, _kiosk, _profile, _publish, _rank, _report, _server
 from discreet.cli._command import UsageError
-from discreet.cli._output import paint
+from discreet.cli._output import paint, printable
 from discreet.errors import DiscreetError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -74,10 +74,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.handler(args)
     except UsageError as exc:
-        print(f"discreet: {paint('usage error:', 'red', sys.stderr)} {exc}", file=sys.stderr)
+        print(
+            f"discreet: {paint('usage error:', 'red', sys.stderr)} {printable(str(exc))}",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     except DiscreetError as exc:
-        print(f"discreet: {paint('error:', 'red', sys.stderr)} {exc}", file=sys.stderr)
+        print(
+            f"discreet: {paint('error:', 'red', sys.stderr)} {printable(str(exc))}",
+            file=sys.stderr,
+        )
         return EXIT_FAILURE
     except BrokenPipeError:
         # The reader went away (``discreet recommend | head``): stop quietly, as Unix tools do.
@@ -86,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         where = f" ({exc.filename})" if exc.filename else ""
         print(
-            f"discreet: error: {exc.strerror or exc}{where}; check the path, "
+            f"discreet: error: {printable(f'{exc.strerror or exc}{where}')}; check the path, "
             "free disk space and permissions",
             file=sys.stderr,
         )

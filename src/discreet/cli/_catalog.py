@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from discreet.cli._command import add_command
+from discreet.cli._command import add_command, positive_int
 from discreet.cli._output import StageProgress, emit, notice_lines
 from discreet.home import resolve_home
-from discreet.sync.client import InstalledCatalogs, sync_catalog
+from discreet.sync.client import DEFAULT_MAX_SECONDS, InstalledCatalogs, sync_catalog
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
@@ -20,6 +20,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
             args.source,
             root=args.root,
             timeout=args.timeout,
+            max_seconds=args.max_time,
             progress=progress,
         )
     finally:
@@ -65,7 +66,16 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         "--from", dest="source", required=True, metavar="URL_OR_DIR", help="served folder or URL"
     )
     p.add_argument("--root", metavar="ROOT_JSON", help="trusted root (needed on the first sync)")
-    p.add_argument("--timeout", type=int, default=30, help="network timeout in seconds")
+    p.add_argument(
+        "--timeout", type=positive_int, default=30, help="wait this long for each read (30 s)"
+    )
+    p.add_argument(
+        "--max-time",
+        type=positive_int,
+        default=int(DEFAULT_MAX_SECONDS),
+        metavar="SECONDS",
+        help=f"give up the whole sync after this long ({int(DEFAULT_MAX_SECONDS)} s)",
+    )
 
     catalog = sub.add_parser("catalog", parents=[common], help="the installed catalog")
     commands = catalog.add_subparsers(dest="catalog_command", required=True, metavar="COMMAND")

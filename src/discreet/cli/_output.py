@@ -1,4 +1,11 @@
-"""How the CLI talks: one JSON document with ``--json``, plain text otherwise."""
+"""How the CLI talks: one JSON document with ``--json``, plain text otherwise.
+
+Text lines hold what catalogs, profiles and users wrote, so every one goes
+through :func:`~discreet.catalog.text.printable` (re-exported here): a title
+cannot clear the screen, set the window title or write the clipboard. Colour is
+added after escaping, by :class:`Styled`. JSON is exact: ``json.dumps`` escapes
+every control character itself.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +13,40 @@ import json
 import os
 import sys
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, TextIO
 
+from discreet.catalog.text import printable
 
-def emit(args: Any, document: Mapping[str, Any], text: Iterable[str]) -> None:
-    """Print ``document`` as JSON if ``--json`` was given, else the ``text`` lines."""
+__all__ = [
+    "StageProgress",
+    "Styled",
+    "colour_enabled",
+    "emit",
+    "notice_lines",
+    "paint",
+    "printable",
+]
+
+
+@dataclass(frozen=True)
+class Styled:
+    """A text line to print in ``style`` (see :func:`paint`), escaped like any other."""
+
+    text: str
+    style: str
+
+
+def emit(args: Any, document: Mapping[str, Any], text: Iterable[str | Styled]) -> None:
+    """Print ``document`` as JSON if ``--json`` was given, else the ``text`` lines, escaped."""
     if getattr(args, "json", False):
         sys.stdout.write(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")
     else:
         for line in text:
-            sys.stdout.write(line + "\n")
+            if isinstance(line, Styled):
+                sys.stdout.write(paint(printable(line.text), line.style) + "\n")
+            else:
+                sys.stdout.write(printable(line) + "\n")
 
 
 def colour_enabled(stream: TextIO) -> bool:
@@ -33,13 +64,13 @@ def paint(text: str, style: str, stream: TextIO | None = None) -> str:
     return f"\033[{_STYLES[style]}m{text}\033[0m"
 
 
-def notice_lines(notices: Iterable[Mapping[str, Any]]) -> list[str]:
-    """Signed notices from the publisher, one block each."""
-    lines = []
+def notice_lines(notices: Iterable[Mapping[str, Any]]) -> list[str | Styled]:
+    """Signed notices from the publisher, one block each, the body indented line by line."""
+    lines: list[str | Styled] = []
     for n in notices:
         style = "yellow" if n["severity"] != "info" else "bold"
-        lines.append(paint(f"NOTICE [{n['severity']}] {n['date']} {n['title']}", style))
-        lines.append(f"  {n['body']}")
+        lines.append(Styled(f"NOTICE [{n['severity']}] {n['date']} {n['title']}", style))
+        lines.extend(f"  {line}" for line in str(n["body"]).split("\n"))
     return lines
 
 
@@ -56,7 +87,7 @@ class StageProgress:
             return
         filled = round(self.width * (step - 1) / total)
         bar = "#" * filled + "-" * (self.width - filled)
-        self.stream.write(f"\r[{bar}] {step}/{total} {what:<40.40}")
+        self.stream.write(f"\r[{bar}] {step}/{total} {printable(what):<40.40}")
         self.stream.flush()
 
     def done(self) -> None:

@@ -168,7 +168,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> Any:
     p.add_argument("--repo", required=True, metavar="REPO")
     p.add_argument("--popularity", metavar="FILE", help="estimates from 'publish estimates'")
     p.add_argument("--notices", metavar="FILE", help="JSON list of signed notices to users")
-    p.add_argument("--name", help="catalog name (default: the previous one, or 'catalog')")
+    p.add_argument(
+        "--name",
+        help="catalog name: 1-64 lowercase letters, digits, '-' or '_' "
+        "(default: the previous one, or 'catalog')",
+    )
     p.add_argument("--dim", type=int, default=64, help="embedding dimensions (default 64)")
     p.add_argument("--vectorizer", choices=("auto", "tfidf", "hashing"), default="auto")
     p.add_argument("--seed", type=int, default=0, help="seed of the SVD (default 0)")

@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from discreet.catalog import _json
 from discreet.catalog.build import Progress, build_catalog_files, no_progress
 from discreet.catalog.embedding import EmbeddingParams
 from discreet.catalog.items import read_items
-from discreet.catalog.manifest import CATALOG_FILES, Manifest, Notice, load_notices
+from discreet.catalog.manifest import (
+    CATALOG_FILES,
+    NAME_RULE,
+    Manifest,
+    Notice,
+    check_name,
+    load_notices,
+)
 from discreet.catalog.popularity import load_estimates
 from discreet.catalog.taxonomy import load_taxonomy
-from discreet.errors import InputError
+from discreet.errors import CatalogNameInvalidError, InputError
 from discreet.protocol.params import ReportingParams, ReportingPolicy
 from discreet.publish.repository import Expiries, PublisherRepository, utc_now
 
@@ -53,7 +60,17 @@ def current_manifest(repo: PublisherRepository) -> Manifest | None:
     target = repo.current_targets().get("catalog/manifest.json")
     if target is None:
         return None
-    return Manifest.from_json(json.loads(repo.target_path(target).read_bytes()))
+    return Manifest.from_json(_json.loads(repo.target_path(target).read_bytes()))
+
+
+def _check_name(name: str) -> str:
+    try:
+        return check_name(name)
+    except ValueError:
+        raise CatalogNameInvalidError(
+            f"catalog name {name!r} is not one devices accept; use {NAME_RULE} "
+            "(nothing was published)"
+        ) from None
 
 
 def publish_catalog(
@@ -74,13 +91,16 @@ def publish_catalog(
     """Build a new catalog version from the input files and publish it, signed.
 
     All inputs are validated before anything is written: if any item is
-    invalid, the repository is left exactly as it was.
+    invalid, or ``name`` is not a name devices accept, the repository is left
+    exactly as it was.
 
     >>> repo = PublisherRepository.open("repo")  # doctest: +SKIP
     >>> publish_catalog(repo, "items.csv", "taxonomy.json").manifest.version  # doctest: +SKIP
     1
     """
     now = now or utc_now()
+    if name is not None:
+        _check_name(name)
     taxonomy = load_taxonomy(taxonomy_path)
     items = read_items(items_path, taxonomy)
     estimates = load_estimates(popularity_path) if popularity_path else None
@@ -97,8 +117,9 @@ def publish_catalog(
     with repo.lock():
         previous = current_manifest(repo)
         version = previous.version + 1 if previous else 1
-        catalog_name = name or (previous.name if previous else DEFAULT_NAME)
-        model_folder = repo.models_dir / catalog_name / f"v{version}"
+        catalog_name = name if name is not None else previous.name if previous else DEFAULT_NAME
+        # The name names a folder: only a name that passed the devices' rule gets here.
+        model_folder = repo.models_dir / _check_name(catalog_name) / f"v{version}"
         staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=repo.path))
         try:
             built = build_catalog_files(

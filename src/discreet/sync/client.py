@@ -20,6 +20,7 @@ import json
 import os
 import secrets
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +58,8 @@ from discreet.sync.fetchers import resolve_source
 CURRENT_FORMAT_VERSION = 1
 #: The largest release a client downloads unless configured otherwise.
 DEFAULT_MAX_RELEASE_BYTES = 2 * 1024**3
+#: How long a whole sync may take over the network, however slowly bytes keep coming.
+DEFAULT_MAX_SECONDS = 600.0
 
 
 @dataclass(frozen=True)
@@ -316,21 +319,24 @@ def sync_catalog(
     root: str | Path | None = None,
     max_release_bytes: int = DEFAULT_MAX_RELEASE_BYTES,
     timeout: int = 30,
+    max_seconds: float | None = DEFAULT_MAX_SECONDS,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> SyncResult:
     """Fetch the newest release from ``source``, verify it and switch to it.
 
     ``root`` is the trusted root metadata file; it is needed on the first sync
-    and is remembered afterwards. Every failure raises a subclass of
-    :class:`~discreet.errors.CatalogError` (or :class:`InsufficientSpaceError`)
-    and keeps the previous catalog.
+    and is remembered afterwards. ``timeout`` bounds each wait for bytes;
+    ``max_seconds`` bounds the whole sync's downloads (``None``: no bound).
+    Every failure raises a subclass of :class:`~discreet.errors.CatalogError`
+    (or :class:`InsufficientSpaceError`) and keeps the previous catalog.
 
     >>> sync_catalog(home, "https://cdn.example/catalog", root="1.root.json")  # doctest: +SKIP
     """
     installed = InstalledCatalogs(Path(home))
     with installed.lock():
         bootstrap = _bootstrap(installed, root)
-        where = resolve_source(source, timeout=timeout)
+        deadline = None if max_seconds is None else time.monotonic() + max_seconds
+        where = resolve_source(source, timeout=timeout, deadline=deadline)
         with _disk_space():
             installed.tuf_dir.mkdir(parents=True, exist_ok=True)
             installed.releases_dir.mkdir(parents=True, exist_ok=True)

@@ -97,16 +97,21 @@ class Source:
     description: str
 
 
-def resolve_source(source: str, *, timeout: float = 30, attempts: int = 3) -> Source:
+def resolve_source(
+    source: str, *, timeout: float = 30, attempts: int = 3, deadline: float | None = None
+) -> Source:
     """Turn ``sync --from`` into a :class:`Source`.
 
     An ``http(s)://`` URL is the served folder of a repository. A local path
     may be a repository folder (its ``public/`` is used) or a served folder.
+    ``deadline`` (on ``time.monotonic``) bounds every download from a URL.
     """
     if source.startswith(("http://", "https://")):
         base = source.rstrip("/")
         fetcher = HttpFetcher(
-            DeviceHttpClient(policy=RetryPolicy(attempts=attempts), timeout=timeout)
+            DeviceHttpClient(
+                policy=RetryPolicy(attempts=attempts), timeout=timeout, deadline=deadline
+            )
         )
         return Source(f"{base}/metadata/", f"{base}/targets/", fetcher, base)
     path = Path(urllib.request.url2pathname(source[7:]) if source.startswith("file://") else source)

@@ -20,6 +20,12 @@ The waits between attempts follow one :class:`RetryPolicy`: exponential backoff
 with jitter drawn from an injected generator (by default one seeded from the OS
 CSPRNG, never the global ``random``), through an injectable ``sleep``.
 
+A client may also have a deadline, for a whole operation such as a sync: the
+per-read ``timeout`` alone lets a server that sends a byte every few seconds
+keep it running forever. Past the deadline no read, retry or wait starts, and
+the exchange under way stops within one read (reads return whatever bytes have
+arrived, and each waits no longer than the time left).
+
 The transport is injectable too (:class:`Transport`, one ``request`` method), so
 tests can script any answer. The default, :class:`PoolTransport`, uses urllib3
 pools and takes the proxy for each request from the standard environment
@@ -233,7 +239,10 @@ class _PooledResponse:
         return self._inner.status
 
     def stream(self, amount: int) -> Iterator[bytes]:
-        yield from self._inner.stream(amount)
+        # read1 returns what has arrived, so a trickling answer yields every few bytes
+        # and the client can check its deadline; stream() would wait for ``amount``.
+        while chunk := self._inner.read1(amount):
+            yield chunk
         self._finished = True
 
     def close(self) -> None:
@@ -266,7 +275,9 @@ class DeviceHttpClient:
 
     ``transport`` defaults to a :class:`PoolTransport`; ``rng`` (the jitter)
     defaults to :func:`csprng_generator`; ``timeout`` bounds the connection and
-    every wait for the next bytes.
+    every wait for the next bytes. ``deadline``, a time on ``clock`` (by default
+    ``time.monotonic``), bounds everything the client does: past it, a request
+    raises :class:`SourceUnavailableError` however slowly bytes still arrive.
 
     >>> client = DeviceHttpClient(policy=RetryPolicy(attempts=2), timeout=5)
     >>> client.request("GET", "https://cdn.example/metadata/1.root.json")  # doctest: +SKIP
@@ -281,9 +292,13 @@ class DeviceHttpClient:
         timeout: float = 30.0,
         rng: np.random.Generator | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        deadline: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not timeout > 0:
             raise ValueError(f"timeout must be positive, not {timeout}")
+        self.deadline = deadline
+        self._clock = clock
         self.transport: Transport = transport if transport is not None else PoolTransport()
         self.policy = policy if policy is not None else RetryPolicy()
         self.timeout = float(timeout)
@@ -319,7 +334,10 @@ class DeviceHttpClient:
         failure = ""
         for attempt in range(1, self.policy.attempts + 1):
             if attempt > 1:
-                self._sleep(self.policy.delay(attempt - 1, self._rng))
+                wait = self.policy.delay(attempt - 1, self._rng)
+                self._check_deadline(shown, after=wait)
+                self._sleep(wait)
+            self._check_deadline(shown)
             outcome = self._attempt(method, url, shown, body, sent, max_length, into)
             if isinstance(outcome, Reply) and not is_retried(outcome.status):
                 return outcome
@@ -328,6 +346,17 @@ class DeviceHttpClient:
         raise SourceUnavailableError(
             f"{shown}: {failure} after {attempts} attempt{'s' if attempts > 1 else ''}"
         )
+
+    def _time_left(self) -> float | None:
+        return None if self.deadline is None else self.deadline - self._clock()
+
+    def _check_deadline(self, shown: str, after: float = 0.0) -> None:
+        """Raise if the deadline has passed, or will have after waiting ``after`` seconds."""
+        left = self._time_left()
+        if left is not None and left <= after:
+            raise SourceUnavailableError(
+                f"{shown}: too slow, the whole operation ran out of time; try again later"
+            )
 
     def _attempt(
         self,
@@ -340,8 +369,10 @@ class DeviceHttpClient:
         into: BinaryIO | None,
     ) -> Reply | str:
         """One exchange: the answer, or what went wrong with the exchange itself."""
+        left = self._time_left()
+        timeout = self.timeout if left is None else max(min(self.timeout, left), 0.001)
         try:
-            response = self.transport.request(method, url, body, headers, self.timeout)
+            response = self.transport.request(method, url, body, headers, timeout)
         except urllib3.exceptions.LocationValueError:
             raise SourceUnavailableError(f"{shown} is not a usable address; check it") from None
         except _EXCHANGE_FAILURES as exc:
@@ -363,6 +394,7 @@ class DeviceHttpClient:
                     return _describe(exc)
                 if chunk is None:
                     return Reply(status, bytes(buffer))
+                self._check_deadline(shown)
                 received += len(chunk)
                 if received > max_length:
                     return Reply(status, bytes(buffer), oversized=True)
