@@ -38,8 +38,14 @@ from discreet.publish.repository import PublisherRepository
 from discreet.server.aggregate import DEFAULT_MIN_REPORTS, labels_for
 from discreet.server.storage import ReportStore
 
-_METADATA_NAME = re.compile(r"^[0-9]*\.?[a-z]+\.json$")
-_TARGET_NAME = re.compile(r"^[0-9a-f]{64}\.[a-z]+\.[a-z]+$")
+# Names, numbers and weeks are matched whole and in ASCII: ``\d`` and ``str.isdigit``
+# also accept digits such as "²" or "٣", which ``int`` then refuses.
+_METADATA_NAME = re.compile(r"(?:[0-9]{1,10}\.)?[a-z]{1,20}\.json", re.ASCII)
+_TARGET_NAME = re.compile(r"[0-9a-f]{64}\.[a-z]+\.[a-z]+", re.ASCII)
+_PERIOD = re.compile(r"[0-9]{4}-W[0-9]{2}", re.ASCII)
+_NUMBER = re.compile(r"[0-9]{1,10}", re.ASCII)
+#: Catalog versions travel in four bytes (see :mod:`discreet.protocol.report`).
+_MAX_CATALOG = 2**32 - 1
 #: Batches up to this size are written on the event loop (see ``Service.reports``).
 INLINE_BATCH = 100
 #: A report naming an unknown catalog makes the service look for a new release in the
@@ -100,14 +106,14 @@ class Service:
     async def metadata(self, request: Request) -> Response:
         name = request.path_params["name"]
         path = self.repo.metadata_dir / name
-        if not _METADATA_NAME.match(name) or not path.is_file():
+        if not _METADATA_NAME.fullmatch(name) or not path.is_file():
             return _error(404, "no such metadata")
         return FileResponse(path, headers={"Cache-Control": "no-cache"})
 
     async def target(self, request: Request) -> Response:
         name = request.path_params["name"]
         path = self.repo.targets_dir / "catalog" / name
-        if not _TARGET_NAME.match(name) or not path.is_file():
+        if not _TARGET_NAME.fullmatch(name) or not path.is_file():
             return _error(404, "no such target")
         etag = f'"{name.split(".", 1)[0]}"'
         if request.headers.get("if-none-match") == etag:
@@ -120,7 +126,9 @@ class Service:
         declared = request.headers.get("content-length")
         limit = self.limits.max_body_bytes
         too_big = WireError(413, f"the body may be at most {limit} bytes")
-        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        if declared is not None and (
+            not _NUMBER.fullmatch(declared.strip()) or int(declared) > limit
+        ):
             raise too_big
         chunks, size = [], 0
         try:
@@ -159,11 +167,13 @@ class Service:
         period = request.query_params.get("period", "")
         kind = request.query_params.get("kind", "")
         catalog_text = request.query_params.get("catalog")
-        if kind not in ("category", "item") or not re.match(r"^\d{4}-W\d{2}$", period):
+        if kind not in ("category", "item") or not _PERIOD.fullmatch(period):
             return _error(422, "give period=YYYY-Www and kind=category|item")
-        if catalog_text is not None and not catalog_text.isdigit():
-            return _error(422, "catalog must be a version number")
-        catalog = int(catalog_text) if catalog_text else None
+        catalog = None
+        if catalog_text is not None:
+            if not _NUMBER.fullmatch(catalog_text) or int(catalog_text) > _MAX_CATALOG:
+                return _error(422, f"catalog must be a version number up to {_MAX_CATALOG}")
+            catalog = int(catalog_text)
         try:
             estimates = await run_in_threadpool(
                 self.store.estimates, period, kind, catalog, min_reports=self.min_reports
