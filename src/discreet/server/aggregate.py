@@ -63,6 +63,18 @@ class Estimates:
         }
 
 
+def below_threshold(period: str, kind: str, min_reports: int) -> EstimateUnavailableError:
+    """The one answer for every key below the threshold, with no report count in it.
+
+    Zero reports and ``min_reports - 1`` read the same: below the threshold
+    nothing about the count is disclosed.
+    """
+    return EstimateUnavailableError(
+        f"{kind} estimates for {period} are published only from {min_reports} reports on, "
+        "and that threshold is not reached (counts below it are not disclosed)"
+    )
+
+
 @dataclass
 class Aggregator:
     """Sketches of every (period, kind, catalog version) a server has received.
@@ -124,10 +136,7 @@ class Aggregator:
         sketch = self.sketches.get((period, kind, catalog_version))
         reports = sketch.n if sketch else 0
         if sketch is None or reports < min_reports:
-            raise EstimateUnavailableError(
-                f"{reports} {kind} reports for {period} (catalog v{catalog_version}); "
-                f"estimates are published from {min_reports} reports on"
-            )
+            raise below_threshold(period, kind, min_reports)
         params = sketch.oracle
         values = params.estimate(sketch.vector, reports)
         stderr = params.standard_errors(values, reports)

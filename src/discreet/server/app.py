@@ -209,6 +209,14 @@ def privacy_statement(store: ReportStore, min_reports: int) -> dict[str, Any]:
         "stores": "reports only as additive sketch increments per (week, kind, catalog "
         "version), plus a random per-report token to ignore retries",
         "publishes": f"estimates with standard errors, only from {min_reports} reports on",
+        "threshold": {
+            "min_reports": min_reports,
+            "protects_against": "not sybil reports: anyone can post reports of their own "
+            "until the threshold is reached and then read the few other reports back from "
+            "the estimates. What protects each device's report is local differential "
+            "privacy (the epsilon in reporting_parameters), and secure aggregation will. "
+            "Below the threshold no count is disclosed, not even whether it is zero.",
+        },
         "reporting_parameters": reporting,
         "catalog_version": newest,
     }

@@ -37,7 +37,12 @@ from discreet.errors import EstimateUnavailableError
 from discreet.protocol.params import ReportingParams
 from discreet.protocol.report import Report
 from discreet.protocol.sketch import Sketch
-from discreet.server.aggregate import DEFAULT_MIN_REPORTS, Aggregator, Estimates
+from discreet.server.aggregate import (
+    DEFAULT_MIN_REPORTS,
+    Aggregator,
+    Estimates,
+    below_threshold,
+)
 
 SCHEMA_VERSION = 1
 COMPACT_AFTER = 256  # increments per sketch before a read merges them into one
@@ -293,7 +298,8 @@ class ReportStore:
         if catalog is None:
             catalog = self.latest_catalog(period, kind)
         if catalog is None or catalog not in self._catalogs:
-            raise EstimateUnavailableError(f"no {kind} reports for {period} yet")
+            # Worded as for a few reports: "none yet" would tell 0 from 1.
+            raise below_threshold(period, kind, min_reports)
         if kind not in self._catalogs[catalog].kinds:
             raise EstimateUnavailableError(f"catalog v{catalog} takes no {kind} reports")
         aggregator = Aggregator(self._catalogs)
