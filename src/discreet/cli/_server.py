@@ -35,6 +35,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         limits=Limits(max_body_bytes=args.max_body_bytes, max_reports=args.max_reports),
         keep_metadata_fresh=args.refresh,
         metadata_lifetimes=expiries_from(args),
+        central_noise=args.central_noise,
     )
     return 0
 
@@ -53,7 +54,11 @@ def cmd_estimates(args: argparse.Namespace) -> int:
     store = ReportStore(args.db)
     try:
         estimates = store.estimates(
-            args.period, args.kind, args.catalog, min_reports=args.min_reports
+            args.period,
+            args.kind,
+            args.catalog,
+            min_reports=args.min_reports,
+            central_noise=args.central_noise,
         )
         ids = store.item_ids(estimates.catalog_version)
         document: dict[str, Any] = estimates.document(
@@ -75,6 +80,24 @@ def cmd_estimates(args: argparse.Namespace) -> int:
     return 0
 
 
+def _laplace_scale(value: str) -> float:
+    """A positive, finite Laplace scale, checked while the arguments are parsed (exit code 2)."""
+    try:
+        scale = float(value)
+    except ValueError:
+        scale = float("nan")
+    if not 0 < scale < float("inf"):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive number")
+    return scale
+
+
+CENTRAL_NOISE_HELP = (
+    "add Laplace noise of scale B to every published estimate, drawn once per "
+    "(week, kind, catalog) and kept in the database, so that repeated queries return "
+    "the same figures (use the same B for 'serve' and 'publish estimates')"
+)
+
+
 def register(sub: Any, publish_commands: Any, common: argparse.ArgumentParser) -> None:
     """Add ``serve`` and ``publish estimates``."""
     p = add_command(
@@ -94,6 +117,7 @@ def register(sub: Any, publish_commands: Any, common: argparse.ArgumentParser) -
         "--max-body-bytes", type=positive_int, default=Limits().max_body_bytes, metavar="B"
     )
     p.add_argument("--max-reports", type=positive_int, default=Limits().max_reports, metavar="N")
+    p.add_argument("--central-noise", type=_laplace_scale, metavar="B", help=CENTRAL_NOISE_HELP)
     p.add_argument(
         "--no-refresh",
         dest="refresh",
@@ -119,4 +143,5 @@ def register(sub: Any, publish_commands: Any, common: argparse.ArgumentParser) -
         "--catalog", type=int, metavar="VERSION", help="default: the newest with reports"
     )
     p.add_argument("--min-reports", type=positive_int, default=DEFAULT_MIN_REPORTS, metavar="N")
+    p.add_argument("--central-noise", type=_laplace_scale, metavar="B", help=CENTRAL_NOISE_HELP)
     p.add_argument("--out", metavar="FILE", help="also write the JSON document to FILE")

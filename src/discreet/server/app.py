@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import json
 import re
 import time
@@ -84,11 +85,13 @@ class Service:
         today: Callable[[], dt.date],
         rescan_seconds: float = RESCAN_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        central_noise: float | None = None,
     ) -> None:
         self.repo = repo
         self.store = store
         self.limits = limits
         self.min_reports = min_reports
+        self.central_noise = central_noise
         self.today = today
         self.rescan_seconds = rescan_seconds
         self._clock = clock
@@ -176,7 +179,14 @@ class Service:
             catalog = int(catalog_text)
         try:
             estimates = await run_in_threadpool(
-                self.store.estimates, period, kind, catalog, min_reports=self.min_reports
+                functools.partial(
+                    self.store.estimates,
+                    period,
+                    kind,
+                    catalog,
+                    min_reports=self.min_reports,
+                    central_noise=self.central_noise,
+                )
             )
             reporting = self.store.catalogs[estimates.catalog_version]
             ids = await run_in_threadpool(self.store.item_ids, estimates.catalog_version)
@@ -185,13 +195,15 @@ class Service:
         return JSONResponse(estimates.document(labels_for(kind, reporting, ids)))
 
     async def privacy(self, request: Request) -> Response:
-        return JSONResponse(privacy_statement(self.store, self.min_reports))
+        return JSONResponse(privacy_statement(self.store, self.min_reports, self.central_noise))
 
     async def health(self, request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
 
-def privacy_statement(store: ReportStore, min_reports: int) -> dict[str, Any]:
+def privacy_statement(
+    store: ReportStore, min_reports: int, central_noise: float | None = None
+) -> dict[str, Any]:
     """What the service collects, generated from the catalogs' reporting parameters."""
     catalogs = store.catalogs
     newest = max(catalogs) if catalogs else None
@@ -217,6 +229,14 @@ def privacy_statement(store: ReportStore, min_reports: int) -> dict[str, Any]:
             "privacy (the epsilon in reporting_parameters), and secure aggregation will. "
             "Below the threshold no count is disclosed, not even whether it is zero.",
         },
+        "central_noise": {
+            "laplace_scale": central_noise,
+            "drawn": "once per (week, kind, catalog version), kept, and added to every "
+            "figure of that release; the standard errors are computed from the noised "
+            "estimates only",
+        }
+        if central_noise
+        else None,
         "reporting_parameters": reporting,
         "catalog_version": newest,
     }
@@ -231,14 +251,19 @@ def create_app(
     today: Callable[[], dt.date] = dt.date.today,
     close_store_on_shutdown: bool = False,
     rescan_seconds: float = RESCAN_SECONDS,
+    central_noise: float | None = None,
 ) -> Starlette:
     """The ASGI application over a repository and a report store.
 
     With ``close_store_on_shutdown`` the store is closed (its WAL folded into
     the database) when the server shuts down gracefully. A catalog published
     while the service runs is taken up by the first report that names it, at
-    most one repository scan per ``rescan_seconds``.
+    most one repository scan per ``rescan_seconds``. ``central_noise`` is the
+    scale of the Laplace noise added to published estimates, drawn once per
+    release and kept in the store (see :meth:`ReportStore.estimates`).
     """
+    if central_noise is not None and not (0 < central_noise < float("inf")):
+        raise ValueError("central noise must be a positive, finite Laplace scale")
     if not repo.metadata_dir.is_dir():
         raise RepositoryError(f"{repo.path} has no served folder; run 'discreet publish init'")
     register_repository_catalogs(store, repo)
@@ -249,6 +274,7 @@ def create_app(
         min_reports=min_reports,
         today=today,
         rescan_seconds=rescan_seconds,
+        central_noise=central_noise,
     )
     routes = [
         Route("/healthz", service.health),

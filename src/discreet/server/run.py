@@ -70,6 +70,7 @@ def serve(
     limits: Limits | None = None,
     keep_metadata_fresh: bool = True,
     metadata_lifetimes: Expiries | None = None,
+    central_noise: float | None = None,
     ready: Callable[[str], None] = _announce,
 ) -> None:
     """Run the service until SIGINT/SIGTERM, then shut down gracefully.
@@ -84,6 +85,8 @@ def serve(
     timestamp and snapshot before they expire (see :mod:`discreet.server.upkeep`),
     which needs their keys beside the repository; ``metadata_lifetimes`` are the
     validity periods it signs with (the defaults of :class:`Expiries` if not given).
+    ``central_noise`` adds Laplace noise of that scale to the published estimates,
+    drawn from the OS CSPRNG once per release and kept in the database.
     Without the ``server`` extra it raises :class:`MissingDependencyError`.
     """
     require_server_extra()
@@ -100,6 +103,7 @@ def serve(
             limits=limits,
             min_reports=min_reports,
             close_store_on_shutdown=True,
+            central_noise=central_noise,
         )
     except BaseException:
         store.close()
