@@ -126,6 +126,7 @@ class ServiceProcess:
 
     process: subprocess.Popen[bytes]
     port: int
+    output: list[bytes]  # the lines it printed up to "listening on"
 
     @property
     def url(self) -> str:
@@ -160,6 +161,7 @@ def start_service_process(
     )
     assert process.stdout is not None
     lines: queue.Queue[bytes | None] = queue.Queue()
+    output: list[bytes] = []
 
     def read_stdout(stdout: IO[bytes]) -> None:  # drained to the end, so it never blocks
         with stdout:
@@ -177,8 +179,9 @@ def start_service_process(
                 raise RuntimeError("the service did not report a port within 60 s") from None
             if line is None:
                 raise RuntimeError(f"the service exited ({process.wait(10)}) before listening")
+            output.append(line)
             if match := LISTENING.match(line):
-                return ServiceProcess(process, int(match.group(1)))
+                return ServiceProcess(process, int(match.group(1)), output)
     except BaseException:
         process.kill()  # never leave a server behind, whatever went wrong
         process.wait()

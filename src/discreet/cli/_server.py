@@ -21,11 +21,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from discreet.server.run import require_server_extra, serve
 
     require_server_extra()  # before announcing a service that cannot start
-    print(f"serving {args.repo} on http://{args.host}:{args.port} (no access log is kept)")
-    if args.refresh:
-        print("the timestamp and snapshot metadata are re-signed before they expire")
-    else:
-        print("--no-refresh: run 'discreet publish refresh' at least daily")
+
+    def starting(url: str) -> None:  # once the repository, database and port are checked
+        print(f"serving {args.repo} on {url} (no access log is kept)")
+        if args.refresh:
+            print("the timestamp and snapshot metadata are re-signed before they expire")
+        else:
+            print("--no-refresh: run 'discreet publish refresh' at least daily")
+
     serve(
         args.repo,
         args.db,
@@ -36,8 +39,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
         keep_metadata_fresh=args.refresh,
         metadata_lifetimes=expiries_from(args),
         central_noise=args.central_noise,
+        starting=starting,
     )
     return 0
+
+
+def _port(value: str) -> int:
+    """A TCP port, 0-65535 (0: a free one), checked while the arguments are parsed."""
+    try:
+        port = int(value)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port (0-65535)")
+    return port
 
 
 def _period(value: str) -> str:
@@ -51,7 +66,7 @@ def _period(value: str) -> str:
 
 def cmd_estimates(args: argparse.Namespace) -> int:
     """Estimates from the reports received, as JSON for 'publish build --popularity'."""
-    store = ReportStore(args.db)
+    store = ReportStore(args.db, create=False)  # a mistyped path is not a new, empty database
     try:
         estimates = store.estimates(
             args.period,
@@ -109,9 +124,14 @@ def register(sub: Any, publish_commands: Any, common: argparse.ArgumentParser) -
         handler=cmd_serve,
     )
     p.add_argument("--repo", required=True, metavar="REPO")
-    p.add_argument("--db", required=True, metavar="DB", help="SQLite database (created if new)")
+    p.add_argument(
+        "--db",
+        required=True,
+        metavar="DB",
+        help="SQLite database (created if new, in a folder that must exist)",
+    )
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--port", type=_port, default=8080, help="0 picks a free port")
     p.add_argument("--min-reports", type=positive_int, default=DEFAULT_MIN_REPORTS, metavar="N")
     p.add_argument(
         "--max-body-bytes", type=positive_int, default=Limits().max_body_bytes, metavar="B"

@@ -8,15 +8,17 @@ is reported once the service accepts connections (a ``listening on URL`` line fr
 from __future__ import annotations
 
 import contextlib
+import errno
 import importlib
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from discreet.errors import MissingDependencyError, RepositoryError
+from discreet.errors import MissingDependencyError, RepositoryError, ServiceAddressError
 from discreet.protocol.wire import Limits
 from discreet.publish.repository import Expiries, PublisherRepository
 from discreet.server.aggregate import DEFAULT_MIN_REPORTS
@@ -60,6 +62,33 @@ def _listening_server(config: uvicorn.Config, listening: Callable[[int], None]) 
     return Server(config)
 
 
+def bind_listener(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` (``port=0``: a free one), or :class:`ServiceAddressError`.
+
+    Bound before anything is announced, so that a port in use is one line of error.
+    """
+    where = f"{host}:{port}"
+    advice = "choose another --port (0 picks a free one) or --host"
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        listener = socket.socket(family, kind, proto)
+    except (OSError, OverflowError, UnicodeError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise ServiceAddressError(f"cannot listen on {where}: {reason}; {advice}") from None
+    try:
+        if hasattr(socket, "SO_REUSEADDR") and sys.platform != "win32":
+            # As uvicorn does: a restart may bind while old connections linger in TIME_WAIT.
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(address)
+    except (OSError, OverflowError) as exc:
+        listener.close()
+        reason = getattr(exc, "strerror", None) or exc
+        raise ServiceAddressError(f"cannot listen on {where}: {reason}; {advice}") from None
+    return listener
+
+
 def serve(
     repo_path: str | Path,
     db_path: str | Path,
@@ -71,13 +100,19 @@ def serve(
     keep_metadata_fresh: bool = True,
     metadata_lifetimes: Expiries | None = None,
     central_noise: float | None = None,
+    starting: Callable[[str], None] | None = None,
     ready: Callable[[str], None] = _announce,
 ) -> None:
     """Run the service until SIGINT/SIGTERM, then shut down gracefully.
 
-    ``port=0`` binds a free port. Once the service accepts connections,
-    ``ready`` is called with its address (by default it prints
-    ``listening on http://HOST:PORT``, with the port actually bound).
+    Everything that can be wrong with the arguments is checked first, before
+    anything is created or announced: the repository must exist
+    (:class:`RepositoryNotFoundError`), the database's folder too
+    (``FileNotFoundError``; the database itself is created if new), and the
+    address must be free (:class:`ServiceAddressError`). Then ``starting`` is
+    called with the service's URL, and, once it accepts connections, ``ready``
+    (by default it prints ``listening on http://HOST:PORT``, with the port
+    actually bound). ``port=0`` binds a free port.
 
     Access logging is off, so no client address or user agent is ever
     written anywhere; only warnings and errors about the service itself are logged.
@@ -94,8 +129,17 @@ def serve(
 
     from discreet.server.app import create_app
 
-    store = ReportStore(db_path)
     repo = PublisherRepository.open(repo_path)
+    if not Path(db_path).parent.is_dir():  # checked again by the store; here, before binding
+        raise FileNotFoundError(
+            errno.ENOENT, "the database's folder does not exist", str(Path(db_path).parent)
+        )
+    listener = bind_listener(host, port)
+    try:
+        store = ReportStore(db_path)
+    except BaseException:
+        listener.close()
+        raise
     try:
         app = create_app(
             repo,
@@ -106,6 +150,7 @@ def serve(
             central_noise=central_noise,
         )
     except BaseException:
+        listener.close()
         store.close()
         raise
     keeper = (
@@ -125,9 +170,17 @@ def serve(
         timeout_keep_alive=5,
         timeout_graceful_shutdown=10,
     )
+    bound = int(listener.getsockname()[1])
+    if starting is not None:
+        starting(f"http://{host}:{bound}")
     server = _listening_server(config, lambda bound: ready(f"http://{host}:{bound}"))
-    with keeper, contextlib.suppress(KeyboardInterrupt):  # SIGINT ends the service quietly
-        server.run()
+    try:
+        with keeper, contextlib.suppress(KeyboardInterrupt):  # SIGINT ends the service quietly
+            server.run(sockets=[listener])
+    except SystemExit:  # uvicorn exits with its own codes (3) on a failed startup
+        server.started = False
+    finally:
+        listener.close()
     if not server.started:
         raise RepositoryError("the service did not start; see the error above")
 

@@ -26,6 +26,7 @@ the sender: no address, no user agent, no time finer than the report's week.
 
 from __future__ import annotations
 
+import errno
 import json
 import sqlite3
 import threading
@@ -87,15 +88,23 @@ class IngestResult:
 class ReportStore:
     """Thread-safe access to the server database (one connection, one lock).
 
+    The database's folder must exist; with ``create=False`` the database too.
     ``rng`` draws the central noise (by default seeded from the OS CSPRNG).
 
     >>> store = ReportStore("reports.db")  # doctest: +SKIP
     >>> store.ingest([(token, report)])  # doctest: +SKIP
     """
 
-    def __init__(self, path: str | Path, *, rng: np.random.Generator | None = None) -> None:
+    def __init__(
+        self, path: str | Path, *, create: bool = True, rng: np.random.Generator | None = None
+    ) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.path.parent.is_dir():  # a mistyped path is not silently made
+            raise FileNotFoundError(
+                errno.ENOENT, "the database's folder does not exist", str(self.path.parent)
+            )
+        if not create and not self.path.is_file():
+            raise FileNotFoundError(errno.ENOENT, "no report database there", str(self.path))
         # Central noise comes from the OS CSPRNG unless a test injects a generator.
         self._rng = rng if rng is not None else production_rng()
         self._lock = threading.Lock()
