@@ -13,6 +13,7 @@ from discreet.cli._publish import add_expiry_options, expiries_from
 from discreet.protocol.report import period_code
 from discreet.protocol.wire import Limits
 from discreet.server.aggregate import DEFAULT_MIN_REPORTS, labels_for
+from discreet.server.run import HEADER_TIMEOUT, MAX_CONNECTIONS
 from discreet.server.storage import ReportStore
 
 
@@ -39,6 +40,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         keep_metadata_fresh=args.refresh,
         metadata_lifetimes=expiries_from(args),
         central_noise=args.central_noise,
+        header_timeout=args.header_timeout,
+        max_connections=args.max_connections,
         starting=starting,
     )
     return 0
@@ -95,6 +98,17 @@ def cmd_estimates(args: argparse.Namespace) -> int:
     return 0
 
 
+def _seconds(value: str) -> float:
+    """A positive, finite number of seconds (exit code 2 otherwise)."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive number of seconds")
+    return seconds
+
+
 def _laplace_scale(value: str) -> float:
     """A positive, finite Laplace scale, checked while the arguments are parsed (exit code 2)."""
     try:
@@ -138,6 +152,20 @@ def register(sub: Any, publish_commands: Any, common: argparse.ArgumentParser) -
     )
     p.add_argument("--max-reports", type=positive_int, default=Limits().max_reports, metavar="N")
     p.add_argument("--central-noise", type=_laplace_scale, metavar="B", help=CENTRAL_NOISE_HELP)
+    p.add_argument(
+        "--header-timeout",
+        type=_seconds,
+        default=HEADER_TIMEOUT,
+        metavar="S",
+        help="seconds a client has to send a request's headers; then 408 and disconnected",
+    )
+    p.add_argument(
+        "--max-connections",
+        type=positive_int,
+        default=MAX_CONNECTIONS,
+        metavar="N",
+        help="open connections at most; one more is answered 503",
+    )
     p.add_argument(
         "--no-refresh",
         dest="refresh",

@@ -25,6 +25,10 @@ from discreet.server.aggregate import DEFAULT_MIN_REPORTS
 from discreet.server.storage import ReportStore
 from discreet.server.upkeep import MetadataKeeper
 
+#: Seconds a client has to send a request's headers (the body has ``Limits.body_timeout``).
+HEADER_TIMEOUT = 10.0
+#: Open connections at most; one more is answered 503. Below the usual limit of 1,024 files.
+MAX_CONNECTIONS = 800
 #: What the service runs on, from the ``server`` extra (imported only when serving).
 SERVER_EXTRA = ("starlette", "uvicorn")
 
@@ -100,6 +104,8 @@ def serve(
     keep_metadata_fresh: bool = True,
     metadata_lifetimes: Expiries | None = None,
     central_noise: float | None = None,
+    header_timeout: float = HEADER_TIMEOUT,
+    max_connections: int = MAX_CONNECTIONS,
     starting: Callable[[str], None] | None = None,
     ready: Callable[[str], None] = _announce,
 ) -> None:
@@ -122,6 +128,9 @@ def serve(
     validity periods it signs with (the defaults of :class:`Expiries` if not given).
     ``central_noise`` adds Laplace noise of that scale to the published estimates,
     drawn from the OS CSPRNG once per release and kept in the database.
+    A client gets ``header_timeout`` seconds to send a request's headers, and
+    at most ``max_connections`` connections are open at once; one more is
+    answered 503 (see :mod:`discreet.server._protocol`).
     Without the ``server`` extra it raises :class:`MissingDependencyError`.
     """
     require_server_extra()
@@ -160,10 +169,13 @@ def serve(
     )
     # On SIGTERM/SIGINT uvicorn finishes in-flight requests, runs the app's shutdown
     # (which closes the store), then re-raises the signal as the process's exit status.
+    from discreet.server._protocol import guarded_protocol
+
     config = uvicorn.Config(
         app,
         host=host,
         port=port,
+        http=guarded_protocol(header_timeout, max_connections),
         access_log=False,
         log_level="warning",
         server_header=False,
