@@ -126,6 +126,7 @@ class ServiceProcess:
 
     process: subprocess.Popen[bytes]
     port: int
+    output: list[bytes]  # the lines it printed up to "listening on"
 
     @property
     def url(self) -> str:
@@ -160,6 +161,7 @@ def start_service_process(
     )
     assert process.stdout is not None
     lines: queue.Queue[bytes | None] = queue.Queue()
+    output: list[bytes] = []
 
     def read_stdout(stdout: IO[bytes]) -> None:  # drained to the end, so it never blocks
         with stdout:
@@ -177,9 +179,62 @@ def start_service_process(
                 raise RuntimeError("the service did not report a port within 60 s") from None
             if line is None:
                 raise RuntimeError(f"the service exited ({process.wait(10)}) before listening")
+            output.append(line)
             if match := LISTENING.match(line):
-                return ServiceProcess(process, int(match.group(1)))
+                return ServiceProcess(process, int(match.group(1)), output)
     except BaseException:
         process.kill()  # never leave a server behind, whatever went wrong
         process.wait()
         raise
+
+
+def asgi_request(
+    app: Any,
+    method: str,
+    path: str,
+    *,
+    query: bytes = b"",
+    body: bytes = b"",
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> tuple[int, bytes]:
+    """One request to an ASGI app, in process (no socket, no HTTP parser in between).
+
+    The app sees exactly the path, query and headers given, which an HTTP
+    parser might have refused before; any exception it raises propagates.
+    """
+    import asyncio
+    from urllib.parse import quote
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": quote(path.encode("utf-8", "surrogateescape")).encode(),
+        "root_path": "",
+        "query_string": query,
+        "headers": headers if headers is not None else [(b"host", b"test")],
+        "client": None,
+        "server": ("127.0.0.1", 80),
+    }
+    sent: list[dict[str, Any]] = []
+    delivered = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await asyncio.Event().wait()  # never: no disconnect while the app answers
+        raise AssertionError("unreachable")
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(asyncio.wait_for(app(scope, receive, send), 10))
+    starts = [m for m in sent if m["type"] == "http.response.start"]
+    assert len(starts) == 1, f"{method} {path}: {len(starts)} response starts"
+    answer = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return int(starts[0]["status"]), answer

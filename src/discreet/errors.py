@@ -6,6 +6,7 @@ The tree::
     ├── UnsupportedFormatError        a file or record is newer than this code
     ├── InsufficientSpaceError        the disk is full; nothing was half-written
     ├── MissingDependencyError        an optional extra is not installed
+    ├── ServiceAddressError           the service cannot listen on that host and port
     ├── InputError                    the publisher's input files are wrong
     │   ├── ItemsInvalidError         items CSV/JSONL (names file, line, field)
     │   ├── TaxonomyInvalidError      taxonomy JSON/TOML
@@ -86,6 +87,7 @@ __all__ = [
     "RepositoryError",
     "RepositoryExistsError",
     "RepositoryNotFoundError",
+    "ServiceAddressError",
     "SessionModeError",
     "SourceUnavailableError",
     "StoreError",
@@ -114,6 +116,10 @@ class InsufficientSpaceError(DiscreetError):
 
 class MissingDependencyError(DiscreetError):
     """A feature needs an optional extra that is not installed; the message says which."""
+
+
+class ServiceAddressError(DiscreetError):
+    """``discreet serve`` cannot listen on the host and port given (in use, or not ours)."""
 
 
 class InputError(DiscreetError):

@@ -13,6 +13,7 @@ from discreet.cli._publish import add_expiry_options, expiries_from
 from discreet.protocol.report import period_code
 from discreet.protocol.wire import Limits
 from discreet.server.aggregate import DEFAULT_MIN_REPORTS, labels_for
+from discreet.server.run import HEADER_TIMEOUT, MAX_CONNECTIONS
 from discreet.server.storage import ReportStore
 
 
@@ -21,11 +22,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from discreet.server.run import require_server_extra, serve
 
     require_server_extra()  # before announcing a service that cannot start
-    print(f"serving {args.repo} on http://{args.host}:{args.port} (no access log is kept)")
-    if args.refresh:
-        print("the timestamp and snapshot metadata are re-signed before they expire")
-    else:
-        print("--no-refresh: run 'discreet publish refresh' at least daily")
+
+    def starting(url: str) -> None:  # once the repository, database and port are checked
+        print(f"serving {args.repo} on {url} (no access log is kept)")
+        if args.refresh:
+            print("the timestamp and snapshot metadata are re-signed before they expire")
+        else:
+            print("--no-refresh: run 'discreet publish refresh' at least daily")
+
     serve(
         args.repo,
         args.db,
@@ -35,8 +39,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
         limits=Limits(max_body_bytes=args.max_body_bytes, max_reports=args.max_reports),
         keep_metadata_fresh=args.refresh,
         metadata_lifetimes=expiries_from(args),
+        central_noise=args.central_noise,
+        header_timeout=args.header_timeout,
+        max_connections=args.max_connections,
+        starting=starting,
     )
     return 0
+
+
+def _port(value: str) -> int:
+    """A TCP port, 0-65535 (0: a free one), checked while the arguments are parsed."""
+    try:
+        port = int(value)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port (0-65535)")
+    return port
 
 
 def _period(value: str) -> str:
@@ -50,10 +69,14 @@ def _period(value: str) -> str:
 
 def cmd_estimates(args: argparse.Namespace) -> int:
     """Estimates from the reports received, as JSON for 'publish build --popularity'."""
-    store = ReportStore(args.db)
+    store = ReportStore(args.db, create=False)  # a mistyped path is not a new, empty database
     try:
         estimates = store.estimates(
-            args.period, args.kind, args.catalog, min_reports=args.min_reports
+            args.period,
+            args.kind,
+            args.catalog,
+            min_reports=args.min_reports,
+            central_noise=args.central_noise,
         )
         ids = store.item_ids(estimates.catalog_version)
         document: dict[str, Any] = estimates.document(
@@ -75,6 +98,35 @@ def cmd_estimates(args: argparse.Namespace) -> int:
     return 0
 
 
+def _seconds(value: str) -> float:
+    """A positive, finite number of seconds (exit code 2 otherwise)."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive number of seconds")
+    return seconds
+
+
+def _laplace_scale(value: str) -> float:
+    """A positive, finite Laplace scale, checked while the arguments are parsed (exit code 2)."""
+    try:
+        scale = float(value)
+    except ValueError:
+        scale = float("nan")
+    if not 0 < scale < float("inf"):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive number")
+    return scale
+
+
+CENTRAL_NOISE_HELP = (
+    "add Laplace noise of scale B to every published estimate, drawn once per "
+    "(week, kind, catalog) and kept in the database, so that repeated queries return "
+    "the same figures (use the same B for 'serve' and 'publish estimates')"
+)
+
+
 def register(sub: Any, publish_commands: Any, common: argparse.ArgumentParser) -> None:
     """Add ``serve`` and ``publish estimates``."""
     p = add_command(
@@ -86,14 +138,34 @@ def register(sub: Any, publish_commands: Any, common: argparse.ArgumentParser) -
         handler=cmd_serve,
     )
     p.add_argument("--repo", required=True, metavar="REPO")
-    p.add_argument("--db", required=True, metavar="DB", help="SQLite database (created if new)")
+    p.add_argument(
+        "--db",
+        required=True,
+        metavar="DB",
+        help="SQLite database (created if new, in a folder that must exist)",
+    )
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--port", type=_port, default=8080, help="0 picks a free port")
     p.add_argument("--min-reports", type=positive_int, default=DEFAULT_MIN_REPORTS, metavar="N")
     p.add_argument(
         "--max-body-bytes", type=positive_int, default=Limits().max_body_bytes, metavar="B"
     )
     p.add_argument("--max-reports", type=positive_int, default=Limits().max_reports, metavar="N")
+    p.add_argument("--central-noise", type=_laplace_scale, metavar="B", help=CENTRAL_NOISE_HELP)
+    p.add_argument(
+        "--header-timeout",
+        type=_seconds,
+        default=HEADER_TIMEOUT,
+        metavar="S",
+        help="seconds a client has to send a request's headers; then 408 and disconnected",
+    )
+    p.add_argument(
+        "--max-connections",
+        type=positive_int,
+        default=MAX_CONNECTIONS,
+        metavar="N",
+        help="open connections at most; one more is answered 503",
+    )
     p.add_argument(
         "--no-refresh",
         dest="refresh",
@@ -119,4 +191,5 @@ def register(sub: Any, publish_commands: Any, common: argparse.ArgumentParser) -
         "--catalog", type=int, metavar="VERSION", help="default: the newest with reports"
     )
     p.add_argument("--min-reports", type=positive_int, default=DEFAULT_MIN_REPORTS, metavar="N")
+    p.add_argument("--central-noise", type=_laplace_scale, metavar="B", help=CENTRAL_NOISE_HELP)
     p.add_argument("--out", metavar="FILE", help="also write the JSON document to FILE")

@@ -65,6 +65,16 @@ def _hex(value: Any, size: int, what: str) -> bytes:
     raise WireError(422, f"{what} must be {2 * size} lowercase hex digits")
 
 
+def _shown(value: Any) -> str:
+    """A refused value for an error message: a short scalar as JSON, else its JSON type."""
+    if value is None or isinstance(value, bool | int | float):
+        text = json.dumps(value)
+        return text if len(text) <= 40 else "a long number"
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else "an object"
+
+
 def accepted_periods(today: dt.date, limits: Limits) -> frozenset[str]:
     """The ISO weeks a report may name: this one and ``past_periods`` before it."""
     return _periods(today, limits.past_periods)
@@ -81,12 +91,16 @@ def decode_batch(body: bytes, today: dt.date, limits: Limits) -> list[tuple[byte
         document = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         raise WireError(400, "the body is not JSON") from None
+    except RecursionError:  # a few kilobytes of "[" are enough to reach it
+        raise WireError(400, "the body is nested too deeply") from None
     if not isinstance(document, Mapping):
         raise WireError(422, "the body must be a JSON object")
     if set(document) != {"format_version", "reports"}:
         raise WireError(422, "the body must have exactly 'format_version' and 'reports'")
-    if document["format_version"] != BATCH_FORMAT_VERSION:
-        raise WireError(422, f"unsupported batch format {document['format_version']!r}")
+    version = document["format_version"]
+    # Strictly the integer: true and 1.0 compare equal to 1 in Python, but are not it.
+    if type(version) is not int or version != BATCH_FORMAT_VERSION:
+        raise WireError(422, f"unsupported batch format {_shown(version)}")
     entries = document["reports"]
     if not isinstance(entries, list) or not entries:
         raise WireError(422, "'reports' must be a non-empty list")

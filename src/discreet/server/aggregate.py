@@ -4,7 +4,7 @@ Reports are folded into one :class:`~discreet.protocol.sketch.Sketch` per
 (period, kind, catalog version); sketches from several servers or batches
 merge by addition. Estimates are unbiased, come with standard errors, and are
 published only above a minimum number of reports (default 1,000), optionally
-with central noise on top.
+with central Laplace noise on top, drawn once per release.
 """
 
 from __future__ import annotations
@@ -63,6 +63,23 @@ class Estimates:
         }
 
 
+def unit_laplace_noise(size: int, rng: np.random.Generator) -> FloatArray:
+    """``size`` draws of Laplace(0, 1) noise: one release's noise, before scaling."""
+    return np.asarray(rng.laplace(0.0, 1.0, size=size), dtype=np.float64)
+
+
+def below_threshold(period: str, kind: str, min_reports: int) -> EstimateUnavailableError:
+    """The one answer for every key below the threshold, with no report count in it.
+
+    Zero reports and ``min_reports - 1`` read the same: below the threshold
+    nothing about the count is disclosed.
+    """
+    return EstimateUnavailableError(
+        f"{kind} estimates for {period} are published only from {min_reports} reports on, "
+        "and that threshold is not reached (counts below it are not disclosed)"
+    )
+
+
 @dataclass
 class Aggregator:
     """Sketches of every (period, kind, catalog version) a server has received.
@@ -113,29 +130,40 @@ class Aggregator:
         *,
         min_reports: int = DEFAULT_MIN_REPORTS,
         central_noise: float | None = None,
+        noise: FloatArray | None = None,
         rng: np.random.Generator | None = None,
     ) -> Estimates:
         """Unbiased estimates with standard errors, or :class:`EstimateUnavailableError`.
 
-        ``central_noise`` adds Laplace noise of that scale to every published
-        estimate (and to its standard error), for publishers who want a
-        central guarantee on top of the local one.
+        ``central_noise`` adds Laplace noise of that scale b to every published
+        estimate, for publishers who want a central guarantee on top of the
+        local one. The noise is ``b * noise``: ``noise`` is the release's one
+        draw of standard Laplace noise, one value per domain value, which
+        :class:`~discreet.server.storage.ReportStore` keeps, so that repeated
+        queries (and restarts) return the same figures and averaging them
+        gains nothing. Without ``noise`` it is drawn from ``rng``.
+
+        Every published figure is computed from the noised estimates only: the
+        standard errors are those of the clipped noised estimates, widened by
+        the noise's variance 2b², so they reveal nothing the estimates do not.
         """
         sketch = self.sketches.get((period, kind, catalog_version))
         reports = sketch.n if sketch else 0
         if sketch is None or reports < min_reports:
-            raise EstimateUnavailableError(
-                f"{reports} {kind} reports for {period} (catalog v{catalog_version}); "
-                f"estimates are published from {min_reports} reports on"
-            )
+            raise below_threshold(period, kind, min_reports)
         params = sketch.oracle
         values = params.estimate(sketch.vector, reports)
-        stderr = params.standard_errors(values, reports)
         if central_noise:
-            if rng is None:
-                raise ValueError("central noise needs a random generator")
-            values = values + rng.laplace(0.0, central_noise, size=values.shape)
-            stderr = np.sqrt(stderr**2 + 2 * central_noise**2)
+            if noise is None:
+                if rng is None:
+                    raise ValueError("central noise needs a random generator")
+                noise = unit_laplace_noise(params.domain_size, rng)
+            if noise.shape != values.shape:
+                raise ValueError("the stored noise does not fit this sketch")
+            values = values + central_noise * noise
+            stderr = np.sqrt(params.standard_errors(values, reports) ** 2 + 2 * central_noise**2)
+        else:
+            stderr = params.standard_errors(values, reports)
         scale = float(self.catalogs[catalog_version].kinds[kind].pad_length)
         return Estimates(period, kind, catalog_version, reports, values, stderr, scale)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import json
 import re
 import time
@@ -38,8 +39,14 @@ from discreet.publish.repository import PublisherRepository
 from discreet.server.aggregate import DEFAULT_MIN_REPORTS, labels_for
 from discreet.server.storage import ReportStore
 
-_METADATA_NAME = re.compile(r"^[0-9]*\.?[a-z]+\.json$")
-_TARGET_NAME = re.compile(r"^[0-9a-f]{64}\.[a-z]+\.[a-z]+$")
+# Names, numbers and weeks are matched whole and in ASCII: ``\d`` and ``str.isdigit``
+# also accept digits such as "²" or "٣", which ``int`` then refuses.
+_METADATA_NAME = re.compile(r"(?:[0-9]{1,10}\.)?[a-z]{1,20}\.json", re.ASCII)
+_TARGET_NAME = re.compile(r"[0-9a-f]{64}\.[a-z]+\.[a-z]+", re.ASCII)
+_PERIOD = re.compile(r"[0-9]{4}-W[0-9]{2}", re.ASCII)
+_NUMBER = re.compile(r"[0-9]{1,10}", re.ASCII)
+#: Catalog versions travel in four bytes (see :mod:`discreet.protocol.report`).
+_MAX_CATALOG = 2**32 - 1
 #: Batches up to this size are written on the event loop (see ``Service.reports``).
 INLINE_BATCH = 100
 #: A report naming an unknown catalog makes the service look for a new release in the
@@ -78,11 +85,13 @@ class Service:
         today: Callable[[], dt.date],
         rescan_seconds: float = RESCAN_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        central_noise: float | None = None,
     ) -> None:
         self.repo = repo
         self.store = store
         self.limits = limits
         self.min_reports = min_reports
+        self.central_noise = central_noise
         self.today = today
         self.rescan_seconds = rescan_seconds
         self._clock = clock
@@ -100,14 +109,14 @@ class Service:
     async def metadata(self, request: Request) -> Response:
         name = request.path_params["name"]
         path = self.repo.metadata_dir / name
-        if not _METADATA_NAME.match(name) or not path.is_file():
+        if not _METADATA_NAME.fullmatch(name) or not path.is_file():
             return _error(404, "no such metadata")
         return FileResponse(path, headers={"Cache-Control": "no-cache"})
 
     async def target(self, request: Request) -> Response:
         name = request.path_params["name"]
         path = self.repo.targets_dir / "catalog" / name
-        if not _TARGET_NAME.match(name) or not path.is_file():
+        if not _TARGET_NAME.fullmatch(name) or not path.is_file():
             return _error(404, "no such target")
         etag = f'"{name.split(".", 1)[0]}"'
         if request.headers.get("if-none-match") == etag:
@@ -120,7 +129,9 @@ class Service:
         declared = request.headers.get("content-length")
         limit = self.limits.max_body_bytes
         too_big = WireError(413, f"the body may be at most {limit} bytes")
-        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        if declared is not None and (
+            not _NUMBER.fullmatch(declared.strip()) or int(declared) > limit
+        ):
             raise too_big
         chunks, size = [], 0
         try:
@@ -159,14 +170,23 @@ class Service:
         period = request.query_params.get("period", "")
         kind = request.query_params.get("kind", "")
         catalog_text = request.query_params.get("catalog")
-        if kind not in ("category", "item") or not re.match(r"^\d{4}-W\d{2}$", period):
+        if kind not in ("category", "item") or not _PERIOD.fullmatch(period):
             return _error(422, "give period=YYYY-Www and kind=category|item")
-        if catalog_text is not None and not catalog_text.isdigit():
-            return _error(422, "catalog must be a version number")
-        catalog = int(catalog_text) if catalog_text else None
+        catalog = None
+        if catalog_text is not None:
+            if not _NUMBER.fullmatch(catalog_text) or int(catalog_text) > _MAX_CATALOG:
+                return _error(422, f"catalog must be a version number up to {_MAX_CATALOG}")
+            catalog = int(catalog_text)
         try:
             estimates = await run_in_threadpool(
-                self.store.estimates, period, kind, catalog, min_reports=self.min_reports
+                functools.partial(
+                    self.store.estimates,
+                    period,
+                    kind,
+                    catalog,
+                    min_reports=self.min_reports,
+                    central_noise=self.central_noise,
+                )
             )
             reporting = self.store.catalogs[estimates.catalog_version]
             ids = await run_in_threadpool(self.store.item_ids, estimates.catalog_version)
@@ -175,13 +195,15 @@ class Service:
         return JSONResponse(estimates.document(labels_for(kind, reporting, ids)))
 
     async def privacy(self, request: Request) -> Response:
-        return JSONResponse(privacy_statement(self.store, self.min_reports))
+        return JSONResponse(privacy_statement(self.store, self.min_reports, self.central_noise))
 
     async def health(self, request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
 
-def privacy_statement(store: ReportStore, min_reports: int) -> dict[str, Any]:
+def privacy_statement(
+    store: ReportStore, min_reports: int, central_noise: float | None = None
+) -> dict[str, Any]:
     """What the service collects, generated from the catalogs' reporting parameters."""
     catalogs = store.catalogs
     newest = max(catalogs) if catalogs else None
@@ -199,6 +221,22 @@ def privacy_statement(store: ReportStore, min_reports: int) -> dict[str, Any]:
         "stores": "reports only as additive sketch increments per (week, kind, catalog "
         "version), plus a random per-report token to ignore retries",
         "publishes": f"estimates with standard errors, only from {min_reports} reports on",
+        "threshold": {
+            "min_reports": min_reports,
+            "protects_against": "not sybil reports: anyone can post reports of their own "
+            "until the threshold is reached and then read the few other reports back from "
+            "the estimates. What protects each device's report is local differential "
+            "privacy (the epsilon in reporting_parameters), and secure aggregation will. "
+            "Below the threshold no count is disclosed, not even whether it is zero.",
+        },
+        "central_noise": {
+            "laplace_scale": central_noise,
+            "drawn": "once per (week, kind, catalog version), kept, and added to every "
+            "figure of that release; the standard errors are computed from the noised "
+            "estimates only",
+        }
+        if central_noise
+        else None,
         "reporting_parameters": reporting,
         "catalog_version": newest,
     }
@@ -213,14 +251,19 @@ def create_app(
     today: Callable[[], dt.date] = dt.date.today,
     close_store_on_shutdown: bool = False,
     rescan_seconds: float = RESCAN_SECONDS,
+    central_noise: float | None = None,
 ) -> Starlette:
     """The ASGI application over a repository and a report store.
 
     With ``close_store_on_shutdown`` the store is closed (its WAL folded into
     the database) when the server shuts down gracefully. A catalog published
     while the service runs is taken up by the first report that names it, at
-    most one repository scan per ``rescan_seconds``.
+    most one repository scan per ``rescan_seconds``. ``central_noise`` is the
+    scale of the Laplace noise added to published estimates, drawn once per
+    release and kept in the store (see :meth:`ReportStore.estimates`).
     """
+    if central_noise is not None and not (0 < central_noise < float("inf")):
+        raise ValueError("central noise must be a positive, finite Laplace scale")
     if not repo.metadata_dir.is_dir():
         raise RepositoryError(f"{repo.path} has no served folder; run 'discreet publish init'")
     register_repository_catalogs(store, repo)
@@ -231,6 +274,7 @@ def create_app(
         min_reports=min_reports,
         today=today,
         rescan_seconds=rescan_seconds,
+        central_noise=central_noise,
     )
     routes = [
         Route("/healthz", service.health),

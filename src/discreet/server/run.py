@@ -8,21 +8,27 @@ is reported once the service accepts connections (a ``listening on URL`` line fr
 from __future__ import annotations
 
 import contextlib
+import errno
 import importlib
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from discreet.errors import MissingDependencyError, RepositoryError
+from discreet.errors import MissingDependencyError, RepositoryError, ServiceAddressError
 from discreet.protocol.wire import Limits
 from discreet.publish.repository import Expiries, PublisherRepository
 from discreet.server.aggregate import DEFAULT_MIN_REPORTS
 from discreet.server.storage import ReportStore
 from discreet.server.upkeep import MetadataKeeper
 
+#: Seconds a client has to send a request's headers (the body has ``Limits.body_timeout``).
+HEADER_TIMEOUT = 10.0
+#: Open connections at most; one more is answered 503. Below the usual limit of 1,024 files.
+MAX_CONNECTIONS = 800
 #: What the service runs on, from the ``server`` extra (imported only when serving).
 SERVER_EXTRA = ("starlette", "uvicorn")
 
@@ -60,6 +66,33 @@ def _listening_server(config: uvicorn.Config, listening: Callable[[int], None]) 
     return Server(config)
 
 
+def bind_listener(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` (``port=0``: a free one), or :class:`ServiceAddressError`.
+
+    Bound before anything is announced, so that a port in use is one line of error.
+    """
+    where = f"{host}:{port}"
+    advice = "choose another --port (0 picks a free one) or --host"
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        listener = socket.socket(family, kind, proto)
+    except (OSError, OverflowError, UnicodeError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise ServiceAddressError(f"cannot listen on {where}: {reason}; {advice}") from None
+    try:
+        if hasattr(socket, "SO_REUSEADDR") and sys.platform != "win32":
+            # As uvicorn does: a restart may bind while old connections linger in TIME_WAIT.
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(address)
+    except (OSError, OverflowError) as exc:
+        listener.close()
+        reason = getattr(exc, "strerror", None) or exc
+        raise ServiceAddressError(f"cannot listen on {where}: {reason}; {advice}") from None
+    return listener
+
+
 def serve(
     repo_path: str | Path,
     db_path: str | Path,
@@ -70,13 +103,22 @@ def serve(
     limits: Limits | None = None,
     keep_metadata_fresh: bool = True,
     metadata_lifetimes: Expiries | None = None,
+    central_noise: float | None = None,
+    header_timeout: float = HEADER_TIMEOUT,
+    max_connections: int = MAX_CONNECTIONS,
+    starting: Callable[[str], None] | None = None,
     ready: Callable[[str], None] = _announce,
 ) -> None:
     """Run the service until SIGINT/SIGTERM, then shut down gracefully.
 
-    ``port=0`` binds a free port. Once the service accepts connections,
-    ``ready`` is called with its address (by default it prints
-    ``listening on http://HOST:PORT``, with the port actually bound).
+    Everything that can be wrong with the arguments is checked first, before
+    anything is created or announced: the repository must exist
+    (:class:`RepositoryNotFoundError`), the database's folder too
+    (``FileNotFoundError``; the database itself is created if new), and the
+    address must be free (:class:`ServiceAddressError`). Then ``starting`` is
+    called with the service's URL, and, once it accepts connections, ``ready``
+    (by default it prints ``listening on http://HOST:PORT``, with the port
+    actually bound). ``port=0`` binds a free port.
 
     Access logging is off, so no client address or user agent is ever
     written anywhere; only warnings and errors about the service itself are logged.
@@ -84,6 +126,11 @@ def serve(
     timestamp and snapshot before they expire (see :mod:`discreet.server.upkeep`),
     which needs their keys beside the repository; ``metadata_lifetimes`` are the
     validity periods it signs with (the defaults of :class:`Expiries` if not given).
+    ``central_noise`` adds Laplace noise of that scale to the published estimates,
+    drawn from the OS CSPRNG once per release and kept in the database.
+    A client gets ``header_timeout`` seconds to send a request's headers, and
+    at most ``max_connections`` connections are open at once; one more is
+    answered 503 (see :mod:`discreet.server._protocol`).
     Without the ``server`` extra it raises :class:`MissingDependencyError`.
     """
     require_server_extra()
@@ -91,8 +138,17 @@ def serve(
 
     from discreet.server.app import create_app
 
-    store = ReportStore(db_path)
     repo = PublisherRepository.open(repo_path)
+    if not Path(db_path).parent.is_dir():  # checked again by the store; here, before binding
+        raise FileNotFoundError(
+            errno.ENOENT, "the database's folder does not exist", str(Path(db_path).parent)
+        )
+    listener = bind_listener(host, port)
+    try:
+        store = ReportStore(db_path)
+    except BaseException:
+        listener.close()
+        raise
     try:
         app = create_app(
             repo,
@@ -100,8 +156,10 @@ def serve(
             limits=limits,
             min_reports=min_reports,
             close_store_on_shutdown=True,
+            central_noise=central_noise,
         )
     except BaseException:
+        listener.close()
         store.close()
         raise
     keeper = (
@@ -111,19 +169,30 @@ def serve(
     )
     # On SIGTERM/SIGINT uvicorn finishes in-flight requests, runs the app's shutdown
     # (which closes the store), then re-raises the signal as the process's exit status.
+    from discreet.server._protocol import guarded_protocol
+
     config = uvicorn.Config(
         app,
         host=host,
         port=port,
+        http=guarded_protocol(header_timeout, max_connections),
         access_log=False,
         log_level="warning",
         server_header=False,
         timeout_keep_alive=5,
         timeout_graceful_shutdown=10,
     )
+    bound = int(listener.getsockname()[1])
+    if starting is not None:
+        starting(f"http://{host}:{bound}")
     server = _listening_server(config, lambda bound: ready(f"http://{host}:{bound}"))
-    with keeper, contextlib.suppress(KeyboardInterrupt):  # SIGINT ends the service quietly
-        server.run()
+    try:
+        with keeper, contextlib.suppress(KeyboardInterrupt):  # SIGINT ends the service quietly
+            server.run(sockets=[listener])
+    except SystemExit:  # uvicorn exits with its own codes (3) on a failed startup
+        server.started = False
+    finally:
+        listener.close()
     if not server.started:
         raise RepositoryError("the service did not start; see the error above")
 

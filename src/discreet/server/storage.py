@@ -10,7 +10,11 @@ Tables:
   integer values, packed), appended in the batch's transaction and merged into
   one row once many have accumulated;
 * ``tokens``: the random token of every report counted, so that a retried
-  batch is not counted twice.
+  batch is not counted twice;
+* ``release_noise``: with central noise, the one draw of standard Laplace
+  noise per (period, kind, catalog version), made at its first release and
+  reused for every later query and after restarts (averaging repeated queries
+  must not cancel it).
 
 Appending one increment per batch, rather than updating each touched cell,
 keeps a batch to a handful of row writes.
@@ -22,6 +26,7 @@ the sender: no address, no user agent, no time finer than the report's week.
 
 from __future__ import annotations
 
+import errno
 import json
 import sqlite3
 import threading
@@ -34,10 +39,18 @@ from typing import Any
 import numpy as np
 
 from discreet.errors import EstimateUnavailableError
+from discreet.protocol.oracle import FloatArray
 from discreet.protocol.params import ReportingParams
+from discreet.protocol.randomness import production_rng
 from discreet.protocol.report import Report
 from discreet.protocol.sketch import Sketch
-from discreet.server.aggregate import DEFAULT_MIN_REPORTS, Aggregator, Estimates
+from discreet.server.aggregate import (
+    DEFAULT_MIN_REPORTS,
+    Aggregator,
+    Estimates,
+    below_threshold,
+    unit_laplace_noise,
+)
 
 SCHEMA_VERSION = 1
 COMPACT_AFTER = 256  # increments per sketch before a read merges them into one
@@ -55,7 +68,11 @@ CREATE TABLE IF NOT EXISTS increments (
 CREATE INDEX IF NOT EXISTS increments_by_sketch ON increments (sketch);
 CREATE TABLE IF NOT EXISTS tokens (
     token BLOB PRIMARY KEY, sketch INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS release_noise (
+    period TEXT NOT NULL, kind TEXT NOT NULL, catalog INTEGER NOT NULL, noise BLOB NOT NULL,
+    PRIMARY KEY (period, kind, catalog));
 """
+_NOISE = np.dtype("<f8")
 _CELL = np.dtype("<u4")
 _VALUE = np.dtype("<i8")
 
@@ -71,13 +88,25 @@ class IngestResult:
 class ReportStore:
     """Thread-safe access to the server database (one connection, one lock).
 
+    The database's folder must exist; with ``create=False`` the database too.
+    ``rng`` draws the central noise (by default seeded from the OS CSPRNG).
+
     >>> store = ReportStore("reports.db")  # doctest: +SKIP
     >>> store.ingest([(token, report)])  # doctest: +SKIP
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(
+        self, path: str | Path, *, create: bool = True, rng: np.random.Generator | None = None
+    ) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.path.parent.is_dir():  # a mistyped path is not silently made
+            raise FileNotFoundError(
+                errno.ENOENT, "the database's folder does not exist", str(self.path.parent)
+            )
+        if not create and not self.path.is_file():
+            raise FileNotFoundError(errno.ENOENT, "no report database there", str(self.path))
+        # Central noise comes from the OS CSPRNG unless a test injects a generator.
+        self._rng = rng if rng is not None else production_rng()
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -287,22 +316,48 @@ class ReportStore:
         *,
         min_reports: int = DEFAULT_MIN_REPORTS,
         central_noise: float | None = None,
-        rng: np.random.Generator | None = None,
     ) -> Estimates:
-        """Estimates for a key (the newest catalog by default), above the threshold only."""
+        """Estimates for a key (the newest catalog by default), above the threshold only.
+
+        With ``central_noise`` (a Laplace scale b) the noise of the release is
+        drawn once, at its first query above the threshold, and kept in the
+        database: every later query, and every query after a restart, gets the
+        same noise (see :meth:`Aggregator.estimates`).
+        """
         if catalog is None:
             catalog = self.latest_catalog(period, kind)
         if catalog is None or catalog not in self._catalogs:
-            raise EstimateUnavailableError(f"no {kind} reports for {period} yet")
+            # Worded as for a few reports: "none yet" would tell 0 from 1.
+            raise below_threshold(period, kind, min_reports)
         if kind not in self._catalogs[catalog].kinds:
             raise EstimateUnavailableError(f"catalog v{catalog} takes no {kind} reports")
         aggregator = Aggregator(self._catalogs)
         sketch = self.sketch(period, kind, catalog)
+        noise = None
         if sketch is not None:
             aggregator.sketches[(period, kind, catalog)] = sketch
+            if central_noise and sketch.n >= min_reports:
+                noise = self.release_noise(period, kind, catalog)
         return aggregator.estimates(
-            period, kind, catalog, min_reports=min_reports, central_noise=central_noise, rng=rng
+            period, kind, catalog, min_reports=min_reports, central_noise=central_noise, noise=noise
         )
+
+    def release_noise(self, period: str, kind: str, catalog: int) -> FloatArray:
+        """The standard Laplace noise of a release: drawn and stored at the first call only."""
+        size = Aggregator(self._catalogs).params_for(kind, catalog).domain_size
+        key = (period, kind, catalog)
+        with self._lock:
+            query = "SELECT noise FROM release_noise WHERE period = ? AND kind = ? AND catalog = ?"
+            row = self._db.execute(query, key).fetchone()
+            if row is None:
+                drawn = unit_laplace_noise(size, self._rng).astype(_NOISE)
+                # INSERT OR IGNORE, then read back: another process's draw, if first, wins.
+                self._db.execute(
+                    "INSERT OR IGNORE INTO release_noise VALUES (?, ?, ?, ?)",
+                    (*key, drawn.tobytes()),
+                )
+                row = self._db.execute(query, key).fetchone()
+        return np.frombuffer(row[0], dtype=_NOISE).astype(np.float64)
 
     def consistency(self) -> list[dict[str, Any]]:
         """Per sketch: its count and the number of tokens counted for it (always equal)."""
