@@ -103,6 +103,8 @@ class LedgerEntry:
     epsilon: float
     digest: str
     status: str = "pending"
+    #: Why the service refused the report (``status == "rejected"``), in its words.
+    reason: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """As JSON (the profile's format, and what ``discreet ledger --json`` prints)."""
@@ -113,6 +115,7 @@ class LedgerEntry:
             "epsilon": self.epsilon,
             "digest": self.digest,
             "status": self.status,
+            "reason": self.reason,
         }
 
 
@@ -305,6 +308,7 @@ def _parse(data: Mapping[str, Any]) -> Profile:
                 float(e["epsilon"]),
                 str(e["digest"]),
                 str(e["status"]),
+                str(e.get("reason", "")),
             )
             for e in data["ledger"]
         ],
