@@ -145,11 +145,11 @@ class Engine(Closable):
     ) -> Event | None:
         """Record an event; ``None`` means it was deliberately not kept (paused, sensitive).
 
-        ``day`` defaults to the engine's ``today``.
+        ``day`` defaults to the engine's ``today``; a later day is recorded as today.
         """
         catalog = self.catalog
         with self._lock:
-            event = self._live().record(catalog, item_id, kind, day or self.today())
+            event = self._live().record(catalog, item_id, kind, self.today(), day=day)
             if event is not None:
                 self._live().save()
             return event
@@ -331,8 +331,10 @@ class Engine(Closable):
         if not self.kiosk:
             raise SessionModeError("only a kiosk session can be forgotten this way; use erase()")
         with self._lock:
-            self._live().erase()
-            self._live().profile = Profile.new(self.today())
+            session = self._live()
+            kept = session.profile
+            session.erase()  # the idle hook may already have started afresh
+            session.profile = kept.forget_keeping_budget(self.today())
 
     def erase(self) -> list[str]:
         """Destroy the profile and close the engine; return what was removed.

@@ -121,6 +121,13 @@ PROFILE_FIELDS: tuple[FieldSpec, ...] = (
         "until sent",
         ("period", "kind", "data", "token"),
     ),
+    FieldSpec(
+        "ledger_floor",
+        "the latest week whose ledger entries were removed (by the ledger's retention, "
+        "or after the clock moved far ahead), if any",
+        "so that no report is made for a week whose privacy budget is no longer known",
+        UNTIL_ERASED,
+    ),
 )
 
 WHAT_LEAVES = (

@@ -6,6 +6,8 @@ Files, for a store at ``profile.dsc``::
     profile.dsc.bak         the previous generation (a hard link, so no copy)
     profile.dsc.lock        held while the store is open: one writer at a time
     profile.dsc.damaged-*   files that failed authentication, set aside, never deleted
+    profile.dsc.budget      a small record the layer above keeps apart from the profile
+                            (its budget), sealed under the same data key, no backup
 
 Every save writes a temporary file in the same folder, fsyncs it, links the
 current file to the backup name, renames the temporary file over the current
@@ -35,6 +37,8 @@ from discreet.store.base import ProfileStore
 from discreet.store.keys import KeyringKey, KeySource
 
 DEFAULT_LOCK_TIMEOUT = 2.0
+#: The side records a store may hold beside its file (see :meth:`EncryptedStore.save_record`).
+RECORDS = ("budget",)
 
 
 def _write_durably(path: Path, data: bytes) -> None:
@@ -229,6 +233,50 @@ class EncryptedStore(ProfileStore):
         self._header = header
         self._payload = payload
 
+    def _record_path(self, name: str) -> Path:
+        if name not in RECORDS:
+            raise ValueError(f"unknown record {name!r}")
+        return self.path.with_name(f"{self.path.name}.{name}")
+
+    def load_record(self, name: str) -> bytes | None:
+        """A side record sealed under this store's data key; ``None`` if absent or unreadable.
+
+        An unreadable record (damaged, or sealed under another key) reads as
+        absent: it must never keep the profile from opening, and the next
+        :meth:`save_record` replaces it.
+        """
+        key = self._key()
+        try:
+            sealed = envelope.parse(self._record_path(name).read_bytes())
+            if (
+                sealed.header.get("record") != name
+                or sealed.header.get("key_id") != (self._header["key_id"])
+            ):
+                return None
+            return envelope.open_payload(sealed, key)
+        except (OSError, DiscreetError):
+            return None
+
+    def save_record(self, name: str, payload: bytes) -> None:
+        """Seal ``payload`` under the data key and replace the record atomically.
+
+        Unlike the profile, a record keeps no previous generation: restoring a
+        backup of the profile must not bring back an older record.
+        """
+        key = self._key()
+        header = {
+            "format_version": envelope.FORMAT_VERSION,
+            "cipher": "aes-256-gcm",
+            "key_id": self._header["key_id"],
+            "record": name,
+        }
+        with disk_full_means(
+            "the disk is full, so the profile was not saved; free some space and try again "
+            "(the previous profile is intact)"
+        ):
+            sealed = envelope.seal(header, key, payload)
+            atomic_write_bytes(self._record_path(name), sealed, mode=0o600)
+
     def rewrap(self, new_source: KeySource) -> None:
         """Protect the data key with ``new_source`` instead of the current source's kind.
 
@@ -284,6 +332,7 @@ def _shred_files(path: Path) -> list[str]:
     removed: list[str] = []
     folder = path.parent
     candidates = [path, path.with_name(path.name + ".bak")]
+    candidates += [path.with_name(f"{path.name}.{name}") for name in RECORDS]
     candidates += sorted(folder.glob(f"{path.name}.damaged-*"))
     candidates += sorted(folder.glob(f".{path.name}.*"))
     for file in candidates:
