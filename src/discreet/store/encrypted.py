@@ -6,6 +6,8 @@ Files, for a store at ``profile.dsc``::
     profile.dsc.bak         the previous generation (a hard link, so no copy)
     profile.dsc.lock        held while the store is open: one writer at a time
     profile.dsc.damaged-*   files that failed authentication, set aside, never deleted
+                            (a passphrase change rewraps them, or destroys their wraps)
+    .profile.dsc.*.tmp      a save under way; one killed half-way is removed at open
     profile.dsc.budget      a small record the layer above keeps apart from the profile
                             (its budget), sealed under the same data key, no backup
 
@@ -133,6 +135,7 @@ class EncryptedStore(ProfileStore):
         path = Path(path)
         lock = cls._acquire(path, lock_timeout)
         try:
+            _remove_orphans(path)  # we hold the lock: no save is under way
             try:
                 data = path.read_bytes()
             except FileNotFoundError:
@@ -290,6 +293,32 @@ class EncryptedStore(ProfileStore):
         self.source = new_source
         # The previous generation still holds the old wrap: replace it too.
         self.save(self._payload or b"")
+        # So do a killed save's leftovers and the copies set aside as damaged.
+        _remove_orphans(self.path)
+        for aside in sorted(self.path.parent.glob(f"{self.path.name}.damaged-*")):
+            self._rewrap_aside(aside, key)
+
+    def _rewrap_aside(self, aside: Path, key: bytes) -> None:
+        """Re-seal a set-aside copy under the current wraps, or destroy its old wraps.
+
+        A copy that still authenticates under the data key keeps its content;
+        one that does not can never be read again anyway, so only the wrapped
+        keys at its start are overwritten. Either way the file is kept.
+        """
+        try:
+            sealed = envelope.parse(aside.read_bytes())
+            if sealed.header.get("key_id") != self._header["key_id"]:
+                raise CorruptStoreError("another data key")
+            payload = envelope.open_payload(sealed, key)
+        except (OSError, DiscreetError):
+            # A new file in its place, so that no other link to the old one is touched.
+            data = bytearray(aside.read_bytes())
+            size = min(len(data), envelope.MAX_HEADER_BYTES)
+            data[:size] = _hazmat.random_bytes(size)
+            atomic_write_bytes(aside, bytes(data), mode=0o600)
+            return
+        header = {**sealed.header, "wraps": self._header["wraps"]}
+        atomic_write_bytes(aside, envelope.seal(header, key, payload), mode=0o600)
 
     def erase(self) -> list[str]:
         """Crypto-shred: overwrite the wrapped keys, delete every file, forget the keys."""
@@ -344,6 +373,23 @@ def _shred_files(path: Path) -> list[str]:
     if folder.exists():
         fsync_dir(folder)
     return removed
+
+
+def _remove_orphans(path: Path) -> None:
+    """Shred and delete the temporary files of saves that were killed half-way.
+
+    Only call it holding the store's lock, when no save can be under way.
+    """
+    orphans = sorted(path.parent.glob(f".{path.name}.*tmp"))
+    for orphan in orphans:
+        with contextlib.suppress(FileNotFoundError):
+            # The backup's temporary name is a hard link to the current file: never
+            # shred through a link, only through a file's one name.
+            if orphan.stat().st_nlink == 1:
+                _shred_header(orphan)
+            orphan.unlink()
+    if orphans:
+        fsync_dir(path.parent)
 
 
 def _shred_header(file: Path) -> None:
