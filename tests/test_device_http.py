@@ -740,22 +740,105 @@ def test_reports_taken_leave_the_outbox_and_are_marked_sent() -> None:
     assert waits == []
 
 
-@pytest.mark.parametrize("status", REFUSALS)
-def test_reports_refused_with_a_4xx_are_dropped_never_retried(status: int) -> None:
-    profile = queued_profile()
+#: Answers that say the reports' content will never be taken: the reports are dropped.
+CONTENT_REFUSALS = [422]
+#: Answers that say nothing about the reports (a wrong address, a proxy, a login page):
+#: the reports stay queued.
+NOT_ABOUT_THE_REPORTS = [400, 401, 403, 404, 405, 409, 410, 415, 418, 451]
+
+
+@pytest.mark.parametrize("status", CONTENT_REFUSALS)
+def test_reports_whose_content_is_refused_are_dropped_with_the_reason(status: int) -> None:
+    profile = queued_profile(1)
     transport = FakeTransport([Answer(status, (b'{"error": "stale week"}',)), ok()])
     result, waits = send(profile, transport)
-    assert (result.sent, result.rejected, result.reason) == (0, 2, "stale week")
+    assert (result.sent, result.rejected, result.reason) == (0, 1, "stale week")
     assert profile.outbox == []
-    assert [e.status for e in profile.ledger] == ["rejected", "rejected"]
+    assert [(e.status, e.reason) for e in profile.ledger] == [("rejected", "stale week")]
     assert (len(transport.calls), waits) == (1, [])
 
 
-def test_a_refusal_without_a_reason_still_drops_them() -> None:
-    profile = queued_profile()
-    result, _ = send(profile, FakeTransport([Answer(404, (b"<html>not found",))]))
-    assert (result.rejected, result.reason) == (2, "")
+def test_a_refused_batch_is_split_so_only_the_refused_report_is_dropped() -> None:
+    profile = queued_profile(3)
+    bad = profile.outbox[1].token.hex()
+    refusal = Answer(422, (b'{"error": "report #0: stale week"}',))
+
+    class Judge(FakeTransport):
+        def request(
+            self,
+            method: str,
+            url: str,
+            body: bytes | None,
+            headers: Mapping[str, str],
+            timeout: float,
+        ) -> FakeResponse:
+            tokens = [r["token"] for r in json.loads(body or b"")["reports"]]
+            self.script = [refusal if bad in tokens else ok(b'{"accepted": %d}' % len(tokens))]
+            return super().request(method, url, body, headers, timeout)
+
+    result, _ = send(profile, Judge([]))
+    assert (result.sent, result.rejected, result.reason) == (2, 1, "report #0: stale week")
     assert profile.outbox == []
+    assert [e.status for e in profile.ledger] == ["sent", "rejected", "sent"]
+    assert profile.ledger[1].reason == "report #0: stale week"
+
+
+def test_a_batch_too_big_is_sent_in_smaller_ones() -> None:
+    profile = queued_profile(4)
+    too_big = Answer(413, (b'{"error": "at most 2 reports per request"}',))
+
+    class Limited(FakeTransport):
+        def request(
+            self,
+            method: str,
+            url: str,
+            body: bytes | None,
+            headers: Mapping[str, str],
+            timeout: float,
+        ) -> FakeResponse:
+            n = len(json.loads(body or b"")["reports"])
+            self.script = [too_big if n > 2 else ok(b'{"accepted": %d}' % n)]
+            return super().request(method, url, body, headers, timeout)
+
+    transport = Limited([])
+    result, _ = send(profile, transport)
+    assert (result.sent, result.rejected) == (4, 0)
+    assert [e.status for e in profile.ledger] == ["sent"] * 4
+    assert len(transport.calls) == 3
+
+
+def test_a_single_report_too_big_is_dropped_with_the_reason() -> None:
+    profile = queued_profile(1)
+    result, _ = send(profile, FakeTransport([Answer(413, (b'{"error": "too big"}',))]))
+    assert (result.rejected, result.reason) == (1, "too big")
+    assert [(e.status, e.reason) for e in profile.ledger] == [("rejected", "too big")]
+
+
+def test_a_content_refusal_without_a_reason_says_so() -> None:
+    profile = queued_profile(1)
+    result, _ = send(profile, FakeTransport([Answer(422, (b"<html>no",))]))
+    assert result.rejected == 1
+    assert result.reason == "HTTP 422, the service gave no reason"
+    assert profile.ledger[0].reason == result.reason
+
+
+@pytest.mark.parametrize("status", NOT_ABOUT_THE_REPORTS)
+def test_a_wrong_address_keeps_the_reports_queued_and_says_why(status: int) -> None:
+    profile = queued_profile()
+    queued = list(profile.outbox)
+    transport = FakeTransport([Answer(status, (b"<html>not found",)), ok()])
+    with pytest.raises(SourceUnavailableError, match=rf"HTTP {status}.*stay queued") as caught:
+        send(profile, transport)
+    assert "()" not in str(caught.value)
+    assert profile.outbox == queued
+    assert [e.status for e in profile.ledger] == ["pending", "pending"]
+    assert len(transport.calls) == 1
+
+
+def test_a_404_names_the_address_as_the_likely_cause() -> None:
+    profile = queued_profile()
+    with pytest.raises(SourceUnavailableError, match=r"HTTP 404.*check the address"):
+        send(profile, FakeTransport([Answer(404, (b"",))]))
 
 
 @pytest.mark.parametrize("name", sorted(FAILURES))
@@ -845,14 +928,14 @@ def test_nothing_queued_sends_nothing() -> None:
 
 
 @pytest.mark.usefixtures("direct")
-def test_loopback_reports_refused_are_dropped_after_one_request() -> None:
+def test_loopback_reports_refused_are_dropped_each_after_one_request() -> None:
     profile = queued_profile()
     refusal = http_answer("422 Unprocessable Entity", b'{"error": "stale week"}')
-    with scripted_server(refusal, refusal) as server:
+    with scripted_server(refusal, refusal, refusal) as server:
         result = send_reports(profile, server.url, max_delay=0, sleep=lambda s: None)
     assert (result.rejected, result.reason) == (2, "stale week")
     assert [e.status for e in profile.ledger] == ["rejected", "rejected"]
-    assert len(server.requests) == 1
+    assert len(server.requests) == 3  # the batch, then each report alone
 
 
 @pytest.mark.usefixtures("direct")

@@ -14,6 +14,7 @@ import pytest
 from discreet.cli import main
 from discreet.engine import Engine
 from discreet.errors import (
+    EngineClosedError,
     KeyRequiredError,
     SessionModeError,
     StoreNotFoundError,
@@ -297,3 +298,42 @@ def test_malformed_reporting_section_is_a_catalog_error(engine: Engine, tmp_path
         pytest.raises(CatalogCorruptError, match="reporting parameters are malformed"),
     ):
         fresh.reporting_parameters()
+
+
+def test_erase_drops_every_copy_closes_the_engine_and_frees_the_folder(
+    engine: Engine, tmp_path: Path
+) -> None:
+    assert engine.record("b1", "like") is not None
+    assert any("engaged" in r.text for rec in engine.recommend(3) for r in rec.reasons)
+    removed = engine.erase()
+    assert any(r.endswith("profile.dsc") for r in removed)
+    assert any(r.endswith("config.json") for r in removed)
+    for call in (
+        lambda: engine.recommend(3),
+        lambda: engine.export(),
+        lambda: engine.record("b2", "view"),
+        lambda: engine.ledger(),
+        lambda: engine.explain("b2"),
+        lambda: engine.erase(),
+    ):
+        with pytest.raises(EngineClosedError):
+            call()
+    engine.close()  # closing an erased engine is harmless
+    profile_folder = engine.home / "profile"
+    assert not (profile_folder / "config.json").exists()
+    assert not [p for p in profile_folder.iterdir() if not p.name.endswith(".lock")]
+    key = KeyFileKey.create(tmp_path / "again.key")
+    again = ProfileHome(engine.home).create(
+        key, ProfileConfig("standard", "keyfile", str(key.path)), dt.date.today()
+    )
+    assert again is not None
+    again.close()
+    with Engine.open(engine.home) as fresh:
+        assert fresh.export()["profile"]["events"] == []
+        assert not any("engaged" in r.text for rec in fresh.recommend(3) for r in rec.reasons)
+
+
+def test_a_closed_engine_refuses_to_work(engine: Engine) -> None:
+    engine.close()
+    with pytest.raises(EngineClosedError):
+        engine.recommend(3)

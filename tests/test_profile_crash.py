@@ -18,6 +18,13 @@ from tests.crash_support import DAY, Killed, forkserver, run_and_kill, save_fore
 
 #: The steps of one save, in order, as a child reports them (see ``tests.crash_support``).
 SAVE_STEPS = (
+    # the budget record first, so that it is never older than the profile
+    "half-written temporary file",
+    "fsync",
+    "chmod .profile.dsc.budget.tmp",
+    "replace profile.dsc.budget",
+    "fsync",
+    # then the profile
     "half-written temporary file",
     "fsync",
     "chmod .profile.dsc.tmp",

@@ -75,6 +75,7 @@ def _everything_filled_in() -> Profile:
     profile.grant({"epsilon": 1.0}, DAY)
     profile.ledger.append(LedgerEntry(DAY, "2026-W48", "category", 1.0, "ab" * 32))
     profile.outbox.append(PendingReport("2026-W48", "category", bytes(16), bytes(16)))
+    profile.raise_floor("2026-W40")
     return profile
 
 
@@ -134,7 +135,7 @@ policies = st.builds(
     RetentionPolicy,
     days=st.integers(1, 400),
     max_events=st.integers(1, 50),
-    ledger_days=st.integers(1, 400),
+    ledger_days=st.integers(7, 400),
 )
 
 

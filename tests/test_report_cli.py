@@ -124,6 +124,15 @@ def test_send_and_publish_estimates_through_the_cli(
         assert code == 0
         assert json.loads(out) == {"sent": 0, "duplicates": 0, "rejected": 0}  # nothing queued yet
         assert main(["report", "preview"]) == 0
+        # Regression: a wrong --to (a 404) dropped both reports for good, reason "()".
+        wrong = service.url + "/not-the-service"
+        code, _, err = _run(capsys, "report", "send", "--to", wrong, "--max-delay", "0")
+        assert code == 1
+        assert "HTTP 404" in err
+        assert "check the address" in err
+        assert "stay queued" in err
+        code, out, _ = _run(capsys, "ledger", "--json")
+        assert [e["status"] for e in json.loads(out)["entries"]] == ["pending", "pending"]
         code, out, _ = _run(capsys, "report", "send", "--max-delay", "0", "--json")
         assert json.loads(out)["sent"] == 2
         code, out, _ = _run(capsys, "ledger", "--json")

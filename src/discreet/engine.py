@@ -28,6 +28,7 @@ from discreet._closing import Closable
 from discreet.catalog.reader import Catalog
 from discreet.errors import (
     ConsentRequiredError,
+    EngineClosedError,
     KeyRequiredError,
     SessionModeError,
     UnknownCategoryError,
@@ -69,6 +70,15 @@ class Engine(Closable):
         self._lock = threading.RLock()
         self._sync_lock = threading.Lock()
         self._ranker: Ranker | None = None
+        self._closed = False
+
+    def _live(self) -> ProfileSession:
+        """The open session; :class:`EngineClosedError` once closed or erased."""
+        if self._closed:
+            raise EngineClosedError(
+                "this engine was closed or its profile erased; open a new one with Engine.open"
+            )
+        return self._session
 
     @classmethod
     def open(
@@ -135,13 +145,13 @@ class Engine(Closable):
     ) -> Event | None:
         """Record an event; ``None`` means it was deliberately not kept (paused, sensitive).
 
-        ``day`` defaults to the engine's ``today``.
+        ``day`` defaults to the engine's ``today``; a later day is recorded as today.
         """
         catalog = self.catalog
         with self._lock:
-            event = self._session.record(catalog, item_id, kind, day or self.today())
+            event = self._live().record(catalog, item_id, kind, self.today(), day=day)
             if event is not None:
-                self._session.save()
+                self._live().save()
             return event
 
     def recommend(
@@ -159,9 +169,9 @@ class Engine(Closable):
         ranker = self._current_ranker()
         filters = Filters((category,) if category else (), language, created_after, created_before)
         with self._lock:
-            self._session.touch()
+            self._live().touch()
             return ranker.recommend(
-                self._session.profile,
+                self._live().profile,
                 k,
                 filters=filters,
                 diversity=diversity,
@@ -173,9 +183,9 @@ class Engine(Closable):
         """Why ``item_id`` ranks where it does (or why it is left out)."""
         ranker = self._current_ranker()
         with self._lock:
-            self._session.touch()
+            self._live().touch()
             try:
-                return ranker.explain(self._session.profile, item_id, today=self.today())
+                return ranker.explain(self._live().profile, item_id, today=self.today())
             except KeyError:
                 raise UnknownItemError(
                     "that item is not in the installed catalog; check the id or sync"
@@ -185,8 +195,8 @@ class Engine(Closable):
         """What the profile infers, per category, with the mute and sensitivity flags."""
         ranker = self._current_ranker()
         with self._lock:
-            self._session.touch()
-            return ranker.interests(self._session.profile, self.today())
+            self._live().touch()
+            return ranker.interests(self._live().profile, self.today())
 
     def _category(self, category: str) -> str:
         if category not in self.catalog.taxonomy:
@@ -196,26 +206,26 @@ class Engine(Closable):
     def mute(self, category: str) -> None:
         """Keep a category out of the profile and the results."""
         with self._lock:
-            self._session.profile.muted.add(self._category(category))
-            self._session.save()
+            self._live().profile.muted.add(self._category(category))
+            self._live().save()
 
     def unmute(self, category: str) -> None:
         """Undo :meth:`mute`."""
         with self._lock:
-            self._session.profile.muted.discard(self._category(category))
-            self._session.save()
+            self._live().profile.muted.discard(self._category(category))
+            self._live().save()
 
     def opt_in(self, category: str) -> None:
         """Allow a sensitive category into the profile (never into reports)."""
         with self._lock:
-            self._session.profile.sensitive_opt_in.add(self._category(category))
-            self._session.save()
+            self._live().profile.sensitive_opt_in.add(self._category(category))
+            self._live().save()
 
     def opt_out(self, category: str) -> None:
         """Withdraw :meth:`opt_in`; events already kept in that category are dropped."""
         catalog = self.catalog
         with self._lock:
-            profile = self._session.profile
+            profile = self._live().profile
             profile.sensitive_opt_in.discard(self._category(category))
             kept = []
             for event in profile.events:
@@ -227,19 +237,19 @@ class Engine(Closable):
                 if profile.admits(categories, catalog.taxonomy):
                     kept.append(event)
             profile.events = kept
-            self._session.save()
+            self._live().save()
 
     @property
     def paused(self) -> bool:
         """Whether personalisation is paused (nothing is recorded)."""
         with self._lock:
-            return self._session.profile.paused
+            return self._live().profile.paused
 
     def pause(self, paused: bool = True) -> None:
         """Pause (or resume) personalisation: nothing is recorded while paused."""
         with self._lock:
-            self._session.profile.paused = paused
-            self._session.save()
+            self._live().profile.paused = paused
+            self._live().save()
 
     # ---- private reports ---------------------------------------------------------------
     def reporting_parameters(self) -> ReportingParams:
@@ -262,23 +272,23 @@ class Engine(Closable):
                 "this catalog asks for no reports; there is nothing to consent to"
             )
         with self._lock:
-            consent = self._session.profile.grant(params.to_json(), self.today())
-            self._session.save()
+            consent = self._live().profile.grant(params.to_json(), self.today())
+            self._live().save()
             return consent.digest
 
     def revoke_consent(self) -> int:
         """Opt out; unsent reports are dropped. Returns how many."""
         with self._lock:
-            dropped = self._session.profile.revoke()
-            self._session.save()
+            dropped = self._live().profile.revoke()
+            self._live().save()
             return dropped
 
     def preview_reports(self, rng: np.random.Generator | None = None) -> Preview:
         """This period's reports (made once, ledgered, queued): the exact bytes to be sent."""
         catalog, params = self.catalog, self.reporting_parameters()
         with self._lock:
-            preview = prepare_reports(self._session.profile, catalog, params, self.today(), rng)
-            self._session.save()
+            preview = prepare_reports(self._live().profile, catalog, params, self.today(), rng)
+            self._live().save()
             return preview
 
     def send_reports(self, url: str | None = None, *, max_delay: float = 30.0) -> SendResult:
@@ -286,31 +296,31 @@ class Engine(Closable):
         target = url or self._installed.current_source_url()
         with self._lock:
             try:
-                return send_reports(self._session.profile, target, max_delay=max_delay)
+                return send_reports(self._live().profile, target, max_delay=max_delay)
             finally:
-                self._session.save()
+                self._live().save()
 
     def queued_reports(self) -> int:
         """How many reports wait in the outbox to be sent."""
         with self._lock:
-            return len(self._session.profile.outbox)
+            return len(self._live().profile.outbox)
 
     def ledger(self) -> list[LedgerEntry]:
         """Every report made, with its ε and status."""
         with self._lock:
-            return list(self._session.profile.ledger)
+            return list(self._live().profile.ledger)
 
     def export(self) -> dict[str, Any]:
         """Everything kept, as documented JSON."""
         with self._lock:
-            return self._session.export(self.today())
+            return self._live().export(self.today())
 
     def change_key(self, new: KeySource) -> None:
         """Rewrap the profile's data key under ``new`` (the history is not re-encrypted).
 
         Raises :class:`SessionModeError` for a kiosk session, which has no key.
         """
-        store = self._session.store
+        store = self._live().store
         if not isinstance(store, EncryptedStore):
             raise SessionModeError("a kiosk session has no key to change")
         with self._lock:
@@ -321,15 +331,37 @@ class Engine(Closable):
         if not self.kiosk:
             raise SessionModeError("only a kiosk session can be forgotten this way; use erase()")
         with self._lock:
-            self._session.erase()
-            self._session.profile = Profile.new(self.today())
+            session = self._live()
+            kept = session.profile
+            session.erase()  # the idle hook may already have started afresh
+            session.profile = kept.forget_keeping_budget(self.today())
 
     def erase(self) -> list[str]:
-        """Destroy the profile; the engine cannot be used afterwards."""
+        """Destroy the profile and close the engine; return what was removed.
+
+        Every copy goes: the files (crypto-shredded), the settings (so that a
+        new profile can be created in the same folder) and the profile held in
+        memory. Every later call raises :class:`EngineClosedError`.
+        """
         with self._lock:
-            return self._session.erase()
+            session = self._live()
+            self._closed = True
+            try:
+                removed = session.erase()
+                if not self.kiosk:
+                    config = ProfileHome(self.home).config_path
+                    if config.exists():
+                        config.unlink()
+                        removed.append(str(config))
+            finally:
+                session.profile = Profile.new(self.today())  # nothing of the old one is kept
+                session.close()
+                self._ranker = None
+            return removed
 
     def close(self) -> None:
-        """Release the profile (and wipe it, in kiosk mode)."""
+        """Release the profile (and wipe it, in kiosk mode); later calls raise."""
         with self._lock:
+            self._closed = True
+            self._session.profile = Profile.new(self._session.profile.created)
             self._session.close()

@@ -26,6 +26,7 @@ The tree::
     │   ├── KeySourceError            the key source itself is unusable
     │   └── KeyRequiredError          a passphrase profile was opened without one
     ├── SessionModeError              a kiosk-only call on a stored profile, or the reverse
+    ├── EngineClosedError             the Engine was closed, or its profile erased
     ├── UnknownItemError              an item id the installed catalog does not have
     ├── UnknownCategoryError          a category the installed catalog does not have
     ├── ReportingError                private reports cannot be made
@@ -72,6 +73,7 @@ __all__ = [
     "ConsentRequiredError",
     "CorruptStoreError",
     "DiscreetError",
+    "EngineClosedError",
     "EstimateUnavailableError",
     "InputError",
     "InsufficientSpaceError",
@@ -208,6 +210,10 @@ class KeySourceError(StoreError):
 
 class KeyRequiredError(StoreError):
     """The profile is protected by a passphrase and none was given."""
+
+
+class EngineClosedError(DiscreetError):
+    """The Engine was closed, or its profile erased: open a new one."""
 
 
 class SessionModeError(DiscreetError):

@@ -35,6 +35,9 @@ class EventKind(enum.StrEnum):
     DISMISS = "dismiss"
 
 
+#: The layout version of the budget record (:meth:`Profile.budget_json`).
+BUDGET_FORMAT_VERSION = 1
+
 _KINDS = {kind.value: kind for kind in EventKind}
 
 
@@ -44,6 +47,25 @@ class Event(NamedTuple):
     item: str
     kind: EventKind
     day: dt.date
+
+
+#: The ledger is never kept for less than a week (and never pruned of this or last week).
+MIN_LEDGER_DAYS = 7
+
+
+def _period_of(day: dt.date) -> str:
+    # The same ISO-week label as discreet.protocol.report.period_of (no import: model is low).
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def ledger_cutoff(today: dt.date, ledger_days: int) -> dt.date:
+    """Entries on or before this day may be pruned: never this ISO week or the previous one."""
+    previous_monday = today - dt.timedelta(days=today.weekday() + 7)
+    return min(today - dt.timedelta(days=ledger_days), previous_monday - dt.timedelta(days=1))
+
+
+_SETTLED = {"pending": 0}  # every other status (sent, rejected, withdrawn) is final
 
 
 @dataclass(frozen=True)
@@ -57,8 +79,9 @@ class RetentionPolicy:
     def __post_init__(self) -> None:
         if not 1 <= self.days <= 3650 or not 1 <= self.max_events <= 1_000_000:
             raise ValueError("retention must be 1-3650 days and 1-1,000,000 events")
-        if not 1 <= self.ledger_days <= 3650:
-            raise ValueError("the ledger is kept for 1-3650 days")
+        if not MIN_LEDGER_DAYS <= self.ledger_days <= 3650:
+            # A shorter ledger would forget ε spent this week and let it be spent again.
+            raise ValueError(f"the ledger is kept for {MIN_LEDGER_DAYS}-3650 days")
 
     def to_json(self) -> dict[str, int]:
         """The policy as a JSON object."""
@@ -66,8 +89,9 @@ class RetentionPolicy:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> RetentionPolicy:
-        """Parse a policy."""
-        return cls(int(data["days"]), int(data["max_events"]), int(data["ledger_days"]))
+        """Parse a policy (a ledger period stored by an older app is raised to the minimum)."""
+        ledger_days = max(MIN_LEDGER_DAYS, int(data["ledger_days"]))
+        return cls(int(data["days"]), int(data["max_events"]), ledger_days)
 
 
 def parameters_digest(parameters: Mapping[str, Any]) -> str:
@@ -103,6 +127,8 @@ class LedgerEntry:
     epsilon: float
     digest: str
     status: str = "pending"
+    #: Why the service refused the report (``status == "rejected"``), in its words.
+    reason: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """As JSON (the profile's format, and what ``discreet ledger --json`` prints)."""
@@ -113,6 +139,7 @@ class LedgerEntry:
             "epsilon": self.epsilon,
             "digest": self.digest,
             "status": self.status,
+            "reason": self.reason,
         }
 
 
@@ -148,6 +175,9 @@ class Profile:
     consent: Consent | None = None
     ledger: list[LedgerEntry] = field(default_factory=list)
     outbox: list[PendingReport] = field(default_factory=list)
+    #: The latest period some of whose ledger entries were pruned: no report can be
+    #: made for it or any earlier one (what was spent there is no longer known).
+    ledger_floor: str | None = None
 
     @classmethod
     def new(cls, today: dt.date, retention: RetentionPolicy | None = None) -> Profile:
@@ -155,15 +185,22 @@ class Profile:
         return cls(created=today, retention=retention or RetentionPolicy())
 
     # ---- history -----------------------------------------------------------
-    def record(self, item: str, kind: EventKind | str, day: dt.date) -> Event:
-        """Add an event, then enforce retention and the cap (oldest dropped first)."""
+    def record(
+        self, item: str, kind: EventKind | str, day: dt.date, *, today: dt.date | None = None
+    ) -> Event:
+        """Add an event, then enforce retention and the cap (oldest dropped first).
+
+        With ``today`` (as the Engine always passes), an event dated later is dated
+        ``today`` and retention runs as of ``today``: a future day would otherwise
+        outlive retention and steer it. Without it, the newest day recorded stands in.
+        """
         if not isinstance(item, str) or not item:
             raise ValueError("an event needs an item id")
-        event = Event(item, EventKind(kind), day)
+        event = Event(item, EventKind(kind), day if today is None else min(day, today))
         self.events.append(event)
-        if len(self.events) > 1 and self.events[-2].day > day:
+        if len(self.events) > 1 and self.events[-2].day > event.day:
             self.events.sort(key=lambda e: e.day)  # keep history in day order
-        self.enforce_retention(max(day, self.events[-1].day))
+        self.enforce_retention(today or max(day, self.events[-1].day))
         return event
 
     def enforce_retention(self, today: dt.date) -> int:
@@ -173,9 +210,77 @@ class Profile:
         self.events = [e for e in self.events if e.day > cutoff]
         if len(self.events) > self.retention.max_events:
             self.events = self.events[-self.retention.max_events :]
-        ledger_cutoff = today - dt.timedelta(days=self.retention.ledger_days)
-        self.ledger = [e for e in self.ledger if e.day > ledger_cutoff]
+        cutoff = ledger_cutoff(today, self.retention.ledger_days)
+        pruned = [e.period for e in self.ledger if e.day <= cutoff]
+        if pruned:
+            self.ledger = [e for e in self.ledger if e.day > cutoff]
+            self.raise_floor(max(pruned))
         return before - len(self.events)
+
+    def raise_floor(self, period: str | None) -> None:
+        """No report may be made for ``period`` or earlier (the floor only goes up)."""
+        if period is not None and (self.ledger_floor is None or period > self.ledger_floor):
+            self.ledger_floor = period
+
+    # ---- the budget record -------------------------------------------------
+    def budget_json(self) -> dict[str, Any]:
+        """What a rollback of the profile file must not undo: the ledger, consent, floor.
+
+        Saved beside the profile (see :mod:`discreet.profile.session`) and merged
+        forward with :meth:`merge_budget` on open.
+        """
+        document = self.to_json()
+        return {
+            "format_version": BUDGET_FORMAT_VERSION,
+            "consent": document["consent"],
+            "ledger": document["ledger"],
+            "ledger_floor": self.ledger_floor,
+        }
+
+    def merge_budget(self, record: Mapping[str, Any]) -> None:
+        """Merge a budget record forward: the newer ledger and consent win.
+
+        The record is written before the profile on every save, so it is never
+        older than the profile: its consent (or revocation) wins, the ledgers are
+        united (a settled status beats ``pending``), the floor is the higher one,
+        and queued reports the record settled are dropped.
+        Raises :class:`CorruptStoreError` if the record is malformed.
+        """
+        try:
+            if record.get("format_version", 0) > BUDGET_FORMAT_VERSION:
+                return  # written by a newer app: keep the profile's own state
+            document = {**self.to_json(), "events": [], "consent": record["consent"]}
+            newer = _parse({**document, "ledger": record["ledger"]})
+            floor = _floor(record.get("ledger_floor"))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CorruptStoreError(
+                f"the budget record is malformed ({type(exc).__name__})"
+            ) from None
+        self.consent = newer.consent
+        merged = {e.digest: e for e in self.ledger}
+        for entry in newer.ledger:
+            mine = merged.get(entry.digest)
+            if mine is None or _SETTLED.get(mine.status, 1) < _SETTLED.get(entry.status, 1):
+                merged[entry.digest] = entry
+        self.ledger = sorted(merged.values(), key=lambda e: (e.day, e.period, e.kind))
+        self.raise_floor(floor)
+        pending = {e.digest for e in self.ledger if e.status == "pending"}
+        self.outbox = [r for r in self.outbox if hashlib.sha256(r.data).hexdigest() in pending]
+
+    def forget_keeping_budget(self, today: dt.date) -> Profile:
+        """A fresh profile (kiosk "forget") that still knows this week's spent ε.
+
+        Everything personal goes, consent and queued reports too; the ledger
+        and its floor stay, so that sessions on one device never add up to
+        more than the weekly cap.
+        """
+        fresh = Profile.new(today, self.retention)
+        fresh.ledger = [
+            dataclasses.replace(e, status="withdrawn") if e.status == "pending" else e
+            for e in self.ledger
+        ]
+        fresh.ledger_floor = self.ledger_floor
+        return fresh
 
     # ---- controls ----------------------------------------------------------
     def admits(self, categories: Iterable[str], taxonomy: Taxonomy) -> bool:
@@ -231,6 +336,7 @@ class Profile:
                 {"period": r.period, "kind": r.kind, "data": r.data.hex(), "token": r.token.hex()}
                 for r in self.outbox
             ],
+            "ledger_floor": self.ledger_floor,
         }
 
     def to_bytes(self) -> bytes:
@@ -305,6 +411,7 @@ def _parse(data: Mapping[str, Any]) -> Profile:
                 float(e["epsilon"]),
                 str(e["digest"]),
                 str(e["status"]),
+                str(e.get("reason", "")),
             )
             for e in data["ledger"]
         ],
@@ -317,4 +424,11 @@ def _parse(data: Mapping[str, Any]) -> Profile:
             )
             for r in data.get("outbox", [])
         ],
+        ledger_floor=_floor(data.get("ledger_floor")),
     )
+
+
+def _floor(value: Any) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise TypeError("ledger_floor is a period")
+    return value

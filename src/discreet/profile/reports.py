@@ -162,6 +162,11 @@ def prepare_reports(
         )
     rng = rng or production_rng()
     period = period_of(today)
+    if profile.ledger_floor is not None and period <= profile.ledger_floor:
+        raise BudgetExhaustedError(
+            f"the ledger of {period} was pruned (the clock went back, or was ahead), so its "
+            f"privacy budget is unknown; reports resume after {profile.ledger_floor}"
+        )
     done = {e.kind for e in profile.ledger if e.period == period}
     blocked: list[str] = []
     made = 0

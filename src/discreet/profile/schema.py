@@ -106,10 +106,11 @@ PROFILE_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec(
         "ledger",
         "each private report: the day it was made (no time of day), its period, kind, "
-        "privacy cost (epsilon), a digest of the exact bytes sent, and whether it was sent",
+        "privacy cost (epsilon), a digest of the exact bytes sent, whether it was sent, "
+        "and the service's reason if it refused it",
         "so that you can audit every byte that left this device and the privacy budget spent",
         "{ledger_days} days",
-        ("day", "period", "kind", "epsilon", "digest", "status"),
+        ("day", "period", "kind", "epsilon", "digest", "status", "reason"),
     ),
     FieldSpec(
         "outbox",
@@ -119,6 +120,13 @@ PROFILE_FIELDS: tuple[FieldSpec, ...] = (
         "so that what is sent is exactly what you could inspect with 'discreet report preview'",
         "until sent",
         ("period", "kind", "data", "token"),
+    ),
+    FieldSpec(
+        "ledger_floor",
+        "the latest week whose ledger entries were removed (by the ledger's retention, "
+        "or after the clock moved far ahead), if any",
+        "so that no report is made for a week whose privacy budget is no longer known",
+        UNTIL_ERASED,
     ),
 )
 

@@ -168,6 +168,7 @@ class ProfileHome:
         try:
             payload = store.load()
             profile = Profile.from_bytes(payload or b"")
+            _merge_budget_record(store, profile)
         except CorruptStoreError as exc:
             # Authentic but unreadable: set it aside like any damaged file, so that
             # 'discreet profile restore' can bring back the previous save.
@@ -207,6 +208,27 @@ class ProfileHome:
                 "backup": f"{self.store_path.name}.bak (the previous save, equally encrypted)",
             }
         return data_card(config.retention, storage)
+
+
+BUDGET_RECORD = "budget"
+
+
+def _merge_budget_record(store: EncryptedStore, profile: Profile) -> None:
+    """Bring the budget state forward from its own record (see :meth:`Profile.merge_budget`).
+
+    The record is what keeps a restored backup, or an old ``profile.dsc`` copied
+    back, from bringing back an older ledger or a revoked consent.
+    """
+    record = store.load_record(BUDGET_RECORD)
+    if record is None:
+        return
+    try:
+        document = json.loads(record)
+    except ValueError:
+        return  # unreadable reads as absent; the next save replaces it
+    if isinstance(document, dict):
+        with contextlib.suppress(CorruptStoreError):
+            profile.merge_budget(document)
 
 
 def _describe_source(config: ProfileConfig, store_path: Path) -> str:
@@ -252,7 +274,7 @@ class ProfileSession(Closable):
 
         def forget() -> None:
             if session is not None:
-                session.profile = Profile.new(calendar())
+                session.profile = session.profile.forget_keeping_budget(calendar())
 
         store = MemoryStore(idle_seconds=idle_seconds, clock=clock, timer=timer, on_wipe=forget)
         session = cls(store, Profile.new(today))
@@ -265,10 +287,17 @@ class ProfileSession(Closable):
             self.store.load()
 
     def record(
-        self, catalog: Catalog, item_id: str, kind: EventKind | str, today: dt.date | None = None
+        self,
+        catalog: Catalog,
+        item_id: str,
+        kind: EventKind | str,
+        today: dt.date | None = None,
+        *,
+        day: dt.date | None = None,
     ) -> Event | None:
         """Record an event on a catalog item; return ``None`` if it was deliberately not kept.
 
+        The event is dated ``day`` (default ``today``), never later than ``today``.
         Nothing is kept while personalisation is paused, or for an item in a
         sensitive category the user has not opted in to.
         """
@@ -281,10 +310,18 @@ class ProfileSession(Closable):
             ) from None
         if self.profile.paused or not self.profile.admits(item.categories, catalog.taxonomy):
             return None
-        return self.profile.record(item.id, kind, today or dt.date.today())
+        today = today or dt.date.today()
+        return self.profile.record(item.id, kind, day or today, today=today)
 
     def save(self) -> None:
-        """Persist the profile (atomically, for an encrypted store)."""
+        """Persist the profile (atomically, for an encrypted store).
+
+        The budget record is written first, so it is never older than the
+        profile file beside it.
+        """
+        if isinstance(self.store, EncryptedStore):
+            budget = json.dumps(self.profile.budget_json(), separators=(",", ":")).encode()
+            self.store.save_record(BUDGET_RECORD, budget)
         self.store.save(self.profile.to_bytes())
 
     def export(self, today: dt.date | None = None) -> dict[str, Any]:

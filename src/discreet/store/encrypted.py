@@ -6,6 +6,10 @@ Files, for a store at ``profile.dsc``::
     profile.dsc.bak         the previous generation (a hard link, so no copy)
     profile.dsc.lock        held while the store is open: one writer at a time
     profile.dsc.damaged-*   files that failed authentication, set aside, never deleted
+                            (a passphrase change rewraps them, or destroys their wraps)
+    .profile.dsc.*.tmp      a save under way; one killed half-way is removed at open
+    profile.dsc.budget      a small record the layer above keeps apart from the profile
+                            (its budget), sealed under the same data key, no backup
 
 Every save writes a temporary file in the same folder, fsyncs it, links the
 current file to the backup name, renames the temporary file over the current
@@ -35,6 +39,8 @@ from discreet.store.base import ProfileStore
 from discreet.store.keys import KeyringKey, KeySource
 
 DEFAULT_LOCK_TIMEOUT = 2.0
+#: The side records a store may hold beside its file (see :meth:`EncryptedStore.save_record`).
+RECORDS = ("budget",)
 
 
 def _write_durably(path: Path, data: bytes) -> None:
@@ -129,6 +135,7 @@ class EncryptedStore(ProfileStore):
         path = Path(path)
         lock = cls._acquire(path, lock_timeout)
         try:
+            _remove_orphans(path)  # we hold the lock: no save is under way
             try:
                 data = path.read_bytes()
             except FileNotFoundError:
@@ -229,6 +236,50 @@ class EncryptedStore(ProfileStore):
         self._header = header
         self._payload = payload
 
+    def _record_path(self, name: str) -> Path:
+        if name not in RECORDS:
+            raise ValueError(f"unknown record {name!r}")
+        return self.path.with_name(f"{self.path.name}.{name}")
+
+    def load_record(self, name: str) -> bytes | None:
+        """A side record sealed under this store's data key; ``None`` if absent or unreadable.
+
+        An unreadable record (damaged, or sealed under another key) reads as
+        absent: it must never keep the profile from opening, and the next
+        :meth:`save_record` replaces it.
+        """
+        key = self._key()
+        try:
+            sealed = envelope.parse(self._record_path(name).read_bytes())
+            if (
+                sealed.header.get("record") != name
+                or sealed.header.get("key_id") != (self._header["key_id"])
+            ):
+                return None
+            return envelope.open_payload(sealed, key)
+        except (OSError, DiscreetError):
+            return None
+
+    def save_record(self, name: str, payload: bytes) -> None:
+        """Seal ``payload`` under the data key and replace the record atomically.
+
+        Unlike the profile, a record keeps no previous generation: restoring a
+        backup of the profile must not bring back an older record.
+        """
+        key = self._key()
+        header = {
+            "format_version": envelope.FORMAT_VERSION,
+            "cipher": "aes-256-gcm",
+            "key_id": self._header["key_id"],
+            "record": name,
+        }
+        with disk_full_means(
+            "the disk is full, so the profile was not saved; free some space and try again "
+            "(the previous profile is intact)"
+        ):
+            sealed = envelope.seal(header, key, payload)
+            atomic_write_bytes(self._record_path(name), sealed, mode=0o600)
+
     def rewrap(self, new_source: KeySource) -> None:
         """Protect the data key with ``new_source`` instead of the current source's kind.
 
@@ -242,6 +293,32 @@ class EncryptedStore(ProfileStore):
         self.source = new_source
         # The previous generation still holds the old wrap: replace it too.
         self.save(self._payload or b"")
+        # So do a killed save's leftovers and the copies set aside as damaged.
+        _remove_orphans(self.path)
+        for aside in sorted(self.path.parent.glob(f"{self.path.name}.damaged-*")):
+            self._rewrap_aside(aside, key)
+
+    def _rewrap_aside(self, aside: Path, key: bytes) -> None:
+        """Re-seal a set-aside copy under the current wraps, or destroy its old wraps.
+
+        A copy that still authenticates under the data key keeps its content;
+        one that does not can never be read again anyway, so only the wrapped
+        keys at its start are overwritten. Either way the file is kept.
+        """
+        try:
+            sealed = envelope.parse(aside.read_bytes())
+            if sealed.header.get("key_id") != self._header["key_id"]:
+                raise CorruptStoreError("another data key")
+            payload = envelope.open_payload(sealed, key)
+        except (OSError, DiscreetError):
+            # A new file in its place, so that no other link to the old one is touched.
+            data = bytearray(aside.read_bytes())
+            size = min(len(data), envelope.MAX_HEADER_BYTES)
+            data[:size] = _hazmat.random_bytes(size)
+            atomic_write_bytes(aside, bytes(data), mode=0o600)
+            return
+        header = {**sealed.header, "wraps": self._header["wraps"]}
+        atomic_write_bytes(aside, envelope.seal(header, key, payload), mode=0o600)
 
     def erase(self) -> list[str]:
         """Crypto-shred: overwrite the wrapped keys, delete every file, forget the keys."""
@@ -284,6 +361,7 @@ def _shred_files(path: Path) -> list[str]:
     removed: list[str] = []
     folder = path.parent
     candidates = [path, path.with_name(path.name + ".bak")]
+    candidates += [path.with_name(f"{path.name}.{name}") for name in RECORDS]
     candidates += sorted(folder.glob(f"{path.name}.damaged-*"))
     candidates += sorted(folder.glob(f".{path.name}.*"))
     for file in candidates:
@@ -295,6 +373,23 @@ def _shred_files(path: Path) -> list[str]:
     if folder.exists():
         fsync_dir(folder)
     return removed
+
+
+def _remove_orphans(path: Path) -> None:
+    """Shred and delete the temporary files of saves that were killed half-way.
+
+    Only call it holding the store's lock, when no save can be under way.
+    """
+    orphans = sorted(path.parent.glob(f".{path.name}.*tmp"))
+    for orphan in orphans:
+        with contextlib.suppress(FileNotFoundError):
+            # The backup's temporary name is a hard link to the current file: never
+            # shred through a link, only through a file's one name.
+            if orphan.stat().st_nlink == 1:
+                _shred_header(orphan)
+            orphan.unlink()
+    if orphans:
+        fsync_dir(path.parent)
 
 
 def _shred_header(file: Path) -> None:
