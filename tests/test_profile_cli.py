@@ -225,3 +225,21 @@ def test_two_keyring_profiles_do_not_share_a_key(
     code, out, err = _run(capsys, "profile", "export", "--home", second)
     assert code == 0, err
     assert json.loads(out)["profile"]["events"] == []
+
+
+def test_the_data_card_names_every_file_the_profile_keeps(
+    client: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A privacy officer reading the card learns of the budget record too."""
+    assert _run(capsys, "init")[0] == 0
+    assert _run(capsys, "like", "b1")[0] == 0
+    assert _run(capsys, "like", "b2")[0] == 0  # a second save leaves a backup
+    code, out, _ = _run(capsys, "privacy", "--json")
+    assert code == 0
+    storage = json.loads(out)["storage"]
+    folder = client / "profile"
+    kept = sorted(p.name for p in folder.iterdir() if p.name.startswith("profile.dsc"))
+    assert {"profile.dsc", "profile.dsc.bak", "profile.dsc.budget"} <= set(kept)
+    described = " ".join(str(v) for v in storage.values())
+    for name in kept:
+        assert name in described, name

@@ -206,11 +206,17 @@ class ProfileHome:
                 "encryption": "AES-256-GCM with a random 256-bit data key, fresh nonce per save",
                 "key": _describe_source(config, self.store_path),
                 "backup": f"{self.store_path.name}.bak (the previous save, equally encrypted)",
+                "budget": BUDGET_NOTE.format(name=self.store_path.name),
             }
         return data_card(config.retention, storage)
 
 
 BUDGET_RECORD = "budget"
+#: How the data card and the export describe the budget record.
+BUDGET_NOTE = (
+    "{name}.budget: the report ledger and consent again, equally encrypted, so that "
+    "restoring an older save cannot undo a revocation or re-spend a week's budget"
+)
 
 
 def _merge_budget_record(store: EncryptedStore, profile: Profile) -> None:
