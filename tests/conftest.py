@@ -107,6 +107,19 @@ def publish(repo: PublisherRepository, inputs: tuple[Path, Path]) -> Callable[..
 
 
 @pytest.fixture
+def release(
+    repo: PublisherRepository, publish: Callable[..., PublishResult], tmp_path: Path
+) -> Path:
+    """The files of a real published release, in a folder of their own."""
+    publish()
+    folder = tmp_path / "release"
+    folder.mkdir()
+    for name, target in repo.current_targets().items():
+        shutil.copy(repo.target_path(target), folder / name.removeprefix("catalog/"))
+    return folder
+
+
+@pytest.fixture
 def mirror(tmp_path: Path, repo: PublisherRepository) -> Callable[[], Path]:
     """Copy the served folder to a mirror that a test (the attacker) may alter."""
     target = tmp_path / "mirror"

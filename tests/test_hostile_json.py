@@ -9,7 +9,6 @@ signed releases alike.
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -59,17 +58,6 @@ def test_deeply_nested_publisher_inputs_are_input_errors(tmp_path: Path) -> None
     popularity.write_text(DEEP, encoding="utf-8")
     with pytest.raises(PopularityInvalidError):
         load_estimates(popularity)
-
-
-@pytest.fixture
-def release(repo: PublisherRepository, publish: Callable[..., object], tmp_path: Path) -> Path:
-    """The files of a real published release, in a folder of their own."""
-    publish()
-    folder = tmp_path / "release"
-    folder.mkdir()
-    for name, target in repo.current_targets().items():
-        shutil.copy(repo.target_path(target), folder / name.removeprefix("catalog/"))
-    return folder
 
 
 def _first_item_field(folder: Path, key: str, raw_value: str) -> None:

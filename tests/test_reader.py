@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,18 +21,6 @@ import pytest
 
 from discreet.catalog.reader import verify_catalog_folder
 from discreet.errors import CatalogInvalidError
-from discreet.publish.repository import PublisherRepository
-
-
-@pytest.fixture
-def release(repo: PublisherRepository, publish: Callable[..., object], tmp_path: Path) -> Path:
-    """The files of a real published release, in a folder of their own."""
-    publish()
-    folder = tmp_path / "release"
-    folder.mkdir()
-    for name, target in repo.current_targets().items():
-        shutil.copy(repo.target_path(target), folder / name.removeprefix("catalog/"))
-    return folder
 
 
 # ---- tampering helpers ----------------------------------------------------------------

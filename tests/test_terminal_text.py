@@ -146,17 +146,6 @@ def test_notice_bodies_keep_line_breaks(tmp_path: Path) -> None:
 
 
 # ---- the device ------------------------------------------------------------------------
-@pytest.fixture
-def release(repo: PublisherRepository, publish: Callable[..., object], tmp_path: Path) -> Path:
-    """The files of a real published release, in a folder of their own."""
-    publish()
-    folder = tmp_path / "release"
-    folder.mkdir()
-    for name, target in repo.current_targets().items():
-        shutil.copy(repo.target_path(target), folder / name.removeprefix("catalog/"))
-    return folder
-
-
 def _first_item(folder: Path, **changes: str) -> None:
     lines = (folder / "items.jsonl").read_text(encoding="utf-8").splitlines()
     lines[0] = json.dumps({**json.loads(lines[0]), **changes})
