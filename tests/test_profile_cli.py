@@ -247,3 +247,47 @@ def test_the_data_card_names_every_file_the_profile_keeps(
     described = " ".join(str(v) for v in storage.values())
     for name in kept:
         assert name in described, name
+
+
+@pytest.mark.parametrize("content", [b"[]", b'"x"', b'{"format_version": "1", "mode": "standard"}'])
+def test_malformed_settings_are_one_line_not_a_traceback(
+    client: Path, capsys: pytest.CaptureFixture[str], content: bytes
+) -> None:
+    """Regression (issue 11): ``config.json`` holding ``[]`` raised AttributeError."""
+    assert _run(capsys, "init")[0] == 0
+    (client / "profile" / "config.json").write_bytes(content)
+    for argv in (("privacy",), ("recommend",), ("ledger",)):
+        code, out, err = _run(capsys, *argv)
+        assert code == 1, argv
+        assert out == ""
+        assert "malformed" in err
+        assert len(err.strip().splitlines()) == 1
+
+
+def test_init_keyring_without_a_usable_keyring_says_what_to_do(
+    client: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression (issue 11): a machine with no keyring backend gave a traceback."""
+    import keyring
+    from keyring.backends import fail
+
+    monkeypatch.setattr(keyring.core, "_keyring_backend", fail.Keyring())
+    code, _, err = _run(capsys, "init", "--keyring")
+    assert code == 1
+    assert "keyring is not usable" in err
+    assert "--keyfile" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (client / "profile" / "profile.dsc").exists()
+
+
+def test_the_keyring_extra_missing_is_a_missing_dependency(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+
+    from discreet.errors import MissingDependencyError
+    from discreet.store import KeyringKey
+
+    monkeypatch.setitem(sys.modules, "keyring", None)
+    with pytest.raises(MissingDependencyError, match=r"pip install 'discreet\[keyring\]'"):
+        KeyringKey.fresh("app").derive_new()

@@ -67,8 +67,13 @@ class ProfileConfig:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ProfileConfig:
-        """Parse a config."""
-        if data.get("format_version", 0) > CONFIG_FORMAT_VERSION:
+        """Parse a config; raise ``ValueError`` (or ``KeyError``) if malformed."""
+        if not isinstance(data, Mapping):
+            raise ValueError("the settings must be a JSON object")
+        version = data.get("format_version", 0)
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise ValueError("format_version must be an integer")
+        if version > CONFIG_FORMAT_VERSION:
             raise UnsupportedFormatError(
                 "the profile settings were written by a newer app; update the app"
             )

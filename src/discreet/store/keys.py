@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from discreet._fs import atomic_write_bytes
-from discreet.errors import KeySourceError
+from discreet.errors import KeySourceError, MissingDependencyError
 from discreet.store import _hazmat
 
 KEY_FILE_MAGIC = b"discreet-key-v1:"
@@ -179,24 +179,35 @@ class KeyringKey(KeySource):
     def _backend(self) -> Any:
         try:
             import keyring  # type: ignore[import-not-found,unused-ignore]
+            import keyring.errors  # type: ignore[import-not-found,unused-ignore]
         except ImportError:
-            raise KeySourceError(
+            raise MissingDependencyError(
                 "the OS keyring needs the 'keyring' extra: pip install 'discreet[keyring]'"
             ) from None
         return keyring
 
+    def _call(self, operation: str, *args: str) -> Any:
+        """One keyring call; a machine without a usable keyring is a :class:`KeySourceError`."""
+        backend = self._backend()
+        try:
+            return getattr(backend, operation)(self.service, self.username, *args)
+        except backend.errors.KeyringError as exc:
+            raise KeySourceError(
+                f"the OS keyring is not usable here ({type(exc).__name__}); "
+                "use a key file instead: discreet init --keyfile FILE"
+            ) from None
+
     def derive_new(self) -> tuple[bytes, dict[str, Any]]:
         """Create a key in the keyring (or reuse the one there)."""
-        backend = self._backend()
-        stored = backend.get_password(self.service, self.username)
+        stored = self._call("get_password")
         if stored is None:
             stored = _hazmat.random_bytes(_hazmat.KEY_BYTES).hex()
-            backend.set_password(self.service, self.username, stored)
+            self._call("set_password", stored)
         return bytes.fromhex(stored), {"service": self.service, "username": self.username}
 
     def derive_existing(self, entry: dict[str, Any]) -> bytes:
         """Read the key from the keyring."""
-        stored = self._backend().get_password(self.service, self.username)
+        stored = self._call("get_password")
         if stored is None:
             raise KeySourceError(
                 "the profile key is missing from the OS keyring; restore it or erase the profile"
@@ -205,9 +216,8 @@ class KeyringKey(KeySource):
 
     def forget(self) -> None:
         """Delete the key from the keyring (crypto-shredding)."""
-        backend = self._backend()
-        if backend.get_password(self.service, self.username) is not None:
-            backend.delete_password(self.service, self.username)
+        if self._call("get_password") is not None:
+            self._call("delete_password")
 
     def describe(self) -> str:
         """Where the key lives."""
