@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
 import stat
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -291,3 +295,46 @@ def test_the_keyring_extra_missing_is_a_missing_dependency(
     monkeypatch.setitem(sys.modules, "keyring", None)
     with pytest.raises(MissingDependencyError, match=r"pip install 'discreet\[keyring\]'"):
         KeyringKey.fresh("app").derive_new()
+
+
+@contextlib.contextmanager
+def _read_only(folder: Path) -> Iterator[None]:
+    """Make ``folder`` really read-only: a read-only bind mount as root, permissions otherwise."""
+    if os.geteuid() != 0:
+        modes = {p: p.stat().st_mode for p in [folder, *folder.rglob("*")]}
+        for p in modes:
+            p.chmod(modes[p] & ~0o222)
+        try:
+            yield
+        finally:
+            for p, mode in modes.items():
+                p.chmod(mode)
+        return
+    subprocess.run(["mount", "--bind", str(folder), str(folder)], check=True)
+    try:
+        subprocess.run(["mount", "-o", "remount,ro,bind", str(folder)], check=True)
+        yield
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)
+
+
+def test_a_read_only_home_still_reads(client: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Regression (issue 11): the lock needed write access, so even reading failed."""
+    assert _run(capsys, "init")[0] == 0
+    assert _run(capsys, "like", "b1")[0] == 0
+    _, before, _ = _run(capsys, "profile", "export")
+    with _read_only(client):
+        with pytest.raises(OSError):
+            (client / "probe").write_bytes(b"")  # the folder really is read-only
+        for argv in (("recommend", "-k", "2"), ("explain", "b2"), ("privacy",), ("ledger",)):
+            code, out, err = _run(capsys, *argv)
+            assert code == 0, (argv, err)
+            assert out
+        code, exported, _ = _run(capsys, "profile", "export")
+        assert code == 0
+        assert json.loads(exported)["profile"] == json.loads(before)["profile"]
+        code, out, err = _run(capsys, "like", "b2")
+        assert code == 1
+        assert "read-only" in err
+        assert len(err.strip().splitlines()) == 1
+    assert _run(capsys, "like", "b2")[0] == 0  # writable again: nothing was damaged

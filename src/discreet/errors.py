@@ -21,6 +21,7 @@ The tree::
     │   ├── WrongKeyError             wrong passphrase, key file or keyring key
     │   ├── CorruptStoreError         authentication failed, truncated or bad header
     │   ├── StoreLockedError          another process has the profile open
+    │   ├── StoreReadOnlyError        a save in a read-only profile folder
     │   ├── StoreExistsError          ``init`` over an existing profile
     │   ├── StoreNotFoundError        no profile yet
     │   ├── KeySourceError            the key source itself is unusable
@@ -96,6 +97,7 @@ __all__ = [
     "StoreExistsError",
     "StoreLockedError",
     "StoreNotFoundError",
+    "StoreReadOnlyError",
     "TaxonomyInvalidError",
     "UnknownCategoryError",
     "UnknownItemError",
@@ -194,6 +196,10 @@ class CorruptStoreError(StoreError):
 
 class StoreLockedError(StoreError):
     """Another process holds the profile open for writing."""
+
+
+class StoreReadOnlyError(StoreError):
+    """The profile folder is read-only: the profile can be read, but nothing saved."""
 
 
 class StoreExistsError(StoreError):

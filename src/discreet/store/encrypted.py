@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import os
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from discreet.errors import (
     StoreExistsError,
     StoreLockedError,
     StoreNotFoundError,
+    StoreReadOnlyError,
 )
 from discreet.store import _hazmat, envelope
 from discreet.store.base import ProfileStore
@@ -41,6 +43,8 @@ from discreet.store.keys import KeyringKey, KeySource
 DEFAULT_LOCK_TIMEOUT = 2.0
 #: The side records a store may hold beside its file (see :meth:`EncryptedStore.save_record`).
 RECORDS = ("budget",)
+#: What opening the lock file in a folder this process cannot write fails with.
+_NOT_WRITABLE = frozenset((errno.EROFS, errno.EACCES, errno.EPERM))
 
 
 def _write_durably(path: Path, data: bytes) -> None:
@@ -78,6 +82,8 @@ class EncryptedStore(ProfileStore):
         self._header = header
         self._lock = lock
         self._payload: bytes | None = None
+        #: Opened from a folder this process cannot write: readable, never saved.
+        self.read_only = lock is None
 
     # ---- opening --------------------------------------------------------------
     @staticmethod
@@ -133,9 +139,17 @@ class EncryptedStore(ProfileStore):
         damaged file aside), :class:`StoreLockedError` or :class:`StoreNotFoundError`.
         """
         path = Path(path)
-        lock = cls._acquire(path, lock_timeout)
         try:
-            _remove_orphans(path)  # we hold the lock: no save is under way
+            lock: filelock.BaseFileLock | None = cls._acquire(path, lock_timeout)
+        except OSError as exc:
+            if exc.errno not in _NOT_WRITABLE or not path.exists():
+                raise
+            # A read-only home (a read-only mount, or a folder this user may only
+            # read): nobody here can save, so no lock is needed to read.
+            lock = None
+        try:
+            if lock is not None:
+                _remove_orphans(path)  # we hold the lock: no save is under way
             try:
                 data = path.read_bytes()
             except FileNotFoundError:
@@ -151,12 +165,18 @@ class EncryptedStore(ProfileStore):
                 data_key = envelope.unwrap(sealed.header, source)
                 payload = envelope.open_payload(sealed, data_key)
             except CorruptStoreError as exc:
+                if lock is None:
+                    raise CorruptStoreError(
+                        f"{exc}; the profile folder is read-only, so it was left in place: "
+                        "make the folder writable, then open the profile again"
+                    ) from None
                 raise cls._set_aside(path, str(exc)) from None
             store = cls(path, source, data_key, sealed.header, lock)
             store._payload = payload
             return store
         except BaseException:
-            lock.release()
+            if lock is not None:
+                lock.release()
             raise
 
     @staticmethod
@@ -223,6 +243,15 @@ class EncryptedStore(ProfileStore):
             raise StoreNotFoundError("the profile store is closed; open it again")
         return self._data_key
 
+    def _writable_key(self) -> bytes:
+        key = self._key()
+        if self.read_only:
+            raise StoreReadOnlyError(
+                f"{self.path.parent} is read-only, so nothing can be saved; "
+                "make it writable to record, change or erase anything"
+            )
+        return key
+
     def load(self) -> bytes | None:
         """The decrypted payload read when the store was opened or last saved."""
         self._key()
@@ -230,7 +259,7 @@ class EncryptedStore(ProfileStore):
 
     def save(self, payload: bytes) -> None:
         """Encrypt ``payload`` with a fresh nonce and replace the file durably."""
-        key = self._key()
+        key = self._writable_key()
         header = {**self._header, "generation": int(self._header["generation"]) + 1}
         _write_durably(self.path, envelope.seal(header, key, payload))
         self._header = header
@@ -266,7 +295,7 @@ class EncryptedStore(ProfileStore):
         Unlike the profile, a record keeps no previous generation: restoring a
         backup of the profile must not bring back an older record.
         """
-        key = self._key()
+        key = self._writable_key()
         header = {
             "format_version": envelope.FORMAT_VERSION,
             "cipher": "aes-256-gcm",
@@ -285,7 +314,7 @@ class EncryptedStore(ProfileStore):
 
         The profile itself is not re-encrypted; only the 32-byte data key is.
         """
-        key = self._key()
+        key = self._writable_key()
         kept = [w for w in self._header["wraps"] if w.get("source") != self.source.kind]
         wraps = [*kept, envelope.wrap(new_source, key, self._header["key_id"])]
         self._header = {**self._header, "wraps": wraps}
@@ -322,6 +351,7 @@ class EncryptedStore(ProfileStore):
 
     def erase(self) -> list[str]:
         """Crypto-shred: overwrite the wrapped keys, delete every file, forget the keys."""
+        self._writable_key()
         removed = _shred_files(self.path)
         if isinstance(self.source, KeyringKey):
             self.source.forget()
