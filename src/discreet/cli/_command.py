@@ -43,3 +43,18 @@ def positive_int(value: str) -> int:
     if number < 1:
         raise argparse.ArgumentTypeError(f"{value!r} is not a positive whole number")
     return number
+
+
+def positive_float(value: str) -> float:
+    """An ``argparse`` type for scales and durations: a finite number above 0.
+
+    >>> positive_float("0.5")
+    0.5
+    """
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if not 0 < number < float("inf"):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive number")
+    return number

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from discreet._fs import atomic_write_bytes, canonical_json
-from discreet.cli._command import add_command, positive_int
+from discreet.cli._command import add_command, positive_float, positive_int
 from discreet.cli._output import emit
 from discreet.cli._publish import add_expiry_options, expiries_from
 from discreet.protocol.report import period_code
@@ -98,28 +98,6 @@ def cmd_estimates(args: argparse.Namespace) -> int:
     return 0
 
 
-def _seconds(value: str) -> float:
-    """A positive, finite number of seconds (exit code 2 otherwise)."""
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = float("nan")
-    if not 0 < seconds < float("inf"):
-        raise argparse.ArgumentTypeError(f"{value!r} is not a positive number of seconds")
-    return seconds
-
-
-def _laplace_scale(value: str) -> float:
-    """A positive, finite Laplace scale, checked while the arguments are parsed (exit code 2)."""
-    try:
-        scale = float(value)
-    except ValueError:
-        scale = float("nan")
-    if not 0 < scale < float("inf"):
-        raise argparse.ArgumentTypeError(f"{value!r} is not a positive number")
-    return scale
-
-
 CENTRAL_NOISE_HELP = (
     "add Laplace noise of scale B to every published estimate, drawn once per "
     "(week, kind, catalog) and kept in the database, so that repeated queries return "
@@ -151,10 +129,10 @@ def register(sub: Any, publish_commands: Any, common: argparse.ArgumentParser) -
         "--max-body-bytes", type=positive_int, default=Limits().max_body_bytes, metavar="B"
     )
     p.add_argument("--max-reports", type=positive_int, default=Limits().max_reports, metavar="N")
-    p.add_argument("--central-noise", type=_laplace_scale, metavar="B", help=CENTRAL_NOISE_HELP)
+    p.add_argument("--central-noise", type=positive_float, metavar="B", help=CENTRAL_NOISE_HELP)
     p.add_argument(
         "--header-timeout",
-        type=_seconds,
+        type=positive_float,
         default=HEADER_TIMEOUT,
         metavar="S",
         help="seconds a client has to send a request's headers; then 408 and disconnected",
@@ -191,5 +169,5 @@ def register(sub: Any, publish_commands: Any, common: argparse.ArgumentParser) -
         "--catalog", type=int, metavar="VERSION", help="default: the newest with reports"
     )
     p.add_argument("--min-reports", type=positive_int, default=DEFAULT_MIN_REPORTS, metavar="N")
-    p.add_argument("--central-noise", type=_laplace_scale, metavar="B", help=CENTRAL_NOISE_HELP)
+    p.add_argument("--central-noise", type=positive_float, metavar="B", help=CENTRAL_NOISE_HELP)
     p.add_argument("--out", metavar="FILE", help="also write the JSON document to FILE")
