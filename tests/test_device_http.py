@@ -32,6 +32,7 @@ from tuf.api.exceptions import DownloadError, DownloadHTTPError, DownloadLengthM
 
 from discreet.errors import SourceUnavailableError
 from discreet.profile.model import LedgerEntry, PendingReport, Profile
+from discreet.protocol import production_rng
 from discreet.publish.repository import PublisherRepository
 from discreet.sync.client import InstalledCatalogs, sync_catalog
 from discreet.sync.fetchers import HttpFetcher, LocalFolderFetcher, resolve_source
@@ -41,7 +42,6 @@ from discreet.sync.http import (
     Reply,
     RetryPolicy,
     _PooledResponse,
-    csprng_generator,
     environment_proxy,
     is_retried,
 )
@@ -438,11 +438,11 @@ def test_the_production_default_draws_from_the_os_csprng(monkeypatch: pytest.Mon
     assert asked == [128]
     rng = np.random.default_rng(2024)
     assert waits == pytest.approx([b * float(rng.uniform(0.5, 1.5)) for b in (0.5, 1.0)])
-    assert csprng_generator().integers(1 << 62) == np.random.default_rng(2024).integers(1 << 62)
+    assert production_rng().integers(1 << 62) == np.random.default_rng(2024).integers(1 << 62)
 
 
 def test_each_default_generator_gets_its_own_seed() -> None:
-    draws = {float(csprng_generator().uniform()) for _ in range(5)}
+    draws = {float(production_rng().uniform()) for _ in range(5)}
     assert len(draws) == 5
 
 

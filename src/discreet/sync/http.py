@@ -35,7 +35,6 @@ variables (``https_proxy``, ``http_proxy``, ``all_proxy``, ``no_proxy``).
 from __future__ import annotations
 
 import http.client
-import secrets
 import ssl
 import threading
 import time
@@ -49,6 +48,7 @@ import numpy as np
 import urllib3
 
 from discreet.errors import SourceUnavailableError
+from discreet.protocol.randomness import production_rng
 
 __all__ = [
     "DEFAULT_MAX_REPLY",
@@ -58,7 +58,6 @@ __all__ = [
     "Response",
     "RetryPolicy",
     "Transport",
-    "csprng_generator",
     "environment_proxy",
     "is_retried",
 ]
@@ -71,11 +70,6 @@ _MAX_REDIRECTS = 5
 _USER_AGENT = "discreet"
 #: What can go wrong with an exchange itself (as opposed to an answer): all retried.
 _EXCHANGE_FAILURES = (OSError, http.client.HTTPException, urllib3.exceptions.HTTPError)
-
-
-def csprng_generator() -> np.random.Generator:
-    """A generator seeded from the OS CSPRNG: the production source of delays and jitter."""
-    return np.random.default_rng(secrets.randbits(128))
 
 
 def is_retried(status: int) -> bool:
@@ -274,10 +268,11 @@ class DeviceHttpClient:
     """Every HTTP exchange the device makes, retried by one :class:`RetryPolicy`.
 
     ``transport`` defaults to a :class:`PoolTransport`; ``rng`` (the jitter)
-    defaults to :func:`csprng_generator`; ``timeout`` bounds the connection and
-    every wait for the next bytes. ``deadline``, a time on ``clock`` (by default
-    ``time.monotonic``), bounds everything the client does: past it, a request
-    raises :class:`SourceUnavailableError` however slowly bytes still arrive.
+    defaults to :func:`~discreet.protocol.randomness.production_rng`; ``timeout``
+    bounds the connection and every wait for the next bytes. ``deadline``, a
+    time on ``clock`` (by default ``time.monotonic``), bounds everything the
+    client does: past it, a request raises :class:`SourceUnavailableError`
+    however slowly bytes still arrive.
 
     >>> client = DeviceHttpClient(policy=RetryPolicy(attempts=2), timeout=5)
     >>> client.request("GET", "https://cdn.example/metadata/1.root.json")  # doctest: +SKIP
@@ -302,7 +297,7 @@ class DeviceHttpClient:
         self.transport: Transport = transport if transport is not None else PoolTransport()
         self.policy = policy if policy is not None else RetryPolicy()
         self.timeout = float(timeout)
-        self._rng = rng if rng is not None else csprng_generator()
+        self._rng = rng if rng is not None else production_rng()
         self._sleep = sleep
 
     def request(

@@ -40,13 +40,13 @@ import numpy as np
 
 from discreet.errors import SourceUnavailableError
 from discreet.profile.model import PendingReport, Profile
+from discreet.protocol.randomness import production_rng
 from discreet.protocol.wire import encode_batch
 from discreet.sync.http import (
     DeviceHttpClient,
     Reply,
     RetryPolicy,
     Transport,
-    csprng_generator,
 )
 
 
@@ -106,7 +106,7 @@ def send_reports(
         raise SourceUnavailableError(f"reports are sent to an http(s) address, not {url!r}")
     if not profile.outbox:
         return SendResult(0, 0, 0)
-    rng = rng if rng is not None else csprng_generator()
+    rng = rng if rng is not None else production_rng()
     if max_delay > 0:
         sleep(float(rng.uniform(0, max_delay)))  # decorrelate sending from activity
     client = DeviceHttpClient(
