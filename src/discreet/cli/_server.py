@@ -13,15 +13,12 @@ from discreet.cli._publish import add_expiry_options, expiries_from
 from discreet.protocol.report import period_code
 from discreet.protocol.wire import Limits
 from discreet.server.aggregate import DEFAULT_MIN_REPORTS, labels_for
-from discreet.server.run import HEADER_TIMEOUT, MAX_CONNECTIONS
+from discreet.server.run import HEADER_TIMEOUT, MAX_CONNECTIONS, serve
 from discreet.server.storage import ReportStore
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the HTTP service."""
-    from discreet.server.run import require_server_extra, serve
-
-    require_server_extra()  # before announcing a service that cannot start
 
     def starting(url: str) -> None:  # once the repository, database and port are checked
         print(f"serving {args.repo} on {url} (no access log is kept)")

@@ -8,7 +8,6 @@ is reported once the service accepts connections (a ``listening on URL`` line fr
 from __future__ import annotations
 
 import contextlib
-import errno
 import importlib
 import socket
 import sys
@@ -22,7 +21,7 @@ from discreet.errors import MissingDependencyError, RepositoryError, ServiceAddr
 from discreet.protocol.wire import Limits
 from discreet.publish.repository import Expiries, PublisherRepository
 from discreet.server.aggregate import DEFAULT_MIN_REPORTS
-from discreet.server.storage import ReportStore
+from discreet.server.storage import ReportStore, require_database_folder
 from discreet.server.upkeep import MetadataKeeper
 
 #: Seconds a client has to send a request's headers (the body has ``Limits.body_timeout``).
@@ -139,10 +138,7 @@ def serve(
     from discreet.server.app import create_app
 
     repo = PublisherRepository.open(repo_path)
-    if not Path(db_path).parent.is_dir():  # checked again by the store; here, before binding
-        raise FileNotFoundError(
-            errno.ENOENT, "the database's folder does not exist", str(Path(db_path).parent)
-        )
+    require_database_folder(db_path)  # before binding, as the store would only after
     listener = bind_listener(host, port)
     try:
         store = ReportStore(db_path)

@@ -85,6 +85,13 @@ class IngestResult:
     duplicates: int
 
 
+def require_database_folder(path: str | Path) -> None:
+    """Raise ``FileNotFoundError`` unless the database's folder exists (never made silently)."""
+    folder = Path(path).parent
+    if not folder.is_dir():
+        raise FileNotFoundError(errno.ENOENT, "the database's folder does not exist", str(folder))
+
+
 class ReportStore:
     """Thread-safe access to the server database (one connection, one lock).
 
@@ -99,10 +106,7 @@ class ReportStore:
         self, path: str | Path, *, create: bool = True, rng: np.random.Generator | None = None
     ) -> None:
         self.path = Path(path)
-        if not self.path.parent.is_dir():  # a mistyped path is not silently made
-            raise FileNotFoundError(
-                errno.ENOENT, "the database's folder does not exist", str(self.path.parent)
-            )
+        require_database_folder(self.path)
         if not create and not self.path.is_file():
             raise FileNotFoundError(errno.ENOENT, "no report database there", str(self.path))
         # Central noise comes from the OS CSPRNG unless a test injects a generator.
@@ -337,14 +341,13 @@ class ReportStore:
         if sketch is not None:
             aggregator.sketches[(period, kind, catalog)] = sketch
             if central_noise and sketch.n >= min_reports:
-                noise = self.release_noise(period, kind, catalog)
+                noise = self.release_noise(period, kind, catalog, sketch.oracle.domain_size)
         return aggregator.estimates(
             period, kind, catalog, min_reports=min_reports, central_noise=central_noise, noise=noise
         )
 
-    def release_noise(self, period: str, kind: str, catalog: int) -> FloatArray:
-        """The standard Laplace noise of a release: drawn and stored at the first call only."""
-        size = Aggregator(self._catalogs).params_for(kind, catalog).domain_size
+    def release_noise(self, period: str, kind: str, catalog: int, size: int) -> FloatArray:
+        """The ``size`` standard Laplace draws of a release: drawn and stored at the first call."""
         key = (period, kind, catalog)
         with self._lock:
             query = "SELECT noise FROM release_noise WHERE period = ? AND kind = ? AND catalog = ?"
