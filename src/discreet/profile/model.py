@@ -53,12 +53,6 @@ class Event(NamedTuple):
 MIN_LEDGER_DAYS = 7
 
 
-def _period_of(day: dt.date) -> str:
-    # The same ISO-week label as discreet.protocol.report.period_of (no import: model is low).
-    year, week, _ = day.isocalendar()
-    return f"{year}-W{week:02d}"
-
-
 def ledger_cutoff(today: dt.date, ledger_days: int) -> dt.date:
     """Entries on or before this day may be pruned: never this ISO week or the previous one."""
     previous_monday = today - dt.timedelta(days=today.weekday() + 7)
@@ -229,11 +223,11 @@ class Profile:
         Saved beside the profile (see :mod:`discreet.profile.session`) and merged
         forward with :meth:`merge_budget` on open.
         """
-        document = self.to_json()
+        # Only these fields: the events can be a million long, and this runs on every save.
         return {
             "format_version": BUDGET_FORMAT_VERSION,
-            "consent": document["consent"],
-            "ledger": document["ledger"],
+            "consent": _encode_consent(self.consent),
+            "ledger": [e.to_json() for e in self.ledger],
             "ledger_floor": self.ledger_floor,
         }
 
@@ -249,16 +243,16 @@ class Profile:
         try:
             if record.get("format_version", 0) > BUDGET_FORMAT_VERSION:
                 return  # written by a newer app: keep the profile's own state
-            document = {**self.to_json(), "events": [], "consent": record["consent"]}
-            newer = _parse({**document, "ledger": record["ledger"]})
+            consent = _decode_consent(record["consent"])
+            ledger = _decode_ledger(record["ledger"])
             floor = _floor(record.get("ledger_floor"))
         except (KeyError, TypeError, ValueError) as exc:
             raise CorruptStoreError(
                 f"the budget record is malformed ({type(exc).__name__})"
             ) from None
-        self.consent = newer.consent
+        self.consent = consent
         merged = {e.digest: e for e in self.ledger}
-        for entry in newer.ledger:
+        for entry in ledger:
             mine = merged.get(entry.digest)
             if mine is None or _SETTLED.get(mine.status, 1) < _SETTLED.get(entry.status, 1):
                 merged[entry.digest] = entry
@@ -324,13 +318,7 @@ class Profile:
                 "paused": self.paused,
                 "sensitive_opt_in": sorted(self.sensitive_opt_in),
             },
-            "consent": None
-            if self.consent is None
-            else {
-                "granted_on": self.consent.granted_on.isoformat(),
-                "parameters": dict(self.consent.parameters),
-                "digest": self.consent.digest,
-            },
+            "consent": _encode_consent(self.consent),
             "ledger": [e.to_json() for e in self.ledger],
             "outbox": [
                 {"period": r.period, "kind": r.kind, "data": r.data.hex(), "token": r.token.hex()}
@@ -389,9 +377,39 @@ def _decode_events(raw: list[Any]) -> list[Event]:
     return events
 
 
+def _encode_consent(consent: Consent | None) -> dict[str, Any] | None:
+    if consent is None:
+        return None
+    return {
+        "granted_on": consent.granted_on.isoformat(),
+        "parameters": dict(consent.parameters),
+        "digest": consent.digest,
+    }
+
+
+def _decode_consent(raw: Any) -> Consent | None:
+    if raw is None:
+        return None
+    return Consent(dt.date.fromisoformat(raw["granted_on"]), dict(raw["parameters"]))
+
+
+def _decode_ledger(raw: Any) -> list[LedgerEntry]:
+    return [
+        LedgerEntry(
+            dt.date.fromisoformat(e["day"]),
+            str(e["period"]),
+            str(e["kind"]),
+            float(e["epsilon"]),
+            str(e["digest"]),
+            str(e["status"]),
+            str(e.get("reason", "")),
+        )
+        for e in raw
+    ]
+
+
 def _parse(data: Mapping[str, Any]) -> Profile:
     controls = data["controls"]
-    consent = data["consent"]
     events = _decode_events(data["events"])
     return Profile(
         created=dt.date.fromisoformat(data["created"]),
@@ -400,21 +418,8 @@ def _parse(data: Mapping[str, Any]) -> Profile:
         muted=set(controls["muted"]),
         paused=bool(controls["paused"]),
         sensitive_opt_in=set(controls["sensitive_opt_in"]),
-        consent=None
-        if consent is None
-        else Consent(dt.date.fromisoformat(consent["granted_on"]), dict(consent["parameters"])),
-        ledger=[
-            LedgerEntry(
-                dt.date.fromisoformat(e["day"]),
-                str(e["period"]),
-                str(e["kind"]),
-                float(e["epsilon"]),
-                str(e["digest"]),
-                str(e["status"]),
-                str(e.get("reason", "")),
-            )
-            for e in data["ledger"]
-        ],
+        consent=_decode_consent(data["consent"]),
+        ledger=_decode_ledger(data["ledger"]),
         outbox=[
             PendingReport(
                 str(r["period"]),
