@@ -54,8 +54,7 @@ def test_publisher_and_devices_read_the_same_parameters(
     from discreet.catalog.taxonomy import load_taxonomy
 
     taxonomy = load_taxonomy(inputs[1])
-    reportable = [c for c in taxonomy.ids if c not in taxonomy.sensitive_ids]
-    expected = ReportingPolicy().params_for(reportable, len(ITEMS))
+    expected = ReportingPolicy().params_for(taxonomy.reportable_ids, len(ITEMS))
     params = _params(catalog)
     assert params == expected
     assert ReportingParams.from_json(params.to_json()) == params

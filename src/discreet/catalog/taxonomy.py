@@ -98,6 +98,12 @@ class Taxonomy:
         """Every category that is sensitive, directly or through an ancestor."""
         return frozenset(c.id for c in self.categories if self.is_sensitive(c.id))
 
+    @property
+    def reportable_ids(self) -> tuple[str, ...]:
+        """The categories a private report may name: every one that is not sensitive."""
+        sensitive = self.sensitive_ids
+        return tuple(c for c in self.ids if c not in sensitive)
+
     def to_json(self) -> dict[str, Any]:
         """The taxonomy in its versioned JSON form."""
         return {

@@ -147,7 +147,7 @@ def private_popularity(
     device does, and reports it through the real oracle.
     """
     params = ReportingParams.default_for(
-        [c for c in dataset.taxonomy.ids if c not in dataset.taxonomy.sensitive_ids],
+        dataset.taxonomy.reportable_ids,
         dataset.n_items,
         epsilon=epsilon,
         epsilon_per_period=epsilon,

@@ -107,8 +107,7 @@ def publish_catalog(
     if notices_path:
         notices = notices + load_notices(notices_path)
     if isinstance(reporting, ReportingPolicy):
-        reportable = [c for c in taxonomy.ids if c not in taxonomy.sensitive_ids]
-        reporting = reporting.params_for(reportable, len(items))
+        reporting = reporting.params_for(taxonomy.reportable_ids, len(items))
     reporting = reporting or ReportingParams()
     try:
         reporting.check_fits(len(items), taxonomy.ids, taxonomy.sensitive_ids)
@@ -119,7 +118,7 @@ def publish_catalog(
         version = previous.version + 1 if previous else 1
         catalog_name = name if name is not None else previous.name if previous else DEFAULT_NAME
         # The name names a folder: only a name that passed the devices' rule gets here.
-        model_folder = repo.models_dir / _check_name(catalog_name) / f"v{version}"
+        model_folder = repo.models_dir / catalog_name / f"v{version}"
         staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=repo.path))
         try:
             built = build_catalog_files(
