@@ -102,19 +102,21 @@ def run_kiosk(
     home: Path, lines: Iterable[str], say: Callable[[str], None], *, idle_seconds: float = 300.0
 ) -> None:
     """Run a kiosk session over the catalog installed in ``home``; every line is escaped."""
-    say = escaped(say)
+    show = escaped(say)  # KioskSession escapes its own lines
     if InstalledCatalogs(home).current() is None:
         raise CatalogNotInstalledError(
             "no catalog installed here; run 'discreet sync' first, or 'discreet kiosk --demo'"
         )
     with Engine.open(home, kiosk=True, idle_seconds=idle_seconds) as engine:
         catalog = engine.catalog
-        say(f"{catalog.manifest.name} — {len(catalog)} items. Nothing you do here is stored;")
-        say(f"the session is forgotten after {idle_seconds:g} s idle, on 'forget', and at the end.")
-        say(HELP)
+        show(f"{catalog.manifest.name} — {len(catalog)} items. Nothing you do here is stored;")
+        show(
+            f"the session is forgotten after {idle_seconds:g} s idle, on 'forget', and at the end."
+        )
+        show(HELP)
         session = KioskSession(engine, say)
         session.show()
         for line in lines:
             if not session.handle(line):
                 break
-    say("session ended; nothing was kept")
+    show("session ended; nothing was kept")
