@@ -85,9 +85,7 @@ class Prio3(Generic[M, R]):
 
         ``nonce`` and ``rand`` come from the OS CSPRNG unless given (test vectors give
         them). Raises :class:`VdafMeasurementError` for a measurement the circuit
-        cannot encode.
-
-        >>> report = Prio3Count(2).shard(b"app", 1)  # doctest: +SKIP
+        cannot encode. For example ``Prio3Count(2).shard(b"app", 1)``.
         """
         return self.shard_encoded(ctx, self.circuit.encode(measurement), nonce=nonce, rand=rand)
 
