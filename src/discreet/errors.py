@@ -34,6 +34,10 @@ The tree::
     │   ├── ConsentRequiredError      no consent, or consent to other parameters
     │   ├── BudgetExhaustedError      the period's privacy budget is spent
     │   └── EstimateUnavailableError  too few reports to publish an estimate
+    ├── SecureAggregationError        the two aggregators' protocol
+    │   ├── HpkeConfigError           an aggregator's public key config is malformed
+    │   ├── HpkeKeyError              an aggregator's key file is missing, bad or exposed
+    │   └── HpkeDecryptError          a ciphertext does not open: reject the report
     └── CatalogError                  the client's catalog
         ├── CatalogNotInstalledError  nothing synced yet
         ├── CatalogCorruptError       installed files are damaged
@@ -76,6 +80,9 @@ __all__ = [
     "DiscreetError",
     "EngineClosedError",
     "EstimateUnavailableError",
+    "HpkeConfigError",
+    "HpkeDecryptError",
+    "HpkeKeyError",
     "InputError",
     "InsufficientSpaceError",
     "ItemsInvalidError",
@@ -90,6 +97,7 @@ __all__ = [
     "RepositoryError",
     "RepositoryExistsError",
     "RepositoryNotFoundError",
+    "SecureAggregationError",
     "ServiceAddressError",
     "SessionModeError",
     "SourceUnavailableError",
@@ -240,6 +248,22 @@ class BudgetExhaustedError(ReportingError):
 
 class EstimateUnavailableError(ReportingError):
     """Too few reports to publish an estimate (below the minimum-count threshold)."""
+
+
+class SecureAggregationError(DiscreetError):
+    """The secure-aggregation protocol between a device and the two aggregators failed."""
+
+
+class HpkeConfigError(SecureAggregationError):
+    """An aggregator's HPKE public key config is malformed or names another suite."""
+
+
+class HpkeKeyError(SecureAggregationError):
+    """An aggregator's key file is missing, malformed, or readable by others."""
+
+
+class HpkeDecryptError(SecureAggregationError):
+    """A ciphertext that does not open with this aggregator's key: reject the report."""
 
 
 class UnknownItemError(DiscreetError):
