@@ -37,6 +37,7 @@ The tree::
     ├── SecureAggregationError        the two aggregators' protocol
     │   ├── HpkeConfigError           an aggregator's public key config is malformed
     │   ├── HpkeKeyError              an aggregator's key file is missing, bad or exposed
+    │   ├── NoiseParameterError       privacy parameters no noise can meet
     │   └── HpkeDecryptError          a ciphertext does not open: reject the report
     └── CatalogError                  the client's catalog
         ├── CatalogNotInstalledError  nothing synced yet
@@ -90,6 +91,7 @@ __all__ = [
     "KeySourceError",
     "MissingDependencyError",
     "NoTrustedRootError",
+    "NoiseParameterError",
     "NoticesInvalidError",
     "PopularityInvalidError",
     "ReportingError",
@@ -260,6 +262,10 @@ class HpkeConfigError(SecureAggregationError):
 
 class HpkeKeyError(SecureAggregationError):
     """An aggregator's key file is missing, malformed, or readable by others."""
+
+
+class NoiseParameterError(SecureAggregationError):
+    """Privacy parameters (ε, δ, a sensitivity) out of range, or noise the sampler cannot draw."""
 
 
 class HpkeDecryptError(SecureAggregationError):
