@@ -33,8 +33,6 @@ import dataclasses
 import math
 from fractions import Fraction
 
-from scipy.optimize import minimize_scalar
-
 from discreet.errors import NoiseParameterError
 from discreet.secagg.noise import MAX_SIGMA_SQ
 
@@ -55,19 +53,29 @@ def _log_delta(alpha: float, rho: float, epsilon: float) -> float:
 def delta_for(rho: float, epsilon: float) -> float:
     """The δ at which ρ-zCDP is (ε, δ)-DP (Canonne, Kamath and Steinke, Corollary 13).
 
-    The exponent is convex in α, so a bounded one-dimensional search finds the infimum.
+    The exponent is convex in α (each of its terms is), hence unimodal in
+    ``log(α - 1)``, where a golden-section search finds the infimum.
     """
     if rho <= 0 or epsilon <= 0:
         raise NoiseParameterError("ρ and ε are positive")
-    upper = 2.0 + 4.0 * (epsilon / rho + 1.0)
-    best = minimize_scalar(
-        _log_delta,
-        bounds=(1.0 + 1e-12, upper),
-        args=(rho, epsilon),
-        method="bounded",
-        options={"xatol": 1e-10},
-    )
-    return min(1.0, math.exp(float(best.fun)))
+    low, high = math.log(1e-9), math.log(4.0 * (epsilon / rho + 2.0))
+
+    def cost(t: float) -> float:
+        return _log_delta(1.0 + math.exp(t), rho, epsilon)
+
+    ratio = (math.sqrt(5.0) - 1.0) / 2.0
+    a, b = high - ratio * (high - low), low + ratio * (high - low)
+    cost_a, cost_b = cost(a), cost(b)
+    for _ in range(200):
+        if cost_a <= cost_b:
+            high, b, cost_b = b, a, cost_a
+            a = high - ratio * (high - low)
+            cost_a = cost(a)
+        else:
+            low, a, cost_a = a, b, cost_b
+            b = low + ratio * (high - low)
+            cost_b = cost(b)
+    return min(1.0, math.exp(min(cost_a, cost_b)))
 
 
 @dataclasses.dataclass(frozen=True)
