@@ -123,7 +123,8 @@ class Leader:
                 raise BatchCollectedError(
                     f"the batch for {period} was already collected; it is released once"
                 )
-            while bodies := self.store.pending(period, JOB_SIZE):
+            while release is None and (bodies := self.store.pending(period, JOB_SIZE)):
+                # A retried collection keeps the batch its release started with.
                 self._run_job(period, [UploadReport.decode(b) for b in bodies])
             batch = self.store.batch(period)
             if batch.reports < self.task.min_batch_size:
@@ -132,6 +133,8 @@ class Leader:
                     "valid reports and is not released"
                 )
             collection_id = release.collection_id if release else secrets.token_urlsafe(16)
+            # The noise is drawn and kept first: from here on the week takes no report.
+            mine = noisy_sealed_share(self.task, self.store, 0, batch, collection_id)
             helper = call(
                 f"{self.helper_url}/v1/secagg/aggregate_share",
                 {
@@ -142,7 +145,6 @@ class Leader:
                 },
                 self._token,
             )
-            mine = noisy_sealed_share(self.task, self.store, 0, batch, collection_id)
             response = json.dumps(
                 {
                     "task_id": b64(self.task.task_id),

@@ -109,17 +109,9 @@ class AggregatorStore:
 
     # Reports (leader) and replay protection (both) --------------------------
 
-    def is_released(self, period: str) -> bool:
-        """Whether the batch for ``period`` has been released."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT response FROM releases WHERE period = ?", (period,)
-            ).fetchone()
-        return row is not None and row[0] is not None
-
     def add_report(self, report_id: bytes, period: str, body: bytes) -> str | None:
         """Keep an uploaded report until it is aggregated; the rejection reason if it is
-        a replay or its batch was released (counted)."""
+        a replay or its batch's release has started (counted)."""
         with self._transaction() as db:
             reason = self._refusal(db, report_id, period)
             if reason is None:
@@ -133,9 +125,7 @@ class AggregatorStore:
 
     @staticmethod
     def _refusal(db: sqlite3.Connection, report_id: bytes, period: str) -> str | None:
-        released = db.execute(
-            "SELECT 1 FROM releases WHERE period = ? AND response IS NOT NULL", (period,)
-        ).fetchone()
+        released = db.execute("SELECT 1 FROM releases WHERE period = ?", (period,)).fetchone()
         if released:
             return "batch_collected"
         seen = db.execute("SELECT 1 FROM reports WHERE report_id = ?", (report_id,)).fetchone()
