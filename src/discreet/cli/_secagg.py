@@ -6,9 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from discreet._fs import atomic_write_bytes, canonical_json
 from discreet.cli._command import UsageError, add_command, positive_float, positive_int
-from discreet.cli._output import emit
+from discreet.cli._output import emit, emit_estimates
 from discreet.publish.collect import collect
 from discreet.secagg import hpke
 from discreet.secagg.task import HELPER, LEADER, Task, create_task, read_secrets
@@ -92,17 +91,11 @@ def cmd_collect(args: argparse.Namespace) -> int:
         args.leader,
         args.period,
     )
-    if args.out:
-        atomic_write_bytes(Path(args.out), canonical_json(document))
-    ranked = sorted(document["estimates"].items(), key=lambda kv: -kv[1]["estimate"])[:10]
-    lines = [
-        f"{document['reports']} valid reports for {args.period}; "
-        f"rejected: {document['rejected']}; top estimates:",
-        *(f"  {label:<30} {e['estimate']:>10.1f} ± {e['stderr']:.1f}" for label, e in ranked),
-    ]
-    if args.out:
-        lines.append(f"written to {args.out}; use it with 'publish build --popularity {args.out}'")
-    emit(args, document, lines)
+    emit_estimates(
+        args,
+        document,
+        f"{document['reports']} valid reports for {args.period}; rejected: {document['rejected']}",
+    )
     return 0
 
 

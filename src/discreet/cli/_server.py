@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
-from discreet._fs import atomic_write_bytes, canonical_json
 from discreet.cli import _secagg
 from discreet.cli._command import UsageError, add_command, positive_float, positive_int
-from discreet.cli._output import emit
+from discreet.cli._output import emit_estimates
 from discreet.cli._publish import add_expiry_options, expiries_from
 from discreet.protocol.report import period_code
 from discreet.protocol.wire import Limits
@@ -86,17 +84,12 @@ def cmd_estimates(args: argparse.Namespace) -> int:
         )
     finally:
         store.close()
-    if args.out:
-        atomic_write_bytes(Path(args.out), canonical_json(document))
-    ranked = sorted(document["estimates"].items(), key=lambda kv: -kv[1]["estimate"])[:10]
-    lines = [
+    emit_estimates(
+        args,
+        document,
         f"{document['reports']} {args.kind} reports for {args.period} "
-        f"(catalog v{document['catalog_version']}); top estimates:",
-        *(f"  {label:<30} {e['estimate']:>10.1f} ± {e['stderr']:.1f}" for label, e in ranked),
-    ]
-    if args.out:
-        lines.append(f"written to {args.out}; use it with 'publish build --popularity {args.out}'")
-    emit(args, document, lines)
+        f"(catalog v{document['catalog_version']})",
+    )
     return 0
 
 

@@ -4,10 +4,20 @@ releasing a noisy aggregate share sealed to the collector."""
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
+from discreet.errors import (
+    AggregatorError,
+    BatchCollectedError,
+    BatchTooSmallError,
+    SecureAggregationError,
+)
 from discreet.secagg import hpke
 from discreet.secagg.noise import add_noise, discrete_gaussian
 from discreet.secagg.task import Task
@@ -22,6 +32,47 @@ MAX_BODY = 64 << 20
 def error(status: int, message: str, code: str = "refused") -> JSONResponse:
     """A one-line JSON error; ``code`` names the error class the caller raises."""
     return JSONResponse({"error": message, "code": code}, status_code=status)
+
+
+def role_app(task: Task, role: str, routes: list[Route]) -> Starlette:
+    """An aggregator's app: its ``routes`` plus ``GET /v1/privacy`` and ``GET /healthz``."""
+
+    async def privacy(request: Request) -> Response:
+        return JSONResponse(
+            {
+                "role": role,
+                "task": task.to_json(),
+                "noise": task.noise_plan().to_json(),
+                "unit": "one device, one week: at most max_weight ones in one report",
+            }
+        )
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"ok": True, "role": role})
+
+    return Starlette(
+        routes=[
+            *routes,
+            Route("/v1/privacy", privacy, methods=["GET"]),
+            Route("/healthz", healthz, methods=["GET"]),
+        ]
+    )
+
+
+async def release_response(work: Callable[[], bytes]) -> Response:
+    """Run a release (``work``, in a worker thread) and answer its bytes, or its refusal
+    with the code :func:`~discreet.secagg.wire.call` turns back into the same error."""
+    try:
+        answer = await run_in_threadpool(work)
+    except BatchCollectedError as exc:
+        return error(409, str(exc), "batch_collected")
+    except BatchTooSmallError as exc:
+        return error(400, str(exc), "batch_too_small")
+    except AggregatorError as exc:
+        return error(502, str(exc))
+    except SecureAggregationError as exc:
+        return error(409, str(exc))
+    return Response(answer, media_type="application/json")
 
 
 def authorised(request: Request, token: str | None) -> bool:

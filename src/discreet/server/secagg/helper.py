@@ -17,15 +17,15 @@ uniformly random on their own, and the leader's prep shares.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import threading
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from discreet.errors import (
@@ -44,20 +44,17 @@ from discreet.secagg.prepare import (
     rejection_reason,
 )
 from discreet.secagg.task import AggregatorSecrets, Task, b64, unb64
-from discreet.server.secagg._http import authorised, error, noisy_sealed_share, read_body
+from discreet.server.secagg._http import (
+    authorised,
+    error,
+    noisy_sealed_share,
+    read_body,
+    release_response,
+    role_app,
+)
 from discreet.server.secagg.store import AggregatorStore
 
-__all__ = ["create_helper_app", "privacy_document"]
-
-
-def privacy_document(task: Task, role: str) -> dict[str, Any]:
-    """What this aggregator publishes about the task and its noise (``/v1/privacy``)."""
-    return {
-        "role": role,
-        "task": task.to_json(),
-        "noise": task.noise_plan().to_json(),
-        "unit": "one device, one week: at most max_weight ones in one report",
-    }
+__all__ = ["create_helper_app"]
 
 
 class Helper:
@@ -152,15 +149,9 @@ class Helper:
                 raise TypeError("collection_id is text")
         except (ValueError, KeyError, TypeError) as exc:
             return error(400, f"the request is malformed ({exc})")
-        try:
-            answer = await run_in_threadpool(self._release, period, collection_id, reports, check)
-        except BatchCollectedError as exc:
-            return error(409, str(exc), "batch_collected")
-        except BatchTooSmallError as exc:
-            return error(400, str(exc), "batch_too_small")
-        except SecureAggregationError as exc:
-            return error(409, str(exc))
-        return Response(answer, media_type="application/json")
+        return await release_response(
+            functools.partial(self._release, period, collection_id, reports, check)
+        )
 
     def _release(self, period: str, collection_id: str, reports: int, check: bytes) -> bytes:
         with self._lock:
@@ -194,17 +185,11 @@ def create_helper_app(
     """The helper's ASGI app."""
     helper = Helper(task, keypair, secrets, store)
 
-    async def privacy(request: Request) -> Response:
-        return JSONResponse(privacy_document(task, "helper"))
-
-    async def healthz(request: Request) -> Response:
-        return JSONResponse({"ok": True, "role": "helper"})
-
-    return Starlette(
-        routes=[
+    return role_app(
+        task,
+        "helper",
+        [
             Route("/v1/secagg/jobs/{job_id}", helper.job, methods=["PUT"]),
             Route("/v1/secagg/aggregate_share", helper.aggregate_share, methods=["POST"]),
-            Route("/v1/privacy", privacy, methods=["GET"]),
-            Route("/healthz", healthz, methods=["GET"]),
-        ]
+        ],
     )

@@ -20,6 +20,7 @@ and the helper's prep messages: no measurement.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import secrets
@@ -33,7 +34,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from discreet.errors import (
-    AggregatorError,
     BatchCollectedError,
     BatchTooSmallError,
     ReportMalformedError,
@@ -50,8 +50,9 @@ from discreet.server.secagg._http import (
     error,
     noisy_sealed_share,
     read_body,
+    release_response,
+    role_app,
 )
-from discreet.server.secagg.helper import privacy_document
 from discreet.server.secagg.store import AggregatorStore
 
 __all__ = ["JOB_SIZE", "create_leader_app"]
@@ -106,15 +107,7 @@ class Leader:
             period_code(period)
         except (ValueError, KeyError, TypeError) as exc:
             return error(400, f"the request is malformed ({exc}); send {{'period': '2026-W50'}}")
-        try:
-            answer = await run_in_threadpool(self._collect, period)
-        except BatchCollectedError as exc:
-            return error(409, str(exc), "batch_collected")
-        except BatchTooSmallError as exc:
-            return error(400, str(exc), "batch_too_small")
-        except AggregatorError as exc:
-            return error(502, str(exc))
-        return Response(answer, media_type="application/json")
+        return await release_response(functools.partial(self._collect, period))
 
     def _collect(self, period: str) -> bytes:
         with self._lock:
@@ -209,17 +202,11 @@ def create_leader_app(
     """The leader's ASGI app."""
     leader = Leader(task, keypair, secrets, store, helper_url)
 
-    async def privacy(request: Request) -> Response:
-        return JSONResponse(privacy_document(task, "leader"))
-
-    async def healthz(request: Request) -> Response:
-        return JSONResponse({"ok": True, "role": "leader"})
-
-    return Starlette(
-        routes=[
+    return role_app(
+        task,
+        "leader",
+        [
             Route("/v1/secagg/reports", leader.upload, methods=["PUT"]),
             Route("/v1/secagg/collect", leader.collect, methods=["POST"]),
-            Route("/v1/privacy", privacy, methods=["GET"]),
-            Route("/healthz", healthz, methods=["GET"]),
-        ]
+        ],
     )
