@@ -18,6 +18,7 @@ BENCHMARKS = (
     "bench_server",
     "bench_recommend",
     "bench_vdaf",
+    "bench_secagg_noise",
 )
 
 

@@ -17,7 +17,7 @@ import pytest
 from scipy import stats
 
 from discreet.catalog.popularity import load_estimates
-from discreet.errors import BatchCollectedError, BatchTooSmallError
+from discreet.errors import AggregatorError, BatchCollectedError, BatchTooSmallError
 from discreet.publish.collect import collect
 from discreet.secagg import hpke
 from discreet.secagg.prepare import PrepInput, prepare_init
@@ -32,9 +32,10 @@ from discreet.secagg.task import (
     read_secrets,
 )
 from discreet.secagg.upload import UploadReport, make_report, seal_report
+from discreet.server.secagg.store import AggregatorStore
 from discreet.vdaf import FIELD128, LeaderInputShare
 from discreet.vdaf.circuits import encode_range_checked_int
-from tests.server_support import ServiceProcess, http, start_listening_process
+from tests.server_support import ServiceProcess, http, refused_port, start_listening_process
 
 LENGTH, MAX_WEIGHT = 16, 3
 VALID, PERIOD = 500, "2026-W50"
@@ -260,3 +261,63 @@ def test_helper_jobs_are_idempotent_and_need_the_leaders_token(aggregators: Aggr
     assert http("PUT", url, other, auth)[0] == 409
     replay = http("PUT", f"{helper.url}/v1/secagg/jobs/job-2", other, auth)
     assert [e["rejected"] for e in replay[2]["results"]] == ["replayed", "replayed"]
+
+
+def test_an_unreachable_helper_releases_nothing_and_loses_no_report(
+    aggregators: Aggregators, tmp_path: Path
+) -> None:
+    """A second leader on its own database whose helper is down: the collection fails in
+    one line after its retries, and the week's reports stay pending, not lost."""
+    files, task = aggregators.files, aggregators.task
+    with refused_port() as port:
+        leader = start_listening_process(
+            [
+                "--role", LEADER, "--task", str(files.task), "--key", str(files.keys[LEADER]),
+                "--secrets", str(files.secrets[LEADER]), "--db", str(tmp_path / "leader.db"),
+                "--helper", f"http://127.0.0.1:{port}",
+            ]
+        )  # fmt: skip
+        try:
+            report = make_report(task, "2026-W42", [True] + [False] * (LENGTH - 1))
+            assert _upload(leader.url, report)[0] == 201
+            keypair = hpke.read_keypair(files.keys[COLLECTOR])
+            secrets = read_secrets(files.secrets[COLLECTOR])
+            with pytest.raises(AggregatorError, match="failed 4 times"):
+                collect(task, keypair, secrets, leader.url, "2026-W42")
+            assert _upload(leader.url, report) == (
+                409,
+                {"error": "report refused: replayed", "code": "refused"},
+            )
+            status, _, privacy = http("GET", f"{leader.url}/v1/privacy")
+            assert status == 200
+            assert privacy["noise"]["sigma_sq_per_aggregator"] == task.noise_plan().sigma_sq
+        finally:
+            leader.process.terminate()
+            leader.process.wait(20)
+    store = AggregatorStore(tmp_path / "leader.db", task)
+    try:
+        assert len(store.pending("2026-W42", 10)) == 1
+        assert store.release("2026-W42") is None
+    finally:
+        store.close()
+
+
+def test_serve_role_needs_its_files(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "discreet", "serve", "--role", "leader", "--db", "x.db"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "--task --key --secrets --helper" in done.stderr
+    (tmp_path / "task.json").write_text("{}", encoding="utf-8")
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "discreet", "serve", "--role", "helper",
+            "--task", str(tmp_path / "task.json"), "--key", str(tmp_path / "k"),
+            "--secrets", str(tmp_path / "s"), "--db", str(tmp_path / "h.db"), "--port", "0",
+        ],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "task definition is malformed" in done.stderr
