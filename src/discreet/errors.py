@@ -43,7 +43,10 @@ The tree::
         └── CatalogRejectedError      an update failed verification;
             │                         the previous catalog stays in use
             ├── CatalogSignatureError     metadata not signed by trusted keys
-            ├── CatalogTamperedError      a target's bytes do not match
+            ├── CatalogTamperedError      a file's bytes do not match
+            │   └── CatalogMetadataTamperedError
+            │                                 a metadata file's bytes do not
+            │                                 match (altered or corrupted)
             ├── CatalogRollbackError      metadata older than what we trust
             ├── CatalogExpiredError       expired metadata (freeze attack)
             ├── CatalogMixAndMatchError   metadata from different releases
@@ -63,6 +66,7 @@ __all__ = [
     "CatalogError",
     "CatalogExpiredError",
     "CatalogInvalidError",
+    "CatalogMetadataTamperedError",
     "CatalogMixAndMatchError",
     "CatalogNameInvalidError",
     "CatalogNotInstalledError",
@@ -284,6 +288,14 @@ class CatalogSignatureError(CatalogRejectedError):
 
 class CatalogTamperedError(CatalogRejectedError):
     """A catalog file does not match the length and hash that were signed."""
+
+
+class CatalogMetadataTamperedError(CatalogTamperedError):
+    """A metadata file does not match the length and hash signed for it, or its own signature.
+
+    It was altered after signing or corrupted in transit; a validly signed file
+    from another release is :class:`CatalogMixAndMatchError` instead.
+    """
 
 
 class CatalogRollbackError(CatalogRejectedError):
