@@ -155,6 +155,22 @@ def test_timestamp_altered_after_signing_is_tampered(
     _assert_still_v1(home, before)
 
 
+def test_timestamp_with_its_key_id_altered_is_tampered(
+    synced_v1: Path, mirror: Callable[[], Path], home: Path, served: Served
+) -> None:
+    """The trusted key's signature is still there, under another id: altered, not foreign."""
+    before = _current(home)
+    source = mirror()
+    timestamp = source / "metadata" / "timestamp.json"
+    doc = json.loads(timestamp.read_bytes())
+    keyid = doc["signatures"][0]["keyid"]
+    doc["signatures"][0]["keyid"] = ("1" if keyid[0] == "0" else "0") + keyid[1:]
+    timestamp.write_text(json.dumps(doc))
+    with pytest.raises(CatalogMetadataTamperedError, match="does not match its signature"):
+        sync_catalog(home, served(source))
+    _assert_still_v1(home, before)
+
+
 def test_timestamp_that_is_no_longer_metadata_is_tampered(
     synced_v1: Path, mirror: Callable[[], Path], home: Path, served: Served
 ) -> None:

@@ -6,8 +6,9 @@ fails, the file itself is looked at, as the source sent it:
 
     another version than the one asked for,       another release's file
     signed by the keys trusted for its role       (mix-and-match)
-    a trusted key's signature that does not fit,  tampered with or corrupted
-    not valid metadata, or longer than signed     in transit
+    a trusted key's signature that no longer      tampered with or corrupted
+    fits, not valid metadata, or longer than      in transit
+    signed
     only other keys' signatures                   not signed by trusted keys
 
 A file that goes on well past its signed length is endless data; one that ends
@@ -21,8 +22,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from securesystemslib.exceptions import UnverifiedSignatureError
 from tuf.api import exceptions as tuf_errors
-from tuf.api.metadata import Metadata, Root
+from tuf.api.metadata import Key, Metadata, Root, Signature
 from tuf.api.serialization import DeserializationError
 
 from discreet.errors import (
@@ -140,12 +142,11 @@ class Rejections:
         downloaded = self.fetcher.last_metadata
         offered = _parse(downloaded) if downloaded else None
         root = self._trusted_root()
-        if downloaded and offered and root:
-            role = _role(downloaded)
-            if _claims_trusted_keys(offered, role, root) and not _vouched_for(offered, role, root):
-                return CatalogMetadataTamperedError(
-                    f"the source's {role} metadata does not match its signature, {_TAMPERED}"
-                )
+        role = _role(downloaded) if downloaded else "catalog"
+        if offered and root and _altered_after_signing(offered, role, root):
+            return CatalogMetadataTamperedError(
+                f"the source's {role} metadata does not match its signature, {_TAMPERED}"
+            )
         return CatalogSignatureError(
             "catalog metadata is not signed by the keys this device trusts; "
             f"the update was refused and {_KEPT}"
@@ -212,6 +213,33 @@ def _vouched_for(offered: Metadata[Any], role: str, root: Root) -> bool:
     return root.get_verification_result(role, offered.signed_bytes, offered.signatures).verified
 
 
-def _claims_trusted_keys(offered: Metadata[Any], role: str, root: Root) -> bool:
-    """Whether ``offered`` carries a signature by a key ``root`` trusts for ``role``."""
-    return role in root.roles and any(k in offered.signatures for k in root.roles[role].keyids)
+def _altered_after_signing(offered: Metadata[Any], role: str, root: Root) -> bool:
+    """Whether a signature by a key ``root`` trusts for ``role`` is there but no longer fits.
+
+    Either the bytes changed under a trusted key's signature, or the key id
+    beside a trusted key's signature did: an alteration, not another signer.
+    """
+    if role not in root.roles:
+        return False
+    payload = offered.signed_bytes
+    for keyid in root.roles[role].keyids:
+        key = root.keys.get(keyid)
+        if key is None:
+            continue
+        if keyid in offered.signatures:
+            if not _verifies(key, offered.signatures[keyid], payload):
+                return True
+        elif any(
+            _verifies(key, Signature(keyid, other.signature), payload)
+            for other in offered.signatures.values()
+        ):
+            return True
+    return False
+
+
+def _verifies(key: Key, signature: Signature, payload: bytes) -> bool:
+    try:
+        key.verify_signature(signature, payload)
+    except UnverifiedSignatureError:
+        return False
+    return True
