@@ -7,12 +7,11 @@ ways). The publisher's own repository is never altered by these tests.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import re
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -30,66 +29,21 @@ from discreet.errors import (
     CatalogRollbackError,
     CatalogSignatureError,
     CatalogTamperedError,
+    SourceUnavailableError,
 )
 from discreet.publish.keys import generate_signer
 from discreet.publish.repository import PublisherRepository, utc_now
 from discreet.sync.client import InstalledCatalogs, sync_catalog
 from discreet.sync.fetchers import OVERRUN_PROBE
-from tests.server_support import static_folder
-
-Served = Callable[[Path], str]
-
-
-@pytest.fixture(params=["folder", "http"])
-def served(request: pytest.FixtureRequest) -> Iterator[Served]:
-    """How the client reaches a folder: as a folder, or over real HTTP on loopback."""
-    if request.param == "folder":
-        yield str
-        return
-    with contextlib.ExitStack() as servers:
-        yield lambda folder: servers.enter_context(static_folder(folder))
-
-
-@pytest.fixture
-def synced_v1(
-    repo: PublisherRepository,
-    publish: Callable[..., object],
-    mirror: Callable[[], Path],
-    home: Path,
-) -> Path:
-    """The client has installed v1 from the mirror; v2 is published upstream."""
-    publish()
-    source = mirror()
-    sync_catalog(home, str(source), root=repo.trusted_root_path)
-    publish()
-    return source
-
-
-def _assert_still_v1(home: Path, before: bytes) -> None:
-    installed = InstalledCatalogs(home)
-    assert (installed.path / "current.json").read_bytes() == before
-    assert installed.open().version == 1
-    assert [p.name for p in installed.releases_dir.iterdir() if p.name.startswith(".")] == []
-
-
-def _current(home: Path) -> bytes:
-    return (InstalledCatalogs(home).path / "current.json").read_bytes()
-
-
-def _stored_target(repo: PublisherRepository, mirror_dir: Path, name: str) -> Path:
-    target = repo.current_targets()[f"catalog/{name}"]
-    return mirror_dir / repo.target_path(target).relative_to(repo.public)
-
-
-def _named(mirror_dir: Path, role: str) -> Path:
-    """The snapshot or targets metadata file the mirror's timestamp (and snapshot) name."""
-    meta = mirror_dir / "metadata"
-    snapshot = json.loads((meta / "timestamp.json").read_bytes())["signed"]["meta"]
-    version = snapshot["snapshot.json"]["version"]
-    if role == "targets":
-        targets = json.loads((meta / f"{version}.snapshot.json").read_bytes())["signed"]["meta"]
-        version = targets["targets.json"]["version"]
-    return meta / f"{version}.{role}.json"
+from tests.attack_support import (
+    Served,
+    assert_still_v1,
+    current_record,
+    flip_bytes,
+    named_metadata,
+    served_files,
+    stored_target,
+)
 
 
 def test_tampered_target_is_rejected(
@@ -99,16 +53,47 @@ def test_tampered_target_is_rejected(
     home: Path,
     served: Served,
 ) -> None:
-    before = _current(home)
+    before = current_record(home)
     source = mirror()
-    stored = _stored_target(repo, source, "embeddings.npy")
+    stored = stored_target(repo, source, "embeddings.npy")
     size = stored.stat().st_size
     stored.write_bytes(np.random.default_rng(1).bytes(size))  # same length, arbitrary content
     with pytest.raises(CatalogTamperedError, match=r"embeddings\.npy does not match") as caught:
         sync_catalog(home, served(source))
     assert not isinstance(caught.value, CatalogMetadataTamperedError)
     assert "previous catalog stays in use" in str(caught.value)
-    _assert_still_v1(home, before)
+    assert_still_v1(home, before)
+
+
+def test_truncated_target_is_tampered(
+    repo: PublisherRepository,
+    synced_v1: Path,
+    mirror: Callable[[], Path],
+    home: Path,
+    served: Served,
+) -> None:
+    before = current_record(home)
+    source = mirror()
+    stored = stored_target(repo, source, "manifest.json")
+    stored.write_bytes(stored.read_bytes()[:-1])
+    with pytest.raises(CatalogTamperedError, match=r"manifest\.json does not match"):
+        sync_catalog(home, served(source))
+    assert_still_v1(home, before)
+
+
+def test_withheld_target_is_an_unavailable_source_named_as_such(
+    repo: PublisherRepository,
+    synced_v1: Path,
+    mirror: Callable[[], Path],
+    home: Path,
+    served: Served,
+) -> None:
+    before = current_record(home)
+    source = mirror()
+    stored_target(repo, source, "taxonomy.json").unlink()
+    with pytest.raises(SourceUnavailableError, match=r"taxonomy\.json.*(not found|HTTP 404)"):
+        sync_catalog(home, served(source))
+    assert_still_v1(home, before)
 
 
 def test_target_a_little_longer_than_signed_is_tampered_not_endless_data(
@@ -119,9 +104,9 @@ def test_target_a_little_longer_than_signed_is_tampered_not_endless_data(
     served: Served,
 ) -> None:
     """Regression: ten bytes too many were called an endless-data attack."""
-    before = _current(home)
+    before = current_record(home)
     source = mirror()
-    stored = _stored_target(repo, source, "items.jsonl")
+    stored = stored_target(repo, source, "items.jsonl")
     size = stored.stat().st_size
     with stored.open("ab") as f:
         f.write(b"0123456789")
@@ -133,14 +118,14 @@ def test_target_a_little_longer_than_signed_is_tampered_not_endless_data(
         ),
     ):
         sync_catalog(home, served(source))
-    _assert_still_v1(home, before)
+    assert_still_v1(home, before)
 
 
 def test_timestamp_altered_after_signing_is_tampered(
     synced_v1: Path, mirror: Callable[[], Path], home: Path, served: Served
 ) -> None:
     """Regression: bytes altered under a trusted key's signature were "not signed by it"."""
-    before = _current(home)
+    before = current_record(home)
     source = mirror()
     timestamp = source / "metadata" / "timestamp.json"
     doc = json.loads(timestamp.read_bytes())
@@ -152,14 +137,14 @@ def test_timestamp_altered_after_signing_is_tampered(
         "or corrupted in transit",
     ):
         sync_catalog(home, served(source))
-    _assert_still_v1(home, before)
+    assert_still_v1(home, before)
 
 
 def test_timestamp_with_its_key_id_altered_is_tampered(
     synced_v1: Path, mirror: Callable[[], Path], home: Path, served: Served
 ) -> None:
     """The trusted key's signature is still there, under another id: altered, not foreign."""
-    before = _current(home)
+    before = current_record(home)
     source = mirror()
     timestamp = source / "metadata" / "timestamp.json"
     doc = json.loads(timestamp.read_bytes())
@@ -168,27 +153,27 @@ def test_timestamp_with_its_key_id_altered_is_tampered(
     timestamp.write_text(json.dumps(doc))
     with pytest.raises(CatalogMetadataTamperedError, match="does not match its signature"):
         sync_catalog(home, served(source))
-    _assert_still_v1(home, before)
+    assert_still_v1(home, before)
 
 
 def test_timestamp_that_is_no_longer_metadata_is_tampered(
     synced_v1: Path, mirror: Callable[[], Path], home: Path, served: Served
 ) -> None:
-    before = _current(home)
+    before = current_record(home)
     source = mirror()
     timestamp = source / "metadata" / "timestamp.json"
     data = timestamp.read_bytes()
     timestamp.write_bytes(data.replace(b'"signed"', b'"signeD"', 1))  # one byte, same length
     with pytest.raises(CatalogMetadataTamperedError, match="timestamp metadata is not valid"):
         sync_catalog(home, served(source))
-    _assert_still_v1(home, before)
+    assert_still_v1(home, before)
 
 
 def test_timestamp_signed_by_another_key_is_not_signed_by_trusted_keys(
     synced_v1: Path, mirror: Callable[[], Path], home: Path, served: Served
 ) -> None:
     """Well-formed, signed, but by a key the root does not trust: not "tampered"."""
-    before = _current(home)
+    before = current_record(home)
     source = mirror()
     timestamp = source / "metadata" / "timestamp.json"
     forged = Metadata[Timestamp].from_bytes(timestamp.read_bytes())
@@ -199,7 +184,7 @@ def test_timestamp_signed_by_another_key_is_not_signed_by_trusted_keys(
     timestamp.write_bytes(forged.to_bytes())
     with pytest.raises(CatalogSignatureError, match="not signed by the keys this device trusts"):
         sync_catalog(home, served(source))
-    _assert_still_v1(home, before)
+    assert_still_v1(home, before)
 
 
 @pytest.mark.parametrize("role", ["snapshot", "targets"])
@@ -207,9 +192,9 @@ def test_metadata_altered_at_the_same_length_is_tampered_not_mix_and_match(
     synced_v1: Path, mirror: Callable[[], Path], home: Path, served: Served, role: str
 ) -> None:
     """Regression: one byte changed was reported as "mix-and-match"."""
-    before = _current(home)
+    before = current_record(home)
     source = mirror()
-    named = _named(source, role)
+    named = named_metadata(source, role)
     data = bytearray(named.read_bytes())
     data[len(data) // 2] ^= 0x01
     named.write_bytes(bytes(data))
@@ -219,7 +204,7 @@ def test_metadata_altered_at_the_same_length_is_tampered_not_mix_and_match(
         "so it was tampered with or corrupted in transit; the previous catalog stays in use",
     ):
         sync_catalog(home, served(source))
-    _assert_still_v1(home, before)
+    assert_still_v1(home, before)
 
 
 @pytest.mark.parametrize("role", ["snapshot", "targets"])
@@ -233,9 +218,9 @@ def test_metadata_a_little_longer_than_signed_is_tampered_not_endless_data(
     extra: bytes,
 ) -> None:
     """Regression: bytes appended (even whitespace TUF's parser ignores) were "endless data"."""
-    before = _current(home)
+    before = current_record(home)
     source = mirror()
-    named = _named(source, role)
+    named = named_metadata(source, role)
     size = named.stat().st_size
     named.write_bytes(named.read_bytes() + extra)
     with pytest.raises(
@@ -244,22 +229,22 @@ def test_metadata_a_little_longer_than_signed_is_tampered_not_endless_data(
         "allowed, so it was tampered with or corrupted in transit",
     ):
         sync_catalog(home, served(source))
-    _assert_still_v1(home, before)
+    assert_still_v1(home, before)
 
 
 @pytest.mark.parametrize("role", ["snapshot", "targets"])
 def test_metadata_that_goes_on_past_its_signed_length_is_endless_data(
     synced_v1: Path, mirror: Callable[[], Path], home: Path, served: Served, role: str
 ) -> None:
-    before = _current(home)
+    before = current_record(home)
     source = mirror()
-    named = _named(source, role)
+    named = named_metadata(source, role)
     named.write_bytes(named.read_bytes() + b" " * (OVERRUN_PROBE + 1))
     with pytest.raises(
         CatalogOversizedError, match=f"kept sending {role} metadata .* \\(endless data\\)"
     ):
         sync_catalog(home, served(source))
-    _assert_still_v1(home, before)
+    assert_still_v1(home, before)
 
 
 def test_rotated_root_altered_after_signing_is_tampered(
@@ -270,7 +255,7 @@ def test_rotated_root_altered_after_signing_is_tampered(
     served: Served,
 ) -> None:
     """The next root, signed by the trusted root key, then altered: tampered, not foreign."""
-    before = _current(home)
+    before = current_record(home)
     with repo.lock():
         assert repo.rotate_key("timestamp") == 2
     source = mirror()
@@ -280,7 +265,7 @@ def test_rotated_root_altered_after_signing_is_tampered(
     rotated.write_text(json.dumps(doc))
     with pytest.raises(CatalogMetadataTamperedError, match="root metadata does not match its sig"):
         sync_catalog(home, served(source))
-    _assert_still_v1(home, before)
+    assert_still_v1(home, before)
 
 
 def test_root_signed_by_an_attacker_is_rejected(
@@ -290,7 +275,7 @@ def test_root_signed_by_an_attacker_is_rejected(
     home: Path,
     served: Served,
 ) -> None:
-    before = _current(home)
+    before = current_record(home)
     source = mirror()
     root = Metadata[Root].from_bytes(repo.trusted_root_path.read_bytes())
     attacker, _ = generate_signer()
@@ -302,7 +287,7 @@ def test_root_signed_by_an_attacker_is_rejected(
     (source / "metadata" / "2.root.json").write_bytes(root.to_bytes())
     with pytest.raises(CatalogSignatureError, match="not signed by the keys this device trusts"):
         sync_catalog(home, served(source))
-    _assert_still_v1(home, before)
+    assert_still_v1(home, before)
 
 
 def test_rollback_to_older_metadata_is_rejected(
@@ -319,12 +304,29 @@ def test_rollback_to_older_metadata_is_rejected(
     publish()
     source = mirror()
     sync_catalog(home, str(source), root=repo.trusted_root_path)
-    before = _current(home)
+    before = current_record(home)
     assert InstalledCatalogs(home).open().version == 2
     with pytest.raises(CatalogRollbackError):
         sync_catalog(home, served(old))
-    assert _current(home) == before
+    assert current_record(home) == before
     assert InstalledCatalogs(home).open().version == 2
+
+
+def test_rollback_of_the_timestamp_alone_is_rejected(
+    repo: PublisherRepository,
+    synced_v1: Path,
+    mirror: Callable[[], Path],
+    home: Path,
+    served: Served,
+) -> None:
+    old_timestamp = (synced_v1 / "metadata" / "timestamp.json").read_bytes()
+    assert sync_catalog(home, served(mirror())).version == 2
+    before = current_record(home)
+    source = mirror()
+    (source / "metadata" / "timestamp.json").write_bytes(old_timestamp)
+    with pytest.raises(CatalogRollbackError, match="rollback"):
+        sync_catalog(home, served(source))
+    assert current_record(home) == before
 
 
 def test_expired_timestamp_signed_in_the_past_is_rejected(
@@ -336,11 +338,11 @@ def test_expired_timestamp_signed_in_the_past_is_rejected(
 ) -> None:
     publish()
     sync_catalog(home, str(mirror()), root=repo.trusted_root_path)
-    before = _current(home)
+    before = current_record(home)
     publish(now=utc_now() - dt.timedelta(days=3))  # expiries are now in the past
     with pytest.raises(CatalogExpiredError, match="freeze"):
         sync_catalog(home, served(mirror()))
-    _assert_still_v1(home, before)
+    assert_still_v1(home, before)
 
 
 def test_frozen_mirror_is_detected_when_the_client_clock_moves_on(
@@ -353,14 +355,14 @@ def test_frozen_mirror_is_detected_when_the_client_clock_moves_on(
     publish()
     frozen = mirror()
     sync_catalog(home, str(frozen), root=repo.trusted_root_path)
-    before = _current(home)
+    before = current_record(home)
     # The mirror keeps serving the same, once valid, timestamp: two days later it has expired.
     with (
         time_machine.travel(utc_now() + dt.timedelta(days=2), tick=False),
         pytest.raises(CatalogExpiredError),
     ):
         sync_catalog(home, served(frozen))
-    _assert_still_v1(home, before)
+    assert_still_v1(home, before)
 
 
 def test_endless_target_data_is_cut_off(
@@ -370,44 +372,44 @@ def test_endless_target_data_is_cut_off(
     home: Path,
     served: Served,
 ) -> None:
-    before = _current(home)
+    before = current_record(home)
     source = mirror()
-    stored = _stored_target(repo, source, "items.jsonl")
+    stored = stored_target(repo, source, "items.jsonl")
     with stored.open("ab") as f:
         f.write(b"x" * (8 << 20))
     with pytest.raises(CatalogOversizedError, match=r"items\.jsonl .*endless data"):
         sync_catalog(home, served(source))
-    _assert_still_v1(home, before)
+    assert_still_v1(home, before)
 
 
 def test_endless_metadata_is_cut_off(
     synced_v1: Path, mirror: Callable[[], Path], home: Path, served: Served
 ) -> None:
-    before = _current(home)
+    before = current_record(home)
     source = mirror()
     (source / "metadata" / "timestamp.json").write_bytes(b" " * (1 << 20))
     with pytest.raises(CatalogOversizedError, match=r"timestamp metadata .*endless data"):
         sync_catalog(home, served(source))
-    _assert_still_v1(home, before)
+    assert_still_v1(home, before)
 
 
 def test_signed_release_over_the_device_limit_is_refused(
     synced_v1: Path, mirror: Callable[[], Path], home: Path, served: Served
 ) -> None:
-    before = _current(home)
+    before = current_record(home)
     with pytest.raises(CatalogOversizedError, match="over this device's limit"):
         sync_catalog(home, served(mirror()), max_release_bytes=1000)
-    _assert_still_v1(home, before)
+    assert_still_v1(home, before)
 
 
 @pytest.mark.parametrize("role", ["snapshot", "targets"])
 def test_mix_and_match_metadata_is_rejected(
     synced_v1: Path, mirror: Callable[[], Path], home: Path, served: Served, role: str
 ) -> None:
-    before = _current(home)
+    before = current_record(home)
     source = mirror()
     # The timestamp names snapshot v3, which names targets v3: serve v2 under that name.
-    named = _named(source, role)
+    named = named_metadata(source, role)
     assert named.name == f"3.{role}.json"
     named.write_bytes((named.parent / f"2.{role}.json").read_bytes())
     with pytest.raises(
@@ -415,7 +417,7 @@ def test_mix_and_match_metadata_is_rejected(
         match=f"mix-and-match: the source offers {role} v2 where the release names v3",
     ):
         sync_catalog(home, served(source))
-    _assert_still_v1(home, before)
+    assert_still_v1(home, before)
 
 
 def test_mix_and_match_with_a_longer_file_is_still_mix_and_match(
@@ -426,13 +428,13 @@ def test_mix_and_match_with_a_longer_file_is_still_mix_and_match(
     served: Served,
 ) -> None:
     """Another release's genuine file that is longer than the one named: not "tampered"."""
-    before = _current(home)
+    before = current_record(home)
     source = mirror()
-    named = _named(source, "targets")
+    named = named_metadata(source, "targets")
     with repo.lock():  # re-sign targets up to v10: a version number one digit longer
         for _ in range(10 - int(named.name.split(".")[0])):
             repo.refresh(roles={"targets"})
-    later = _named(repo.public, "targets")
+    later = named_metadata(repo.public, "targets")
     assert later.name == "10.targets.json"
     assert later.stat().st_size > named.stat().st_size
     named.write_bytes(later.read_bytes())
@@ -440,14 +442,14 @@ def test_mix_and_match_with_a_longer_file_is_still_mix_and_match(
         CatalogMixAndMatchError, match="the source offers targets v10 where the release names v3"
     ):
         sync_catalog(home, served(source))
-    _assert_still_v1(home, before)
+    assert_still_v1(home, before)
 
 
 def test_signed_but_hostile_content_is_rejected(
     repo: PublisherRepository, synced_v1: Path, home: Path, tmp_path: Path, served: Served
 ) -> None:
     """A compromised build may sign anything: a pickled array must never be loaded."""
-    before = _current(home)
+    before = current_record(home)
     release = tmp_path / "hostile"
     release.mkdir()
     for name, target in repo.current_targets().items():
@@ -457,7 +459,28 @@ def test_signed_but_hostile_content_is_rejected(
         repo.publish_targets({p.name: p for p in release.iterdir()})
     with pytest.raises(CatalogInvalidError):
         sync_catalog(home, served(repo.public))
-    _assert_still_v1(home, before)
+    assert_still_v1(home, before)
+
+
+def test_a_byte_changed_in_any_served_file_is_refused_and_named(
+    repo: PublisherRepository,
+    synced_v1: Path,
+    mirror: Callable[[], Path],
+    home: Path,
+    served: Served,
+    tmp_path: Path,
+) -> None:
+    """A seeded sample here; ``scripts/hostile/device_tuf_attacks.py`` changes every byte."""
+    source = mirror()
+    rng = np.random.default_rng(15)
+    files = served_files(repo, source)
+    assert len(files) == 8
+    for file, expected in files.items():
+        positions = rng.choice(file.stat().st_size, size=2, replace=False)
+        for flip in flip_bytes(home, tmp_path / "scratch", served(source), file, positions, rng):
+            assert flip.outcome == expected.__name__, flip
+            assert "\n" not in flip.message
+            assert "previous catalog stays in use" in flip.message
 
 
 def test_every_attack_error_is_a_rejection() -> None:
@@ -492,7 +515,7 @@ def test_release_asking_to_report_a_sensitive_topic_is_rejected(
     repo: PublisherRepository, synced_v1: Path, home: Path, tmp_path: Path, served: Served
 ) -> None:
     """Even a validly signed catalog cannot make devices report sensitive categories."""
-    before = _current(home)
+    before = current_record(home)
     release = tmp_path / "greedy"
     release.mkdir()
     for name, target in repo.current_targets().items():
@@ -505,4 +528,4 @@ def test_release_asking_to_report_a_sensitive_topic_is_rejected(
         repo.publish_targets({p.name: p for p in release.iterdir()})
     with pytest.raises(CatalogInvalidError, match="sensitive"):
         sync_catalog(home, served(repo.public))
-    _assert_still_v1(home, before)
+    assert_still_v1(home, before)
