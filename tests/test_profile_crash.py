@@ -76,6 +76,6 @@ def test_profile_on_disk_never_shows_an_item_id(tmp_path: Path) -> None:
 def test_kiosk_home_writes_only_its_settings(tmp_path: Path) -> None:
     home = ProfileHome(tmp_path / "home")
     assert home.create(None, ProfileConfig("kiosk", None, None), DAY) is None
-    assert sorted(p.name for p in home.folder.iterdir()) == ["config.json"]
+    assert sorted(p.name for p in home.folder.iterdir()) == ["config.json", "config.json.bak"]
     card = home.data_card()
     assert card["storage"]["location"] == "memory only; nothing is written to disk"

@@ -20,6 +20,7 @@ The tree::
     ├── StoreError                    the encrypted profile store
     │   ├── WrongKeyError             wrong passphrase, key file or keyring key
     │   ├── CorruptStoreError         authentication failed, truncated or bad header
+    │   ├── CorruptSettingsError      ``config.json`` and its copy are both damaged
     │   ├── StoreLockedError          another process has the profile open
     │   ├── StoreReadOnlyError        a save in a read-only profile folder
     │   ├── StoreExistsError          ``init`` over an existing profile
@@ -76,6 +77,7 @@ __all__ = [
     "CatalogSignatureError",
     "CatalogTamperedError",
     "ConsentRequiredError",
+    "CorruptSettingsError",
     "CorruptStoreError",
     "DiscreetError",
     "EngineClosedError",
@@ -196,6 +198,14 @@ class CorruptStoreError(StoreError):
         super().__init__(message)
         self.set_aside = set_aside
         self.backup = backup
+
+
+class CorruptSettingsError(StoreError):
+    """The profile's settings (``config.json``) and their copy are damaged.
+
+    The encrypted profile itself is untouched; only the file that says how it
+    is protected has to be put back.
+    """
 
 
 class StoreLockedError(StoreError):
