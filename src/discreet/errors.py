@@ -20,6 +20,7 @@ The tree::
     ├── StoreError                    the encrypted profile store
     │   ├── WrongKeyError             wrong passphrase, key file or keyring key
     │   ├── CorruptStoreError         authentication failed, truncated or bad header
+    │   ├── CorruptSettingsError      ``config.json`` and its copy are both damaged
     │   ├── StoreLockedError          another process has the profile open
     │   ├── StoreReadOnlyError        a save in a read-only profile folder
     │   ├── StoreExistsError          ``init`` over an existing profile
@@ -54,7 +55,10 @@ The tree::
         └── CatalogRejectedError      an update failed verification;
             │                         the previous catalog stays in use
             ├── CatalogSignatureError     metadata not signed by trusted keys
-            ├── CatalogTamperedError      a target's bytes do not match
+            ├── CatalogTamperedError      a file's bytes do not match
+            │   └── CatalogMetadataTamperedError
+            │                                 a metadata file's bytes do not
+            │                                 match (altered or corrupted)
             ├── CatalogRollbackError      metadata older than what we trust
             ├── CatalogExpiredError       expired metadata (freeze attack)
             ├── CatalogMixAndMatchError   metadata from different releases
@@ -77,6 +81,7 @@ __all__ = [
     "CatalogError",
     "CatalogExpiredError",
     "CatalogInvalidError",
+    "CatalogMetadataTamperedError",
     "CatalogMixAndMatchError",
     "CatalogNameInvalidError",
     "CatalogNotInstalledError",
@@ -87,6 +92,7 @@ __all__ = [
     "CatalogTamperedError",
     "ConsentRequiredError",
     "ContributionInvalidError",
+    "CorruptSettingsError",
     "CorruptStoreError",
     "DiscreetError",
     "EngineClosedError",
@@ -214,6 +220,14 @@ class CorruptStoreError(StoreError):
         super().__init__(message)
         self.set_aside = set_aside
         self.backup = backup
+
+
+class CorruptSettingsError(StoreError):
+    """The profile's settings (``config.json``) and their copy are damaged.
+
+    The encrypted profile itself is untouched; only the file that says how it
+    is protected has to be put back.
+    """
 
 
 class StoreLockedError(StoreError):
@@ -350,6 +364,14 @@ class CatalogSignatureError(CatalogRejectedError):
 
 class CatalogTamperedError(CatalogRejectedError):
     """A catalog file does not match the length and hash that were signed."""
+
+
+class CatalogMetadataTamperedError(CatalogTamperedError):
+    """A metadata file does not match the length and hash signed for it, or its own signature.
+
+    It was altered after signing or corrupted in transit; a validly signed file
+    from another release is :class:`CatalogMixAndMatchError` instead.
+    """
 
 
 class CatalogRollbackError(CatalogRejectedError):
