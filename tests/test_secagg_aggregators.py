@@ -4,6 +4,7 @@ collector collects once, and what comes out is the valid reports' sum plus noise
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import random
 import subprocess
@@ -18,6 +19,7 @@ from scipy import stats
 
 from discreet.catalog.popularity import load_estimates
 from discreet.errors import AggregatorError, BatchCollectedError, BatchTooSmallError
+from discreet.protocol.report import period_of
 from discreet.publish.collect import collect
 from discreet.secagg import hpke
 from discreet.secagg.prepare import PrepInput, prepare_init
@@ -38,7 +40,9 @@ from discreet.vdaf.circuits import encode_range_checked_int
 from tests.server_support import ServiceProcess, http, refused_port, start_listening_process
 
 LENGTH, MAX_WEIGHT = 16, 3
-VALID, PERIOD = 500, "2026-W50"
+VALID = 500
+TODAY = dt.date.today()  # the aggregators take this ISO week and the two before it
+PERIOD, PREVIOUS, TWO_BACK = (period_of(TODAY - dt.timedelta(weeks=w)) for w in range(3))
 
 
 @dataclass
@@ -161,6 +165,10 @@ def test_leader_and_helper_release_the_valid_sum_plus_noise_once(
     )
     status, _, body = http("PUT", f"{leader.url}/v1/secagg/reports", b"\x00" * 10)
     assert status == 400
+    stale = make_report(task, period_of(TODAY - dt.timedelta(weeks=3)), [False] * LENGTH)
+    status, body = _upload(leader.url, stale)
+    assert status == 422
+    assert "this ISO week or one of the 2 before it" in body["error"]  # type: ignore[index]
 
     out = tmp_path / "popularity.json"
     cli = subprocess.run(
@@ -219,25 +227,25 @@ def test_leader_and_helper_release_the_valid_sum_plus_noise_once(
 def test_a_batch_below_the_minimum_is_not_released(aggregators: Aggregators) -> None:
     task, leader = aggregators.task, aggregators.leader
     for _ in range(3):
-        assert _upload(leader.url, make_report(task, "2026-W40", [True] + [False] * 15))[0] == 201
+        assert _upload(leader.url, make_report(task, PREVIOUS, [True] + [False] * 15))[0] == 201
     keypair = hpke.read_keypair(aggregators.files.keys[COLLECTOR])
     secrets = read_secrets(aggregators.files.secrets[COLLECTOR])
     with pytest.raises(BatchTooSmallError, match=f"fewer than {VALID}"):
-        collect(task, keypair, secrets, leader.url, "2026-W40")
+        collect(task, keypair, secrets, leader.url, PREVIOUS)
 
 
 def test_helper_jobs_are_idempotent_and_need_the_leaders_token(aggregators: Aggregators) -> None:
     task, helper = aggregators.task, aggregators.helper
     secrets = read_secrets(aggregators.files.secrets[LEADER])
     keypair = hpke.read_keypair(aggregators.files.keys[LEADER])
-    reports = [make_report(task, "2026-W41", [i == j for i in range(LENGTH)]) for j in range(3)]
+    reports = [make_report(task, TWO_BACK, [i == j for i in range(LENGTH)]) for j in range(3)]
     assert secrets.verify_key is not None
     prepared = prepare_init(
         task,
         0,
         keypair,
         secrets.verify_key,
-        [PrepInput(r.report_id, "2026-W41", r.public_share, r.leader_share) for r in reports],
+        [PrepInput(r.report_id, TWO_BACK, r.public_share, r.leader_share) for r in reports],
     )
     entries = [
         {
@@ -250,14 +258,14 @@ def test_helper_jobs_are_idempotent_and_need_the_leaders_token(aggregators: Aggr
     ]
     url = f"{helper.url}/v1/secagg/jobs/job-1"
     auth = {"Authorization": f"Bearer {secrets.aggregator_token}"}
-    body = json.dumps({"period": "2026-W41", "reports": entries}).encode()
+    body = json.dumps({"period": TWO_BACK, "reports": entries}).encode()
     assert http("PUT", url, body)[0] == 401
     assert http("PUT", url, body, {"Authorization": "Bearer " + "x" * 43})[0] == 401
     first = http("PUT", url, body, auth)
     assert first[0] == 200
     assert [e.get("rejected") for e in first[2]["results"]] == [None, None, None]
     assert http("PUT", url, body, auth) == first  # a retry: the same answer, counted once
-    other = json.dumps({"period": "2026-W41", "reports": entries[:2]}).encode()
+    other = json.dumps({"period": TWO_BACK, "reports": entries[:2]}).encode()
     assert http("PUT", url, other, auth)[0] == 409
     replay = http("PUT", f"{helper.url}/v1/secagg/jobs/job-2", other, auth)
     assert [e["rejected"] for e in replay[2]["results"]] == ["replayed", "replayed"]
@@ -278,12 +286,12 @@ def test_an_unreachable_helper_releases_nothing_and_loses_no_report(
             ]
         )  # fmt: skip
         try:
-            report = make_report(task, "2026-W42", [True] + [False] * (LENGTH - 1))
+            report = make_report(task, PERIOD, [True] + [False] * (LENGTH - 1))
             assert _upload(leader.url, report)[0] == 201
             keypair = hpke.read_keypair(files.keys[COLLECTOR])
             secrets = read_secrets(files.secrets[COLLECTOR])
             with pytest.raises(AggregatorError, match="failed 4 times"):
-                collect(task, keypair, secrets, leader.url, "2026-W42")
+                collect(task, keypair, secrets, leader.url, PERIOD)
             assert _upload(leader.url, report) == (
                 409,
                 {"error": "report refused: replayed", "code": "refused"},
@@ -296,8 +304,8 @@ def test_an_unreachable_helper_releases_nothing_and_loses_no_report(
             leader.process.wait(20)
     store = AggregatorStore(tmp_path / "leader.db", task)
     try:
-        assert len(store.pending("2026-W42", 10)) == 1
-        assert store.release("2026-W42") is None
+        assert len(store.pending(PERIOD, 10)) == 1
+        assert store.release(PERIOD) is None
     finally:
         store.close()
 

@@ -3,8 +3,9 @@
 Routes:
 
 * ``PUT /v1/secagg/reports``: one device's report (:class:`~discreet.secagg.upload.UploadReport`
-  bytes). 201 once stored; 400 if malformed; 409 if its id was seen before (a
-  replay) or its week was already released. The leader keeps the helper's sealed
+  bytes). 201 once stored; 400 if malformed; 422 unless it names this ISO week or
+  one of the two before (as the LDP service); 409 if its id was seen before (a
+  replay) or its week's release has started. The leader keeps the helper's sealed
   share, which it cannot open, until it forwards it.
 * ``POST /v1/secagg/collect`` (the collector's bearer token): ``{"period": "2026-W50"}``.
   The leader prepares every pending report of the week with the helper, in jobs
@@ -20,11 +21,13 @@ and the helper's prep messages: no measurement.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import hashlib
 import json
 import secrets
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -40,6 +43,7 @@ from discreet.errors import (
     SecureAggregationError,
 )
 from discreet.protocol.report import period_code
+from discreet.protocol.wire import Limits, accepted_periods
 from discreet.secagg import hpke
 from discreet.secagg.prepare import PrepInput, aggregate, leader_finish, prepare_init
 from discreet.secagg.task import AggregatorSecrets, Task, b64, unb64
@@ -73,6 +77,7 @@ class Leader:
         secrets: AggregatorSecrets,
         store: AggregatorStore,
         helper_url: str,
+        today: Callable[[], dt.date] = dt.date.today,
     ) -> None:
         if None in (secrets.verify_key, secrets.aggregator_token, secrets.collector_token):
             raise SecureAggregationError(
@@ -81,6 +86,7 @@ class Leader:
         self.task, self.keypair, self.store = task, keypair, store
         self.secrets = secrets
         self.helper_url = helper_url.rstrip("/")
+        self.today, self.limits = today, Limits()
         self._lock = threading.Lock()  # one collection at a time
 
     async def upload(self, request: Request) -> Response:
@@ -91,6 +97,12 @@ class Leader:
             report = UploadReport.decode(body)
         except ReportMalformedError as exc:
             return error(400, str(exc))
+        if report.period not in accepted_periods(self.today(), self.limits):
+            return error(
+                422,
+                f"report refused: a report names this ISO week or one of the "
+                f"{self.limits.past_periods} before it",
+            )
         reason = await run_in_threadpool(
             self.store.add_report, report.report_id, report.period, body
         )
