@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from discreet.cli import main
 from discreet.errors import ContributionInvalidError, ReportMalformedError, TaskInvalidError
 from discreet.secagg import hpke
 from discreet.secagg.prepare import (
@@ -132,3 +133,26 @@ def test_task_files_are_checked(files: TaskFiles, tmp_path: Path) -> None:
     helper = read_secrets(secrets)
     assert helper.collector_token is None
     assert helper.verify_key == read_secrets(files.secrets[LEADER]).verify_key
+
+
+def test_publish_secagg_task_writes_a_task_from_labels(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    labels = tmp_path / "items.txt"
+    labels.write_text("m1\nm2\nm3\n", encoding="utf-8")
+    out = tmp_path / "task"
+    argv = ["publish", "secagg-task", "--out", str(out), "--labels", str(labels)]
+    code = main([*argv, "--max-weight", "2", "--min-batch-size", "10", "--json"])
+    assert code == 0
+    document = json.loads(capsys.readouterr().out)
+    task = Task.load(Path(document["task"]))
+    assert (task.labels, task.length, task.max_weight, task.min_batch_size) == (
+        ("m1", "m2", "m3"), 3, 2, 10,
+    )  # fmt: skip
+    assert document["noise"]["sigma_sq_per_aggregator"] == task.noise_plan().sigma_sq
+    assert sorted(p.name for p in out.iterdir() if p.stat().st_mode & 0o077 == 0) == sorted(
+        f"{role}.{kind}" for role in ("leader", "helper", "collector")
+        for kind in ("key", "secrets.json")
+    )  # fmt: skip
+    assert main([*argv]) != 0  # never over an existing task
+    assert "already holds a task" in capsys.readouterr().err
