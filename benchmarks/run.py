@@ -17,6 +17,7 @@ BENCHMARKS = (
     "bench_sketch",
     "bench_server",
     "bench_recommend",
+    "bench_import",
 )
 
 

@@ -22,7 +22,8 @@ from discreet.errors import (
     SourceUnavailableError,
 )
 from discreet.publish.repository import PublisherRepository
-from discreet.sync.client import InstalledCatalogs, sync_catalog
+from discreet.sync.client import sync_catalog
+from discreet.sync.installed import InstalledCatalogs
 from tests.conftest import ITEMS
 
 

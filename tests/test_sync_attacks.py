@@ -29,7 +29,8 @@ from discreet.errors import (
 )
 from discreet.publish.keys import generate_signer
 from discreet.publish.repository import PublisherRepository, utc_now
-from discreet.sync.client import InstalledCatalogs, sync_catalog
+from discreet.sync.client import sync_catalog
+from discreet.sync.installed import InstalledCatalogs
 
 
 @pytest.fixture

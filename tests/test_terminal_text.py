@@ -38,7 +38,8 @@ from discreet.errors import (
 from discreet.kiosk import run_kiosk
 from discreet.publish.publisher import publish_catalog
 from discreet.publish.repository import PublisherRepository
-from discreet.sync.client import InstalledCatalogs, sync_catalog
+from discreet.sync.client import sync_catalog
+from discreet.sync.installed import InstalledCatalogs
 
 CLEAR = "\x1b[2J\x1b[H"
 WINDOW_TITLE = "\x1b]0;pwned\x07"

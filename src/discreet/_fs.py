@@ -10,12 +10,14 @@ import os
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import filelock
-import numpy as np
 
 from discreet.errors import DiscreetError, InsufficientSpaceError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def fsync_dir(path: Path) -> None:
@@ -78,6 +80,8 @@ def canonical_json(value: Any) -> bytes:
 
 def npy_bytes(array: np.ndarray[Any, Any]) -> bytes:
     """An array in ``.npy`` form, never pickled."""
+    import numpy as np  # not at the top: a profile's durable writes need no numpy
+
     buffer = io.BytesIO()
     np.save(buffer, array, allow_pickle=False)
     return buffer.getvalue()
