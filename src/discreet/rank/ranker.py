@@ -28,6 +28,7 @@ import numpy as np
 
 from discreet.catalog.reader import Catalog
 from discreet.profile.model import Profile
+from discreet.rank.blas import one_blas_thread
 from discreet.rank.explanation import Explanation, Reason, ScoreComponents
 from discreet.rank.weights import RankingWeights
 
@@ -222,6 +223,7 @@ class Ranker:
         np.add.at(totals, f.indices[positions], np.repeat(weights, counts))
         return totals
 
+    @one_blas_thread
     def interests(self, profile: Profile, today: dt.date) -> list[Interest]:
         """Each category with the weight the profile gives it, muted and sensitive flags."""
         p = self.profiled(profile, today)
@@ -276,6 +278,7 @@ class Ranker:
         if filters.created_before is not None:
             score[(f.created == 0) | (f.created > filters.created_before.toordinal())] = -np.inf
 
+    @one_blas_thread
     def recommend(
         self,
         profile: Profile,
@@ -423,6 +426,7 @@ class Ranker:
             out.append(tuple(reasons))
         return out
 
+    @one_blas_thread
     def explain(
         self, profile: Profile, item_id: str, *, today: dt.date | None = None
     ) -> Explanation:
