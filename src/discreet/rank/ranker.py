@@ -297,39 +297,51 @@ class Ranker:
             return []
         today = today or dt.date.today()
         p = self.profiled(profile, today)
-        score = self.scores(p, today)
-        self._mask(score, p, filters or Filters())
         # One partial sort serves both the diversity pool and the exploration slots.
         slots = int(k * self.weights.exploration_share) if p.vector is not None else 0
         pool = max(self.weights.pool, 3 * k)
-        depth = min(len(score), max(pool, 50 * slots, 2_000 if slots else 0))
-        candidates = np.argpartition(score, len(score) - depth)[len(score) - depth :]
-        candidates = candidates[np.isfinite(score[candidates])]
+        depth = max(pool, 50 * slots, 2_000 if slots else 0)
+        candidates, scores = self._candidates(p, today, filters or Filters(), depth)
         if not len(candidates):
             return []
-        candidates = candidates[np.argsort(-score[candidates], kind="stable")]
-        top = candidates[:pool]
         lam = self.weights.mmr_lambda if diversity is None else diversity
-        chosen = self._mmr(top, score[top], min(k, len(top)), lam)
-        explore = self._exploration(p, score, candidates, chosen, slots, today)
-        rows = [r for r in chosen if r not in explore][: k - len(explore)] + explore
+        top = min(pool, len(candidates))
+        # Positions in the candidates, best first: diversity's picks, then exploration's.
+        chosen = self._mmr(candidates[:top], scores[:top], min(k, top), lam)
+        explore = self._exploration(p, candidates, scores, chosen, slots, today)
+        picked = [i for i in chosen if i not in explore][: k - len(explore)] + explore
+        rows = [int(candidates[i]) for i in picked]
         items = [self.catalog.item_at(row) for row in rows]
         if not explain:
             return [
-                Recommendation(i.id, i.title, float(score[r]))
-                for r, i in zip(rows, items, strict=True)
+                Recommendation(item.id, item.title, float(scores[i]))
+                for i, item in zip(picked, items, strict=True)
             ]
-        reasons = self._reasons_for(rows, [i.categories for i in items], p, set(explore), today)
+        explored = {int(candidates[i]) for i in explore}
+        reasons = self._reasons_for(rows, [i.categories for i in items], p, explored, today)
         return [
-            Recommendation(i.id, i.title, float(score[r]), why)
-            for r, i, why in zip(rows, items, reasons, strict=True)
+            Recommendation(item.id, item.title, float(scores[i]), why)
+            for i, item, why in zip(picked, items, reasons, strict=True)
         ]
+
+    def _candidates(
+        self, p: _Profiled, today: dt.date, filters: Filters, depth: int
+    ) -> tuple[np.ndarray[Any, np.dtype[np.int64]], FloatArray]:
+        """The ``depth`` best rows that may be shown, best first, and their exact scores."""
+        score = self.scores(p, today)
+        self._mask(score, p, filters)
+        depth = min(len(score), depth)
+        candidates = np.argpartition(score, len(score) - depth)[len(score) - depth :]
+        candidates = candidates[np.isfinite(score[candidates])]
+        candidates = candidates[np.argsort(-score[candidates], kind="stable")]
+        return candidates, score[candidates]
 
     def _mmr(
         self, rows: np.ndarray[Any, Any], scores: np.ndarray[Any, Any], k: int, lam: float
     ) -> list[int]:
+        """Maximal marginal relevance: the positions in ``rows`` of ``k`` relevant, varied picks."""
         if lam >= 1.0 or k <= 1:
-            return [int(r) for r in rows[:k]]
+            return list(range(min(k, len(rows))))
         vectors = np.asarray(self.catalog.embeddings[np.sort(rows)], dtype=np.float32)
         order = np.argsort(np.argsort(rows))  # positions of rows within the sorted fetch
         vectors = vectors[order]
@@ -344,18 +356,18 @@ class Ranker:
             pick = int(np.argmax(value))
             selected.append(pick)
             closest = np.maximum(closest, similarity[pick])
-        return [int(rows[i]) for i in selected]
+        return selected
 
     def _exploration(
         self,
         p: _Profiled,
-        score: FloatArray,
         candidates: np.ndarray[Any, Any],
+        scores: FloatArray,
         chosen: list[int],
         slots: int,
         today: dt.date,
     ) -> list[int]:
-        """``slots`` picks from the best candidates outside the user's top categories."""
+        """The positions of ``slots`` picks among the best candidates outside the top categories."""
         if slots == 0 or not p.top_categories:
             return []
         f = self.catalog.features
@@ -363,11 +375,11 @@ class Ranker:
             inside = (f.category_bits[candidates] & f.bits_of(p.top_categories)) != 0
         else:
             inside = np.isin(candidates, f.rows_in(p.top_categories))
-        outside = candidates[~inside]
-        outside = outside[np.isin(outside, chosen, invert=True)]
+        inside[chosen] = True
+        outside = np.flatnonzero(~inside)
         if not len(outside):
             return []
-        best = outside[np.argsort(-score[outside])[: 10 * slots]]
+        best = outside[np.argsort(-scores[outside])[: 10 * slots]]
         # The same picks all day for the same history; no identifier is involved.
         seed_text = today.isoformat() + "|" + ",".join(map(str, sorted(p.seen.tolist())))
         seed = int.from_bytes(hashlib.sha256(seed_text.encode()).digest()[:8], "little")
