@@ -8,9 +8,8 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
-import numpy as np
 import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
@@ -30,16 +29,6 @@ def _blas_threads() -> int:
     return int(found[0])
 
 
-class _Probe(np.ndarray):  # type: ignore[type-arg]
-    """An embeddings array that notes the BLAS thread count at every product."""
-
-    seen: ClassVar[list[int]] = []
-
-    def __matmul__(self, other: Any) -> Any:
-        _Probe.seen.append(_blas_threads())
-        return np.asarray(self) @ other
-
-
 @pytest.fixture
 def catalog(
     repo: PublisherRepository, publish: Callable[..., PublishResult], tmp_path: Path
@@ -49,21 +38,27 @@ def catalog(
     return Catalog.open(folder)
 
 
-def test_recommend_limits_blas_to_one_thread_and_restores_the_app_setting(
-    catalog: Catalog,
+def test_ranking_calls_limit_blas_to_one_thread_and_restore_the_app_setting(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    catalog.embeddings = np.asarray(catalog.embeddings).view(_Probe)
+    seen: list[int] = []
+    profiled = Ranker.profiled
+
+    def noting(self: Ranker, profile: Profile, today: dt.date) -> Any:
+        seen.append(_blas_threads())  # every ranking call starts here, inside its limit
+        return profiled(self, profile, today)
+
+    monkeypatch.setattr(Ranker, "profiled", noting)
     ranker = Ranker(catalog)
     profile = Profile.new(TODAY)
     profile.record(catalog.item_at(0).id, "like", TODAY)
-    _Probe.seen.clear()
     with threadpool_limits(limits=2, user_api="blas"):
         assert _blas_threads() == 2
         assert ranker.recommend(profile, 3, today=TODAY)
         ranker.explain(profile, catalog.item_at(1).id, today=TODAY)
+        assert ranker.interests(profile, TODAY)
         assert _blas_threads() == 2  # the app's own setting, untouched
-    assert _Probe.seen, "the ranker never multiplied by the embeddings"
-    assert set(_Probe.seen) == {1}
+    assert seen == [1, 1, 1]
 
 
 _OVERLAP = """

@@ -38,7 +38,11 @@ def one_blas_thread(function: Callable[_P, _R]) -> Callable[_P, _R]:
 
     @wraps(function)
     def limited(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        with _LOCK, _controller().limit(limits=1, user_api="blas"):
-            return function(*args, **kwargs)
+        with _LOCK:
+            blas = [lib for lib in _controller().lib_controllers if lib.user_api == "blas"]
+            if all(lib.num_threads == 1 for lib in blas):  # nothing to limit: skip the cost
+                return function(*args, **kwargs)
+            with _controller().limit(limits=1, user_api="blas"):
+                return function(*args, **kwargs)
 
     return limited

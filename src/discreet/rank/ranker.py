@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from discreet.catalog.items import Item
 from discreet.catalog.reader import Catalog
 from discreet.profile.model import Profile
 from discreet.rank.blas import one_blas_thread
@@ -83,6 +84,21 @@ class _Profiled:
     seen: np.ndarray[Any, np.dtype[np.int64]]  # rows to exclude
     blocked_categories: tuple[str, ...]
     top_categories: tuple[str, ...]
+    today: dt.date
+    #: What later calls derive from this profile, kept with it (see Ranker.profiled).
+    memo: dict[Any, Any] = field(default_factory=dict)
+
+    def exploration_picks(self, population: int, size: int) -> list[int]:
+        """``size`` of ``range(population)``: the same all day for the same history."""
+        key = ("picks", population, size)
+        if key not in self.memo:
+            # No identifier is involved: the seed is the day and the items engaged with.
+            text = self.today.isoformat() + "|" + ",".join(map(str, self.seen.tolist()))
+            seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
+            chosen = np.random.default_rng(seed).choice(population, size=size, replace=False)
+            self.memo[key] = [int(i) for i in chosen]
+        picks: list[int] = self.memo[key]
+        return picks
 
 
 class Ranker:
@@ -93,6 +109,10 @@ class Ranker:
         self.weights = weights or RankingWeights()
         self._rows: dict[str, int | None] = {}
         self._fresh_cache: tuple[dt.date, FloatArray] | None = None
+        # The mapped array as a plain ndarray: indexing an np.memmap costs a Python call.
+        self._vectors: FloatArray = np.asarray(catalog.embeddings)
+        self._items: dict[int, Item] = {}
+        self._last_profiled: tuple[tuple[Any, ...], _Profiled] | None = None
 
     # ---- per-catalog precomputation -----------------------------------------------
     @cached_property
@@ -132,6 +152,15 @@ class Ranker:
         self._fresh_cache = (today, result)
         return result
 
+    def _item(self, row: int) -> Item:
+        """The item in ``row``, parsed once (results and histories repeat while a user browses)."""
+        item = self._items.get(row)
+        if item is None:
+            if len(self._items) >= 10_000:
+                self._items.clear()
+            item = self._items[row] = self.catalog.item_at(row)
+        return item
+
     # ---- the profile side --------------------------------------------------------------
     def _row(self, item_id: str) -> int | None:
         """The row of an item, memoised (histories are looked up on every request)."""
@@ -145,59 +174,79 @@ class Ranker:
                 self._rows[item_id] = row
         return row
 
-    def _blocked(self, profile: Profile) -> tuple[str, ...]:
+    @cached_property
+    def _labels(self) -> dict[str, str]:
+        return {c.id: c.label for c in self.catalog.taxonomy.categories}
+
+    @cached_property
+    def _sensitive(self) -> dict[str, frozenset[str]]:
+        """Each sensitive category, with itself and its ancestors (an opt-in to any admits it)."""
         taxonomy = self.catalog.taxonomy
-        sensitive = [
-            c
-            for c in taxonomy.sensitive_ids
-            if not {c, *taxonomy.ancestors(c)} & profile.sensitive_opt_in
-        ]
-        return tuple(sorted(set(sensitive) | set(profile.muted)))
+        return {c: frozenset((c, *taxonomy.ancestors(c))) for c in taxonomy.sensitive_ids}
+
+    def _blocked(self, profile: Profile) -> tuple[str, ...]:
+        opted = profile.sensitive_opt_in
+        sensitive = {c for c, lineage in self._sensitive.items() if not lineage & opted}
+        return tuple(sorted(sensitive | set(profile.muted)))
 
     def profiled(self, profile: Profile, today: dt.date) -> _Profiled:
-        """The interest vector and exclusions a profile implies."""
-        blocked = self._blocked(profile)
-        features = self.catalog.features
-        bits = features.category_bits
-        blocked_bits = features.bits_of(blocked)
-        blocked_rows = (
-            set(features.rows_in(blocked).tolist()) if blocked and bits is None else set()
+        """The interest vector and exclusions a profile implies.
+
+        Kept for the last profile seen: while a user browses, nothing it depends on changes.
+        """
+        key = (
+            tuple(profile.events),
+            today,
+            profile.paused,
+            frozenset(profile.muted),
+            frozenset(profile.sensitive_opt_in),
         )
-        rows, weights, seen = [], [], []
+        cached = self._last_profiled
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        result = self._profile(profile, today)
+        self._last_profiled = (key, result)
+        return result
+
+    def _profile(self, profile: Profile, today: dt.date) -> _Profiled:
+        blocked = self._blocked(profile)
+        events = profile.events
+        kinds = self.weights.kind_weights
+        # One pass in Python to look the items up; the arithmetic is numpy's.
+        known = [
+            (row, position, e.day.toordinal(), kinds.get(e.kind, 0.0))
+            for position, e in enumerate(events)
+            if (row := self._row(e.item)) is not None
+        ]
+        table = np.array(known, dtype=np.float64).reshape(len(known), 4)
+        all_rows = table[:, 0].astype(np.int64)
+        allowed = ~self._in_categories(all_rows, blocked)
+        row_array = all_rows[allowed]
+        position, day, kind_weight = table[allowed, 1], table[allowed, 2], table[allowed, 3]
+        decay = 0.5 ** (np.maximum(today.toordinal() - day, 0.0) / self.weights.half_life_days)
         recent = self.weights.recent_half_life_events
-        newest = len(profile.events) - 1
-        for position, event in enumerate(profile.events):
-            row = self._row(event.item)
-            if row is None:
-                continue  # no longer in this catalog
-            seen.append(row)
-            if (bits is not None and int(bits[row]) & blocked_bits) or row in blocked_rows:
-                continue
-            age = max((today - event.day).days, 0)
-            decay = 0.5 ** (age / self.weights.half_life_days)
-            if recent is not None:
-                decay *= 0.5 ** ((newest - position) / recent)
-            rows.append(row)
-            weights.append(self.weights.kind_weights.get(event.kind, 0.0) * decay)
-        row_array = np.asarray(rows, dtype=np.int64)
-        weight_array = np.asarray(weights, dtype=np.float64)
+        if recent is not None:
+            decay *= 0.5 ** ((len(events) - 1 - position) / recent)
+        weight_array = kind_weight * decay
         vector: FloatArray | None = None
-        if not profile.paused and len(rows) and (weight_array > 0).any():
-            combined = (
-                np.asarray(self.catalog.embeddings[row_array], dtype=np.float64).T @ weight_array
-            )
+        if not profile.paused and len(row_array) and (weight_array > 0).any():
+            combined = np.asarray(self._vectors[row_array], dtype=np.float64).T @ weight_array
             norm = np.linalg.norm(combined)
             if norm > 0:
                 vector = (combined / norm).astype(np.float32)
         top = self._top_categories(row_array, weight_array, blocked)
-        return _Profiled(
-            vector,
-            row_array,
-            weight_array,
-            np.unique(np.asarray(seen, dtype=np.int64)),
-            blocked,
-            top,
-        )
+        return _Profiled(vector, row_array, weight_array, np.unique(all_rows), blocked, top, today)
+
+    def _in_categories(
+        self, rows: np.ndarray[Any, np.dtype[np.int64]], categories: Sequence[str]
+    ) -> np.ndarray[Any, np.dtype[np.bool_]]:
+        """Which of ``rows`` are in any of ``categories``."""
+        f = self.catalog.features
+        if not categories:
+            return np.zeros(len(rows), dtype=bool)
+        if f.category_bits is not None:
+            return np.asarray((f.category_bits[rows] & f.bits_of(categories)) != 0)
+        return np.isin(rows, f.rows_in(categories))
 
     def _top_categories(
         self, rows: np.ndarray[Any, Any], weights: np.ndarray[Any, Any], blocked: Sequence[str]
@@ -216,8 +265,8 @@ class Ranker:
     ) -> np.ndarray[Any, np.dtype[np.float64]]:
         """The summed event weight of each category over the given history rows."""
         f = self.catalog.features
-        counts = np.diff(f.indptr)[rows]
         starts = f.indptr[rows]
+        counts = f.indptr[rows + 1] - starts
         positions = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
         totals = np.zeros(len(f.category_ids))
         np.add.at(totals, f.indices[positions], np.repeat(weights, counts))
@@ -250,7 +299,7 @@ class Ranker:
         if p.vector is None:
             score = self._popularity.copy()
         else:
-            score = np.asarray(self.catalog.embeddings @ p.vector, dtype=np.float32)
+            score = np.asarray(self._vectors @ p.vector, dtype=np.float32)
             if w.popularity:
                 score += self._weighted_popularity
         fresh = self._freshness(today)
@@ -311,7 +360,7 @@ class Ranker:
         explore = self._exploration(p, candidates, scores, chosen, slots, today)
         picked = [i for i in chosen if i not in explore][: k - len(explore)] + explore
         rows = [int(candidates[i]) for i in picked]
-        items = [self.catalog.item_at(row) for row in rows]
+        items = [self._item(row) for row in rows]
         if not explain:
             return [
                 Recommendation(item.id, item.title, float(scores[i]))
@@ -342,20 +391,23 @@ class Ranker:
         """Maximal marginal relevance: the positions in ``rows`` of ``k`` relevant, varied picks."""
         if lam >= 1.0 or k <= 1:
             return list(range(min(k, len(rows))))
-        vectors = np.asarray(self.catalog.embeddings[np.sort(rows)], dtype=np.float32)
-        order = np.argsort(np.argsort(rows))  # positions of rows within the sorted fetch
-        vectors = vectors[order]
+        vectors = self._vectors[rows]
         spread = scores.max() - scores.min()
         relevance = (scores - scores.min()) / spread if spread > 0 else np.ones_like(scores)
         similarity = vectors @ vectors.T
+        weighted = lam * relevance
         selected = [0]
+        taken = np.zeros(len(rows), dtype=bool)
+        taken[0] = True
         closest = similarity[0].copy()
+        value = np.empty_like(weighted)
         for _ in range(1, k):
-            value = lam * relevance - (1 - lam) * closest
-            value[selected] = -np.inf
+            np.subtract(weighted, np.multiply(1 - lam, closest, out=value), out=value)
+            value[taken] = -np.inf
             pick = int(np.argmax(value))
             selected.append(pick)
-            closest = np.maximum(closest, similarity[pick])
+            taken[pick] = True
+            np.maximum(closest, similarity[pick], out=closest)
         return selected
 
     def _exploration(
@@ -370,23 +422,25 @@ class Ranker:
         """The positions of ``slots`` picks among the best candidates outside the top categories."""
         if slots == 0 or not p.top_categories:
             return []
-        f = self.catalog.features
-        if f.category_bits is not None:
-            inside = (f.category_bits[candidates] & f.bits_of(p.top_categories)) != 0
-        else:
-            inside = np.isin(candidates, f.rows_in(p.top_categories))
+        inside = self._in_categories(candidates, p.top_categories)
         inside[chosen] = True
         outside = np.flatnonzero(~inside)
         if not len(outside):
             return []
-        best = outside[np.argsort(-scores[outside])[: 10 * slots]]
-        # The same picks all day for the same history; no identifier is involved.
-        seed_text = today.isoformat() + "|" + ",".join(map(str, sorted(p.seen.tolist())))
-        seed = int.from_bytes(hashlib.sha256(seed_text.encode()).digest()[:8], "little")
-        rng = np.random.default_rng(seed)
-        return [int(r) for r in rng.choice(best, size=min(slots, len(best)), replace=False)]
+        best = outside[: 10 * slots]  # candidates come best first
+        return [int(best[i]) for i in p.exploration_picks(len(best), min(slots, len(best)))]
 
     # ---- explanations -------------------------------------------------------------------
+    def _history(self, p: _Profiled) -> tuple[np.ndarray[Any, Any], ...]:
+        """The profile's history rows (in row order), their vectors and their weights."""
+        if "history" not in p.memo:
+            order = np.argsort(p.rows)
+            rows = p.rows[order]
+            vectors = np.asarray(self._vectors[rows], dtype=np.float64)
+            p.memo["history"] = (rows, vectors, p.weights[order])
+        history: tuple[np.ndarray[Any, Any], ...] = p.memo["history"]
+        return history
+
     def _reasons_for(
         self,
         rows: Sequence[int],
@@ -396,37 +450,30 @@ class Ranker:
         today: dt.date,
     ) -> list[tuple[Reason, ...]]:
         """Reasons for several results at once (one matrix product for all contributions)."""
-        taxonomy = self.catalog.taxonomy
         fresh = self._freshness(today)
-        contributions = None
-        history_rows = p.rows
+        best: list[list[int]] = [[] for _ in rows]
         if p.vector is not None and len(p.rows) and rows:
-            order = np.argsort(p.rows)
-            history_rows = p.rows[order]
-            history = np.asarray(self.catalog.embeddings[history_rows], dtype=np.float64)
-            wanted = np.asarray(rows)
-            results = np.asarray(self.catalog.embeddings[np.sort(wanted)], dtype=np.float64)
-            results = results[np.argsort(np.argsort(wanted))]
-            contributions = (p.weights[order][:, None] * (history @ results.T)).T
-        titles: dict[int, tuple[str, str]] = {}
+            history_rows, history, weights = self._history(p)
+            results = np.asarray(self._vectors[np.asarray(rows)], dtype=np.float64)
+            contributions = (weights[:, None] * (history @ results.T)).T
+            ranked = np.argsort(-contributions, axis=1)[:, :2]
+            positive = np.take_along_axis(contributions, ranked, axis=1) > 0
+            best = [
+                [int(h) for h, keep in zip(history_rows[r], k, strict=True) if keep]
+                for r, k in zip(ranked, positive, strict=True)
+            ]
         out = []
-        for position, (row, cats) in enumerate(zip(rows, categories, strict=True)):
+        for row, cats, because in zip(rows, categories, best, strict=True):
             reasons: list[Reason] = []
             if row in explored:
                 reasons.append(Reason("exploration", "something outside your usual categories"))
-            if contributions is not None:
-                ranked = np.argsort(-contributions[position])[:2]
-                best = [int(history_rows[i]) for i in ranked if contributions[position, i] > 0]
-                for h in best:
-                    if h not in titles:
-                        item = self.catalog.item_at(h)
-                        titles[h] = (item.id, item.title)
-                if best:
-                    text = "because you engaged with " + ", ".join(titles[h][1] for h in best)
-                    reasons.append(Reason("because-you", text, tuple(titles[h][0] for h in best)))
+            if because:
+                history_items = [self._item(h) for h in because]
+                text = "because you engaged with " + ", ".join(i.title for i in history_items)
+                reasons.append(Reason("because-you", text, tuple(i.id for i in history_items)))
             shared = [c for c in cats if c in p.top_categories]
             if shared:
-                labels = ", ".join(taxonomy[c].label for c in shared)
+                labels = ", ".join(self._labels[c] for c in shared)
                 reasons.append(Reason("category", f"in {labels}, which you like", tuple(shared)))
             if self._popular[row]:
                 reasons.append(Reason("popular", "popular with other users"))
@@ -451,9 +498,7 @@ class Ranker:
         p = self.profiled(profile, today)
         raw = self.scores(p, today)
         similarity = (
-            float(np.asarray(self.catalog.embeddings[row]) @ p.vector)
-            if p.vector is not None
-            else 0.0
+            float(np.asarray(self._vectors[row]) @ p.vector) if p.vector is not None else 0.0
         )
         masked = raw.copy()
         self._mask(masked, p, Filters())
@@ -463,7 +508,7 @@ class Ranker:
         elif not np.isfinite(masked[row]):
             excluded = "it is in a category you muted or a sensitive one you have not opted in to"
         rank = None if excluded else int((masked > masked[row]).sum()) + 1
-        item = self.catalog.item_at(row)
+        item = self._item(row)
         fresh = self._freshness(today)
         # As in scores(): on cold start the prior is the whole score, unweighted.
         popularity = self._popularity[row] if p.vector is None else self._weighted_popularity[row]
