@@ -21,10 +21,11 @@ import numpy as np
 from discreet._fs import canonical_json, npy_bytes
 from discreet.catalog.features import CatalogFeatures
 from discreet.catalog.index import write_index
-from discreet.catalog.manifest import Manifest
+from discreet.catalog.manifest import QUANTISED_FILES, Manifest
+from discreet.catalog.quantise import quantise
 
 #: Bumped whenever the files written here change, so that a stale cache is rebuilt.
-LAYOUT = 1
+LAYOUT = 2
 CATEGORIES = 20
 
 
@@ -52,7 +53,10 @@ def make_catalog(folder: Path, n: int, dim: int = 64) -> None:
     vectors = rng.standard_normal((n, dim), dtype=np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     (folder / "embeddings.npy").write_bytes(npy_bytes(vectors))
-    del vectors
+    codes, scales = quantise(vectors)
+    (folder / QUANTISED_FILES[0]).write_bytes(npy_bytes(codes))
+    (folder / QUANTISED_FILES[1]).write_bytes(npy_bytes(scales))
+    del vectors, codes
     counts = rng.zipf(1.6, n).astype(np.float64)  # a long tail, as reported counts have
     (folder / "popularity.npy").write_bytes(npy_bytes((counts / counts.sum()).astype(np.float32)))
     lines = [
@@ -72,7 +76,7 @@ def make_catalog(folder: Path, n: int, dim: int = 64) -> None:
     }
     (folder / "taxonomy.json").write_bytes(canonical_json(taxonomy))
     built = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-    manifest = Manifest("bench", 1, built, n, dim, {}, "estimates", CATEGORIES)
+    manifest = Manifest("bench", 1, built, n, dim, {}, "estimates", CATEGORIES, quantised=True)
     (folder / "manifest.json").write_bytes(canonical_json(manifest.to_json()))
 
 

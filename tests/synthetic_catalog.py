@@ -15,7 +15,8 @@ import numpy as np
 from discreet._fs import canonical_json, npy_bytes
 from discreet.catalog.build import items_jsonl
 from discreet.catalog.items import Item
-from discreet.catalog.manifest import Manifest
+from discreet.catalog.manifest import QUANTISED_FILES, Manifest
+from discreet.catalog.quantise import quantise
 from discreet.catalog.reader import Catalog, verify_catalog_folder
 from discreet.catalog.taxonomy import Taxonomy
 
@@ -28,8 +29,13 @@ CATEGORIES = [
 LANGUAGES = (None, "en", "es", "pt-BR")
 
 
-def write_release(folder: Path, n: int = 3000, dim: int = 64, seed: int = 0) -> Catalog:
-    """Write and install (verify, index, derive) a release of ``n`` seeded items."""
+def write_release(
+    folder: Path, n: int = 3000, dim: int = 64, seed: int = 0, *, quantised: bool = True
+) -> Catalog:
+    """Write and install (verify, index, derive) a release of ``n`` seeded items.
+
+    With ``quantised=False`` it is a release of before issue 15, without the int8 rows.
+    """
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True)
     taxonomy = Taxonomy.from_json({"format_version": 1, "categories": CATEGORIES})
@@ -57,9 +63,14 @@ def write_release(folder: Path, n: int = 3000, dim: int = 64, seed: int = 0) -> 
         )
     counts = rng.zipf(1.6, n).astype(np.float64)
     prior = (counts / counts.sum()).astype(np.float32)
+    built = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     manifest = Manifest(
-        "synthetic", 1, dt.datetime(2026, 1, 1, tzinfo=dt.UTC), n, dim, {}, "estimates", len(ids)
+        "synthetic", 1, built, n, dim, {}, "estimates", len(ids), quantised=quantised
     )
+    if quantised:
+        codes, scales = quantise(vectors.astype(np.float32))
+        (folder / QUANTISED_FILES[0]).write_bytes(npy_bytes(codes))
+        (folder / QUANTISED_FILES[1]).write_bytes(npy_bytes(scales))
     (folder / "items.jsonl").write_bytes(items_jsonl(items))
     (folder / "embeddings.npy").write_bytes(npy_bytes(vectors.astype(np.float32)))
     (folder / "popularity.npy").write_bytes(npy_bytes(prior))

@@ -100,11 +100,11 @@ def _explanation(e: Explanation) -> list[Any]:
     return [e.item_id, e.score, e.components.to_json(), e.rank, e.excluded, _reasons(e.reasons)]
 
 
-def outputs(catalog: Catalog) -> dict[str, Any]:
+def outputs(catalog: Catalog, first_pass_min_items: int = 0) -> dict[str, Any]:
     """Everything the ranker says, per case, as plain JSON."""
     out: dict[str, Any] = {}
     for name, (weights, profile, options) in _cases(catalog).items():
-        ranker = Ranker(catalog, weights)
+        ranker = Ranker(catalog, weights, first_pass_min_items=first_pass_min_items)
         filters = Filters(
             (options["category"],) if "category" in options else (),
             options.get("language"),
@@ -146,14 +146,18 @@ def _same(actual: Any, expected: Any, where: str) -> None:
         assert actual == expected, where
 
 
-@pytest.fixture(scope="module")
-def catalog(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
-    return write_release(tmp_path_factory.mktemp("pinned") / "release")
+@pytest.fixture(scope="module", params=["int8 first pass", "float32 only (older release)"])
+def catalog(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Catalog:
+    quantised = request.param == "int8 first pass"
+    catalog = write_release(tmp_path_factory.mktemp("pinned") / "release", quantised=quantised)
+    assert (catalog.quantised is not None) == quantised
+    return catalog
 
 
 def test_the_ranker_returns_the_pinned_outputs(catalog: Catalog) -> None:
+    """With the int8 first pass forced on (any size), or with float32 alone."""
     expected = json.loads(PINNED.read_text(encoding="utf-8"))
-    actual = json.loads(json.dumps(outputs(catalog)))
+    actual = json.loads(json.dumps(outputs(catalog, first_pass_min_items=0)))
     assert len(expected) == 13
     assert all(case["results"] for case in expected.values())
     _same(actual, expected, "outputs")
@@ -163,6 +167,6 @@ if __name__ == "__main__":
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
-        pinned = outputs(write_release(Path(tmp) / "release"))
+        pinned = outputs(write_release(Path(tmp) / "release", quantised=False))
     PINNED.write_text(json.dumps(pinned, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"wrote {PINNED}")

@@ -9,6 +9,7 @@ when a downloaded release is installed.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from discreet.catalog import _json
 from discreet.catalog.features import CatalogFeatures
 from discreet.catalog.index import ItemIndex, write_index
 from discreet.catalog.items import Item, item_id_problem
-from discreet.catalog.manifest import Manifest
+from discreet.catalog.manifest import QUANTISED_FILES, Manifest
 from discreet.catalog.taxonomy import Taxonomy
 from discreet.catalog.text import control_problem
 from discreet.errors import CatalogCorruptError, CatalogInvalidError, DiscreetError
@@ -46,7 +47,7 @@ def parse_jsonl(data: bytes) -> list[Any]:
     return records
 
 
-def _load_array(path: Path) -> FloatArray:
+def _load_array(path: Path) -> np.ndarray[Any, Any]:
     try:
         array = np.load(path, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError) as exc:
@@ -54,6 +55,14 @@ def _load_array(path: Path) -> FloatArray:
     if not isinstance(array, np.ndarray):
         raise CatalogInvalidError(f"{path.name} is not a single array")
     return array
+
+
+@dataclass(frozen=True)
+class Quantised:
+    """The int8 copy of the embeddings: row ``i`` is about ``scales[i] * codes[i]``."""
+
+    codes: np.ndarray[Any, np.dtype[np.int8]]
+    scales: FloatArray
 
 
 class Catalog:
@@ -64,12 +73,19 @@ class Catalog:
     """
 
     def __init__(
-        self, folder: Path, manifest: Manifest, embeddings: FloatArray, popularity: FloatArray
+        self,
+        folder: Path,
+        manifest: Manifest,
+        embeddings: FloatArray,
+        popularity: FloatArray,
+        quantised: Quantised | None = None,
     ) -> None:
         self.folder = folder
         self.manifest = manifest
         self.embeddings = embeddings
         self.popularity = popularity
+        #: The int8 rows and their scales, when the release has them (format 1 may not).
+        self.quantised = quantised
 
     @classmethod
     def open(cls, folder: str | Path) -> Catalog:
@@ -99,7 +115,15 @@ class Catalog:
             )
         if popularity.dtype != np.float32 or popularity.shape != (n,):
             raise CatalogInvalidError(f"popularity.npy is {popularity.dtype}{popularity.shape}")
-        return cls(folder, manifest, embeddings, popularity)
+        quantised = None
+        if manifest.quantised:
+            codes, scales = (_load_array(folder / name) for name in QUANTISED_FILES)
+            if codes.dtype != np.int8 or codes.shape != (n, dim):
+                raise CatalogInvalidError(f"{QUANTISED_FILES[0]} is {codes.dtype}{codes.shape}")
+            if scales.dtype != np.float32 or scales.shape != (n,):
+                raise CatalogInvalidError(f"{QUANTISED_FILES[1]} is {scales.dtype}{scales.shape}")
+            quantised = Quantised(codes, scales)
+        return cls(folder, manifest, embeddings, popularity, quantised)
 
     def __len__(self) -> int:
         return self.manifest.item_count
@@ -295,6 +319,10 @@ def _check_vectors(catalog: Catalog, block: int = 65_536) -> None:
         # Rows are unit vectors, or zero for an item with no usable text.
         if not np.all((np.abs(norms - 1.0) < 1e-3) | (norms < 1e-6)):
             raise CatalogInvalidError("embeddings.npy rows are not unit vectors")
+    if catalog.quantised is not None:
+        scales = np.asarray(catalog.quantised.scales)
+        if not np.isfinite(scales).all() or (scales < 0).any():
+            raise CatalogInvalidError(f"{QUANTISED_FILES[1]} holds negative or non-finite scales")
     popularity = np.asarray(catalog.popularity)
     if not np.isfinite(popularity).all() or (popularity < 0).any():
         raise CatalogInvalidError("popularity.npy holds negative or non-finite values")

@@ -29,6 +29,7 @@ import numpy as np
 from discreet.catalog.items import Item
 from discreet.catalog.reader import Catalog
 from discreet.profile.model import Profile
+from discreet.rank import first_pass
 from discreet.rank.blas import one_blas_thread
 from discreet.rank.explanation import Explanation, Reason, ScoreComponents
 from discreet.rank.weights import RankingWeights
@@ -104,15 +105,28 @@ class _Profiled:
 class Ranker:
     """Ranks one catalog for any profile. Cheap to keep; safe to share across threads."""
 
-    def __init__(self, catalog: Catalog, weights: RankingWeights | None = None) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        weights: RankingWeights | None = None,
+        *,
+        first_pass_min_items: int = first_pass.MIN_ITEMS,
+    ) -> None:
         self.catalog = catalog
         self.weights = weights or RankingWeights()
+        # The int8 first pass, for a catalog that has the int8 rows and is large enough.
+        self._first_pass = (
+            first_pass.FirstPass(catalog.quantised)
+            if catalog.quantised is not None and len(catalog) >= first_pass_min_items
+            else None
+        )
         self._rows: dict[str, int | None] = {}
         self._fresh_cache: tuple[dt.date, FloatArray] | None = None
         # The mapped array as a plain ndarray: indexing an np.memmap costs a Python call.
         self._vectors: FloatArray = np.asarray(catalog.embeddings)
         self._items: dict[int, Item] = {}
         self._last_profiled: tuple[tuple[Any, ...], _Profiled] | None = None
+        self._bases: dict[tuple[Any, ...], FloatArray] = {}
 
     # ---- per-catalog precomputation -----------------------------------------------
     @cached_property
@@ -294,25 +308,36 @@ class Ranker:
 
     # ---- scoring -----------------------------------------------------------------------
     def scores(self, p: _Profiled, today: dt.date) -> FloatArray:
-        """The score of every item (before exclusions)."""
-        w = self.weights
+        """The exact score of every item (before exclusions)."""
         if p.vector is None:
             score = self._popularity.copy()
-        else:
-            score = np.asarray(self._vectors @ p.vector, dtype=np.float32)
-            if w.popularity:
-                score += self._weighted_popularity
-        fresh = self._freshness(today)
-        if fresh is not None:
-            score += w.freshness * fresh
+            fresh = self._freshness(today)
+            if fresh is not None:
+                score += self.weights.freshness * fresh
+            return score
+        score = np.asarray(self._vectors @ p.vector, dtype=np.float32)
+        self._add_priors(score, today, slice(None))
         return score
 
-    def _mask(self, score: FloatArray, p: _Profiled, filters: Filters) -> None:
-        """Set excluded items' scores to -inf, in place."""
+    def _add_priors(
+        self, score: FloatArray, today: dt.date, rows: slice | np.ndarray[Any, Any]
+    ) -> None:
+        """Add the popularity and freshness terms of ``rows`` to their similarities, in place."""
+        w = self.weights
+        if w.popularity:
+            score += self._weighted_popularity[rows]
+        fresh = self._freshness(today)
+        if fresh is not None:
+            score += w.freshness * fresh[rows]
+
+    def _mask(
+        self, score: FloatArray, p: _Profiled, filters: Filters, *, blocked: bool = True
+    ) -> None:
+        """Set excluded items' scores to -inf, in place (``blocked=False``: not the categories)."""
         f = self.catalog.features
         score[p.seen] = -np.inf
-        for category in p.blocked_categories:  # one cached row array each: no union to sort
-            score[f.rows_in([category])] = -np.inf
+        if blocked:
+            self._block(score, p.blocked_categories)
         if filters.categories:
             keep = np.zeros(len(score), dtype=bool)
             for category in filters.categories:
@@ -326,6 +351,27 @@ class Ranker:
             score[f.created < filters.created_after.toordinal()] = -np.inf
         if filters.created_before is not None:
             score[(f.created == 0) | (f.created > filters.created_before.toordinal())] = -np.inf
+
+    def _block(self, score: FloatArray, categories: Sequence[str]) -> None:
+        """Set the scores of items in ``categories`` to -inf, in place."""
+        for category in categories:  # one cached row array each: no union to sort
+            score[self.catalog.features.rows_in([category])] = -np.inf
+
+    def _first_pass_base(self, p: _Profiled, today: dt.date) -> FloatArray:
+        """What the first pass adds to every similarity: the priors, and -inf where blocked.
+
+        Kept for the last few (blocked categories, day) seen: the same for most requests.
+        """
+        key = (p.blocked_categories, today if self.weights.freshness else None)
+        base = self._bases.get(key)
+        if base is None:
+            base = np.zeros(len(self.catalog), dtype=np.float32)
+            self._add_priors(base, today, slice(None))
+            self._block(base, p.blocked_categories)
+            if len(self._bases) >= 4:
+                self._bases.clear()
+            self._bases[key] = base
+        return base
 
     @one_blas_thread
     def recommend(
@@ -377,13 +423,23 @@ class Ranker:
         self, p: _Profiled, today: dt.date, filters: Filters, depth: int
     ) -> tuple[np.ndarray[Any, np.dtype[np.int64]], FloatArray]:
         """The ``depth`` best rows that may be shown, best first, and their exact scores."""
-        score = self.scores(p, today)
-        self._mask(score, p, filters)
-        depth = min(len(score), depth)
-        candidates = np.argpartition(score, len(score) - depth)[len(score) - depth :]
-        candidates = candidates[np.isfinite(score[candidates])]
-        candidates = candidates[np.argsort(-score[candidates], kind="stable")]
-        return candidates, score[candidates]
+        if self._first_pass is None or p.vector is None:
+            score = self.scores(p, today)
+            self._mask(score, p, filters)
+            depth = min(len(score), depth)
+            candidates = np.argpartition(score, len(score) - depth)[len(score) - depth :]
+            candidates = candidates[np.isfinite(score[candidates])]
+            candidates = candidates[np.argsort(-score[candidates], kind="stable")]
+            return candidates, score[candidates]
+        # Two stages: approximate scores for every item from the int8 rows, then exact
+        # float32 scores for the few hundred best; equal exact scores go by row.
+        approximate = self._first_pass.scores(p.vector, self._first_pass_base(p, today))
+        self._mask(approximate, p, filters, blocked=False)
+        rows = np.sort(first_pass.top_rows(approximate, first_pass.candidate_count(depth)))
+        exact = np.asarray(self._vectors[rows] @ p.vector, dtype=np.float32)
+        self._add_priors(exact, today, rows)
+        order = np.argsort(-exact, kind="stable")[:depth]
+        return rows[order], exact[order]
 
     def _mmr(
         self, rows: np.ndarray[Any, Any], scores: np.ndarray[Any, Any], k: int, lam: float

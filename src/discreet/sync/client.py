@@ -29,7 +29,7 @@ from tuf.api.metadata import TargetFile
 from tuf.ngclient import Updater, UpdaterConfig
 
 from discreet._fs import atomic_write_bytes, disk_full_means, fsync_dir
-from discreet.catalog.manifest import CATALOG_FILES, Notice
+from discreet.catalog.manifest import CATALOG_FILES, QUANTISED_FILES, Notice
 from discreet.catalog.reader import Catalog, verify_catalog_folder
 from discreet.errors import (
     CatalogExpiredError,
@@ -143,10 +143,16 @@ def _bootstrap(installed: InstalledCatalogs, root: str | Path | None) -> bytes:
 
 
 def _release_targets(updater: Updater, max_release_bytes: int) -> dict[str, TargetFile]:
-    """Refresh the metadata and return the signed catalog files of the newest release."""
+    """Refresh the metadata and return the signed catalog files of the newest release.
+
+    The int8 embeddings (:data:`QUANTISED_FILES`) are optional: a release may not have them.
+    """
     with _verified("metadata"), _disk_space():
         updater.refresh()
-        infos = {name: updater.get_targetinfo("catalog/" + name) for name in CATALOG_FILES}
+        infos = {
+            name: updater.get_targetinfo("catalog/" + name)
+            for name in CATALOG_FILES + QUANTISED_FILES
+        }
     found = {name: info for name, info in infos.items() if info is not None}
     missing = [name for name in CATALOG_FILES if name not in found]
     if missing:
@@ -182,7 +188,7 @@ def _install(
                     progress(step, steps, f"downloading {name}")
                     updater.download_target(info, str(staging / name))
             progress(steps, steps, "verifying and installing")
-            for name in CATALOG_FILES:
+            for name in targets:
                 with open(staging / name, "rb") as f:
                     os.fsync(f.fileno())
             catalog = verify_catalog_folder(staging, index=True)
