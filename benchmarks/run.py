@@ -22,6 +22,8 @@ BENCHMARKS = (
     "bench_server",
     "bench_recommend",
     "bench_import",
+    "bench_cold_start",
+    "bench_first_pass_eval",
 )
 
 

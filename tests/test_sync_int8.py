@@ -78,6 +78,6 @@ def test_a_manifest_naming_int8_rows_its_release_lacks_is_refused(
     publish()
     sync_catalog(home, str(repo.path), root=repo.trusted_root_path)
     _republish(repo, tmp_path / "lacking", keep_manifest_int8=True)
-    with pytest.raises(CatalogInvalidError, match=r"embeddings\.i8\.npy"):
+    with pytest.raises(CatalogInvalidError, match=r"quantised\.npy"):
         sync_catalog(home, str(repo.path))
     assert InstalledCatalogs(home).open().version == 1

@@ -33,7 +33,7 @@ CATALOG_FILES = (
 #: The int8 copy of the embeddings and one float32 scale per row, for the ranker's
 #: first pass. Optional within format 1: a manifest names them when the release has
 #: them, and a release without them is ranked from ``embeddings.npy`` alone.
-QUANTISED_FILES = ("embeddings.i8.npy", "embeddings.i8-scales.npy")
+QUANTISED_FILES = ("quantised.npy", "scales.npy")
 MAX_NOTICES = 20
 SEVERITIES = ("info", "warning", "critical")
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from discreet.catalog.features import sorted_unique
 from discreet.catalog.items import Item
 from discreet.catalog.reader import Catalog
 from discreet.profile.model import Profile
@@ -249,7 +250,9 @@ class Ranker:
             if norm > 0:
                 vector = (combined / norm).astype(np.float32)
         top = self._top_categories(row_array, weight_array, blocked)
-        return _Profiled(vector, row_array, weight_array, np.unique(all_rows), blocked, top, today)
+        return _Profiled(
+            vector, row_array, weight_array, sorted_unique(all_rows), blocked, top, today
+        )
 
     def _in_categories(
         self, rows: np.ndarray[Any, np.dtype[np.int64]], categories: Sequence[str]
