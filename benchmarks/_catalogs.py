@@ -25,7 +25,7 @@ from discreet.catalog.manifest import QUANTISED_FILES, Manifest
 from discreet.catalog.quantise import quantise
 
 #: Bumped whenever the files written here change, so that a stale cache is rebuilt.
-LAYOUT = 2
+LAYOUT = 3
 CATEGORIES = 20
 
 

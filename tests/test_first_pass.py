@@ -13,7 +13,7 @@ from discreet.catalog.quantise import LEVELS, quantise
 from discreet.catalog.reader import Catalog, Quantised
 from discreet.profile.model import Profile, RetentionPolicy
 from discreet.rank.first_pass import FirstPass, candidate_count, top_rows
-from discreet.rank.ranker import Filters, Ranker
+from discreet.rank.ranker import Filters, Ranker, upper_quantile
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from synthetic_catalog import write_release
@@ -95,3 +95,14 @@ def test_the_first_pass_changes_no_result(catalog: Catalog, seed: int) -> None:
         np.testing.assert_allclose(
             [r.score for r in actual], [r.score for r in expected], rtol=1e-5
         )
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_the_upper_quantile_selects_what_numpy_quantile_selects(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 5000))
+    counts = rng.zipf(1.6, n) if seed % 2 else rng.random(n)  # with and without ties
+    values = (counts / counts.sum()).astype(np.float32)
+    for q in (0.0, 0.5, 0.9, 0.97, 1.0):
+        expected = values >= np.quantile(values, q)
+        np.testing.assert_array_equal(values >= upper_quantile(values, q), expected)
