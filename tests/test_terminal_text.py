@@ -23,6 +23,7 @@ import pytest
 from discreet.catalog import items as items_module
 from discreet.catalog import manifest as manifest_module
 from discreet.catalog import reader as reader_module
+from discreet.catalog import scan as scan_module
 from discreet.catalog import taxonomy as taxonomy_module
 from discreet.catalog.items import read_items
 from discreet.catalog.manifest import load_notices
@@ -270,6 +271,7 @@ def unchecked_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Pat
         (manifest_module, "control_problem"),
         (taxonomy_module, "control_problem"),
         (reader_module, "control_problem"),
+        (scan_module, "control_problem"),
     ]:
         monkeypatch.setattr(module, name, lambda text, multiline=False: None, raising=False)
     texts = {

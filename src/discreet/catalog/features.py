@@ -200,40 +200,47 @@ class CatalogFeatures:
 
 
 class FeaturesBuilder:
-    """Builds :class:`CatalogFeatures` from item records given a block at a time."""
+    """Builds :class:`CatalogFeatures` from item records given a block at a time.
+
+    Each block becomes a few numpy arrays at once, so that a catalog of a
+    million items never holds a million Python objects here.
+    """
 
     def __init__(self, category_ids: Sequence[str]) -> None:
         self._category_ids = tuple(category_ids)
         self._position = {c: i for i, c in enumerate(self._category_ids)}
         self._languages: dict[str, int] = {"": 0}
-        self._counts: list[int] = []
-        self._indices: list[int] = []
-        self._created: list[int] = []
-        self._language: list[int] = []
+        self._blocks: list[tuple[IntArray, ...]] = []
 
     def add(self, records: Iterable[dict[str, Any]]) -> None:
         """Append the next records, in row order."""
         position, languages = self._position, self._languages
+        counts: list[int] = []
+        indices: list[int] = []
+        created: list[int] = []
+        language: list[int] = []
         for record in records:
             categories = record.get("categories", ())
-            self._indices.extend(position[c] for c in categories)
-            self._counts.append(len(categories))
+            indices.extend(position[c] for c in categories)
+            counts.append(len(categories))
             day = record.get("created")
-            self._created.append(dt.date.fromisoformat(day).toordinal() if day else 0)
+            created.append(dt.date.fromisoformat(day).toordinal() if day else 0)
             tag = (record.get("language") or "").lower()
-            self._language.append(languages.setdefault(tag, len(languages)))
+            language.append(languages.setdefault(tag, len(languages)))
+        self._blocks.append(
+            tuple(np.asarray(a, dtype=np.int64) for a in (counts, indices, created, language))
+        )
 
     def finish(self) -> CatalogFeatures:
         """The features of every record added."""
-        indptr = np.zeros(len(self._counts) + 1, dtype=np.int64)
-        np.cumsum(self._counts, out=indptr[1:])
+        counts, indices, created, language = (
+            np.concatenate([block[i] for block in self._blocks] or [np.zeros(0, np.int64)])
+            for i in range(4)
+        )
+        indptr = np.zeros(len(counts) + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
         return CatalogFeatures.derived(
-            self._category_ids,
-            indptr,
-            np.asarray(self._indices, dtype=np.int64),
-            np.asarray(self._created, dtype=np.int64),
-            np.asarray(self._language, dtype=np.int64),
-            tuple(self._languages),
+            self._category_ids, indptr, indices, created, language, tuple(self._languages)
         )
 
 
