@@ -29,6 +29,13 @@ LAYOUT = 3
 CATEGORIES = 20
 
 
+def cache_root() -> Path:
+    """Where synthetic catalogs and repositories are kept (see the module's docstring)."""
+    global _ROOT
+    _ROOT = _ROOT or _root()
+    return _ROOT
+
+
 def _root() -> Path:
     cache = os.environ.get("DISCREET_BENCH_CACHE")
     if cache:
@@ -82,9 +89,7 @@ def make_catalog(folder: Path, n: int, dim: int = 64) -> None:
 
 def synthetic_release(n: int) -> Path:
     """The folder of a synthetic release of ``n`` items (written on first use)."""
-    global _ROOT
-    _ROOT = _ROOT or _root()
-    folder = _ROOT / f"release-{n}-layout{LAYOUT}"
+    folder = cache_root() / f"release-{n}-layout{LAYOUT}"
     if not folder.exists():
         partial = folder.with_name(folder.name + ".partial")
         shutil.rmtree(partial, ignore_errors=True)

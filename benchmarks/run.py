@@ -23,6 +23,7 @@ BENCHMARKS = (
     "bench_recommend",
     "bench_import",
     "bench_cold_start",
+    "bench_sync",
     "bench_first_pass_eval",
 )
 
