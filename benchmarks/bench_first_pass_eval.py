@@ -25,7 +25,8 @@ from discreet.evaluation.data import convert_movielens, load_dataset
 from discreet.evaluation.harness import _ranked, build_catalog, exact_popularity, tune_engine
 from discreet.evaluation.protocol import Split, evaluate_lists, split_dataset
 from discreet.evaluation.recommenders import EngineRecommender
-from discreet.rank.ranker import Filters, Ranker
+from discreet.rank.ranker import Ranker
+from discreet.rank.records import Filters
 
 SOURCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-latest-small"
 

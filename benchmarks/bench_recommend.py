@@ -30,7 +30,8 @@ from _catalogs import item_id, synthetic_release
 from _harness import table
 from discreet.catalog.reader import Catalog
 from discreet.profile.model import Profile, RetentionPolicy
-from discreet.rank.ranker import Filters, Ranker
+from discreet.rank.ranker import Ranker
+from discreet.rank.records import Filters
 
 TODAY = dt.date(2026, 11, 29)
 COLUMNS = [

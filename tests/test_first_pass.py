@@ -9,11 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from discreet.catalog.popularity import upper_quantile
 from discreet.catalog.quantise import LEVELS, quantise
 from discreet.catalog.reader import Catalog, Quantised
 from discreet.profile.model import Profile, RetentionPolicy
 from discreet.rank.first_pass import FirstPass, candidate_count, top_rows
-from discreet.rank.ranker import Filters, Ranker, upper_quantile
+from discreet.rank.ranker import Ranker
+from discreet.rank.records import Filters
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from synthetic_catalog import write_release

@@ -24,7 +24,8 @@ import pytest
 from discreet.catalog.reader import Catalog
 from discreet.profile.model import Profile, RetentionPolicy
 from discreet.rank.explanation import Explanation
-from discreet.rank.ranker import Filters, Ranker
+from discreet.rank.ranker import Ranker
+from discreet.rank.records import Filters
 from discreet.rank.weights import RankingWeights
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

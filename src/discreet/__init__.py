@@ -28,7 +28,8 @@ if TYPE_CHECKING:
     from discreet.publish.publisher import PublishResult, publish_catalog
     from discreet.publish.repository import Expiries, PublisherRepository
     from discreet.rank.explanation import Explanation
-    from discreet.rank.ranker import Filters, Ranker, Recommendation
+    from discreet.rank.ranker import Ranker
+    from discreet.rank.records import Filters, Recommendation
     from discreet.rank.weights import RankingWeights
     from discreet.store.encrypted import EncryptedStore
     from discreet.store.keys import KeyFileKey, KeyringKey, PassphraseKey
@@ -52,7 +53,8 @@ _WHERE = {
     "discreet.publish.publisher": ("PublishResult", "publish_catalog"),
     "discreet.publish.repository": ("Expiries", "PublisherRepository"),
     "discreet.rank.explanation": ("Explanation",),
-    "discreet.rank.ranker": ("Filters", "Ranker", "Recommendation"),
+    "discreet.rank.ranker": ("Ranker",),
+    "discreet.rank.records": ("Filters", "Recommendation"),
     "discreet.rank.weights": ("RankingWeights",),
     "discreet.store.encrypted": ("EncryptedStore",),
     "discreet.store.keys": ("KeyFileKey", "KeyringKey", "PassphraseKey"),

@@ -44,7 +44,8 @@ if TYPE_CHECKING:
     from discreet.profile.reports import Preview
     from discreet.protocol.params import ReportingParams
     from discreet.rank.explanation import Explanation
-    from discreet.rank.ranker import Interest, Ranker, Recommendation
+    from discreet.rank.ranker import Ranker
+    from discreet.rank.records import Interest, Recommendation
     from discreet.rank.weights import RankingWeights
     from discreet.store.keys import KeySource
     from discreet.sync.client import SyncResult
@@ -178,7 +179,7 @@ class Engine(Closable):
         explain: bool = True,
     ) -> list[Recommendation]:
         """The top ``k`` items, each with the reasons it is there."""
-        from discreet.rank.ranker import Filters
+        from discreet.rank.records import Filters
 
         ranker = self._current_ranker()
         filters = Filters((category,) if category else (), language, created_after, created_before)

@@ -15,7 +15,7 @@ from pathlib import Path
 from discreet.catalog.text import printable
 from discreet.engine import Engine
 from discreet.errors import CatalogNotInstalledError
-from discreet.rank.ranker import Recommendation
+from discreet.rank.records import Recommendation
 from discreet.sync.installed import InstalledCatalogs
 
 HELP = "commands: like N, dislike N, why N, more, interests, forget, help, quit"

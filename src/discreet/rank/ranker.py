@@ -13,14 +13,17 @@ maximal-marginal-relevance pass over the best candidates adds diversity, and
 a share of slots goes to items from outside the user's top categories
 (deterministic within a day). With no usable history the ranking is
 popularity with diversity.
+
+On a large catalog that carries int8 rows, candidates come from an int8
+first pass (:mod:`discreet.rank.first_pass`) and are scored again exactly;
+results are always ordered by exact scores. Each ranking call runs BLAS on
+one thread (:mod:`discreet.rank.blas`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -28,96 +31,16 @@ import numpy as np
 
 from discreet.catalog.features import sorted_unique
 from discreet.catalog.items import Item
+from discreet.catalog.popularity import upper_quantile
 from discreet.catalog.reader import Catalog
 from discreet.profile.model import Profile
 from discreet.rank import first_pass
 from discreet.rank.blas import one_blas_thread
 from discreet.rank.explanation import Explanation, Reason, ScoreComponents
+from discreet.rank.records import Filters, Interest, Profiled, Recommendation
 from discreet.rank.weights import RankingWeights
 
 FloatArray = np.ndarray[Any, np.dtype[np.float32]]
-
-
-def upper_quantile(values: np.ndarray[Any, Any], q: float) -> Any:
-    """The least value ``v`` with ``(values >= v) == (values >= np.quantile(values, q))``.
-
-    ``np.quantile`` interpolates between two neighbouring order statistics, and
-    no value lies strictly between them: comparing with the upper one selects
-    the same items. Two order statistics by partition cost a pass, and avoid
-    the masked-array import (about 0.1 s) that ``np.quantile`` makes on first use.
-    """
-    n = len(values)
-    # numpy's "linear" virtual index, computed as numpy computes it.
-    virtual = n * q + (1.0 + q * (1.0 - 1.0 - 1.0)) - 1.0
-    below = min(max(int(np.floor(virtual)), 0), n - 1)
-    above = min(below + 1, n - 1)
-    ordered = np.partition(values, [below, above])
-    return ordered[below] if virtual - below <= 0 else ordered[above]
-
-
-@dataclass(frozen=True)
-class Filters:
-    """What a caller restricts results to."""
-
-    categories: tuple[str, ...] = ()
-    language: str | None = None
-    created_after: dt.date | None = None
-    created_before: dt.date | None = None
-
-
-@dataclass(frozen=True)
-class Recommendation:
-    """One result."""
-
-    item_id: str
-    title: str
-    score: float
-    reasons: tuple[Reason, ...] = field(default_factory=tuple)
-
-    def to_json(self) -> dict[str, Any]:
-        """As JSON."""
-        return {
-            "item": self.item_id,
-            "title": self.title,
-            "score": round(self.score, 6),
-            "reasons": [r.to_json() for r in self.reasons],
-        }
-
-
-@dataclass(frozen=True)
-class Interest:
-    """What the profile says about one category."""
-
-    category: str
-    label: str
-    weight: float
-    muted: bool
-    sensitive: bool
-
-
-@dataclass(frozen=True)
-class _Profiled:
-    vector: FloatArray | None  # unit interest vector, None on cold start
-    rows: np.ndarray[Any, np.dtype[np.int64]]  # history rows contributing
-    weights: np.ndarray[Any, np.dtype[np.float64]]  # their weights
-    seen: np.ndarray[Any, np.dtype[np.int64]]  # rows to exclude
-    blocked_categories: tuple[str, ...]
-    top_categories: tuple[str, ...]
-    today: dt.date
-    #: What later calls derive from this profile, kept with it (see Ranker.profiled).
-    memo: dict[Any, Any] = field(default_factory=dict)
-
-    def exploration_picks(self, population: int, size: int) -> list[int]:
-        """``size`` of ``range(population)``: the same all day for the same history."""
-        key = ("picks", population, size)
-        if key not in self.memo:
-            # No identifier is involved: the seed is the day and the items engaged with.
-            text = self.today.isoformat() + "|" + ",".join(map(str, self.seen.tolist()))
-            seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
-            chosen = np.random.default_rng(seed).choice(population, size=size, replace=False)
-            self.memo[key] = [int(i) for i in chosen]
-        picks: list[int] = self.memo[key]
-        return picks
 
 
 class Ranker:
@@ -143,7 +66,7 @@ class Ranker:
         # The mapped array as a plain ndarray: indexing an np.memmap costs a Python call.
         self._vectors: FloatArray = np.asarray(catalog.embeddings)
         self._items: dict[int, Item] = {}
-        self._last_profiled: tuple[tuple[Any, ...], _Profiled] | None = None
+        self._last_profiled: tuple[tuple[Any, ...], Profiled] | None = None
         self._bases: dict[tuple[Any, ...], FloatArray] = {}
 
     # ---- per-catalog precomputation -----------------------------------------------
@@ -220,7 +143,7 @@ class Ranker:
         sensitive = {c for c, lineage in self._sensitive.items() if not lineage & opted}
         return tuple(sorted(sensitive | set(profile.muted)))
 
-    def profiled(self, profile: Profile, today: dt.date) -> _Profiled:
+    def profiled(self, profile: Profile, today: dt.date) -> Profiled:
         """The interest vector and exclusions a profile implies.
 
         Kept for the last profile seen: while a user browses, nothing it depends on changes.
@@ -239,7 +162,7 @@ class Ranker:
         self._last_profiled = (key, result)
         return result
 
-    def _profile(self, profile: Profile, today: dt.date) -> _Profiled:
+    def _profile(self, profile: Profile, today: dt.date) -> Profiled:
         blocked = self._blocked(profile)
         events = profile.events
         kinds = self.weights.kind_weights
@@ -266,7 +189,7 @@ class Ranker:
             if norm > 0:
                 vector = (combined / norm).astype(np.float32)
         top = self._top_categories(row_array, weight_array, blocked)
-        return _Profiled(
+        return Profiled(
             vector, row_array, weight_array, sorted_unique(all_rows), blocked, top, today
         )
 
@@ -326,7 +249,7 @@ class Ranker:
         )
 
     # ---- scoring -----------------------------------------------------------------------
-    def scores(self, p: _Profiled, today: dt.date) -> FloatArray:
+    def scores(self, p: Profiled, today: dt.date) -> FloatArray:
         """The exact score of every item (before exclusions)."""
         if p.vector is None:
             score = self._popularity.copy()
@@ -350,7 +273,7 @@ class Ranker:
             score += w.freshness * fresh[rows]
 
     def _mask(
-        self, score: FloatArray, p: _Profiled, filters: Filters, *, blocked: bool = True
+        self, score: FloatArray, p: Profiled, filters: Filters, *, blocked: bool = True
     ) -> None:
         """Set excluded items' scores to -inf, in place (``blocked=False``: not the categories)."""
         f = self.catalog.features
@@ -376,7 +299,7 @@ class Ranker:
         for category in categories:  # one cached row array each: no union to sort
             score[self.catalog.features.rows_in([category])] = -np.inf
 
-    def _first_pass_base(self, p: _Profiled, today: dt.date) -> FloatArray:
+    def _first_pass_base(self, p: Profiled, today: dt.date) -> FloatArray:
         """What the first pass adds to every similarity: the priors, and -inf where blocked.
 
         Kept for the last few (blocked categories, day) seen: the same for most requests.
@@ -439,7 +362,7 @@ class Ranker:
         ]
 
     def _candidates(
-        self, p: _Profiled, today: dt.date, filters: Filters, depth: int
+        self, p: Profiled, today: dt.date, filters: Filters, depth: int
     ) -> tuple[np.ndarray[Any, np.dtype[np.int64]], FloatArray]:
         """The ``depth`` best rows that may be shown, best first, and their exact scores."""
         if self._first_pass is None or p.vector is None:
@@ -487,7 +410,7 @@ class Ranker:
 
     def _exploration(
         self,
-        p: _Profiled,
+        p: Profiled,
         candidates: np.ndarray[Any, Any],
         scores: FloatArray,
         chosen: list[int],
@@ -506,7 +429,7 @@ class Ranker:
         return [int(best[i]) for i in p.exploration_picks(len(best), min(slots, len(best)))]
 
     # ---- explanations -------------------------------------------------------------------
-    def _history(self, p: _Profiled) -> tuple[np.ndarray[Any, Any], ...]:
+    def _history(self, p: Profiled) -> tuple[np.ndarray[Any, Any], ...]:
         """The profile's history rows (in row order), their vectors and their weights."""
         if "history" not in p.memo:
             order = np.argsort(p.rows)
@@ -520,7 +443,7 @@ class Ranker:
         self,
         rows: Sequence[int],
         categories: Sequence[Sequence[str]],
-        p: _Profiled,
+        p: Profiled,
         explored: set[int],
         today: dt.date,
     ) -> list[tuple[Reason, ...]]:
