@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import datetime as dt
+import json
 import os
 import shutil
 import tempfile
@@ -25,7 +26,7 @@ from discreet.catalog.manifest import QUANTISED_FILES, Manifest
 from discreet.catalog.quantise import quantise
 
 #: Bumped whenever the files written here change, so that a stale cache is rebuilt.
-LAYOUT = 3
+LAYOUT = 4
 CATEGORIES = 20
 
 
@@ -66,14 +67,18 @@ def make_catalog(folder: Path, n: int, dim: int = 64) -> None:
     del vectors, codes
     counts = rng.zipf(1.6, n).astype(np.float64)  # a long tail, as reported counts have
     (folder / "popularity.npy").write_bytes(npy_bytes((counts / counts.sum()).astype(np.float32)))
+    # Items as a shop's are: a title, a paragraph of text (about 250 bytes), a day, a language.
+    words = [f"word{w}" for w in range(997)]
     lines = [
-        f'{{"categories":["c{i % CATEGORIES}"],"id":"{item_id(i)}","title":"Item {i}"}}'
+        f'{{"categories":["c{i % CATEGORIES}"],"created":"20{10 + i % 15}-0{1 + i % 9}-1{i % 10}",'
+        f'"id":"{item_id(i)}","language":"{("en", "es", "pt-BR")[i % 3]}",'
+        f'"text":"{" ".join(words[(i * k) % 997] for k in range(1, 36))}","title":"Item {i}"}}'
         for i in range(n)
     ]
     data = ("\n".join(lines) + "\n").encode()
     (folder / "items.jsonl").write_bytes(data)
     write_index(folder, [item_id(i) for i in range(n)], data)
-    records = [{"categories": [f"c{i % CATEGORIES}"]} for i in range(n)]
+    records = [json.loads(line) for line in lines]
     CatalogFeatures.from_records(records, [f"c{i}" for i in range(CATEGORIES)]).write(folder)
     taxonomy = {
         "format_version": 1,

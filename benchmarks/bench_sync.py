@@ -24,7 +24,7 @@ from discreet.catalog import _json
 from discreet.catalog.manifest import Manifest
 from discreet.publish.repository import Expiries, PublisherRepository
 
-LAYOUT = 1
+LAYOUT = 2
 
 
 def signed_repository(n: int) -> Path:
