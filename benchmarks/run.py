@@ -21,6 +21,7 @@ BENCHMARKS = (
     "bench_sketch",
     "bench_server",
     "bench_recommend",
+    "bench_vdaf",
     "bench_import",
     "bench_cold_start",
     "bench_sync",

@@ -370,10 +370,7 @@ class Engine(Closable):
             try:
                 removed = session.erase()
                 if not self.kiosk:
-                    config = ProfileHome(self.home).config_path
-                    if config.exists():
-                        config.unlink()
-                        removed.append(str(config))
+                    removed += ProfileHome(self.home).remove_settings()
             finally:
                 session.profile = Profile.new(self.today())  # nothing of the old one is kept
                 session.close()

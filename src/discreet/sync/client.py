@@ -19,12 +19,11 @@ import os
 import secrets
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tuf.api import exceptions as tuf_errors
 from tuf.api.metadata import TargetFile
 from tuf.ngclient import Updater, UpdaterConfig
 
@@ -32,18 +31,14 @@ from discreet._fs import atomic_write_bytes, disk_full_means, fsync_dir
 from discreet.catalog.manifest import CATALOG_FILES, QUANTISED_FILES, Notice
 from discreet.catalog.reader import Catalog, verify_catalog_folder
 from discreet.errors import (
-    CatalogExpiredError,
     CatalogInvalidError,
-    CatalogMixAndMatchError,
     CatalogOversizedError,
     CatalogRollbackError,
-    CatalogSignatureError,
-    CatalogTamperedError,
     NoTrustedRootError,
-    SourceUnavailableError,
 )
 from discreet.sync.fetchers import resolve_source
 from discreet.sync.installed import InstalledCatalogs
+from discreet.sync.rejections import Rejections
 
 #: The largest release a client downloads unless configured otherwise.
 DEFAULT_MAX_RELEASE_BYTES = 2 * 1024**3
@@ -83,52 +78,6 @@ def _quiet(step: int, total: int, what: str) -> None:
     """No progress display."""
 
 
-@contextlib.contextmanager
-def _verified(stage: str) -> Iterator[None]:
-    """Map TUF's failures onto discreet's, one class per attack."""
-    try:
-        yield
-    except tuf_errors.UnsignedMetadataError:
-        raise CatalogSignatureError(
-            "catalog metadata is not signed by the keys this device trusts; "
-            "the update was refused and the previous catalog stays in use"
-        ) from None
-    except tuf_errors.BadVersionNumberError:
-        raise CatalogRollbackError(
-            "the source offers catalog metadata older than this device already has "
-            "(rollback); the previous catalog stays in use"
-        ) from None
-    except tuf_errors.ExpiredMetadataError:
-        raise CatalogExpiredError(
-            "the source offers expired catalog metadata (a stale mirror or a freeze attack); "
-            "the previous catalog stays in use, try again later"
-        ) from None
-    except tuf_errors.LengthOrHashMismatchError:
-        if stage == "metadata":
-            raise CatalogMixAndMatchError(
-                "catalog metadata files do not belong to the same release (mix-and-match); "
-                "the previous catalog stays in use"
-            ) from None
-        raise CatalogTamperedError(
-            "a catalog file does not match its signed hash (tampered); "
-            "the previous catalog stays in use"
-        ) from None
-    except tuf_errors.DownloadLengthMismatchError:
-        raise CatalogOversizedError(
-            "the source sent more data than was signed (endless data); "
-            "the previous catalog stays in use"
-        ) from None
-    except tuf_errors.DownloadError as exc:
-        raise SourceUnavailableError(
-            f"cannot reach the catalog source ({exc}); the previous catalog stays in use, "
-            "check the address or try again later"
-        ) from None
-    except tuf_errors.RepositoryError:
-        raise CatalogSignatureError(
-            "catalog metadata is malformed or fails verification; the previous catalog stays in use"
-        ) from None
-
-
 def _bootstrap(installed: InstalledCatalogs, root: str | Path | None) -> bytes:
     if root is not None:
         try:
@@ -142,12 +91,14 @@ def _bootstrap(installed: InstalledCatalogs, root: str | Path | None) -> bytes:
     )
 
 
-def _release_targets(updater: Updater, max_release_bytes: int) -> dict[str, TargetFile]:
+def _release_targets(
+    updater: Updater, rejections: Rejections, max_release_bytes: int
+) -> dict[str, TargetFile]:
     """Refresh the metadata and return the signed catalog files of the newest release.
 
     The int8 embeddings (:data:`QUANTISED_FILES`) are optional: a release may not have them.
     """
-    with _verified("metadata"), _disk_space():
+    with rejections.metadata(), _disk_space():
         updater.refresh()
         infos = {
             name: updater.get_targetinfo("catalog/" + name)
@@ -171,6 +122,7 @@ def _release_targets(updater: Updater, max_release_bytes: int) -> dict[str, Targ
 def _install(
     installed: InstalledCatalogs,
     updater: Updater,
+    rejections: Rejections,
     targets: dict[str, TargetFile],
     previous_version: int | None,
     source: str,
@@ -183,9 +135,9 @@ def _install(
         with _disk_space():
             staging.mkdir()
             steps = len(targets) + 1
-            with _verified("target"):
-                for step, (name, info) in enumerate(targets.items(), start=1):
-                    progress(step, steps, f"downloading {name}")
+            for step, (name, info) in enumerate(targets.items(), start=1):
+                progress(step, steps, f"downloading {name}")
+                with rejections.target(name):
                     updater.download_target(info, str(staging / name))
             progress(steps, steps, "verifying and installing")
             for name in targets:
@@ -237,7 +189,8 @@ def sync_catalog(
             installed.tuf_dir.mkdir(parents=True, exist_ok=True)
             installed.releases_dir.mkdir(parents=True, exist_ok=True)
             installed.remove_stale_staging()
-        with _verified("metadata"):
+        rejections = Rejections(where.fetcher, installed.tuf_dir)
+        with rejections.metadata():
             updater = Updater(
                 str(installed.tuf_dir),
                 where.metadata_url,
@@ -247,7 +200,7 @@ def sync_catalog(
                 UpdaterConfig(app_user_agent=None),
                 bootstrap=bootstrap,
             )
-        targets = _release_targets(updater, max_release_bytes)
+        targets = _release_targets(updater, rejections, max_release_bytes)
         if root is not None:
             atomic_write_bytes(installed.trusted_root, bootstrap)
         current = installed.current()
@@ -261,6 +214,12 @@ def sync_catalog(
                 False, catalog.version, previous, catalog.manifest.notices, catalog.folder
             )
         catalog = _install(
-            installed, updater, targets, previous, where.description, progress or _quiet
+            installed,
+            updater,
+            rejections,
+            targets,
+            previous,
+            where.description,
+            progress or _quiet,
         )
         return SyncResult(True, catalog.version, previous, catalog.manifest.notices, catalog.folder)
