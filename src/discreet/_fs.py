@@ -12,11 +12,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import filelock
-
 from discreet.errors import DiscreetError, InsufficientSpaceError
 
 if TYPE_CHECKING:
+    import filelock
     import numpy as np
 
 
@@ -99,6 +98,8 @@ def acquire_lock(
 
     Raise ``error(message)`` if another process still holds it after ``timeout`` seconds.
     """
+    import filelock  # not at the top: importing the engine should not pay for it
+
     lock = filelock.FileLock(str(path), timeout=timeout)
     try:
         lock.acquire()
