@@ -10,35 +10,22 @@ entries and scaled); and ``numpy.random.Generator.normal`` as a floor.
 
 from __future__ import annotations
 
-import statistics
-import time
-from collections.abc import Callable
-
 import numpy as np
 
-from _harness import table
+from _harness import median_cpu_seconds, table
 from discreet.secagg.accounting import calibrate
 from discreet.secagg.noise import discrete_gaussian
 
 
-def _cpu(action: Callable[[], object], runs: int) -> float:
-    samples = []
-    for _ in range(runs):
-        start = time.process_time()
-        action()
-        samples.append(time.process_time() - start)
-    return statistics.median(samples)
-
-
 def row(ones: int, size: int, runs: int) -> dict[str, object]:
     sigma_sq = calibrate(1.0, 1e-9, ones).sigma_sq
-    arrays = _cpu(lambda: discrete_gaussian(sigma_sq, size), runs)
+    arrays = median_cpu_seconds(lambda: discrete_gaussian(sigma_sq, size), runs)
     scalar_n = 2_000
-    one_at_a_time = _cpu(lambda: [discrete_gaussian(sigma_sq, 1) for _ in range(scalar_n)], 1) * (
-        size / scalar_n
-    )
+    one_at_a_time = median_cpu_seconds(
+        lambda: [discrete_gaussian(sigma_sq, 1) for _ in range(scalar_n)], 1
+    ) * (size / scalar_n)
     rng = np.random.default_rng(0)
-    floats = _cpu(lambda: rng.normal(0.0, sigma_sq**0.5, size), runs)
+    floats = median_cpu_seconds(lambda: rng.normal(0.0, sigma_sq**0.5, size), runs)
     return {
         "K": ones,
         "sigma_sq": sigma_sq,

@@ -25,7 +25,8 @@ from discreet.errors import (
     DiscreetError,
 )
 from discreet.publish.repository import PublisherRepository
-from discreet.sync.client import InstalledCatalogs, sync_catalog
+from discreet.sync.client import sync_catalog
+from discreet.sync.installed import InstalledCatalogs
 from tests.server_support import static_folder
 
 #: How the client reaches a folder: the source to pass to ``sync_catalog``.

@@ -34,7 +34,7 @@ from discreet.errors import SourceUnavailableError
 from discreet.profile.model import LedgerEntry, PendingReport, Profile
 from discreet.protocol import production_rng
 from discreet.publish.repository import PublisherRepository
-from discreet.sync.client import InstalledCatalogs, sync_catalog
+from discreet.sync.client import sync_catalog
 from discreet.sync.fetchers import (
     OVERRUN_PROBE,
     Downloaded,
@@ -52,6 +52,7 @@ from discreet.sync.http import (
     environment_proxy,
     is_retried,
 )
+from discreet.sync.installed import InstalledCatalogs
 from discreet.sync.reports import SendResult, send_reports
 from tests.server_support import forwarding_proxy, refused_port
 

@@ -19,7 +19,8 @@ from discreet.errors import (
     SourceUnavailableError,
 )
 from discreet.publish.repository import PublisherRepository
-from discreet.sync.client import InstalledCatalogs, sync_catalog
+from discreet.sync.client import sync_catalog
+from discreet.sync.installed import InstalledCatalogs
 from tests.conftest import ITEMS
 from tests.server_support import static_folder
 

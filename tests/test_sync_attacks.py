@@ -33,8 +33,9 @@ from discreet.errors import (
 )
 from discreet.publish.keys import generate_signer
 from discreet.publish.repository import PublisherRepository, utc_now
-from discreet.sync.client import InstalledCatalogs, sync_catalog
+from discreet.sync.client import sync_catalog
 from discreet.sync.fetchers import OVERRUN_PROBE
+from discreet.sync.installed import InstalledCatalogs
 from tests.attack_support import (
     Served,
     assert_still_v1,

@@ -18,11 +18,10 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from discreet._closing import Closable
 from discreet._fs import atomic_write_bytes, canonical_json
-from discreet.catalog.reader import Catalog
 from discreet.errors import (
     CorruptSettingsError,
     CorruptStoreError,
@@ -43,6 +42,9 @@ from discreet.store.keys import (
     describe_passphrase,
 )
 from discreet.store.memory import MemoryStore, TimerFactory, daemon_timer
+
+if TYPE_CHECKING:
+    from discreet.catalog.reader import Catalog
 
 CONFIG_FORMAT_VERSION = 1
 MODES = ("standard", "kiosk")

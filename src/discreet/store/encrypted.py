@@ -23,9 +23,7 @@ import datetime as dt
 import errno
 import os
 from pathlib import Path
-from typing import Any
-
-import filelock
+from typing import TYPE_CHECKING, Any
 
 from discreet._fs import acquire_lock, atomic_write_bytes, disk_full_means, fsync_dir
 from discreet.errors import (
@@ -39,6 +37,9 @@ from discreet.errors import (
 from discreet.store import _hazmat, envelope
 from discreet.store.base import ProfileStore
 from discreet.store.keys import KeyringKey, KeySource
+
+if TYPE_CHECKING:
+    import filelock
 
 DEFAULT_LOCK_TIMEOUT = 2.0
 #: The side records a store may hold beside its file (see :meth:`EncryptedStore.save_record`).

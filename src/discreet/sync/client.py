@@ -15,8 +15,6 @@ it. Any failure leaves the previous release in use.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
-import json
 import os
 import secrets
 import shutil
@@ -29,29 +27,19 @@ from typing import Any
 from tuf.api.metadata import TargetFile
 from tuf.ngclient import Updater, UpdaterConfig
 
-from discreet._fs import (
-    atomic_write_bytes,
-    atomic_write_json,
-    disk_full_means,
-    exclusive_lock,
-    fsync_dir,
-)
-from discreet.catalog.manifest import CATALOG_FILES, Notice
+from discreet._fs import atomic_write_bytes, disk_full_means, fsync_dir
+from discreet.catalog.manifest import CATALOG_FILES, QUANTISED_FILES, Notice
 from discreet.catalog.reader import Catalog, verify_catalog_folder
 from discreet.errors import (
-    CatalogBusyError,
     CatalogInvalidError,
-    CatalogNotInstalledError,
     CatalogOversizedError,
     CatalogRollbackError,
     NoTrustedRootError,
-    SourceUnavailableError,
-    UnsupportedFormatError,
 )
 from discreet.sync.fetchers import resolve_source
+from discreet.sync.installed import InstalledCatalogs
 from discreet.sync.rejections import Rejections
 
-CURRENT_FORMAT_VERSION = 1
 #: The largest release a client downloads unless configured otherwise.
 DEFAULT_MAX_RELEASE_BYTES = 2 * 1024**3
 #: How long a whole sync may take over the network, however slowly bytes keep coming.
@@ -77,105 +65,6 @@ class SyncResult:
             "notices": [n.to_json() for n in self.notices],
             "folder": str(self.folder),
         }
-
-
-class InstalledCatalogs:
-    """The client's catalog folder (``HOME/catalog``)."""
-
-    def __init__(self, home: Path) -> None:
-        self.path = Path(home) / "catalog"
-
-    @property
-    def tuf_dir(self) -> Path:
-        """TUF's metadata cache."""
-        return self.path / "tuf"
-
-    @property
-    def releases_dir(self) -> Path:
-        """Installed releases."""
-        return self.path / "releases"
-
-    @property
-    def trusted_root(self) -> Path:
-        """The trust anchor."""
-        return self.path / "trusted_root.json"
-
-    def lock(self, timeout: float = 10.0) -> contextlib.AbstractContextManager[None]:
-        """Only one process syncs (and uses the TUF cache) at a time."""
-        self.path.mkdir(parents=True, exist_ok=True)
-        return exclusive_lock(
-            self.path / ".lock",
-            timeout=timeout,
-            error=CatalogBusyError,
-            message="another process is syncing the catalog; try again when it has finished",
-        )
-
-    def current(self) -> dict[str, Any] | None:
-        """The ``current.json`` record, or ``None`` before the first install."""
-        try:
-            record: dict[str, Any] = json.loads((self.path / "current.json").read_bytes())
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError):
-            return None
-        return record
-
-    def open(self) -> Catalog:
-        """Open the catalog in use; raise :class:`CatalogNotInstalledError` if there is none."""
-        record = self.current()
-        if record is not None and record.get("format_version", 0) > CURRENT_FORMAT_VERSION:
-            raise UnsupportedFormatError(
-                "the installed catalog was written by a newer version of this app; update the app"
-            )
-        if record is None:
-            raise CatalogNotInstalledError(
-                "no catalog installed yet; run 'discreet sync --from URL_OR_DIR --root ROOT'"
-            )
-        return Catalog.open(self.releases_dir / record["release"])
-
-    def current_source(self) -> str:
-        """Where the installed catalog was synced from (a URL or a folder)."""
-        record = self.current()
-        if not record or not record.get("source"):
-            raise CatalogNotInstalledError(
-                "no catalog installed yet; run 'discreet sync --from URL_OR_DIR --root ROOT'"
-            )
-        return str(record["source"])
-
-    def current_source_url(self) -> str:
-        """The HTTP(S) address the installed catalog was synced from."""
-        record = self.current()
-        source = str(record.get("source", "")) if record else ""
-        if not source.startswith(("http://", "https://")):
-            raise SourceUnavailableError(
-                "the catalog did not come from a web address; pass --to URL"
-            )
-        return source
-
-    def remove_stale_staging(self) -> None:
-        """Delete staging folders left by a sync that was killed (call under :meth:`lock`)."""
-        for folder in self.releases_dir.glob(".incoming-*"):
-            shutil.rmtree(folder, ignore_errors=True)
-
-    def switch(self, release: str, version: int, manifest_sha256: str, source: str) -> None:
-        """Make ``release`` the catalog in use (atomic) and drop all but the previous one."""
-        previous = self.current()
-        atomic_write_json(
-            self.path / "current.json",
-            {
-                "format_version": CURRENT_FORMAT_VERSION,
-                "release": release,
-                "version": version,
-                "manifest_sha256": manifest_sha256,
-                "source": source,
-                "installed_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                "previous": previous["release"] if previous else None,
-            },
-        )
-        keep = {release, previous["release"] if previous else None}
-        for folder in self.releases_dir.iterdir():
-            if folder.name not in keep:
-                shutil.rmtree(folder, ignore_errors=True)
 
 
 def _disk_space() -> contextlib.AbstractContextManager[None]:
@@ -205,10 +94,16 @@ def _bootstrap(installed: InstalledCatalogs, root: str | Path | None) -> bytes:
 def _release_targets(
     updater: Updater, rejections: Rejections, max_release_bytes: int
 ) -> dict[str, TargetFile]:
-    """Refresh the metadata and return the signed catalog files of the newest release."""
+    """Refresh the metadata and return the signed catalog files of the newest release.
+
+    The int8 embeddings (:data:`QUANTISED_FILES`) are optional: a release may not have them.
+    """
     with rejections.metadata(), _disk_space():
         updater.refresh()
-        infos = {name: updater.get_targetinfo("catalog/" + name) for name in CATALOG_FILES}
+        infos = {
+            name: updater.get_targetinfo("catalog/" + name)
+            for name in CATALOG_FILES + QUANTISED_FILES
+        }
     found = {name: info for name, info in infos.items() if info is not None}
     missing = [name for name in CATALOG_FILES if name not in found]
     if missing:
@@ -245,7 +140,7 @@ def _install(
                 with rejections.target(name):
                     updater.download_target(info, str(staging / name))
             progress(steps, steps, "verifying and installing")
-            for name in CATALOG_FILES:
+            for name in targets:
                 with open(staging / name, "rb") as f:
                     os.fsync(f.fileno())
             catalog = verify_catalog_folder(staging, index=True)
