@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +53,17 @@ def run_case(module: str, args: Sequence[str]) -> dict[str, Any]:
         raise RuntimeError(f"{module} {args} failed:\n{done.stderr}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
+
+
+def median_cpu_seconds(action: Callable[[], object], runs: int) -> float:
+    """Median CPU seconds of ``action`` over ``runs`` runs (after one warm-up)."""
+    action()
+    samples = []
+    for _ in range(runs):
+        start = time.process_time()
+        action()
+        samples.append(time.process_time() - start)
+    return statistics.median(samples)
 
 
 def table(title: str, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:

@@ -16,13 +16,11 @@ import argparse
 import cProfile
 import math
 import pstats
-import statistics
-import time
 from collections.abc import Callable
 
 import numpy as np
 
-from _harness import table
+from _harness import median_cpu_seconds, table
 from discreet.vdaf import FIELD128, Prio3MultihotCountVec, ShardedReport
 
 CTX = b"discreet bench"
@@ -39,17 +37,6 @@ def _measurement(length: int) -> np.ndarray:
     bits = np.zeros(length, dtype=bool)
     bits[np.random.default_rng(0).choice(length, MAX_WEIGHT, replace=False)] = True
     return bits
-
-
-def _cpu(action: Callable[[], object], runs: int) -> float:
-    """Median CPU seconds of ``action`` over ``runs`` runs (after one warm-up)."""
-    action()
-    samples = []
-    for _ in range(runs):
-        start = time.process_time()
-        action()
-        samples.append(time.process_time() - start)
-    return statistics.median(samples)
 
 
 def _prep_init(vdaf: Prio3MultihotCountVec, report: ShardedReport, agg_id: int) -> bytes:
@@ -80,14 +67,14 @@ def row(length: int, runs: int) -> dict[str, object]:
     bits = _measurement(length)
     report = vdaf.shard(CTX, bits)
     _finish(vdaf, report)  # the report is valid
-    shard_s = _cpu(lambda: vdaf.shard(CTX, bits), runs)
-    leader_s = _cpu(lambda: _prep_init(vdaf, report, 0), runs)
-    helper_s = _cpu(lambda: _prep_init(vdaf, report, 1), runs)
+    shard_s = median_cpu_seconds(lambda: vdaf.shard(CTX, bits), runs)
+    leader_s = median_cpu_seconds(lambda: _prep_init(vdaf, report, 0), runs)
+    helper_s = median_cpu_seconds(lambda: _prep_init(vdaf, report, 1), runs)
     shares = [
         vdaf.prep_init(VERIFY_KEY, CTX, j, report.nonce, report.public_share, s)[1]
         for j, s in enumerate(report.input_shares)
     ]
-    combine_s = _cpu(lambda: vdaf.prep_shares_to_prep(CTX, shares), runs)
+    combine_s = median_cpu_seconds(lambda: vdaf.prep_shares_to_prep(CTX, shares), runs)
     return {
         "length": length,
         "chunk": vdaf.circuit.chunk_length,
@@ -179,7 +166,7 @@ def field128_row(n: int) -> dict[str, object]:
     oa, ob = np.array(ints[:n], dtype=object), np.array(ints[n:], dtype=object)
 
     def per_element(action: Callable[[], object]) -> float:
-        return _cpu(action, 5) / n * 1e9
+        return median_cpu_seconds(action, 5) / n * 1e9
 
     words_mul = per_element(lambda: FIELD128.mul(a, b))
     objects_mul = per_element(lambda: oa * ob % p)

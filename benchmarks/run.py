@@ -26,6 +26,7 @@ BENCHMARKS = (
     "bench_cold_start",
     "bench_sync",
     "bench_first_pass_eval",
+    "bench_secagg_noise",
 )
 
 

@@ -162,22 +162,18 @@ def start_service_process(
     repo: Path, db: Path, *extra: str, stderr: int | None = subprocess.DEVNULL
 ) -> ServiceProcess:
     """``discreet serve --port 0`` in a process of its own, once it says where it listens."""
+    return start_listening_process(
+        ["--repo", str(repo), "--db", str(db), "--min-reports", "1", *extra], stderr=stderr
+    )
+
+
+def start_listening_process(
+    serve_args: list[str], *, stderr: int | None = subprocess.DEVNULL
+) -> ServiceProcess:
+    """``discreet serve --port 0 ARGS`` in a process of its own, once it says where it
+    listens (the catalog service, or an aggregator with ``--role``)."""
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "discreet",
-            "serve",
-            "--repo",
-            str(repo),
-            "--db",
-            str(db),
-            "--port",
-            "0",
-            "--min-reports",
-            "1",
-            *extra,
-        ],
+        [sys.executable, "-m", "discreet", "serve", "--port", "0", *serve_args],
         stdout=subprocess.PIPE,
         stderr=stderr,
     )

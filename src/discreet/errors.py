@@ -35,6 +35,17 @@ The tree::
     │   ├── ConsentRequiredError      no consent, or consent to other parameters
     │   ├── BudgetExhaustedError      the period's privacy budget is spent
     │   └── EstimateUnavailableError  too few reports to publish an estimate
+    ├── SecureAggregationError        the two aggregators' protocol
+    │   ├── TaskInvalidError          a task or secrets file is malformed or exposed
+    │   ├── ContributionInvalidError  a device's measurement does not fit the task
+    │   ├── ReportMalformedError      an uploaded report is not the encoding: reject it
+    │   ├── AggregatorError           the other party refused a request or is unreachable
+    │   ├── BatchTooSmallError        a batch below the minimum size is never released
+    │   ├── BatchCollectedError       a batch is released at most once
+    │   ├── HpkeConfigError           an aggregator's public key config is malformed
+    │   ├── HpkeKeyError              an aggregator's key file is missing, bad or exposed
+    │   ├── NoiseParameterError       privacy parameters no noise can meet
+    │   └── HpkeDecryptError          a ciphertext does not open: reject the report
     └── CatalogError                  the client's catalog
         ├── CatalogNotInstalledError  nothing synced yet
         ├── CatalogCorruptError       installed files are damaged
@@ -61,6 +72,9 @@ never contain personal data such as an item id from a user's history.
 from __future__ import annotations
 
 __all__ = [
+    "AggregatorError",
+    "BatchCollectedError",
+    "BatchTooSmallError",
     "BudgetExhaustedError",
     "CatalogBusyError",
     "CatalogCorruptError",
@@ -77,11 +91,15 @@ __all__ = [
     "CatalogSignatureError",
     "CatalogTamperedError",
     "ConsentRequiredError",
+    "ContributionInvalidError",
     "CorruptSettingsError",
     "CorruptStoreError",
     "DiscreetError",
     "EngineClosedError",
     "EstimateUnavailableError",
+    "HpkeConfigError",
+    "HpkeDecryptError",
+    "HpkeKeyError",
     "InputError",
     "InsufficientSpaceError",
     "ItemsInvalidError",
@@ -89,13 +107,16 @@ __all__ = [
     "KeySourceError",
     "MissingDependencyError",
     "NoTrustedRootError",
+    "NoiseParameterError",
     "NoticesInvalidError",
     "PopularityInvalidError",
+    "ReportMalformedError",
     "ReportingError",
     "RepositoryBusyError",
     "RepositoryError",
     "RepositoryExistsError",
     "RepositoryNotFoundError",
+    "SecureAggregationError",
     "ServiceAddressError",
     "SessionModeError",
     "SourceUnavailableError",
@@ -104,6 +125,7 @@ __all__ = [
     "StoreLockedError",
     "StoreNotFoundError",
     "StoreReadOnlyError",
+    "TaskInvalidError",
     "TaxonomyInvalidError",
     "UnknownCategoryError",
     "UnknownItemError",
@@ -254,6 +276,50 @@ class BudgetExhaustedError(ReportingError):
 
 class EstimateUnavailableError(ReportingError):
     """Too few reports to publish an estimate (below the minimum-count threshold)."""
+
+
+class SecureAggregationError(DiscreetError):
+    """The secure-aggregation protocol between a device and the two aggregators failed."""
+
+
+class TaskInvalidError(SecureAggregationError):
+    """A task definition or secrets file is malformed, impossible or readable by others."""
+
+
+class ContributionInvalidError(SecureAggregationError):
+    """A device's measurement does not fit the task (length, weight, values)."""
+
+
+class ReportMalformedError(SecureAggregationError):
+    """An uploaded report, or a share in it, is not the encoding the task prescribes."""
+
+
+class AggregatorError(SecureAggregationError):
+    """The leader, the helper or the collector refused a request, or could not be reached."""
+
+
+class BatchTooSmallError(SecureAggregationError):
+    """A batch has fewer valid reports than the task's minimum batch size."""
+
+
+class BatchCollectedError(SecureAggregationError):
+    """The batch was already released; it is never released twice."""
+
+
+class HpkeConfigError(SecureAggregationError):
+    """An aggregator's HPKE public key config is malformed or names another suite."""
+
+
+class HpkeKeyError(SecureAggregationError):
+    """An aggregator's key file is missing, malformed, or readable by others."""
+
+
+class NoiseParameterError(SecureAggregationError):
+    """Privacy parameters (ε, δ, a sensitivity) out of range, or noise the sampler cannot draw."""
+
+
+class HpkeDecryptError(SecureAggregationError):
+    """A ciphertext that does not open with this aggregator's key: reject the report."""
 
 
 class UnknownItemError(DiscreetError):

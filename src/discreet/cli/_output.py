@@ -14,8 +14,10 @@ import os
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TextIO
 
+from discreet._fs import atomic_write_bytes, canonical_json
 from discreet.catalog.text import printable
 
 __all__ = [
@@ -23,6 +25,7 @@ __all__ = [
     "Styled",
     "colour_enabled",
     "emit",
+    "emit_estimates",
     "notice_lines",
     "paint",
     "printable",
@@ -47,6 +50,20 @@ def emit(args: Any, document: Mapping[str, Any], text: Iterable[str | Styled]) -
                 sys.stdout.write(paint(printable(line.text), line.style) + "\n")
             else:
                 sys.stdout.write(printable(line) + "\n")
+
+
+def emit_estimates(args: Any, document: Mapping[str, Any], header: str) -> None:
+    """Write an estimates document to ``--out`` (if given) and print its top ten."""
+    if args.out:
+        atomic_write_bytes(Path(args.out), canonical_json(document))
+    ranked = sorted(document["estimates"].items(), key=lambda kv: -kv[1]["estimate"])[:10]
+    lines = [
+        f"{header}; top estimates:",
+        *(f"  {label:<30} {e['estimate']:>10.1f} ± {e['stderr']:.1f}" for label, e in ranked),
+    ]
+    if args.out:
+        lines.append(f"written to {args.out}; use it with 'publish build --popularity {args.out}'")
+    emit(args, document, lines)
 
 
 def colour_enabled(stream: TextIO) -> bool:

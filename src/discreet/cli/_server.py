@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
-from discreet._fs import atomic_write_bytes, canonical_json
-from discreet.cli._command import add_command, positive_float, positive_int
-from discreet.cli._output import emit
+from discreet.cli import _secagg
+from discreet.cli._command import UsageError, add_command, positive_float, positive_int
+from discreet.cli._output import emit_estimates
 from discreet.cli._publish import add_expiry_options, expiries_from
 from discreet.protocol.report import period_code
 from discreet.protocol.wire import Limits
@@ -18,7 +17,11 @@ from discreet.server.storage import ReportStore
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Run the HTTP service."""
+    """Run the HTTP service (or, with ``--role``, a secure-aggregation aggregator)."""
+    if args.role != "catalog":
+        return _secagg.serve_role(args)
+    if args.repo is None:
+        raise UsageError("serve needs --repo REPO (or --role leader|helper)")
 
     def starting(url: str) -> None:  # once the repository, database and port are checked
         print(f"serving {args.repo} on {url} (no access log is kept)")
@@ -81,17 +84,12 @@ def cmd_estimates(args: argparse.Namespace) -> int:
         )
     finally:
         store.close()
-    if args.out:
-        atomic_write_bytes(Path(args.out), canonical_json(document))
-    ranked = sorted(document["estimates"].items(), key=lambda kv: -kv[1]["estimate"])[:10]
-    lines = [
+    emit_estimates(
+        args,
+        document,
         f"{document['reports']} {args.kind} reports for {args.period} "
-        f"(catalog v{document['catalog_version']}); top estimates:",
-        *(f"  {label:<30} {e['estimate']:>10.1f} ± {e['stderr']:.1f}" for label, e in ranked),
-    ]
-    if args.out:
-        lines.append(f"written to {args.out}; use it with 'publish build --popularity {args.out}'")
-    emit(args, document, lines)
+        f"(catalog v{document['catalog_version']})",
+    )
     return 0
 
 
@@ -112,7 +110,8 @@ def register(sub: Any, publish_commands: Any, common: argparse.ArgumentParser) -
         example="discreet serve --repo ./repo --db reports.db --port 8080",
         handler=cmd_serve,
     )
-    p.add_argument("--repo", required=True, metavar="REPO")
+    p.add_argument("--repo", metavar="REPO", help="the catalog's repository (role 'catalog')")
+    _secagg.add_role_options(p)
     p.add_argument(
         "--db",
         required=True,
@@ -149,6 +148,7 @@ def register(sub: Any, publish_commands: Any, common: argparse.ArgumentParser) -
         "(then run 'discreet publish refresh' at least daily)",
     )
     add_expiry_options(p, roles=("snapshot", "timestamp"))  # the roles it re-signs
+    _secagg.register(publish_commands, common, _period)
 
     p = add_command(
         publish_commands,

@@ -1,0 +1,86 @@
+"""``discreet publish collect``: the collector's side of secure aggregation.
+
+The collector asks the leader for a week's batch, gets the leader's and the
+helper's noisy aggregate shares, each sealed to the collector's HPKE key (the
+leader cannot open the helper's), opens them, adds them up, and writes the
+estimates document that ``publish build --popularity`` reads. Each entry is the
+true count plus both aggregators' discrete Gaussian noise; its ``stderr`` is
+that noise's standard deviation (at most ``sqrt(2·σ²)``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from discreet.errors import AggregatorError, HpkeDecryptError
+from discreet.secagg import hpke
+from discreet.secagg.task import AggregatorSecrets, Task, b64, unb64
+from discreet.secagg.wire import aggregate_share_aad, aggregate_share_info, call
+from discreet.vdaf import VdafDecodeError
+
+__all__ = ["collect", "estimates_document"]
+
+
+def collect(
+    task: Task,
+    keypair: hpke.HpkeKeyPair,
+    secrets: AggregatorSecrets,
+    leader_url: str,
+    period: str,
+) -> dict[str, Any]:
+    """The week's estimates; raises :class:`BatchCollectedError` on a second collection,
+    :class:`BatchTooSmallError` below the minimum batch size, :class:`AggregatorError`
+    if an aggregator fails or answers shares that do not open."""
+    if secrets.collector_token is None:
+        raise AggregatorError("the collector's secrets have no token for the leader")
+    answer = call(
+        f"{leader_url.rstrip('/')}/v1/secagg/collect", {"period": period}, secrets.collector_token
+    )
+    try:
+        reports = int(answer["reports"])
+        aad = aggregate_share_aad(task, period, reports)
+        vdaf = task.vdaf()
+        shares = [
+            vdaf.decode_agg_share(
+                hpke.open_sealed(
+                    keypair,
+                    hpke.HpkeCiphertext.decode(unb64(answer[name])),
+                    aggregate_share_info(agg_id),
+                    aad,
+                )
+            )
+            for agg_id, name in enumerate(("leader_share", "helper_share"))
+        ]
+    except (KeyError, TypeError, ValueError, HpkeDecryptError, VdafDecodeError) as exc:
+        raise AggregatorError(f"the aggregators' answer does not open ({exc})") from None
+    field = vdaf.field
+    totals = [
+        v - field.modulus if v > field.modulus // 2 else v
+        for v in field.to_ints(vdaf.merge(shares).values)
+    ]
+    return estimates_document(task, period, reports, totals, answer.get("rejected", {}))
+
+
+def estimates_document(
+    task: Task, period: str, reports: int, totals: list[int], rejected: dict[str, Any]
+) -> dict[str, Any]:
+    """The JSON ``publish build --popularity`` reads, with the release's privacy terms."""
+    plan = task.noise_plan()
+    stderr = math.sqrt(plan.release_variance)
+    labels = task.labels or tuple(str(i) for i in range(task.length))
+    return {
+        "format": "discreet-estimates",
+        "format_version": 1,
+        "mechanism": "secure-aggregation",
+        "task_id": b64(task.task_id),
+        "period": period,
+        "kind": "item",
+        "reports": reports,
+        "rejected": rejected,
+        "privacy": plan.to_json(),
+        "estimates": {
+            label: {"estimate": float(total), "stderr": stderr}
+            for label, total in zip(labels, totals, strict=True)
+        },
+    }

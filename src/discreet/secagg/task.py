@@ -1,0 +1,297 @@
+"""A secure-aggregation task: what devices measure, how it is verified, noised and released.
+
+A task is DAP's unit: one Prio3 variant with its parameters, a minimum batch
+size, the privacy target, and the HPKE public keys of the leader, the helper
+and the collector. Batches are ISO weeks. Its public part (``task.json``) is
+what devices and both aggregators read; each party's secrets sit in files only
+it can read (0600):
+
+* the aggregators' shared Prio3 verification key (never given to devices:
+  whoever knows it with a report's proof could craft a passing invalid one);
+* the bearer token the leader shows the helper;
+* the bearer token the collector shows the leader.
+
+:func:`create_task` writes a task folder (for a test, the demo, or a publisher
+that runs all three parties); in a real deployment each party makes its own
+HPKE key pair and sends only the public config.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+import os
+import secrets
+import stat
+from pathlib import Path
+from typing import Any
+
+from discreet._fs import atomic_write_bytes, canonical_json
+from discreet.errors import HpkeConfigError, NoiseParameterError, TaskInvalidError
+from discreet.secagg import hpke
+from discreet.secagg.accounting import NoisePlan, calibrate
+from discreet.vdaf import Prio3MultihotCountVec, VdafParameterError
+
+__all__ = [
+    "AggregatorSecrets",
+    "Task",
+    "TaskFiles",
+    "b64",
+    "create_task",
+    "read_secrets",
+    "unb64",
+]
+
+TASK_FORMAT = "discreet-secagg-task"
+SECRETS_FORMAT = "discreet-secagg-secrets"
+TASK_ID_SIZE = 32
+VERIFY_KEY_SIZE = Prio3MultihotCountVec.VERIFY_KEY_SIZE
+LEADER, HELPER, COLLECTOR = "leader", "helper", "collector"
+
+
+def b64(data: bytes) -> str:
+    """Unpadded base64url, as DAP writes ids in URLs and JSON."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def unb64(text: object, size: int | None = None) -> bytes:
+    """The inverse of :func:`b64`; ``ValueError`` if malformed or not ``size`` bytes."""
+    if not isinstance(text, str) or not text.isascii():
+        raise ValueError("not base64url text")
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if size is not None and len(data) != size:
+        raise ValueError(f"not {size} bytes")
+    return data
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    """The public definition of one task (``task.json``)."""
+
+    task_id: bytes
+    length: int
+    max_weight: int
+    chunk_length: int
+    min_batch_size: int
+    epsilon: float
+    delta: float
+    leader_config: hpke.HpkeConfig
+    helper_config: hpke.HpkeConfig
+    collector_config: hpke.HpkeConfig
+    labels: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if len(self.task_id) != TASK_ID_SIZE:
+            raise TaskInvalidError(f"a task id is {TASK_ID_SIZE} bytes")
+        if not 1 <= self.min_batch_size <= 10**9:
+            raise TaskInvalidError("min_batch_size is a positive integer")
+        if self.labels and len(self.labels) != self.length:
+            raise TaskInvalidError(
+                f"the task has {self.length} entries but {len(self.labels)} labels"
+            )
+        try:
+            self.vdaf()
+            self.noise_plan()
+        except (VdafParameterError, NoiseParameterError) as exc:
+            raise TaskInvalidError(f"the task's parameters are impossible: {exc}") from None
+
+    def vdaf(self) -> Prio3MultihotCountVec:
+        """The task's Prio3 (two aggregators): a multihot vector with at most K ones."""
+        return Prio3MultihotCountVec(2, self.length, self.max_weight, self.chunk_length)
+
+    @property
+    def sensitivity_sq(self) -> int:
+        """One device's contribution has squared L2 norm at most ``max_weight``."""
+        return self.max_weight
+
+    def noise_plan(self) -> NoisePlan:
+        """The discrete Gaussian each aggregator adds to its share of a batch."""
+        return calibrate(self.epsilon, self.delta, self.sensitivity_sq)
+
+    @property
+    def ctx(self) -> bytes:
+        """The VDAF's application context: binds every share and proof to this task."""
+        return b"discreet secagg " + self.task_id
+
+    def to_json(self) -> dict[str, Any]:
+        """``task.json``'s content."""
+        return {
+            "format": TASK_FORMAT,
+            "format_version": 1,
+            "task_id": b64(self.task_id),
+            "vdaf": {
+                "type": "Prio3MultihotCountVec",
+                "length": self.length,
+                "max_weight": self.max_weight,
+                "chunk_length": self.chunk_length,
+            },
+            "batch": {"period": "iso-week", "min_batch_size": self.min_batch_size},
+            "privacy": {"epsilon": self.epsilon, "delta": self.delta},
+            "hpke": {
+                LEADER: self.leader_config.to_text(),
+                HELPER: self.helper_config.to_text(),
+                COLLECTOR: self.collector_config.to_text(),
+            },
+            "labels": list(self.labels),
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> Task:
+        """Parse :meth:`to_json`'s content; raises :class:`TaskInvalidError`."""
+        try:
+            if data["format"] != TASK_FORMAT or data["format_version"] != 1:
+                raise TaskInvalidError("not a discreet secure-aggregation task (format 1)")
+            vdaf = data["vdaf"]
+            if vdaf["type"] != "Prio3MultihotCountVec":
+                raise TaskInvalidError("this build runs Prio3MultihotCountVec tasks only")
+            labels = data.get("labels", [])
+            if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+                raise TaskInvalidError("labels is a list of strings")
+            return cls(
+                task_id=unb64(data["task_id"], TASK_ID_SIZE),
+                length=_int(vdaf["length"]),
+                max_weight=_int(vdaf["max_weight"]),
+                chunk_length=_int(vdaf["chunk_length"]),
+                min_batch_size=_int(data["batch"]["min_batch_size"]),
+                epsilon=_number(data["privacy"]["epsilon"]),
+                delta=_number(data["privacy"]["delta"]),
+                leader_config=hpke.HpkeConfig.from_text(data["hpke"][LEADER]),
+                helper_config=hpke.HpkeConfig.from_text(data["hpke"][HELPER]),
+                collector_config=hpke.HpkeConfig.from_text(data["hpke"][COLLECTOR]),
+                labels=tuple(labels),
+            )
+        except (KeyError, TypeError, ValueError, HpkeConfigError) as exc:
+            raise TaskInvalidError(f"the task definition is malformed ({exc})") from None
+
+    @classmethod
+    def load(cls, path: Path) -> Task:
+        """Read ``task.json``; raises :class:`TaskInvalidError`."""
+        try:
+            data = json.loads(Path(path).read_bytes())
+        except FileNotFoundError:
+            raise TaskInvalidError(f"no task file at {path}; check --task") from None
+        except (OSError, ValueError) as exc:
+            raise TaskInvalidError(f"{path}: cannot read the task ({exc})") from None
+        try:
+            return cls.from_json(data)
+        except TaskInvalidError as exc:
+            raise TaskInvalidError(f"{path}: {exc}") from None
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError("expected an integer")
+    return value
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError("expected a number")
+    return float(value)
+
+
+@dataclasses.dataclass(frozen=True)
+class AggregatorSecrets:
+    """One party's secrets for a task; ``None`` where that party has no such secret."""
+
+    verify_key: bytes | None = dataclasses.field(default=None, repr=False)
+    aggregator_token: str | None = dataclasses.field(default=None, repr=False)
+    collector_token: str | None = dataclasses.field(default=None, repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """The secrets file's content."""
+        return {
+            "format": SECRETS_FORMAT,
+            "format_version": 1,
+            "verify_key": None if self.verify_key is None else b64(self.verify_key),
+            "aggregator_token": self.aggregator_token,
+            "collector_token": self.collector_token,
+        }
+
+
+def read_secrets(path: Path) -> AggregatorSecrets:
+    """Read a secrets file; raises :class:`TaskInvalidError` if missing, malformed or
+    readable by others."""
+    path = Path(path)
+    try:
+        mode = path.stat().st_mode
+        data = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise TaskInvalidError(f"no secrets file at {path}; check --secrets") from None
+    except (OSError, ValueError) as exc:
+        raise TaskInvalidError(f"{path}: cannot read the secrets ({exc})") from None
+    if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise TaskInvalidError(f"{path} is readable by others; run `chmod 600 {path}`")
+    try:
+        if data["format"] != SECRETS_FORMAT or data["format_version"] != 1:
+            raise TaskInvalidError(f"{path} is not a secrets file (format 1)")
+        key = data["verify_key"]
+        tokens = (data["aggregator_token"], data["collector_token"])
+        if not all(t is None or (isinstance(t, str) and len(t) >= 32) for t in tokens):
+            raise TypeError("a token is text of 32 characters or more")
+        return AggregatorSecrets(
+            None if key is None else unb64(key, VERIFY_KEY_SIZE), tokens[0], tokens[1]
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise TaskInvalidError(f"{path}: the secrets are malformed ({exc})") from None
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskFiles:
+    """Where :func:`create_task` wrote each file."""
+
+    task: Path
+    keys: dict[str, Path]
+    secrets: dict[str, Path]
+
+
+def create_task(
+    folder: Path,
+    *,
+    length: int,
+    max_weight: int,
+    min_batch_size: int,
+    epsilon: float,
+    delta: float,
+    labels: tuple[str, ...] = (),
+    chunk_length: int | None = None,
+) -> TaskFiles:
+    """A new task in ``folder`` (which must not hold one): ``task.json``, three HPKE key
+    files and three secrets files, every private one 0600, all from the OS CSPRNG."""
+    folder = Path(folder)
+    if (folder / "task.json").exists():
+        raise TaskInvalidError(f"{folder} already holds a task; choose another folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    chunk = chunk_length or max(1, round((length + max_weight.bit_length()) ** 0.5))
+    pairs = {role: hpke.generate_keypair(i) for i, role in enumerate((LEADER, HELPER, COLLECTOR))}
+    task = Task(
+        task_id=secrets.token_bytes(TASK_ID_SIZE),
+        length=length,
+        max_weight=max_weight,
+        chunk_length=chunk,
+        min_batch_size=min_batch_size,
+        epsilon=epsilon,
+        delta=delta,
+        leader_config=pairs[LEADER].config,
+        helper_config=pairs[HELPER].config,
+        collector_config=pairs[COLLECTOR].config,
+        labels=labels,
+    )
+    verify_key = secrets.token_bytes(VERIFY_KEY_SIZE)
+    aggregator_token, collector_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    role_secrets = {
+        LEADER: AggregatorSecrets(verify_key, aggregator_token, collector_token),
+        HELPER: AggregatorSecrets(verify_key, aggregator_token, None),
+        COLLECTOR: AggregatorSecrets(None, None, collector_token),
+    }
+    files = TaskFiles(folder / "task.json", {}, {})
+    for role, pair in pairs.items():
+        files.keys[role] = folder / f"{role}.key"
+        hpke.write_keypair(files.keys[role], pair)
+        files.secrets[role] = folder / f"{role}.secrets.json"
+        atomic_write_bytes(
+            files.secrets[role], canonical_json(role_secrets[role].to_json()), mode=0o600
+        )
+    atomic_write_bytes(files.task, canonical_json(task.to_json()))
+    return files

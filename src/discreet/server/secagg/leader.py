@@ -1,0 +1,224 @@
+"""The leader's HTTP app: devices upload to it, it drives preparation, the collector asks it.
+
+Routes:
+
+* ``PUT /v1/secagg/reports``: one device's report (:class:`~discreet.secagg.upload.UploadReport`
+  bytes). 201 once stored; 400 if malformed; 422 unless it names this ISO week or
+  one of the two before (as the LDP service); 409 if its id was seen before (a
+  replay) or its week's release has started. The leader keeps the helper's sealed
+  share, which it cannot open, until it forwards it.
+* ``POST /v1/secagg/collect`` (the collector's bearer token): ``{"period": "2026-W50"}``.
+  The leader prepares every pending report of the week with the helper, in jobs
+  of :data:`JOB_SIZE` (a job's id is the hash of its reports, so a retry after a
+  crash is the same job), then asks the helper for its share and answers both
+  noisy aggregate shares, each sealed to the collector. 400 below the minimum
+  batch size (nothing is released); 409 if the week was released before.
+* ``GET /v1/privacy``, ``GET /healthz``.
+
+The leader sees the public shares, its own input shares (random on their own),
+and the helper's prep messages: no measurement.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import json
+import secrets
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from discreet.errors import (
+    BatchCollectedError,
+    BatchTooSmallError,
+    ReportMalformedError,
+    SecureAggregationError,
+)
+from discreet.protocol.report import period_code
+from discreet.protocol.wire import Limits, accepted_periods
+from discreet.secagg import hpke
+from discreet.secagg.prepare import PrepInput, aggregate, leader_finish, prepare_init
+from discreet.secagg.task import AggregatorSecrets, Task, b64, unb64
+from discreet.secagg.upload import UploadReport
+from discreet.secagg.wire import call
+from discreet.server.secagg._http import (
+    authorised,
+    error,
+    noisy_sealed_share,
+    read_body,
+    release_response,
+    role_app,
+)
+from discreet.server.secagg.store import AggregatorStore
+
+__all__ = ["JOB_SIZE", "create_leader_app"]
+
+#: Reports per aggregation job sent to the helper.
+JOB_SIZE = 500
+#: The largest report the leader takes (a 50,000-entry multihot report is ~1 MB).
+MAX_REPORT = 4 << 20
+
+
+class Leader:
+    """The leader's handlers over its store."""
+
+    def __init__(
+        self,
+        task: Task,
+        keypair: hpke.HpkeKeyPair,
+        secrets: AggregatorSecrets,
+        store: AggregatorStore,
+        helper_url: str,
+        today: Callable[[], dt.date] = dt.date.today,
+    ) -> None:
+        if None in (secrets.verify_key, secrets.aggregator_token, secrets.collector_token):
+            raise SecureAggregationError(
+                "the leader's secrets need a verify key, the helper's token and the collector's"
+            )
+        self.task, self.keypair, self.store = task, keypair, store
+        self.secrets = secrets
+        self.helper_url = helper_url.rstrip("/")
+        self.today, self.limits = today, Limits()
+        self._lock = threading.Lock()  # one collection at a time
+
+    async def upload(self, request: Request) -> Response:
+        body = await read_body(request, MAX_REPORT)
+        if body is None:
+            return error(413, "the report is too large for this task")
+        try:
+            report = UploadReport.decode(body)
+        except ReportMalformedError as exc:
+            return error(400, str(exc))
+        if report.period not in accepted_periods(self.today(), self.limits):
+            return error(
+                422,
+                f"report refused: a report names this ISO week or one of the "
+                f"{self.limits.past_periods} before it",
+            )
+        reason = await run_in_threadpool(
+            self.store.add_report, report.report_id, report.period, body
+        )
+        if reason is not None:
+            return error(409, f"report refused: {reason}")
+        return JSONResponse({"accepted": True}, status_code=201)
+
+    async def collect(self, request: Request) -> Response:
+        if not authorised(request, self.secrets.collector_token):
+            return error(401, "the collector's bearer token is required")
+        try:
+            data = json.loads(await read_body(request, 4096) or b"")
+            period = data["period"]
+            period_code(period)
+        except (ValueError, KeyError, TypeError) as exc:
+            return error(400, f"the request is malformed ({exc}); send {{'period': '2026-W50'}}")
+        return await release_response(functools.partial(self._collect, period))
+
+    def _collect(self, period: str) -> bytes:
+        with self._lock:
+            release = self.store.release(period)
+            if release is not None and release.response is not None:
+                raise BatchCollectedError(
+                    f"the batch for {period} was already collected; it is released once"
+                )
+            while release is None and (bodies := self.store.pending(period, JOB_SIZE)):
+                # A retried collection keeps the batch its release started with.
+                self._run_job(period, [UploadReport.decode(b) for b in bodies])
+            batch = self.store.batch(period)
+            if batch.reports < self.task.min_batch_size:
+                raise BatchTooSmallError(
+                    f"the batch for {period} has fewer than {self.task.min_batch_size} "
+                    "valid reports and is not released"
+                )
+            collection_id = release.collection_id if release else secrets.token_urlsafe(16)
+            # The noise is drawn and kept first: from here on the week takes no report.
+            mine = noisy_sealed_share(self.task, self.store, 0, batch, collection_id)
+            helper = call(
+                f"{self.helper_url}/v1/secagg/aggregate_share",
+                {
+                    "period": period,
+                    "collection_id": collection_id,
+                    "report_count": batch.reports,
+                    "checksum": b64(batch.checksum),
+                },
+                self._token,
+            )
+            response = json.dumps(
+                {
+                    "task_id": b64(self.task.task_id),
+                    "period": period,
+                    "reports": batch.reports,
+                    "rejected": {"leader": batch.rejected, "helper": helper["rejected"]},
+                    "leader_share": b64(mine),
+                    "helper_share": helper["share"],
+                    "noise": self.task.noise_plan().to_json(),
+                }
+            ).encode()
+            self.store.finish_release(period, response)
+            return response
+
+    @property
+    def _token(self) -> str:
+        token = self.secrets.aggregator_token
+        if token is None:  # checked in __init__
+            raise SecureAggregationError("the leader has no token for the helper")
+        return token
+
+    def _run_job(self, period: str, reports: list[UploadReport]) -> None:
+        verify_key = self.secrets.verify_key
+        if verify_key is None:  # checked in __init__
+            raise SecureAggregationError("the leader has no verify key")
+        mine = [PrepInput(r.report_id, period, r.public_share, r.leader_share) for r in reports]
+        prepared = prepare_init(self.task, 0, self.keypair, verify_key, mine)
+        sent = [(r, p) for r, p in zip(reports, prepared, strict=True) if p.state is not None]
+        helper: dict[bytes, bytes | str] = {}
+        if sent:
+            job_id = b64(hashlib.sha256(b"".join(r.report_id for r, _ in sent)).digest())
+            body: dict[str, Any] = {
+                "period": period,
+                "reports": [
+                    {
+                        "id": b64(r.report_id),
+                        "public_share": b64(r.public_share),
+                        "sealed_share": b64(r.helper_share.encode()),
+                        "leader_prep_share": b64(p.prep_share),
+                    }
+                    for r, p in sent
+                ],
+            }
+            url = f"{self.helper_url}/v1/secagg/jobs/{job_id}"
+            for entry in call(url, body, self._token, method="PUT")["results"]:
+                rejected = entry.get("rejected")
+                helper[unb64(entry["id"], 16)] = rejected or unb64(entry["prep_message"])
+        finished = leader_finish(self.task, prepared, helper)
+        share, _ = aggregate(self.task, finished)
+        accepted = [f.report_id for f in finished if f.rejection is None]
+        rejected = [(f.report_id, f.rejection) for f in finished if f.rejection is not None]
+        self.store.record_job(period, accepted, rejected, share)
+
+
+def create_leader_app(
+    task: Task,
+    keypair: hpke.HpkeKeyPair,
+    secrets: AggregatorSecrets,
+    store: AggregatorStore,
+    helper_url: str,
+) -> Starlette:
+    """The leader's ASGI app."""
+    leader = Leader(task, keypair, secrets, store, helper_url)
+
+    return role_app(
+        task,
+        "leader",
+        [
+            Route("/v1/secagg/reports", leader.upload, methods=["PUT"]),
+            Route("/v1/secagg/collect", leader.collect, methods=["POST"]),
+        ],
+    )

@@ -1,0 +1,76 @@
+"""``discreet serve --role leader|helper``: one aggregator on uvicorn, access logging off."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from pathlib import Path
+
+from discreet.errors import RepositoryError, SecureAggregationError
+from discreet.secagg import hpke
+from discreet.secagg.task import Task, read_secrets
+from discreet.server.run import _announce, _listening_server, bind_listener, require_server_extra
+from discreet.server.storage import require_database_folder
+
+__all__ = ["ROLES", "serve_aggregator"]
+
+ROLES = ("leader", "helper")
+
+
+def serve_aggregator(
+    role: str,
+    *,
+    task_path: Path,
+    key_path: Path,
+    secrets_path: Path,
+    db_path: Path,
+    helper_url: str | None = None,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    ready: Callable[[str], None] = _announce,
+) -> None:
+    """Run the leader or the helper until SIGINT/SIGTERM.
+
+    The task, the key pair, the secrets, the database's folder and the address are
+    all checked before anything is announced; then ``ready`` gets the URL (by
+    default ``listening on http://HOST:PORT`` is printed, with the port bound).
+    """
+    require_server_extra()
+    import uvicorn
+
+    from discreet.server.secagg.helper import create_helper_app
+    from discreet.server.secagg.leader import create_leader_app
+    from discreet.server.secagg.store import AggregatorStore
+
+    if role not in ROLES:
+        raise SecureAggregationError(f"the role is one of {', '.join(ROLES)}")
+    if role == "leader" and not helper_url:
+        raise SecureAggregationError("the leader needs the helper's URL (--helper URL)")
+    task = Task.load(task_path)
+    keypair = hpke.read_keypair(key_path)
+    expected = task.leader_config if role == "leader" else task.helper_config
+    if keypair.config != expected:
+        raise SecureAggregationError(
+            f"{key_path} is not the {role}'s key pair named in {task_path}; check --key"
+        )
+    secrets = read_secrets(secrets_path)
+    require_database_folder(db_path)
+    listener = bind_listener(host, port)
+    store = AggregatorStore(db_path, task)
+    try:
+        app = (
+            create_leader_app(task, keypair, secrets, store, helper_url)
+            if helper_url is not None and role == "leader"
+            else create_helper_app(task, keypair, secrets, store)
+        )
+        config = uvicorn.Config(
+            app, access_log=False, log_level="warning", server_header=False, timeout_keep_alive=5
+        )
+        server = _listening_server(config, lambda bound: ready(f"http://{host}:{bound}"))
+        with contextlib.suppress(KeyboardInterrupt):
+            server.run(sockets=[listener])
+        if not server.started:
+            raise RepositoryError(f"the {role} did not start; see the error above")
+    finally:
+        listener.close()
+        store.close()

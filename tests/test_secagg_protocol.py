@@ -1,0 +1,158 @@
+"""The secure-aggregation protocol in process: task files, the report's bytes, and
+preparation as a pure function of a batch."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from discreet.cli import main
+from discreet.errors import ContributionInvalidError, ReportMalformedError, TaskInvalidError
+from discreet.secagg import hpke
+from discreet.secagg.prepare import (
+    UNDECRYPTABLE,
+    PrepInput,
+    aggregate,
+    helper_prepare,
+    leader_finish,
+    prepare_init,
+)
+from discreet.secagg.task import HELPER, LEADER, Task, TaskFiles, create_task, read_secrets
+from discreet.secagg.upload import UploadReport, make_report
+
+LENGTH = 8
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> TaskFiles:
+    return create_task(
+        tmp_path_factory.mktemp("task") / "t",
+        length=LENGTH,
+        max_weight=2,
+        min_batch_size=2,
+        epsilon=1.0,
+        delta=1e-9,
+    )
+
+
+def _run(files: TaskFiles, reports: list[UploadReport]) -> tuple[list[int], dict[bytes, str]]:
+    """Both aggregators' preparation, in process: the unsharded sum and the rejections."""
+    task = Task.load(files.task)
+    verify_key = read_secrets(files.secrets[LEADER]).verify_key
+    assert verify_key is not None
+    keys = {role: hpke.read_keypair(files.keys[role]) for role in (LEADER, HELPER)}
+    mine = [PrepInput(r.report_id, r.period, r.public_share, r.leader_share) for r in reports]
+    theirs = [PrepInput(r.report_id, r.period, r.public_share, r.helper_share) for r in reports]
+    prepared = prepare_init(task, 0, keys[LEADER], verify_key, mine)
+    helped = helper_prepare(
+        task, keys[HELPER], verify_key, theirs, [p.prep_share for p in prepared]
+    )
+    answers = {h.report_id: h.rejection or h.prep_message for h in helped}
+    finished = leader_finish(task, prepared, answers)
+    (leader_share, count), (helper_share, helper_count) = (
+        aggregate(task, finished),
+        aggregate(task, helped),
+    )
+    assert count == helper_count
+    total = task.vdaf().unshard([leader_share, helper_share], count)
+    return total, {f.report_id: f.rejection for f in finished if f.rejection is not None}
+
+
+def test_preparation_sums_the_valid_reports_and_names_the_rest(files: TaskFiles) -> None:
+    task = Task.load(files.task)
+    ones = [[i in (j % LENGTH, 3) for i in range(LENGTH)] for j in range(5)]
+    reports = [make_report(task, "2026-W50", m) for m in ones]
+    total, rejected = _run(files, reports)
+    assert total == [sum(m[i] for m in ones) for i in range(LENGTH)]
+    assert rejected == {}
+    moved = reports[0]  # the same shares, sealed for W50, presented as W51
+    moved = UploadReport(
+        moved.report_id, "2026-W51", moved.public_share, moved.leader_share, moved.helper_share
+    )
+    forged = make_report(task, "2026-W50", [True, True] + [False] * (LENGTH - 2))
+    forged = UploadReport(
+        forged.report_id, "2026-W50", reports[1].public_share, forged.leader_share,
+        forged.helper_share,
+    )  # fmt: skip
+    total, rejected = _run(files, [moved, forged, reports[2]])
+    assert total == [int(x) for x in ones[2]]
+    assert rejected == {moved.report_id: UNDECRYPTABLE, forged.report_id: UNDECRYPTABLE}
+
+
+def test_a_contribution_that_does_not_fit_is_refused_on_the_device(files: TaskFiles) -> None:
+    task = Task.load(files.task)
+    with pytest.raises(ContributionInvalidError, match="at most 2 ones"):
+        make_report(task, "2026-W50", [True] * 3 + [False] * (LENGTH - 3))
+    with pytest.raises(ContributionInvalidError):
+        make_report(task, "2026-W50", [True])
+    with pytest.raises(ContributionInvalidError):
+        make_report(task, "2026-W99", [False] * LENGTH)
+
+
+def test_a_report_round_trips_and_malformed_bytes_are_refused(files: TaskFiles) -> None:
+    task = Task.load(files.task)
+    data = make_report(task, "2026-W50", [False] * LENGTH).encode()
+    report = UploadReport.decode(data)
+    assert report.encode() == data
+    assert report.period == "2026-W50"
+    for bad in (data[:10], data[:-1], data + b"\0", data[:16] + b"\xff" * 4 + data[20:]):
+        with pytest.raises(ReportMalformedError):
+            UploadReport.decode(bad)
+
+
+def test_task_files_are_checked(files: TaskFiles, tmp_path: Path) -> None:
+    with pytest.raises(TaskInvalidError, match="already holds a task"):
+        create_task(
+            files.task.parent, length=4, max_weight=1, min_batch_size=1, epsilon=1, delta=1e-9
+        )
+    with pytest.raises(TaskInvalidError, match="no task file"):
+        Task.load(tmp_path / "missing.json")
+    good = json.loads(files.task.read_text(encoding="utf-8"))
+    for change in (
+        {"format": "other"},
+        {"vdaf": {**good["vdaf"], "type": "Prio3Sum"}},
+        {"labels": ["a"]},
+        {"batch": {"min_batch_size": 0}},
+        {"privacy": {"epsilon": 0, "delta": 1e-9}},
+        {"task_id": "short"},
+    ):
+        path = tmp_path / "task.json"
+        path.write_text(json.dumps({**good, **change}), encoding="utf-8")
+        with pytest.raises(TaskInvalidError):
+            Task.load(path)
+    secrets = files.secrets[HELPER]
+    os.chmod(secrets, 0o644)
+    try:
+        with pytest.raises(TaskInvalidError, match="chmod 600"):
+            read_secrets(secrets)
+    finally:
+        os.chmod(secrets, 0o600)
+    helper = read_secrets(secrets)
+    assert helper.collector_token is None
+    assert helper.verify_key == read_secrets(files.secrets[LEADER]).verify_key
+
+
+def test_publish_secagg_task_writes_a_task_from_labels(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    labels = tmp_path / "items.txt"
+    labels.write_text("m1\nm2\nm3\n", encoding="utf-8")
+    out = tmp_path / "task"
+    argv = ["publish", "secagg-task", "--out", str(out), "--labels", str(labels)]
+    code = main([*argv, "--max-weight", "2", "--min-batch-size", "10", "--json"])
+    assert code == 0
+    document = json.loads(capsys.readouterr().out)
+    task = Task.load(Path(document["task"]))
+    assert (task.labels, task.length, task.max_weight, task.min_batch_size) == (
+        ("m1", "m2", "m3"), 3, 2, 10,
+    )  # fmt: skip
+    assert document["noise"]["sigma_sq_per_aggregator"] == task.noise_plan().sigma_sq
+    assert sorted(p.name for p in out.iterdir() if p.stat().st_mode & 0o077 == 0) == sorted(
+        f"{role}.{kind}" for role in ("leader", "helper", "collector")
+        for kind in ("key", "secrets.json")
+    )  # fmt: skip
+    assert main([*argv]) != 0  # never over an existing task
+    assert "already holds a task" in capsys.readouterr().err
