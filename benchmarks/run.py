@@ -15,6 +15,7 @@ BENCHMARKS = (
     "bench_store",
     "bench_ldp",
     "bench_sketch",
+    "bench_report_store",
     "bench_server",
     "bench_recommend",
 )

@@ -27,7 +27,8 @@ from multiprocessing.context import ForkServerContext
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from discreet.profile.session import ProfileHome
+from discreet.engine import Engine
+from discreet.profile.session import ProfileHome, ProfileSession
 from discreet.store.keys import KeyFileKey
 from discreet.sync.client import sync_catalog
 
@@ -145,6 +146,23 @@ def sync_once(home: str, source: str, report: Connection, pause_at: int) -> None
     steps = Steps(report, pause_at)
     _report_file_changes(steps)
     sync_catalog(home, source, progress=lambda done, total, what: steps(what))
+    report.send_bytes(b"done")
+
+
+def send_queued_reports(
+    home: str, keyfile: str, url: str, report: Connection, pause_at: int
+) -> None:
+    """Send the queued reports through the engine, reporting each save as the step ``saved``."""
+    engine = Engine.open(home, key=KeyFileKey(keyfile))
+    steps = Steps(report, pause_at)
+    save = ProfileSession.save
+
+    def reported_save(session: ProfileSession) -> None:
+        save(session)
+        steps("saved")  # after the save: a pause here is a crash between two reports
+
+    ProfileSession.save = reported_save  # type: ignore[method-assign]
+    engine.send_reports(url, max_delay=0)
     report.send_bytes(b"done")
 
 

@@ -47,8 +47,6 @@ _PERIOD = re.compile(r"[0-9]{4}-W[0-9]{2}", re.ASCII)
 _NUMBER = re.compile(r"[0-9]{1,10}", re.ASCII)
 #: Catalog versions travel in four bytes (see :mod:`discreet.protocol.report`).
 _MAX_CATALOG = 2**32 - 1
-#: Batches up to this size are written on the event loop (see ``Service.reports``).
-INLINE_BATCH = 100
 #: A report naming an unknown catalog makes the service look for a new release in the
 #: repository, at most this often: a flood of such reports costs one scan per interval.
 RESCAN_SECONDS = 2.0
@@ -153,12 +151,8 @@ class Service:
             known = self.store.catalogs
             if any(r.catalog_version not in known for _, r in batch):
                 await run_in_threadpool(self.rescan)
-            # A batch of up to INLINE_BATCH reports (about 1.4 ms to write at 100) is
-            # written on the event loop when the store is free: under load, handing it to
-            # a thread and back costs more than the write. Anything else goes to a thread.
-            result = self.store.try_ingest(batch) if len(batch) <= INLINE_BATCH else None
-            if result is None:
-                result = await run_in_threadpool(self.store.ingest, batch)
+            # Each commit waits for the disk (see ReportStore), so never on the event loop.
+            result = await run_in_threadpool(self.store.ingest, batch)
         except WireError as exc:
             return _error(exc.status, str(exc))
         except ValueError as exc:
@@ -218,8 +212,10 @@ def privacy_statement(
             "user agents or any other request header",
             "identifiers, accounts, cookies, or times finer than the week",
         ],
-        "stores": "reports only as additive sketch increments per (week, kind, catalog "
-        "version), plus a random per-report token to ignore retries",
+        "stores": "only sums: one additive sketch per (week, kind, catalog version), to "
+        "which each report is added when it arrives, and each report's random token (to "
+        "ignore retries) with nothing else; nothing stored pairs two reports, whether they "
+        "came in one request or from one device",
         "publishes": f"estimates with standard errors, only from {min_reports} reports on",
         "threshold": {
             "min_reports": min_reports,
