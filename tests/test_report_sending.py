@@ -164,21 +164,26 @@ def test_a_report_withdrawn_during_its_delay_is_not_sent() -> None:
     assert len(forgotten.outbox) == 4  # the old profile was left alone, never settled
 
 
-def _device_with_queued_reports(
-    repo: PublisherRepository, url: str, tmp_path: Path
+@pytest.fixture
+def device(
+    repo: PublisherRepository, publish: Callable[..., object], tmp_path: Path
 ) -> tuple[Path, KeyFileKey]:
+    """A device's home and key, with a catalog synced and both reports of this week queued."""
+    publish()
     home = tmp_path / "device"
-    sync_catalog(home, url, root=repo.trusted_root_path)
+    with running_service(repo, tmp_path / "sync.db") as service:
+        sync_catalog(home, service.url, root=repo.trusted_root_path)
     catalog = InstalledCatalogs(home).open()
     key = KeyFileKey.create(tmp_path / "device.key")
+    today = dt.date.today()
     session = ProfileHome(home).create(
-        key, ProfileConfig("standard", "keyfile", str(key.path)), dt.date.today()
+        key, ProfileConfig("standard", "keyfile", str(key.path)), today
     )
     assert session is not None
-    session.record(catalog, "b1", "like", dt.date.today())
+    session.record(catalog, "b1", "like", today)
     params = catalog.manifest.reporting
-    session.profile.grant(params.to_json(), dt.date.today())
-    prepare_reports(session.profile, catalog, params, dt.date.today(), np.random.default_rng(1))
+    session.profile.grant(params.to_json(), today)
+    prepare_reports(session.profile, catalog, params, today, np.random.default_rng(1))
     assert len(session.profile.outbox) == 2
     session.save()
     session.close()
@@ -186,11 +191,10 @@ def _device_with_queued_reports(
 
 
 def test_a_crash_between_two_reports_loses_none_and_sends_none_twice(
-    repo: PublisherRepository, publish: Callable[..., object], tmp_path: Path
+    repo: PublisherRepository, device: tuple[Path, KeyFileKey], tmp_path: Path
 ) -> None:
-    publish()
+    home, key = device
     with running_service(repo, tmp_path / "reports.db") as service:
-        home, key = _device_with_queued_reports(repo, service.url, tmp_path)
         # The device sends its first report, saves, and is killed before the second.
         killed = run_and_kill(
             forkserver(), send_queued_reports, str(home), str(key.path), service.url, pause_at=1
@@ -208,13 +212,9 @@ def test_a_crash_between_two_reports_loses_none_and_sends_none_twice(
 
 
 @pytest.mark.usefixtures("direct")
-def test_the_engine_answers_while_a_report_is_on_its_way(
-    repo: PublisherRepository, publish: Callable[..., object], tmp_path: Path
-) -> None:
+def test_the_engine_answers_while_a_report_is_on_its_way(device: tuple[Path, KeyFileKey]) -> None:
     """The delays and the exchanges run without the engine's lock: the app is not held up."""
-    publish()
-    with running_service(repo, tmp_path / "reports.db") as service:
-        home, key = _device_with_queued_reports(repo, service.url, tmp_path)
+    home, key = device
     with keep_alive_server() as server, Engine.open(home, key=key) as engine:
         server.answer.clear()  # the service takes its time
         sender = threading.Thread(

@@ -185,22 +185,30 @@ def _query(rng: random.Random) -> bytes:
     return b"&".join(parts)
 
 
+PREFIXES = ["/healthz", "/metadata/", "/targets/catalog/", "/v1/reports", "/v1/estimates"]
+PREFIXES += ["/v1/privacy", "/", "/v1/", "/metadata", "/targets/"]
+
+
+def fuzzed_request(
+    rng: random.Random, good: dict[str, Any]
+) -> tuple[str, str, bytes, bytes, list[tuple[bytes, bytes]]]:
+    """One hostile request to any endpoint: method, path, query, body and headers."""
+    prefix = rng.choice(PREFIXES)
+    path = prefix + (_text(rng) if prefix.endswith("/") else "")
+    method = rng.choice(["GET", "GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS"])
+    if prefix == "/v1/reports" and rng.random() < 0.8:
+        method = "POST"
+    body = _body(rng, good) if method in ("POST", "PUT") else b""
+    return method, path, _query(rng), body, _headers(rng)
+
+
 def test_no_request_to_any_endpoint_causes_a_5xx(app: Any) -> None:
     rng = random.Random(SEED)  # seeded: a failure here is reproducible
     good = _good_batch(app)
-    prefixes = ["/healthz", "/metadata/", "/targets/catalog/", "/v1/reports", "/v1/estimates"]
-    prefixes += ["/v1/privacy", "/", "/v1/", "/metadata", "/targets/"]
     answered: dict[int, int] = {}
     for _ in range(REQUESTS):
-        prefix = rng.choice(prefixes)
-        path = prefix + (_text(rng) if prefix.endswith("/") else "")
-        method = rng.choice(["GET", "GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS"])
-        if prefix == "/v1/reports" and rng.random() < 0.8:
-            method = "POST"
-        body = _body(rng, good) if method in ("POST", "PUT") else b""
-        status, answer = asgi_request(
-            app, method, path, query=_query(rng), body=body, headers=_headers(rng)
-        )
+        method, path, query, body, headers = fuzzed_request(rng, good)
+        status, answer = asgi_request(app, method, path, query=query, body=body, headers=headers)
         assert status < 500, (method, path, status, answer[:200])
         answered[status] = answered.get(status, 0) + 1
     # The fuzzing reached the handlers, not only the router.

@@ -24,25 +24,17 @@ from urllib.parse import quote
 
 from _service import published_repo
 from tests.server_support import start_service_process
-from tests.test_server_fuzz import _body, _good_batch, _headers, _query, _text
+from tests.test_server_fuzz import _good_batch, fuzzed_request
 
 from discreet.server.storage import ReportStore
 
-PREFIXES = ["/healthz", "/metadata/", "/targets/catalog/", "/v1/reports", "/v1/estimates"]
-PREFIXES += ["/v1/privacy", "/", "/v1/", "/metadata", "/targets/"]
-
 
 def _request(rng: random.Random, good: dict[str, object]) -> bytes:
-    prefix = rng.choice(PREFIXES)
-    path = prefix + (_text(rng) if prefix.endswith("/") else "")
-    method = rng.choice(["GET", "GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS"])
-    if prefix == "/v1/reports" and rng.random() < 0.8:
-        method = "POST"
-    body = _body(rng, good) if method in ("POST", "PUT") else b""
+    method, path, query, body, headers = fuzzed_request(rng, good)
     target = quote(path.encode("utf-8", "surrogateescape"), safe="/%").encode()
-    query = quote(_query(rng), safe="=&%").encode()
+    query = quote(query, safe="=&%").encode()
     head = [f"{method} ".encode() + target + (b"?" + query if query else b"") + b" HTTP/1.1"]
-    for name, value in _headers(rng):
+    for name, value in headers:
         if name != b"content-length" and not any(c in value for c in b"\r\n\x00"):
             head.append(name + b": " + value)
     head += [b"content-length: " + str(len(body)).encode(), b"connection: close"]

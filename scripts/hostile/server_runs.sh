@@ -2,7 +2,7 @@
 # The server's hostile runs of issue 11, at full scale, on this checkout (after `make install`).
 #
 #   scripts/hostile/server_runs.sh [FUZZ_REQUESTS] [KILLS] [BATCHES_PER_KILL]
-#                                  (defaults: 50000, 30, 120)
+#                                  (defaults: 50000, 30, 200)
 #
 # (a) the seeded endpoint fuzz, in process and over HTTP: no 5xx;
 # (b) kill -9 of the service, again and again, while three clients post: every
@@ -15,7 +15,7 @@ cd "$(dirname "$0")/../.."
 py=.venv/bin/python
 fuzz="${1:-50000}"
 kills="${2:-30}"
-per_kill="${3:-120}"
+per_kill="${3:-200}"
 echo "== (a) endpoint fuzz, in process: $fuzz requests"
 DISCREET_FUZZ_REQUESTS="$fuzz" "$py" -m pytest tests/test_server_fuzz.py -k no_request \
   -q -s -p no:cacheprovider
