@@ -56,7 +56,7 @@ def _error_of(status: int, answer: bytes) -> str:
     return message
 
 
-# The inputs named in issue 11, each a 500 before.
+# The inputs named in issue 11, and one a larger run found, each a 500 before.
 NAMED = {
     "JSON nested 1,000 deep": ("POST", "/v1/reports", b"", b"[" * 1000 + b"]" * 1000),
     "a superscript digit as catalog": (
@@ -72,6 +72,8 @@ NAMED = {
         b"",
     ),
     "a metadata name over 255 characters": ("GET", "/metadata/" + "a" * 300 + ".json", b"", b""),
+    # Found by the 50,000-request run: the redirect to "/v1/reports" decoded the query.
+    "a query not in UTF-8, one slash off a route": ("POST", "/v1/reports/", b"x=\xff", b""),
 }
 
 

@@ -27,6 +27,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
@@ -54,6 +55,13 @@ RESCAN_SECONDS = 2.0
 
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
+
+
+async def _routing_error(request: Request, exc: Exception) -> Response:
+    """No such route, or not that method: the same JSON error as every other refusal."""
+    assert isinstance(exc, HTTPException)
+    message = "no such endpoint" if exc.status_code == 404 else str(exc.detail).lower()
+    return JSONResponse({"error": message}, status_code=exc.status_code, headers=exc.headers)
 
 
 def register_repository_catalogs(store: ReportStore, repo: PublisherRepository) -> list[int]:
@@ -287,4 +295,10 @@ def create_app(
         if close_store_on_shutdown:
             store.close()
 
-    return Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(
+        routes=routes, lifespan=lifespan, exception_handlers={HTTPException: _routing_error}
+    )
+    # Paths are matched whole: no redirect to the path without (or with) a final
+    # slash, which would also rebuild the URL from a query that may not be UTF-8.
+    app.router.redirect_slashes = False
+    return app
