@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import queue
 import re
+import resource
 import socket
 import subprocess
 import sys
@@ -137,9 +138,20 @@ LISTENING = re.compile(rb"^listening on http://127\.0\.0\.1:(\d+)$")
 
 
 def start_service_process(
-    repo: Path, db: Path, *extra: str, stderr: int | None = subprocess.DEVNULL
+    repo: Path,
+    db: Path,
+    *extra: str,
+    stderr: int | None = subprocess.DEVNULL,
+    open_files: int | None = None,
 ) -> ServiceProcess:
-    """``discreet serve --port 0`` in a process of its own, once it says where it listens."""
+    """``discreet serve --port 0`` in a process of its own, once it says where it listens.
+
+    ``open_files`` limits the files it may have open (soft and hard, as ``ulimit -n``).
+    """
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
+
     process = subprocess.Popen(
         [
             sys.executable,
@@ -158,6 +170,7 @@ def start_service_process(
         ],
         stdout=subprocess.PIPE,
         stderr=stderr,
+        preexec_fn=None if open_files is None else limit,
     )
     assert process.stdout is not None
     lines: queue.Queue[bytes | None] = queue.Queue()

@@ -2,25 +2,26 @@
 
     python scripts/hostile/slowloris.py [--connections 1100] [--seconds 45] [--fd-limit 1024]
 
-The service runs in its own process with its file descriptor limit lowered to
-``--fd-limit`` and its default guards (10 s for request headers, at most 800
-connections). One client keeps ``--connections`` connections open, each having
-sent half a request's headers, and opens a new one whenever the service drops
-one. Meanwhile a prober asks ``GET /healthz`` and posts one report
-(``POST /v1/reports``) in turn, four times a second, each with a 5 s timeout.
-The run prints what the attacker saw, every probe's outcome and latency, the
-service's peak of open files, and the size of its log.
+The service runs in its own process with its limit of open files set to
+``--fd-limit`` (soft and hard, as ``ulimit -n`` sets it) and its default
+guards (10 s for request headers, at most 800 connections). An attacker, in a
+process of its own, keeps ``--connections`` connections open, each having sent
+half a request's headers, and opens a new one whenever the service drops one.
+Meanwhile a prober asks ``GET /healthz`` and posts one report
+(``POST /v1/reports``) in turn, four times a second, each on a new connection
+with a 5 s timeout. The run prints what the attacker saw, every probe's outcome
+and latency, the service's peak of open files, and the size of its log.
 """
 
 from __future__ import annotations
 
 import argparse
-import http.client
+import contextlib
+import multiprocessing
 import resource
 import selectors
 import socket
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -30,25 +31,61 @@ from tests.server_support import start_service_process
 HALF_REQUEST = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: "
 
 
-def _probe(port: int, body: bytes | None) -> tuple[str, float]:
-    """One request: its outcome ("200", "503", "timeout", ...) and its latency in seconds."""
+def attack(port: int, connections: int, seconds: float, seen: dict[str, int]) -> None:
+    """Hold ``connections`` half-sent requests for ``seconds``, reopening each one dropped."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    counts = {"opened": 0, "503": 0, "408": 0, "closed without answer": 0, "connect failed": 0}
+    selector = selectors.DefaultSelector()
+    held: set[socket.socket] = set()
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        while len(held) < connections:
+            try:
+                sock = socket.create_connection(("127.0.0.1", port), timeout=2)
+                sock.sendall(HALF_REQUEST)
+            except OSError:
+                counts["connect failed"] += 1
+                break
+            sock.setblocking(False)
+            selector.register(sock, selectors.EVENT_READ)
+            held.add(sock)
+            counts["opened"] += 1
+        for key, _ in selector.select(timeout=0.2):
+            sock = key.fileobj
+            assert isinstance(sock, socket.socket)
+            try:
+                answer = sock.recv(4096)
+            except OSError:
+                answer = b""
+            status = answer[9:12].decode("ascii", "replace")
+            counts[status if status in ("503", "408") else "closed without answer"] += 1
+            selector.unregister(sock)
+            held.discard(sock)
+            sock.close()
+    for sock in held:
+        sock.close()
+    seen.update(counts)
+
+
+def probe(port: int, request: bytes) -> tuple[str, float]:
+    """One request on a new connection: its status (or what went wrong) and its latency."""
     started = time.monotonic()
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    answer = b""
     try:
-        if body is None:
-            conn.request("GET", "/healthz")
-        else:
-            conn.request("POST", "/v1/reports", body, {"Content-Type": "application/json"})
-        response = conn.getresponse()
-        response.read()
-        outcome = str(response.status)
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            # Answered (503) and closed before the request was all sent: read the answer.
+            with contextlib.suppress(OSError):
+                sock.sendall(request)
+            while chunk := sock.recv(4096):
+                answer += chunk
     except TimeoutError:
-        outcome = "timeout"
+        return "timeout", time.monotonic() - started
     except OSError as exc:
-        outcome = type(exc).__name__
-    finally:
-        conn.close()
-    return outcome, time.monotonic() - started
+        if not answer:
+            return type(exc).__name__, time.monotonic() - started
+    status = answer[9:12].decode("ascii", "replace") if answer.startswith(b"HTTP/1.1 ") else "none"
+    return status, time.monotonic() - started
 
 
 def _open_files(pid: int) -> int:
@@ -64,89 +101,70 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=45.0)
     parser.add_argument("--fd-limit", type=int, default=1024)
     options = parser.parse_args()
-    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    with tempfile.TemporaryDirectory() as tmp:
+    ctx = multiprocessing.get_context("spawn")
+    with tempfile.TemporaryDirectory() as tmp, ctx.Manager() as manager:
         folder = Path(tmp)
         repo = published_repo(folder)
         log = folder / "stderr.log"
-        # The service inherits the lowered limit; the attacker then takes the hard one.
-        resource.setrlimit(resource.RLIMIT_NOFILE, (options.fd_limit, hard))
         with log.open("wb") as stderr:
             service = start_service_process(
-                repo.path, folder / "reports.db", stderr=stderr.fileno()
+                repo.path,
+                folder / "reports.db",
+                stderr=stderr.fileno(),
+                open_files=options.fd_limit,
             )
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-        stop = threading.Event()
+        seen = manager.dict()
+        attacker = ctx.Process(
+            target=attack, args=(service.port, options.connections, options.seconds, seen)
+        )
         probes: list[tuple[str, str, float]] = []
-        peak_files = [0]
-
-        def prober() -> None:
-            turn = 0
-            while not stop.is_set():
-                kind = "healthz" if turn % 2 == 0 else "report"
-                outcome, latency = _probe(
-                    service.port, None if kind == "healthz" else one_report_body(repo)
-                )
-                probes.append((kind, outcome, latency))
-                peak_files[0] = max(peak_files[0], _open_files(service.process.pid))
-                turn += 1
-                stop.wait(0.25)
-
-        seen = {"opened": 0, "503": 0, "408": 0, "closed without answer": 0, "connect failed": 0}
-        selector = selectors.DefaultSelector()
-        held: set[socket.socket] = set()
-        probe_thread = threading.Thread(target=prober, daemon=True)
+        peak_files = 0
         try:
-            probe_thread.start()
-            end = time.monotonic() + options.seconds
-            while time.monotonic() < end:
-                while len(held) < options.connections:
-                    try:
-                        sock = socket.create_connection(("127.0.0.1", service.port), timeout=2)
-                        sock.sendall(HALF_REQUEST)
-                    except OSError:
-                        seen["connect failed"] += 1
-                        break
-                    sock.setblocking(False)
-                    selector.register(sock, selectors.EVENT_READ)
-                    held.add(sock)
-                    seen["opened"] += 1
-                for key, _ in selector.select(timeout=0.2):
-                    sock = key.fileobj
-                    assert isinstance(sock, socket.socket)
-                    try:
-                        answer = sock.recv(4096)
-                    except OSError:
-                        answer = b""
-                    status = answer[9:12].decode("ascii", "replace")
-                    seen[status if status in ("503", "408") else "closed without answer"] += 1
-                    selector.unregister(sock)
-                    held.discard(sock)
-                    sock.close()
+            attacker.start()
+            time.sleep(2)  # the attacker's connections first
+            turn = 0
+            while attacker.is_alive():
+                kind = "healthz" if turn % 2 == 0 else "report"
+                if kind == "healthz":
+                    request = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                else:
+                    body = one_report_body(repo)
+                    request = (
+                        b"POST /v1/reports HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                        b"Content-Type: application/json\r\nContent-Length: "
+                        + str(len(body)).encode()
+                        + b"\r\n\r\n"
+                        + body
+                    )
+                outcome, latency = probe(service.port, request)
+                probes.append((kind, outcome, latency))
+                peak_files = max(peak_files, _open_files(service.process.pid))
+                turn += 1
+                time.sleep(0.25)
+            attacker.join()
         finally:
-            stop.set()
-            probe_thread.join(10)
-            for sock in held:
-                sock.close()
+            if attacker.is_alive():
+                attacker.kill()
             alive = service.process.poll() is None
             service.process.terminate()
             service.process.wait(30)
+        attacked = dict(seen)
         text = log.read_text(encoding="utf-8", errors="replace")
     lines = [line for line in text.splitlines() if line.strip()]
-    print(f"attacker: {options.connections} connections held for {options.seconds:g} s: {seen}")
+    print(f"attacker: {options.connections} connections held for {options.seconds:g} s: {attacked}")
     for kind in ("healthz", "report"):
         mine = [(o, lat) for k, o, lat in probes if k == kind]
-        ok = sum(o == "200" for o, _ in mine)
-        latencies = sorted(lat for _, lat in mine)
         outcomes: dict[str, int] = {}
         for o, _ in mine:
             outcomes[o] = outcomes.get(o, 0) + 1
+        latencies = sorted(lat for _, lat in mine)
         print(
-            f"{kind}: {ok}/{len(mine)} answered 200 {outcomes}; latency p50 "
-            f"{latencies[len(latencies) // 2] * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms"
+            f"{kind}: {outcomes.get('200', 0)}/{len(mine)} answered 200 {outcomes}; latency "
+            f"p50 {latencies[len(latencies) // 2] * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms"
         )
     print(
-        f"service: alive at the end {alive}; peak open files {peak_files[0]} (limit {options.fd_limit})"
+        f"service: alive at the end {alive}; peak open files {peak_files} "
+        f"(limit {options.fd_limit})"
     )
     print(
         f"log: {len(lines)} lines, {len(text.encode())} bytes; "
