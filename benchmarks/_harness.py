@@ -28,8 +28,14 @@ def rss_mib(field: str = "VmRSS") -> float:
 
 
 def peak_rss_mib() -> float:
-    """Peak resident memory of this process so far, in MiB."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak resident memory of this process so far, in MiB.
+
+    Linux's ``VmHWM``, not ``ru_maxrss``: a process started by a large parent
+    inherits the parent's resident size at fork into ``ru_maxrss`` (the peak
+    survives the exec), which would charge a case with its runner's memory.
+    """
+    peak = rss_mib("VmHWM")
+    return peak if peak == peak else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def run_case(module: str, args: Sequence[str]) -> dict[str, Any]:

@@ -10,7 +10,6 @@ Each case runs in a fresh process on the same files.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import shutil
 import tempfile
@@ -19,36 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
+from _catalogs import make_catalog
 from _harness import rss_mib, run_case, table
-from discreet._fs import canonical_json, npy_bytes
-from discreet.catalog.index import INDEX_FILES, write_index
-from discreet.catalog.manifest import Manifest
+from discreet.catalog.index import INDEX_FILES
 from discreet.catalog.reader import Catalog
 
 MODES = ("mmap + index (installed)", "mmap, no index", "np.load (in memory)")
-
-
-def make_catalog(folder: Path, n: int, dim: int = 64) -> None:
-    """Write a synthetic catalog with ``n`` items straight to disk."""
-    rng = np.random.default_rng(0)
-    folder.mkdir(parents=True, exist_ok=True)
-    vectors = rng.standard_normal((n, dim), dtype=np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    (folder / "embeddings.npy").write_bytes(npy_bytes(vectors))
-    (folder / "popularity.npy").write_bytes(npy_bytes(np.full(n, 1 / n, dtype=np.float32)))
-    lines = [
-        f'{{"id":"item-{i:07d}","title":"Item {i}","categories":["c{i % 20}"]}}' for i in range(n)
-    ]
-    data = ("\n".join(lines) + "\n").encode()
-    (folder / "items.jsonl").write_bytes(data)
-    write_index(folder, [f"item-{i:07d}" for i in range(n)], data)
-    taxonomy = {
-        "format_version": 1,
-        "categories": [{"id": f"c{i}", "label": f"C{i}", "sensitive": False} for i in range(20)],
-    }
-    (folder / "taxonomy.json").write_bytes(canonical_json(taxonomy))
-    manifest = Manifest("bench", 1, dt.datetime.now(dt.UTC), n, dim, {}, "uniform", 20)
-    (folder / "manifest.json").write_bytes(canonical_json(manifest.to_json()))
 
 
 def case(folder: str, mode: str) -> dict[str, object]:

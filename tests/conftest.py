@@ -12,6 +12,9 @@ import pytest
 from discreet.publish.publisher import PublishResult, publish_catalog
 from discreet.publish.repository import PublisherRepository
 
+#: The attack tests' fixtures (``served``, ``synced_v1``), for every module.
+pytest_plugins = ["tests.attack_support"]
+
 TAXONOMY = {
     "format_version": 1,
     "categories": [

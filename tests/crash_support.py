@@ -14,6 +14,7 @@ whichever test starts the server.
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import multiprocessing
 import os
@@ -21,14 +22,19 @@ import re
 import shutil
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.context import ForkServerContext
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import numpy as np
+
 from discreet.engine import Engine
-from discreet.profile.session import ProfileHome, ProfileSession
+from discreet.profile.model import Profile
+from discreet.profile.session import BUDGET_RECORD, ProfileConfig, ProfileHome, ProfileSession
+from discreet.store import envelope
+from discreet.store.encrypted import EncryptedStore
 from discreet.store.keys import KeyFileKey
 from discreet.sync.client import sync_catalog
 
@@ -224,3 +230,127 @@ def run_and_kill(
             break
     receiver.close()
     return Killed(messages, paused)
+
+
+# ---- a campaign of kills mid-save ------------------------------------------------------
+#: The steps of one save, in order, as a child reports them.
+SAVE_STEPS = (
+    # the budget record first, so that it is never older than the profile
+    "half-written temporary file",
+    "fsync",
+    "chmod .profile.dsc.budget.tmp",
+    "replace profile.dsc.budget",
+    "fsync",
+    # then the profile
+    "half-written temporary file",
+    "fsync",
+    "chmod .profile.dsc.tmp",
+    "link .profile.dsc.bak.tmp",
+    "replace profile.dsc.bak",
+    "replace profile.dsc",
+    "fsync",
+)
+COMMIT = SAVE_STEPS.index("replace profile.dsc")  # once this step is done, the save is visible
+
+
+def new_profile_home(folder: Path) -> tuple[Path, KeyFileKey]:
+    """A home in ``folder`` with an empty profile protected by a key file."""
+    key = KeyFileKey.create(folder / "profile.key")
+    home = folder / "home"
+    session = ProfileHome(home).create(
+        key, ProfileConfig("standard", "keyfile", str(key.path)), DAY
+    )
+    assert session is not None
+    session.close()
+    return home, key
+
+
+def _committed(killed: Killed, before: int) -> tuple[int, list[str]]:
+    """The last count the child reported saved, and the steps of the save after it."""
+    committed, steps = before, list[str]()
+    for message in killed.messages:
+        if message.startswith("saved "):
+            committed, steps = int(message.removeprefix("saved ")), []
+        elif message.startswith("step "):
+            steps.append(message.removeprefix("step "))
+    return committed, steps
+
+
+def _events(payload: bytes) -> list[str]:
+    items = [e.item for e in Profile.from_bytes(payload).events]
+    assert items == [f"item-{i}" for i in range(1, len(items) + 1)], "events lost or reordered"
+    return items
+
+
+@dataclass
+class KillCampaign:
+    """What a campaign of ``kill -9`` mid-save found; every check is asserted as it runs."""
+
+    #: Paused kills by the save step they interrupted ("<index>: <step>").
+    interrupted: collections.Counter[str] = field(default_factory=collections.Counter)
+    free_kills: int = 0
+    #: Temporary files of killed saves found before the next open (all removed by it).
+    orphans_removed: int = 0
+    events: int = 0
+
+    @property
+    def kills(self) -> int:
+        return sum(self.interrupted.values()) + self.free_kills
+
+
+def _check_after_kill(home: Path, key: KeyFileKey, campaign: KillCampaign) -> int:
+    """Open the profile the kill left; check it, its backup and its budget; return its events."""
+    folder = ProfileHome(home).folder
+    campaign.orphans_removed += len(list(folder.glob(".profile.dsc.*tmp")))
+    with ProfileHome(home).open(key) as session:  # always opens: never a torn file
+        stored = len(_events(session.profile.to_bytes()))
+        assert isinstance(session.store, EncryptedStore)
+        if (folder / f"profile.dsc.{BUDGET_RECORD}").exists():  # from the first save on
+            assert session.store.load_record(BUDGET_RECORD) is not None, "the record is torn"
+    assert not list(folder.glob(".profile.dsc.*tmp")), "a killed save's leftovers survived open"
+    backup = folder / "profile.dsc.bak"
+    if backup.exists():  # the previous good state: it authenticates, one save behind at most
+        sealed = envelope.parse(backup.read_bytes())
+        payload = envelope.open_payload(sealed, envelope.unwrap(sealed.header, key))
+        assert len(_events(payload)) in (stored - 1, stored), "the backup is not the last save"
+    return stored
+
+
+def kill_saves(folder: Path, *, paused_per_step: int, free: int, seed: int) -> KillCampaign:
+    """``kill -9`` children saving a profile, between every two steps of a save, then freely.
+
+    Paused kills interrupt each step of the first, second or third save of a
+    child ``paused_per_step`` times in all (a multiple of 3); ``free`` more land
+    wherever a running child is. After each, the profile must open with every
+    save the child reported, its backup one save behind, and no leftovers.
+    """
+    assert paused_per_step % 3 == 0
+    home, key = new_profile_home(folder)
+    ctx = forkserver()
+    rng = np.random.default_rng(seed)
+    campaign = KillCampaign()
+    plan = [
+        save * len(SAVE_STEPS) + step + 1
+        for step in range(len(SAVE_STEPS))
+        for save in range(3)
+        for _ in range(paused_per_step // 3)
+    ]
+    for pause_at in rng.permutation(plan):
+        killed = run_and_kill(ctx, save_forever, str(home), str(key.path), pause_at=int(pause_at))
+        assert killed.paused
+        committed, steps = _committed(killed, campaign.events)
+        campaign.events = _check_after_kill(home, key, campaign)
+        assert steps == list(SAVE_STEPS[: len(steps)]), "the save protocol changed"
+        at = len(steps) - 1  # the step it stopped before
+        visible = committed + (1 if at > COMMIT else 0)
+        assert campaign.events == visible, (SAVE_STEPS[at], campaign.events, committed)
+        campaign.interrupted[f"{at}: {SAVE_STEPS[at]}"] += 1
+    for kill_after in rng.integers(1, 3 * len(SAVE_STEPS), size=free):
+        killed = run_and_kill(
+            ctx, save_forever, str(home), str(key.path), kill_after=int(kill_after)
+        )
+        committed, _ = _committed(killed, campaign.events)
+        campaign.events = _check_after_kill(home, key, campaign)
+        assert campaign.events in (committed, committed + 1), (campaign.events, committed)
+        campaign.free_kills += 1
+    return campaign

@@ -34,6 +34,28 @@ def refused_port() -> Iterator[int]:
         yield port
 
 
+@contextmanager
+def static_folder(folder: Path) -> Iterator[str]:
+    """``folder`` served over real HTTP on a free loopback port, as a plain web server would."""
+    import functools
+    import http.server
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            return None
+
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder))
+    )
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @dataclass
 class Running:
     url: str

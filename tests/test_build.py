@@ -13,7 +13,7 @@ import pytest
 from discreet.catalog.build import build_catalog_files
 from discreet.catalog.embedding import EmbeddingParams, fit_embeddings
 from discreet.catalog.items import Item, read_items
-from discreet.catalog.manifest import CATALOG_FILES, Manifest, load_notices
+from discreet.catalog.manifest import CATALOG_FILES, QUANTISED_FILES, Manifest, load_notices
 from discreet.catalog.popularity import load_estimates, prior_from_estimates
 from discreet.catalog.taxonomy import Taxonomy, load_taxonomy
 from discreet.errors import NoticesInvalidError, PopularityInvalidError
@@ -39,7 +39,7 @@ def _build(inputs: tuple[Path, Path], folder: Path, **kwargs: object) -> Manifes
 def test_build_is_deterministic(inputs: tuple[Path, Path], tmp_path: Path) -> None:
     _build(inputs, tmp_path / "a")
     _build(inputs, tmp_path / "b")
-    for name in CATALOG_FILES:
+    for name in CATALOG_FILES + QUANTISED_FILES:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     _build(inputs, tmp_path / "c", params=EmbeddingParams(seed=7, dim=4))
     assert (tmp_path / "c" / "embeddings.npy").read_bytes() != (

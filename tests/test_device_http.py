@@ -34,8 +34,15 @@ from discreet.errors import SourceUnavailableError
 from discreet.profile.model import LedgerEntry, PendingReport, Profile
 from discreet.protocol import production_rng
 from discreet.publish.repository import PublisherRepository
-from discreet.sync.client import InstalledCatalogs, sync_catalog
-from discreet.sync.fetchers import HttpFetcher, LocalFolderFetcher, resolve_source
+from discreet.sync.client import sync_catalog
+from discreet.sync.fetchers import (
+    OVERRUN_PROBE,
+    Downloaded,
+    HttpFetcher,
+    LocalFolderFetcher,
+    LongerThanSignedError,
+    resolve_source,
+)
 from discreet.sync.http import (
     DeviceHttpClient,
     PoolTransport,
@@ -45,6 +52,7 @@ from discreet.sync.http import (
     environment_proxy,
     is_retried,
 )
+from discreet.sync.installed import InstalledCatalogs
 from discreet.sync.reports import SendResult, send_reports
 from tests.server_support import forwarding_proxy, refused_port
 
@@ -974,14 +982,32 @@ def test_tuf_gets_a_download_error_when_every_attempt_fails(name: str) -> None:
     assert isinstance(caught.value.__cause__, SourceUnavailableError)
 
 
-def test_tuf_downloads_stop_at_the_signed_length() -> None:
-    tuf_fetcher, transport = fetcher(Answer(200, (b"x" * 600, b"x" * 600, b"x" * 600)), ok())
-    with pytest.raises(DownloadLengthMismatchError):
+def test_tuf_downloads_that_go_on_stop_just_past_the_signed_length() -> None:
+    """Endless data: reading stops at the probe past the length TUF allows, never later."""
+    endless = Answer(200, (b"x" * 40_000,) * 4)
+    tuf_fetcher, transport = fetcher(endless, ok())
+    assert 1000 + OVERRUN_PROBE < 80_000
+    with pytest.raises(DownloadLengthMismatchError) as caught:
         tuf_fetcher.download_bytes(URL + "/targets/catalog/items.jsonl", 1000)
+    assert not isinstance(caught.value, LongerThanSignedError)
     assert transport.responses[0].chunks_read == 2
     assert len(transport.calls) == 1
     exact, _ = fetcher(Answer(200, (b"x" * 1000,)))
     assert exact.download_bytes(URL + "/targets/catalog/items.jsonl", 1000) == b"x" * 1000
+
+
+def test_tuf_downloads_that_end_past_the_signed_length_are_longer_than_signed() -> None:
+    """A file that ends a little past its signed length is not endless data: it was altered."""
+    longer = Answer(200, (b"x" * 600, b"y" * 600))
+    tuf_fetcher, transport = fetcher(longer, longer)
+    url = URL + "/metadata/3.snapshot.json"
+    with pytest.raises(LongerThanSignedError) as caught:
+        tuf_fetcher.download_bytes(url, 1000)
+    assert (caught.value.url, caught.value.expected, caught.value.received) == (url, 1000, 1200)
+    assert tuf_fetcher.last_metadata == Downloaded(url, b"x" * 600 + b"y" * 600)
+    assert len(transport.calls) == 1  # an answer, not a failure: never retried
+    with pytest.raises(LongerThanSignedError), tuf_fetcher.download_file(url, 1000):
+        pass
 
 
 def test_tuf_gets_other_final_statuses_as_download_http_error() -> None:

@@ -28,7 +28,8 @@ from discreet.errors import (
     TaxonomyInvalidError,
 )
 from discreet.publish.repository import PublisherRepository
-from discreet.sync.client import InstalledCatalogs, sync_catalog
+from discreet.sync.client import sync_catalog
+from discreet.sync.installed import InstalledCatalogs
 
 #: Far deeper than the parser's recursion limit, far smaller than any size limit.
 DEEP = "[" * 100_000 + "]" * 100_000

@@ -142,7 +142,8 @@ def test_kiosk_init_keeps_nothing(client: Path, capsys: pytest.CaptureFixture[st
     code, out, _ = _run(capsys, "init", "--kiosk")
     assert code == 0
     assert "memory only" in out
-    assert sorted(p.name for p in (client / "profile").iterdir()) == ["config.json"]
+    settings = ["config.json", "config.json.bak"]  # the settings and their copy, nothing more
+    assert sorted(p.name for p in (client / "profile").iterdir()) == settings
     code, _, err = _run(capsys, "like", "b1")
     assert code == 1
     assert "kiosk mode" in err
@@ -253,18 +254,22 @@ def test_the_data_card_names_every_file_the_profile_keeps(
         assert name in described, name
 
 
-@pytest.mark.parametrize("content", [b"[]", b'"x"', b'{"format_version": "1", "mode": "standard"}'])
+@pytest.mark.parametrize(
+    "content", [b"[]", b'"x"', b'{"format_version": "1", "mode": "standard"}', b"[" * 100_000]
+)
 def test_malformed_settings_are_one_line_not_a_traceback(
     client: Path, capsys: pytest.CaptureFixture[str], content: bytes
 ) -> None:
     """Regression (issue 11): ``config.json`` holding ``[]`` raised AttributeError."""
     assert _run(capsys, "init")[0] == 0
-    (client / "profile" / "config.json").write_bytes(content)
+    for settings in ("config.json", "config.json.bak"):  # the copy too, or it stands in
+        (client / "profile" / settings).write_bytes(content)
     for argv in (("privacy",), ("recommend",), ("ledger",)):
         code, out, err = _run(capsys, *argv)
         assert code == 1, argv
         assert out == ""
-        assert "malformed" in err
+        assert "config.json is damaged, and so is its copy" in err
+        assert "the profile itself is untouched" in err
         assert len(err.strip().splitlines()) == 1
 
 

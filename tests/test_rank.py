@@ -18,7 +18,8 @@ from discreet.demo_data import (
 from discreet.profile.model import Profile
 from discreet.publish.publisher import publish_catalog
 from discreet.publish.repository import PublisherRepository
-from discreet.rank.ranker import Filters, Ranker
+from discreet.rank.ranker import Ranker
+from discreet.rank.records import Filters
 from discreet.rank.weights import RankingWeights
 from discreet.sync.client import sync_catalog
 

@@ -178,6 +178,31 @@ HOSTILE: dict[str, tuple[Callable[[Path], None], str]] = {
         lambda f: _array(f, "popularity.npy", lambda p: p * 2),
         "popularity.npy does not sum to one",
     ),
+    # The int8 copy of the embeddings (issue 15).
+    "int8 rows missing one item": (
+        lambda f: _array(f, "quantised.npy", lambda c: c[:-1]),
+        "quantised.npy is int8(7,",
+    ),
+    "int8 rows stored as floats": (
+        lambda f: _array(f, "quantised.npy", lambda c: c.astype(np.float32)),
+        "quantised.npy is float32(8,",
+    ),
+    "int8 scales of another length": (
+        lambda f: _array(f, "scales.npy", lambda s: s[:-1]),
+        "scales.npy is float32(7,)",
+    ),
+    "a negative int8 scale": (
+        lambda f: _array(f, "scales.npy", lambda s: s.__setitem__(0, -1.0)),
+        "scales.npy holds negative or non-finite scales",
+    ),
+    "int8 rows named but absent": (
+        lambda f: (f / "quantised.npy").unlink(),
+        "quantised.npy is not a valid array",
+    ),
+    "a manifest naming other int8 files": (
+        lambda f: _json(f, "manifest.json", lambda m: m["embeddings"]["int8"].update(codes="x")),
+        "embeddings.int8 must name quantised.npy and scales.npy",
+    ),
 }
 
 

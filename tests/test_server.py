@@ -30,7 +30,8 @@ from discreet.publish.repository import PublisherRepository
 from discreet.server.app import Service
 from discreet.server.storage import ReportStore
 from discreet.store.keys import KeyFileKey
-from discreet.sync.client import InstalledCatalogs, sync_catalog
+from discreet.sync.client import sync_catalog
+from discreet.sync.installed import InstalledCatalogs
 from discreet.sync.reports import send_reports
 from tests.clock_support import ManualClock
 from tests.server_support import http, refused_port, running_service

@@ -1,6 +1,6 @@
 """Slow clients cannot hold the service: a deadline for headers, a cap on connections.
 
-``scripts/hostile/slowloris.py`` runs the attack at full scale (1,100 connections
+``scripts/hostile/server_slowloris.py`` runs the attack at full scale (1,100 connections
 against a limit of 1,024 open files).
 
 A real ``discreet serve`` process and real sockets; every wait has a deadline.

@@ -111,6 +111,28 @@ def test_damaged_file_offers_the_backup(store_path: Path, keyfile: KeyFileKey) -
         assert store.load() == SECRET  # the previous generation
 
 
+def test_a_damaged_backup_is_never_offered_twice(store_path: Path, keyfile: KeyFileKey) -> None:
+    """Regression: a restored backup that failed too was offered again, and again."""
+    with EncryptedStore.open(store_path, keyfile) as store:
+        store.save(b"second")
+    for generation in (store_path, store_path.with_name("profile.dsc.bak")):
+        data = bytearray(generation.read_bytes())
+        data[-1] ^= 0xFF
+        generation.write_bytes(bytes(data))
+    with pytest.raises(CorruptStoreError, match="profile restore") as first:
+        EncryptedStore.open(store_path, keyfile)
+    assert first.value.backup is not None
+    EncryptedStore.restore_backup(store_path)
+    with pytest.raises(CorruptStoreError, match="it was the backup, so no undamaged") as second:
+        EncryptedStore.open(store_path, keyfile)
+    assert second.value.backup is None
+    assert "profile restore" not in str(second.value)
+    with pytest.raises(CorruptStoreError, match="the backup is damaged too"):
+        EncryptedStore.restore_backup(store_path)
+    assert not store_path.exists()
+    assert len(list(store_path.parent.glob("profile.dsc.damaged-*"))) == 2  # both kept
+
+
 def test_wrong_keys(tmp_path: Path, store_path: Path) -> None:
     with pytest.raises(WrongKeyError):
         EncryptedStore.open(store_path, KeyFileKey.create(tmp_path / "other.key"))

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import http.server
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -22,27 +19,17 @@ from discreet.errors import (
     SourceUnavailableError,
 )
 from discreet.publish.repository import PublisherRepository
-from discreet.sync.client import InstalledCatalogs, sync_catalog
+from discreet.sync.client import sync_catalog
+from discreet.sync.installed import InstalledCatalogs
 from tests.conftest import ITEMS
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        return None
+from tests.server_support import static_folder
 
 
 @pytest.fixture
 def http_source(repo: PublisherRepository) -> Iterator[str]:
     """The served folder over real HTTP on a free loopback port."""
-    handler = functools.partial(_QuietHandler, directory=str(repo.public))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with static_folder(repo.public) as url:
+        yield url
 
 
 def test_build_and_sync_round_trip_from_a_folder(

@@ -21,8 +21,9 @@ import pytest
 
 from discreet.errors import SourceUnavailableError
 from discreet.publish.repository import PublisherRepository
-from discreet.sync.client import InstalledCatalogs, sync_catalog
+from discreet.sync.client import sync_catalog
 from discreet.sync.http import DeviceHttpClient, RetryPolicy
+from discreet.sync.installed import InstalledCatalogs
 
 #: How long the server trickles on one connection before it hangs up.
 TRICKLE_FOR = 6.0

@@ -19,7 +19,8 @@ from discreet.catalog.manifest import CATALOG_FILES, Manifest
 from discreet.catalog.reader import verify_catalog_folder
 from discreet.errors import InsufficientSpaceError, UnsupportedFormatError
 from discreet.publish.repository import PublisherRepository
-from discreet.sync.client import InstalledCatalogs, sync_catalog
+from discreet.sync.client import sync_catalog
+from discreet.sync.installed import InstalledCatalogs
 from tests.conftest import TAXONOMY
 from tests.crash_support import Killed, forkserver, run_and_kill, sync_once
 

@@ -23,6 +23,7 @@ import pytest
 from discreet.catalog import items as items_module
 from discreet.catalog import manifest as manifest_module
 from discreet.catalog import reader as reader_module
+from discreet.catalog import scan as scan_module
 from discreet.catalog import taxonomy as taxonomy_module
 from discreet.catalog.items import read_items
 from discreet.catalog.manifest import load_notices
@@ -38,7 +39,8 @@ from discreet.errors import (
 from discreet.kiosk import run_kiosk
 from discreet.publish.publisher import publish_catalog
 from discreet.publish.repository import PublisherRepository
-from discreet.sync.client import InstalledCatalogs, sync_catalog
+from discreet.sync.client import sync_catalog
+from discreet.sync.installed import InstalledCatalogs
 
 CLEAR = "\x1b[2J\x1b[H"
 WINDOW_TITLE = "\x1b]0;pwned\x07"
@@ -269,6 +271,7 @@ def unchecked_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Pat
         (manifest_module, "control_problem"),
         (taxonomy_module, "control_problem"),
         (reader_module, "control_problem"),
+        (scan_module, "control_problem"),
     ]:
         monkeypatch.setattr(module, name, lambda text, multiline=False: None, raising=False)
     texts = {

@@ -20,9 +20,9 @@ echo "== (a) endpoint fuzz, in process: $fuzz requests"
 DISCREET_FUZZ_REQUESTS="$fuzz" "$py" -m pytest tests/test_server_fuzz.py -k no_request \
   -q -s -p no:cacheprovider
 echo "== (a) endpoint fuzz, over HTTP: $fuzz requests"
-"$py" scripts/hostile/http_fuzz.py --requests "$fuzz"
+"$py" scripts/hostile/server_http_fuzz.py --requests "$fuzz"
 echo "== (b) kill -9 while three clients post: $kills kills, up to $per_kill batches before each"
 DISCREET_SERVER_KILLS="$kills" DISCREET_BATCHES_PER_KILL="$per_kill" "$py" -m pytest \
   tests/test_server_crash.py -q -s -p no:cacheprovider
 echo "== (c) slowloris: 1100 connections, fd limit 1024, 45 s"
-"$py" scripts/hostile/slowloris.py --connections 1100 --seconds 45 --fd-limit 1024
+"$py" scripts/hostile/server_slowloris.py --connections 1100 --seconds 45 --fd-limit 1024

@@ -10,39 +10,57 @@ private counts.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from discreet import errors
-from discreet.catalog import (
-    Catalog,
-    Category,
-    Item,
-    Manifest,
-    Notice,
-    Taxonomy,
-    load_taxonomy,
-    read_items,
-)
-from discreet.demo_data import demo_items_path, demo_taxonomy_path
-from discreet.engine import Engine
-from discreet.home import resolve_home
-from discreet.profile import EventKind, Profile, RetentionPolicy
-from discreet.profile.session import ProfileConfig, ProfileHome, ProfileSession
-from discreet.publish import Expiries, PublisherRepository
-from discreet.rank import Explanation, Filters, Ranker, RankingWeights, Recommendation
-from discreet.store import EncryptedStore, KeyFileKey, KeyringKey, MemoryStore, PassphraseKey
-from discreet.sync import InstalledCatalogs, SyncResult, sync_catalog
+from discreet import _lazy, errors
 
 if TYPE_CHECKING:
     from discreet.catalog.embedding import EmbeddingParams
+    from discreet.catalog.items import Item, read_items
+    from discreet.catalog.manifest import Manifest, Notice
+    from discreet.catalog.reader import Catalog
+    from discreet.catalog.taxonomy import Category, Taxonomy, load_taxonomy
+    from discreet.demo_data import demo_items_path, demo_taxonomy_path
+    from discreet.engine import Engine
+    from discreet.home import resolve_home
+    from discreet.profile.model import EventKind, Profile, RetentionPolicy
+    from discreet.profile.session import ProfileConfig, ProfileHome, ProfileSession
     from discreet.publish.publisher import PublishResult, publish_catalog
+    from discreet.publish.repository import Expiries, PublisherRepository
+    from discreet.rank.explanation import Explanation
+    from discreet.rank.ranker import Ranker
+    from discreet.rank.records import Filters, Recommendation
+    from discreet.rank.weights import RankingWeights
+    from discreet.store.encrypted import EncryptedStore
+    from discreet.store.keys import KeyFileKey, KeyringKey, PassphraseKey
+    from discreet.store.memory import MemoryStore
+    from discreet.sync.client import SyncResult, sync_catalog
+    from discreet.sync.installed import InstalledCatalogs
 
-# Publisher-only names load scikit-learn; device code never imports them.
-_LAZY = {
-    "EmbeddingParams": "discreet.catalog.embedding",
-    "PublishResult": "discreet.publish.publisher",
-    "publish_catalog": "discreet.publish.publisher",
+# Every name is imported on first use: ``import discreet.engine`` loads neither
+# numpy, TUF nor the publisher's scikit-learn, which device code never needs.
+_WHERE = {
+    "discreet.catalog.embedding": ("EmbeddingParams",),
+    "discreet.catalog.items": ("Item", "read_items"),
+    "discreet.catalog.manifest": ("Manifest", "Notice"),
+    "discreet.catalog.reader": ("Catalog",),
+    "discreet.catalog.taxonomy": ("Category", "Taxonomy", "load_taxonomy"),
+    "discreet.demo_data": ("demo_items_path", "demo_taxonomy_path"),
+    "discreet.engine": ("Engine",),
+    "discreet.home": ("resolve_home",),
+    "discreet.profile.model": ("EventKind", "Profile", "RetentionPolicy"),
+    "discreet.profile.session": ("ProfileConfig", "ProfileHome", "ProfileSession"),
+    "discreet.publish.publisher": ("PublishResult", "publish_catalog"),
+    "discreet.publish.repository": ("Expiries", "PublisherRepository"),
+    "discreet.rank.explanation": ("Explanation",),
+    "discreet.rank.ranker": ("Ranker",),
+    "discreet.rank.records": ("Filters", "Recommendation"),
+    "discreet.rank.weights": ("RankingWeights",),
+    "discreet.store.encrypted": ("EncryptedStore",),
+    "discreet.store.keys": ("KeyFileKey", "KeyringKey", "PassphraseKey"),
+    "discreet.store.memory": ("MemoryStore",),
+    "discreet.sync.client": ("SyncResult", "sync_catalog"),
+    "discreet.sync.installed": ("InstalledCatalogs",),
 }
 
 __version__ = "0.1.0"
@@ -89,11 +107,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = _lazy.lazy_exports(__name__, _WHERE)

@@ -10,12 +10,13 @@ import os
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
-
-import filelock
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from discreet.errors import DiscreetError, InsufficientSpaceError
+
+if TYPE_CHECKING:
+    import filelock
+    import numpy as np
 
 
 def fsync_dir(path: Path) -> None:
@@ -78,6 +79,8 @@ def canonical_json(value: Any) -> bytes:
 
 def npy_bytes(array: np.ndarray[Any, Any]) -> bytes:
     """An array in ``.npy`` form, never pickled."""
+    import numpy as np  # not at the top: a profile's durable writes need no numpy
+
     buffer = io.BytesIO()
     np.save(buffer, array, allow_pickle=False)
     return buffer.getvalue()
@@ -95,6 +98,8 @@ def acquire_lock(
 
     Raise ``error(message)`` if another process still holds it after ``timeout`` seconds.
     """
+    import filelock  # not at the top: importing the engine should not pay for it
+
     lock = filelock.FileLock(str(path), timeout=timeout)
     try:
         lock.acquire()

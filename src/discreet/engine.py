@@ -20,12 +20,9 @@ import datetime as dt
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from discreet._closing import Closable
-from discreet.catalog.reader import Catalog
 from discreet.errors import (
     ConsentRequiredError,
     EngineClosedError,
@@ -36,16 +33,26 @@ from discreet.errors import (
 )
 from discreet.home import DEFAULT_APP_NAME, resolve_home
 from discreet.profile.model import Event, EventKind, LedgerEntry, Profile
-from discreet.profile.reports import Preview, describe_parameters, prepare_reports
 from discreet.profile.session import ProfileHome, ProfileSession
-from discreet.protocol.params import ReportingParams
-from discreet.rank.explanation import Explanation
-from discreet.rank.ranker import Filters, Interest, Ranker, Recommendation
-from discreet.rank.weights import RankingWeights
 from discreet.store.encrypted import EncryptedStore
-from discreet.store.keys import KeySource
-from discreet.sync.client import InstalledCatalogs, SyncResult, sync_catalog
-from discreet.sync.reports import SendResult, send_reports
+from discreet.sync.installed import InstalledCatalogs
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from discreet.catalog.reader import Catalog
+    from discreet.profile.reports import Preview
+    from discreet.protocol.params import ReportingParams
+    from discreet.rank.explanation import Explanation
+    from discreet.rank.ranker import Ranker
+    from discreet.rank.records import Interest, Recommendation
+    from discreet.rank.weights import RankingWeights
+    from discreet.store.keys import KeySource
+    from discreet.sync.client import SyncResult
+    from discreet.sync.reports import SendResult
+
+# Ranking (numpy), syncing (TUF) and reporting are imported where they are first
+# used, so that importing the engine or opening a profile stays cheap for an app.
 
 
 class Engine(Closable):
@@ -123,6 +130,8 @@ class Engine(Closable):
     def _current_ranker(self) -> Ranker:
         with self._lock:
             if self._ranker is None:
+                from discreet.rank.ranker import Ranker
+
                 self._ranker = Ranker(self._installed.open(), self._weights)
             return self._ranker
 
@@ -130,6 +139,10 @@ class Engine(Closable):
         self, source: str | None = None, *, root: str | Path | None = None, timeout: int = 30
     ) -> SyncResult:
         """Fetch, verify and install the newest catalog (safe from a background thread)."""
+        from discreet.catalog.reader import Catalog
+        from discreet.rank.ranker import Ranker
+        from discreet.sync.client import sync_catalog
+
         with self._sync_lock:
             target = source or self._installed.current_source()
             result = sync_catalog(self.home, target, root=root, timeout=timeout)
@@ -166,6 +179,8 @@ class Engine(Closable):
         explain: bool = True,
     ) -> list[Recommendation]:
         """The top ``k`` items, each with the reasons it is there."""
+        from discreet.rank.records import Filters
+
         ranker = self._current_ranker()
         filters = Filters((category,) if category else (), language, created_after, created_before)
         with self._lock:
@@ -258,6 +273,8 @@ class Engine(Closable):
 
     def reporting_terms(self) -> list[str]:
         """The installed catalog's reporting parameters in words, to show before consent."""
+        from discreet.profile.reports import describe_parameters
+
         return describe_parameters(self.reporting_parameters())
 
     def consent(self) -> str:
@@ -285,6 +302,8 @@ class Engine(Closable):
 
     def preview_reports(self, rng: np.random.Generator | None = None) -> Preview:
         """This period's reports (made once, ledgered, queued): the exact bytes to be sent."""
+        from discreet.profile.reports import prepare_reports
+
         catalog, params = self.catalog, self.reporting_parameters()
         with self._lock:
             preview = prepare_reports(self._live().profile, catalog, params, self.today(), rng)
@@ -299,6 +318,8 @@ class Engine(Closable):
         profile is saved after each one. The engine's other calls are not held
         up by the delays: meant for a background thread.
         """
+        from discreet.sync.reports import send_reports
+
         target = url or self._installed.current_source_url()
         return send_reports(
             lambda: self._live().profile,
@@ -357,10 +378,7 @@ class Engine(Closable):
             try:
                 removed = session.erase()
                 if not self.kiosk:
-                    config = ProfileHome(self.home).config_path
-                    if config.exists():
-                        config.unlink()
-                        removed.append(str(config))
+                    removed += ProfileHome(self.home).remove_settings()
             finally:
                 session.profile = Profile.new(self.today())  # nothing of the old one is kept
                 session.close()

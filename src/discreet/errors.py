@@ -20,6 +20,7 @@ The tree::
     ├── StoreError                    the encrypted profile store
     │   ├── WrongKeyError             wrong passphrase, key file or keyring key
     │   ├── CorruptStoreError         authentication failed, truncated or bad header
+    │   ├── CorruptSettingsError      ``config.json`` and its copy are both damaged
     │   ├── StoreLockedError          another process has the profile open
     │   ├── StoreReadOnlyError        a save in a read-only profile folder
     │   ├── StoreExistsError          ``init`` over an existing profile
@@ -43,7 +44,10 @@ The tree::
         └── CatalogRejectedError      an update failed verification;
             │                         the previous catalog stays in use
             ├── CatalogSignatureError     metadata not signed by trusted keys
-            ├── CatalogTamperedError      a target's bytes do not match
+            ├── CatalogTamperedError      a file's bytes do not match
+            │   └── CatalogMetadataTamperedError
+            │                                 a metadata file's bytes do not
+            │                                 match (altered or corrupted)
             ├── CatalogRollbackError      metadata older than what we trust
             ├── CatalogExpiredError       expired metadata (freeze attack)
             ├── CatalogMixAndMatchError   metadata from different releases
@@ -63,6 +67,7 @@ __all__ = [
     "CatalogError",
     "CatalogExpiredError",
     "CatalogInvalidError",
+    "CatalogMetadataTamperedError",
     "CatalogMixAndMatchError",
     "CatalogNameInvalidError",
     "CatalogNotInstalledError",
@@ -72,6 +77,7 @@ __all__ = [
     "CatalogSignatureError",
     "CatalogTamperedError",
     "ConsentRequiredError",
+    "CorruptSettingsError",
     "CorruptStoreError",
     "DiscreetError",
     "EngineClosedError",
@@ -194,6 +200,14 @@ class CorruptStoreError(StoreError):
         self.backup = backup
 
 
+class CorruptSettingsError(StoreError):
+    """The profile's settings (``config.json``) and their copy are damaged.
+
+    The encrypted profile itself is untouched; only the file that says how it
+    is protected has to be put back.
+    """
+
+
 class StoreLockedError(StoreError):
     """Another process holds the profile open for writing."""
 
@@ -284,6 +298,14 @@ class CatalogSignatureError(CatalogRejectedError):
 
 class CatalogTamperedError(CatalogRejectedError):
     """A catalog file does not match the length and hash that were signed."""
+
+
+class CatalogMetadataTamperedError(CatalogTamperedError):
+    """A metadata file does not match the length and hash signed for it, or its own signature.
+
+    It was altered after signing or corrupted in transit; a validly signed file
+    from another release is :class:`CatalogMixAndMatchError` instead.
+    """
 
 
 class CatalogRollbackError(CatalogRejectedError):

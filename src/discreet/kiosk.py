@@ -15,8 +15,8 @@ from pathlib import Path
 from discreet.catalog.text import printable
 from discreet.engine import Engine
 from discreet.errors import CatalogNotInstalledError
-from discreet.rank.ranker import Recommendation
-from discreet.sync.client import InstalledCatalogs
+from discreet.rank.records import Recommendation
+from discreet.sync.installed import InstalledCatalogs
 
 HELP = "commands: like N, dislike N, why N, more, interests, forget, help, quit"
 

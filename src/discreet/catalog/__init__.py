@@ -1,23 +1,23 @@
 """Catalog records, the publisher's build, and the on-device reader.
 
-The embedding pipeline (scikit-learn) is imported only when a publisher uses
-it, so that device code never loads the publisher's machine-learning stack.
+Every name is imported on first use: the embedding pipeline (scikit-learn)
+only when a publisher uses it, so that device code never loads the
+publisher's machine-learning stack, and the reader (numpy) only when a
+catalog is opened.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from discreet.catalog.items import Item, read_items
-from discreet.catalog.manifest import Manifest, Notice
-from discreet.catalog.reader import Catalog
-from discreet.catalog.taxonomy import Category, Taxonomy, load_taxonomy
+from discreet import _lazy
 
 if TYPE_CHECKING:
     from discreet.catalog.embedding import EmbeddingParams
-
-_LAZY = {"EmbeddingParams": "discreet.catalog.embedding"}
+    from discreet.catalog.items import Item, read_items
+    from discreet.catalog.manifest import Manifest, Notice
+    from discreet.catalog.reader import Catalog
+    from discreet.catalog.taxonomy import Category, Taxonomy, load_taxonomy
 
 __all__ = [
     "Catalog",
@@ -31,8 +31,13 @@ __all__ = [
     "read_items",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = _lazy.lazy_exports(
+    __name__,
+    {
+        "discreet.catalog.embedding": ("EmbeddingParams",),
+        "discreet.catalog.items": ("Item", "read_items"),
+        "discreet.catalog.manifest": ("Manifest", "Notice"),
+        "discreet.catalog.reader": ("Catalog",),
+        "discreet.catalog.taxonomy": ("Category", "Taxonomy", "load_taxonomy"),
+    },
+)

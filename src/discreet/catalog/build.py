@@ -1,6 +1,8 @@
 """Build one catalog version's files from the publisher's inputs.
 
-The output folder receives exactly :data:`~discreet.catalog.manifest.CATALOG_FILES`.
+The output folder receives exactly the manifest's
+:attr:`~discreet.catalog.manifest.Manifest.files`: the catalog files and the
+int8 copy of the embeddings with its scales.
 The build is deterministic: the same inputs, parameters, version and clock give
 byte-identical files.
 """
@@ -24,8 +26,9 @@ from discreet.catalog.embedding import (
     item_document,
 )
 from discreet.catalog.items import Item
-from discreet.catalog.manifest import Manifest, Notice
+from discreet.catalog.manifest import QUANTISED_FILES, Manifest, Notice
 from discreet.catalog.popularity import prior_from_estimates, uniform_prior
+from discreet.catalog.quantise import quantise
 from discreet.catalog.taxonomy import Taxonomy
 from discreet.protocol.params import ReportingParams
 
@@ -98,12 +101,16 @@ def build_catalog_files(
         embedding={**fitted.params.to_json(), "n_features": fitted.n_features},
         popularity_source=source,
         category_count=len(taxonomy),
+        quantised=True,
         reporting=reporting or ReportingParams(),
         notices=tuple(notices),
     )
     progress(3, _STAGES, "writing catalog files")
     atomic_write_bytes(folder / "items.jsonl", items_jsonl(items))
     atomic_write_bytes(folder / "embeddings.npy", npy_bytes(fitted.vectors))
+    codes, scales = quantise(fitted.vectors)
+    atomic_write_bytes(folder / QUANTISED_FILES[0], npy_bytes(codes))
+    atomic_write_bytes(folder / QUANTISED_FILES[1], npy_bytes(scales))
     atomic_write_bytes(folder / "popularity.npy", npy_bytes(prior))
     atomic_write_bytes(folder / "taxonomy.json", canonical_json(taxonomy.to_json()))
     atomic_write_bytes(folder / "manifest.json", canonical_json(manifest.to_json()))

@@ -41,13 +41,25 @@ def line_offsets(data: bytes) -> np.ndarray[Any, np.dtype[np.int64]]:
     return starts
 
 
+def id_hashes(ids: Sequence[str]) -> np.ndarray[Any, np.dtype[np.uint64]]:
+    """:func:`id_hash` of each of ``ids``."""
+    return np.fromiter((id_hash(i) for i in ids), dtype=np.uint64, count=len(ids))
+
+
 def write_index(folder: Path, ids: Sequence[str], items_data: bytes) -> None:
     """Write the index files for a release whose items are ``ids`` (in row order)."""
-    hashes = np.fromiter((id_hash(i) for i in ids), dtype=np.uint64, count=len(ids))
-    order = np.argsort(hashes, kind="stable")
-    offsets = line_offsets(items_data)
-    if len(offsets) != len(ids) + 1:
+    save_index(folder, id_hashes(ids), line_offsets(items_data))
+
+
+def save_index(
+    folder: Path,
+    hashes: np.ndarray[Any, np.dtype[np.uint64]],
+    offsets: np.ndarray[Any, np.dtype[np.int64]],
+) -> None:
+    """Write the index files from the id hashes (in row order) and the lines' offsets."""
+    if len(offsets) != len(hashes) + 1:
         raise ValueError("items.jsonl lines do not match the ids")
+    order = np.argsort(hashes, kind="stable")
     (folder / "index.hashes.npy").write_bytes(npy_bytes(hashes[order]))
     (folder / "index.rows.npy").write_bytes(npy_bytes(order.astype(np.int64)))
     (folder / "index.offsets.npy").write_bytes(npy_bytes(offsets))

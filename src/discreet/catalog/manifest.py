@@ -22,7 +22,7 @@ from discreet.protocol.params import ReportingParams
 
 MANIFEST_FORMAT = "discreet-catalog"
 MANIFEST_FORMAT_VERSION = 1
-#: The files of one catalog version, as TUF target names under ``catalog/``.
+#: The files every catalog version has, as TUF target names under ``catalog/``.
 CATALOG_FILES = (
     "manifest.json",
     "items.jsonl",
@@ -30,6 +30,10 @@ CATALOG_FILES = (
     "popularity.npy",
     "taxonomy.json",
 )
+#: The int8 copy of the embeddings and one float32 scale per row, for the ranker's
+#: first pass. Optional within format 1: a manifest names them when the release has
+#: them, and a release without them is ranked from ``embeddings.npy`` alone.
+QUANTISED_FILES = ("quantised.npy", "scales.npy")
 MAX_NOTICES = 20
 SEVERITIES = ("info", "warning", "critical")
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
@@ -129,13 +133,28 @@ class Manifest:
     popularity_source: str
     category_count: int
     dtype: str = "float32"
+    #: Whether the release carries :data:`QUANTISED_FILES`.
+    quantised: bool = False
     #: Parsed once here; every reader (device, server, CLI) uses this record.
     reporting: ReportingParams = field(default_factory=ReportingParams)
     notices: tuple[Notice, ...] = ()
     format_version: int = MANIFEST_FORMAT_VERSION
 
+    @property
+    def files(self) -> tuple[str, ...]:
+        """Every file of this release, as TUF target names under ``catalog/``."""
+        return CATALOG_FILES + (QUANTISED_FILES if self.quantised else ())
+
     def to_json(self) -> dict[str, Any]:
         """The manifest in its versioned JSON form."""
+        embeddings: dict[str, Any] = {
+            "file": "embeddings.npy",
+            "dim": self.dim,
+            "dtype": self.dtype,
+            "model": dict(self.embedding),
+        }
+        if self.quantised:
+            embeddings["int8"] = dict(zip(("codes", "scales"), QUANTISED_FILES, strict=True))
         return {
             "format": MANIFEST_FORMAT,
             "format_version": self.format_version,
@@ -145,12 +164,7 @@ class Manifest:
                 "built_at": self.built_at.isoformat(),
             },
             "items": {"file": "items.jsonl", "count": self.item_count},
-            "embeddings": {
-                "file": "embeddings.npy",
-                "dim": self.dim,
-                "dtype": self.dtype,
-                "model": dict(self.embedding),
-            },
+            "embeddings": embeddings,
             "popularity": {"file": "popularity.npy", "source": self.popularity_source},
             "taxonomy": {"file": "taxonomy.json", "categories": self.category_count},
             "reporting": self.reporting.to_json(),
@@ -198,6 +212,9 @@ def _parse(data: Any) -> Manifest:
         reporting = ReportingParams.from_json(data["reporting"])
     except ValueError as exc:
         raise ValueError(f"the reporting parameters are malformed: {exc}") from None
+    quantised = "int8" in emb
+    if quantised and emb["int8"] != dict(zip(("codes", "scales"), QUANTISED_FILES, strict=True)):
+        raise ValueError(f"embeddings.int8 must name {' and '.join(QUANTISED_FILES)}")
     source = data["popularity"]["source"]
     if not isinstance(source, str):
         raise ValueError("popularity.source must be text")
@@ -210,6 +227,7 @@ def _parse(data: Any) -> Manifest:
         embedding=dict(model),
         popularity_source=source,
         category_count=_int(data["taxonomy"]["categories"], "taxonomy.categories", 1, 100_000),
+        quantised=quantised,
         reporting=reporting,
         notices=tuple(Notice.from_json(n, f"notice #{i}") for i, n in enumerate(notices_raw, 1)),
         format_version=version,

@@ -8,7 +8,7 @@ when a downloaded release is installed.
 
 from __future__ import annotations
 
-import datetime as dt
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -17,36 +17,18 @@ import numpy as np
 
 from discreet.catalog import _json
 from discreet.catalog.features import CatalogFeatures
-from discreet.catalog.index import ItemIndex, write_index
-from discreet.catalog.items import Item, item_id_problem
-from discreet.catalog.manifest import Manifest
+from discreet.catalog.index import ItemIndex, save_index
+from discreet.catalog.items import Item
+from discreet.catalog.manifest import QUANTISED_FILES, Manifest
+from discreet.catalog.scan import parse_jsonl as parse_jsonl  # also the service's reader
+from discreet.catalog.scan import scan_items
 from discreet.catalog.taxonomy import Taxonomy
-from discreet.catalog.text import control_problem
 from discreet.errors import CatalogCorruptError, CatalogInvalidError, DiscreetError
 
 FloatArray = np.ndarray[Any, np.dtype[np.float32]]
 
 
-def parse_jsonl(data: bytes) -> list[Any]:
-    """Parse JSON lines, exactly one value per line, without a ``json.loads`` per line.
-
-    Raises ``ValueError`` (or ``UnicodeDecodeError``) on a malformed line, a
-    blank line, a line that holds more or less than one value, or nesting too
-    deep to parse.
-    """
-    text = data.decode("utf-8")
-    records: list[Any] = []
-    index, end = 0, len(text)
-    while index < end:
-        record, stop = _json.raw_decode(text, index)
-        if stop < end and text[stop] != "\n":
-            raise ValueError(f"line {len(records) + 1} does not hold exactly one JSON value")
-        records.append(record)
-        index = stop + 1
-    return records
-
-
-def _load_array(path: Path) -> FloatArray:
+def _load_array(path: Path) -> np.ndarray[Any, Any]:
     try:
         array = np.load(path, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError) as exc:
@@ -54,6 +36,14 @@ def _load_array(path: Path) -> FloatArray:
     if not isinstance(array, np.ndarray):
         raise CatalogInvalidError(f"{path.name} is not a single array")
     return array
+
+
+@dataclass(frozen=True)
+class Quantised:
+    """The int8 copy of the embeddings: row ``i`` is about ``scales[i] * codes[i]``."""
+
+    codes: np.ndarray[Any, np.dtype[np.int8]]
+    scales: FloatArray
 
 
 class Catalog:
@@ -64,12 +54,19 @@ class Catalog:
     """
 
     def __init__(
-        self, folder: Path, manifest: Manifest, embeddings: FloatArray, popularity: FloatArray
+        self,
+        folder: Path,
+        manifest: Manifest,
+        embeddings: FloatArray,
+        popularity: FloatArray,
+        quantised: Quantised | None = None,
     ) -> None:
         self.folder = folder
         self.manifest = manifest
         self.embeddings = embeddings
         self.popularity = popularity
+        #: The int8 rows and their scales, when the release has them (format 1 may not).
+        self.quantised = quantised
 
     @classmethod
     def open(cls, folder: str | Path) -> Catalog:
@@ -99,7 +96,15 @@ class Catalog:
             )
         if popularity.dtype != np.float32 or popularity.shape != (n,):
             raise CatalogInvalidError(f"popularity.npy is {popularity.dtype}{popularity.shape}")
-        return cls(folder, manifest, embeddings, popularity)
+        quantised = None
+        if manifest.quantised:
+            codes, scales = (_load_array(folder / name) for name in QUANTISED_FILES)
+            if codes.dtype != np.int8 or codes.shape != (n, dim):
+                raise CatalogInvalidError(f"{QUANTISED_FILES[0]} is {codes.dtype}{codes.shape}")
+            if scales.dtype != np.float32 or scales.shape != (n,):
+                raise CatalogInvalidError(f"{QUANTISED_FILES[1]} is {scales.dtype}{scales.shape}")
+            quantised = Quantised(codes, scales)
+        return cls(folder, manifest, embeddings, popularity, quantised)
 
     def __len__(self) -> int:
         return self.manifest.item_count
@@ -204,7 +209,10 @@ def verify_catalog_folder(folder: Path, *, index: bool = False) -> Catalog:
 
     Signed content is still checked: item count, unique ids, known categories,
     finite unit-norm embeddings and a valid popularity distribution. With
-    ``index=True`` the local look-up index is written from the same parse.
+    ``index=True`` the local look-up index and the ranking features are written
+    from the same pass. Items are read a block at a time (:mod:`.scan`), and the
+    arrays are checked a block at a time, so a release of a million items is
+    verified without holding it in memory.
     """
     catalog = Catalog._open(folder)
     try:
@@ -214,20 +222,11 @@ def verify_catalog_folder(folder: Path, *, index: bool = False) -> Catalog:
     if len(taxonomy) != catalog.manifest.category_count:
         raise CatalogInvalidError("taxonomy.json does not match the manifest's category count")
     _check_reporting(catalog, taxonomy)
-    try:
-        items_data = (folder / "items.jsonl").read_bytes()
-        records = parse_jsonl(items_data)
-    except (OSError, ValueError) as exc:
-        raise CatalogInvalidError(f"items.jsonl is invalid ({exc})") from None
-    if len(records) != len(catalog):
-        raise CatalogInvalidError(
-            f"items.jsonl has {len(records)} items, the manifest {len(catalog)}"
-        )
-    _check_items(records, frozenset(taxonomy.ids))
+    scan = scan_items(folder / "items.jsonl", taxonomy.ids, len(catalog))
     _check_vectors(catalog)
     if index:
-        write_index(folder, [r["id"] for r in records], items_data)
-        CatalogFeatures.from_records(records, taxonomy.ids).write(folder)
+        save_index(folder, scan.hashes, scan.offsets)
+        scan.features.write(folder)
     return Catalog._open(folder)
 
 
@@ -241,51 +240,6 @@ def _check_reporting(catalog: Catalog, taxonomy: Taxonomy) -> None:
         ) from None
 
 
-_ITEM_FIELDS = frozenset(("id", "title", "text", "categories", "created", "language"))
-
-
-def _check_items(records: list[Any], categories: frozenset[str]) -> None:
-    ids = set()
-    for record in records:
-        if not isinstance(record, dict) or not record.keys() <= _ITEM_FIELDS:
-            raise CatalogInvalidError("items.jsonl holds a record that is not an item")
-        item_id, title = record.get("id"), record.get("title")
-        if not isinstance(item_id, str) or not isinstance(title, str):
-            raise CatalogInvalidError("an item has a missing or non-text id or title")
-        # The publisher's rules again: a signed release may still be hostile.
-        problem = item_id_problem(item_id)
-        if problem is not None:
-            raise CatalogInvalidError(f"an item id {problem}")
-        if not title.strip():
-            raise CatalogInvalidError("an item has an empty title")
-        ids.add(item_id)
-        tags = record.get("categories", [])
-        if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
-            raise CatalogInvalidError("an item's categories are not a list of category ids")
-        if not categories.issuperset(tags):
-            raise CatalogInvalidError("an item names a category missing from taxonomy.json")
-        created = record.get("created")
-        if created is not None and not (isinstance(created, str) and _is_date(created)):
-            raise CatalogInvalidError("an item has an invalid 'created' date")
-        for key in ("text", "language"):
-            if not isinstance(record.get(key, ""), str):
-                raise CatalogInvalidError(f"an item has a non-text {key!r}")
-        for key, multiline in (("title", False), ("text", True), ("language", False)):
-            problem = control_problem(record.get(key, ""), multiline=multiline)
-            if problem is not None:
-                raise CatalogInvalidError(f"an item's {key} {problem}")
-    if len(ids) != len(records):
-        raise CatalogInvalidError("items.jsonl has duplicate ids")
-
-
-def _is_date(value: str) -> bool:
-    try:
-        dt.date.fromisoformat(value)
-    except ValueError:
-        return False
-    return True
-
-
 def _check_vectors(catalog: Catalog, block: int = 65_536) -> None:
     for start in range(0, len(catalog), block):
         chunk = np.asarray(catalog.embeddings[start : start + block])
@@ -295,6 +249,10 @@ def _check_vectors(catalog: Catalog, block: int = 65_536) -> None:
         # Rows are unit vectors, or zero for an item with no usable text.
         if not np.all((np.abs(norms - 1.0) < 1e-3) | (norms < 1e-6)):
             raise CatalogInvalidError("embeddings.npy rows are not unit vectors")
+    if catalog.quantised is not None:
+        scales = np.asarray(catalog.quantised.scales)
+        if not np.isfinite(scales).all() or (scales < 0).any():
+            raise CatalogInvalidError(f"{QUANTISED_FILES[1]} holds negative or non-finite scales")
     popularity = np.asarray(catalog.popularity)
     if not np.isfinite(popularity).all() or (popularity < 0).any():
         raise CatalogInvalidError("popularity.npy holds negative or non-finite values")

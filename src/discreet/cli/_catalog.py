@@ -8,7 +8,8 @@ from typing import Any
 from discreet.cli._command import add_command, positive_int
 from discreet.cli._output import StageProgress, emit, notice_lines
 from discreet.home import resolve_home
-from discreet.sync.client import DEFAULT_MAX_SECONDS, InstalledCatalogs, sync_catalog
+from discreet.sync.client import DEFAULT_MAX_SECONDS, sync_catalog
+from discreet.sync.installed import InstalledCatalogs
 
 
 def cmd_sync(args: argparse.Namespace) -> int:

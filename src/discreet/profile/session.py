@@ -3,24 +3,27 @@
 ``HOME/profile/`` holds ``profile.dsc`` (the encrypted store, with its
 backup and lock) and ``config.json``, which says how the profile is protected
 and its retention policy. The config holds nothing personal: it is what lets
-``discreet privacy`` show the data card without asking for a passphrase.
+``discreet privacy`` show the data card without asking for a passphrase. It
+carries a checksum of its content, and ``config.json.bak`` is a second copy:
+a damaged ``config.json`` is put back from it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from discreet._closing import Closable
-from discreet._fs import atomic_write_json
-from discreet.catalog.reader import Catalog
+from discreet._fs import atomic_write_bytes, canonical_json
 from discreet.errors import (
+    CorruptSettingsError,
     CorruptStoreError,
     StoreExistsError,
     StoreNotFoundError,
@@ -39,6 +42,9 @@ from discreet.store.keys import (
     describe_passphrase,
 )
 from discreet.store.memory import MemoryStore, TimerFactory, daemon_timer
+
+if TYPE_CHECKING:
+    from discreet.catalog.reader import Catalog
 
 CONFIG_FORMAT_VERSION = 1
 MODES = ("standard", "kiosk")
@@ -127,24 +133,63 @@ class ProfileHome:
         """The (non-personal) settings."""
         return self.folder / "config.json"
 
+    @property
+    def config_copy_path(self) -> Path:
+        """The second copy of the settings, which a damaged ``config.json`` is put back from."""
+        return self.folder / "config.json.bak"
+
     def config(self) -> ProfileConfig:
-        """The settings; raise :class:`StoreNotFoundError` before ``init``."""
+        """The settings; raise :class:`StoreNotFoundError` before ``init``.
+
+        A ``config.json`` that is unreadable, does not parse or does not match
+        its checksum is put back from its copy (and a damaged copy from
+        ``config.json``); if both are damaged, :class:`CorruptSettingsError`.
+        """
         try:
-            data = json.loads(self.config_path.read_bytes())
+            config = _read_settings(self.config_path)
         except FileNotFoundError:
             raise StoreNotFoundError(
                 "no profile here yet; create one with 'discreet init'"
             ) from None
-        except (OSError, ValueError):
-            raise StoreNotFoundError(
-                f"{self.config_path} is unreadable; fix or remove it, then run 'discreet init'"
-            ) from None
-        try:
-            return ProfileConfig.from_json(data)
-        except (KeyError, TypeError, ValueError):
-            raise StoreNotFoundError(
-                f"{self.config_path} is malformed; fix or remove it, then run 'discreet init'"
-            ) from None
+        except (OSError, _DamagedSettingsError):
+            try:
+                config = _read_settings(self.config_copy_path)
+            except (OSError, _DamagedSettingsError):
+                raise CorruptSettingsError(
+                    f"{self.config_path} is damaged, and so is its copy "
+                    f"{self.config_copy_path.name} (the profile itself is untouched); "
+                    "put config.json back from a backup of this folder"
+                ) from None
+        self._keep_settings(config)
+        return config
+
+    def _keep_settings(self, config: ProfileConfig) -> None:
+        """Make both settings files hold ``config`` with its checksum, if one does not.
+
+        Never once ``config.json`` is gone: a profile erased meanwhile stays erased.
+        """
+        data = _settings_bytes(config)
+        for path in (self.config_path, self.config_copy_path):
+            with contextlib.suppress(OSError):  # a read-only home is read as it is
+                if not self.config_path.is_file():
+                    return
+                if not path.is_file() or path.read_bytes() != data:
+                    atomic_write_bytes(path, data)
+
+    def _write_settings(self, config: ProfileConfig) -> None:
+        """The copy first: ``config.json`` existing is what says a profile exists."""
+        data = _settings_bytes(config)
+        atomic_write_bytes(self.config_copy_path, data)
+        atomic_write_bytes(self.config_path, data)
+
+    def remove_settings(self) -> list[str]:
+        """Delete the settings (the copy first); return what was removed."""
+        removed = []
+        for path in (self.config_copy_path, self.config_path):
+            if path.exists():
+                path.unlink()
+                removed.append(str(path))
+        return removed
 
     def create(
         self, source: KeySource | None, config: ProfileConfig, today: dt.date
@@ -156,7 +201,7 @@ class ProfileHome:
             )
         self.folder.mkdir(parents=True, exist_ok=True)
         if config.mode == "kiosk" or source is None:
-            atomic_write_json(self.config_path, config.to_json())
+            self._write_settings(config)
             return None
         if isinstance(source, KeyringKey):
             config = replace(
@@ -164,7 +209,7 @@ class ProfileHome:
             )
         profile = Profile.new(today, config.retention)
         store = EncryptedStore.create(self.store_path, source, initial=profile.to_bytes())
-        atomic_write_json(self.config_path, config.to_json())
+        self._write_settings(config)
         return ProfileSession(store, profile)
 
     def open(self, source: KeySource, *, lock_timeout: float = 2.0) -> ProfileSession:
@@ -196,9 +241,7 @@ class ProfileHome:
         if isinstance(source, KeyringKey):
             source.forget()
             removed.append(f"OS keyring entry '{source.entry_name}'")
-        self.config_path.unlink(missing_ok=True)
-        removed.append(str(self.config_path))
-        return removed
+        return removed + self.remove_settings()
 
     def data_card(self) -> dict[str, Any]:
         """The data card for this home, without opening the profile."""
@@ -214,6 +257,41 @@ class ProfileHome:
                 "budget": BUDGET_NOTE.format(name=self.store_path.name),
             }
         return data_card(config.retention, storage)
+
+
+class _DamagedSettingsError(Exception):
+    """A settings file that does not parse, or does not match its checksum."""
+
+
+def _settings_bytes(config: ProfileConfig) -> bytes:
+    document = config.to_json()
+    document["checksum"] = _checksum(document)
+    return canonical_json(document)
+
+
+def _checksum(document: Mapping[str, Any]) -> str:
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _read_settings(path: Path) -> ProfileConfig:
+    """Parse a settings file; raise :class:`_DamagedSettingsError` if it is damaged.
+
+    A file without a checksum (written before settings had one) is read as it is.
+    """
+    try:
+        document = json.loads(path.read_bytes())
+    except (ValueError, RecursionError):
+        raise _DamagedSettingsError from None
+    if not isinstance(document, dict):
+        raise _DamagedSettingsError
+    checksum = document.pop("checksum", None)
+    if checksum is not None and checksum != _checksum(document):
+        raise _DamagedSettingsError
+    try:
+        return ProfileConfig.from_json(document)
+    except (KeyError, TypeError, ValueError):
+        raise _DamagedSettingsError from None
 
 
 BUDGET_RECORD = "budget"

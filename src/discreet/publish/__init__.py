@@ -5,23 +5,16 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from discreet import _lazy
 from discreet.publish.repository import Expiries, PublisherRepository
 
 if TYPE_CHECKING:
     from discreet.publish.publisher import PublishResult, publish_catalog
 
-_LAZY = {
-    "PublishResult": "discreet.publish.publisher",
-    "publish_catalog": "discreet.publish.publisher",
-}
-
 __all__ = ["Expiries", "PublishResult", "PublisherRepository", "publish_catalog"]
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = _lazy.lazy_exports(
+    __name__, {"discreet.publish.publisher": ("PublishResult", "publish_catalog")}
+)

@@ -14,7 +14,6 @@ from discreet.catalog.build import Progress, build_catalog_files, no_progress
 from discreet.catalog.embedding import EmbeddingParams
 from discreet.catalog.items import read_items
 from discreet.catalog.manifest import (
-    CATALOG_FILES,
     NAME_RULE,
     Manifest,
     Notice,
@@ -136,7 +135,7 @@ def publish_catalog(
                 progress=progress,
             )
             targets_version = repo.publish_targets(
-                {f: staging / f for f in CATALOG_FILES}, expiries=expiries, now=now
+                {f: staging / f for f in built.manifest.files}, expiries=expiries, now=now
             )
         finally:
             shutil.rmtree(staging, ignore_errors=True)

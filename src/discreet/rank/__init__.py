@@ -1,7 +1,8 @@
 """On-device ranking: scoring, diversity, exploration and explanations."""
 
 from discreet.rank.explanation import Explanation, Reason, ScoreComponents
-from discreet.rank.ranker import Filters, Interest, Ranker, Recommendation
+from discreet.rank.ranker import Ranker
+from discreet.rank.records import Filters, Interest, Recommendation
 from discreet.rank.weights import RankingWeights
 
 __all__ = [

@@ -13,93 +13,68 @@ maximal-marginal-relevance pass over the best candidates adds diversity, and
 a share of slots goes to items from outside the user's top categories
 (deterministic within a day). With no usable history the ranking is
 popularity with diversity.
+
+On a large catalog that carries int8 rows, candidates come from an int8
+first pass (:mod:`discreet.rank.first_pass`) and are scored again exactly;
+results are always ordered by exact scores. Each ranking call runs BLAS on
+one thread (:mod:`discreet.rank.blas`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 import numpy as np
 
+from discreet.catalog.features import sorted_unique
+from discreet.catalog.items import Item
+from discreet.catalog.popularity import upper_quantile
 from discreet.catalog.reader import Catalog
 from discreet.profile.model import Profile
+from discreet.rank import first_pass
+from discreet.rank.blas import one_blas_thread
 from discreet.rank.explanation import Explanation, Reason, ScoreComponents
+from discreet.rank.records import Filters, Interest, Profiled, Recommendation
 from discreet.rank.weights import RankingWeights
 
 FloatArray = np.ndarray[Any, np.dtype[np.float32]]
 
 
-@dataclass(frozen=True)
-class Filters:
-    """What a caller restricts results to."""
-
-    categories: tuple[str, ...] = ()
-    language: str | None = None
-    created_after: dt.date | None = None
-    created_before: dt.date | None = None
-
-
-@dataclass(frozen=True)
-class Recommendation:
-    """One result."""
-
-    item_id: str
-    title: str
-    score: float
-    reasons: tuple[Reason, ...] = field(default_factory=tuple)
-
-    def to_json(self) -> dict[str, Any]:
-        """As JSON."""
-        return {
-            "item": self.item_id,
-            "title": self.title,
-            "score": round(self.score, 6),
-            "reasons": [r.to_json() for r in self.reasons],
-        }
-
-
-@dataclass(frozen=True)
-class Interest:
-    """What the profile says about one category."""
-
-    category: str
-    label: str
-    weight: float
-    muted: bool
-    sensitive: bool
-
-
-@dataclass(frozen=True)
-class _Profiled:
-    vector: FloatArray | None  # unit interest vector, None on cold start
-    rows: np.ndarray[Any, np.dtype[np.int64]]  # history rows contributing
-    weights: np.ndarray[Any, np.dtype[np.float64]]  # their weights
-    seen: np.ndarray[Any, np.dtype[np.int64]]  # rows to exclude
-    blocked_categories: tuple[str, ...]
-    top_categories: tuple[str, ...]
-
-
 class Ranker:
     """Ranks one catalog for any profile. Cheap to keep; safe to share across threads."""
 
-    def __init__(self, catalog: Catalog, weights: RankingWeights | None = None) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        weights: RankingWeights | None = None,
+        *,
+        first_pass_min_items: int = first_pass.MIN_ITEMS,
+    ) -> None:
         self.catalog = catalog
         self.weights = weights or RankingWeights()
+        # The int8 first pass, for a catalog that has the int8 rows and is large enough.
+        self._first_pass = (
+            first_pass.FirstPass(catalog.quantised)
+            if catalog.quantised is not None and len(catalog) >= first_pass_min_items
+            else None
+        )
         self._rows: dict[str, int | None] = {}
         self._fresh_cache: tuple[dt.date, FloatArray] | None = None
+        # The mapped array as a plain ndarray: indexing an np.memmap costs a Python call.
+        self._vectors: FloatArray = np.asarray(catalog.embeddings)
+        self._items: dict[int, Item] = {}
+        self._last_profiled: tuple[tuple[Any, ...], Profiled] | None = None
+        self._bases: dict[tuple[Any, ...], FloatArray] = {}
 
     # ---- per-catalog precomputation -----------------------------------------------
     @cached_property
     def _popularity(self) -> FloatArray:
-        prior = (
-            np.asarray(self.catalog.popularity, dtype=np.float64)
-            ** self.weights.popularity_exponent
-        )
+        prior = np.asarray(self.catalog.popularity, dtype=np.float64)
+        if self.weights.popularity_exponent != 1.0:  # x ** 1.0 is x: skip a pass over n
+            prior = prior**self.weights.popularity_exponent
         scaled = (
             np.log1p(prior / prior.max() * 1000.0) / np.log1p(1000.0) if prior.max() > 0 else prior
         )
@@ -115,7 +90,7 @@ class Ranker:
         prior = np.asarray(self.catalog.popularity)
         if self.catalog.manifest.popularity_source == "uniform" or np.ptp(prior) == 0:
             return np.zeros(len(prior), dtype=bool)
-        return prior >= np.quantile(prior, 0.9)
+        return np.asarray(prior >= upper_quantile(prior, 0.9))
 
     def _freshness(self, today: dt.date) -> FloatArray | None:
         """Newness of every item on ``today`` (computed once per day, not per request)."""
@@ -131,6 +106,15 @@ class Ranker:
         self._fresh_cache = (today, result)
         return result
 
+    def _item(self, row: int) -> Item:
+        """The item in ``row``, parsed once (results and histories repeat while a user browses)."""
+        item = self._items.get(row)
+        if item is None:
+            if len(self._items) >= 10_000:
+                self._items.clear()
+            item = self._items[row] = self.catalog.item_at(row)
+        return item
+
     # ---- the profile side --------------------------------------------------------------
     def _row(self, item_id: str) -> int | None:
         """The row of an item, memoised (histories are looked up on every request)."""
@@ -144,59 +128,81 @@ class Ranker:
                 self._rows[item_id] = row
         return row
 
-    def _blocked(self, profile: Profile) -> tuple[str, ...]:
-        taxonomy = self.catalog.taxonomy
-        sensitive = [
-            c
-            for c in taxonomy.sensitive_ids
-            if not {c, *taxonomy.ancestors(c)} & profile.sensitive_opt_in
-        ]
-        return tuple(sorted(set(sensitive) | set(profile.muted)))
+    @cached_property
+    def _labels(self) -> dict[str, str]:
+        return {c.id: c.label for c in self.catalog.taxonomy.categories}
 
-    def profiled(self, profile: Profile, today: dt.date) -> _Profiled:
-        """The interest vector and exclusions a profile implies."""
-        blocked = self._blocked(profile)
-        features = self.catalog.features
-        bits = features.category_bits
-        blocked_bits = features.bits_of(blocked)
-        blocked_rows = (
-            set(features.rows_in(blocked).tolist()) if blocked and bits is None else set()
+    @cached_property
+    def _sensitive(self) -> dict[str, frozenset[str]]:
+        """Each sensitive category, with itself and its ancestors (an opt-in to any admits it)."""
+        taxonomy = self.catalog.taxonomy
+        return {c: frozenset((c, *taxonomy.ancestors(c))) for c in taxonomy.sensitive_ids}
+
+    def _blocked(self, profile: Profile) -> tuple[str, ...]:
+        opted = profile.sensitive_opt_in
+        sensitive = {c for c, lineage in self._sensitive.items() if not lineage & opted}
+        return tuple(sorted(sensitive | set(profile.muted)))
+
+    def profiled(self, profile: Profile, today: dt.date) -> Profiled:
+        """The interest vector and exclusions a profile implies.
+
+        Kept for the last profile seen: while a user browses, nothing it depends on changes.
+        """
+        key = (
+            tuple(profile.events),
+            today,
+            profile.paused,
+            frozenset(profile.muted),
+            frozenset(profile.sensitive_opt_in),
         )
-        rows, weights, seen = [], [], []
+        cached = self._last_profiled
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        result = self._profile(profile, today)
+        self._last_profiled = (key, result)
+        return result
+
+    def _profile(self, profile: Profile, today: dt.date) -> Profiled:
+        blocked = self._blocked(profile)
+        events = profile.events
+        kinds = self.weights.kind_weights
+        # One pass in Python to look the items up; the arithmetic is numpy's.
+        known = [
+            (row, position, e.day.toordinal(), kinds.get(e.kind, 0.0))
+            for position, e in enumerate(events)
+            if (row := self._row(e.item)) is not None
+        ]
+        table = np.array(known, dtype=np.float64).reshape(len(known), 4)
+        all_rows = table[:, 0].astype(np.int64)
+        allowed = ~self._in_categories(all_rows, blocked)
+        row_array = all_rows[allowed]
+        position, day, kind_weight = table[allowed, 1], table[allowed, 2], table[allowed, 3]
+        decay = 0.5 ** (np.maximum(today.toordinal() - day, 0.0) / self.weights.half_life_days)
         recent = self.weights.recent_half_life_events
-        newest = len(profile.events) - 1
-        for position, event in enumerate(profile.events):
-            row = self._row(event.item)
-            if row is None:
-                continue  # no longer in this catalog
-            seen.append(row)
-            if (bits is not None and int(bits[row]) & blocked_bits) or row in blocked_rows:
-                continue
-            age = max((today - event.day).days, 0)
-            decay = 0.5 ** (age / self.weights.half_life_days)
-            if recent is not None:
-                decay *= 0.5 ** ((newest - position) / recent)
-            rows.append(row)
-            weights.append(self.weights.kind_weights.get(event.kind, 0.0) * decay)
-        row_array = np.asarray(rows, dtype=np.int64)
-        weight_array = np.asarray(weights, dtype=np.float64)
+        if recent is not None:
+            decay *= 0.5 ** ((len(events) - 1 - position) / recent)
+        weight_array = kind_weight * decay
         vector: FloatArray | None = None
-        if not profile.paused and len(rows) and (weight_array > 0).any():
-            combined = (
-                np.asarray(self.catalog.embeddings[row_array], dtype=np.float64).T @ weight_array
-            )
+        if not profile.paused and len(row_array) and (weight_array > 0).any():
+            combined = np.asarray(self._vectors[row_array], dtype=np.float64).T @ weight_array
             norm = np.linalg.norm(combined)
             if norm > 0:
                 vector = (combined / norm).astype(np.float32)
         top = self._top_categories(row_array, weight_array, blocked)
-        return _Profiled(
-            vector,
-            row_array,
-            weight_array,
-            np.unique(np.asarray(seen, dtype=np.int64)),
-            blocked,
-            top,
+        return Profiled(
+            vector, row_array, weight_array, sorted_unique(all_rows), blocked, top, today
         )
+
+    def _in_categories(
+        self, rows: np.ndarray[Any, np.dtype[np.int64]], categories: Sequence[str]
+    ) -> np.ndarray[Any, np.dtype[np.bool_]]:
+        """Which of ``rows`` are in any of ``categories``."""
+        f = self.catalog.features
+        if not categories:
+            return np.zeros(len(rows), dtype=bool)
+        if f.category_bits is not None:
+            return np.asarray((f.category_bits[rows] & f.bits_of(categories)) != 0)
+        return np.isin(rows, f.rows_in(categories))
 
     def _top_categories(
         self, rows: np.ndarray[Any, Any], weights: np.ndarray[Any, Any], blocked: Sequence[str]
@@ -215,13 +221,14 @@ class Ranker:
     ) -> np.ndarray[Any, np.dtype[np.float64]]:
         """The summed event weight of each category over the given history rows."""
         f = self.catalog.features
-        counts = np.diff(f.indptr)[rows]
         starts = f.indptr[rows]
+        counts = f.indptr[rows + 1] - starts
         positions = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
         totals = np.zeros(len(f.category_ids))
         np.add.at(totals, f.indices[positions], np.repeat(weights, counts))
         return totals
 
+    @one_blas_thread
     def interests(self, profile: Profile, today: dt.date) -> list[Interest]:
         """Each category with the weight the profile gives it, muted and sensitive flags."""
         p = self.profiled(profile, today)
@@ -242,26 +249,37 @@ class Ranker:
         )
 
     # ---- scoring -----------------------------------------------------------------------
-    def scores(self, p: _Profiled, today: dt.date) -> FloatArray:
-        """The score of every item (before exclusions)."""
-        w = self.weights
+    def scores(self, p: Profiled, today: dt.date) -> FloatArray:
+        """The exact score of every item (before exclusions)."""
         if p.vector is None:
             score = self._popularity.copy()
-        else:
-            score = np.asarray(self.catalog.embeddings @ p.vector, dtype=np.float32)
-            if w.popularity:
-                score += self._weighted_popularity
-        fresh = self._freshness(today)
-        if fresh is not None:
-            score += w.freshness * fresh
+            fresh = self._freshness(today)
+            if fresh is not None:
+                score += self.weights.freshness * fresh
+            return score
+        score = np.asarray(self._vectors @ p.vector, dtype=np.float32)
+        self._add_priors(score, today, slice(None))
         return score
 
-    def _mask(self, score: FloatArray, p: _Profiled, filters: Filters) -> None:
-        """Set excluded items' scores to -inf, in place."""
+    def _add_priors(
+        self, score: FloatArray, today: dt.date, rows: slice | np.ndarray[Any, Any]
+    ) -> None:
+        """Add the popularity and freshness terms of ``rows`` to their similarities, in place."""
+        w = self.weights
+        if w.popularity:
+            score += self._weighted_popularity[rows]
+        fresh = self._freshness(today)
+        if fresh is not None:
+            score += w.freshness * fresh[rows]
+
+    def _mask(
+        self, score: FloatArray, p: Profiled, filters: Filters, *, blocked: bool = True
+    ) -> None:
+        """Set excluded items' scores to -inf, in place (``blocked=False``: not the categories)."""
         f = self.catalog.features
         score[p.seen] = -np.inf
-        for category in p.blocked_categories:  # one cached row array each: no union to sort
-            score[f.rows_in([category])] = -np.inf
+        if blocked:
+            self._block(score, p.blocked_categories)
         if filters.categories:
             keep = np.zeros(len(score), dtype=bool)
             for category in filters.categories:
@@ -276,6 +294,28 @@ class Ranker:
         if filters.created_before is not None:
             score[(f.created == 0) | (f.created > filters.created_before.toordinal())] = -np.inf
 
+    def _block(self, score: FloatArray, categories: Sequence[str]) -> None:
+        """Set the scores of items in ``categories`` to -inf, in place."""
+        for category in categories:  # one cached row array each: no union to sort
+            score[self.catalog.features.rows_in([category])] = -np.inf
+
+    def _first_pass_base(self, p: Profiled, today: dt.date) -> FloatArray:
+        """What the first pass adds to every similarity: the priors, and -inf where blocked.
+
+        Kept for the last few (blocked categories, day) seen: the same for most requests.
+        """
+        key = (p.blocked_categories, today if self.weights.freshness else None)
+        base = self._bases.get(key)
+        if base is None:
+            base = np.zeros(len(self.catalog), dtype=np.float32)
+            self._add_priors(base, today, slice(None))
+            self._block(base, p.blocked_categories)
+            if len(self._bases) >= 4:
+                self._bases.clear()
+            self._bases[key] = base
+        return base
+
+    @one_blas_thread
     def recommend(
         self,
         profile: Profile,
@@ -294,124 +334,144 @@ class Ranker:
             return []
         today = today or dt.date.today()
         p = self.profiled(profile, today)
-        score = self.scores(p, today)
-        self._mask(score, p, filters or Filters())
         # One partial sort serves both the diversity pool and the exploration slots.
         slots = int(k * self.weights.exploration_share) if p.vector is not None else 0
         pool = max(self.weights.pool, 3 * k)
-        depth = min(len(score), max(pool, 50 * slots, 2_000 if slots else 0))
-        candidates = np.argpartition(score, len(score) - depth)[len(score) - depth :]
-        candidates = candidates[np.isfinite(score[candidates])]
+        depth = max(pool, 50 * slots, 2_000 if slots else 0)
+        candidates, scores = self._candidates(p, today, filters or Filters(), depth)
         if not len(candidates):
             return []
-        candidates = candidates[np.argsort(-score[candidates], kind="stable")]
-        top = candidates[:pool]
         lam = self.weights.mmr_lambda if diversity is None else diversity
-        chosen = self._mmr(top, score[top], min(k, len(top)), lam)
-        explore = self._exploration(p, score, candidates, chosen, slots, today)
-        rows = [r for r in chosen if r not in explore][: k - len(explore)] + explore
-        items = [self.catalog.item_at(row) for row in rows]
+        top = min(pool, len(candidates))
+        # Positions in the candidates, best first: diversity's picks, then exploration's.
+        chosen = self._mmr(candidates[:top], scores[:top], min(k, top), lam)
+        explore = self._exploration(p, candidates, scores, chosen, slots, today)
+        picked = [i for i in chosen if i not in explore][: k - len(explore)] + explore
+        rows = [int(candidates[i]) for i in picked]
+        items = [self._item(row) for row in rows]
         if not explain:
             return [
-                Recommendation(i.id, i.title, float(score[r]))
-                for r, i in zip(rows, items, strict=True)
+                Recommendation(item.id, item.title, float(scores[i]))
+                for i, item in zip(picked, items, strict=True)
             ]
-        reasons = self._reasons_for(rows, [i.categories for i in items], p, set(explore), today)
+        explored = {int(candidates[i]) for i in explore}
+        reasons = self._reasons_for(rows, [i.categories for i in items], p, explored, today)
         return [
-            Recommendation(i.id, i.title, float(score[r]), why)
-            for r, i, why in zip(rows, items, reasons, strict=True)
+            Recommendation(item.id, item.title, float(scores[i]), why)
+            for i, item, why in zip(picked, items, reasons, strict=True)
         ]
+
+    def _candidates(
+        self, p: Profiled, today: dt.date, filters: Filters, depth: int
+    ) -> tuple[np.ndarray[Any, np.dtype[np.int64]], FloatArray]:
+        """The ``depth`` best rows that may be shown, best first, and their exact scores."""
+        if self._first_pass is None or p.vector is None:
+            score = self.scores(p, today)
+            self._mask(score, p, filters)
+            depth = min(len(score), depth)
+            candidates = np.argpartition(score, len(score) - depth)[len(score) - depth :]
+            candidates = candidates[np.isfinite(score[candidates])]
+            candidates = candidates[np.argsort(-score[candidates], kind="stable")]
+            return candidates, score[candidates]
+        # Two stages: approximate scores for every item from the int8 rows, then exact
+        # float32 scores for the few hundred best; equal exact scores go by row.
+        approximate = self._first_pass.scores(p.vector, self._first_pass_base(p, today))
+        self._mask(approximate, p, filters, blocked=False)
+        rows = np.sort(first_pass.top_rows(approximate, first_pass.candidate_count(depth)))
+        exact = np.asarray(self._vectors[rows] @ p.vector, dtype=np.float32)
+        self._add_priors(exact, today, rows)
+        order = np.argsort(-exact, kind="stable")[:depth]
+        return rows[order], exact[order]
 
     def _mmr(
         self, rows: np.ndarray[Any, Any], scores: np.ndarray[Any, Any], k: int, lam: float
     ) -> list[int]:
+        """Maximal marginal relevance: the positions in ``rows`` of ``k`` relevant, varied picks."""
         if lam >= 1.0 or k <= 1:
-            return [int(r) for r in rows[:k]]
-        vectors = np.asarray(self.catalog.embeddings[np.sort(rows)], dtype=np.float32)
-        order = np.argsort(np.argsort(rows))  # positions of rows within the sorted fetch
-        vectors = vectors[order]
+            return list(range(min(k, len(rows))))
+        vectors = self._vectors[rows]
         spread = scores.max() - scores.min()
         relevance = (scores - scores.min()) / spread if spread > 0 else np.ones_like(scores)
         similarity = vectors @ vectors.T
+        weighted = lam * relevance
         selected = [0]
+        taken = np.zeros(len(rows), dtype=bool)
+        taken[0] = True
         closest = similarity[0].copy()
+        value = np.empty_like(weighted)
         for _ in range(1, k):
-            value = lam * relevance - (1 - lam) * closest
-            value[selected] = -np.inf
+            np.subtract(weighted, np.multiply(1 - lam, closest, out=value), out=value)
+            value[taken] = -np.inf
             pick = int(np.argmax(value))
             selected.append(pick)
-            closest = np.maximum(closest, similarity[pick])
-        return [int(rows[i]) for i in selected]
+            taken[pick] = True
+            np.maximum(closest, similarity[pick], out=closest)
+        return selected
 
     def _exploration(
         self,
-        p: _Profiled,
-        score: FloatArray,
+        p: Profiled,
         candidates: np.ndarray[Any, Any],
+        scores: FloatArray,
         chosen: list[int],
         slots: int,
         today: dt.date,
     ) -> list[int]:
-        """``slots`` picks from the best candidates outside the user's top categories."""
+        """The positions of ``slots`` picks among the best candidates outside the top categories."""
         if slots == 0 or not p.top_categories:
             return []
-        f = self.catalog.features
-        if f.category_bits is not None:
-            inside = (f.category_bits[candidates] & f.bits_of(p.top_categories)) != 0
-        else:
-            inside = np.isin(candidates, f.rows_in(p.top_categories))
-        outside = candidates[~inside]
-        outside = outside[np.isin(outside, chosen, invert=True)]
+        inside = self._in_categories(candidates, p.top_categories)
+        inside[chosen] = True
+        outside = np.flatnonzero(~inside)
         if not len(outside):
             return []
-        best = outside[np.argsort(-score[outside])[: 10 * slots]]
-        # The same picks all day for the same history; no identifier is involved.
-        seed_text = today.isoformat() + "|" + ",".join(map(str, sorted(p.seen.tolist())))
-        seed = int.from_bytes(hashlib.sha256(seed_text.encode()).digest()[:8], "little")
-        rng = np.random.default_rng(seed)
-        return [int(r) for r in rng.choice(best, size=min(slots, len(best)), replace=False)]
+        best = outside[: 10 * slots]  # candidates come best first
+        return [int(best[i]) for i in p.exploration_picks(len(best), min(slots, len(best)))]
 
     # ---- explanations -------------------------------------------------------------------
+    def _history(self, p: Profiled) -> tuple[np.ndarray[Any, Any], ...]:
+        """The profile's history rows (in row order), their vectors and their weights."""
+        if "history" not in p.memo:
+            order = np.argsort(p.rows)
+            rows = p.rows[order]
+            vectors = np.asarray(self._vectors[rows], dtype=np.float64)
+            p.memo["history"] = (rows, vectors, p.weights[order])
+        history: tuple[np.ndarray[Any, Any], ...] = p.memo["history"]
+        return history
+
     def _reasons_for(
         self,
         rows: Sequence[int],
         categories: Sequence[Sequence[str]],
-        p: _Profiled,
+        p: Profiled,
         explored: set[int],
         today: dt.date,
     ) -> list[tuple[Reason, ...]]:
         """Reasons for several results at once (one matrix product for all contributions)."""
-        taxonomy = self.catalog.taxonomy
         fresh = self._freshness(today)
-        contributions = None
-        history_rows = p.rows
+        best: list[list[int]] = [[] for _ in rows]
         if p.vector is not None and len(p.rows) and rows:
-            order = np.argsort(p.rows)
-            history_rows = p.rows[order]
-            history = np.asarray(self.catalog.embeddings[history_rows], dtype=np.float64)
-            wanted = np.asarray(rows)
-            results = np.asarray(self.catalog.embeddings[np.sort(wanted)], dtype=np.float64)
-            results = results[np.argsort(np.argsort(wanted))]
-            contributions = (p.weights[order][:, None] * (history @ results.T)).T
-        titles: dict[int, tuple[str, str]] = {}
+            history_rows, history, weights = self._history(p)
+            results = np.asarray(self._vectors[np.asarray(rows)], dtype=np.float64)
+            contributions = (weights[:, None] * (history @ results.T)).T
+            ranked = np.argsort(-contributions, axis=1)[:, :2]
+            positive = np.take_along_axis(contributions, ranked, axis=1) > 0
+            best = [
+                [int(h) for h, keep in zip(history_rows[r], k, strict=True) if keep]
+                for r, k in zip(ranked, positive, strict=True)
+            ]
         out = []
-        for position, (row, cats) in enumerate(zip(rows, categories, strict=True)):
+        for row, cats, because in zip(rows, categories, best, strict=True):
             reasons: list[Reason] = []
             if row in explored:
                 reasons.append(Reason("exploration", "something outside your usual categories"))
-            if contributions is not None:
-                ranked = np.argsort(-contributions[position])[:2]
-                best = [int(history_rows[i]) for i in ranked if contributions[position, i] > 0]
-                for h in best:
-                    if h not in titles:
-                        item = self.catalog.item_at(h)
-                        titles[h] = (item.id, item.title)
-                if best:
-                    text = "because you engaged with " + ", ".join(titles[h][1] for h in best)
-                    reasons.append(Reason("because-you", text, tuple(titles[h][0] for h in best)))
+            if because:
+                history_items = [self._item(h) for h in because]
+                text = "because you engaged with " + ", ".join(i.title for i in history_items)
+                reasons.append(Reason("because-you", text, tuple(i.id for i in history_items)))
             shared = [c for c in cats if c in p.top_categories]
             if shared:
-                labels = ", ".join(taxonomy[c].label for c in shared)
+                labels = ", ".join(self._labels[c] for c in shared)
                 reasons.append(Reason("category", f"in {labels}, which you like", tuple(shared)))
             if self._popular[row]:
                 reasons.append(Reason("popular", "popular with other users"))
@@ -423,6 +483,7 @@ class Ranker:
             out.append(tuple(reasons))
         return out
 
+    @one_blas_thread
     def explain(
         self, profile: Profile, item_id: str, *, today: dt.date | None = None
     ) -> Explanation:
@@ -435,9 +496,7 @@ class Ranker:
         p = self.profiled(profile, today)
         raw = self.scores(p, today)
         similarity = (
-            float(np.asarray(self.catalog.embeddings[row]) @ p.vector)
-            if p.vector is not None
-            else 0.0
+            float(np.asarray(self._vectors[row]) @ p.vector) if p.vector is not None else 0.0
         )
         masked = raw.copy()
         self._mask(masked, p, Filters())
@@ -447,7 +506,7 @@ class Ranker:
         elif not np.isfinite(masked[row]):
             excluded = "it is in a category you muted or a sensitive one you have not opted in to"
         rank = None if excluded else int((masked > masked[row]).sum()) + 1
-        item = self.catalog.item_at(row)
+        item = self._item(row)
         fresh = self._freshness(today)
         # As in scores(): on cold start the prior is the whole score, unweighted.
         popularity = self._popularity[row] if p.vector is None else self._weighted_popularity[row]

@@ -23,9 +23,7 @@ import datetime as dt
 import errno
 import os
 from pathlib import Path
-from typing import Any
-
-import filelock
+from typing import TYPE_CHECKING, Any
 
 from discreet._fs import acquire_lock, atomic_write_bytes, disk_full_means, fsync_dir
 from discreet.errors import (
@@ -39,6 +37,9 @@ from discreet.errors import (
 from discreet.store import _hazmat, envelope
 from discreet.store.base import ProfileStore
 from discreet.store.keys import KeyringKey, KeySource
+
+if TYPE_CHECKING:
+    import filelock
 
 DEFAULT_LOCK_TIMEOUT = 2.0
 #: The side records a store may hold beside its file (see :meth:`EncryptedStore.save_record`).
@@ -186,16 +187,24 @@ class EncryptedStore(ProfileStore):
         os.replace(path, aside)
         fsync_dir(path.parent)
         backup = path.with_name(path.name + ".bak")
-        offer = (
-            "; run 'discreet profile restore' to go back to the previous save"
-            if backup.exists()
-            else "; no backup exists, so start again with 'discreet profile erase', "
-            "then 'discreet init'"
-        )
+        # A restored backup is the backup itself (a hard link): never offer it twice.
+        usable = backup.exists() and not backup.samefile(aside)
+        if usable:
+            offer = "; run 'discreet profile restore' to go back to the previous save"
+        elif backup.exists():
+            offer = (
+                "; it was the backup, so no undamaged save is left: start again with "
+                "'discreet profile erase', then 'discreet init'"
+            )
+        else:
+            offer = (
+                "; no backup exists, so start again with 'discreet profile erase', "
+                "then 'discreet init'"
+            )
         return CorruptStoreError(
             f"{reason}. It was set aside as {aside.name}{offer}",
             set_aside=str(aside),
-            backup=str(backup) if backup.exists() else None,
+            backup=str(backup) if usable else None,
         )
 
     def set_aside(self, reason: str) -> CorruptStoreError:
@@ -217,6 +226,13 @@ class EncryptedStore(ProfileStore):
         backup = path.with_name(path.name + ".bak")
         if not backup.exists():
             raise StoreNotFoundError("there is no backup to restore")
+        for aside in path.parent.glob(f"{path.name}.damaged-*"):
+            if aside.samefile(backup):
+                raise CorruptStoreError(
+                    f"the backup is damaged too (it was set aside as {aside.name}), so no "
+                    "undamaged save is left: start again with 'discreet profile erase', "
+                    "then 'discreet init'"
+                )
         if path.exists():
             raise StoreExistsError(
                 f"{path} exists; a backup is only restored after a damaged file was set aside"

@@ -15,47 +15,31 @@ it. Any failure leaves the previous release in use.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
-import json
 import os
 import secrets
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tuf.api import exceptions as tuf_errors
 from tuf.api.metadata import TargetFile
 from tuf.ngclient import Updater, UpdaterConfig
 
-from discreet._fs import (
-    atomic_write_bytes,
-    atomic_write_json,
-    disk_full_means,
-    exclusive_lock,
-    fsync_dir,
-)
-from discreet.catalog.manifest import CATALOG_FILES, Notice
+from discreet._fs import atomic_write_bytes, disk_full_means, fsync_dir
+from discreet.catalog.manifest import CATALOG_FILES, QUANTISED_FILES, Notice
 from discreet.catalog.reader import Catalog, verify_catalog_folder
 from discreet.errors import (
-    CatalogBusyError,
-    CatalogExpiredError,
     CatalogInvalidError,
-    CatalogMixAndMatchError,
-    CatalogNotInstalledError,
     CatalogOversizedError,
     CatalogRollbackError,
-    CatalogSignatureError,
-    CatalogTamperedError,
     NoTrustedRootError,
-    SourceUnavailableError,
-    UnsupportedFormatError,
 )
 from discreet.sync.fetchers import resolve_source
+from discreet.sync.installed import InstalledCatalogs
+from discreet.sync.rejections import Rejections
 
-CURRENT_FORMAT_VERSION = 1
 #: The largest release a client downloads unless configured otherwise.
 DEFAULT_MAX_RELEASE_BYTES = 2 * 1024**3
 #: How long a whole sync may take over the network, however slowly bytes keep coming.
@@ -83,105 +67,6 @@ class SyncResult:
         }
 
 
-class InstalledCatalogs:
-    """The client's catalog folder (``HOME/catalog``)."""
-
-    def __init__(self, home: Path) -> None:
-        self.path = Path(home) / "catalog"
-
-    @property
-    def tuf_dir(self) -> Path:
-        """TUF's metadata cache."""
-        return self.path / "tuf"
-
-    @property
-    def releases_dir(self) -> Path:
-        """Installed releases."""
-        return self.path / "releases"
-
-    @property
-    def trusted_root(self) -> Path:
-        """The trust anchor."""
-        return self.path / "trusted_root.json"
-
-    def lock(self, timeout: float = 10.0) -> contextlib.AbstractContextManager[None]:
-        """Only one process syncs (and uses the TUF cache) at a time."""
-        self.path.mkdir(parents=True, exist_ok=True)
-        return exclusive_lock(
-            self.path / ".lock",
-            timeout=timeout,
-            error=CatalogBusyError,
-            message="another process is syncing the catalog; try again when it has finished",
-        )
-
-    def current(self) -> dict[str, Any] | None:
-        """The ``current.json`` record, or ``None`` before the first install."""
-        try:
-            record: dict[str, Any] = json.loads((self.path / "current.json").read_bytes())
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError):
-            return None
-        return record
-
-    def open(self) -> Catalog:
-        """Open the catalog in use; raise :class:`CatalogNotInstalledError` if there is none."""
-        record = self.current()
-        if record is not None and record.get("format_version", 0) > CURRENT_FORMAT_VERSION:
-            raise UnsupportedFormatError(
-                "the installed catalog was written by a newer version of this app; update the app"
-            )
-        if record is None:
-            raise CatalogNotInstalledError(
-                "no catalog installed yet; run 'discreet sync --from URL_OR_DIR --root ROOT'"
-            )
-        return Catalog.open(self.releases_dir / record["release"])
-
-    def current_source(self) -> str:
-        """Where the installed catalog was synced from (a URL or a folder)."""
-        record = self.current()
-        if not record or not record.get("source"):
-            raise CatalogNotInstalledError(
-                "no catalog installed yet; run 'discreet sync --from URL_OR_DIR --root ROOT'"
-            )
-        return str(record["source"])
-
-    def current_source_url(self) -> str:
-        """The HTTP(S) address the installed catalog was synced from."""
-        record = self.current()
-        source = str(record.get("source", "")) if record else ""
-        if not source.startswith(("http://", "https://")):
-            raise SourceUnavailableError(
-                "the catalog did not come from a web address; pass --to URL"
-            )
-        return source
-
-    def remove_stale_staging(self) -> None:
-        """Delete staging folders left by a sync that was killed (call under :meth:`lock`)."""
-        for folder in self.releases_dir.glob(".incoming-*"):
-            shutil.rmtree(folder, ignore_errors=True)
-
-    def switch(self, release: str, version: int, manifest_sha256: str, source: str) -> None:
-        """Make ``release`` the catalog in use (atomic) and drop all but the previous one."""
-        previous = self.current()
-        atomic_write_json(
-            self.path / "current.json",
-            {
-                "format_version": CURRENT_FORMAT_VERSION,
-                "release": release,
-                "version": version,
-                "manifest_sha256": manifest_sha256,
-                "source": source,
-                "installed_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                "previous": previous["release"] if previous else None,
-            },
-        )
-        keep = {release, previous["release"] if previous else None}
-        for folder in self.releases_dir.iterdir():
-            if folder.name not in keep:
-                shutil.rmtree(folder, ignore_errors=True)
-
-
 def _disk_space() -> contextlib.AbstractContextManager[None]:
     return disk_full_means(
         "the disk is full, so the new catalog could not be installed; "
@@ -191,52 +76,6 @@ def _disk_space() -> contextlib.AbstractContextManager[None]:
 
 def _quiet(step: int, total: int, what: str) -> None:
     """No progress display."""
-
-
-@contextlib.contextmanager
-def _verified(stage: str) -> Iterator[None]:
-    """Map TUF's failures onto discreet's, one class per attack."""
-    try:
-        yield
-    except tuf_errors.UnsignedMetadataError:
-        raise CatalogSignatureError(
-            "catalog metadata is not signed by the keys this device trusts; "
-            "the update was refused and the previous catalog stays in use"
-        ) from None
-    except tuf_errors.BadVersionNumberError:
-        raise CatalogRollbackError(
-            "the source offers catalog metadata older than this device already has "
-            "(rollback); the previous catalog stays in use"
-        ) from None
-    except tuf_errors.ExpiredMetadataError:
-        raise CatalogExpiredError(
-            "the source offers expired catalog metadata (a stale mirror or a freeze attack); "
-            "the previous catalog stays in use, try again later"
-        ) from None
-    except tuf_errors.LengthOrHashMismatchError:
-        if stage == "metadata":
-            raise CatalogMixAndMatchError(
-                "catalog metadata files do not belong to the same release (mix-and-match); "
-                "the previous catalog stays in use"
-            ) from None
-        raise CatalogTamperedError(
-            "a catalog file does not match its signed hash (tampered); "
-            "the previous catalog stays in use"
-        ) from None
-    except tuf_errors.DownloadLengthMismatchError:
-        raise CatalogOversizedError(
-            "the source sent more data than was signed (endless data); "
-            "the previous catalog stays in use"
-        ) from None
-    except tuf_errors.DownloadError as exc:
-        raise SourceUnavailableError(
-            f"cannot reach the catalog source ({exc}); the previous catalog stays in use, "
-            "check the address or try again later"
-        ) from None
-    except tuf_errors.RepositoryError:
-        raise CatalogSignatureError(
-            "catalog metadata is malformed or fails verification; the previous catalog stays in use"
-        ) from None
 
 
 def _bootstrap(installed: InstalledCatalogs, root: str | Path | None) -> bytes:
@@ -252,11 +91,19 @@ def _bootstrap(installed: InstalledCatalogs, root: str | Path | None) -> bytes:
     )
 
 
-def _release_targets(updater: Updater, max_release_bytes: int) -> dict[str, TargetFile]:
-    """Refresh the metadata and return the signed catalog files of the newest release."""
-    with _verified("metadata"), _disk_space():
+def _release_targets(
+    updater: Updater, rejections: Rejections, max_release_bytes: int
+) -> dict[str, TargetFile]:
+    """Refresh the metadata and return the signed catalog files of the newest release.
+
+    The int8 embeddings (:data:`QUANTISED_FILES`) are optional: a release may not have them.
+    """
+    with rejections.metadata(), _disk_space():
         updater.refresh()
-        infos = {name: updater.get_targetinfo("catalog/" + name) for name in CATALOG_FILES}
+        infos = {
+            name: updater.get_targetinfo("catalog/" + name)
+            for name in CATALOG_FILES + QUANTISED_FILES
+        }
     found = {name: info for name, info in infos.items() if info is not None}
     missing = [name for name in CATALOG_FILES if name not in found]
     if missing:
@@ -275,6 +122,7 @@ def _release_targets(updater: Updater, max_release_bytes: int) -> dict[str, Targ
 def _install(
     installed: InstalledCatalogs,
     updater: Updater,
+    rejections: Rejections,
     targets: dict[str, TargetFile],
     previous_version: int | None,
     source: str,
@@ -287,12 +135,12 @@ def _install(
         with _disk_space():
             staging.mkdir()
             steps = len(targets) + 1
-            with _verified("target"):
-                for step, (name, info) in enumerate(targets.items(), start=1):
-                    progress(step, steps, f"downloading {name}")
+            for step, (name, info) in enumerate(targets.items(), start=1):
+                progress(step, steps, f"downloading {name}")
+                with rejections.target(name):
                     updater.download_target(info, str(staging / name))
             progress(steps, steps, "verifying and installing")
-            for name in CATALOG_FILES:
+            for name in targets:
                 with open(staging / name, "rb") as f:
                     os.fsync(f.fileno())
             catalog = verify_catalog_folder(staging, index=True)
@@ -341,7 +189,8 @@ def sync_catalog(
             installed.tuf_dir.mkdir(parents=True, exist_ok=True)
             installed.releases_dir.mkdir(parents=True, exist_ok=True)
             installed.remove_stale_staging()
-        with _verified("metadata"):
+        rejections = Rejections(where.fetcher, installed.tuf_dir)
+        with rejections.metadata():
             updater = Updater(
                 str(installed.tuf_dir),
                 where.metadata_url,
@@ -351,7 +200,7 @@ def sync_catalog(
                 UpdaterConfig(app_user_agent=None),
                 bootstrap=bootstrap,
             )
-        targets = _release_targets(updater, max_release_bytes)
+        targets = _release_targets(updater, rejections, max_release_bytes)
         if root is not None:
             atomic_write_bytes(installed.trusted_root, bootstrap)
         current = installed.current()
@@ -365,6 +214,12 @@ def sync_catalog(
                 False, catalog.version, previous, catalog.manifest.notices, catalog.folder
             )
         catalog = _install(
-            installed, updater, targets, previous, where.description, progress or _quiet
+            installed,
+            updater,
+            rejections,
+            targets,
+            previous,
+            where.description,
+            progress or _quiet,
         )
         return SyncResult(True, catalog.version, previous, catalog.manifest.notices, catalog.folder)

@@ -2,10 +2,17 @@
 
 Over HTTP(S), every download goes through the device's one HTTP client
 (:mod:`discreet.sync.http`), with its retries and its proxy handling.
+
+Both fetchers read a little past the length TUF allows (:data:`OVERRUN_PROBE`):
+a file that ends there is merely longer than signed, tampered with or corrupted
+(:class:`LongerThanSignedError`); one that goes on is an endless-data attack
+(``DownloadLengthMismatchError``). Each keeps the metadata file it downloaded
+last, so that a file TUF then refuses can be looked at and the failure named.
 """
 
 from __future__ import annotations
 
+import io
 import tempfile
 import urllib.parse
 import urllib.request
@@ -24,9 +31,70 @@ from discreet.sync.http import DeviceHttpClient, RetryPolicy
 _CHUNK = 1 << 20
 #: The most a bare ``fetch()`` reads (TUF never calls it: it passes each file's length).
 _FETCH_LIMIT = 16 << 20
+#: How far past a file's allowed length a download goes on reading, to tell a file
+#: that is longer than signed from a source that keeps sending (endless data).
+OVERRUN_PROBE = 64 << 10
 
 
-class LocalFolderFetcher(FetcherInterface):
+class LongerThanSignedError(DownloadLengthMismatchError):
+    """A download ended, but past the length TUF allowed for it: not the file that was signed."""
+
+    def __init__(self, url: str, expected: int, received: int) -> None:
+        super().__init__(f"{url} is {received} bytes, more than the {expected} expected")
+        self.url, self.expected, self.received = url, expected, received
+
+
+@dataclass(frozen=True)
+class Downloaded:
+    """A metadata file as the source sent it (before TUF verified it)."""
+
+    url: str
+    data: bytes
+
+
+class CatalogFetcher(FetcherInterface):
+    """TUF's downloads, telling a file longer than signed from endless data.
+
+    :attr:`last_metadata` is the metadata file downloaded last: the one a
+    verification failure during TUF's refresh is about.
+    """
+
+    last_metadata: Downloaded | None = None
+
+    def _receive(self, url: str, into: BinaryIO, limit: int) -> int:
+        """Write ``url``'s bytes into ``into``; return how many, or raise past ``limit``."""
+        received = 0
+        for chunk in self.fetch(url):
+            received += len(chunk)
+            if received > limit:
+                raise DownloadLengthMismatchError(f"{url} sent more than {limit} bytes")
+            into.write(chunk)
+        return received
+
+    def _download(self, url: str, into: BinaryIO, max_length: int) -> None:
+        received = self._receive(url, into, max_length + OVERRUN_PROBE)
+        if received > max_length:
+            raise LongerThanSignedError(url, max_length, received)
+
+    @contextmanager
+    def download_file(self, url: str, max_length: int) -> Iterator[IO[bytes]]:
+        """Download ``url`` into a temporary file, at most ``max_length`` bytes."""
+        with tempfile.TemporaryFile() as temp:
+            self._download(url, temp, max_length)
+            temp.seek(0)
+            yield temp
+
+    def download_bytes(self, url: str, max_length: int) -> bytes:
+        """Download ``url`` (a metadata file), at most ``max_length`` bytes, and keep it."""
+        buffer = io.BytesIO()
+        try:
+            self._download(url, buffer, max_length)
+        finally:
+            self.last_metadata = Downloaded(url, buffer.getvalue())
+        return buffer.getvalue()
+
+
+class LocalFolderFetcher(CatalogFetcher):
     """Serve ``file://`` URLs from the local file system, as a web server would.
 
     A missing file answers like HTTP 404, which the TUF client needs to detect
@@ -51,35 +119,29 @@ def _chunks(handle: BinaryIO) -> Iterator[bytes]:
             yield chunk
 
 
-class HttpFetcher(FetcherInterface):
+class HttpFetcher(CatalogFetcher):
     """TUF's downloads over HTTP(S), through the device's :class:`DeviceHttpClient`.
 
     Each file is one exchange, retried as a whole by the client's policy, so a
     download cut off half-way starts again. A 4xx raises ``DownloadHTTPError`` at
     once (a 404 ends TUF's root-rotation walk); a failure on every attempt raises
-    ``DownloadError``; more bytes than TUF allows raise
-    ``DownloadLengthMismatchError`` as soon as they arrive (endless data).
+    ``DownloadError``; a file that goes on past the probe is cut off there
+    (endless data), unread further.
     """
 
     def __init__(self, client: DeviceHttpClient) -> None:
         self.client = client
 
-    @contextmanager
-    def download_file(self, url: str, max_length: int) -> Iterator[IO[bytes]]:
-        """Stream ``url`` into a temporary file, at most ``max_length`` bytes."""
-        with tempfile.TemporaryFile() as temp:
-            try:
-                reply = self.client.request("GET", url, max_length=max_length, into=temp)
-            except SourceUnavailableError as exc:
-                raise DownloadError(str(exc)) from exc
-            if reply.oversized:
-                raise DownloadLengthMismatchError(
-                    f"{url} sent more than the {max_length} bytes expected"
-                )
-            if not reply.ok:
-                raise DownloadHTTPError(f"{url} answered HTTP {reply.status}", reply.status)
-            temp.seek(0)
-            yield temp
+    def _receive(self, url: str, into: BinaryIO, limit: int) -> int:
+        try:
+            reply = self.client.request("GET", url, max_length=limit, into=into)
+        except SourceUnavailableError as exc:
+            raise DownloadError(str(exc)) from exc
+        if reply.oversized:
+            raise DownloadLengthMismatchError(f"{url} sent more than {limit} bytes")
+        if not reply.ok:
+            raise DownloadHTTPError(f"{url} answered HTTP {reply.status}", reply.status)
+        return into.tell()  # the client empties ``into`` before each attempt
 
     def _fetch(self, url: str) -> Iterator[bytes]:
         # TUF itself calls download_file with each file's signed length; a bare
@@ -93,7 +155,7 @@ class Source:
 
     metadata_url: str
     targets_url: str
-    fetcher: FetcherInterface
+    fetcher: CatalogFetcher
     description: str
 
 

@@ -1,6 +1,6 @@
 """The seeded endpoint fuzz of the test suite, over real HTTP against a real ``discreet serve``.
 
-    python scripts/hostile/http_fuzz.py [--requests 50000] [--seed 11] [--threads 4]
+    python scripts/hostile/server_http_fuzz.py [--requests 50000] [--seed 11] [--threads 4]
 
 The requests are drawn by the generators of ``tests/test_server_fuzz.py`` (which
 calls the app in process); here they go through uvicorn, the service's guarded

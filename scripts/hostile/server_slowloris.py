@@ -1,6 +1,6 @@
 """Slowloris at scale against a real ``discreet serve``: is the service still there?
 
-    python scripts/hostile/slowloris.py [--connections 1100] [--seconds 45] [--fd-limit 1024]
+    python scripts/hostile/server_slowloris.py [--connections 1100] [--seconds 45] [--fd-limit 1024]
 
 The service runs in its own process with its limit of open files set to
 ``--fd-limit`` (soft and hard, as ``ulimit -n`` sets it) and its default
