@@ -1,10 +1,11 @@
 """Report ingestion throughput over real HTTP, next to a trivial endpoint on the same server.
 
 The service runs as ``discreet serve`` in its own process (uvicorn, one
-worker, SQLite in WAL mode). A bounded load generator on loopback (threads
-with keep-alive connections, each run capped in requests and in seconds) posts
-pre-built batches with fresh tokens, so no report is a duplicate, then hits
-``/healthz`` the same way for comparison.
+worker, SQLite with a rollback journal: every commit waits for the disk, and
+requests arriving meanwhile share the next commit). A bounded load generator
+on loopback (threads with keep-alive connections, each run capped in requests
+and in seconds) posts pre-built batches with fresh tokens, so no report is a
+duplicate, then hits ``/healthz`` the same way for comparison.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ import numpy as np
 from _harness import table
 from bench_build import generated_items
 from discreet.catalog.embedding import EmbeddingParams
-from discreet.protocol.params import ReportingParams
 from discreet.protocol.report import Report, period_of
 from discreet.protocol.wire import encode_batch
 from discreet.publish.publisher import publish_catalog
@@ -106,7 +106,7 @@ def main(quick: bool = False) -> str:
             folder / "taxonomy.json",
             params=EmbeddingParams(vectorizer="hashing"),
         )
-        oracle = ReportingParams.from_json(dict(result.manifest.reporting)).kinds["item"].oracle
+        oracle = result.manifest.reporting.kinds["item"].oracle
         port = _free_port()
         server = subprocess.Popen(
             [

@@ -19,6 +19,7 @@ BENCHMARKS = (
     "bench_store",
     "bench_ldp",
     "bench_sketch",
+    "bench_report_store",
     "bench_server",
     "bench_recommend",
     "bench_vdaf",

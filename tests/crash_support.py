@@ -30,8 +30,9 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from discreet.engine import Engine
 from discreet.profile.model import Profile
-from discreet.profile.session import BUDGET_RECORD, ProfileConfig, ProfileHome
+from discreet.profile.session import BUDGET_RECORD, ProfileConfig, ProfileHome, ProfileSession
 from discreet.store import envelope
 from discreet.store.encrypted import EncryptedStore
 from discreet.store.keys import KeyFileKey
@@ -151,6 +152,23 @@ def sync_once(home: str, source: str, report: Connection, pause_at: int) -> None
     steps = Steps(report, pause_at)
     _report_file_changes(steps)
     sync_catalog(home, source, progress=lambda done, total, what: steps(what))
+    report.send_bytes(b"done")
+
+
+def send_queued_reports(
+    home: str, keyfile: str, url: str, report: Connection, pause_at: int
+) -> None:
+    """Send the queued reports through the engine, reporting each save as the step ``saved``."""
+    engine = Engine.open(home, key=KeyFileKey(keyfile))
+    steps = Steps(report, pause_at)
+    save = ProfileSession.save
+
+    def reported_save(session: ProfileSession) -> None:
+        save(session)
+        steps("saved")  # after the save: a pause here is a crash between two reports
+
+    ProfileSession.save = reported_save  # type: ignore[method-assign]
+    engine.send_reports(url, max_delay=0)
     report.send_bytes(b"done")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import queue
 import re
+import resource
 import socket
 import subprocess
 import sys
@@ -159,23 +160,40 @@ LISTENING = re.compile(rb"^listening on http://127\.0\.0\.1:(\d+)$")
 
 
 def start_service_process(
-    repo: Path, db: Path, *extra: str, stderr: int | None = subprocess.DEVNULL
+    repo: Path,
+    db: Path,
+    *extra: str,
+    stderr: int | None = subprocess.DEVNULL,
+    open_files: int | None = None,
 ) -> ServiceProcess:
-    """``discreet serve --port 0`` in a process of its own, once it says where it listens."""
+    """``discreet serve --port 0`` in a process of its own, once it says where it listens.
+
+    ``open_files`` limits the files it may have open (soft and hard, as ``ulimit -n``).
+    """
     return start_listening_process(
-        ["--repo", str(repo), "--db", str(db), "--min-reports", "1", *extra], stderr=stderr
+        ["--repo", str(repo), "--db", str(db), "--min-reports", "1", *extra],
+        stderr=stderr,
+        open_files=open_files,
     )
 
 
 def start_listening_process(
-    serve_args: list[str], *, stderr: int | None = subprocess.DEVNULL
+    serve_args: list[str],
+    *,
+    stderr: int | None = subprocess.DEVNULL,
+    open_files: int | None = None,
 ) -> ServiceProcess:
     """``discreet serve --port 0 ARGS`` in a process of its own, once it says where it
     listens (the catalog service, or an aggregator with ``--role``)."""
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
+
     process = subprocess.Popen(
         [sys.executable, "-m", "discreet", "serve", "--port", "0", *serve_args],
         stdout=subprocess.PIPE,
         stderr=stderr,
+        preexec_fn=None if open_files is None else limit,
     )
     assert process.stdout is not None
     lines: queue.Queue[bytes | None] = queue.Queue()

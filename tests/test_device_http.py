@@ -735,16 +735,20 @@ def send(
 
 def test_reports_taken_leave_the_outbox_and_are_marked_sent() -> None:
     profile = queued_profile()
-    tokens = [r.token.hex() for r in profile.outbox]
-    transport = FakeTransport([ok(b'{"accepted": 1, "duplicates": 1}')])
+    queued = list(profile.outbox)
+    transport = FakeTransport([ok(b'{"accepted": 1}'), ok(b'{"duplicates": 1}')])
     result, waits = send(profile, transport)
     assert (result.sent, result.duplicates, result.rejected) == (1, 1, 0)
     assert profile.outbox == []
     assert [e.status for e in profile.ledger] == ["sent", "sent"]
-    [call] = transport.calls
-    assert (call.method, call.url) == ("POST", URL + "/v1/reports")
-    assert call.headers["Content-Type"] == "application/json"
-    assert [r["token"] for r in json.loads(call.body or b"")["reports"]] == tokens
+    # One request per report, each asking for its connection to be closed.
+    for call, report in zip(transport.calls, queued, strict=True):
+        assert (call.method, call.url) == ("POST", URL + "/v1/reports")
+        assert call.headers["Content-Type"] == "application/json"
+        assert call.headers["Connection"] == "close"
+        assert json.loads(call.body or b"")["reports"] == [
+            {"token": report.token.hex(), "report": report.data.hex()}
+        ]
     assert waits == []
 
 
@@ -766,7 +770,7 @@ def test_reports_whose_content_is_refused_are_dropped_with_the_reason(status: in
     assert (len(transport.calls), waits) == (1, [])
 
 
-def test_a_refused_batch_is_split_so_only_the_refused_report_is_dropped() -> None:
+def test_only_the_refused_report_is_dropped() -> None:
     profile = queued_profile(3)
     bad = profile.outbox[1].token.hex()
     refusal = Answer(422, (b'{"error": "report #0: stale week"}',))
@@ -784,34 +788,12 @@ def test_a_refused_batch_is_split_so_only_the_refused_report_is_dropped() -> Non
             self.script = [refusal if bad in tokens else ok(b'{"accepted": %d}' % len(tokens))]
             return super().request(method, url, body, headers, timeout)
 
-    result, _ = send(profile, Judge([]))
+    transport = Judge([])
+    result, _ = send(profile, transport)
     assert (result.sent, result.rejected, result.reason) == (2, 1, "report #0: stale week")
     assert profile.outbox == []
     assert [e.status for e in profile.ledger] == ["sent", "rejected", "sent"]
     assert profile.ledger[1].reason == "report #0: stale week"
-
-
-def test_a_batch_too_big_is_sent_in_smaller_ones() -> None:
-    profile = queued_profile(4)
-    too_big = Answer(413, (b'{"error": "at most 2 reports per request"}',))
-
-    class Limited(FakeTransport):
-        def request(
-            self,
-            method: str,
-            url: str,
-            body: bytes | None,
-            headers: Mapping[str, str],
-            timeout: float,
-        ) -> FakeResponse:
-            n = len(json.loads(body or b"")["reports"])
-            self.script = [too_big if n > 2 else ok(b'{"accepted": %d}' % n)]
-            return super().request(method, url, body, headers, timeout)
-
-    transport = Limited([])
-    result, _ = send(profile, transport)
-    assert (result.sent, result.rejected) == (4, 0)
-    assert [e.status for e in profile.ledger] == ["sent"] * 4
     assert len(transport.calls) == 3
 
 
@@ -852,13 +834,13 @@ def test_a_404_names_the_address_as_the_likely_cause() -> None:
 @pytest.mark.parametrize("name", sorted(FAILURES))
 def test_reports_failing_then_taken_are_sent(name: str) -> None:
     profile = queued_profile()
-    transport = FakeTransport([FAILURES[name](), ok(b'{"accepted": 2}')])
+    transport = FakeTransport([FAILURES[name](), ok(b'{"accepted": 1}'), ok(b'{"accepted": 1}')])
     result, waits = send(profile, transport)
     assert result.sent == 2
     assert [e.status for e in profile.ledger] == ["sent", "sent"]
-    assert len(transport.calls) == 2
+    assert len(transport.calls) == 3
     assert len(waits) == 1
-    assert transport.calls[0].body == transport.calls[1].body
+    assert transport.calls[0].body == transport.calls[1].body != transport.calls[2].body
 
 
 @pytest.mark.parametrize("name", sorted(FAILURES))
@@ -900,7 +882,7 @@ def test_an_answer_that_is_not_the_services_keeps_them_queued(answer: Answer) ->
 )
 def test_a_2xx_without_counts_still_means_they_were_taken(answer: Answer) -> None:
     profile = queued_profile()
-    result, _ = send(profile, FakeTransport([answer]))
+    result, _ = send(profile, FakeTransport([answer, answer]))
     assert (result.sent, result.duplicates, result.rejected) == (0, 0, 0)
     assert profile.outbox == []
     assert [e.status for e in profile.ledger] == ["sent", "sent"]
@@ -915,17 +897,18 @@ def test_the_delay_before_sending_and_the_jitter_share_the_injected_generator() 
         max_delay=30.0,
         rng=np.random.default_rng(9),
         sleep=waits.append,
-        transport=FakeTransport([Answer(503), ok()]),
+        transport=FakeTransport([Answer(503), ok(), ok()]),
     )
     rng = np.random.default_rng(9)
-    assert waits == pytest.approx([rng.uniform(0, 30.0), 0.5 * rng.uniform(0.5, 1.5)])
+    first, jitter, second = rng.uniform(0, 30.0), 0.5 * rng.uniform(0.5, 1.5), rng.uniform(0, 30)
+    assert waits == pytest.approx([first, jitter, second])
 
 
 def test_the_default_delay_draws_from_the_os_csprng(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(secrets, "randbits", lambda k: 77)
     waits: list[float] = []
-    send_reports(queued_profile(), URL, sleep=waits.append, transport=FakeTransport([ok()]))
-    assert waits == [pytest.approx(np.random.default_rng(77).uniform(0, 30.0))]
+    send_reports(queued_profile(), URL, sleep=waits.append, transport=FakeTransport([ok(), ok()]))
+    assert waits == pytest.approx(list(np.random.default_rng(77).uniform(0, 30.0, 2)))
 
 
 def test_nothing_queued_sends_nothing() -> None:
@@ -939,11 +922,11 @@ def test_nothing_queued_sends_nothing() -> None:
 def test_loopback_reports_refused_are_dropped_each_after_one_request() -> None:
     profile = queued_profile()
     refusal = http_answer("422 Unprocessable Entity", b'{"error": "stale week"}')
-    with scripted_server(refusal, refusal, refusal) as server:
+    with scripted_server(refusal, refusal) as server:
         result = send_reports(profile, server.url, max_delay=0, sleep=lambda s: None)
     assert (result.rejected, result.reason) == (2, "stale week")
     assert [e.status for e in profile.ledger] == ["rejected", "rejected"]
-    assert len(server.requests) == 3  # the batch, then each report alone
+    assert len(server.requests) == 2  # each report alone
 
 
 @pytest.mark.usefixtures("direct")
@@ -952,8 +935,8 @@ def test_loopback_reports_stay_queued_then_go(name: str) -> None:
     profile = queued_profile()
     queued = list(profile.outbox)
     failure = LOOPBACK_FAILURES[name]
-    taken = http_answer("200 OK", b'{"accepted": 2, "duplicates": 0}')
-    with scripted_server(failure, failure, taken) as server:
+    taken = http_answer("200 OK", b'{"accepted": 1, "duplicates": 0}')
+    with scripted_server(failure, failure, taken, taken) as server:
         with pytest.raises(SourceUnavailableError, match="stay queued"):
             send_reports(
                 profile, server.url, max_delay=0, timeout=0.5, attempts=2, sleep=lambda s: None
@@ -963,7 +946,7 @@ def test_loopback_reports_stay_queued_then_go(name: str) -> None:
         result = send_reports(profile, server.url, max_delay=0, timeout=0.5, sleep=lambda s: None)
     assert result.sent == 2
     assert [e.status for e in profile.ledger] == ["sent", "sent"]
-    assert len(server.requests) == 3
+    assert len(server.requests) == 4
 
 
 # -- catalog sync: TUF's fetcher over the same client ------------------------------------

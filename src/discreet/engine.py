@@ -311,15 +311,23 @@ class Engine(Closable):
             return preview
 
     def send_reports(self, url: str | None = None, *, max_delay: float = 30.0) -> SendResult:
-        """Send the queued reports to ``url`` (default: where the catalog came from)."""
+        """Send the queued reports to ``url`` (default: where the catalog came from).
+
+        Each report goes alone, after its own random delay of up to
+        ``max_delay`` seconds (see :mod:`discreet.sync.reports`), and the
+        profile is saved after each one. The engine's other calls are not held
+        up by the delays: meant for a background thread.
+        """
         from discreet.sync.reports import send_reports
 
         target = url or self._installed.current_source_url()
-        with self._lock:
-            try:
-                return send_reports(self._live().profile, target, max_delay=max_delay)
-            finally:
-                self._live().save()
+        return send_reports(
+            lambda: self._live().profile,
+            target,
+            max_delay=max_delay,
+            settled=lambda: self._live().save(),
+            guard=self._lock,
+        )
 
     def queued_reports(self) -> int:
         """How many reports wait in the outbox to be sent."""

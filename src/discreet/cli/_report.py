@@ -142,7 +142,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         commands,
         "send",
         common,
-        help="send the queued reports (after a random delay)",
+        help="send the queued reports, each alone after its own random delay",
         example="discreet report send --to https://recs.example",
         handler=cmd_send,
     )
@@ -152,7 +152,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         type=float,
         default=30.0,
         metavar="SECONDS",
-        help="wait a random time up to this before sending (default 30)",
+        help="before each report, wait a random time up to this (default 30)",
     )
     add_passphrase_options(p)
     p = add_command(

@@ -138,7 +138,8 @@ def register(sub: Any, publish_commands: Any, common: argparse.ArgumentParser) -
         type=positive_int,
         default=MAX_CONNECTIONS,
         metavar="N",
-        help="open connections at most; one more is answered 503",
+        help="open connections at most (fewer if 'ulimit -n' is too low); one more drops "
+        "the one longest awaiting its headers, or is answered 503",
     )
     p.add_argument(
         "--no-refresh",

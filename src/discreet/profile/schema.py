@@ -116,7 +116,7 @@ PROFILE_FIELDS: tuple[FieldSpec, ...] = (
         "outbox",
         "private reports made but not yet sent: the exact bytes (already randomised), "
         "their kind and period, and a random token per report that lets the server "
-        "ignore a retried duplicate",
+        "ignore a retried duplicate; each is sent alone, after a random delay of its own",
         "so that what is sent is exactly what you could inspect with 'discreet report preview'",
         "until sent",
         ("period", "kind", "data", "token"),

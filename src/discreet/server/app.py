@@ -27,6 +27,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
@@ -47,8 +48,6 @@ _PERIOD = re.compile(r"[0-9]{4}-W[0-9]{2}", re.ASCII)
 _NUMBER = re.compile(r"[0-9]{1,10}", re.ASCII)
 #: Catalog versions travel in four bytes (see :mod:`discreet.protocol.report`).
 _MAX_CATALOG = 2**32 - 1
-#: Batches up to this size are written on the event loop (see ``Service.reports``).
-INLINE_BATCH = 100
 #: A report naming an unknown catalog makes the service look for a new release in the
 #: repository, at most this often: a flood of such reports costs one scan per interval.
 RESCAN_SECONDS = 2.0
@@ -56,6 +55,13 @@ RESCAN_SECONDS = 2.0
 
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
+
+
+async def _routing_error(request: Request, exc: Exception) -> Response:
+    """No such route, or not that method: the same JSON error as every other refusal."""
+    assert isinstance(exc, HTTPException)
+    message = "no such endpoint" if exc.status_code == 404 else str(exc.detail).lower()
+    return JSONResponse({"error": message}, status_code=exc.status_code, headers=exc.headers)
 
 
 def register_repository_catalogs(store: ReportStore, repo: PublisherRepository) -> list[int]:
@@ -153,12 +159,8 @@ class Service:
             known = self.store.catalogs
             if any(r.catalog_version not in known for _, r in batch):
                 await run_in_threadpool(self.rescan)
-            # A batch of up to INLINE_BATCH reports (about 1.4 ms to write at 100) is
-            # written on the event loop when the store is free: under load, handing it to
-            # a thread and back costs more than the write. Anything else goes to a thread.
-            result = self.store.try_ingest(batch) if len(batch) <= INLINE_BATCH else None
-            if result is None:
-                result = await run_in_threadpool(self.store.ingest, batch)
+            # Each commit waits for the disk (see ReportStore), so never on the event loop.
+            result = await run_in_threadpool(self.store.ingest, batch)
         except WireError as exc:
             return _error(exc.status, str(exc))
         except ValueError as exc:
@@ -218,8 +220,10 @@ def privacy_statement(
             "user agents or any other request header",
             "identifiers, accounts, cookies, or times finer than the week",
         ],
-        "stores": "reports only as additive sketch increments per (week, kind, catalog "
-        "version), plus a random per-report token to ignore retries",
+        "stores": "only sums: one additive sketch per (week, kind, catalog version), to "
+        "which each report is added when it arrives, and each report's random token (to "
+        "ignore retries) with nothing else; nothing stored pairs two reports, whether they "
+        "came in one request or from one device",
         "publishes": f"estimates with standard errors, only from {min_reports} reports on",
         "threshold": {
             "min_reports": min_reports,
@@ -291,4 +295,10 @@ def create_app(
         if close_store_on_shutdown:
             store.close()
 
-    return Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(
+        routes=routes, lifespan=lifespan, exception_handlers={HTTPException: _routing_error}
+    )
+    # Paths are matched whole: no redirect to the path without (or with) a final
+    # slash, which would also rebuild the URL from a query that may not be UTF-8.
+    app.router.redirect_slashes = False
+    return app

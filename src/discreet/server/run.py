@@ -7,8 +7,10 @@ is reported once the service accepts connections (a ``listening on URL`` line fr
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib
+import logging
 import socket
 import sys
 import threading
@@ -24,12 +26,45 @@ from discreet.server.aggregate import DEFAULT_MIN_REPORTS
 from discreet.server.storage import ReportStore, require_database_folder
 from discreet.server.upkeep import MetadataKeeper
 
+logger = logging.getLogger("discreet.server")
+
 #: Seconds a client has to send a request's headers (the body has ``Limits.body_timeout``).
 HEADER_TIMEOUT = 10.0
-#: Open connections at most; one more is answered 503. Below the usual limit of 1,024 files.
+#: Open connections at most. With the accept backlog and the reserve below, within the
+#: usual limit of 1,024 open files (see :func:`connection_cap`).
 MAX_CONNECTIONS = 800
+#: Connections waiting to be accepted, and so the most accepted at once (uvicorn's
+#: default, 2,048, lets one burst of connections take every file descriptor left).
+ACCEPT_BACKLOG = 64
+#: File descriptors kept for everything but connections: the database and its
+#: journal, the repository's files, the listening socket, the interpreter's own.
+FILE_RESERVE = 64
 #: What the service runs on, from the ``server`` extra (imported only when serving).
 SERVER_EXTRA = ("starlette", "uvicorn")
+
+
+def connection_cap(requested: int) -> int:
+    """The most connections that fit the process's limit of open files, up to ``requested``.
+
+    Connections, a burst of :data:`ACCEPT_BACKLOG` being accepted and
+    :data:`FILE_RESERVE` must fit under the limit; the soft limit is raised
+    towards the hard one first. Past the limit, connections would not be
+    refused with a 503 but fail to be accepted at all.
+    """
+    try:
+        import resource
+    except ImportError:  # no such limit to query on this platform
+        return requested
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = requested + ACCEPT_BACKLOG + FILE_RESERVE
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        raised = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+            soft = raised
+    if soft == resource.RLIM_INFINITY:
+        return requested
+    return max(1, min(requested, soft - ACCEPT_BACKLOG - FILE_RESERVE))
 
 
 def require_server_extra() -> None:
@@ -56,8 +91,11 @@ def _listening_server(config: uvicorn.Config, listening: Callable[[int], None]) 
     """A uvicorn server that calls ``listening(port)`` once it accepts connections."""
     import uvicorn
 
+    from discreet.server._protocol import count_accept_failures
+
     class Server(uvicorn.Server):
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            count_accept_failures(asyncio.get_running_loop())
             await super().startup(sockets)
             if self.started:  # with port 0, only the bound socket knows the port
                 listening(int(self.servers[0].sockets[0].getsockname()[1]))
@@ -128,8 +166,10 @@ def serve(
     ``central_noise`` adds Laplace noise of that scale to the published estimates,
     drawn from the OS CSPRNG once per release and kept in the database.
     A client gets ``header_timeout`` seconds to send a request's headers, and
-    at most ``max_connections`` connections are open at once; one more is
-    answered 503 (see :mod:`discreet.server._protocol`).
+    at most ``max_connections`` connections are open at once (fewer, with a
+    warning, if the limit of open files is too low: :func:`connection_cap`);
+    one more makes room by dropping the one that has waited longest for its
+    headers, or is answered 503 (see :mod:`discreet.server._protocol`).
     Without the ``server`` extra it raises :class:`MissingDependencyError`.
     """
     require_server_extra()
@@ -167,11 +207,20 @@ def serve(
     # (which closes the store), then re-raises the signal as the process's exit status.
     from discreet.server._protocol import guarded_protocol
 
+    cap = connection_cap(max_connections)
+    if cap < max_connections:
+        logger.warning(
+            "at most %d connections at once, not %d: the limit of open files is too low "
+            "(raise it with 'ulimit -n')",
+            cap,
+            max_connections,
+        )
     config = uvicorn.Config(
         app,
         host=host,
         port=port,
-        http=guarded_protocol(header_timeout, max_connections),
+        http=guarded_protocol(header_timeout, cap),
+        backlog=ACCEPT_BACKLOG,
         access_log=False,
         log_level="warning",
         server_header=False,

@@ -1,26 +1,37 @@
-"""Sending queued reports: after a random delay, over HTTP(S), counted once.
+"""Sending queued reports: each on its own, after its own random delay, counted once.
+
+Two reports of one device must not arrive together, or the service could
+pair them. So each report travels alone: one request per report, on a
+connection of its own (no keep-alive connection, cookie or anything else
+carries over from one report to the next), after a delay of its own, drawn
+uniformly from ``[0, max_delay)`` seconds by a generator seeded from the OS
+CSPRNG. ``n`` queued reports (say, both kinds of several weeks, after a time
+offline) take at most ``n * max_delay`` seconds.
 
 Reports wait in the encrypted outbox until the service answers; the answer
-decides what happens to them:
+decides what happens to each:
 
 =====================================  ===========================================
-answer                                 the reports
+answer                                 the report
 =====================================  ===========================================
-2xx with the service's JSON            removed; ledger entries marked ``sent``
-422 (the content is refused: a stale   dropped; ledger entries marked ``rejected``
-week, an unknown catalog version)      with the service's reason
-413 (too big)                          a batch is split in halves and each sent
-                                       again; a single report is dropped like a 422
-any other 4xx, a 1xx or 3xx left       kept queued; :class:`SourceUnavailableError`
-over, a 2xx that is not the service's  names the status (a wrong ``--to`` address,
-(a captive portal), an oversized       a proxy or a login page is no verdict on
-answer                                 the reports)
-no answer (offline, timeouts, 5xx,     kept queued; :class:`SourceUnavailableError`
-408, 429, after the retries)           names the cause
+2xx with the service's JSON            removed; ledger entry marked ``sent``
+422 (the content is refused: a stale   dropped; ledger entry marked ``rejected``
+week, an unknown catalog version) or   with the service's reason
+413 (too big)
+any other 4xx, a 1xx or 3xx left       kept queued, and so is every report after
+over, a 2xx that is not the service's  it; :class:`SourceUnavailableError` names
+(a captive portal), an oversized       the status (a wrong ``--to`` address, a
+answer                                 proxy or a login page is no verdict on
+                                       the reports)
+no answer (offline, timeouts, 5xx,     kept queued, and so is every report after
+408, 429, after the retries)           it; :class:`SourceUnavailableError` names
+                                       the cause
 =====================================  ===========================================
 
-A 422 for a batch is split the same way, so that one stale report does not
-take the others with it. Their ε is spent either way: the ledger entry was
+Each verdict is passed on at once (``settled``, which saves the profile), so
+that a crash between two reports neither loses one nor sends a settled one
+again; a report whose answer was lost is sent again with the same token, and
+the service counts it once. Its ε is spent either way: the ledger entry was
 made before anything could be sent. The exchange goes through the device's
 one HTTP client (:mod:`discreet.sync.http`): its retries, its timeouts, and
 proxies from the standard environment variables (``https_proxy``, ...).
@@ -28,11 +39,13 @@ proxies from the standard environment variables (``https_proxy``, ...).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +57,7 @@ from discreet.protocol.randomness import production_rng
 from discreet.protocol.wire import encode_batch
 from discreet.sync.http import (
     DeviceHttpClient,
+    PoolTransport,
     Reply,
     RetryPolicy,
     Transport,
@@ -60,29 +74,25 @@ class SendResult:
     reason: str = ""
 
 
-#: The answers that are a verdict on the reports' content (see the module docstring).
+#: The answers that are a verdict on the report's content (see the module docstring).
 CONTENT_REFUSED = 422
 TOO_BIG = 413
 
 
-def _mark(profile: Profile, digests: set[str], status: str, reason: str = "") -> None:
+def _settle(profile: Profile, report: PendingReport, status: str, reason: str = "") -> None:
+    """Take ``report`` out of the outbox and mark its ledger entry."""
+    profile.outbox = [r for r in profile.outbox if r.token != report.token]
+    digest = hashlib.sha256(report.data).hexdigest()
     profile.ledger = [
         dataclasses.replace(e, status=status, reason=reason)
-        if e.digest in digests and e.status == "pending"
+        if e.digest == digest and e.status == "pending"
         else e
         for e in profile.ledger
     ]
 
 
-def _settle(profile: Profile, batch: list[PendingReport], status: str, reason: str = "") -> None:
-    """Take ``batch`` out of the outbox and mark its ledger entries."""
-    tokens = {r.token for r in batch}
-    profile.outbox = [r for r in profile.outbox if r.token not in tokens]
-    _mark(profile, {hashlib.sha256(r.data).hexdigest() for r in batch}, status, reason)
-
-
 def send_reports(
-    profile: Profile,
+    profile: Profile | Callable[[], Profile],
     url: str,
     *,
     max_delay: float = 30.0,
@@ -91,70 +101,95 @@ def send_reports(
     rng: np.random.Generator | None = None,
     sleep: Callable[[float], None] = time.sleep,
     transport: Transport | None = None,
+    settled: Callable[[], None] = lambda: None,
+    guard: AbstractContextManager[object] | None = None,
 ) -> SendResult:
-    """Send the outbox to ``url`` (the service's base URL); update the profile in place.
+    """Send the outbox to ``url`` (the service's base URL), one report at a time.
 
-    Save the profile afterwards, also after an error: batches settled before
-    it are already out of the outbox. Raises :class:`SourceUnavailableError`
-    when the service cannot be reached or its answer is no verdict on the
-    reports (a wrong address, say); the reports not settled then stay queued.
-    ``rng`` draws the delay and the retries' jitter (by default from the OS
-    CSPRNG); ``transport`` replaces the network (see
-    :class:`~discreet.sync.http.DeviceHttpClient`).
+    Each report waits its own random delay (see the module docstring), then
+    goes alone, on a fresh connection; its verdict updates the profile in
+    place and then ``settled()`` is called (pass the session's ``save``).
+    ``profile`` is the profile, or a function returning the current one (an
+    engine's, which a kiosk's "forget" replaces: the reports it withdrew are
+    not sent).
+    Raises :class:`SourceUnavailableError` when the service cannot be reached
+    or its answer is no verdict on a report (a wrong address, say); that
+    report and the ones after it stay queued. ``rng`` draws the delays and the
+    retries' jitter (by default seeded from the OS CSPRNG). ``guard`` (a lock)
+    is held whenever the profile is read or changed, and released during the
+    delays and the exchanges, so that an app stays responsive; a report
+    withdrawn meanwhile (consent revoked) is not sent. ``transport`` replaces
+    the network (see :class:`~discreet.sync.http.DeviceHttpClient`); by default
+    each report gets a new connection pool, closed after its exchange.
     """
     if not url.startswith(("http://", "https://")):
         raise SourceUnavailableError(f"reports are sent to an http(s) address, not {url!r}")
-    if not profile.outbox:
-        return SendResult(0, 0, 0)
+    current = profile if callable(profile) else lambda: profile
+    guard = guard if guard is not None else contextlib.nullcontext()
     rng = rng if rng is not None else production_rng()
-    if max_delay > 0:
-        sleep(float(rng.uniform(0, max_delay)))  # decorrelate sending from activity
-    client = DeviceHttpClient(
-        transport=transport,
-        policy=RetryPolicy(attempts=attempts),
-        timeout=timeout,
-        rng=rng,
-        sleep=sleep,
-    )
     endpoint = url.rstrip("/") + "/v1/reports"
+    with guard:
+        queued = list(current().outbox)
     sent = duplicates = rejected = 0
     reasons: list[str] = []
-    pending = [list(profile.outbox)]
-    while pending:
-        batch = pending.pop(0)
-        reply = _post(client, endpoint, batch)
-        if reply.status in (CONTENT_REFUSED, TOO_BIG) and not reply.oversized:
-            if len(batch) > 1:
-                half = len(batch) // 2
-                pending[:0] = [batch[:half], batch[half:]]
+    for report in queued:
+        if max_delay > 0:
+            sleep(float(rng.uniform(0, max_delay)))  # decorrelate this report from the others
+        with guard:
+            if report not in current().outbox:
+                continue  # withdrawn or settled meanwhile
+        reply = _post(endpoint, report, transport, timeout, attempts, rng, sleep)
+        with guard:
+            if reply.status in (CONTENT_REFUSED, TOO_BIG) and not reply.oversized:
+                reason = _reason(reply.body) or f"HTTP {reply.status}, the service gave no reason"
+                _settle(current(), report, "rejected", reason)
+                settled()
+                rejected += 1
+                if reason not in reasons:
+                    reasons.append(reason)
                 continue
-            reason = _reason(reply.body) or f"HTTP {reply.status}, the service gave no reason"
-            _settle(profile, batch, "rejected", reason)
-            rejected += 1
-            if reason not in reasons:
-                reasons.append(reason)
-            continue
-        answer = _json_object(reply.body or b"{}") if reply.ok and not reply.oversized else None
-        if answer is None:
-            raise SourceUnavailableError(_not_a_verdict(endpoint, reply))
-        _settle(profile, batch, "sent")
+            answer = _json_object(reply.body or b"{}") if reply.ok and not reply.oversized else None
+            if answer is None:
+                raise SourceUnavailableError(_not_a_verdict(endpoint, reply))
+            _settle(current(), report, "sent")
+            settled()
         sent += _count(answer, "accepted")
         duplicates += _count(answer, "duplicates")
     return SendResult(sent, duplicates, rejected, "; ".join(reasons))
 
 
-def _post(client: DeviceHttpClient, endpoint: str, batch: list[PendingReport]) -> Reply:
+def _post(
+    endpoint: str,
+    report: PendingReport,
+    transport: Transport | None,
+    timeout: float,
+    attempts: int,
+    rng: np.random.Generator,
+    sleep: Callable[[float], None],
+) -> Reply:
+    """One report, alone, on a connection of its own (retries included)."""
+    own = PoolTransport() if transport is None else None
+    client = DeviceHttpClient(
+        transport=own or transport,
+        policy=RetryPolicy(attempts=attempts),
+        timeout=timeout,
+        rng=rng,
+        sleep=sleep,
+    )
     try:
         return client.request(
             "POST",
             endpoint,
-            body=encode_batch([(r.token, r.data) for r in batch]),
-            headers={"Content-Type": "application/json"},
+            body=encode_batch([(report.token, report.data)]),
+            headers={"Content-Type": "application/json", "Connection": "close"},
         )
     except SourceUnavailableError as exc:
         raise SourceUnavailableError(
             f"cannot reach the report service ({exc}); the reports stay queued for next time"
         ) from exc
+    finally:
+        if own is not None:
+            own.close()
 
 
 def _not_a_verdict(endpoint: str, reply: Reply) -> str:
