@@ -38,7 +38,7 @@ def task_files(tmp_path_factory: pytest.TempPathFactory) -> TaskFiles:
 
 
 def _section(files: TaskFiles) -> SecureAggregation:
-    return SecureAggregation(Task.load(files.task), LEADER_URL, HELPER_URL, 2.0)
+    return SecureAggregation(Task.load(files.task), LEADER_URL, HELPER_URL, 2.0, 4)
 
 
 def _manifest(section: SecureAggregation | None) -> dict[str, Any]:
@@ -91,6 +91,9 @@ HOSTILE: list[tuple[tuple[str, ...], object, str]] = [
     ((SA, "epsilon_per_period"), 1e308 * 10, "epsilon_per_period must be in"),
     ((SA, "epsilon_per_period"), True, "must be a number"),
     ((SA, "format_version"), 2, "update the app"),
+    ((SA, "pad_length"), 2, "pad_length must be in"),
+    ((SA, "pad_length"), 10**6, "pad_length must be in"),
+    ((SA, "pad_length"), 4.0, "pad_length must be an integer"),
     ((SA, "extra"), 1, "exactly the fields"),
     ((SA, "task", "vdaf", "length"), 10**6, "length must be at most"),
     ((SA, "task", "vdaf", "length"), -1, "task"),
@@ -145,7 +148,7 @@ def test_a_task_without_labels_counts_every_item(tmp_path: Path) -> None:
     files = create_task(
         tmp_path / "t", length=5, max_weight=2, min_batch_size=2, epsilon=1.0, delta=1e-9
     )
-    section = SecureAggregation(Task.load(files.task), LEADER_URL, HELPER_URL, 1.0)
+    section = SecureAggregation(Task.load(files.task), LEADER_URL, HELPER_URL, 1.0, 2)
     section.check_fits(5)
     with pytest.raises(ValueError, match="its length must be 8"):
         section.check_fits(ITEM_IDS)
@@ -176,10 +179,9 @@ def test_publish_build_refuses_a_task_naming_unknown_items(
         labels=("b1", "nope"),
     )
     before = repo.current_targets()
+    section = SecureAggregation(Task.load(files.task), LEADER_URL, HELPER_URL, 2, 1)
     with pytest.raises(InputError, match="'nope' is no catalog item"):
-        publish(
-            secure_aggregation=SecureAggregation(Task.load(files.task), LEADER_URL, HELPER_URL, 2)
-        )
+        publish(secure_aggregation=section)
     assert repo.current_targets() == before
 
 

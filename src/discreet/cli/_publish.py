@@ -129,7 +129,13 @@ def _secure_aggregation(args: argparse.Namespace) -> SecureAggregation | None:
     folder = Path(args.secagg_task)
     task = Task.load(folder / "task.json" if folder.is_dir() else folder)
     try:
-        return SecureAggregation(task, args.leader, args.helper, args.reporting_budget)
+        return SecureAggregation(
+            task,
+            args.leader,
+            args.helper,
+            args.reporting_budget,
+            max(task.max_weight, args.item_pad_length),
+        )
     except ValueError as exc:
         raise InputError(f"{exc}; adjust the secure-aggregation options") from None
 

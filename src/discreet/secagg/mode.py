@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from discreet.errors import TaskInvalidError
+from discreet.protocol.params import MAX_PAD_LENGTH
 from discreet.secagg.task import Task
 
 __all__ = ["LDP", "REPORTING_MODES", "SECURE_AGGREGATION", "SecureAggregation", "check_endpoint"]
@@ -79,6 +80,9 @@ class SecureAggregation:
     helper: str
     #: ε a device may spend per ISO week, across both modes (at least the task's ε).
     epsilon_per_period: float
+    #: A week's items are padded with "none" up to this many before K are sampled, so
+    #: that estimates follow interaction counts (as the LDP item report's ``pad_length``).
+    pad_length: int
 
     def __post_init__(self) -> None:
         check_endpoint(self.leader, "the leader's endpoint")
@@ -91,6 +95,8 @@ class SecureAggregation:
         _check_size({"vdaf": {"length": task.length, "max_weight": task.max_weight}})
         if len(set(task.labels)) != len(task.labels):
             raise ValueError("the task's labels repeat an item")
+        if not task.max_weight <= self.pad_length <= MAX_PAD_LENGTH:
+            raise ValueError(f"pad_length must be in [the task's max_weight, {MAX_PAD_LENGTH}]")
         budget = self.epsilon_per_period
         if not (math.isfinite(budget) and task.epsilon <= budget <= MAX_EPSILON_PER_PERIOD):
             raise ValueError(
@@ -117,6 +123,11 @@ class SecureAggregation:
             if unknown:
                 raise ValueError(f"the task's label {sorted(unknown)[0]!r} is no catalog item")
 
+    def consent_terms(self) -> dict[str, Any]:
+        """What a user's consent binds: the mode, the task (HPKE configs included), the
+        endpoints, the budget and the padding. Another aggregator needs new consent."""
+        return {"reporting_mode": SECURE_AGGREGATION, "secure_aggregation": self.to_json()}
+
     def to_json(self) -> dict[str, Any]:
         """The manifest's ``secure_aggregation`` section."""
         return {
@@ -125,6 +136,7 @@ class SecureAggregation:
             "leader": self.leader,
             "helper": self.helper,
             "epsilon_per_period": self.epsilon_per_period,
+            "pad_length": self.pad_length,
         }
 
     @classmethod
@@ -132,22 +144,24 @@ class SecureAggregation:
         """Parse :meth:`to_json`'s content; raise ``ValueError`` naming what is wrong."""
         if not isinstance(data, Mapping):
             raise ValueError("secure_aggregation must be an object")
-        fields = {"format_version", "task", "leader", "helper", "epsilon_per_period"}
+        fields = {"format_version", "task", "leader", "helper", "epsilon_per_period", "pad_length"}
         if set(data) != fields:
             raise ValueError(
                 f"secure_aggregation has exactly the fields {', '.join(sorted(fields))}"
             )
         if data["format_version"] != SECTION_FORMAT_VERSION:
             raise ValueError("unsupported secure_aggregation format; update the app")
-        budget = data["epsilon_per_period"]
+        budget, pad = data["epsilon_per_period"], data["pad_length"]
         if isinstance(budget, bool) or not isinstance(budget, (int, float)):
             raise ValueError("epsilon_per_period must be a number")
+        if isinstance(pad, bool) or not isinstance(pad, int):
+            raise ValueError("pad_length must be an integer")
         _check_size(data["task"])
         try:
             task = Task.from_json(data["task"])
         except TaskInvalidError as exc:
             raise ValueError(str(exc)) from None
-        return cls(task, data["leader"], data["helper"], float(budget))
+        return cls(task, data["leader"], data["helper"], float(budget), pad)
 
 
 def _check_size(task: Any) -> None:
