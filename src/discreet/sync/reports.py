@@ -52,7 +52,7 @@ from typing import Any
 import numpy as np
 
 from discreet.errors import SourceUnavailableError
-from discreet.profile.model import PendingReport, Profile
+from discreet.profile.model import SECAGG_KIND, PendingReport, Profile
 from discreet.protocol.randomness import production_rng
 from discreet.protocol.wire import encode_batch
 from discreet.sync.http import (
@@ -129,7 +129,7 @@ def send_reports(
     rng = rng if rng is not None else production_rng()
     endpoint = url.rstrip("/") + "/v1/reports"
     with guard:
-        queued = list(current().outbox)
+        queued = [r for r in current().outbox if r.kind != SECAGG_KIND]  # for the leader
     sent = duplicates = rejected = 0
     reasons: list[str] = []
     for report in queued:
