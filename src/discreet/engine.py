@@ -372,6 +372,25 @@ class Engine(Closable):
             guard=self._lock,
         )
 
+    def send_contributions(self, *, max_delay: float = 30.0) -> SendResult:
+        """Send the queued secure-aggregation contributions to the leader that the
+        installed catalog names (and consent bound), as :meth:`send_reports` sends
+        reports: alone, after a random delay, on a fresh connection, saved after each."""
+        from discreet.sync.reports import send_contributions
+
+        section = self.catalog.manifest.secure_aggregation
+        if section is None:
+            raise ConsentRequiredError(
+                "this catalog asks for LDP reports, not secure-aggregation contributions"
+            )
+        return send_contributions(
+            lambda: self._live().profile,
+            section.leader,
+            max_delay=max_delay,
+            settled=lambda: self._live().save(),
+            guard=self._lock,
+        )
+
     def queued_reports(self) -> int:
         """How many reports wait in the outbox to be sent."""
         with self._lock:

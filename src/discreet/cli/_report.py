@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from discreet.cli._command import add_command
+from discreet.cli._command import UsageError, add_command
 from discreet.cli._engine import open_engine
 from discreet.cli._keys import add_passphrase_options
 from discreet.cli._output import emit
@@ -89,7 +89,12 @@ def cmd_send(args: argparse.Namespace) -> int:
         if not engine.queued_reports():
             emit(args, {"sent": 0, "duplicates": 0, "rejected": 0}, ["nothing to send"])
             return 0
-        result = engine.send_reports(args.to, max_delay=args.max_delay)
+        if engine.reporting_mode == "secure-aggregation":
+            if args.to is not None:
+                raise UsageError("contributions go to the catalog's leader only; drop --to")
+            result = engine.send_contributions(max_delay=args.max_delay)
+        else:
+            result = engine.send_reports(args.to, max_delay=args.max_delay)
     doc: dict[str, Any] = {
         "sent": result.sent,
         "duplicates": result.duplicates,
@@ -162,7 +167,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         example="discreet report send --to https://recs.example",
         handler=cmd_send,
     )
-    p.add_argument("--to", metavar="URL", help="the service (default: where the catalog came from)")
+    p.add_argument(
+        "--to",
+        metavar="URL",
+        help="the LDP service (default: where the catalog came from); "
+        "contributions go to the catalog's leader",
+    )
     p.add_argument(
         "--max-delay",
         type=float,
