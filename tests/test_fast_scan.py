@@ -208,3 +208,17 @@ def test_without_faiss_no_codes_are_derived_and_the_int8_pass_ranks(
     ranker = Ranker(catalog, first_pass_min_items=0)
     assert ranker._nibbles is None
     assert ranker._first_pass is not None
+
+
+def test_the_apps_openmp_setting_is_kept(catalog: Catalog) -> None:
+    import faiss
+
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(3)
+    try:
+        fast = Ranker(catalog, first_pass_min_items=0)
+        assert fast.recommend(_profile(catalog, 1), 10, today=TODAY)
+        assert fast._scan is not None
+        assert faiss.omp_get_max_threads() == 3
+    finally:
+        faiss.omp_set_num_threads(before)

@@ -17,6 +17,7 @@ counts. Without faiss, nothing here is used (:func:`~discreet.catalog.nibbles.fa
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
@@ -26,10 +27,11 @@ from discreet.catalog.nibbles import LEVELS, Nibbles
 
 FloatArray = np.ndarray[Any, np.dtype[np.float32]]
 IntArray = np.ndarray[Any, np.dtype[np.int64]]
-#: The scan asks for this many rows at first beyond what the ranker needs, and at least 4x that.
+_LOCK = threading.Lock()
+#: The scan is first asked for this many rows beyond what the ranker needs (see search_size).
 MARGIN = 600
 #: The scan's error on a row it left out is taken to be at most this many standard deviations
-#: of its errors on the rows it returned (and at most the largest of those).
+#: of its errors on the rows it returned (and at least the largest of those).
 SIGMAS = 6.0
 #: Past this many rows asked for, the int8 first pass is as quick: the ranker uses it instead.
 MAX_SEARCH = 65_536
@@ -89,7 +91,8 @@ class FastScan:
     def search(self, vector: FloatArray, count: int) -> tuple[IntArray, FloatArray]:
         """The ``count`` best rows by approximate score, best first, and those scores."""
         query = np.concatenate([vector, self._tail])[None, :]
-        with self._threads.limit(limits=1, user_api="openmp"):  # the app's setting kept
+        # One OpenMP thread, the app's setting restored; one scan at a time, as in blas.py.
+        with _LOCK, self._threads.limit(limits=1, user_api="openmp"):
             scores, rows = self._index.search(query, count)
         keep = rows[0] >= 0
         return rows[0][keep].astype(np.int64), scores[0][keep]
