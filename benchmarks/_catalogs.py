@@ -23,6 +23,7 @@ from discreet._fs import canonical_json, npy_bytes
 from discreet.catalog.features import CatalogFeatures
 from discreet.catalog.index import write_index
 from discreet.catalog.manifest import QUANTISED_FILES, Manifest
+from discreet.catalog.nibbles import derive_for_fast_scan, load_nibbles
 from discreet.catalog.quantise import quantise
 
 #: Bumped whenever the files written here change, so that a stale cache is rebuilt.
@@ -100,4 +101,6 @@ def synthetic_release(n: int) -> Path:
         shutil.rmtree(partial, ignore_errors=True)
         make_catalog(partial, n)
         partial.rename(folder)
+    if load_nibbles(folder, n, 64) is None:  # derived at install where faiss is installed
+        derive_for_fast_scan(folder, np.load(folder / "embeddings.npy", mmap_mode="r"))
     return folder

@@ -8,6 +8,10 @@ prior, exclusions, diversity re-ranking, exploration and a reason for every
 result. The profile (50 likes) is unchanged between calls, as while a user
 browses.
 
+``first_pass`` names what gave the candidates: the 4-bit fast scan (with
+faiss installed, the ``fast`` extra), the int8 first pass, or none (the
+float32 scan of every item, below 50k items).
+
 ``recall@10`` is the share of the exact top 10 (float32 scores over every
 item, after the same exclusions) found among the candidates the product
 ranks. ``python benchmarks/run.py bench_recommend --json`` prints the rows as
@@ -36,6 +40,7 @@ from discreet.rank.records import Filters
 TODAY = dt.date(2026, 11, 29)
 COLUMNS = [
     "items",
+    "first_pass",
     "p50_ms",
     "p95_ms",
     "floor_p50_ms",
@@ -52,8 +57,14 @@ def _recall(ranker: Ranker, profile: Profile) -> float:
     exact = ranker.scores(p, TODAY)
     ranker._mask(exact, p, Filters())
     truth = set(np.argsort(-exact, kind="stable")[:10].tolist())
-    candidates, _ = ranker._candidates(p, TODAY, Filters(), ranker.weights.pool)
+    candidates, _, _ = ranker._candidates(p, TODAY, Filters(), ranker.weights.pool)
     return len(truth & set(candidates.tolist())) / 10
+
+
+def _first_pass(ranker: Ranker) -> str:
+    if ranker._nibbles is not None:
+        return "fast scan"
+    return "int8" if ranker._first_pass is not None else "none"
 
 
 def row(n: int, repeat: int) -> dict[str, Any]:
@@ -90,6 +101,7 @@ def row(n: int, repeat: int) -> dict[str, Any]:
     floor_p50, floor_p95 = np.percentile(wall["floor"], [50, 95])
     return {
         "items": n,
+        "first_pass": _first_pass(ranker),
         "p50_ms": float(p50),
         "p95_ms": float(p95),
         "floor_p50_ms": float(floor_p50),

@@ -7,8 +7,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -329,3 +331,34 @@ def test_serve_role_needs_its_files(tmp_path: Path) -> None:
     assert done.returncode != 0
     assert len(done.stderr.strip().splitlines()) == 1
     assert "task definition is malformed" in done.stderr
+
+
+def test_an_aggregator_drops_half_sent_requests_as_the_catalog_service_does(
+    aggregators: Aggregators, tmp_path: Path
+) -> None:
+    """The helper, with a cap of 2 and a header deadline of 1 s: a third client makes
+    room by dropping the oldest half-sent request (408), and the rest time out too."""
+    files = aggregators.files
+    helper = start_listening_process(
+        [
+            "--role", HELPER, "--task", str(files.task), "--key", str(files.keys[HELPER]),
+            "--secrets", str(files.secrets[HELPER]), "--db", str(tmp_path / "helper.db"),
+            "--header-timeout", "1", "--max-connections", "2",
+        ]
+    )  # fmt: skip
+    held: list[socket.socket] = []
+    try:
+        for _ in range(2):
+            sock = socket.create_connection(("127.0.0.1", helper.port), timeout=10)
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            held.append(sock)
+        time.sleep(0.3)  # the helper has accepted both
+        assert http("GET", f"{helper.url}/healthz")[0] == 200
+        for sock in held:
+            sock.settimeout(10)
+            assert sock.recv(4096).startswith(b"HTTP/1.1 408")
+    finally:
+        for sock in held:
+            sock.close()
+        helper.process.terminate()
+        helper.process.wait(20)

@@ -20,6 +20,7 @@ from discreet.catalog.features import CatalogFeatures
 from discreet.catalog.index import ItemIndex, save_index
 from discreet.catalog.items import Item
 from discreet.catalog.manifest import QUANTISED_FILES, Manifest
+from discreet.catalog.nibbles import Nibbles, derive_for_fast_scan, load_nibbles
 from discreet.catalog.scan import parse_jsonl as parse_jsonl  # also the service's reader
 from discreet.catalog.scan import scan_items
 from discreet.catalog.taxonomy import Taxonomy
@@ -126,6 +127,11 @@ class Catalog:
             ) from None
 
     @cached_property
+    def nibbles(self) -> Nibbles | None:
+        """The 4-bit codes for the fast scan, if derived at install (else ``None``)."""
+        return load_nibbles(self.folder, len(self), self.manifest.dim)
+
+    @cached_property
     def features(self) -> CatalogFeatures:
         """Category, language and date arrays (saved at install, else built once here)."""
         saved = CatalogFeatures.load(self.folder, len(self))
@@ -210,9 +216,10 @@ def verify_catalog_folder(folder: Path, *, index: bool = False) -> Catalog:
     Signed content is still checked: item count, unique ids, known categories,
     finite unit-norm embeddings and a valid popularity distribution. With
     ``index=True`` the local look-up index and the ranking features are written
-    from the same pass. Items are read a block at a time (:mod:`.scan`), and the
-    arrays are checked a block at a time, so a release of a million items is
-    verified without holding it in memory.
+    from the same pass, and the fast scan's 4-bit codes where it can be used.
+    Items are read a block at a time (:mod:`.scan`), and the arrays are checked
+    a block at a time, so a release of a million items is verified without
+    holding it in memory.
     """
     catalog = Catalog._open(folder)
     try:
@@ -227,6 +234,7 @@ def verify_catalog_folder(folder: Path, *, index: bool = False) -> Catalog:
     if index:
         save_index(folder, scan.hashes, scan.offsets)
         scan.features.write(folder)
+        derive_for_fast_scan(folder, catalog.embeddings)
     return Catalog._open(folder)
 
 

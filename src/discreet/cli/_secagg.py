@@ -45,6 +45,8 @@ def serve_role(args: argparse.Namespace) -> int:
         helper_url=args.helper,
         host=args.host,
         port=args.port,
+        header_timeout=args.header_timeout,
+        max_connections=args.max_connections,
     )
     return 0
 

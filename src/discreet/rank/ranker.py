@@ -16,7 +16,11 @@ popularity with diversity.
 
 On a large catalog that carries int8 rows, candidates come from an int8
 first pass (:mod:`discreet.rank.first_pass`) and are scored again exactly;
-results are always ordered by exact scores. Each ranking call runs BLAS on
+results are always ordered by exact scores. With faiss installed
+(``discreet[fast]``) and 4-bit codes derived at install, a 4-bit fast scan
+(:mod:`discreet.rank.fast_scan`) gives the candidates instead, unless a
+filter is set or the scan cannot vouch for every candidate the result
+depends on; then the int8 first pass does. Each ranking call runs BLAS on
 one thread (:mod:`discreet.rank.blas`).
 """
 
@@ -31,10 +35,11 @@ import numpy as np
 
 from discreet.catalog.features import sorted_unique
 from discreet.catalog.items import Item
+from discreet.catalog.nibbles import fast_scan_available
 from discreet.catalog.popularity import upper_quantile
 from discreet.catalog.reader import Catalog
 from discreet.profile.model import Profile
-from discreet.rank import first_pass
+from discreet.rank import fast_scan, first_pass
 from discreet.rank.blas import one_blas_thread
 from discreet.rank.explanation import Explanation, Reason, ScoreComponents
 from discreet.rank.records import Filters, Interest, Profiled, Recommendation
@@ -61,6 +66,12 @@ class Ranker:
             if catalog.quantised is not None and len(catalog) >= first_pass_min_items
             else None
         )
+        self._nibbles = (
+            catalog.nibbles
+            if fast_scan_available() and len(catalog) >= first_pass_min_items
+            else None
+        )
+        self._scan: tuple[dt.date | None, fast_scan.FastScan] | None = None
         self._rows: dict[str, int | None] = {}
         self._fresh_cache: tuple[dt.date, FloatArray] | None = None
         # The mapped array as a plain ndarray: indexing an np.memmap costs a Python call.
@@ -338,15 +349,16 @@ class Ranker:
         slots = int(k * self.weights.exploration_share) if p.vector is not None else 0
         pool = max(self.weights.pool, 3 * k)
         depth = max(pool, 50 * slots, 2_000 if slots else 0)
-        candidates, scores = self._candidates(p, today, filters or Filters(), depth)
-        if not len(candidates):
-            return []
         lam = self.weights.mmr_lambda if diversity is None else diversity
-        top = min(pool, len(candidates))
-        # Positions in the candidates, best first: diversity's picks, then exploration's.
-        chosen = self._mmr(candidates[:top], scores[:top], min(k, top), lam)
-        explore = self._exploration(p, candidates, scores, chosen, slots, today)
-        picked = [i for i in chosen if i not in explore][: k - len(explore)] + explore
+        filters = filters or Filters()
+        candidates, scores, complete_above = self._candidates(p, today, filters, depth)
+        picked, explore, last = self._select(p, candidates, scores, k, pool, lam, slots)
+        if len(candidates) and scores[last] <= complete_above:
+            # The fast scan may have missed a row that would change the result: use int8.
+            candidates, scores, _ = self._candidates(p, today, filters, depth, fast=False)
+            picked, explore, last = self._select(p, candidates, scores, k, pool, lam, slots)
+        if not picked:
+            return []
         rows = [int(candidates[i]) for i in picked]
         items = [self._item(row) for row in rows]
         if not explain:
@@ -361,10 +373,33 @@ class Ranker:
             for i, item, why in zip(picked, items, reasons, strict=True)
         ]
 
+    def _select(
+        self,
+        p: Profiled,
+        candidates: np.ndarray[Any, Any],
+        scores: FloatArray,
+        k: int,
+        pool: int,
+        lam: float,
+        slots: int,
+    ) -> tuple[list[int], list[int], int]:
+        """Positions of the picks (diversity's, then exploration's), the explored ones among
+        them, and the last position the choice depended on."""
+        if not len(candidates):
+            return [], [], 0
+        top = min(pool, len(candidates))
+        chosen = self._mmr(candidates[:top], scores[:top], min(k, top), lam)
+        explore, last = self._exploration(p, candidates, chosen, slots)
+        picked = [i for i in chosen if i not in explore][: k - len(explore)] + explore
+        return picked, explore, max(top - 1, last)
+
     def _candidates(
-        self, p: Profiled, today: dt.date, filters: Filters, depth: int
-    ) -> tuple[np.ndarray[Any, np.dtype[np.int64]], FloatArray]:
-        """The ``depth`` best rows that may be shown, best first, and their exact scores."""
+        self, p: Profiled, today: dt.date, filters: Filters, depth: int, *, fast: bool = True
+    ) -> tuple[np.ndarray[Any, np.dtype[np.int64]], FloatArray, float]:
+        """The ``depth`` best rows that may be shown, best first, their exact scores, and the
+        score above which no row is missing (-inf: none is)."""
+        if fast and self._nibbles is not None and p.vector is not None and filters == Filters():
+            return self._fast_candidates(p, today, depth)
         if self._first_pass is None or p.vector is None:
             score = self.scores(p, today)
             self._mask(score, p, filters)
@@ -372,16 +407,63 @@ class Ranker:
             candidates = np.argpartition(score, len(score) - depth)[len(score) - depth :]
             candidates = candidates[np.isfinite(score[candidates])]
             candidates = candidates[np.argsort(-score[candidates], kind="stable")]
-            return candidates, score[candidates]
+            return candidates, score[candidates], -np.inf
         # Two stages: approximate scores for every item from the int8 rows, then exact
         # float32 scores for the few hundred best; equal exact scores go by row.
         approximate = self._first_pass.scores(p.vector, self._first_pass_base(p, today))
         self._mask(approximate, p, filters, blocked=False)
         rows = np.sort(first_pass.top_rows(approximate, first_pass.candidate_count(depth)))
-        exact = np.asarray(self._vectors[rows] @ p.vector, dtype=np.float32)
-        self._add_priors(exact, today, rows)
+        exact = self._exact(rows, p.vector, today)
         order = np.argsort(-exact, kind="stable")[:depth]
-        return rows[order], exact[order]
+        return rows[order], exact[order], -np.inf
+
+    def _exact(self, rows: np.ndarray[Any, Any], vector: FloatArray, today: dt.date) -> FloatArray:
+        """The exact scores of ``rows``."""
+        exact = np.asarray(self._vectors[rows] @ vector, dtype=np.float32)
+        self._add_priors(exact, today, rows)
+        return exact
+
+    def _fast_scan(self, today: dt.date) -> fast_scan.FastScan:
+        """The fast scan with today's priors folded in (built again only when they change)."""
+        assert self._nibbles is not None
+        day = today if self.weights.freshness else None
+        if self._scan is None or self._scan[0] != day:
+            prior = np.zeros(len(self.catalog), dtype=np.float32)
+            self._add_priors(prior, today, slice(None))
+            self._scan = (day, fast_scan.FastScan(self._nibbles, prior))
+        return self._scan[1]
+
+    def _fast_candidates(
+        self, p: Profiled, today: dt.date, depth: int
+    ) -> tuple[np.ndarray[Any, np.dtype[np.int64]], FloatArray, float]:
+        """:meth:`_candidates` from the fast scan: it asks for more rows until enough of them
+        may be shown (else the int8 pass), then scores them exactly.
+
+        No row the scan left out scores above its last row's approximate score plus
+        the scan's error, bounded from its errors on the rows it returned
+        (:meth:`~discreet.rank.fast_scan.FastScan.error_bound`).
+        """
+        assert p.vector is not None
+        n, needed = len(self.catalog), first_pass.candidate_count(depth)
+        blocked = sum(len(self.catalog.features.rows_in([c])) for c in p.blocked_categories)
+        count = fast_scan.search_size(needed, len(p.seen), 1.0 - blocked / n)
+        base = self._first_pass_base(p, today)  # -inf where blocked
+        while True:
+            rows, approximate = self._fast_scan(today).search(p.vector, min(count, n))
+            shown = np.isfinite(base[rows]) & ~np.isin(rows, p.seen)
+            if shown.sum() >= needed or count >= n:
+                break
+            if count >= fast_scan.MAX_SEARCH:
+                return self._candidates(p, today, Filters(), depth, fast=False)
+            count *= 4
+        floor = float(approximate[-1]) if count < n else -np.inf
+        rows, approximate = rows[shown], approximate[shown]
+        order = np.argsort(rows)
+        rows, approximate = rows[order], approximate[order]
+        exact = self._exact(rows, p.vector, today)
+        bound = fast_scan.FastScan.error_bound(approximate, exact)
+        order = np.argsort(-exact, kind="stable")[:depth]
+        return rows[order], exact[order], floor + bound
 
     def _mmr(
         self, rows: np.ndarray[Any, Any], scores: np.ndarray[Any, Any], k: int, lam: float
@@ -409,24 +491,22 @@ class Ranker:
         return selected
 
     def _exploration(
-        self,
-        p: Profiled,
-        candidates: np.ndarray[Any, Any],
-        scores: FloatArray,
-        chosen: list[int],
-        slots: int,
-        today: dt.date,
-    ) -> list[int]:
-        """The positions of ``slots`` picks among the best candidates outside the top categories."""
+        self, p: Profiled, candidates: np.ndarray[Any, Any], chosen: list[int], slots: int
+    ) -> tuple[list[int], int]:
+        """The positions of ``slots`` picks among the best candidates outside the top
+        categories, and the last position looked at."""
         if slots == 0 or not p.top_categories:
-            return []
+            return [], 0
         inside = self._in_categories(candidates, p.top_categories)
         inside[chosen] = True
         outside = np.flatnonzero(~inside)
-        if not len(outside):
-            return []
         best = outside[: 10 * slots]  # candidates come best first
-        return [int(best[i]) for i in p.exploration_picks(len(best), min(slots, len(best)))]
+        # With fewer than asked for, the choice depended on every candidate.
+        last = int(best[-1]) if len(best) == 10 * slots else len(candidates) - 1
+        if not len(outside):
+            return [], last
+        picks = p.exploration_picks(len(best), min(slots, len(best)))
+        return [int(best[i]) for i in picks], last
 
     # ---- explanations -------------------------------------------------------------------
     def _history(self, p: Profiled) -> tuple[np.ndarray[Any, Any], ...]:

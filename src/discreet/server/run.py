@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from discreet.errors import MissingDependencyError, RepositoryError, ServiceAddressError
 from discreet.protocol.wire import Limits
@@ -81,6 +81,42 @@ def require_server_extra() -> None:
 
 if TYPE_CHECKING:
     import uvicorn
+
+
+def guarded_config(
+    app: Any,
+    header_timeout: float = HEADER_TIMEOUT,
+    max_connections: int = MAX_CONNECTIONS,
+) -> uvicorn.Config:
+    """uvicorn's settings for every role we serve: the slow-client guards, no access log.
+
+    A client gets ``header_timeout`` seconds to send a request's headers, at
+    most ``max_connections`` connections are open at once (fewer, with a
+    warning, if the limit of open files is too low: :func:`connection_cap`),
+    and at most :data:`ACCEPT_BACKLOG` wait to be accepted.
+    """
+    import uvicorn
+
+    from discreet.server._protocol import guarded_protocol
+
+    cap = connection_cap(max_connections)
+    if cap < max_connections:
+        logger.warning(
+            "at most %d connections at once, not %d: the limit of open files is too low "
+            "(raise it with 'ulimit -n')",
+            cap,
+            max_connections,
+        )
+    return uvicorn.Config(
+        app,
+        http=guarded_protocol(header_timeout, cap),
+        backlog=ACCEPT_BACKLOG,
+        access_log=False,
+        log_level="warning",
+        server_header=False,
+        timeout_keep_alive=5,
+        timeout_graceful_shutdown=10,
+    )
 
 
 def _announce(url: str) -> None:
@@ -173,7 +209,6 @@ def serve(
     Without the ``server`` extra it raises :class:`MissingDependencyError`.
     """
     require_server_extra()
-    import uvicorn
 
     from discreet.server.app import create_app
 
@@ -205,28 +240,7 @@ def serve(
     )
     # On SIGTERM/SIGINT uvicorn finishes in-flight requests, runs the app's shutdown
     # (which closes the store), then re-raises the signal as the process's exit status.
-    from discreet.server._protocol import guarded_protocol
-
-    cap = connection_cap(max_connections)
-    if cap < max_connections:
-        logger.warning(
-            "at most %d connections at once, not %d: the limit of open files is too low "
-            "(raise it with 'ulimit -n')",
-            cap,
-            max_connections,
-        )
-    config = uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        http=guarded_protocol(header_timeout, cap),
-        backlog=ACCEPT_BACKLOG,
-        access_log=False,
-        log_level="warning",
-        server_header=False,
-        timeout_keep_alive=5,
-        timeout_graceful_shutdown=10,
-    )
+    config = guarded_config(app, header_timeout, max_connections)
     bound = int(listener.getsockname()[1])
     if starting is not None:
         starting(f"http://{host}:{bound}")

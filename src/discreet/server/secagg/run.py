@@ -9,7 +9,15 @@ from pathlib import Path
 from discreet.errors import RepositoryError, SecureAggregationError
 from discreet.secagg import hpke
 from discreet.secagg.task import Task, read_secrets
-from discreet.server.run import _announce, _listening_server, bind_listener, require_server_extra
+from discreet.server.run import (
+    HEADER_TIMEOUT,
+    MAX_CONNECTIONS,
+    _announce,
+    _listening_server,
+    bind_listener,
+    guarded_config,
+    require_server_extra,
+)
 from discreet.server.storage import require_database_folder
 
 __all__ = ["ROLES", "serve_aggregator"]
@@ -27,6 +35,8 @@ def serve_aggregator(
     helper_url: str | None = None,
     host: str = "127.0.0.1",
     port: int = 8080,
+    header_timeout: float = HEADER_TIMEOUT,
+    max_connections: int = MAX_CONNECTIONS,
     ready: Callable[[str], None] = _announce,
 ) -> None:
     """Run the leader or the helper until SIGINT/SIGTERM.
@@ -34,10 +44,10 @@ def serve_aggregator(
     The task, the key pair, the secrets, the database's folder and the address are
     all checked before anything is announced; then ``ready`` gets the URL (by
     default ``listening on http://HOST:PORT`` is printed, with the port bound).
+    Slow clients are held off as by the catalog service (``header_timeout``,
+    ``max_connections``: see :func:`discreet.server.run.guarded_config`).
     """
     require_server_extra()
-    import uvicorn
-
     from discreet.server.secagg.helper import create_helper_app
     from discreet.server.secagg.leader import create_leader_app
     from discreet.server.secagg.store import AggregatorStore
@@ -63,10 +73,10 @@ def serve_aggregator(
             if helper_url is not None and role == "leader"
             else create_helper_app(task, keypair, secrets, store)
         )
-        config = uvicorn.Config(
-            app, access_log=False, log_level="warning", server_header=False, timeout_keep_alive=5
+        server = _listening_server(
+            guarded_config(app, header_timeout, max_connections),
+            lambda bound: ready(f"http://{host}:{bound}"),
         )
-        server = _listening_server(config, lambda bound: ready(f"http://{host}:{bound}"))
         with contextlib.suppress(KeyboardInterrupt):
             server.run(sockets=[listener])
         if not server.started:
