@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from discreet.catalog.reader import Catalog
+    from discreet.profile.contribution import ContributionPreview
     from discreet.profile.reports import Preview
     from discreet.protocol.params import ReportingParams
     from discreet.rank.explanation import Explanation
@@ -271,25 +272,44 @@ class Engine(Closable):
         """The reporting parameters the installed catalog asks devices to use."""
         return self.catalog.manifest.reporting
 
+    @property
+    def reporting_mode(self) -> str:
+        """``"ldp"`` or ``"secure-aggregation"``, as the installed catalog's manifest says."""
+        return self.catalog.manifest.reporting_mode
+
     def reporting_terms(self) -> list[str]:
         """The installed catalog's reporting parameters in words, to show before consent."""
+        section = self.catalog.manifest.secure_aggregation
+        if section is not None:
+            from discreet.profile.contribution import describe_contribution
+
+            return describe_contribution(section)
         from discreet.profile.reports import describe_parameters
 
         return describe_parameters(self.reporting_parameters())
 
+    def consent_terms(self) -> dict[str, Any] | None:
+        """What consent binds for the installed catalog (``None``: it asks for no reports):
+        the LDP reporting parameters, or the secure-aggregation mode's task and aggregators."""
+        section = self.catalog.manifest.secure_aggregation
+        if section is not None:
+            return section.consent_terms()
+        params = self.reporting_parameters()
+        return params.to_json() if params.enabled else None
+
     def consent(self) -> str:
-        """Opt in to reporting with exactly the installed catalog's parameters.
+        """Opt in to reporting with exactly the installed catalog's :meth:`consent_terms`.
 
         Returns the digest of the parameters consented to. Raises
         :class:`ConsentRequiredError` when the catalog asks for no reports.
         """
-        params = self.reporting_parameters()
-        if not params.enabled:
+        terms = self.consent_terms()
+        if terms is None:
             raise ConsentRequiredError(
                 "this catalog asks for no reports; there is nothing to consent to"
             )
         with self._lock:
-            consent = self._live().profile.grant(params.to_json(), self.today())
+            consent = self._live().profile.grant(terms, self.today())
             self._live().save()
             return consent.digest
 
@@ -305,8 +325,31 @@ class Engine(Closable):
         from discreet.profile.reports import prepare_reports
 
         catalog, params = self.catalog, self.reporting_parameters()
+        if catalog.manifest.secure_aggregation is not None:
+            raise ConsentRequiredError(
+                "this catalog asks for secure-aggregation contributions, not LDP reports; "
+                "see 'discreet report preview'"
+            )
         with self._lock:
             preview = prepare_reports(self._live().profile, catalog, params, self.today(), rng)
+            self._live().save()
+            return preview
+
+    def preview_contribution(self, rng: np.random.Generator | None = None) -> ContributionPreview:
+        """This week's secure-aggregation contribution (made once, ledgered, queued): the
+        exact bytes for the leader. Raises :class:`ConsentRequiredError` in the LDP mode."""
+        from discreet.profile.contribution import prepare_contribution
+
+        catalog = self.catalog
+        section = catalog.manifest.secure_aggregation
+        if section is None:
+            raise ConsentRequiredError(
+                "this catalog asks for LDP reports, not secure-aggregation contributions"
+            )
+        with self._lock:
+            preview = prepare_contribution(
+                self._live().profile, catalog, section, self.today(), rng
+            )
             self._live().save()
             return preview
 
@@ -324,6 +367,25 @@ class Engine(Closable):
         return send_reports(
             lambda: self._live().profile,
             target,
+            max_delay=max_delay,
+            settled=lambda: self._live().save(),
+            guard=self._lock,
+        )
+
+    def send_contributions(self, *, max_delay: float = 30.0) -> SendResult:
+        """Send the queued secure-aggregation contributions to the leader that the
+        installed catalog names (and consent bound), as :meth:`send_reports` sends
+        reports: alone, after a random delay, on a fresh connection, saved after each."""
+        from discreet.sync.reports import send_contributions
+
+        section = self.catalog.manifest.secure_aggregation
+        if section is None:
+            raise ConsentRequiredError(
+                "this catalog asks for LDP reports, not secure-aggregation contributions"
+            )
+        return send_contributions(
+            lambda: self._live().profile,
+            section.leader,
             max_delay=max_delay,
             settled=lambda: self._live().save(),
             guard=self._lock,

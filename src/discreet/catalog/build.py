@@ -31,6 +31,7 @@ from discreet.catalog.popularity import prior_from_estimates, uniform_prior
 from discreet.catalog.quantise import quantise
 from discreet.catalog.taxonomy import Taxonomy
 from discreet.protocol.params import ReportingParams
+from discreet.secagg.mode import SecureAggregation
 
 #: Called with (stage number, stage count, description) as a build advances.
 Progress = Callable[[int, int, str], None]
@@ -72,6 +73,7 @@ def build_catalog_files(
     estimates: Mapping[str, float] | None = None,
     notices: Sequence[Notice] = (),
     reporting: ReportingParams | None = None,
+    secure_aggregation: SecureAggregation | None = None,
     model_folder: Path | None = None,
     progress: Progress = no_progress,
 ) -> BuildResult:
@@ -103,6 +105,7 @@ def build_catalog_files(
         category_count=len(taxonomy),
         quantised=True,
         reporting=reporting or ReportingParams(),
+        secure_aggregation=secure_aggregation,
         notices=tuple(notices),
     )
     progress(3, _STAGES, "writing catalog files")

@@ -13,12 +13,15 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from discreet.catalog import _json
 from discreet.catalog.text import control_problem
 from discreet.errors import CatalogInvalidError, NoticesInvalidError, UnsupportedFormatError
 from discreet.protocol.params import ReportingParams
+
+if TYPE_CHECKING:
+    from discreet.secagg.mode import SecureAggregation
 
 MANIFEST_FORMAT = "discreet-catalog"
 MANIFEST_FORMAT_VERSION = 1
@@ -137,8 +140,15 @@ class Manifest:
     quantised: bool = False
     #: Parsed once here; every reader (device, server, CLI) uses this record.
     reporting: ReportingParams = field(default_factory=ReportingParams)
+    #: The secure-aggregation mode's task and aggregators; ``None``: the LDP mode.
+    secure_aggregation: SecureAggregation | None = None
     notices: tuple[Notice, ...] = ()
     format_version: int = MANIFEST_FORMAT_VERSION
+
+    @property
+    def reporting_mode(self) -> str:
+        """``"ldp"`` or ``"secure-aggregation"``: how this catalog's devices report."""
+        return "ldp" if self.secure_aggregation is None else "secure-aggregation"
 
     @property
     def files(self) -> tuple[str, ...]:
@@ -168,6 +178,12 @@ class Manifest:
             "popularity": {"file": "popularity.npy", "source": self.popularity_source},
             "taxonomy": {"file": "taxonomy.json", "categories": self.category_count},
             "reporting": self.reporting.to_json(),
+            "reporting_mode": self.reporting_mode,
+            **(
+                {}
+                if self.secure_aggregation is None
+                else {"secure_aggregation": self.secure_aggregation.to_json()}
+            ),
             "notices": [n.to_json() for n in self.notices],
         }
 
@@ -212,6 +228,7 @@ def _parse(data: Any) -> Manifest:
         reporting = ReportingParams.from_json(data["reporting"])
     except ValueError as exc:
         raise ValueError(f"the reporting parameters are malformed: {exc}") from None
+    secure_aggregation = _secure_aggregation(data)
     quantised = "int8" in emb
     if quantised and emb["int8"] != dict(zip(("codes", "scales"), QUANTISED_FILES, strict=True)):
         raise ValueError(f"embeddings.int8 must name {' and '.join(QUANTISED_FILES)}")
@@ -229,6 +246,25 @@ def _parse(data: Any) -> Manifest:
         category_count=_int(data["taxonomy"]["categories"], "taxonomy.categories", 1, 100_000),
         quantised=quantised,
         reporting=reporting,
+        secure_aggregation=secure_aggregation,
         notices=tuple(Notice.from_json(n, f"notice #{i}") for i, n in enumerate(notices_raw, 1)),
         format_version=version,
     )
+
+
+def _secure_aggregation(data: Mapping[str, Any]) -> SecureAggregation | None:
+    """The mode's section; a manifest that names no mode is an LDP one (older builds)."""
+    mode = data.get("reporting_mode", "ldp")
+    if mode == "ldp":
+        if "secure_aggregation" in data:
+            raise ValueError("an ldp manifest carries no secure_aggregation section")
+        return None
+    if mode != "secure-aggregation":
+        raise ValueError("reporting_mode must be 'ldp' or 'secure-aggregation'")
+    # Loaded only for such a catalog: HPKE and Prio3 stay out of every other start-up.
+    from discreet.secagg.mode import SecureAggregation
+
+    try:
+        return SecureAggregation.from_json(data["secure_aggregation"])
+    except ValueError as exc:
+        raise ValueError(f"the secure-aggregation section is malformed: {exc}") from None

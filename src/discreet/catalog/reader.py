@@ -242,6 +242,8 @@ def _check_reporting(catalog: Catalog, taxonomy: Taxonomy) -> None:
     """The reporting section must fit this catalog; sensitive topics stay out."""
     try:
         catalog.manifest.reporting.check_fits(len(catalog), taxonomy.ids, taxonomy.sensitive_ids)
+        if catalog.manifest.secure_aggregation is not None:
+            catalog.manifest.secure_aggregation.check_fits(len(catalog))
     except ValueError as exc:
         raise CatalogInvalidError(
             f"the reporting parameters do not fit the catalog ({exc})"

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
-from discreet.cli._command import add_command
+from discreet.cli._command import UsageError, add_command
 from discreet.cli._output import StageProgress, emit
 from discreet.errors import InputError
 from discreet.protocol.params import ReportingPolicy
 from discreet.publish.keys import ROLES
 from discreet.publish.repository import Expiries, PublisherRepository
+from discreet.secagg.mode import SecureAggregation
+from discreet.secagg.task import Task
 
 
 def _days(value: str) -> dt.timedelta:
@@ -84,6 +87,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise InputError(f"{exc}; adjust the reporting options") from None
+    secure_aggregation = _secure_aggregation(args)
     progress = StageProgress()
     try:
         result = publish_catalog(
@@ -95,6 +99,7 @@ def cmd_build(args: argparse.Namespace) -> int:
             notices_path=args.notices,
             params=EmbeddingParams(dim=args.dim, vectorizer=args.vectorizer, seed=args.seed),
             reporting=None if args.no_reporting else policy,
+            secure_aggregation=secure_aggregation,
             expiries=expiries_from(args),
             progress=progress,
         )
@@ -112,6 +117,27 @@ def cmd_build(args: argparse.Namespace) -> int:
         )
     emit(args, result.to_json(), lines)
     return 0
+
+
+def _secure_aggregation(args: argparse.Namespace) -> SecureAggregation | None:
+    """The secure-aggregation section ``--secagg-task`` asks for (``None``: the LDP mode)."""
+    given = [f"--{n}" for n in ("secagg_task", "leader", "helper") if getattr(args, n) is not None]
+    if not given:
+        return None
+    if len(given) != 3:
+        raise UsageError("the secure-aggregation mode needs --secagg-task, --leader and --helper")
+    folder = Path(args.secagg_task)
+    task = Task.load(folder / "task.json" if folder.is_dir() else folder)
+    try:
+        return SecureAggregation(
+            task,
+            args.leader,
+            args.helper,
+            args.reporting_budget,
+            max(task.max_weight, args.item_pad_length),
+        )
+    except ValueError as exc:
+        raise InputError(f"{exc}; adjust the secure-aggregation options") from None
 
 
 def cmd_refresh(args: argparse.Namespace) -> int:
@@ -189,7 +215,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> Any:
         type=float,
         default=2.0,
         metavar="E",
-        help="ε a device may spend per week across kinds (default 2)",
+        help="ε a device may spend per week across kinds and modes (default 2)",
     )
     p.add_argument(
         "--item-pad-length",
@@ -198,6 +224,14 @@ def register(sub: Any, common: argparse.ArgumentParser) -> Any:
         metavar="L",
         help="pad item histories with 'none' to L before sampling (default 8)",
     )
+    p.add_argument(
+        "--secagg-task",
+        metavar="DIR",
+        help="ask devices for weekly secure-aggregation contributions to the task in DIR "
+        "(from 'publish secagg-task'; only its public task.json is read)",
+    )
+    p.add_argument("--leader", metavar="URL", help="with --secagg-task: the leader's endpoint")
+    p.add_argument("--helper", metavar="URL", help="with --secagg-task: the helper's endpoint")
     add_expiry_options(p)
 
     p = add_command(

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from discreet.cli._command import add_command
+from discreet.cli._command import UsageError, add_command
 from discreet.cli._engine import open_engine
 from discreet.cli._keys import add_passphrase_options
 from discreet.cli._output import emit
@@ -16,8 +16,8 @@ from discreet.errors import ConsentRequiredError
 def cmd_consent(args: argparse.Namespace) -> int:
     """Opt in to reporting with the exact parameters shown."""
     with open_engine(args) as engine:
-        params = engine.reporting_parameters()
-        if not params.enabled:
+        terms = engine.consent_terms()
+        if terms is None:
             emit(
                 args,
                 {"consent": False, "reason": "no reports"},
@@ -35,7 +35,7 @@ def cmd_consent(args: argparse.Namespace) -> int:
                 emit(args, {"consent": False}, ["reporting stays off"])
                 return 1
         digest = engine.consent()
-    doc = {"consent": True, "parameters": params.to_json(), "digest": digest}
+    doc = {"consent": True, "parameters": terms, "digest": digest}
     emit(args, doc, [*text, "reporting is on, with exactly these parameters"])
     return 0
 
@@ -55,6 +55,11 @@ def cmd_revoke(args: argparse.Namespace) -> int:
 def cmd_preview(args: argparse.Namespace) -> int:
     """Show the exact bytes that would be sent this period, and their ε."""
     with open_engine(args) as engine:
+        if engine.reporting_mode == "secure-aggregation":
+            contribution = engine.preview_contribution()
+            doc = contribution.to_json()
+            emit(args, doc, _contribution_lines(doc))
+            return 0
         preview = engine.preview_reports()
     doc = preview.to_json()
     lines = [f"period {preview.period}: ε {preview.epsilon_spent:g} of {preview.epsilon_cap:g}"]
@@ -67,13 +72,29 @@ def cmd_preview(args: argparse.Namespace) -> int:
     return 0
 
 
+def _contribution_lines(doc: dict[str, Any]) -> list[str]:
+    items = doc["items"]
+    return [
+        f"period {doc['period']}: ε {doc['epsilon_spent']:g} of {doc['epsilon_cap']:g}",
+        f"  secure aggregation, to {doc['leader']}: ε={doc['epsilon']:g} δ={doc['delta']:g}, "
+        f"{doc['size']} bytes",
+        "  items: " + ("(made earlier)" if items is None else ", ".join(items) or "none"),
+        f"  {doc['bytes_hex']}",
+    ]
+
+
 def cmd_send(args: argparse.Namespace) -> int:
     """Send the queued reports; they stay queued if the service cannot be reached."""
     with open_engine(args) as engine:
         if not engine.queued_reports():
             emit(args, {"sent": 0, "duplicates": 0, "rejected": 0}, ["nothing to send"])
             return 0
-        result = engine.send_reports(args.to, max_delay=args.max_delay)
+        if engine.reporting_mode == "secure-aggregation":
+            if args.to is not None:
+                raise UsageError("contributions go to the catalog's leader only; drop --to")
+            result = engine.send_contributions(max_delay=args.max_delay)
+        else:
+            result = engine.send_reports(args.to, max_delay=args.max_delay)
     doc: dict[str, Any] = {
         "sent": result.sent,
         "duplicates": result.duplicates,
@@ -146,7 +167,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         example="discreet report send --to https://recs.example",
         handler=cmd_send,
     )
-    p.add_argument("--to", metavar="URL", help="the service (default: where the catalog came from)")
+    p.add_argument(
+        "--to",
+        metavar="URL",
+        help="the LDP service (default: where the catalog came from); "
+        "contributions go to the catalog's leader",
+    )
     p.add_argument(
         "--max-delay",
         type=float,

@@ -123,6 +123,9 @@ class LedgerEntry:
     status: str = "pending"
     #: Why the service refused the report (``status == "rejected"``), in its words.
     reason: str = ""
+    #: The δ of an (ε, δ) guarantee: 0 for the LDP reports, the task's for a secure
+    #: aggregation contribution.
+    delta: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         """As JSON (the profile's format, and what ``discreet ledger --json`` prints)."""
@@ -134,7 +137,13 @@ class LedgerEntry:
             "digest": self.digest,
             "status": self.status,
             "reason": self.reason,
+            "delta": self.delta,
         }
+
+
+#: The kind of a secure-aggregation contribution, in the ledger and the outbox (it goes
+#: to the leader, never to the LDP report service).
+SECAGG_KIND = "secagg"
 
 
 @dataclass(frozen=True)
@@ -403,6 +412,7 @@ def _decode_ledger(raw: Any) -> list[LedgerEntry]:
             str(e["digest"]),
             str(e["status"]),
             str(e.get("reason", "")),
+            float(e.get("delta", 0.0)),
         )
         for e in raw
     ]

@@ -26,7 +26,7 @@ import numpy as np
 
 from discreet.catalog.reader import Catalog
 from discreet.errors import BudgetExhaustedError, ConsentRequiredError
-from discreet.profile.model import LedgerEntry, PendingReport, Profile
+from discreet.profile.model import SECAGG_KIND, LedgerEntry, PendingReport, Profile
 from discreet.protocol.params import KindParams, ReportingParams
 from discreet.protocol.randomness import production_rng
 from discreet.protocol.report import REPORT_BYTES, Report, period_of
@@ -36,14 +36,11 @@ def _in_period(day: dt.date, period: str) -> bool:
     return period_of(day) == period
 
 
-def candidate_values(
-    profile: Profile, catalog: Catalog, kind: str, params: KindParams, period: str
-) -> list[int]:
-    """Domain indices (``0`` is "none") the device may report for ``kind`` in ``period``."""
-    taxonomy = catalog.taxonomy
-    excluded = set(taxonomy.sensitive_ids) | set(profile.muted)
+def reportable_rows(profile: Profile, catalog: Catalog, period: str) -> list[int]:
+    """Catalog rows of the distinct items engaged with in ``period``, in first-seen order,
+    leaving out every item in a sensitive or muted category."""
+    excluded = set(catalog.taxonomy.sensitive_ids) | set(profile.muted)
     rows: list[int] = []
-    categories: list[str] = []
     seen_items: set[str] = set()
     for event in profile.events:
         if not _in_period(event.day, period) or event.item in seen_items:
@@ -53,13 +50,22 @@ def candidate_values(
             row = catalog.index_of(event.item)
         except KeyError:
             continue  # no longer in this catalog
-        item_categories = catalog.item_at(row).categories
-        if any(c in excluded for c in item_categories):
+        if any(c in excluded for c in catalog.item_at(row).categories):
             continue
         rows.append(row)
-        categories.extend(c for c in item_categories if c not in categories)
+    return rows
+
+
+def candidate_values(
+    profile: Profile, catalog: Catalog, kind: str, params: KindParams, period: str
+) -> list[int]:
+    """Domain indices (``0`` is "none") the device may report for ``kind`` in ``period``."""
+    rows = reportable_rows(profile, catalog, period)
     if kind == "item":
         return sorted(row + 1 for row in rows)
+    categories: list[str] = []
+    for row in rows:
+        categories.extend(c for c in catalog.item_at(row).categories if c not in categories)
     index = {c: i for i, c in enumerate(params.categories, start=1)}
     return sorted(index[c] for c in categories if c in index)
 
@@ -193,7 +199,7 @@ def prepare_reports(
             f"this period's privacy budget is spent ({left:g} of "
             f"{params.epsilon_per_period:g} left); reports resume next period"
         )
-    queued = tuple(r for r in profile.outbox if r.period == period)
+    queued = tuple(r for r in profile.outbox if r.period == period and r.kind != SECAGG_KIND)
     return Preview(
         period,
         queued,

@@ -106,11 +106,11 @@ PROFILE_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec(
         "ledger",
         "each private report: the day it was made (no time of day), its period, kind, "
-        "privacy cost (epsilon), a digest of the exact bytes sent, whether it was sent, "
-        "and the service's reason if it refused it",
+        "privacy cost (epsilon and delta), a digest of the exact bytes sent, whether it was "
+        "sent, and the service's reason if it refused it",
         "so that you can audit every byte that left this device and the privacy budget spent",
         "{ledger_days} days",
-        ("day", "period", "kind", "epsilon", "digest", "status", "reason"),
+        ("day", "period", "kind", "epsilon", "digest", "status", "reason", "delta"),
     ),
     FieldSpec(
         "outbox",

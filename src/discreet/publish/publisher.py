@@ -25,6 +25,7 @@ from discreet.catalog.taxonomy import load_taxonomy
 from discreet.errors import CatalogNameInvalidError, InputError
 from discreet.protocol.params import ReportingParams, ReportingPolicy
 from discreet.publish.repository import Expiries, PublisherRepository, utc_now
+from discreet.secagg.mode import SecureAggregation
 
 DEFAULT_NAME = "catalog"
 DEFAULT_REPORTING = ReportingPolicy()
@@ -51,6 +52,7 @@ class PublishResult:
             "model_folder": str(self.model_folder),
             "unknown_popularity_ids": self.unknown_popularity_ids,
             "notices": len(self.manifest.notices),
+            "reporting_mode": self.manifest.reporting_mode,
         }
 
 
@@ -82,6 +84,7 @@ def publish_catalog(
     notices_path: str | Path | None = None,
     notices: tuple[Notice, ...] = (),
     reporting: ReportingPolicy | ReportingParams | None = DEFAULT_REPORTING,
+    secure_aggregation: SecureAggregation | None = None,
     params: EmbeddingParams | None = None,
     expiries: Expiries | None = None,
     now: dt.datetime | None = None,
@@ -112,6 +115,13 @@ def publish_catalog(
         reporting.check_fits(len(items), taxonomy.ids, taxonomy.sensitive_ids)
     except ValueError as exc:
         raise InputError(f"the reporting parameters do not fit this catalog ({exc})") from None
+    if secure_aggregation is not None:
+        try:
+            secure_aggregation.check_fits([item.id for item in items])
+        except ValueError as exc:
+            raise InputError(
+                f"the secure-aggregation task does not fit this catalog ({exc})"
+            ) from None
     with repo.lock():
         previous = current_manifest(repo)
         version = previous.version + 1 if previous else 1
@@ -131,6 +141,7 @@ def publish_catalog(
                 estimates=estimates,
                 notices=notices,
                 reporting=reporting,
+                secure_aggregation=secure_aggregation,
                 model_folder=model_folder,
                 progress=progress,
             )

@@ -35,6 +35,11 @@ the service counts it once. Its ε is spent either way: the ledger entry was
 made before anything could be sent. The exchange goes through the device's
 one HTTP client (:mod:`discreet.sync.http`): its retries, its timeouts, and
 proxies from the standard environment variables (``https_proxy``, ...).
+
+Secure-aggregation contributions wait in the same outbox and travel the same
+way, one alone per request after a delay of its own, but to the leader the
+catalog names (:func:`send_contributions`); each sender leaves the other's
+reports queued.
 """
 
 from __future__ import annotations
@@ -52,7 +57,7 @@ from typing import Any
 import numpy as np
 
 from discreet.errors import SourceUnavailableError
-from discreet.profile.model import PendingReport, Profile
+from discreet.profile.model import SECAGG_KIND, PendingReport, Profile
 from discreet.protocol.randomness import production_rng
 from discreet.protocol.wire import encode_batch
 from discreet.sync.http import (
@@ -121,15 +126,135 @@ def send_reports(
     withdrawn meanwhile (consent revoked) is not sent. ``transport`` replaces
     the network (see :class:`~discreet.sync.http.DeviceHttpClient`); by default
     each report gets a new connection pool, closed after its exchange.
+    Secure-aggregation contributions stay queued for :func:`send_contributions`.
     """
+    destination = _Destination(
+        "the report service",
+        _endpoint(url, "/v1/reports"),
+        "POST",
+        lambda report: report.kind != SECAGG_KIND,
+        lambda report: encode_batch([(report.token, report.data)]),
+        "application/json",
+        _ldp_verdict,
+    )
+    return _send_each(
+        destination, profile, max_delay, timeout, attempts, rng, sleep, transport, settled, guard
+    )
+
+
+def send_contributions(
+    profile: Profile | Callable[[], Profile],
+    leader_url: str,
+    *,
+    max_delay: float = 30.0,
+    timeout: float = 10.0,
+    attempts: int = 3,
+    rng: np.random.Generator | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    transport: Transport | None = None,
+    settled: Callable[[], None] = lambda: None,
+    guard: AbstractContextManager[object] | None = None,
+) -> SendResult:
+    """Send the queued secure-aggregation contributions to the leader, as
+    :func:`send_reports` sends the LDP reports (alone, after a random delay of
+    their own, on a fresh connection, each verdict saved at once).
+
+    The leader answers 201 once it stored a contribution; 409 ``replayed`` when
+    it already holds this report id (an earlier answer was lost): sent, once;
+    400, 413, 422 or another 409 (the week's release has started): refused,
+    dropped with the leader's reason. Anything else keeps it queued.
+    """
+    destination = _Destination(
+        "the leader",
+        _endpoint(leader_url, "/v1/secagg/reports"),
+        "PUT",
+        lambda report: report.kind == SECAGG_KIND,
+        lambda report: report.data,
+        "application/octet-stream",
+        _leader_verdict,
+    )
+    return _send_each(
+        destination, profile, max_delay, timeout, attempts, rng, sleep, transport, settled, guard
+    )
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    """What an answer says about one report: ``sent`` (counted as ``sent`` or as a
+    ``duplicate``) or ``rejected`` with the server's reason."""
+
+    status: str
+    sent: int = 0
+    duplicates: int = 0
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class _Destination:
+    """Where one kind of queued report goes, and how an answer is read."""
+
+    name: str
+    endpoint: str
+    method: str
+    takes: Callable[[PendingReport], bool]
+    body: Callable[[PendingReport], bytes]
+    content_type: str
+    #: The verdict in an answer, or ``None`` if it is none (the report stays queued).
+    verdict: Callable[[Reply], _Verdict | None]
+
+
+def _endpoint(url: str, path: str) -> str:
     if not url.startswith(("http://", "https://")):
         raise SourceUnavailableError(f"reports are sent to an http(s) address, not {url!r}")
+    return url.rstrip("/") + path
+
+
+def _ldp_verdict(reply: Reply) -> _Verdict | None:
+    if reply.status in (CONTENT_REFUSED, TOO_BIG) and not reply.oversized:
+        reason = _reason(reply.body) or f"HTTP {reply.status}, the service gave no reason"
+        return _Verdict("rejected", reason=reason)
+    answer = _json_object(reply.body or b"{}") if reply.ok and not reply.oversized else None
+    if answer is None:
+        return None
+    return _Verdict("sent", _count(answer, "accepted"), _count(answer, "duplicates"))
+
+
+#: The leader's refusals of a contribution's content (409: a replay, or a week released).
+LEADER_REFUSED = (400, 409, TOO_BIG, CONTENT_REFUSED)
+
+
+def _leader_verdict(reply: Reply) -> _Verdict | None:
+    if reply.oversized:
+        return None
+    if reply.status == 201:
+        answer = _json_object(reply.body)
+        return _Verdict("sent", 1) if answer and answer.get("accepted") is True else None
+    if reply.status in LEADER_REFUSED:
+        reason = _reason(reply.body) or f"HTTP {reply.status}, the leader gave no reason"
+        if reply.status == 409 and reason.endswith(": replayed"):
+            return _Verdict("sent", duplicates=1)  # our own earlier upload was stored
+        return _Verdict("rejected", reason=reason)
+    return None
+
+
+def _send_each(
+    destination: _Destination,
+    profile: Profile | Callable[[], Profile],
+    max_delay: float,
+    timeout: float,
+    attempts: int,
+    rng: np.random.Generator | None,
+    sleep: Callable[[float], None],
+    transport: Transport | None,
+    settled: Callable[[], None],
+    guard: AbstractContextManager[object] | None,
+) -> SendResult:
+    """The queued reports ``destination`` takes, one at a time (see :func:`send_reports`)."""
     current = profile if callable(profile) else lambda: profile
     guard = guard if guard is not None else contextlib.nullcontext()
     rng = rng if rng is not None else production_rng()
-    endpoint = url.rstrip("/") + "/v1/reports"
     with guard:
-        queued = list(current().outbox)
+        queued = [r for r in current().outbox if destination.takes(r)]
     sent = duplicates = rejected = 0
     reasons: list[str] = []
     for report in queued:
@@ -138,28 +263,24 @@ def send_reports(
         with guard:
             if report not in current().outbox:
                 continue  # withdrawn or settled meanwhile
-        reply = _post(endpoint, report, transport, timeout, attempts, rng, sleep)
+        reply = _post(destination, report, transport, timeout, attempts, rng, sleep)
         with guard:
-            if reply.status in (CONTENT_REFUSED, TOO_BIG) and not reply.oversized:
-                reason = _reason(reply.body) or f"HTTP {reply.status}, the service gave no reason"
-                _settle(current(), report, "rejected", reason)
-                settled()
-                rejected += 1
-                if reason not in reasons:
-                    reasons.append(reason)
-                continue
-            answer = _json_object(reply.body or b"{}") if reply.ok and not reply.oversized else None
-            if answer is None:
-                raise SourceUnavailableError(_not_a_verdict(endpoint, reply))
-            _settle(current(), report, "sent")
+            verdict = destination.verdict(reply)
+            if verdict is None:
+                raise SourceUnavailableError(_not_a_verdict(destination, reply))
+            _settle(current(), report, verdict.status, verdict.reason)
             settled()
-        sent += _count(answer, "accepted")
-        duplicates += _count(answer, "duplicates")
+        if verdict.status == "rejected":
+            rejected += 1
+            if verdict.reason not in reasons:
+                reasons.append(verdict.reason)
+        sent += verdict.sent
+        duplicates += verdict.duplicates
     return SendResult(sent, duplicates, rejected, "; ".join(reasons))
 
 
 def _post(
-    endpoint: str,
+    destination: _Destination,
     report: PendingReport,
     transport: Transport | None,
     timeout: float,
@@ -178,21 +299,21 @@ def _post(
     )
     try:
         return client.request(
-            "POST",
-            endpoint,
-            body=encode_batch([(report.token, report.data)]),
-            headers={"Content-Type": "application/json", "Connection": "close"},
+            destination.method,
+            destination.endpoint,
+            body=destination.body(report),
+            headers={"Content-Type": destination.content_type, "Connection": "close"},
         )
     except SourceUnavailableError as exc:
         raise SourceUnavailableError(
-            f"cannot reach the report service ({exc}); the reports stay queued for next time"
+            f"cannot reach {destination.name} ({exc}); the reports stay queued for next time"
         ) from exc
     finally:
         if own is not None:
             own.close()
 
 
-def _not_a_verdict(endpoint: str, reply: Reply) -> str:
+def _not_a_verdict(destination: _Destination, reply: Reply) -> str:
     """Why an answer says nothing about the reports, in one line that names the cause."""
     status = reply.status
     if reply.oversized:
@@ -208,8 +329,8 @@ def _not_a_verdict(endpoint: str, reply: Reply) -> str:
     else:
         cause = _reason(reply.body) or "the service gave no reason"
     return (
-        f"the report service gave an unexpected answer (HTTP {status} from {endpoint}: "
-        f"{cause}); the reports stay queued for next time"
+        f"{destination.name} gave an unexpected answer (HTTP {status} from "
+        f"{destination.endpoint}: {cause}); the reports stay queued for next time"
     )
 
 
