@@ -18,6 +18,7 @@ from discreet.protocol import (
     ReportingParams,
     choose_oracle,
 )
+from discreet.protocol.report import period_code
 from discreet.publish.repository import PublisherRepository
 
 CATEGORIES = ("fiction", "travel", "health")
@@ -140,3 +141,10 @@ def test_the_publisher_refuses_parameters_that_do_not_fit(
     with pytest.raises(InputError, match="do not fit"):
         publish_catalog(repo, inputs[0], inputs[1], reporting=wrong)
     assert repo.current_targets() == {}  # nothing was published
+
+
+@pytest.mark.parametrize("period", [5, None, ["2026-W48"], "2026-W54", "2026W48", "²⁰²⁶-W48"])
+def test_a_period_that_is_not_an_iso_week_is_a_value_error(period: Any) -> None:
+    """Whatever JSON put there: handlers catch ``ValueError``, not ``AttributeError``."""
+    with pytest.raises(ValueError, match="not an ISO week"):
+        period_code(period)

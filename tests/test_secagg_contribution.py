@@ -16,7 +16,7 @@ import pytest
 from discreet.catalog.reader import Catalog
 from discreet.cli import main
 from discreet.errors import BudgetExhaustedError, ConsentRequiredError
-from discreet.profile.contribution import prepare_contribution, sample_entries
+from discreet.profile.contribution import prepare_contribution, require_consent, sample_entries
 from discreet.profile.model import SECAGG_KIND, Profile
 from discreet.profile.reports import prepare_reports
 from discreet.publish.publisher import PublishResult
@@ -219,3 +219,19 @@ def test_the_cli_consents_to_and_previews_the_contribution(
     assert main(["ledger", "--json"]) == 0
     (entry,) = json.loads(capsys.readouterr().out)["entries"]
     assert (entry["kind"], entry["epsilon"], entry["delta"]) == ("secagg", 1.0, 1e-9)
+
+
+def test_a_queued_contribution_is_not_sent_to_aggregators_never_consented_to(
+    task_files: TaskFiles, catalog: Catalog
+) -> None:
+    """Consent is checked again before sending (``Engine.send_contributions``): a catalog
+    update naming another leader cannot redirect the week's queued contribution."""
+    section = _section(task_files)
+    profile = _profile(catalog, ["b1"])
+    profile.grant(section.consent_terms(), MONDAY)
+    prepare_contribution(profile, catalog, section, MONDAY)
+    require_consent(profile, section)  # the aggregators consented to
+    moved = _section(task_files, leader="https://other-leader.example")
+    with pytest.raises(ConsentRequiredError, match="exact task and aggregators"):
+        require_consent(profile, moved)
+    assert len(profile.outbox) == 1  # still queued, for the aggregators consented to

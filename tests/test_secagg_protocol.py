@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from discreet.cli import main
 from discreet.errors import ContributionInvalidError, ReportMalformedError, TaskInvalidError
 from discreet.secagg import hpke
+from discreet.secagg.accounting import calibrate
 from discreet.secagg.prepare import (
     UNDECRYPTABLE,
     PrepInput,
@@ -156,3 +158,23 @@ def test_publish_secagg_task_writes_a_task_from_labels(
     )  # fmt: skip
     assert main([*argv]) != 0  # never over an existing task
     assert "already holds a task" in capsys.readouterr().err
+
+
+def test_the_noise_covers_replacing_one_device_as_the_report_count_is_released(
+    files: TaskFiles,
+) -> None:
+    """The release states its exact report count (as DAP does), so neighbouring batches
+    have one size and differ by one device's contribution *replaced*: two vectors with at
+    most K ones each, whose squared distance reaches 2K when their supports are disjoint.
+    The noise must be calibrated to that, not to K (adding or removing a device)."""
+    task = Task.load(files.task)
+    k = task.max_weight
+    rng = random.Random(3)
+    distances = []
+    for _ in range(500):
+        old = set(rng.sample(range(LENGTH), rng.randint(0, k)))
+        new = set(rng.sample(range(LENGTH), rng.randint(0, k)))
+        distances.append(len(old ^ new))  # squared L2 distance of two 0/1 vectors
+    assert max(distances) == 2 * k  # reached (disjoint supports), and never exceeded
+    assert task.sensitivity_sq == max(distances)
+    assert task.noise_plan() == calibrate(task.epsilon, task.delta, 2 * k)

@@ -376,6 +376,7 @@ class Engine(Closable):
         """Send the queued secure-aggregation contributions to the leader that the
         installed catalog names (and consent bound), as :meth:`send_reports` sends
         reports: alone, after a random delay, on a fresh connection, saved after each."""
+        from discreet.profile.contribution import require_consent
         from discreet.sync.reports import send_contributions
 
         section = self.catalog.manifest.secure_aggregation
@@ -383,6 +384,8 @@ class Engine(Closable):
             raise ConsentRequiredError(
                 "this catalog asks for LDP reports, not secure-aggregation contributions"
             )
+        with self._lock:  # a catalog naming other aggregators needs consent to them first
+            require_consent(self._live().profile, section)
         return send_contributions(
             lambda: self._live().profile,
             section.leader,

@@ -109,6 +109,16 @@ class ContributionPreview:
         }
 
 
+def require_consent(profile: Profile, section: SecureAggregation) -> None:
+    """Raise :class:`ConsentRequiredError` unless the profile consented to exactly
+    ``section``: its task, its parameters and its two aggregators."""
+    if profile.consent is None or not profile.consent.covers(section.consent_terms()):
+        raise ConsentRequiredError(
+            "secure-aggregation contributions need your consent to this catalog's exact "
+            "task and aggregators; review them with 'discreet report consent'"
+        )
+
+
 def prepare_contribution(
     profile: Profile,
     catalog: Catalog,
@@ -122,11 +132,7 @@ def prepare_contribution(
     section, and :class:`BudgetExhaustedError` when the week's budget (in
     either mode) has no room for the task's ε.
     """
-    if profile.consent is None or not profile.consent.covers(section.consent_terms()):
-        raise ConsentRequiredError(
-            "secure-aggregation contributions need your consent to this catalog's exact "
-            "task and aggregators; review them with 'discreet report consent'"
-        )
+    require_consent(profile, section)
     period = period_of(today)
     if profile.ledger_floor is not None and period <= profile.ledger_floor:
         raise BudgetExhaustedError(

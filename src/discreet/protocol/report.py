@@ -36,6 +36,8 @@ def period_of(day: dt.date) -> str:
 
 def period_code(period: str) -> int:
     """``2026-W48`` as the integer 202648; raise ``ValueError`` if malformed."""
+    if not isinstance(period, str):
+        raise ValueError(f"not an ISO week like 2026-W48: {period!r}")
     try:
         year_text, week_text = period.split("-W")
         year, week = int(year_text), int(week_text)

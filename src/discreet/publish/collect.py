@@ -52,7 +52,14 @@ def collect(
             )
             for agg_id, name in enumerate(("leader_share", "helper_share"))
         ]
-    except (KeyError, TypeError, ValueError, HpkeDecryptError, VdafDecodeError) as exc:
+    except (
+        KeyError,
+        TypeError,
+        ValueError,
+        OverflowError,
+        HpkeDecryptError,
+        VdafDecodeError,
+    ) as exc:
         raise AggregatorError(f"the aggregators' answer does not open ({exc})") from None
     field = vdaf.field
     totals = [

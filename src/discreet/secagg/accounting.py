@@ -1,8 +1,10 @@
 """Central-DP accounting for the aggregators' noise: zCDP, and its (ε, δ) meaning.
 
-A device contributes one report per task per ISO week. Adding or removing a
-device moves the sum by its measurement, whose squared L2 norm is at most
-``sensitivity_sq`` (a multihot vector with at most K ones: K). Each aggregator
+A device contributes one report per task per ISO week. The batch's report
+count is released, so neighbouring batches differ by one device's measurement
+*replaced*, which moves the sum by a vector of squared L2 norm at most
+``sensitivity_sq`` (two multihot vectors with at most K ones each: 2K; see
+:attr:`discreet.secagg.task.Task.sensitivity_sq`). Each aggregator
 adds independent discrete Gaussian noise of variance σ² to every entry of its
 aggregate share, and **each aggregator's noise alone** is calibrated to the
 target: the release is then (ε, δ)-DP even if the other aggregator adds no

@@ -92,7 +92,15 @@ class SecureAggregation:
         task = self.task
         if task.leader_config.public_key == task.helper_config.public_key:
             raise ValueError("the leader and the helper must have two different HPKE keys")
-        _check_size({"vdaf": {"length": task.length, "max_weight": task.max_weight}})
+        _check_size(
+            {
+                "vdaf": {
+                    "length": task.length,
+                    "max_weight": task.max_weight,
+                    "chunk_length": task.chunk_length,
+                }
+            }
+        )
         if len(set(task.labels)) != len(task.labels):
             raise ValueError("the task's labels repeat an item")
         if not task.max_weight <= self.pad_length <= MAX_PAD_LENGTH:
@@ -161,6 +169,8 @@ class SecureAggregation:
             task = Task.from_json(data["task"])
         except TaskInvalidError as exc:
             raise ValueError(str(exc)) from None
+        if isinstance(budget, int) and abs(budget) > 10**6:  # else float() may overflow
+            raise ValueError("epsilon_per_period is out of range")
         return cls(task, data["leader"], data["helper"], float(budget), pad)
 
 
@@ -174,3 +184,6 @@ def _check_size(task: Any) -> None:
         raise ValueError(f"the task's length must be at most {MAX_LENGTH}")
     if not isinstance(weight, int) or not 1 <= weight <= min(MAX_WEIGHT, length):
         raise ValueError(f"the task's max_weight must be at most {MAX_WEIGHT} and its length")
+    chunk = vdaf.get("chunk_length")
+    if not isinstance(chunk, int) or not 1 <= chunk <= length + weight.bit_length():
+        raise ValueError("the task's chunk_length must be in [1, its encoded length]")

@@ -65,6 +65,10 @@ def unb64(text: object, size: int | None = None) -> bytes:
     return data
 
 
+#: The largest δ a task may state: past it, (ε, δ)-DP says little (a device refuses more).
+MAX_DELTA = 1e-6
+
+
 @dataclasses.dataclass(frozen=True)
 class Task:
     """The public definition of one task (``task.json``)."""
@@ -86,6 +90,8 @@ class Task:
             raise TaskInvalidError(f"a task id is {TASK_ID_SIZE} bytes")
         if not 1 <= self.min_batch_size <= 10**9:
             raise TaskInvalidError("min_batch_size is a positive integer")
+        if not 0 < self.delta <= MAX_DELTA:
+            raise TaskInvalidError(f"a task's delta must be in (0, {MAX_DELTA:g}]")
         if self.labels and len(self.labels) != self.length:
             raise TaskInvalidError(
                 f"the task has {self.length} entries but {len(self.labels)} labels"
@@ -102,8 +108,14 @@ class Task:
 
     @property
     def sensitivity_sq(self) -> int:
-        """One device's contribution has squared L2 norm at most ``max_weight``."""
-        return self.max_weight
+        """The squared L2 distance between two batches that differ in one device: ``2K``.
+
+        The number of reports in a batch is released exactly (as in DAP), so two
+        neighbouring batches have the same size and differ by *replacing* one
+        device's contribution with another's: two 0/1 vectors with at most K ones
+        each, at squared distance at most 2K (disjoint supports).
+        """
+        return 2 * self.max_weight
 
     def noise_plan(self) -> NoisePlan:
         """The discrete Gaussian each aggregator adds to its share of a batch."""
@@ -188,7 +200,10 @@ def _int(value: Any) -> int:
 def _number(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError("expected a number")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # an integer beyond any float
+        raise ValueError("a number out of range") from None
 
 
 @dataclasses.dataclass(frozen=True)

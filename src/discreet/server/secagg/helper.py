@@ -82,7 +82,7 @@ class Helper:
         job_id = request.path_params["job_id"]
         try:
             answer = await run_in_threadpool(self._run_job, job_id, body)
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, OverflowError) as exc:
             return error(400, f"the job is malformed ({exc})")
         if answer is None:
             return error(409, f"job {job_id} was already run with another request")
@@ -147,7 +147,7 @@ class Helper:
             reports, check = int(data["report_count"]), unb64(data["checksum"], 32)
             if not isinstance(collection_id, str):
                 raise TypeError("collection_id is text")
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, OverflowError) as exc:
             return error(400, f"the request is malformed ({exc})")
         return await release_response(
             functools.partial(self._release, period, collection_id, reports, check)

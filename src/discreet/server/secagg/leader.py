@@ -117,7 +117,7 @@ class Leader:
             data = json.loads(await read_body(request, 4096) or b"")
             period = data["period"]
             period_code(period)
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, OverflowError) as exc:
             return error(400, f"the request is malformed ({exc}); send {{'period': '2026-W50'}}")
         return await release_response(functools.partial(self._collect, period))
 
