@@ -76,14 +76,19 @@ def run_demo(
         finally:
             store.close()
         _section(say, "done")
-        say(
-            "everything ran on this machine; temporary files "
-            + ("kept in " + str(work) if keep else "removed")
-        )
+        ran_here(say, work, keep)
     finally:
         if not keep:
             shutil.rmtree(work, ignore_errors=True)
     return summary
+
+
+def ran_here(say: Say, work: Path, keep: Path | None) -> None:
+    """Say that everything ran on this machine, and where its files are (if kept)."""
+    say(
+        "everything ran on this machine; temporary files "
+        + ("kept in " + str(work) if keep else "removed")
+    )
 
 
 def install_device(

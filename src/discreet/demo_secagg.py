@@ -34,7 +34,7 @@ import numpy as np
 
 from discreet.catalog.items import Item, read_items
 from discreet.catalog.taxonomy import load_taxonomy
-from discreet.demo import Say, _bar, _section, install_device
+from discreet.demo import Say, _bar, _section, install_device, ran_here
 from discreet.demo_data import demo_items_path, demo_taxonomy_path, publish_demo_catalog
 from discreet.engine import Engine
 from discreet.errors import ReportingError
@@ -142,10 +142,7 @@ def run_secagg_demo(
             f"setup {timings['setup_s']:.1f} s, contributions {timings['contributions_s']:.1f} s,"
             f" collection {timings['collection_s']:.1f} s, total {timings['total_s']:.1f} s"
         )
-        say(
-            "everything ran on this machine; temporary files "
-            + ("kept in " + str(work) if keep else "removed")
-        )
+        ran_here(say, work, keep)
     finally:
         if not keep:
             shutil.rmtree(work, ignore_errors=True)
