@@ -18,11 +18,11 @@ PACKAGE_ROOT = Path(discreet.__file__).parent
 #: Code that runs on the device: it never imports the publisher's or the service's code.
 DEVICE = ("catalog", "profile", "rank", "store", "sync", "engine", "kiosk", "home")
 #: What only the publisher and the service run.
-SERVER_SIDE = ("server", "publish", "evaluation", "demo", "demo_data", "cli")
+SERVER_SIDE = ("server", "publish", "evaluation", "demo", "demo_data", "demo_secagg", "cli")
 #: Leaves: what both sides of the wire share imports nothing else of ours.
 LEAVES = ("protocol", "vdaf")
 #: The facade an app embeds is imported only from the top: the CLI, the kiosk, the demo.
-ENGINE_IMPORTERS = ("<root>", "cli", "kiosk", "demo")
+ENGINE_IMPORTERS = ("<root>", "cli", "kiosk", "demo", "demo_secagg")
 
 
 def module_names(root: Path = PACKAGE_ROOT) -> dict[str, Path]:

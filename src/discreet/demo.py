@@ -76,24 +76,26 @@ def run_demo(
         finally:
             store.close()
         _section(say, "done")
-        say(
-            "everything ran on this machine; temporary files "
-            + ("kept in " + str(work) if keep else "removed")
-        )
+        ran_here(say, work, keep)
     finally:
         if not keep:
             shutil.rmtree(work, ignore_errors=True)
     return summary
 
 
-def _device(
-    work: Path,
-    repo: PublisherRepository,
-    url: str,
-    today: dt.date,
-    rng: np.random.Generator,
-    say: Say,
-) -> dict[str, Any]:
+def ran_here(say: Say, work: Path, keep: Path | None) -> None:
+    """Say that everything ran on this machine, and where its files are (if kept)."""
+    say(
+        "everything ran on this machine; temporary files "
+        + ("kept in " + str(work) if keep else "removed")
+    )
+
+
+def install_device(
+    work: Path, repo: PublisherRepository, url: str, today: dt.date, say: Say
+) -> tuple[Path, KeyFileKey, int]:
+    """A device in ``work/device``: the catalog synced over HTTP from ``url`` (TUF), a new
+    encrypted profile under a key file; its home, its key and the catalog's version."""
     _section(say, "device: verify and install the catalog over HTTP (TUF)")
     home = work / "device"
     synced = sync_catalog(home, url, root=repo.trusted_root_path)
@@ -106,6 +108,18 @@ def _device(
     )
     if session is not None:
         session.close()
+    return home, key, synced.version
+
+
+def _device(
+    work: Path,
+    repo: PublisherRepository,
+    url: str,
+    today: dt.date,
+    rng: np.random.Generator,
+    say: Say,
+) -> dict[str, Any]:
+    home, key, version = install_device(work, repo, url, today, say)
     with Engine.open(home, key=key) as engine:
         catalog = engine.catalog
         _section(say, "device: a short session")
@@ -149,7 +163,7 @@ def _device(
         for entry in ledger:
             say(f"  {entry.period} {entry.kind:<8} ε={entry.epsilon:g} {entry.status}")
     return {
-        "catalog_version": synced.version,
+        "catalog_version": version,
         "recommendations": [r.to_json() for r in results],
         "reports_sent": sent.sent,
         "ledger": [

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from discreet.publish.publisher import PublishResult
     from discreet.publish.repository import PublisherRepository
+    from discreet.secagg.mode import SecureAggregation
 
 #: The demo catalog's name.
 DEMO_CATALOG_NAME = "lantern-books"
@@ -33,8 +34,11 @@ def demo_notices_path() -> Path:
     return _path("notices.json")
 
 
-def publish_demo_catalog(repo: PublisherRepository) -> PublishResult:
-    """Build, sign and publish the demo catalog (with its notices) into ``repo``."""
+def publish_demo_catalog(
+    repo: PublisherRepository, *, secure_aggregation: SecureAggregation | None = None
+) -> PublishResult:
+    """Build, sign and publish the demo catalog (with its notices) into ``repo``; with
+    ``secure_aggregation``, in that mode instead of the LDP one."""
     from discreet.publish.publisher import publish_catalog
 
     return publish_catalog(
@@ -43,4 +47,5 @@ def publish_demo_catalog(repo: PublisherRepository) -> PublishResult:
         demo_taxonomy_path(),
         name=DEMO_CATALOG_NAME,
         notices_path=demo_notices_path(),
+        secure_aggregation=secure_aggregation,
     )

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from discreet.cli._command import add_command
+from discreet.cli._command import UsageError, add_command
 from discreet.cli._output import emit, paint
 
 
@@ -21,12 +21,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
             sys.stdout.write(styled + "\n")
             sys.stdout.flush()
 
-    summary = run_demo(
-        clients=args.clients,
-        keep=Path(args.keep) if args.keep else None,
-        say=say,
-        seed=args.seed,
-    )
+    keep = Path(args.keep) if args.keep else None
+    if args.secure_aggregation:
+        if args.clients is not None:
+            raise UsageError(
+                "--clients sizes the LDP demo; the secure-aggregation demo simulates "
+                "a fixed population (leave --clients out)"
+            )
+        from discreet.demo_secagg import run_secagg_demo
+
+        summary = run_secagg_demo(keep=keep, say=say, seed=args.seed)
+    else:
+        summary = run_demo(clients=args.clients or 20_000, keep=keep, say=say, seed=args.seed)
     emit(args, summary, [])
     return 0
 
@@ -48,7 +54,13 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         example="discreet demo --clients 50000",
         handler=cmd_demo,
     )
-    p.add_argument("--clients", type=_clients, default=20_000, help="simulated devices (20,000)")
+    p.add_argument("--clients", type=_clients, help="simulated devices (20,000)")
+    p.add_argument(
+        "--secure-aggregation",
+        action="store_true",
+        help="the secure-aggregation mode instead: a leader and a helper on loopback, "
+        "a device's weekly contribution, simulated devices, the publisher's collection",
+    )
     p.add_argument("--keep", metavar="DIR", help="keep every file in DIR instead of removing them")
     p.add_argument(
         "--seed",
