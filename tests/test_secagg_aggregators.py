@@ -39,6 +39,7 @@ from discreet.secagg.upload import UploadReport, make_report, seal_report
 from discreet.server.secagg.store import AggregatorStore
 from discreet.vdaf import FIELD128, LeaderInputShare
 from discreet.vdaf.circuits import encode_range_checked_int
+from tests.secagg_support import role_args, running_aggregators
 from tests.server_support import ServiceProcess, http, refused_port, start_listening_process
 
 LENGTH, MAX_WEIGHT = 16, 3
@@ -68,23 +69,8 @@ def aggregators(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Aggregator
         labels=tuple(f"item-{i}" for i in range(LENGTH)),
     )
 
-    def role_args(role: str) -> list[str]:
-        return [
-            "--role", role, "--task", str(files.task), "--key", str(files.keys[role]),
-            "--secrets", str(files.secrets[role]), "--db", str(folder / f"{role}.db"),
-        ]  # fmt: skip
-
-    helper = start_listening_process(role_args(HELPER))
-    try:
-        leader = start_listening_process([*role_args(LEADER), "--helper", helper.url])
-        try:
-            yield Aggregators(files, Task.load(files.task), leader, helper)
-        finally:
-            leader.process.terminate()
-            leader.process.wait(20)
-    finally:
-        helper.process.terminate()
-        helper.process.wait(20)
+    with running_aggregators(files, folder) as (leader, helper):
+        yield Aggregators(files, Task.load(files.task), leader, helper)
 
 
 def _upload(url: str, report: UploadReport) -> tuple[int, object]:
@@ -282,11 +268,11 @@ def test_an_unreachable_helper_releases_nothing_and_loses_no_report(
     with refused_port() as port:
         leader = start_listening_process(
             [
-                "--role", LEADER, "--task", str(files.task), "--key", str(files.keys[LEADER]),
-                "--secrets", str(files.secrets[LEADER]), "--db", str(tmp_path / "leader.db"),
-                "--helper", f"http://127.0.0.1:{port}",
+                *role_args(files, LEADER, tmp_path / "leader.db"),
+                "--helper",
+                f"http://127.0.0.1:{port}",
             ]
-        )  # fmt: skip
+        )
         try:
             report = make_report(task, PERIOD, [True] + [False] * (LENGTH - 1))
             assert _upload(leader.url, report)[0] == 201
@@ -341,11 +327,10 @@ def test_an_aggregator_drops_half_sent_requests_as_the_catalog_service_does(
     files = aggregators.files
     helper = start_listening_process(
         [
-            "--role", HELPER, "--task", str(files.task), "--key", str(files.keys[HELPER]),
-            "--secrets", str(files.secrets[HELPER]), "--db", str(tmp_path / "helper.db"),
-            "--header-timeout", "1", "--max-connections", "2",
+            *role_args(files, HELPER, tmp_path / "helper.db"),
+            *("--header-timeout", "1", "--max-connections", "2"),
         ]
-    )  # fmt: skip
+    )
     held: list[socket.socket] = []
     try:
         for _ in range(2):

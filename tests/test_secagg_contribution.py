@@ -27,7 +27,7 @@ from discreet.secagg.task import Task, TaskFiles, create_task
 from discreet.secagg.upload import UploadReport
 from discreet.sync.client import sync_catalog
 from tests.conftest import ITEMS
-from tests.test_secagg_protocol import _run
+from tests.secagg_support import prepare_in_process
 
 MONDAY = dt.date(2026, 11, 23)
 ITEM_IDS = tuple(str(item["id"]) for item in ITEMS)
@@ -80,7 +80,7 @@ def _profile(catalog: Catalog, items: list[str], muted: tuple[str, ...] = ()) ->
 
 def _opened(files: TaskFiles, data: bytes) -> list[int]:
     """What both aggregators make of the bytes: the unsharded vector (it must verify)."""
-    total, rejected = _run(files, [UploadReport.decode(data)])
+    total, rejected = prepare_in_process(files, [UploadReport.decode(data)])
     assert rejected == {}
     return total
 

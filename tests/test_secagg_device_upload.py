@@ -26,8 +26,6 @@ from discreet.secagg import hpke
 from discreet.secagg.mode import SecureAggregation
 from discreet.secagg.task import (
     COLLECTOR,
-    HELPER,
-    LEADER,
     Task,
     TaskFiles,
     create_task,
@@ -36,7 +34,8 @@ from discreet.secagg.task import (
 from discreet.sync.client import sync_catalog
 from discreet.sync.reports import send_contributions, send_reports
 from tests.conftest import ITEMS
-from tests.server_support import ServiceProcess, http, refused_port, start_listening_process
+from tests.secagg_support import running_aggregators
+from tests.server_support import ServiceProcess, http, refused_port
 
 TODAY = dt.date.today()  # the leader takes this ISO week and the two before it
 PERIOD = period_of(TODAY)
@@ -61,23 +60,8 @@ def aggregators(
         labels=ITEM_IDS,
     )
 
-    def role_args(role: str) -> list[str]:
-        return [
-            "--role", role, "--task", str(files.task), "--key", str(files.keys[role]),
-            "--secrets", str(files.secrets[role]), "--db", str(folder / f"{role}.db"),
-        ]  # fmt: skip
-
-    helper = start_listening_process(role_args(HELPER))
-    try:
-        leader = start_listening_process([*role_args(LEADER), "--helper", helper.url])
-        try:
-            yield files, leader, helper
-        finally:
-            leader.process.terminate()
-            leader.process.wait(20)
-    finally:
-        helper.process.terminate()
-        helper.process.wait(20)
+    with running_aggregators(files, folder) as (leader, helper):
+        yield files, leader, helper
 
 
 def _cli_device(

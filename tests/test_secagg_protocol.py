@@ -12,18 +12,13 @@ import pytest
 
 from discreet.cli import main
 from discreet.errors import ContributionInvalidError, ReportMalformedError, TaskInvalidError
-from discreet.secagg import hpke
 from discreet.secagg.accounting import calibrate
 from discreet.secagg.prepare import (
     UNDECRYPTABLE,
-    PrepInput,
-    aggregate,
-    helper_prepare,
-    leader_finish,
-    prepare_init,
 )
 from discreet.secagg.task import HELPER, LEADER, Task, TaskFiles, create_task, read_secrets
 from discreet.secagg.upload import UploadReport, make_report
+from tests.secagg_support import prepare_in_process
 
 LENGTH = 8
 
@@ -40,34 +35,11 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> TaskFiles:
     )
 
 
-def _run(files: TaskFiles, reports: list[UploadReport]) -> tuple[list[int], dict[bytes, str]]:
-    """Both aggregators' preparation, in process: the unsharded sum and the rejections."""
-    task = Task.load(files.task)
-    verify_key = read_secrets(files.secrets[LEADER]).verify_key
-    assert verify_key is not None
-    keys = {role: hpke.read_keypair(files.keys[role]) for role in (LEADER, HELPER)}
-    mine = [PrepInput(r.report_id, r.period, r.public_share, r.leader_share) for r in reports]
-    theirs = [PrepInput(r.report_id, r.period, r.public_share, r.helper_share) for r in reports]
-    prepared = prepare_init(task, 0, keys[LEADER], verify_key, mine)
-    helped = helper_prepare(
-        task, keys[HELPER], verify_key, theirs, [p.prep_share for p in prepared]
-    )
-    answers = {h.report_id: h.rejection or h.prep_message for h in helped}
-    finished = leader_finish(task, prepared, answers)
-    (leader_share, count), (helper_share, helper_count) = (
-        aggregate(task, finished),
-        aggregate(task, helped),
-    )
-    assert count == helper_count
-    total = task.vdaf().unshard([leader_share, helper_share], count)
-    return total, {f.report_id: f.rejection for f in finished if f.rejection is not None}
-
-
 def test_preparation_sums_the_valid_reports_and_names_the_rest(files: TaskFiles) -> None:
     task = Task.load(files.task)
     ones = [[i in (j % LENGTH, 3) for i in range(LENGTH)] for j in range(5)]
     reports = [make_report(task, "2026-W50", m) for m in ones]
-    total, rejected = _run(files, reports)
+    total, rejected = prepare_in_process(files, reports)
     assert total == [sum(m[i] for m in ones) for i in range(LENGTH)]
     assert rejected == {}
     moved = reports[0]  # the same shares, sealed for W50, presented as W51
@@ -79,7 +51,7 @@ def test_preparation_sums_the_valid_reports_and_names_the_rest(files: TaskFiles)
         forged.report_id, "2026-W50", reports[1].public_share, forged.leader_share,
         forged.helper_share,
     )  # fmt: skip
-    total, rejected = _run(files, [moved, forged, reports[2]])
+    total, rejected = prepare_in_process(files, [moved, forged, reports[2]])
     assert total == [int(x) for x in ones[2]]
     assert rejected == {moved.report_id: UNDECRYPTABLE, forged.report_id: UNDECRYPTABLE}
 

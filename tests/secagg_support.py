@@ -1,0 +1,74 @@
+"""What the secure-aggregation tests share: both aggregators' preparation in process,
+and a real leader and helper on loopback."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+from discreet.secagg import hpke
+from discreet.secagg.prepare import (
+    PrepInput,
+    aggregate,
+    helper_prepare,
+    leader_finish,
+    prepare_init,
+)
+from discreet.secagg.task import HELPER, LEADER, Task, TaskFiles, read_secrets
+from discreet.secagg.upload import UploadReport
+from tests.server_support import ServiceProcess, start_listening_process
+
+
+def prepare_in_process(
+    files: TaskFiles, reports: list[UploadReport]
+) -> tuple[list[int], dict[bytes, str]]:
+    """Both aggregators' preparation, in process: the unsharded sum and the rejections."""
+    task = Task.load(files.task)
+    verify_key = read_secrets(files.secrets[LEADER]).verify_key
+    assert verify_key is not None
+    keys = {role: hpke.read_keypair(files.keys[role]) for role in (LEADER, HELPER)}
+    mine = [PrepInput(r.report_id, r.period, r.public_share, r.leader_share) for r in reports]
+    theirs = [PrepInput(r.report_id, r.period, r.public_share, r.helper_share) for r in reports]
+    prepared = prepare_init(task, 0, keys[LEADER], verify_key, mine)
+    helped = helper_prepare(
+        task, keys[HELPER], verify_key, theirs, [p.prep_share for p in prepared]
+    )
+    answers = {h.report_id: h.rejection or h.prep_message for h in helped}
+    finished = leader_finish(task, prepared, answers)
+    (leader_share, count), (helper_share, helper_count) = (
+        aggregate(task, finished),
+        aggregate(task, helped),
+    )
+    assert count == helper_count
+    total = task.vdaf().unshard([leader_share, helper_share], count)
+    return total, {f.report_id: f.rejection for f in finished if f.rejection is not None}
+
+
+def role_args(files: TaskFiles, role: str, db: Path) -> list[str]:
+    """``discreet serve`` arguments for ``role`` of the task in ``files``, on database ``db``."""
+    return [
+        "--role", role, "--task", str(files.task), "--key", str(files.keys[role]),
+        "--secrets", str(files.secrets[role]), "--db", str(db),
+    ]  # fmt: skip
+
+
+@contextlib.contextmanager
+def running_aggregators(
+    files: TaskFiles, folder: Path
+) -> Iterator[tuple[ServiceProcess, ServiceProcess]]:
+    """A real helper, then a real leader pointed at it (databases in ``folder``):
+    ``(leader, helper)``, both stopped on exit."""
+    helper = start_listening_process(role_args(files, HELPER, folder / f"{HELPER}.db"))
+    try:
+        leader = start_listening_process(
+            [*role_args(files, LEADER, folder / f"{LEADER}.db"), "--helper", helper.url]
+        )
+        try:
+            yield leader, helper
+        finally:
+            leader.process.terminate()
+            leader.process.wait(20)
+    finally:
+        helper.process.terminate()
+        helper.process.wait(20)
