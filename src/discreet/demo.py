@@ -42,12 +42,14 @@ from discreet.sync.http import DeviceHttpClient
 Say = Callable[[str], None]
 
 
-def _section(say: Say, title: str) -> None:
+def heading(say: Say, title: str) -> None:
+    """A blank line, then ``== title``: the start of one step of a demo."""
     say("")
     say(f"== {title}")
 
 
-def _bar(value: float, scale: float, width: int = 30) -> str:
+def bar(value: float, scale: float, width: int = 30) -> str:
+    """``value`` as a bar of ``#`` out of ``width``, where ``scale`` fills it."""
     filled = round(width * max(value, 0.0) / scale) if scale > 0 else 0
     return "#" * min(filled, width)
 
@@ -62,7 +64,7 @@ def run_demo(
     today = dt.date.today()
     summary: dict[str, Any] = {"folder": str(work) if keep else None}
     try:
-        _section(say, "publisher: build, sign and publish the catalog (fresh Ed25519 keys)")
+        heading(say, "publisher: build, sign and publish the catalog (fresh Ed25519 keys)")
         repo = PublisherRepository.init(work / "repo")
         result = publish_demo_catalog(repo)
         manifest = result.manifest
@@ -75,7 +77,7 @@ def run_demo(
                 summary["population"] = _population(service.url, repo, clients, today, rng, say)
         finally:
             store.close()
-        _section(say, "done")
+        heading(say, "done")
         ran_here(say, work, keep)
     finally:
         if not keep:
@@ -96,7 +98,7 @@ def install_device(
 ) -> tuple[Path, KeyFileKey, int]:
     """A device in ``work/device``: the catalog synced over HTTP from ``url`` (TUF), a new
     encrypted profile under a key file; its home, its key and the catalog's version."""
-    _section(say, "device: verify and install the catalog over HTTP (TUF)")
+    heading(say, "device: verify and install the catalog over HTTP (TUF)")
     home = work / "device"
     synced = sync_catalog(home, url, root=repo.trusted_root_path)
     say(f"installed catalog v{synced.version}")
@@ -122,7 +124,7 @@ def _device(
     home, key, version = install_device(work, repo, url, today, say)
     with Engine.open(home, key=key) as engine:
         catalog = engine.catalog
-        _section(say, "device: a short session")
+        heading(say, "device: a short session")
         crime = [catalog.item_at(int(r)) for r in catalog.features.rows_in(["crime"])[:3]]
         travel = catalog.item_at(int(catalog.features.rows_in(["travel"])[0]))
         liked_ids = {i.id for i in (*crime, travel)}
@@ -138,18 +140,18 @@ def _device(
         say(f"disliked  {cooking.title}")
         engine.mute("politics")
         say("muted     Politics & society")
-        _section(say, "device: recommendations, each with its reasons")
+        heading(say, "device: recommendations, each with its reasons")
         results = engine.recommend(5)
         for position, rec in enumerate(results, start=1):
             say(f"{position}. {rec.title}")
             for reason in rec.reasons:
                 say(f"     {reason.text}")
-        _section(say, "device: the data card (what is kept, why, for how long)")
+        heading(say, "device: the data card (what is kept, why, for how long)")
         card = ProfileHome(home).data_card()
         for field in card["fields"]:
             say(f"- {field['field']}: kept {field['retention']}")
         say(f"- stored at {card['storage']['location']}: {card['storage']['encryption']}")
-        _section(say, "device: private reports (the user consents to the exact parameters)")
+        heading(say, "device: private reports (the user consents to the exact parameters)")
         params = engine.reporting_parameters()
         engine.consent()
         preview = engine.preview_reports(rng)
@@ -181,7 +183,7 @@ def _population(
     rng: np.random.Generator,
     say: Say,
 ) -> list[dict[str, Any]]:
-    _section(say, f"{clients:,} simulated devices report categories through the real oracle")
+    heading(say, f"{clients:,} simulated devices report categories through the real oracle")
     manifest = current_manifest(repo)
     if manifest is None:
         raise RepositoryNotFoundError("the demo repository has no catalog")
@@ -223,7 +225,7 @@ def _population(
         got = estimates["estimates"][label]
         low, high = got["estimate"] - 1.96 * got["stderr"], got["estimate"] + 1.96 * got["stderr"]
         say(
-            f"  {label:<18} true {true_count:>7.0f} {_bar(true_count, scale):<30} "
+            f"  {label:<18} true {true_count:>7.0f} {bar(true_count, scale):<30} "
             f"est {got['estimate']:>7.0f} ± {1.96 * got['stderr']:.0f}"
         )
         rows.append(

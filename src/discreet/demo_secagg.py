@@ -34,7 +34,7 @@ import numpy as np
 
 from discreet.catalog.items import Item, read_items
 from discreet.catalog.taxonomy import load_taxonomy
-from discreet.demo import Say, _bar, _section, install_device, ran_here
+from discreet.demo import Say, bar, heading, install_device, ran_here
 from discreet.demo_data import demo_items_path, demo_taxonomy_path, publish_demo_catalog
 from discreet.engine import Engine
 from discreet.errors import ReportingError
@@ -80,7 +80,7 @@ def run_secagg_demo(
     summary: dict[str, Any] = {"folder": str(work) if keep else None, "period": period}
     timings: dict[str, float] = {}
     try:
-        _section(say, "publisher: a secure-aggregation task (fresh HPKE keys for all three)")
+        heading(say, "publisher: a secure-aggregation task (fresh HPKE keys for all three)")
         taxonomy = load_taxonomy(demo_taxonomy_path())
         items = read_items(demo_items_path(), taxonomy)
         files = create_task(
@@ -125,7 +125,7 @@ def run_secagg_demo(
             _population(task, items, taxonomy.sensitive_ids, leader.url, period, truth, rng, say)
             timings["contributions_s"] = time.monotonic() - mark
             mark = time.monotonic()
-            _section(say, f"publisher: collect {period} (the aggregators prepare, add noise)")
+            heading(say, f"publisher: collect {period} (the aggregators prepare, add noise)")
             document = collect(
                 task,
                 hpke.read_keypair(files.keys[COLLECTOR]),
@@ -135,7 +135,7 @@ def run_secagg_demo(
             )
             timings["collection_s"] = time.monotonic() - mark
         summary.update(_compare(task, items, document, truth, say))
-        _section(say, "done")
+        heading(say, "done")
         timings["total_s"] = time.monotonic() - started
         summary["timings"] = {name: round(seconds, 2) for name, seconds in timings.items()}
         say(
@@ -180,14 +180,14 @@ def _device(
     home, key, version = install_device(work, repo, url, today, say)
     with Engine.open(home, key=key) as engine:
         catalog = engine.catalog
-        _section(say, "device: a short session")
+        heading(say, "device: a short session")
         for row in catalog.features.rows_in(["crime"])[:3]:
             item = catalog.item_at(int(row))
             engine.record(item.id, "like")
             say(f"liked     {item.title}")
         engine.mute("politics")
         say("muted     Politics & society")
-        _section(say, "device: the weekly contribution (consent binds the task and aggregators)")
+        heading(say, "device: the weekly contribution (consent binds the task and aggregators)")
         for line in engine.reporting_terms():
             say(line)
         engine.consent()
@@ -228,7 +228,7 @@ def _population(
 ) -> None:
     """Simulated devices: a week's history drawn from a Zipf-like taste, sensitive items
     left out, K entries sampled, sharded and sealed, uploaded to the leader."""
-    _section(say, f"{DEVICES} simulated devices contribute (shard, prove, seal, upload)")
+    heading(say, f"{DEVICES} simulated devices contribute (shard, prove, seal, upload)")
     excluded = set(sensitive)
     eligible = np.array([not excluded & set(item.categories) for item in items])
     weights = np.zeros(len(items))
@@ -276,7 +276,7 @@ def _compare(
     scale = float(max(truth.max(), 1))
     for row in sorted(rows, key=lambda r: -r["true"])[:SHOWN]:
         say(
-            f"  {titles[row['item']][:32]:<32} true {row['true']:>4} {_bar(row['true'], scale):<30}"
+            f"  {titles[row['item']][:32]:<32} true {row['true']:>4} {bar(row['true'], scale):<30}"
             f" est {row['estimate']:>6.0f}"
         )
     covered = sum(r["covered"] for r in rows)
