@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint install clean
+.PHONY: demo test lint install clean messages
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,14 @@ lint: $(STAMP)
 # pytest exits 5 when it collected no tests; any non-zero exit fails the target.
 test: lint
 	$(BIN)/python -m pytest
+
+# Extract user-facing strings, merge them into the Spanish catalog, compile it.
+LOCALES := src/discreet/locale
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k N_ --sort-by-file --no-wrap \
+		--project=discreet -o $(LOCALES)/discreet.pot src
+	$(BIN)/pybabel update -i $(LOCALES)/discreet.pot -d $(LOCALES) -D discreet --no-wrap
+	$(BIN)/pybabel compile -d $(LOCALES) -D discreet --statistics
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
