@@ -16,7 +16,13 @@ import pytest
 from discreet.catalog.reader import Catalog
 from discreet.cli import main
 from discreet.errors import BudgetExhaustedError, ConsentRequiredError
-from discreet.profile.contribution import prepare_contribution, require_consent, sample_entries
+from discreet.profile.contribution import (
+    pair_index,
+    prepare_contribution,
+    require_consent,
+    sample_entries,
+    sample_pairs,
+)
 from discreet.profile.model import SECAGG_KIND, Profile
 from discreet.profile.reports import prepare_reports
 from discreet.publish.publisher import PublishResult
@@ -235,3 +241,31 @@ def test_a_queued_contribution_is_not_sent_to_aggregators_never_consented_to(
     with pytest.raises(ConsentRequiredError, match="exact task and aggregators"):
         require_consent(profile, moved)
     assert len(profile.outbox) == 1  # still queued, for the aggregators consented to
+
+
+def test_pair_index_numbers_every_pair_once() -> None:
+    m = 7
+    seen = sorted(pair_index(j, i, m) for i in range(m) for j in range(i))
+    assert seen == list(range(m * (m - 1) // 2))
+    with pytest.raises(ValueError, match="no pair"):
+        pair_index(3, 3, m)
+
+
+@pytest.mark.parametrize(("held", "pad_length"), [(3, 6), (5, 5), (8, 4)])
+def test_sample_pairs_draws_every_held_pair_alike(held: int, pad_length: int) -> None:
+    """Each pair of held items comes with probability max_weight / C(P, 2), P the padded
+    length; pairs of items not held never come (a binomial 5-sigma band per pair)."""
+    rng = np.random.default_rng(7)
+    m, max_weight, runs = 12, 3, 20_000
+    candidates = [int(x) for x in rng.choice(m, size=held, replace=False)]
+    slots = max(held, pad_length)
+    p = max_weight / (slots * (slots - 1) // 2)
+    counts = np.zeros(m * (m - 1) // 2)
+    for _ in range(runs):
+        drawn = sample_pairs(candidates, m, max_weight, pad_length, rng)
+        assert len(drawn) == len(set(drawn)) <= max_weight
+        counts[drawn] += 1
+    pairs = [pair_index(a, b, m) for i, a in enumerate(candidates) for b in candidates[i + 1 :]]
+    band = 5 * np.sqrt(runs * p * (1 - p))
+    assert np.all(np.abs(counts[pairs] - runs * p) < band)
+    assert counts.sum() == counts[pairs].sum()

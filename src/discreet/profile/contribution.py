@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -59,6 +60,51 @@ def sample_entries(
     slots = max(pad_length, len(candidates))
     drawn = rng.choice(slots, size=min(max_weight, slots), replace=False)
     return sorted(candidates[int(slot)] for slot in drawn if slot < len(candidates))
+
+
+def pair_index(i: int, j: int, m: int) -> int:
+    """The entry of the unordered pair {i, j} of top-M positions (i ≠ j, both below
+    ``m``) in a co-occurrence vector of m(m-1)/2 entries, row by row: (0, 1), (0, 2),
+    …, (0, m-1), (1, 2), …
+
+    >>> [pair_index(0, 1, 4), pair_index(2, 0, 4), pair_index(1, 2, 4), pair_index(2, 3, 4)]
+    [0, 1, 3, 5]
+    """
+    a, b = min(i, j), max(i, j)
+    if a == b or a < 0 or b >= m:
+        raise ValueError(f"no pair ({i}, {j}) among {m} items")
+    return a * (2 * m - a - 1) // 2 + (b - a - 1)
+
+
+def sample_pairs(
+    candidates: list[int], m: int, max_weight: int, pad_length: int, rng: np.random.Generator
+) -> list[int]:
+    """Up to ``max_weight`` co-occurrence entries (see :func:`pair_index`) among the
+    candidates, which are distinct top-M positions below ``m``.
+
+    The candidates are padded with "none" to ``pad_length`` slots (P = the larger of
+    the two), and ``max_weight`` of the C(P, 2) pairs of slots are drawn uniformly
+    without replacement; a drawn pair counts when both its slots hold items. Each
+    pair of items a device holds is drawn with the same probability,
+    ``max_weight / C(P, 2)``, however short its history, so light users do not
+    dominate the sum, and heavy ones are only scaled down past ``pad_length``: the
+    item report's padding trick, applied to pairs.
+    """
+    n = len(candidates)
+    slots = max(pad_length, n)
+    total = slots * (slots - 1) // 2
+    if total == 0 or n < 2:
+        return []
+    drawn = rng.choice(total, size=min(max_weight, total), replace=False)
+    # Slot pairs are numbered b(b-1)/2 + a (a < b), so those among the first n slots,
+    # the ones holding items, are exactly the numbers below n(n-1)/2.
+    held = n * (n - 1) // 2
+    chosen = []
+    for t in (int(x) for x in drawn if x < held):
+        b = (1 + math.isqrt(1 + 8 * t)) // 2
+        a = t - b * (b - 1) // 2
+        chosen.append(pair_index(candidates[a], candidates[b], m))
+    return sorted(chosen)
 
 
 def describe_contribution(section: SecureAggregation) -> list[str]:
