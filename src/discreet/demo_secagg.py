@@ -38,6 +38,7 @@ from discreet.demo import Say, bar, heading, install_device, ran_here
 from discreet.demo_data import demo_items_path, demo_taxonomy_path, publish_demo_catalog
 from discreet.engine import Engine
 from discreet.errors import ReportingError
+from discreet.i18n import _
 from discreet.profile.contribution import ContributionPreview, sample_entries
 from discreet.protocol.report import period_of
 from discreet.publish.collect import collect
@@ -80,7 +81,7 @@ def run_secagg_demo(
     summary: dict[str, Any] = {"folder": str(work) if keep else None, "period": period}
     timings: dict[str, float] = {}
     try:
-        heading(say, "publisher: a secure-aggregation task (fresh HPKE keys for all three)")
+        heading(say, _("publisher: a secure-aggregation task (fresh HPKE keys for all three)"))
         taxonomy = load_taxonomy(demo_taxonomy_path())
         items = read_items(demo_items_path(), taxonomy)
         files = create_task(
@@ -100,14 +101,26 @@ def run_secagg_demo(
                 LEADER, files, work / "leader.db", work / "leader.log", helper_url=helper.url
             ) as leader,
         ):
-            say(f"leader listening on {leader.url} (its own process, database and key pair)")
-            say(f"helper listening on {helper.url} (its own process, database and key pair)")
+            say(
+                _("leader listening on {url} (its own process, database and key pair)").format(
+                    url=leader.url
+                )
+            )
+            say(
+                _("helper listening on {url} (its own process, database and key pair)").format(
+                    url=helper.url
+                )
+            )
             section = SecureAggregation(task, leader.url, helper.url, EPSILON, MAX_WEIGHT)
             repo = PublisherRepository.init(work / "repo")
             manifest = publish_demo_catalog(repo, secure_aggregation=section).manifest
             say(
-                f"catalog '{manifest.name}' v{manifest.version}: {manifest.item_count} items, "
-                "signed, in the secure-aggregation mode"
+                _(
+                    "catalog '{name}' v{version}: {item_count} items, signed, in "
+                    "the secure-aggregation mode"
+                ).format(
+                    name=manifest.name, version=manifest.version, item_count=manifest.item_count
+                )
             )
             timings["setup_s"] = time.monotonic() - started
             truth = np.zeros(task.length, dtype=np.int64)
@@ -125,7 +138,12 @@ def run_secagg_demo(
             _population(task, items, taxonomy.sensitive_ids, leader.url, period, truth, rng, say)
             timings["contributions_s"] = time.monotonic() - mark
             mark = time.monotonic()
-            heading(say, f"publisher: collect {period} (the aggregators prepare, add noise)")
+            heading(
+                say,
+                _("publisher: collect {period} (the aggregators prepare, add noise)").format(
+                    period=period
+                ),
+            )
             document = collect(
                 task,
                 hpke.read_keypair(files.keys[COLLECTOR]),
@@ -135,12 +153,19 @@ def run_secagg_demo(
             )
             timings["collection_s"] = time.monotonic() - mark
         summary.update(_compare(task, items, document, truth, say))
-        heading(say, "done")
+        heading(say, _("done"))
         timings["total_s"] = time.monotonic() - started
         summary["timings"] = {name: round(seconds, 2) for name, seconds in timings.items()}
         say(
-            f"setup {timings['setup_s']:.1f} s, contributions {timings['contributions_s']:.1f} s,"
-            f" collection {timings['collection_s']:.1f} s, total {timings['total_s']:.1f} s"
+            _(
+                "setup {setup_s:.1f} s, contributions {contributions_s:.1f} "
+                "s, collection {collection_s:.1f} s, total {total_s:.1f} s"
+            ).format(
+                setup_s=timings["setup_s"],
+                contributions_s=timings["contributions_s"],
+                collection_s=timings["collection_s"],
+                total_s=timings["total_s"],
+            )
         )
         ran_here(say, work, keep)
     finally:
@@ -154,13 +179,17 @@ def _describe_task(task: Task, say: Say) -> dict[str, Any]:
     sigma = math.sqrt(plan.sigma_sq)
     stderr = math.sqrt(plan.release_variance)
     say(
-        f"{task.length} items, at most K={task.max_weight} per device per week, "
-        f"at least {task.min_batch_size} devices per released week"
+        _(
+            "{length} items, at most K={max_weight} per device per week, "
+            "at least {min_batch_size} devices per released week"
+        ).format(length=task.length, max_weight=task.max_weight, min_batch_size=task.min_batch_size)
     )
     say(
-        f"({task.epsilon:g}, {task.delta:g})-DP per device per week even if one aggregator "
-        f"is dishonest: each adds discrete Gaussian noise, σ={sigma:.2f}; released s.d. "
-        f"{stderr:.2f} per item"
+        _(
+            "({epsilon:g}, {delta:g})-DP per device per week even if one "
+            "aggregator is dishonest: each adds discrete Gaussian noise, "
+            "σ={sigma:.2f}; released s.d. {stderr:.2f} per item"
+        ).format(epsilon=task.epsilon, delta=task.delta, sigma=sigma, stderr=stderr)
     )
     return {
         "length": task.length,
@@ -180,29 +209,43 @@ def _device(
     home, key, version = install_device(work, repo, url, today, say)
     with Engine.open(home, key=key) as engine:
         catalog = engine.catalog
-        heading(say, "device: a short session")
+        heading(say, _("device: a short session"))
         for row in catalog.features.rows_in(["crime"])[:3]:
             item = catalog.item_at(int(row))
             engine.record(item.id, "like")
-            say(f"liked     {item.title}")
+            say(_("liked     {title}").format(title=item.title))
         engine.mute("politics")
-        say("muted     Politics & society")
-        heading(say, "device: the weekly contribution (consent binds the task and aggregators)")
+        say(_("muted     Politics & society"))
+        heading(say, _("device: the weekly contribution (consent binds the task and aggregators)"))
         for line in engine.reporting_terms():
             say(line)
         engine.consent()
         preview = engine.preview_contribution()
-        say(f"items set to one: {', '.join(preview.items or ())}")
+        say(_("items set to one: {join}").format(join=", ".join(preview.items or ())))
         say(
-            f"{len(preview.data):,} bytes for the leader (the helper's share sealed to the "
-            f"helper), begins {preview.data[:24].hex()}… (all of them in --json)"
+            _(
+                "{n_data:,} bytes for the leader (the helper's share sealed "
+                "to the helper), begins {hex}… (all of them in --json)"
+            ).format(n_data=len(preview.data), hex=preview.data[:24].hex())
         )
-        say(f"budget this week: ε {preview.epsilon_spent:g} of {preview.epsilon_cap:g}")
+        say(
+            _("budget this week: ε {epsilon_spent:g} of {epsilon_cap:g}").format(
+                epsilon_spent=preview.epsilon_spent, epsilon_cap=preview.epsilon_cap
+            )
+        )
         sent = engine.send_contributions(max_delay=0)
         if sent.sent != 1:
-            raise ReportingError(f"the leader did not take the demo device's contribution: {sent}")
+            raise ReportingError(
+                _("the leader did not take the demo device's contribution: {sent}").format(
+                    sent=sent
+                )
+            )
         ledger = engine.ledger()
-        say(f"sent {sent.sent} contribution to the leader; the ledger now reads:")
+        say(
+            _("sent {sent} contribution to the leader; the ledger now reads:").format(
+                sent=sent.sent
+            )
+        )
         for entry in ledger:
             say(
                 f"  {entry.period} {entry.kind:<8} ε={entry.epsilon:g} δ={entry.delta:g} "
@@ -228,14 +271,19 @@ def _population(
 ) -> None:
     """Simulated devices: a week's history drawn from a Zipf-like taste, sensitive items
     left out, K entries sampled, sharded and sealed, uploaded to the leader."""
-    heading(say, f"{DEVICES} simulated devices contribute (shard, prove, seal, upload)")
+    heading(
+        say,
+        _("{DEVICES} simulated devices contribute (shard, prove, seal, upload)").format(
+            DEVICES=DEVICES
+        ),
+    )
     excluded = set(sensitive)
     eligible = np.array([not excluded & set(item.categories) for item in items])
     weights = np.zeros(len(items))
     weights[rng.permutation(len(items))] = 1.0 / np.arange(1, len(items) + 1) ** 1.1
     taste = weights / weights.sum()
     client = DeviceHttpClient()
-    for _ in range(DEVICES):
+    for _device in range(DEVICES):
         history = rng.choice(len(items), size=int(rng.integers(1, 7)), replace=False, p=taste)
         candidates = sorted(int(i) for i in history if eligible[i])
         ones = set(sample_entries(candidates, task.max_weight, task.max_weight, rng))
@@ -247,8 +295,16 @@ def _population(
             body=make_report(task, period, measurement).encode(),
         )
         if reply.status != 201:
-            raise ReportingError(f"the demo leader refused a contribution (HTTP {reply.status})")
-    say(f"{DEVICES} contributions taken by the leader, {int(truth.sum()):,} ones in all")
+            raise ReportingError(
+                _("the demo leader refused a contribution (HTTP {status})").format(
+                    status=reply.status
+                )
+            )
+    say(
+        _("{DEVICES} contributions taken by the leader, {sum:,} ones in all").format(
+            DEVICES=DEVICES, sum=int(truth.sum())
+        )
+    )
 
 
 def _compare(
@@ -270,17 +326,27 @@ def _compare(
         )
     stderr = document["estimates"][task.labels[0]]["stderr"]
     say(
-        f"the aggregate of {document['reports']} contributions, each item ± {1.96 * stderr:.1f}"
-        " (95%); the most popular items:"
+        _(
+            "the aggregate of {reports} contributions, each item ± "
+            "{value:.1f} (95%); the most popular items:"
+        ).format(reports=document["reports"], value=1.96 * stderr)
     )
     scale = float(max(truth.max(), 1))
     for row in sorted(rows, key=lambda r: -r["true"])[:SHOWN]:
         say(
-            f"  {titles[row['item']][:32]:<32} true {row['true']:>4} {bar(row['true'], scale):<30}"
-            f" est {row['estimate']:>6.0f}"
+            _("  {value:<32} true {true:>4} {bar:<30} est {estimate:>6.0f}").format(
+                value=titles[row["item"]][:32],
+                true=row["true"],
+                bar=bar(row["true"], scale),
+                estimate=row["estimate"],
+            )
         )
     covered = sum(r["covered"] for r in rows)
-    say(f"{covered} of {len(rows)} true counts fall inside their 95% interval")
+    say(
+        _("{covered} of {n_rows} true counts fall inside their interval (95%)").format(
+            covered=covered, n_rows=len(rows)
+        )
+    )
     return {
         "reports": document["reports"],
         "rejected": document["rejected"],

@@ -15,10 +15,11 @@ from pathlib import Path
 from discreet.catalog.text import printable
 from discreet.engine import Engine
 from discreet.errors import CatalogNotInstalledError
+from discreet.i18n import N_, _
 from discreet.rank.records import Recommendation
 from discreet.sync.installed import InstalledCatalogs
 
-HELP = "commands: like N, dislike N, why N, more, interests, forget, help, quit"
+HELP = N_("commands: like N, dislike N, why N, more, interests, forget, help, quit")
 
 
 def escaped(say: Callable[[str], None]) -> Callable[[str], None]:
@@ -55,12 +56,12 @@ class KioskSession:
     def _pick(self, argument: str) -> Recommendation | None:
         if argument.isdigit() and 1 <= int(argument) <= len(self.shown):
             return self.shown[int(argument) - 1]
-        self.say(f"choose a number from 1 to {len(self.shown)}")
+        self.say(_("choose a number from 1 to {n_shown}").format(n_shown=len(self.shown)))
         return None
 
     def handle(self, line: str) -> bool:
         """Run one command; return False to end the session."""
-        command, _, argument = line.strip().partition(" ")
+        command, argument = line.strip().partition(" ")[::2]
         command = command.lower()
         if command in ("quit", "exit", "q"):
             return False
@@ -69,14 +70,21 @@ class KioskSession:
             if picked is not None:
                 kept = self.engine.record(picked.item_id, command)
                 self.say(
-                    f"{command}d {picked.title}" + ("" if kept else " (not kept: sensitive topic)")
+                    (_("liked {title}") if command == "like" else _("disliked {title}")).format(
+                        title=picked.title
+                    )
+                    + ("" if kept else _(" (not kept: sensitive topic)"))
                 )
                 self.show()
         elif command == "why":
             picked = self._pick(argument.strip())
             if picked is not None:
                 why = self.engine.explain(picked.item_id)
-                self.say(f"{why.title}: rank {why.rank}, score {why.score:.2f}")
+                self.say(
+                    _("{title}: rank {rank}, score {score:.2f}").format(
+                        title=why.title, rank=why.rank, score=why.score
+                    )
+                )
                 for reason in why.reasons:
                     self.say(f"  - {reason.text}")
         elif command == "more":
@@ -89,12 +97,12 @@ class KioskSession:
         elif command == "forget":
             self.engine.erase_session()
             self.count = self.page
-            self.say("forgotten: this session kept nothing, and now holds nothing")
+            self.say(_("forgotten: this session kept nothing, and now holds nothing"))
             self.show()
         elif command in ("help", "?", ""):
-            self.say(HELP)
+            self.say(_(HELP))
         else:
-            self.say(f"unknown command {command!r}; {HELP}")
+            self.say(_("unknown command {command!r}; {HELP}").format(command=command, HELP=_(HELP)))
         return True
 
 
@@ -105,18 +113,25 @@ def run_kiosk(
     show = escaped(say)  # KioskSession escapes its own lines
     if InstalledCatalogs(home).current() is None:
         raise CatalogNotInstalledError(
-            "no catalog installed here; run 'discreet sync' first, or 'discreet kiosk --demo'"
+            _("no catalog installed here; run 'discreet sync' first, or 'discreet kiosk --demo'")
         )
     with Engine.open(home, kiosk=True, idle_seconds=idle_seconds) as engine:
         catalog = engine.catalog
-        show(f"{catalog.manifest.name} — {len(catalog)} items. Nothing you do here is stored;")
         show(
-            f"the session is forgotten after {idle_seconds:g} s idle, on 'forget', and at the end."
+            _("{name} — {n_catalog} items. Nothing you do here is stored;").format(
+                name=catalog.manifest.name, n_catalog=len(catalog)
+            )
         )
-        show(HELP)
+        show(
+            _(
+                "the session is forgotten after {idle_seconds:g} s idle, on "
+                "'forget', and at the end."
+            ).format(idle_seconds=idle_seconds)
+        )
+        show(_(HELP))
         session = KioskSession(engine, say)
         session.show()
         for line in lines:
             if not session.handle(line):
                 break
-    show("session ended; nothing was kept")
+    show(_("session ended; nothing was kept"))

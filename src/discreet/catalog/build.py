@@ -30,6 +30,7 @@ from discreet.catalog.manifest import QUANTISED_FILES, Manifest, Notice
 from discreet.catalog.popularity import prior_from_estimates, uniform_prior
 from discreet.catalog.quantise import quantise
 from discreet.catalog.taxonomy import Taxonomy
+from discreet.i18n import _
 from discreet.protocol.params import ReportingParams
 from discreet.secagg.mode import SecureAggregation
 
@@ -85,10 +86,10 @@ def build_catalog_files(
     """
     params = params or EmbeddingParams()
     folder.mkdir(parents=True, exist_ok=True)
-    progress(1, _STAGES, f"embedding {len(items)} items")
+    progress(1, _STAGES, _("embedding {count} items").format(count=len(items)))
     documents = [item_document(item, taxonomy) for item in items]
     fitted = fit_embeddings(documents, params)
-    progress(2, _STAGES, "computing popularity priors")
+    progress(2, _STAGES, _("computing popularity priors"))
     if estimates:
         prior, unknown = prior_from_estimates([i.id for i in items], estimates)
         source = "estimates"
@@ -108,7 +109,7 @@ def build_catalog_files(
         secure_aggregation=secure_aggregation,
         notices=tuple(notices),
     )
-    progress(3, _STAGES, "writing catalog files")
+    progress(3, _STAGES, _("writing catalog files"))
     atomic_write_bytes(folder / "items.jsonl", items_jsonl(items))
     atomic_write_bytes(folder / "embeddings.npy", npy_bytes(fitted.vectors))
     codes, scales = quantise(fitted.vectors)
@@ -118,7 +119,7 @@ def build_catalog_files(
     atomic_write_bytes(folder / "taxonomy.json", canonical_json(taxonomy.to_json()))
     atomic_write_bytes(folder / "manifest.json", canonical_json(manifest.to_json()))
     if model_folder is not None:
-        progress(4, _STAGES, "saving the model and its card")
+        progress(4, _STAGES, _("saving the model and its card"))
         save_model(model_folder, fitted, manifest, items, taxonomy)
     return BuildResult(manifest, folder, model_folder, unknown)
 

@@ -15,7 +15,9 @@ from discreet import __version__
 from discreet.cli import _catalog, _demo, _eval, _kiosk, _profile, _publish, _rank, _report, _server
 from discreet.cli._command import UsageError
 from discreet.cli._output import paint, printable
+from discreet.cli._parser import LocalParser
 from discreet.errors import DiscreetError
+from discreet.i18n import SUPPORTED, _, use
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -27,27 +29,46 @@ def _common() -> argparse.ArgumentParser:
         "--home",
         metavar="DIR",
         default=argparse.SUPPRESS,
-        help="client data folder (default: $DISCREET_HOME or the platform's data folder)",
+        help=_("client data folder (default: $DISCREET_HOME or the platform's data folder)"),
     )
     common.add_argument(
         "--json",
         action="store_true",
         default=argparse.SUPPRESS,
-        help="print one JSON document on stdout",
+        help=_("print one JSON document on stdout"),
+    )
+    common.add_argument(
+        "--lang",
+        choices=SUPPORTED,
+        default=argparse.SUPPRESS,
+        help=_("the language to speak (default: from $DISCREET_LANG, $LANGUAGE or $LANG)"),
     )
     return common
+
+
+def _language_option(argv: Sequence[str] | None) -> str | None:
+    """``--lang``, read before the parser is built so that its help is in that language."""
+    early = argparse.ArgumentParser(add_help=False)
+    early.add_argument("--lang")
+    chosen = early.parse_known_args(argv)[0].lang
+    return chosen if chosen in SUPPORTED else None
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser."""
     common = _common()
-    parser = argparse.ArgumentParser(
+    parser = LocalParser(
         prog="discreet",
-        description="Personal recommendations without collecting personal data.",
+        description=_("Personal recommendations without collecting personal data."),
         parents=[common],
-        epilog="Run 'discreet COMMAND --help' for a command's options and an example.",
+        epilog=_("Run 'discreet COMMAND --help' for a command's options and an example."),
     )
-    parser.add_argument("--version", action="version", version=f"discreet {__version__}")
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"discreet {__version__}",
+        help=_("show the version and exit"),
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     publish_commands = _publish.register(sub, common)
     _server.register(sub, publish_commands, common)
@@ -63,7 +84,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI with ``argv`` (default ``sys.argv[1:]``) and return the exit code."""
+    """Run the CLI with ``argv`` (default ``sys.argv[1:]``) and return the exit code.
+
+    It speaks the language ``--lang`` names, else the environment's (:mod:`discreet.i18n`).
+    """
+    with use(_language_option(argv)):
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -75,13 +104,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.handler(args)
     except UsageError as exc:
         print(
-            f"discreet: {paint('usage error:', 'red', sys.stderr)} {printable(str(exc))}",
+            _("discreet: {label} {message}").format(
+                label=paint(_("usage error:"), "red", sys.stderr), message=printable(str(exc))
+            ),
             file=sys.stderr,
         )
         return EXIT_USAGE
     except DiscreetError as exc:
         print(
-            f"discreet: {paint('error:', 'red', sys.stderr)} {printable(str(exc))}",
+            _("discreet: {label} {message}").format(
+                label=paint(_("error:"), "red", sys.stderr), message=printable(str(exc))
+            ),
             file=sys.stderr,
         )
         return EXIT_FAILURE
@@ -92,12 +125,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         where = f" ({exc.filename})" if exc.filename else ""
         print(
-            f"discreet: error: {printable(f'{exc.strerror or exc}{where}')}; check the path, "
-            "free disk space and permissions",
+            _("discreet: error: {problem}; check the path, free disk space and permissions").format(
+                problem=printable(f"{exc.strerror or exc}{where}")
+            ),
             file=sys.stderr,
         )
         return EXIT_FAILURE
     except KeyboardInterrupt:
-        print("discreet: interrupted; nothing was left half-written", file=sys.stderr)
+        print(_("discreet: interrupted; nothing was left half-written"), file=sys.stderr)
         return 130
     return code

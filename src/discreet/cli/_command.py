@@ -6,6 +6,8 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
+from discreet.i18n import _
+
 Handler = Callable[[argparse.Namespace], int]
 
 
@@ -24,7 +26,7 @@ def add_command(
 ) -> argparse.ArgumentParser:
     """Add ``name`` to ``commands``; its ``--help`` ends with ``example``, like every command."""
     parser: argparse.ArgumentParser = commands.add_parser(
-        name, parents=[common], help=help, epilog=f"example: {example}"
+        name, parents=[common], help=help, epilog=_("example: {example}").format(example=example)
     )
     parser.set_defaults(handler=handler)
     return parser
@@ -41,7 +43,9 @@ def positive_int(value: str) -> int:
     except ValueError:
         number = 0
     if number < 1:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a positive whole number")
+        raise argparse.ArgumentTypeError(
+            _("{value!r} is not a positive whole number").format(value=value)
+        )
     return number
 
 
@@ -56,5 +60,7 @@ def positive_float(value: str) -> float:
     except ValueError:
         number = float("nan")
     if not 0 < number < float("inf"):
-        raise argparse.ArgumentTypeError(f"{value!r} is not a positive number")
+        raise argparse.ArgumentTypeError(
+            _("{value!r} is not a positive number").format(value=value)
+        )
     return number

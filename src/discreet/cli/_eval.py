@@ -11,6 +11,7 @@ from typing import Any
 from discreet.cli._command import add_command
 from discreet.cli._output import emit
 from discreet.errors import InputError
+from discreet.i18n import _
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -28,13 +29,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
             source = Path(args.movielens)
             if not (source / "ratings.csv").exists():
                 raise InputError(
-                    f"{source} has no ratings.csv; point --movielens at the unpacked folder"
+                    _(
+                        "{source} has no ratings.csv; point --movielens at the unpacked folder"
+                    ).format(source=source)
                 )
             items, interactions = convert_movielens(source, tmp)
         elif args.items and args.interactions:
             items, interactions = Path(args.items), Path(args.interactions)
         else:
-            raise InputError("give --items and --interactions, or --movielens DIR")
+            raise InputError(_("give --items and --interactions, or --movielens DIR"))
         dataset = load_dataset(items, interactions)
 
         def log(message: str) -> None:
@@ -60,24 +63,24 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         sub,
         "eval",
         common,
-        help="offline evaluation against centralized baselines",
+        help=_("offline evaluation against centralized baselines"),
         example="discreet eval --movielens ../shared/data/ml-latest-small",
         handler=cmd_eval,
     )
     p.add_argument("--items", metavar="ITEMS_CSV")
     p.add_argument("--interactions", metavar="INTERACTIONS_CSV")
-    p.add_argument("--movielens", metavar="DIR", help="a MovieLens folder, converted first")
+    p.add_argument("--movielens", metavar="DIR", help=_("a MovieLens folder, converted first"))
     p.add_argument(
         "--clients",
         type=int,
         nargs="+",
         default=[100_000, 1_000_000],
         metavar="N",
-        help="simulated devices for private popularity (default 1e5 1e6)",
+        help=_("simulated devices for private popularity (default 1e5 1e6)"),
     )
     p.add_argument(
-        "--epsilon", type=float, nargs="+", default=[1.0, 2.0], metavar="E", help="default 1 2"
+        "--epsilon", type=float, nargs="+", default=[1.0, 2.0], metavar="E", help=_("default 1 2")
     )
 
-    p.add_argument("--no-baselines", action="store_true", help="only the engine")
+    p.add_argument("--no-baselines", action="store_true", help=_("only the engine"))
     p.add_argument("--seed", type=int, default=0)

@@ -8,12 +8,13 @@ from typing import Any
 
 from discreet.cli._command import UsageError, add_command, positive_float, positive_int
 from discreet.cli._output import emit, emit_estimates
+from discreet.i18n import N_, _
 from discreet.publish.collect import collect
 from discreet.secagg import hpke
 from discreet.secagg.task import HELPER, LEADER, Task, create_task, read_secrets
 from discreet.server.secagg.run import serve_aggregator
 
-ROLE_HELP = (
+ROLE_HELP = N_(
     "'catalog' (the default) serves the catalog and takes LDP reports; 'leader' and "
     "'helper' run one of the two secure-aggregation aggregators (with --task, --key, "
     "--secrets and --db; the leader also --helper URL)"
@@ -22,11 +23,13 @@ ROLE_HELP = (
 
 def add_role_options(p: argparse.ArgumentParser) -> None:
     """The options ``serve`` takes for an aggregator's role."""
-    p.add_argument("--role", choices=("catalog", LEADER, HELPER), default="catalog", help=ROLE_HELP)
-    p.add_argument("--task", metavar="TASK", help="an aggregator's task.json")
-    p.add_argument("--key", metavar="KEY", help="an aggregator's HPKE key file")
-    p.add_argument("--secrets", metavar="FILE", help="an aggregator's secrets file")
-    p.add_argument("--helper", metavar="URL", help="the leader: the helper's URL")
+    p.add_argument(
+        "--role", choices=("catalog", LEADER, HELPER), default="catalog", help=_(ROLE_HELP)
+    )
+    p.add_argument("--task", metavar="TASK", help=_("an aggregator's task.json"))
+    p.add_argument("--key", metavar="KEY", help=_("an aggregator's HPKE key file"))
+    p.add_argument("--secrets", metavar="FILE", help=_("an aggregator's secrets file"))
+    p.add_argument("--helper", metavar="URL", help=_("the leader: the helper's URL"))
 
 
 def serve_role(args: argparse.Namespace) -> int:
@@ -35,7 +38,9 @@ def serve_role(args: argparse.Namespace) -> int:
     if args.role == LEADER and args.helper is None:
         missing.append("--helper")
     if missing:
-        raise UsageError(f"serve --role {args.role} needs {' '.join(missing)}")
+        raise UsageError(
+            _("serve --role {role} needs {join}").format(role=args.role, join=" ".join(missing))
+        )
     serve_aggregator(
         args.role,
         task_path=Path(args.task),
@@ -73,11 +78,21 @@ def cmd_task(args: argparse.Namespace) -> int:
         "noise": task.noise_plan().to_json(),
     }
     lines = [
-        f"task {files.task}: {task.length} entries, at most {task.max_weight} ones per report, "
-        f"batches of at least {task.min_batch_size}",
-        f"each aggregator adds discrete Gaussian noise σ² = {task.noise_plan().sigma_sq}: "
-        f"({task.epsilon}, {task.delta})-DP per device per week on its own",
-        "give leader.* to the leader, helper.* to the helper, keep collector.* (all 0600)",
+        _(
+            "task {task}: {length} entries, at most {max_weight} ones "
+            "per report, batches of at least {min_batch_size}"
+        ).format(
+            task=files.task,
+            length=task.length,
+            max_weight=task.max_weight,
+            min_batch_size=task.min_batch_size,
+        ),
+        _(
+            "each aggregator adds discrete Gaussian noise σ² = "
+            "{sigma_sq}: ({epsilon}, {delta})-DP per device per week on "
+            "its own"
+        ).format(sigma_sq=task.noise_plan().sigma_sq, epsilon=task.epsilon, delta=task.delta),
+        _("give leader.* to the leader, helper.* to the helper, keep collector.* (all 0600)"),
     ]
     emit(args, document, lines)
     return 0
@@ -96,7 +111,9 @@ def cmd_collect(args: argparse.Namespace) -> int:
     emit_estimates(
         args,
         document,
-        f"{document['reports']} valid reports for {args.period}; rejected: {document['rejected']}",
+        _("{reports} valid reports for {period}; rejected: {rejected}").format(
+            reports=document["reports"], period=args.period, rejected=document["rejected"]
+        ),
     )
     return 0
 
@@ -107,13 +124,13 @@ def register(publish_commands: Any, common: argparse.ArgumentParser, period: Any
         publish_commands,
         "secagg-task",
         common,
-        help="create a secure-aggregation task (keys and secrets for both aggregators)",
+        help=_("create a secure-aggregation task (keys and secrets for both aggregators)"),
         example="discreet publish secagg-task --out ./task --length 1000 --max-weight 20",
         handler=cmd_task,
     )
-    p.add_argument("--out", required=True, metavar="DIR", help="a new folder for the files")
+    p.add_argument("--out", required=True, metavar="DIR", help=_("a new folder for the files"))
     p.add_argument("--length", type=positive_int, default=1000, metavar="N")
-    p.add_argument("--labels", metavar="FILE", help="item ids, one per line (sets --length)")
+    p.add_argument("--labels", metavar="FILE", help=_("item ids, one per line (sets --length)"))
     p.add_argument("--max-weight", type=positive_int, default=20, metavar="K")
     p.add_argument("--min-batch-size", type=positive_int, default=1000, metavar="N")
     p.add_argument("--epsilon", type=positive_float, default=1.0, metavar="E")
@@ -123,15 +140,15 @@ def register(publish_commands: Any, common: argparse.ArgumentParser, period: Any
         publish_commands,
         "collect",
         common,
-        help="collect a week's secure aggregate from the leader",
+        help=_("collect a week's secure aggregate from the leader"),
         example="discreet publish collect --task task/task.json --key task/collector.key "
         "--secrets task/collector.secrets.json --leader http://leader:8080 "
         "--period 2026-W50 --out popularity.json",
         handler=cmd_collect,
     )
     p.add_argument("--task", required=True, metavar="TASK")
-    p.add_argument("--key", required=True, metavar="KEY", help="the collector's HPKE key file")
+    p.add_argument("--key", required=True, metavar="KEY", help=_("the collector's HPKE key file"))
     p.add_argument("--secrets", required=True, metavar="FILE")
     p.add_argument("--leader", required=True, metavar="URL")
-    p.add_argument("--period", required=True, type=period, metavar="YYYY-Www", help="ISO week")
-    p.add_argument("--out", metavar="FILE", help="also write the JSON document to FILE")
+    p.add_argument("--period", required=True, type=period, metavar="YYYY-Www", help=_("ISO week"))
+    p.add_argument("--out", metavar="FILE", help=_("also write the JSON document to FILE"))

@@ -9,6 +9,7 @@ from discreet.cli import _secagg
 from discreet.cli._command import UsageError, add_command, positive_float, positive_int
 from discreet.cli._output import emit_estimates
 from discreet.cli._publish import add_expiry_options, expiries_from
+from discreet.i18n import N_, _
 from discreet.protocol.report import period_code
 from discreet.protocol.wire import Limits
 from discreet.server.aggregate import DEFAULT_MIN_REPORTS, labels_for
@@ -21,14 +22,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.role != "catalog":
         return _secagg.serve_role(args)
     if args.repo is None:
-        raise UsageError("serve needs --repo REPO (or --role leader|helper)")
+        raise UsageError(_("serve needs --repo REPO (or --role leader|helper)"))
 
     def starting(url: str) -> None:  # once the repository, database and port are checked
-        print(f"serving {args.repo} on {url} (no access log is kept)")
+        print(_("serving {repo} on {url} (no access log is kept)").format(repo=args.repo, url=url))
         if args.refresh:
-            print("the timestamp and snapshot metadata are re-signed before they expire")
+            print(_("the timestamp and snapshot metadata are re-signed before they expire"))
         else:
-            print("--no-refresh: run 'discreet publish refresh' at least daily")
+            print(_("--no-refresh: run 'discreet publish refresh' at least daily"))
 
     serve(
         args.repo,
@@ -54,7 +55,7 @@ def _port(value: str) -> int:
     except ValueError:
         port = -1
     if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a port (0-65535)")
+        raise argparse.ArgumentTypeError(_("{value!r} is not a port (0-65535)").format(value=value))
     return port
 
 
@@ -87,13 +88,17 @@ def cmd_estimates(args: argparse.Namespace) -> int:
     emit_estimates(
         args,
         document,
-        f"{document['reports']} {args.kind} reports for {args.period} "
-        f"(catalog v{document['catalog_version']})",
+        _("{reports} {kind} reports for {period} (catalog v{catalog_version})").format(
+            reports=document["reports"],
+            kind=args.kind,
+            period=args.period,
+            catalog_version=document["catalog_version"],
+        ),
     )
     return 0
 
 
-CENTRAL_NOISE_HELP = (
+CENTRAL_NOISE_HELP = N_(
     "add Laplace noise of scale B to every published estimate, drawn once per "
     "(week, kind, catalog) and kept in the database, so that repeated queries return "
     "the same figures (use the same B for 'serve' and 'publish estimates')"
@@ -106,47 +111,52 @@ def register(sub: Any, publish_commands: Any, common: argparse.ArgumentParser) -
         sub,
         "serve",
         common,
-        help="publisher: serve the catalog and take reports",
+        help=_("publisher: serve the catalog and take reports"),
         example="discreet serve --repo ./repo --db reports.db --port 8080",
         handler=cmd_serve,
     )
-    p.add_argument("--repo", metavar="REPO", help="the catalog's repository (role 'catalog')")
+    p.add_argument("--repo", metavar="REPO", help=_("the catalog's repository (role 'catalog')"))
     _secagg.add_role_options(p)
     p.add_argument(
         "--db",
         required=True,
         metavar="DB",
-        help="SQLite database (created if new, in a folder that must exist)",
+        help=_("SQLite database (created if new, in a folder that must exist)"),
     )
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=_port, default=8080, help="0 picks a free port")
+    p.add_argument("--port", type=_port, default=8080, help=_("0 picks a free port"))
     p.add_argument("--min-reports", type=positive_int, default=DEFAULT_MIN_REPORTS, metavar="N")
     p.add_argument(
         "--max-body-bytes", type=positive_int, default=Limits().max_body_bytes, metavar="B"
     )
     p.add_argument("--max-reports", type=positive_int, default=Limits().max_reports, metavar="N")
-    p.add_argument("--central-noise", type=positive_float, metavar="B", help=CENTRAL_NOISE_HELP)
+    p.add_argument("--central-noise", type=positive_float, metavar="B", help=_(CENTRAL_NOISE_HELP))
     p.add_argument(
         "--header-timeout",
         type=positive_float,
         default=HEADER_TIMEOUT,
         metavar="S",
-        help="seconds a client has to send a request's headers; then 408 and disconnected",
+        help=_("seconds a client has to send a request's headers; then 408 and disconnected"),
     )
     p.add_argument(
         "--max-connections",
         type=positive_int,
         default=MAX_CONNECTIONS,
         metavar="N",
-        help="open connections at most (fewer if 'ulimit -n' is too low); one more drops "
-        "the one longest awaiting its headers, or is answered 503",
+        help=_(
+            "open connections at most (fewer if 'ulimit -n' is too low); "
+            "one more drops the one longest awaiting its headers, or is "
+            "answered 503"
+        ),
     )
     p.add_argument(
         "--no-refresh",
         dest="refresh",
         action="store_false",
-        help="do not re-sign the timestamp and snapshot before they expire "
-        "(then run 'discreet publish refresh' at least daily)",
+        help=_(
+            "do not re-sign the timestamp and snapshot before they "
+            "expire (then run 'discreet publish refresh' at least daily)"
+        ),
     )
     add_expiry_options(p, roles=("snapshot", "timestamp"))  # the roles it re-signs
     _secagg.register(publish_commands, common, _period)
@@ -155,17 +165,17 @@ def register(sub: Any, publish_commands: Any, common: argparse.ArgumentParser) -
         publish_commands,
         "estimates",
         common,
-        help="estimates from the reports received",
+        help=_("estimates from the reports received"),
         example="discreet publish estimates --db reports.db --period 2026-W48 "
         "--out popularity.json",
         handler=cmd_estimates,
     )
     p.add_argument("--db", required=True, metavar="DB")
-    p.add_argument("--period", required=True, type=_period, metavar="YYYY-Www", help="ISO week")
+    p.add_argument("--period", required=True, type=_period, metavar="YYYY-Www", help=_("ISO week"))
     p.add_argument("--kind", choices=("item", "category"), default="item")
     p.add_argument(
-        "--catalog", type=int, metavar="VERSION", help="default: the newest with reports"
+        "--catalog", type=int, metavar="VERSION", help=_("default: the newest with reports")
     )
     p.add_argument("--min-reports", type=positive_int, default=DEFAULT_MIN_REPORTS, metavar="N")
-    p.add_argument("--central-noise", type=positive_float, metavar="B", help=CENTRAL_NOISE_HELP)
-    p.add_argument("--out", metavar="FILE", help="also write the JSON document to FILE")
+    p.add_argument("--central-noise", type=positive_float, metavar="B", help=_(CENTRAL_NOISE_HELP))
+    p.add_argument("--out", metavar="FILE", help=_("also write the JSON document to FILE"))

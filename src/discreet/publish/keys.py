@@ -15,6 +15,7 @@ from securesystemslib.signer import CryptoSigner
 
 from discreet._fs import atomic_write_bytes, fsync_dir
 from discreet.errors import RepositoryNotFoundError
+from discreet.i18n import _
 
 ROLES = ("root", "targets", "snapshot", "timestamp")
 
@@ -57,11 +58,15 @@ class KeyFolder:
             pem = path.read_bytes()
         except OSError:
             raise RepositoryNotFoundError(
-                f"no {role} signing key at {path}; restore the keys folder or run 'publish init'"
+                _(
+                    "no {role} signing key at {path}; restore the keys folder or run 'publish init'"
+                ).format(role=role, path=path)
             ) from None
         private = serialization.load_pem_private_key(pem, password=None)
         if not isinstance(private, Ed25519PrivateKey):
-            raise RepositoryNotFoundError(f"{path} is not an Ed25519 key; restore the original key")
+            raise RepositoryNotFoundError(
+                _("{path} is not an Ed25519 key; restore the original key").format(path=path)
+            )
         return CryptoSigner(private)
 
     def retire(self, role: str) -> None:

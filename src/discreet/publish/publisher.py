@@ -23,6 +23,7 @@ from discreet.catalog.manifest import (
 from discreet.catalog.popularity import load_estimates
 from discreet.catalog.taxonomy import load_taxonomy
 from discreet.errors import CatalogNameInvalidError, InputError
+from discreet.i18n import _
 from discreet.protocol.params import ReportingParams, ReportingPolicy
 from discreet.publish.repository import Expiries, PublisherRepository, utc_now
 from discreet.secagg.mode import SecureAggregation
@@ -69,8 +70,10 @@ def _check_name(name: str) -> str:
         return check_name(name)
     except ValueError:
         raise CatalogNameInvalidError(
-            f"catalog name {name!r} is not one devices accept; use {NAME_RULE} "
-            "(nothing was published)"
+            _(
+                "catalog name {name!r} is not one devices accept; use "
+                "{NAME_RULE} (nothing was published)"
+            ).format(name=name, NAME_RULE=NAME_RULE)
         ) from None
 
 
@@ -114,13 +117,15 @@ def publish_catalog(
     try:
         reporting.check_fits(len(items), taxonomy.ids, taxonomy.sensitive_ids)
     except ValueError as exc:
-        raise InputError(f"the reporting parameters do not fit this catalog ({exc})") from None
+        raise InputError(
+            _("the reporting parameters do not fit this catalog ({exc})").format(exc=exc)
+        ) from None
     if secure_aggregation is not None:
         try:
             secure_aggregation.check_fits([item.id for item in items])
         except ValueError as exc:
             raise InputError(
-                f"the secure-aggregation task does not fit this catalog ({exc})"
+                _("the secure-aggregation task does not fit this catalog ({exc})").format(exc=exc)
             ) from None
     with repo.lock():
         previous = current_manifest(repo)

@@ -46,6 +46,7 @@ from tuf.api.metadata import (
 
 from discreet._fs import atomic_write_bytes, atomic_write_json, exclusive_lock, fsync_dir
 from discreet.errors import RepositoryBusyError, RepositoryExistsError, RepositoryNotFoundError
+from discreet.i18n import _
 from discreet.publish.keys import ROLES, KeyFolder, generate_signer
 
 REPO_FORMAT_VERSION = 1
@@ -140,10 +141,14 @@ class PublisherRepository:
         path = Path(path)
         if (path / "repo.json").exists() or (path / "public").exists():
             raise RepositoryExistsError(
-                f"{path} already holds a repository; choose another folder or remove it first"
+                _(
+                    "{path} already holds a repository; choose another folder or remove it first"
+                ).format(path=path)
             )
         if path.exists() and any(path.iterdir()):
-            raise RepositoryExistsError(f"{path} is not empty; choose an empty or new folder")
+            raise RepositoryExistsError(
+                _("{path} is not empty; choose an empty or new folder").format(path=path)
+            )
         expiries = expiries or Expiries()
         now = now or utc_now()
         keys = KeyFolder(Path(keys_dir) if keys_dir else path / "keys")
@@ -191,7 +196,10 @@ class PublisherRepository:
             info = json.loads((path / "repo.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             raise RepositoryNotFoundError(
-                f"no discreet repository at {path}; create one with 'discreet publish init {path}'"
+                _(
+                    "no discreet repository at {path}; create one with 'discreet "
+                    "publish init {path}'"
+                ).format(path=path)
             ) from None
         return cls(path, KeyFolder(Path(info.get("keys") or path / "keys")))
 
@@ -201,7 +209,9 @@ class PublisherRepository:
             self.path / ".lock",
             timeout=timeout,
             error=RepositoryBusyError,
-            message=f"another process is publishing to {self.path}; wait for it to finish",
+            message=_("another process is publishing to {path}; wait for it to finish").format(
+                path=self.path
+            ),
         )
 
     # ---- reading ------------------------------------------------------------
@@ -210,7 +220,9 @@ class PublisherRepository:
             return (self.metadata_dir / name).read_bytes()
         except OSError:
             raise RepositoryNotFoundError(
-                f"{self.metadata_dir / name} is missing; the repository is damaged, restore it"
+                _("{value} is missing; the repository is damaged, restore it").format(
+                    value=self.metadata_dir / name
+                )
             ) from None
 
     def root_versions(self) -> list[int]:
@@ -308,7 +320,7 @@ class PublisherRepository:
         that trust any earlier root follow the chain to it.
         """
         if role not in ROLES:
-            raise ValueError(f"role must be one of {', '.join(ROLES)}")
+            raise ValueError(_("role must be one of {join}").format(join=", ".join(ROLES)))
         now = now or utc_now()
         expiries = expiries or Expiries()
         state = self._state()

@@ -42,6 +42,7 @@ from discreet.errors import (
     ReportMalformedError,
     SecureAggregationError,
 )
+from discreet.i18n import _
 from discreet.protocol.report import period_code
 from discreet.protocol.wire import Limits, accepted_periods
 from discreet.secagg import hpke
@@ -81,7 +82,7 @@ class Leader:
     ) -> None:
         if None in (secrets.verify_key, secrets.aggregator_token, secrets.collector_token):
             raise SecureAggregationError(
-                "the leader's secrets need a verify key, the helper's token and the collector's"
+                _("the leader's secrets need a verify key, the helper's token and the collector's")
             )
         self.task, self.keypair, self.store = task, keypair, store
         self.secrets = secrets
@@ -126,7 +127,9 @@ class Leader:
             release = self.store.release(period)
             if release is not None and release.response is not None:
                 raise BatchCollectedError(
-                    f"the batch for {period} was already collected; it is released once"
+                    _("the batch for {period} was already collected; it is released once").format(
+                        period=period
+                    )
                 )
             while release is None and (bodies := self.store.pending(period, JOB_SIZE)):
                 # A retried collection keeps the batch its release started with.
@@ -134,8 +137,10 @@ class Leader:
             batch = self.store.batch(period)
             if batch.reports < self.task.min_batch_size:
                 raise BatchTooSmallError(
-                    f"the batch for {period} has fewer than {self.task.min_batch_size} "
-                    "valid reports and is not released"
+                    _(
+                        "the batch for {period} has fewer than {min_batch_size} "
+                        "valid reports and is not released"
+                    ).format(period=period, min_batch_size=self.task.min_batch_size)
                 )
             collection_id = release.collection_id if release else secrets.token_urlsafe(16)
             # The noise is drawn and kept first: from here on the week takes no report.
@@ -168,13 +173,13 @@ class Leader:
     def _token(self) -> str:
         token = self.secrets.aggregator_token
         if token is None:  # checked in __init__
-            raise SecureAggregationError("the leader has no token for the helper")
+            raise SecureAggregationError(_("the leader has no token for the helper"))
         return token
 
     def _run_job(self, period: str, reports: list[UploadReport]) -> None:
         verify_key = self.secrets.verify_key
         if verify_key is None:  # checked in __init__
-            raise SecureAggregationError("the leader has no verify key")
+            raise SecureAggregationError(_("the leader has no verify key"))
         mine = [PrepInput(r.report_id, period, r.public_share, r.leader_share) for r in reports]
         prepared = prepare_init(self.task, 0, self.keypair, verify_key, mine)
         sent = [(r, p) for r, p in zip(reports, prepared, strict=True) if p.state is not None]
@@ -198,7 +203,7 @@ class Leader:
                 rejected = entry.get("rejected")
                 helper[unb64(entry["id"], 16)] = rejected or unb64(entry["prep_message"])
         finished = leader_finish(self.task, prepared, helper)
-        share, _ = aggregate(self.task, finished)
+        share = aggregate(self.task, finished)[0]
         accepted = [f.report_id for f in finished if f.rejection is None]
         rejected = [(f.report_id, f.rejection) for f in finished if f.rejection is not None]
         self.store.record_job(period, accepted, rejected, share)

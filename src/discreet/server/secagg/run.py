@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from discreet.errors import RepositoryError, SecureAggregationError
+from discreet.i18n import _
 from discreet.secagg import hpke
 from discreet.secagg.task import Task, read_secrets
 from discreet.server.run import (
@@ -53,15 +54,17 @@ def serve_aggregator(
     from discreet.server.secagg.store import AggregatorStore
 
     if role not in ROLES:
-        raise SecureAggregationError(f"the role is one of {', '.join(ROLES)}")
+        raise SecureAggregationError(_("the role is one of {join}").format(join=", ".join(ROLES)))
     if role == "leader" and not helper_url:
-        raise SecureAggregationError("the leader needs the helper's URL (--helper URL)")
+        raise SecureAggregationError(_("the leader needs the helper's URL (--helper URL)"))
     task = Task.load(task_path)
     keypair = hpke.read_keypair(key_path)
     expected = task.leader_config if role == "leader" else task.helper_config
     if keypair.config != expected:
         raise SecureAggregationError(
-            f"{key_path} is not the {role}'s key pair named in {task_path}; check --key"
+            _("{key_path} is not the {role}'s key pair named in {task_path}; check --key").format(
+                key_path=key_path, role=role, task_path=task_path
+            )
         )
     secrets = read_secrets(secrets_path)
     require_database_folder(db_path)
@@ -80,7 +83,9 @@ def serve_aggregator(
         with contextlib.suppress(KeyboardInterrupt):
             server.run(sockets=[listener])
         if not server.started:
-            raise RepositoryError(f"the {role} did not start; see the error above")
+            raise RepositoryError(
+                _("the {role} did not start; see the error above").format(role=role)
+            )
     finally:
         listener.close()
         store.close()
