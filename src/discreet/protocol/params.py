@@ -15,7 +15,6 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from discreet.i18n import _
 from discreet.protocol.mechanisms import choose_oracle, oracle_from_json
 from discreet.protocol.oracle import FrequencyOracle, check_epsilon, json_number
 from discreet.protocol.report import KINDS
@@ -39,11 +38,9 @@ class KindParams:
 
     def __post_init__(self) -> None:
         if not 1 <= self.pad_length <= MAX_PAD_LENGTH:
-            raise ValueError(
-                _("pad_length must be 1-{MAX_PAD_LENGTH}").format(MAX_PAD_LENGTH=MAX_PAD_LENGTH)
-            )
+            raise ValueError(f"pad_length must be 1-{MAX_PAD_LENGTH}")
         if len(set(self.categories)) != len(self.categories):
-            raise ValueError(_("the category list repeats a category"))
+            raise ValueError("the category list repeats a category")
 
     def to_json(self) -> dict[str, Any]:
         """As JSON."""
@@ -56,17 +53,15 @@ class KindParams:
     def from_json(cls, data: Any) -> KindParams:
         """Parse; raise ``ValueError`` if malformed."""
         if not isinstance(data, Mapping) or not set(data) <= {"oracle", "pad_length", "categories"}:
-            raise ValueError(_("malformed report kind"))
+            raise ValueError("malformed report kind")
         pad = data.get("pad_length", 1)
         if not isinstance(pad, int) or isinstance(pad, bool):
-            raise ValueError(
-                _("pad_length must be 1-{MAX_PAD_LENGTH}").format(MAX_PAD_LENGTH=MAX_PAD_LENGTH)
-            )
+            raise ValueError(f"pad_length must be 1-{MAX_PAD_LENGTH}")
         categories = data.get("categories", [])
         if not isinstance(categories, list) or not all(isinstance(c, str) for c in categories):
-            raise ValueError(_("categories must be a list of ids"))
+            raise ValueError("categories must be a list of ids")
         if "oracle" not in data:
-            raise ValueError(_("a report kind needs an oracle"))
+            raise ValueError("a report kind needs an oracle")
         return cls(oracle_from_json(data["oracle"]), pad, tuple(categories))
 
 
@@ -88,11 +83,11 @@ class ReportingParams:
 
     def __post_init__(self) -> None:
         if self.period not in PERIODS:
-            raise ValueError(_("period must be one of {join}").format(join=", ".join(PERIODS)))
+            raise ValueError(f"period must be one of {', '.join(PERIODS)}")
         check_epsilon(self.epsilon_per_period)
         for kind in self.kinds:
             if kind not in KINDS:
-                raise ValueError(_("unknown report kind {kind!r}").format(kind=kind))
+                raise ValueError(f"unknown report kind {kind!r}")
 
     @property
     def enabled(self) -> bool:
@@ -119,14 +114,14 @@ class ReportingParams:
         if data in ({}, None):
             return cls()
         if not isinstance(data, Mapping):
-            raise ValueError(_("reporting must be an object"))
+            raise ValueError("reporting must be an object")
         if not set(data) <= {"format_version", "period", "epsilon_per_period", "kinds"}:
-            raise ValueError(_("reporting has unknown fields"))
+            raise ValueError("reporting has unknown fields")
         if data.get("format_version") != REPORTING_FORMAT_VERSION:
-            raise ValueError(_("unsupported reporting format"))
+            raise ValueError("unsupported reporting format")
         kinds = data.get("kinds")
         if not isinstance(kinds, Mapping) or not kinds:
-            raise ValueError(_("reporting.kinds must be a non-empty object"))
+            raise ValueError("reporting.kinds must be a non-empty object")
         return cls(
             {str(k): KindParams.from_json(v) for k, v in kinds.items()},
             str(data.get("period")),
@@ -145,20 +140,18 @@ class ReportingParams:
         for kind, params in self.kinds.items():
             if kind == "item":
                 if params.categories:
-                    raise ValueError(_("the item report lists categories"))
+                    raise ValueError("the item report lists categories")
                 if params.oracle.domain_size != item_count + 1:
-                    raise ValueError(_("the item report domain does not match the catalog"))
+                    raise ValueError("the item report domain does not match the catalog")
             else:
                 if params.oracle.domain_size != len(params.categories) + 1:
-                    raise ValueError(_("the category report domain does not match its list"))
+                    raise ValueError("the category report domain does not match its list")
                 if any(c not in categories or c in sensitive for c in params.categories):
                     raise ValueError(
-                        _("the category report domain names an unknown or sensitive category")
+                        "the category report domain names an unknown or sensitive category"
                     )
             if params.oracle.epsilon > self.epsilon_per_period:
-                raise ValueError(
-                    _("the {kind} report costs more than the period's budget").format(kind=kind)
-                )
+                raise ValueError(f"the {kind} report costs more than the period's budget")
 
     @classmethod
     def default_for(
@@ -194,15 +187,11 @@ class ReportingPolicy:
         if not 0 < self.epsilon <= self.epsilon_per_period <= 10 or not math.isfinite(
             self.epsilon_per_period
         ):
-            raise ValueError(_("reporting needs 0 < epsilon <= epsilon per period <= 10"))
+            raise ValueError("reporting needs 0 < epsilon <= epsilon per period <= 10")
         if not 1 <= self.item_pad_length <= MAX_PAD_LENGTH:
-            raise ValueError(
-                _("the item pad length must be 1-{MAX_PAD_LENGTH}").format(
-                    MAX_PAD_LENGTH=MAX_PAD_LENGTH
-                )
-            )
+            raise ValueError(f"the item pad length must be 1-{MAX_PAD_LENGTH}")
         if not set(self.kinds) <= set(KINDS):
-            raise ValueError(_("report kinds are {join}").format(join=", ".join(KINDS)))
+            raise ValueError(f"report kinds are {', '.join(KINDS)}")
 
     def params_for(self, reportable_categories: Sequence[str], item_count: int) -> ReportingParams:
         """The parameters for a catalog with these reportable categories and item count."""
