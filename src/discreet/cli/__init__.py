@@ -7,6 +7,7 @@ Exit codes: 0 success, 1 failure (one line on stderr saying what to do),
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -16,6 +17,7 @@ from discreet.cli import _catalog, _demo, _eval, _kiosk, _profile, _publish, _ra
 from discreet.cli._command import UsageError
 from discreet.cli._output import paint, printable
 from discreet.errors import DiscreetError
+from discreet.i18n import _
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -62,13 +64,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _json_error(code: str, message: str, exit_code: int) -> None:
+    """Under ``--json``, a failure is a JSON document on stdout too (besides the stderr line):
+    ``code`` is the error's class name (or ``"usage"``), stable for scripts to test."""
+    document = {"error": {"code": code, "message": message, "exit_code": exit_code}}
+    sys.stdout.write(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI with ``argv`` (default ``sys.argv[1:]``) and return the exit code."""
     parser = build_parser()
+    arguments = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(arguments)
     except SystemExit as exc:
-        return int(exc.code or 0)
+        code = int(exc.code or 0)
+        if code == EXIT_USAGE and "--json" in arguments:
+            _json_error("usage", _("the arguments do not parse; see the usage above"), code)
+        return code
     args.home = getattr(args, "home", None)
     args.json = getattr(args, "json", False)
     try:
@@ -78,12 +91,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"discreet: {paint('usage error:', 'red', sys.stderr)} {printable(str(exc))}",
             file=sys.stderr,
         )
+        if args.json:
+            _json_error("usage", str(exc), EXIT_USAGE)
         return EXIT_USAGE
     except DiscreetError as exc:
         print(
             f"discreet: {paint('error:', 'red', sys.stderr)} {printable(str(exc))}",
             file=sys.stderr,
         )
+        if args.json:
+            _json_error(type(exc).__name__, str(exc), EXIT_FAILURE)
         return EXIT_FAILURE
     except BrokenPipeError:
         # The reader went away (``discreet recommend | head``): stop quietly, as Unix tools do.
@@ -96,6 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "free disk space and permissions",
             file=sys.stderr,
         )
+        if args.json:
+            _json_error("OSError", f"{exc.strerror or exc}{where}", EXIT_FAILURE)
         return EXIT_FAILURE
     except KeyboardInterrupt:
         print("discreet: interrupted; nothing was left half-written", file=sys.stderr)

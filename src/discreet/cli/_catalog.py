@@ -8,17 +8,20 @@ from typing import Any
 from discreet.cli._command import add_command, positive_int
 from discreet.cli._output import StageProgress, emit, notice_lines
 from discreet.home import resolve_home
+from discreet.i18n import _
 from discreet.sync.client import DEFAULT_MAX_SECONDS, sync_catalog
 from discreet.sync.installed import InstalledCatalogs
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
     """Fetch, verify and install the newest catalog."""
+    home = resolve_home(args.home)
+    source = args.source or InstalledCatalogs(home).current_source()
     progress = StageProgress()
     try:
         result = sync_catalog(
-            resolve_home(args.home),
-            args.source,
+            home,
+            source,
             root=args.root,
             timeout=args.timeout,
             max_seconds=args.max_time,
@@ -64,7 +67,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         handler=cmd_sync,
     )
     p.add_argument(
-        "--from", dest="source", required=True, metavar="URL_OR_DIR", help="served folder or URL"
+        "--from",
+        dest="source",
+        metavar="URL_OR_DIR",
+        help=_("served folder or URL (default: where the installed catalog came from)"),
     )
     p.add_argument("--root", metavar="ROOT_JSON", help="trusted root (needed on the first sync)")
     p.add_argument(
