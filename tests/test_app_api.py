@@ -29,6 +29,7 @@ from discreet.errors import (
 )
 from discreet.profile.export import ProfileExport
 from discreet.profile.model import EventKind
+from discreet.profile.session import ProfileConfig, ProfileHome
 from discreet.publish.repository import PublisherRepository
 from discreet.rank.explanation import Explanation
 from discreet.store.keys import KeyFileKey, PassphraseKey
@@ -46,7 +47,14 @@ def synced(repo: PublisherRepository, publish: Callable[..., object], tmp_path: 
 
 @pytest.fixture
 def engine(synced: Path, tmp_path: Path) -> Engine:
-    return Engine.create(synced, key=KeyFileKey.create(tmp_path / "app.key"))
+    """An engine on a new profile, made the long way (so that each test here checks one
+    thing, not Engine.create too)."""
+    key = KeyFileKey.create(tmp_path / "app.key")
+    config = ProfileConfig("standard", "keyfile", str(key.path))
+    session = ProfileHome(synced).create(key, config, dt.date.today())
+    assert session is not None
+    session.close()
+    return Engine.open(synced, key=key)
 
 
 def test_create_makes_the_profile_and_a_later_open_finds_its_key_file(

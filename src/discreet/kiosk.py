@@ -9,7 +9,6 @@ and when it ends. Commands (one per line)::
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -54,20 +53,22 @@ class KioskSession:
         self.count = page
         self._clear = clear
         self._forgetting = False
-        self._guard = threading.RLock()
 
     def wiped(self) -> None:
         """The idle wipe happened: clear the screen, so that the previous visitor's list is
-        gone, and forget what the numbers pointed at. (Called from the idle timer's thread.)
+        gone, and forget what the numbers pointed at.
+
+        Called from the idle timer's thread, holding the store's lock: it touches
+        neither the engine nor a lock of its own, and the timer fires only when no
+        command has run for the whole idle period.
         """
-        with self._guard:
-            if self._forgetting:
-                return  # 'forget' says so itself
-            self.shown = []
-            self.count = self.page
-            self._clear()
-            self.say(_("the previous session was wiped after a while without input;"))
-            self.say(_("nothing of it was kept. Type 'more' for recommendations, or 'help'."))
+        if self._forgetting:
+            return  # 'forget' says so itself
+        self.shown = []
+        self.count = 0  # 'more' shows the first page
+        self._clear()
+        self.say(_("the previous session was wiped after a while without input;"))
+        self.say(_("nothing of it was kept. Type 'more' for recommendations, or 'help'."))
 
     def show(self) -> None:
         """Print the current recommendations."""
@@ -80,15 +81,14 @@ class KioskSession:
     def _pick(self, argument: str) -> Recommendation | None:
         if argument.isdigit() and 1 <= int(argument) <= len(self.shown):
             return self.shown[int(argument) - 1]
+        if not self.shown:
+            self.say(_("nothing is on the screen yet; type 'more' for recommendations"))
+            return None
         self.say(f"choose a number from 1 to {len(self.shown)}")
         return None
 
     def handle(self, line: str) -> bool:
         """Run one command; return False to end the session."""
-        with self._guard:
-            return self._handle(line)
-
-    def _handle(self, line: str) -> bool:
         command, _sep, argument = line.strip().partition(" ")
         command = command.lower()
         if command in ("quit", "exit", "q"):

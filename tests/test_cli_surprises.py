@@ -1,0 +1,212 @@
+"""Issue 17 section 4: a CLI without surprises.
+
+The kiosk's idle wipe, reasons, language tags, interests, usage errors,
+``sync`` remembering its source, errors as JSON under ``--json``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from discreet.cli import main
+from discreet.engine import Engine
+from discreet.kiosk import run_kiosk
+from discreet.profile.session import ProfileConfig, ProfileHome
+from discreet.publish.publisher import publish_catalog
+from discreet.publish.repository import PublisherRepository
+from discreet.rank.ranker import language_codes
+from discreet.store.keys import KeyFileKey
+from discreet.sync.client import sync_catalog
+from tests.conftest import ITEMS
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_the_idle_wipe_clears_the_screen_and_says_so(
+    repo: PublisherRepository, publish: Callable[..., object], tmp_path: Path
+) -> None:
+    publish()
+    home = tmp_path / "kiosk"
+    sync_catalog(home, str(repo.path), root=repo.trusted_root_path)
+    said: list[str] = []
+
+    def lines() -> Iterator[str]:
+        yield "like 1"
+        deadline = time.monotonic() + 10
+        while not any("wiped" in line for line in said) and time.monotonic() < deadline:
+            time.sleep(0.05)  # the visitor walks away; the real idle timer fires
+        yield "like 1"
+        yield "quit"
+
+    run_kiosk(home, lines(), said.append, idle_seconds=0.3, clear=lambda: said.append("<clear>"))
+    clear = said.index("<clear>")
+    assert "wiped" in said[clear + 1]
+    # After the wipe the old numbers point at nothing: 'like 1' records nothing.
+    assert said[clear + 3] == "nothing is on the screen yet; type 'more' for recommendations"
+    assert said[-1] == "session ended; nothing was kept"
+    assert said.count("<clear>") == 1, "closing at the end is no idle wipe"
+
+
+def test_forget_is_not_reported_as_an_idle_wipe(
+    repo: PublisherRepository, publish: Callable[..., object], tmp_path: Path
+) -> None:
+    publish()
+    home = tmp_path / "kiosk"
+    sync_catalog(home, str(repo.path), root=repo.trusted_root_path)
+    said: list[str] = []
+    run_kiosk(home, ["like 1", "forget", "quit"], said.append, clear=lambda: said.append("x"))
+    assert "x" not in said
+    assert any(line.startswith("forgotten") for line in said)
+
+
+def test_kiosk_refuses_json(cli_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _run(capsys, "kiosk", "--json")
+    assert code == 2
+    assert "interactive" in err
+    assert json.loads(out)["error"]["code"] == "usage"
+
+
+@pytest.fixture
+def engine(
+    repo: PublisherRepository, inputs: tuple[Path, Path], tmp_path: Path
+) -> Iterator[Engine]:
+    """An engine over the small catalog, with es-MX and pt-BR items added."""
+    items = tmp_path / "tagged.jsonl"
+    extra = [
+        {"id": "m1", "title": "Tacos", "text": "Tacos and salsa.", "categories": ["cooking"],
+         "language": "es-MX"},
+        {"id": "m2", "title": "Sopa", "text": "Sopa de ajo.", "categories": ["cooking"],
+         "language": "es"},
+        {"id": "p1", "title": "Feijoada", "text": "Feijoada e arroz.", "categories": ["cooking"],
+         "language": "pt-BR"},
+        {"id": "x1", "title": "Esperanto", "text": "Libro.", "categories": ["cooking"],
+         "language": "esp"},
+    ]  # fmt: skip
+    items.write_text("".join(json.dumps(i) + "\n" for i in ITEMS + extra), encoding="utf-8")
+    publish_catalog(repo, items, inputs[1])
+    home = tmp_path / "app"
+    sync_catalog(home, str(repo.path), root=repo.trusted_root_path)
+    key = KeyFileKey.create(tmp_path / "app.key")
+    config = ProfileConfig("standard", "keyfile", str(key.path))
+    session = ProfileHome(home).create(key, config, dt.date.today())
+    assert session is not None
+    session.close()
+    with Engine.open(home, key=key) as engine:
+        yield engine
+
+
+def test_language_tags_match_by_prefix(engine: Engine) -> None:
+    ids = {r.item_id for r in engine.recommend(20, language="es")}
+    assert ids == {"m1", "m2"}  # es-MX is Spanish; "esp" is not
+    assert {r.item_id for r in engine.recommend(20, language="pt")} == {"p1"}
+    assert {r.item_id for r in engine.recommend(20, language="ES-mx")} == {"m1"}
+    assert language_codes(("", "es", "es-mx"), "es_MX") == [2]
+
+
+def test_reasons_name_each_item_once(engine: Engine) -> None:
+    engine.record("b2", "view")
+    engine.record("b2", "like")
+    engine.record("b2", "purchase")
+    engine.record("b4", "like")
+    for rec in engine.recommend(10):
+        for reason in rec.reasons:
+            assert len(set(reason.items)) == len(reason.items), reason.text
+            if reason.kind == "because-you":
+                assert reason.text.count("Winter Soups") <= 1, reason.text
+    assert any(
+        r.kind == "because-you" and r.items == ("b2", "b4")
+        for rec in engine.recommend(10)
+        for r in rec.reasons
+    )
+
+
+def test_interests_show_ids_labels_and_opt_in_and_take_either(
+    cli_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["init"]) == 0
+    code, out, _ = _run(capsys, "interests")
+    assert code == 0
+    health = next(line for line in out.splitlines() if line.startswith("health "))
+    assert "Health" in health
+    assert "kept out: 'interests opt-in health'" in health
+    assert _run(capsys, "interests", "opt-in", "Health")[0] == 0  # a label works too
+    code, out, _ = _run(capsys, "interests", "--json")
+    health_doc = next(i for i in json.loads(out)["interests"] if i["category"] == "health")
+    assert health_doc["opted_in"] is True
+    sleep = next(i for i in json.loads(out)["interests"] if i["category"] == "sleep")
+    assert sleep["opted_in"] is True  # under health
+    assert _run(capsys, "interests", "mute", "Travel")[0] == 0
+    code, out, _ = _run(capsys, "interests", "--json")
+    travel = next(i for i in json.loads(out)["interests"] if i["category"] == "travel")
+    assert travel["muted"] is True
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("recommend", "--category", "nope"),
+        ("recommend", "-k", "0"),
+        ("recommend", "-k", "-3"),
+    ],
+)
+def test_nonsense_filters_are_usage_errors(
+    cli_home: Path, capsys: pytest.CaptureFixture[str], argv: tuple[str, ...]
+) -> None:
+    assert main(["init"]) == 0
+    code, out, err = _run(capsys, *argv)
+    assert code == 2
+    assert "nothing to recommend" not in out
+    assert err
+
+
+def test_errors_are_a_json_document_under_json(
+    cli_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = _run(capsys, "recommend", "--json")  # no profile yet
+    assert code == 1
+    assert json.loads(out) == {
+        "error": {"code": "StoreNotFoundError", "message": err.split("error: ", 1)[1].strip(),
+                  "exit_code": 1}
+    }  # fmt: skip
+    code, out, _ = _run(capsys, "recommend", "--json", "--category", "nope")
+    assert code == 1  # still no profile: the failure comes first
+    code, out, _ = _run(capsys, "recommend", "-k", "zero", "--json")
+    assert code == 2
+    assert json.loads(out)["error"]["code"] == "usage"
+    code, out, _ = _run(capsys, "recommend", "-k", "zero")
+    assert out == "", "without --json, stdout stays empty"
+
+
+def test_sync_remembers_where_it_synced_from(
+    repo: PublisherRepository,
+    publish: Callable[..., object],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    publish()
+    home = tmp_path / "h"
+    root = str(repo.trusted_root_path)
+    assert main(["--home", str(home), "sync", "--from", str(repo.path), "--root", root]) == 0
+    publish()
+    capsys.readouterr()
+    code, out, _ = _run(capsys, "--home", str(home), "sync")
+    assert (code, out.strip()) == (0, "installed catalog v2 (was v1)")
+
+
+def test_sync_without_a_source_before_the_first_says_what_to_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = _run(capsys, "--home", str(tmp_path / "h"), "sync")
+    assert code == 1
+    assert "--from" in err
+
