@@ -157,9 +157,7 @@ def test_a_second_open_in_the_same_process_says_so_at_once(engine: Engine) -> No
         assert again.recommend(2)
 
 
-def test_pause_and_resume_from_the_cli(
-    cli_home: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_pause_and_resume_from_the_cli(cli_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["init"]) == 0
     assert main(["pause", "--json"]) == 0
     capsys.readouterr()

@@ -209,4 +209,3 @@ def test_sync_without_a_source_before_the_first_says_what_to_do(
     code, _, err = _run(capsys, "--home", str(tmp_path / "h"), "sync")
     assert code == 1
     assert "--from" in err
-
