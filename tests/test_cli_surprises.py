@@ -209,3 +209,72 @@ def test_sync_without_a_source_before_the_first_says_what_to_do(
     code, _, err = _run(capsys, "--home", str(tmp_path / "h"), "sync")
     assert code == 1
     assert "--from" in err
+
+
+def test_catalog_info_and_report_preview_read_as_text(
+    cli_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = _run(capsys, "catalog", "info")
+    assert code == 0
+    assert "{" not in out, out
+    assert "At most one report of each kind per week" in out
+    assert main(["init"]) == 0
+    assert main(["like", "b1"]) == 0
+    assert main(["report", "consent", "--yes"]) == 0
+    capsys.readouterr()
+    code, out, _ = _run(capsys, "report", "preview")
+    assert code == 0
+    assert "{" not in out, out
+    assert "'" not in out, out
+    assert "mechanism " in out
+
+
+def _bad_items(path: Path, count: int) -> Path:
+    rows = ["id,title,categories", *(f"x{i},Title {i},no-such-category" for i in range(count))]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_publisher_errors_list_the_first_twenty_and_a_count(
+    inputs: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = tmp_path / "r"
+    assert main(["publish", "init", str(repo)]) == 0
+    items = _bad_items(tmp_path / "items.csv", 43)
+    argv = ["publish", "build", str(items), "--taxonomy", str(inputs[1]), "--repo", str(repo)]
+    code, _, err = _run(capsys, *argv)
+    assert code == 1
+    listed = [line for line in err.splitlines() if "unknown category 'no-such-category'" in line]
+    assert len(listed) == 1 + 20  # the summary line, then the first twenty
+    assert err.splitlines()[-1] == "  ... and 23 more problems (all of them with --json)"
+    code, out, _ = _run(capsys, *argv, "--json")
+    assert len(json.loads(out)["error"]["problems"]) == 43
+
+
+@pytest.mark.parametrize("length", [20_001, 200_000])
+def test_the_text_limit_is_reported_alike_in_csv_and_jsonl(
+    inputs: tuple[Path, Path], tmp_path: Path, length: int
+) -> None:
+    from discreet.catalog.items import MAX_TEXT_CHARS, read_items
+    from discreet.catalog.taxonomy import load_taxonomy
+    from discreet.errors import ItemsInvalidError
+
+    assert length > MAX_TEXT_CHARS
+    taxonomy = load_taxonomy(inputs[1])
+    text = "a" * length
+    csv_file = tmp_path / "items.csv"
+    csv_file.write_text(f"id,title,text\nb1,Ok,{text}\nb2,Ok,\nb3,,x\n", encoding="utf-8")
+    jsonl_file = tmp_path / "items.jsonl"
+    records = [{"id": "b1", "title": "Ok", "text": text}, {"id": "b2", "title": "Ok"},
+               {"id": "b3", "title": "", "text": "x"}]  # fmt: skip
+    jsonl_file.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    found = []
+    for path in (csv_file, jsonl_file):
+        with pytest.raises(ItemsInvalidError) as raised:
+            read_items(path, taxonomy)
+        found.append([p.split(":", 2)[2] for p in raised.value.problems])
+    assert found[0] == found[1]
+    assert found[0] == [
+        f" field 'text' is longer than {MAX_TEXT_CHARS} characters",
+        " field 'title' is missing or empty",
+    ]

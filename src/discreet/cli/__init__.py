@@ -16,8 +16,8 @@ from discreet import __version__
 from discreet.cli import _catalog, _demo, _eval, _kiosk, _profile, _publish, _rank, _report, _server
 from discreet.cli._command import UsageError
 from discreet.cli._output import paint, printable
-from discreet.errors import DiscreetError
-from discreet.i18n import _
+from discreet.errors import DiscreetError, InputError
+from discreet.i18n import _, ngettext
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -64,10 +64,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _json_error(code: str, message: str, exit_code: int) -> None:
+#: How many of a publisher's input problems are listed on stderr (``--json`` has them all).
+SHOWN_PROBLEMS = 20
+
+
+def _print_problems(problems: Sequence[str]) -> None:
+    """Every problem in the publisher's input, one a line (the first 20, and a count)."""
+    for problem in problems[:SHOWN_PROBLEMS]:
+        print(f"  {printable(problem)}", file=sys.stderr)
+    hidden = len(problems) - SHOWN_PROBLEMS
+    if hidden > 0:
+        more = ngettext(
+            "  ... and {count} more problem (all of them with --json)",
+            "  ... and {count} more problems (all of them with --json)",
+            hidden,
+        )
+        print(more.format(count=hidden), file=sys.stderr)
+
+
+def _json_error(code: str, message: str, exit_code: int, problems: Sequence[str] = ()) -> None:
     """Under ``--json``, a failure is a JSON document on stdout too (besides the stderr line):
-    ``code`` is the error's class name (or ``"usage"``), stable for scripts to test."""
-    document = {"error": {"code": code, "message": message, "exit_code": exit_code}}
+    ``code`` is the error's class name (or ``"usage"``), stable for scripts to test;
+    ``problems`` lists every problem found in a publisher's input."""
+    error: dict[str, object] = {"code": code, "message": message, "exit_code": exit_code}
+    if problems:
+        error["problems"] = list(problems)
+    document = {"error": error}
     sys.stdout.write(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
 
@@ -99,8 +121,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"discreet: {paint('error:', 'red', sys.stderr)} {printable(str(exc))}",
             file=sys.stderr,
         )
+        problems = exc.problems if isinstance(exc, InputError) else ()
+        if len(problems) > 1:
+            _print_problems(problems)
         if args.json:
-            _json_error(type(exc).__name__, str(exc), EXIT_FAILURE)
+            _json_error(type(exc).__name__, str(exc), EXIT_FAILURE, problems)
         return EXIT_FAILURE
     except BrokenPipeError:
         # The reader went away (``discreet recommend | head``): stop quietly, as Unix tools do.

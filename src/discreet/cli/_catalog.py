@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from discreet.catalog.reader import Catalog
 from discreet.cli._command import add_command, positive_int
 from discreet.cli._output import StageProgress, emit, notice_lines
 from discreet.home import resolve_home
@@ -48,12 +49,28 @@ def cmd_info(args: argparse.Namespace) -> int:
         f"  {info['items']} items, {info['categories']} categories, "
         f"embeddings {info['dim']} x {info['dtype']}",
         f"  popularity: {info['popularity']}",
-        f"  reporting: {info['reporting'] or 'not configured'}",
+        *_reporting_lines(catalog),
         f"  folder: {info['folder']}",
         *notice_lines(info["notices"]),
     ]
     emit(args, info, lines)
     return 0
+
+
+def _reporting_lines(catalog: Catalog) -> list[str]:
+    """What the catalog asks devices to report, in the words shown before consent."""
+    section = catalog.manifest.secure_aggregation
+    if section is not None:
+        from discreet.profile.contribution import describe_contribution
+
+        terms = describe_contribution(section)
+    elif catalog.manifest.reporting.enabled:
+        from discreet.profile.reports import describe_parameters
+
+        terms = describe_parameters(catalog.manifest.reporting)
+    else:
+        return [_("  reporting: none (this catalog asks for no reports)")]
+    return [_("  reporting:"), *(f"    {line.strip()}" for line in terms)]
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
