@@ -6,6 +6,7 @@ The kiosk's idle wipe, reasons, language tags, interests, usage errors,
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import json
 import time
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from discreet.cli import main
+from discreet.cli import build_parser, main
 from discreet.engine import Engine
 from discreet.kiosk import run_kiosk
 from discreet.profile.session import ProfileConfig, ProfileHome
@@ -278,3 +279,42 @@ def test_the_text_limit_is_reported_alike_in_csv_and_jsonl(
         f" field 'text' is longer than {MAX_TEXT_CHARS} characters",
         " field 'title' is missing or empty",
     ]
+
+
+def _commands(
+    parser: argparse.ArgumentParser, path: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser]]:
+    """Every command's parser, by its path of names."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield (*path, name), sub
+                yield from _commands(sub, (*path, name))
+
+
+def test_every_option_has_help_and_shows_its_default() -> None:
+    for path, parser in _commands(build_parser()):
+        for action in parser._actions:
+            if not action.option_strings or action.dest == "help":
+                continue
+            where = f"discreet {' '.join(path)} {action.option_strings[0]}"
+            assert action.help, where
+            if action.default in (None, False, True, argparse.SUPPRESS):
+                continue
+            shown = " ".join(parser._get_formatter()._format_action(action).split())
+            assert "default" in shown, (where, shown)
+
+
+HOMELESS = ("publish", "serve", "eval", "demo")
+
+
+def test_home_is_offered_only_where_there_is_a_client_home(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for path, parser in _commands(build_parser()):
+        has_home = any("--home" in a.option_strings for a in parser._actions)
+        assert has_home == (path[0] not in HOMELESS), path
+    code, _, err = _run(capsys, "--home", str(tmp_path), "publish", "init", str(tmp_path / "r"))
+    assert code == 2
+    assert "--home" in err
+    assert not (tmp_path / "r").exists()

@@ -22,44 +22,48 @@ from discreet.i18n import _, ngettext
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 
-def _common() -> argparse.ArgumentParser:
-    """Options every command accepts, before or after the command name."""
+def _common(*, home: bool) -> argparse.ArgumentParser:
+    """Options every command accepts, before or after the command name; ``--home`` only
+    where there is a client home (not for the publisher, the service or the evaluation)."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--home",
-        metavar="DIR",
-        default=argparse.SUPPRESS,
-        help="client data folder (default: $DISCREET_HOME or the platform's data folder)",
-    )
+    if home:
+        common.add_argument(
+            "--home",
+            metavar="DIR",
+            default=argparse.SUPPRESS,
+            help="client data folder (default: $DISCREET_HOME or the platform's data folder)",
+        )
     common.add_argument(
         "--json",
         action="store_true",
         default=argparse.SUPPRESS,
-        help="print one JSON document on stdout",
+        help="print one JSON document on stdout (errors too)",
     )
     return common
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser."""
-    common = _common()
+    common = _common(home=False)
+    client = _common(home=True)
+    client.set_defaults(client_command=True)  # the commands that read a client home
     parser = argparse.ArgumentParser(
         prog="discreet",
         description="Personal recommendations without collecting personal data.",
-        parents=[common],
+        parents=[_common(home=True)],
         epilog="Run 'discreet COMMAND --help' for a command's options and an example.",
     )
     parser.add_argument("--version", action="version", version=f"discreet {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     publish_commands = _publish.register(sub, common)
     _server.register(sub, publish_commands, common)
-    _catalog.register(sub, common)
-    _profile.register(sub, common)
-    _report.register(sub, common)
-    _rank.register(sub, common)
+    _catalog.register(sub, client)
+    _profile.register(sub, client)
+    _report.register(sub, client)
+    _rank.register(sub, client)
     _eval.register(sub, common)
     _demo.register(sub, common)
-    _kiosk.register(sub, common)
+    _kiosk.register(sub, client)
 
     return parser
 
@@ -107,6 +111,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.home = getattr(args, "home", None)
     args.json = getattr(args, "json", False)
     try:
+        if args.home is not None and not getattr(args, "client_command", False):
+            raise UsageError(
+                _("--home names a device's data folder; this command does not use one")
+            )
         code: int = args.handler(args)
     except UsageError as exc:
         print(

@@ -191,7 +191,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> Any:
     )
     p.add_argument("items", metavar="ITEMS", help="items file (.csv or .jsonl)")
     p.add_argument("--taxonomy", required=True, metavar="FILE", help="taxonomy (.json or .toml)")
-    p.add_argument("--repo", required=True, metavar="REPO")
+    p.add_argument("--repo", required=True, metavar="REPO", help="the repository to publish in")
     p.add_argument("--popularity", metavar="FILE", help="estimates from 'publish estimates'")
     p.add_argument("--notices", metavar="FILE", help="JSON list of signed notices to users")
     p.add_argument(
@@ -200,7 +200,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> Any:
         "(default: the previous one, or 'catalog')",
     )
     p.add_argument("--dim", type=int, default=64, help="embedding dimensions (default 64)")
-    p.add_argument("--vectorizer", choices=("auto", "tfidf", "hashing"), default="auto")
+    p.add_argument(
+        "--vectorizer",
+        choices=("auto", "tfidf", "hashing"),
+        default="auto",
+        help="text features: TF-IDF, or hashing for large catalogs (auto picks by size)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the SVD (default 0)")
     p.add_argument("--no-reporting", action="store_true", help="ask devices for no private reports")
     p.add_argument(
@@ -260,6 +265,6 @@ def register(sub: Any, common: argparse.ArgumentParser) -> Any:
         handler=cmd_rotate,
     )
     p.add_argument("repo", metavar="REPO")
-    p.add_argument("--role", required=True, choices=ROLES)
+    p.add_argument("--role", required=True, choices=ROLES, help="the role whose key to replace")
     add_expiry_options(p)
     return commands
