@@ -318,3 +318,78 @@ def test_home_is_offered_only_where_there_is_a_client_home(
     assert code == 2
     assert "--home" in err
     assert not (tmp_path / "r").exists()
+
+
+def test_a_build_keeps_what_it_is_not_given_and_says_so(
+    repo: PublisherRepository, inputs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    notices = tmp_path / "notices.json"
+    notice = {"id": "n1", "severity": "info", "title": "Hi", "body": "b", "date": "2026-01-01"}
+    notices.write_text(json.dumps([notice]), encoding="utf-8")
+    popularity = tmp_path / "popularity.json"
+    popularity.write_text(json.dumps({"estimates": {"b1": 90.0, "b2": 10.0}}), encoding="utf-8")
+    first = publish_catalog(
+        repo,
+        *inputs,
+        name="shop",
+        notices_path=notices,
+        popularity_path=popularity,
+        reports_url="https://reports.example/v1",
+    )
+    assert first.carried_over == ()
+    second = publish_catalog(repo, *inputs)
+    assert second.carried_over == ("name", "notices", "popularity", "reports_url")
+    m = second.manifest
+    assert (m.name, m.notices, m.popularity_source) == ("shop", first.manifest.notices, "estimates")
+    assert m.reports_url == "https://reports.example/v1"
+    home = tmp_path / "h"
+    sync_catalog(home, str(repo.path), root=repo.trusted_root_path)
+    from discreet.sync.installed import InstalledCatalogs
+
+    prior = InstalledCatalogs(home).open().popularity
+    assert prior[0] == pytest.approx(0.9)  # b1's share of the first release's estimates
+    empty = tmp_path / "none.json"
+    empty.write_text("[]", encoding="utf-8")
+    third = publish_catalog(repo, *inputs, notices_path=empty)
+    assert third.manifest.notices == ()
+    assert "notices" not in third.carried_over
+
+
+def test_publish_build_states_what_it_kept(
+    inputs: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = tmp_path / "r"
+    build = ["publish", "build", str(inputs[0]), "--taxonomy", str(inputs[1]), "--repo", str(repo)]
+    assert main(["publish", "init", str(repo)]) == 0
+    assert main([*build, "--name", "shop"]) == 0
+    capsys.readouterr()
+    code, out, _ = _run(capsys, *build)
+    assert code == 0
+    assert "kept from v1 (not given this time): name, notices, popularity, reports_url" in out
+    code, out, _ = _run(capsys, *build, "--json")
+    assert json.loads(out)["carried_over"] == ["name", "notices", "popularity", "reports_url"]
+
+
+def test_report_send_goes_where_the_manifest_names_not_to_the_catalog_host(
+    repo: PublisherRepository,
+    inputs: tuple[Path, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from tests.server_support import running_service, static_folder
+
+    with running_service(repo, tmp_path / "reports.db") as service:
+        publish_catalog(repo, *inputs, reports_url=service.url)
+        with static_folder(repo.public) as cdn:  # a CDN answers a POST with 501
+            home = tmp_path / "h"
+            sync_catalog(home, cdn, root=repo.trusted_root_path)
+            monkeypatch.setenv("DISCREET_HOME", str(home))
+            monkeypatch.setenv("DISCREET_PASSPHRASE", "a long enough passphrase")
+            for argv in (["init"], ["like", "b1"], ["report", "consent", "--yes"]):
+                assert main(argv) == 0
+            assert main(["report", "preview"]) == 0
+            capsys.readouterr()
+            code, out, err = _run(capsys, "report", "send", "--max-delay", "0.01", "--json")
+    assert code == 0, err
+    assert json.loads(out)["sent"] == 2

@@ -425,7 +425,8 @@ class Engine(Closable):
             return preview
 
     def send_reports(self, url: str | None = None, *, max_delay: float = 30.0) -> SendResult:
-        """Send the queued reports to ``url`` (default: where the catalog came from).
+        """Send the queued reports to ``url`` (default: where the installed catalog's manifest
+        says reports go, else where the catalog came from).
 
         Each report goes alone, after its own random delay of up to
         ``max_delay`` seconds (see :mod:`discreet.sync.reports`), and the
@@ -434,7 +435,7 @@ class Engine(Closable):
         """
         from discreet.sync.reports import send_reports
 
-        target = url or self._installed.current_source_url()
+        target = url or self.catalog.manifest.reports_url or self._installed.current_source_url()
         return send_reports(
             lambda: self._live().profile,
             target,

@@ -104,10 +104,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser.parse_args(arguments)
     except SystemExit as exc:
-        code = int(exc.code or 0)
-        if code == EXIT_USAGE and "--json" in arguments:
-            _json_error("usage", _("the arguments do not parse; see the usage above"), code)
-        return code
+        status = int(exc.code or 0)
+        if status == EXIT_USAGE and "--json" in arguments:
+            _json_error("usage", _("the arguments do not parse; see the usage above"), status)
+        return status
     args.home = getattr(args, "home", None)
     args.json = getattr(args, "json", False)
     try:

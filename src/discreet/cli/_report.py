@@ -170,7 +170,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--to",
         metavar="URL",
-        help="the LDP service (default: where the catalog came from); "
+        help="the LDP service (default: the catalog's reports URL, or where the catalog "
+        "came from); "
         "contributions go to the catalog's leader",
     )
     p.add_argument(
