@@ -6,6 +6,8 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
+from discreet.i18n import _
+
 Handler = Callable[[argparse.Namespace], int]
 
 
@@ -27,7 +29,7 @@ class DefaultsHelpFormatter(argparse.HelpFormatter):
             or default is argparse.SUPPRESS
         ):
             return text
-        return text + " (default: %(default)s)"
+        return text + _(" (default: %(default)s)")
 
 
 def add_command(

@@ -168,10 +168,18 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     group.add_argument("--keyfile", metavar="FILE", help="protect with a key file (created if new)")
     group.add_argument("--keyring", action="store_true", help="protect with the OS keyring")
     p.add_argument(
-        "--retention-days", type=positive_int, default=180, metavar="N", help="keep events N days"
+        "--retention-days",
+        type=positive_int,
+        default=180,
+        metavar="N",
+        help=_("keep events N days"),
     )
     p.add_argument(
-        "--max-events", type=positive_int, default=5000, metavar="N", help="keep at most this many"
+        "--max-events",
+        type=positive_int,
+        default=5000,
+        metavar="N",
+        help=_("keep at most this many"),
     )
     add_passphrase_options(p)
 
@@ -185,7 +193,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         handler=cmd_record,
     )
     p.add_argument("item", metavar="ITEM")
-    p.add_argument("--kind", required=True, choices=kinds, help="what you did with the item")
+    p.add_argument("--kind", required=True, choices=kinds, help=_("what you did with the item"))
     add_passphrase_options(p)
     for name, kind in (("like", "like"), ("dislike", "dislike")):
         p = add_command(

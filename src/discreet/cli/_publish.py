@@ -199,7 +199,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> Any:
     )
     p.add_argument("items", metavar="ITEMS", help="items file (.csv or .jsonl)")
     p.add_argument("--taxonomy", required=True, metavar="FILE", help="taxonomy (.json or .toml)")
-    p.add_argument("--repo", required=True, metavar="REPO", help="the repository to publish in")
+    p.add_argument("--repo", required=True, metavar="REPO", help=_("the repository to publish in"))
     p.add_argument(
         "--popularity",
         metavar="FILE",
@@ -228,7 +228,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> Any:
         "--vectorizer",
         choices=("auto", "tfidf", "hashing"),
         default="auto",
-        help="text features: TF-IDF, or hashing for large catalogs (auto picks by size)",
+        help=_("text features: TF-IDF, or hashing for large catalogs (auto picks by size)"),
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the SVD (default 0)")
     p.add_argument("--no-reporting", action="store_true", help="ask devices for no private reports")
@@ -289,6 +289,6 @@ def register(sub: Any, common: argparse.ArgumentParser) -> Any:
         handler=cmd_rotate,
     )
     p.add_argument("repo", metavar="REPO")
-    p.add_argument("--role", required=True, choices=ROLES, help="the role whose key to replace")
+    p.add_argument("--role", required=True, choices=ROLES, help=_("the role whose key to replace"))
     add_expiry_options(p)
     return commands

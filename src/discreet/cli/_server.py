@@ -9,6 +9,7 @@ from discreet.cli import _secagg
 from discreet.cli._command import UsageError, add_command, positive_float, positive_int
 from discreet.cli._output import emit_estimates
 from discreet.cli._publish import add_expiry_options, expiries_from
+from discreet.i18n import _
 from discreet.protocol.report import period_code
 from discreet.protocol.wire import Limits
 from discreet.server.aggregate import DEFAULT_MIN_REPORTS, labels_for
@@ -106,7 +107,7 @@ def _add_min_reports(parser: argparse.ArgumentParser) -> None:
         type=positive_int,
         default=DEFAULT_MIN_REPORTS,
         metavar="N",
-        help="publish no week's estimates from fewer reports",
+        help=_("publish no week's estimates from fewer reports"),
     )
 
 
@@ -128,22 +129,22 @@ def register(sub: Any, publish_commands: Any, common: argparse.ArgumentParser) -
         metavar="DB",
         help="SQLite database (created if new, in a folder that must exist)",
     )
-    p.add_argument("--host", default="127.0.0.1", help="the address to listen on")
-    p.add_argument("--port", type=_port, default=8080, help="the port; 0 picks a free one")
+    p.add_argument("--host", default="127.0.0.1", help=_("the address to listen on"))
+    p.add_argument("--port", type=_port, default=8080, help=_("the port; 0 picks a free one"))
     _add_min_reports(p)
     p.add_argument(
         "--max-body-bytes",
         type=positive_int,
         default=Limits().max_body_bytes,
         metavar="B",
-        help="refuse a request body larger than this",
+        help=_("refuse a request body larger than this"),
     )
     p.add_argument(
         "--max-reports",
         type=positive_int,
         default=Limits().max_reports,
         metavar="N",
-        help="refuse a batch of more reports than this",
+        help=_("refuse a batch of more reports than this"),
     )
     p.add_argument("--central-noise", type=positive_float, metavar="B", help=CENTRAL_NOISE_HELP)
     p.add_argument(
@@ -180,10 +181,10 @@ def register(sub: Any, publish_commands: Any, common: argparse.ArgumentParser) -
         "--out popularity.json",
         handler=cmd_estimates,
     )
-    p.add_argument("--db", required=True, metavar="DB", help="the service's SQLite database")
+    p.add_argument("--db", required=True, metavar="DB", help=_("the service's SQLite database"))
     p.add_argument("--period", required=True, type=_period, metavar="YYYY-Www", help="ISO week")
     p.add_argument(
-        "--kind", choices=("item", "category"), default="item", help="which reports to estimate"
+        "--kind", choices=("item", "category"), default="item", help=_("which reports to estimate")
     )
     p.add_argument(
         "--catalog", type=int, metavar="VERSION", help="default: the newest with reports"
