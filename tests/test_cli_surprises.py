@@ -33,12 +33,16 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
     return code, out, err
 
 
-def test_the_idle_wipe_clears_the_screen_and_says_so(
-    repo: PublisherRepository, publish: Callable[..., object], tmp_path: Path
-) -> None:
+@pytest.fixture
+def kiosk_home(repo: PublisherRepository, publish: Callable[..., object], tmp_path: Path) -> Path:
+    """A home with the small catalog installed, for a kiosk session."""
     publish()
     home = tmp_path / "kiosk"
     sync_catalog(home, str(repo.path), root=repo.trusted_root_path)
+    return home
+
+
+def test_the_idle_wipe_clears_the_screen_and_says_so(kiosk_home: Path) -> None:
     said: list[str] = []
 
     def lines() -> Iterator[str]:
@@ -49,7 +53,9 @@ def test_the_idle_wipe_clears_the_screen_and_says_so(
         yield "like 1"
         yield "quit"
 
-    run_kiosk(home, lines(), said.append, idle_seconds=0.3, clear=lambda: said.append("<clear>"))
+    run_kiosk(
+        kiosk_home, lines(), said.append, idle_seconds=0.3, clear=lambda: said.append("<clear>")
+    )
     clear = said.index("<clear>")
     assert "wiped" in said[clear + 1]
     # After the wipe the old numbers point at nothing: 'like 1' records nothing.
@@ -58,14 +64,9 @@ def test_the_idle_wipe_clears_the_screen_and_says_so(
     assert said.count("<clear>") == 1, "closing at the end is no idle wipe"
 
 
-def test_forget_is_not_reported_as_an_idle_wipe(
-    repo: PublisherRepository, publish: Callable[..., object], tmp_path: Path
-) -> None:
-    publish()
-    home = tmp_path / "kiosk"
-    sync_catalog(home, str(repo.path), root=repo.trusted_root_path)
+def test_forget_is_not_reported_as_an_idle_wipe(kiosk_home: Path) -> None:
     said: list[str] = []
-    run_kiosk(home, ["like 1", "forget", "quit"], said.append, clear=lambda: said.append("x"))
+    run_kiosk(kiosk_home, ["like 1", "forget", "quit"], said.append, clear=lambda: said.append("x"))
     assert "x" not in said
     assert any(line.startswith("forgotten") for line in said)
 
