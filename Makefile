@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint install clean messages
+.PHONY: demo test lint install clean messages notebooks
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ messages: $(STAMP)
 		--project=discreet -o $(LOCALES)/discreet.pot src
 	$(BIN)/pybabel update -i $(LOCALES)/discreet.pot -d $(LOCALES) -D discreet --no-wrap
 	$(BIN)/pybabel compile -d $(LOCALES) -D discreet --statistics
+
+# Write the notebooks and execute them: outputs and figures are committed, and
+# tests/test_notebooks.py executes them again and compares.
+notebooks: $(STAMP)
+	$(BIN)/python scripts/make_notebooks.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

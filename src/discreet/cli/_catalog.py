@@ -5,20 +5,24 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from discreet.catalog.reader import Catalog
 from discreet.cli._command import add_command, positive_int
 from discreet.cli._output import StageProgress, emit, notice_lines
 from discreet.home import resolve_home
+from discreet.i18n import _
 from discreet.sync.client import DEFAULT_MAX_SECONDS, sync_catalog
 from discreet.sync.installed import InstalledCatalogs
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
     """Fetch, verify and install the newest catalog."""
+    home = resolve_home(args.home)
+    source = args.source or InstalledCatalogs(home).current_source()
     progress = StageProgress()
     try:
         result = sync_catalog(
-            resolve_home(args.home),
-            args.source,
+            home,
+            source,
             root=args.root,
             timeout=args.timeout,
             max_seconds=args.max_time,
@@ -45,12 +49,28 @@ def cmd_info(args: argparse.Namespace) -> int:
         f"  {info['items']} items, {info['categories']} categories, "
         f"embeddings {info['dim']} x {info['dtype']}",
         f"  popularity: {info['popularity']}",
-        f"  reporting: {info['reporting'] or 'not configured'}",
+        *_reporting_lines(catalog),
         f"  folder: {info['folder']}",
         *notice_lines(info["notices"]),
     ]
     emit(args, info, lines)
     return 0
+
+
+def _reporting_lines(catalog: Catalog) -> list[str]:
+    """What the catalog asks devices to report, in the words shown before consent."""
+    section = catalog.manifest.secure_aggregation
+    if section is not None:
+        from discreet.profile.contribution import describe_contribution
+
+        terms = describe_contribution(section)
+    elif catalog.manifest.reporting.enabled:
+        from discreet.profile.reports import describe_parameters
+
+        terms = describe_parameters(catalog.manifest.reporting)
+    else:
+        return [_("  reporting: none (this catalog asks for no reports)")]
+    return [_("  reporting:"), *(f"    {line.strip()}" for line in terms)]
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -64,7 +84,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         handler=cmd_sync,
     )
     p.add_argument(
-        "--from", dest="source", required=True, metavar="URL_OR_DIR", help="served folder or URL"
+        "--from",
+        dest="source",
+        metavar="URL_OR_DIR",
+        help=_("served folder or URL (default: where the installed catalog came from)"),
     )
     p.add_argument("--root", metavar="ROOT_JSON", help="trusted root (needed on the first sync)")
     p.add_argument(

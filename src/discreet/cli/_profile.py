@@ -16,6 +16,7 @@ from discreet.cli._keys import add_passphrase_options, read_passphrase
 from discreet.cli._output import emit
 from discreet.errors import KeySourceError, StoreError
 from discreet.home import resolve_home
+from discreet.i18n import _
 from discreet.profile.model import EventKind, RetentionPolicy
 from discreet.profile.session import ProfileConfig, ProfileHome
 from discreet.store.encrypted import EncryptedStore
@@ -75,6 +76,18 @@ def cmd_record(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pause(args: argparse.Namespace) -> int:
+    """Pause or resume personalisation (the data card's "paused" setting)."""
+    with open_engine(args) as engine:
+        engine.pause(args.pause)
+    if args.pause:
+        line = _("paused: nothing you do is recorded until 'discreet resume'")
+    else:
+        line = _("resumed: what you do is recorded again")
+    emit(args, {"paused": args.pause}, [line])
+    return 0
+
+
 def cmd_passphrase_change(args: argparse.Namespace) -> int:
     """Rewrap the data key under a new passphrase."""
     config = _home(args).config()
@@ -91,7 +104,7 @@ def cmd_passphrase_change(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     """Write everything kept as JSON."""
     with open_engine(args) as engine:
-        document = engine.export()
+        document = engine.export().to_json()
     text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     if args.out:
         atomic_write_bytes(Path(args.out), text.encode(), mode=0o600)
@@ -154,8 +167,20 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     group.add_argument("--kiosk", action="store_true", help="keep nothing on disk (kiosk)")
     group.add_argument("--keyfile", metavar="FILE", help="protect with a key file (created if new)")
     group.add_argument("--keyring", action="store_true", help="protect with the OS keyring")
-    p.add_argument("--retention-days", type=positive_int, default=180, metavar="N")
-    p.add_argument("--max-events", type=positive_int, default=5000, metavar="N")
+    p.add_argument(
+        "--retention-days",
+        type=positive_int,
+        default=180,
+        metavar="N",
+        help=_("keep events N days"),
+    )
+    p.add_argument(
+        "--max-events",
+        type=positive_int,
+        default=5000,
+        metavar="N",
+        help=_("keep at most this many"),
+    )
     add_passphrase_options(p)
 
     kinds = [k.value for k in EventKind]
@@ -168,7 +193,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         handler=cmd_record,
     )
     p.add_argument("item", metavar="ITEM")
-    p.add_argument("--kind", required=True, choices=kinds)
+    p.add_argument("--kind", required=True, choices=kinds, help=_("what you did with the item"))
     add_passphrase_options(p)
     for name, kind in (("like", "like"), ("dislike", "dislike")):
         p = add_command(
@@ -182,6 +207,14 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         p.add_argument("item", metavar="ITEM")
         add_passphrase_options(p)
         p.set_defaults(kind=kind)
+
+    for name, paused, what in (
+        ("pause", True, _("pause personalisation: nothing is recorded")),
+        ("resume", False, _("resume personalisation after 'pause'")),
+    ):
+        p = add_command(sub, name, common, help=what, example=f"discreet {name}", handler=cmd_pause)
+        add_passphrase_options(p)
+        p.set_defaults(pause=paused)
 
     passphrase = sub.add_parser("passphrase", parents=[common], help="the profile's passphrase")
     commands = passphrase.add_subparsers(

@@ -10,6 +10,7 @@ from typing import Any
 from discreet.cli._command import UsageError, add_command
 from discreet.cli._output import StageProgress, emit
 from discreet.errors import InputError
+from discreet.i18n import _
 from discreet.protocol.params import ReportingPolicy
 from discreet.publish.keys import ROLES
 from discreet.publish.repository import Expiries, PublisherRepository
@@ -97,6 +98,7 @@ def cmd_build(args: argparse.Namespace) -> int:
             name=args.name,
             popularity_path=args.popularity,
             notices_path=args.notices,
+            reports_url=args.reports_url,
             params=EmbeddingParams(dim=args.dim, vectorizer=args.vectorizer, seed=args.seed),
             reporting=None if args.no_reporting else policy,
             secure_aggregation=secure_aggregation,
@@ -111,6 +113,12 @@ def cmd_build(args: argparse.Namespace) -> int:
         f"popularity {m.popularity_source}",
         f"  model and card: {result.model_folder}",
     ]
+    if result.carried_over:
+        lines.append(
+            _("  kept from v{previous} (not given this time): {what}").format(
+                previous=m.version - 1, what=", ".join(result.carried_over)
+            )
+        )
     if result.unknown_popularity_ids:
         lines.append(
             f"  note: {result.unknown_popularity_ids} popularity ids are not in the catalog"
@@ -191,16 +199,37 @@ def register(sub: Any, common: argparse.ArgumentParser) -> Any:
     )
     p.add_argument("items", metavar="ITEMS", help="items file (.csv or .jsonl)")
     p.add_argument("--taxonomy", required=True, metavar="FILE", help="taxonomy (.json or .toml)")
-    p.add_argument("--repo", required=True, metavar="REPO")
-    p.add_argument("--popularity", metavar="FILE", help="estimates from 'publish estimates'")
-    p.add_argument("--notices", metavar="FILE", help="JSON list of signed notices to users")
+    p.add_argument("--repo", required=True, metavar="REPO", help=_("the repository to publish in"))
+    p.add_argument(
+        "--popularity",
+        metavar="FILE",
+        help=_("estimates from 'publish estimates' (default: the previous release's)"),
+    )
+    p.add_argument(
+        "--notices",
+        metavar="FILE",
+        help=_("JSON list of signed notices to users (default: the previous release's)"),
+    )
+    p.add_argument(
+        "--reports-url",
+        metavar="URL",
+        help=_(
+            "where devices send their reports, when it is not where they fetch the catalog "
+            "(a CDN, say) (default: the previous release's)"
+        ),
+    )
     p.add_argument(
         "--name",
         help="catalog name: 1-64 lowercase letters, digits, '-' or '_' "
         "(default: the previous one, or 'catalog')",
     )
     p.add_argument("--dim", type=int, default=64, help="embedding dimensions (default 64)")
-    p.add_argument("--vectorizer", choices=("auto", "tfidf", "hashing"), default="auto")
+    p.add_argument(
+        "--vectorizer",
+        choices=("auto", "tfidf", "hashing"),
+        default="auto",
+        help=_("text features: TF-IDF, or hashing for large catalogs (auto picks by size)"),
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the SVD (default 0)")
     p.add_argument("--no-reporting", action="store_true", help="ask devices for no private reports")
     p.add_argument(
@@ -260,6 +289,6 @@ def register(sub: Any, common: argparse.ArgumentParser) -> Any:
         handler=cmd_rotate,
     )
     p.add_argument("repo", metavar="REPO")
-    p.add_argument("--role", required=True, choices=ROLES)
+    p.add_argument("--role", required=True, choices=ROLES, help=_("the role whose key to replace"))
     add_expiry_options(p)
     return commands

@@ -65,7 +65,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
     lines = [f"period {preview.period}: ε {preview.epsilon_spent:g} of {preview.epsilon_cap:g}"]
     for r in doc["reports"]:
         lines.append(f"  {r['kind']:<8} ε={r['epsilon']:g}  {r['bytes_hex']}")
-        lines.append(f"           {r['fields']}")
+        lines.append("           " + ", ".join(f"{k} {v}" for k, v in r["fields"].items()))
     if not doc["reports"]:
         lines.append("  nothing queued")
     emit(args, doc, lines)
@@ -170,7 +170,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--to",
         metavar="URL",
-        help="the LDP service (default: where the catalog came from); "
+        help="the LDP service (default: the catalog's reports URL, or where the catalog "
+        "came from); "
         "contributions go to the catalog's leader",
     )
     p.add_argument(

@@ -9,6 +9,7 @@ from discreet.cli import _secagg
 from discreet.cli._command import UsageError, add_command, positive_float, positive_int
 from discreet.cli._output import emit_estimates
 from discreet.cli._publish import add_expiry_options, expiries_from
+from discreet.i18n import _
 from discreet.protocol.report import period_code
 from discreet.protocol.wire import Limits
 from discreet.server.aggregate import DEFAULT_MIN_REPORTS, labels_for
@@ -100,6 +101,16 @@ CENTRAL_NOISE_HELP = (
 )
 
 
+def _add_min_reports(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--min-reports",
+        type=positive_int,
+        default=DEFAULT_MIN_REPORTS,
+        metavar="N",
+        help=_("publish no week's estimates from fewer reports"),
+    )
+
+
 def register(sub: Any, publish_commands: Any, common: argparse.ArgumentParser) -> None:
     """Add ``serve`` and ``publish estimates``."""
     p = add_command(
@@ -118,13 +129,23 @@ def register(sub: Any, publish_commands: Any, common: argparse.ArgumentParser) -
         metavar="DB",
         help="SQLite database (created if new, in a folder that must exist)",
     )
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=_port, default=8080, help="0 picks a free port")
-    p.add_argument("--min-reports", type=positive_int, default=DEFAULT_MIN_REPORTS, metavar="N")
+    p.add_argument("--host", default="127.0.0.1", help=_("the address to listen on"))
+    p.add_argument("--port", type=_port, default=8080, help=_("the port; 0 picks a free one"))
+    _add_min_reports(p)
     p.add_argument(
-        "--max-body-bytes", type=positive_int, default=Limits().max_body_bytes, metavar="B"
+        "--max-body-bytes",
+        type=positive_int,
+        default=Limits().max_body_bytes,
+        metavar="B",
+        help=_("refuse a request body larger than this"),
     )
-    p.add_argument("--max-reports", type=positive_int, default=Limits().max_reports, metavar="N")
+    p.add_argument(
+        "--max-reports",
+        type=positive_int,
+        default=Limits().max_reports,
+        metavar="N",
+        help=_("refuse a batch of more reports than this"),
+    )
     p.add_argument("--central-noise", type=positive_float, metavar="B", help=CENTRAL_NOISE_HELP)
     p.add_argument(
         "--header-timeout",
@@ -160,12 +181,14 @@ def register(sub: Any, publish_commands: Any, common: argparse.ArgumentParser) -
         "--out popularity.json",
         handler=cmd_estimates,
     )
-    p.add_argument("--db", required=True, metavar="DB")
+    p.add_argument("--db", required=True, metavar="DB", help=_("the service's SQLite database"))
     p.add_argument("--period", required=True, type=_period, metavar="YYYY-Www", help="ISO week")
-    p.add_argument("--kind", choices=("item", "category"), default="item")
+    p.add_argument(
+        "--kind", choices=("item", "category"), default="item", help=_("which reports to estimate")
+    )
     p.add_argument(
         "--catalog", type=int, metavar="VERSION", help="default: the newest with reports"
     )
-    p.add_argument("--min-reports", type=positive_int, default=DEFAULT_MIN_REPORTS, metavar="N")
+    _add_min_reports(p)
     p.add_argument("--central-noise", type=positive_float, metavar="B", help=CENTRAL_NOISE_HELP)
     p.add_argument("--out", metavar="FILE", help="also write the JSON document to FILE")

@@ -34,6 +34,7 @@ from discreet.errors import (
     StoreNotFoundError,
     StoreReadOnlyError,
 )
+from discreet.i18n import _
 from discreet.store import _hazmat, envelope
 from discreet.store.base import ProfileStore
 from discreet.store.keys import KeyringKey, KeySource
@@ -95,6 +96,10 @@ class EncryptedStore(ProfileStore):
             timeout=timeout,
             error=StoreLockedError,
             message="the profile is open in another process; close it there and try again",
+            held_here=_(
+                "the profile is already open in this process; use that Engine, "
+                "or close it before opening another"
+            ),
         )
 
     @classmethod
