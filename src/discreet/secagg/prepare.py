@@ -27,8 +27,10 @@ from discreet.secagg.task import Task
 from discreet.secagg.upload import input_share_aad, input_share_info
 from discreet.vdaf import (
     AggregateShare,
+    InputShare,
     OutputShare,
     PrepState,
+    PublicShare,
     VdafDecodeError,
     VdafError,
     VdafVerifyError,
@@ -52,8 +54,17 @@ INVALID_PROOF = "invalid_proof"
 REPLAYED = "replayed"
 BATCH_COLLECTED = "batch_collected"
 HELPER_REJECTED = "helper_rejected"
+BATCH_FULL = "batch_full"
 #: Why a report can be rejected; each is counted per batch and none is ever aggregated.
-REASONS = (UNDECRYPTABLE, MALFORMED, INVALID_PROOF, REPLAYED, BATCH_COLLECTED, HELPER_REJECTED)
+REASONS = (
+    UNDECRYPTABLE,
+    MALFORMED,
+    INVALID_PROOF,
+    REPLAYED,
+    BATCH_COLLECTED,
+    HELPER_REJECTED,
+    BATCH_FULL,
+)
 
 
 def rejection_reason(exc: Exception) -> str:
@@ -101,21 +112,16 @@ class Finished:
     rejection: str | None = None
 
 
-def _prepare_one(
-    task: Task, agg_id: int, keypair: hpke.HpkeKeyPair, verify_key: bytes, item: PrepInput
-) -> Prepared:
+def _opened(
+    task: Task, agg_id: int, keypair: hpke.HpkeKeyPair, item: PrepInput
+) -> tuple[bytes, PublicShare, InputShare]:
+    """The report's nonce, public share and this aggregator's opened input share; raises
+    :class:`HpkeDecryptError` or :class:`VdafError` for a report to reject."""
     vdaf = task.vdaf()
-    try:
-        aad = input_share_aad(task, item.report_id, item.period, item.public_share)
-        encoded = hpke.open_sealed(keypair, item.sealed_share, input_share_info(agg_id), aad)
-        public = vdaf.decode_public_share(item.public_share)
-        share = vdaf.decode_input_share(agg_id, encoded)
-        state, prep_share = vdaf.prep_init(
-            verify_key, task.ctx, agg_id, item.report_id, public, share
-        )
-    except (HpkeDecryptError, VdafError) as exc:
-        return Prepared(item.report_id, None, b"", rejection_reason(exc))
-    return Prepared(item.report_id, state, vdaf.encode_prep_share(prep_share))
+    aad = input_share_aad(task, item.report_id, item.period, item.public_share)
+    encoded = hpke.open_sealed(keypair, item.sealed_share, input_share_info(agg_id), aad)
+    public = vdaf.decode_public_share(item.public_share)
+    return item.report_id, public, vdaf.decode_input_share(agg_id, encoded)
 
 
 def prepare_init(
@@ -125,8 +131,30 @@ def prepare_init(
     verify_key: bytes,
     batch: Sequence[PrepInput],
 ) -> list[Prepared]:
-    """Step 1 for aggregator ``agg_id`` (0: leader, 1: helper) on every report of a batch."""
-    return [_prepare_one(task, agg_id, keypair, verify_key, item) for item in batch]
+    """Step 1 for aggregator ``agg_id`` (0: leader, 1: helper) on every report of a batch.
+
+    Each report is opened and decoded on its own; the proofs of all those that open are
+    queried together (:meth:`~discreet.vdaf.Prio3.prep_init_batch`), and a report that
+    fails is rejected alone.
+    """
+    vdaf = task.vdaf()
+    out: list[Prepared | None] = []
+    opened: list[tuple[int, tuple[bytes, PublicShare, InputShare]]] = []
+    for item in batch:
+        try:
+            opened.append((len(out), _opened(task, agg_id, keypair, item)))
+        except (HpkeDecryptError, VdafError) as exc:
+            out.append(Prepared(item.report_id, None, b"", rejection_reason(exc)))
+            continue
+        out.append(None)  # filled in below
+    outcomes = vdaf.prep_init_batch(verify_key, task.ctx, agg_id, [o for _, o in opened])
+    for (index, (report_id, _, _)), outcome in zip(opened, outcomes, strict=True):
+        if isinstance(outcome, VdafError):
+            out[index] = Prepared(report_id, None, b"", rejection_reason(outcome))
+        else:
+            state, prep_share = outcome
+            out[index] = Prepared(report_id, state, vdaf.encode_prep_share(prep_share))
+    return [prepared for prepared in out if prepared is not None]
 
 
 def helper_prepare(
