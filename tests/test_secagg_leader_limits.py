@@ -10,6 +10,7 @@ import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -27,9 +28,9 @@ PERIOD = period_of(dt.date.today())
 class _NonsenseHelper(http_server.BaseHTTPRequestHandler):
     """A helper that answers every job 200 with JSON that is not a job's answer."""
 
-    answers: list[bytes] = []
+    answers: ClassVar[list[bytes]] = []
 
-    def do_PUT(self) -> None:  # noqa: N802 - http.server's name
+    def do_PUT(self) -> None:
         self.rfile.read(int(self.headers["Content-Length"]))
         body = self.answers.pop(0)
         self.send_response(200)
@@ -92,7 +93,8 @@ def test_retries_cap_and_a_malformed_helper_answer(tmp_path: Path, nonsense_help
         # The week is full: a fresh report is refused with its own code, and counted.
         status, body = _upload(leader.url, make_report(task, PERIOD, [True] + [False] * 7))
         assert status == 409
-        assert isinstance(body, dict) and body["code"] == "batch_full"
+        assert isinstance(body, dict)
+        assert body["code"] == "batch_full"
         assert f"already holds {CAP} reports" in body["error"]
         # An identical retry still answers as the first time, even in a full week.
         assert _upload(leader.url, reports[2]) == (201, {"accepted": True})

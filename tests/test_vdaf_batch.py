@@ -102,7 +102,9 @@ def test_a_vector_in_a_batch_gives_the_published_bytes(path: Path) -> None:
                 report = reports[index]
                 got = _encoded(vdaf, sharded[position])
                 assert got[1:] == [report["public_share"], *report["input_shares"]]
-    published = {op["aggregator_id"] for op in vector["operations"] if op["operation"] == "verify_init"}
+    published = {
+        op["aggregator_id"] for op in vector["operations"] if op["operation"] == "verify_init"
+    }
     for agg_id in sorted(published):
         jobs: list[Job] = []
         for index in order:
@@ -187,15 +189,23 @@ def test_a_batch_prepares_each_report_as_it_would_alone(
         batch = [_outcome(vdaf, o) for o in vdaf.prep_init_batch(verify_key, CTX, agg_id, jobs)]
         assert batch == _one_by_one(vdaf, verify_key, agg_id, jobs)
         shares.append(vdaf.prep_init_batch(verify_key, CTX, agg_id, jobs))
+    prepared = []
     for kind, leader, helper in zip(kinds, *shares, strict=True):
-        if kind in ("short_nonce", "no_blind"):
-            assert isinstance(leader, VdafDecodeError) or isinstance(helper, VdafDecodeError)
+        if kind in ("short_nonce", "no_blind"):  # the nonce is both's, the blind the helper's
+            assert isinstance(leader, VdafDecodeError) == (kind == "short_nonce")
+            assert isinstance(helper, VdafDecodeError)
             continue
-        assert not isinstance(leader, VdafError) and not isinstance(helper, VdafError)
+        assert not isinstance(leader, VdafError)
+        assert not isinstance(helper, VdafError)
+        prepared.append((kind, leader, helper))
+    messages = vdaf.prep_shares_to_prep_batch(CTX, [[a[1], b[1]] for _, a, b in prepared])
+    for (kind, leader, helper), message in zip(prepared, messages, strict=True):
         if kind == "valid":
-            message = vdaf.prep_shares_to_prep(CTX, [leader[1], helper[1]])
+            assert not isinstance(message, VdafError)
+            assert message == vdaf.prep_shares_to_prep(CTX, [leader[1], helper[1]])
             assert vdaf.prep_next(CTX, leader[0], message) is not None
         else:
+            assert isinstance(message, VdafVerifyError)
             with pytest.raises(VdafVerifyError):
                 vdaf.prep_shares_to_prep(CTX, [leader[1], helper[1]])
 

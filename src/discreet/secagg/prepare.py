@@ -29,6 +29,7 @@ from discreet.vdaf import (
     AggregateShare,
     InputShare,
     OutputShare,
+    PrepShare,
     PrepState,
     PublicShare,
     VdafDecodeError,
@@ -164,9 +165,11 @@ def helper_prepare(
     batch: Sequence[PrepInput],
     leader_prep_shares: Sequence[bytes],
 ) -> list[Finished]:
-    """The helper's whole round: its outcome and prep message for every report."""
+    """The helper's whole round: its outcome and prep message for every report (the
+    proofs of the whole batch decided at once)."""
     vdaf = task.vdaf()
-    out = []
+    out: list[Finished | None] = []
+    combined: list[tuple[int, PrepState, list[PrepShare]]] = []
     for mine, leader_share in zip(
         prepare_init(task, 1, keypair, verify_key, batch), leader_prep_shares, strict=True
     ):
@@ -175,13 +178,23 @@ def helper_prepare(
             continue
         try:
             shares = [vdaf.decode_prep_share(leader_share), vdaf.decode_prep_share(mine.prep_share)]
-            message = vdaf.prep_shares_to_prep(task.ctx, shares)
-            out_share = vdaf.prep_next(task.ctx, mine.state, message)
         except VdafError as exc:
             out.append(Finished(mine.report_id, None, b"", rejection_reason(exc)))
             continue
-        out.append(Finished(mine.report_id, out_share, vdaf.encode_prep_message(message)))
-    return out
+        combined.append((len(out), mine.state, shares))
+        out.append(None)  # filled in below
+    messages = vdaf.prep_shares_to_prep_batch(task.ctx, [shares for _, _, shares in combined])
+    for (index, state, _), message in zip(combined, messages, strict=True):
+        report_id = batch[index].report_id
+        try:
+            if isinstance(message, VdafError):
+                raise message
+            out_share = vdaf.prep_next(task.ctx, state, message)
+        except VdafError as exc:
+            out[index] = Finished(report_id, None, b"", rejection_reason(exc))
+            continue
+        out[index] = Finished(report_id, out_share, vdaf.encode_prep_message(message))
+    return [finished for finished in out if finished is not None]
 
 
 def leader_finish(

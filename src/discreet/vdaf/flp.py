@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Generic, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 
 from discreet.vdaf.errors import VdafVerifyError
 from discreet.vdaf.fields import Field, Vec
@@ -72,7 +73,7 @@ class Circuit(ABC, Generic[M, R]):
         """The draft's ``valid.eval`` on one measurement: all zeros if and only if it is valid."""
         inputs = self.gadget_inputs(meas[None], joint_rand[None], num_shares)
         calls = [g.eval(self.field, x) for g, x in zip(self.gadgets, inputs, strict=True)]
-        return self.outputs(meas[None], joint_rand[None], num_shares, calls)[0]
+        return _only(self.outputs(meas[None], joint_rand[None], num_shares, calls))
 
     def shares_inv(self, num_shares: int) -> Vec:
         """``1 / num_shares``, which scales every constant the circuit adds."""
@@ -103,6 +104,12 @@ class Circuit(ABC, Generic[M, R]):
         return 1 + sum(g.arity + 1 for g in self.gadgets)
 
 
+def _only(batch: Vec) -> Vec:
+    """The one row of a batch of one report."""
+    row: Vec = batch[0]
+    return row
+
+
 def _wires(field: Field, seeds: Vec, inputs: Vec, calls: int) -> Vec:
     """The wire polynomials of a gadget for a batch of reports (``(arity, reports, p)``):
     its seeds (``(reports, arity)``), then its inputs call by call, then zeros."""
@@ -130,8 +137,7 @@ class Flp(Generic[M, R]):
 
     def prove(self, meas: Vec, prove_rand: Vec, joint_rand: Vec) -> Vec:
         """One proof that ``meas`` is valid: per gadget, its wire seeds and its polynomial."""
-        proofs: Vec = self.prove_batch(meas[None], prove_rand[None], joint_rand[None])
-        return proofs[0]
+        return _only(self.prove_batch(meas[None], prove_rand[None], joint_rand[None]))
 
     def prove_batch(self, meas: Vec, prove_rand: Vec, joint_rand: Vec) -> Vec:
         """:meth:`prove` for every row: element shape ``(reports, PROOF_LEN)``."""
@@ -163,10 +169,8 @@ class Flp(Generic[M, R]):
         self, meas: Vec, proof: Vec, query_rand: Vec, joint_rand: Vec, num_shares: int
     ) -> Vec:
         """(A share of) the verifier message from (a share of) the measurement and proof."""
-        verifiers: Vec = self.query_batch(
-            meas[None], proof[None], query_rand[None], joint_rand[None], num_shares
-        )
-        return verifiers[0]
+        batch = (meas[None], proof[None], query_rand[None], joint_rand[None])
+        return _only(self.query_batch(*batch, num_shares))
 
     def query_batch(
         self, meas: Vec, proof: Vec, query_rand: Vec, joint_rand: Vec, num_shares: int
@@ -205,17 +209,25 @@ class Flp(Generic[M, R]):
             verifier.append(np.swapaxes(lagrange_eval(field, gadget_wires, at), 0, 1))
             verifier.append(field.reshape(lagrange_eval(field, poly, at), (reports, 1)))
         return field.concat(verifier, axis=1)
+
     def decide(self, verifier: Vec) -> bool:
         """Whether the (whole) verifier message accepts."""
+        return bool(self.decide_batch(verifier[None])[0])
+
+    def decide_batch(self, verifiers: Vec) -> npt.NDArray[np.bool_]:
+        """:meth:`decide` for every row of ``verifiers`` (``(reports, VERIFIER_LEN)``)."""
         field = self.field
-        if field.to_ints(verifier[:1]) != [0]:
-            return False
+        accept = _equal_rows(verifiers[:, 0], field.zeros(field.shape(verifiers)[:1]))
         offset = 1
         for gadget in self.circuit.gadgets:
-            wire_checks = verifier[offset : offset + gadget.arity]
+            wire_checks = np.swapaxes(verifiers[:, offset : offset + gadget.arity], 0, 1)
             offset += gadget.arity
-            expected = field.to_ints(gadget.eval(field, wire_checks))
-            if expected != field.to_ints(verifier[offset : offset + 1]):
-                return False
+            accept &= _equal_rows(gadget.eval(field, wire_checks), verifiers[:, offset])
             offset += 1
-        return True
+        return accept
+
+
+def _equal_rows(a: Vec, b: Vec) -> npt.NDArray[np.bool_]:
+    """Which elements of two 1-D vectors are equal (elements are kept reduced)."""
+    equal: npt.NDArray[np.bool_] = (a == b).reshape(len(a), -1).all(axis=1)
+    return equal

@@ -13,6 +13,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+import numpy as np
+
 from discreet.vdaf.errors import VdafDecodeError, VdafError, VdafParameterError, VdafVerifyError
 from discreet.vdaf.fields import Vec
 from discreet.vdaf.flp import Circuit, Flp
@@ -45,7 +47,7 @@ USAGE_JOINT_RAND_PART = 7
 
 #: At most this many measurement elements (reports times ``MEAS_LEN``) are queried at once
 #: by :meth:`Prio3.prep_init_batch`: past it a batch gains little and costs memory.
-BATCH_ELEMENTS = 1 << 16
+BATCH_ELEMENTS = 1 << 17
 
 
 @dataclass(frozen=True, eq=False)
@@ -216,8 +218,12 @@ class Prio3(Generic[M, R]):
         circuit, field = self.circuit, self.field
         proofs = []
         for k in range(self.PROOFS):
-            prove_rand = prove_rands[:, k * circuit.prove_rand_len : (k + 1) * circuit.prove_rand_len]
-            joint_rand = joint_rands[:, k * circuit.joint_rand_len : (k + 1) * circuit.joint_rand_len]
+            prove_rand = prove_rands[
+                :, k * circuit.prove_rand_len : (k + 1) * circuit.prove_rand_len
+            ]
+            joint_rand = joint_rands[
+                :, k * circuit.joint_rand_len : (k + 1) * circuit.joint_rand_len
+            ]
             proofs.append(self.flp.prove_batch(meas, prove_rand, joint_rand))
         return field.concat(proofs, axis=1)
 
@@ -263,7 +269,10 @@ class Prio3(Generic[M, R]):
         for index, (nonce, public_share, input_share) in enumerate(reports):
             try:
                 ready.append(
-                    (index, self._queryable(verify_key, ctx, agg_id, nonce, public_share, input_share))
+                    (
+                        index,
+                        self._queryable(verify_key, ctx, agg_id, nonce, public_share, input_share),
+                    )
                 )
             except VdafError as exc:
                 outcomes.append(exc)
@@ -335,21 +344,46 @@ class Prio3(Generic[M, R]):
     def prep_shares_to_prep(self, ctx: bytes, prep_shares: Sequence[PrepShare]) -> PrepMessage:
         """Combine every aggregator's prep share; raises :class:`VdafVerifyError` if a
         proof fails."""
-        if len(prep_shares) != self.SHARES:
+        [message] = self.prep_shares_to_prep_batch(ctx, [prep_shares])
+        if isinstance(message, VdafError):
+            raise message
+        return message
+
+    def prep_shares_to_prep_batch(
+        self, ctx: bytes, prep_shares: Sequence[Sequence[PrepShare]]
+    ) -> list[PrepMessage | VdafError]:
+        """:meth:`prep_shares_to_prep` for each report's prep shares, in order: its prep
+        message, or the :class:`VdafError` that rejects that report alone. The proofs of
+        all the reports are decided at once."""
+        if any(len(shares) != self.SHARES for shares in prep_shares):
             raise VdafParameterError(f"preparation takes {self.SHARES} prep shares")
+        if not prep_shares:
+            return []
         field = self.field
-        verifiers = prep_shares[0].verifiers_share
-        for share in prep_shares[1:]:
-            verifiers = field.add(verifiers, share.verifiers_share)
+        verifiers = field.concat([shares[0].verifiers_share[None] for shares in prep_shares])
+        for j in range(1, self.SHARES):
+            others = field.concat([shares[j].verifiers_share[None] for shares in prep_shares])
+            verifiers = field.add(verifiers, others)
         length = self.circuit.verifier_len
+        accept = np.ones(len(prep_shares), dtype=bool)
         for k in range(self.PROOFS):
-            if not self.flp.decide(verifiers[k * length : (k + 1) * length]):
-                raise VdafVerifyError("the report's proof failed verification; drop the report")
+            accept &= self.flp.decide_batch(verifiers[:, k * length : (k + 1) * length])
+        return [
+            self._prep_message(ctx, shares)
+            if ok
+            else VdafVerifyError("the report's proof failed verification; drop the report")
+            for shares, ok in zip(prep_shares, accept, strict=True)
+        ]
+
+    def _prep_message(
+        self, ctx: bytes, prep_shares: Sequence[PrepShare]
+    ) -> PrepMessage | VdafError:
+        """The prep message of a report whose proofs passed."""
         if not self._joint:
             return PrepMessage(None)
         parts = [share.joint_rand_part for share in prep_shares]
         if any(part is None for part in parts):
-            raise VdafDecodeError("every prep share of this Prio3 carries a joint randomness part")
+            return VdafDecodeError("every prep share of this Prio3 carries a joint randomness part")
         return PrepMessage(self._joint_rand_seed(ctx, [p for p in parts if p is not None]))
 
     def prep_next(self, ctx: bytes, state: PrepState, message: PrepMessage) -> OutputShare:
