@@ -50,20 +50,15 @@ USAGE_JOINT_RAND_PART = 7
 BATCH_ELEMENTS = 1 << 17
 
 
-@dataclass(frozen=True, eq=False)
-class _ShardDraft:
-    """A report being sharded, before its proofs: its nonce, the leader's measurement share
-    and blind, the helpers' seeds and blinds, the joint randomness parts, and the prover's
-    and the joint randomness."""
+@dataclass(frozen=True)
+class _ShardSeeds:
+    """A report's seeds: each helper's share seed and joint randomness blind, the leader's
+    blind (empty without joint randomness) and the prover's seed."""
 
-    nonce: bytes
-    leader_meas: Vec
-    leader_blind: bytes | None
     shares: list[bytes]
     blinds: list[bytes]
-    parts: list[bytes]
-    prove_rands: Vec
-    joint_rands: Vec
+    leader_blind: bytes
+    prove_seed: bytes
 
 
 @dataclass(frozen=True, eq=False)
@@ -141,78 +136,70 @@ class Prio3(Generic[M, R]):
     ) -> list[ShardedReport]:
         """:meth:`shard_encoded` for each row of ``meas`` (element shape ``(reports,
         MEAS_LEN)``) with its nonce and random bytes: the XOF runs report by report, the
-        proofs are computed for all the rows at once (a simulation's many devices, say)."""
+        field arithmetic and the proofs for all the rows at once (a simulation's many
+        devices, say)."""
         field = self.field
         if field.shape(meas)[1:] != (self.circuit.meas_len,):
             raise VdafParameterError(f"an encoded measurement has {self.circuit.meas_len} elements")
         if len(nonces) != len(meas) or len(rands) != len(meas):
             raise VdafParameterError("shard takes one nonce and one random string per report")
-        size = self.xof.SEED_SIZE
-        helpers = self.SHARES - 1
-        drafts = []
-        for row, nonce, rand in zip(meas, nonces, rands, strict=True):
-            if len(nonce) != self.NONCE_SIZE or len(rand) != self.RAND_SIZE:
-                raise VdafParameterError(
-                    f"shard takes a {self.NONCE_SIZE}-byte nonce and {self.RAND_SIZE} random bytes"
-                )
-            seeds = [rand[i : i + size] for i in range(0, self.RAND_SIZE, size)]
-            drafts.append(self._shard_draft(ctx, row, nonce, seeds, helpers))
-        proofs = self._prove_batch(
-            meas,
-            field.concat([d.prove_rands[None] for d in drafts]),
-            field.concat([d.joint_rands[None] for d in drafts]),
-        )
-        return [self._finish_shard(ctx, d, p) for d, p in zip(drafts, proofs, strict=True)]
-
-    def _shard_draft(
-        self, ctx: bytes, meas: Vec, nonce: bytes, seeds: list[bytes], helpers: int
-    ) -> _ShardDraft:
-        """A report's shares and randomness, all but the proofs (the draft's ``shard``
-        up to the call of ``prove``)."""
+        seeds = [self._shard_seeds(nonce, rand) for nonce, rand in zip(nonces, rands, strict=True)]
+        leader_meas, helper_meas = meas, []
+        for j in range(1, self.SHARES):
+            share = field.concat(
+                [self._helper_meas_share(ctx, j, s.shares[j - 1])[None] for s in seeds]
+            )
+            helper_meas.append(share)
+            leader_meas = field.sub(leader_meas, share)
+        parts: list[list[bytes]] = [[] for _ in seeds]
+        joint_rands = field.zeros((len(seeds), 0))
         if self._joint:
-            shares, blinds = seeds[0 : 2 * helpers : 2], seeds[1 : 2 * helpers : 2]
-            leader_blind, prove_seed = seeds[2 * helpers], seeds[2 * helpers + 1]
-        else:
-            shares, blinds, leader_blind, prove_seed = seeds[:helpers], [], None, seeds[helpers]
-        field = self.field
-        leader_meas = meas
-        parts: list[bytes] = []
-        for j, share in enumerate(shares, start=1):
-            helper_meas = self._helper_meas_share(ctx, j, share)
-            leader_meas = field.sub(leader_meas, helper_meas)
-            if self._joint:
-                parts.append(self._joint_rand_part(ctx, j, blinds[j - 1], helper_meas, nonce))
-        joint_rands = field.zeros((0,))
-        if leader_blind is not None:
-            parts.insert(0, self._joint_rand_part(ctx, 0, leader_blind, leader_meas, nonce))
-            joint_rands = self._joint_rands(ctx, self._joint_rand_seed(ctx, parts))
-        return _ShardDraft(
-            nonce,
-            leader_meas,
-            leader_blind,
-            shares,
-            blinds,
-            parts,
-            self._prove_rands(ctx, prove_seed),
-            joint_rands,
-        )
+            for b, (nonce, s) in enumerate(zip(nonces, seeds, strict=True)):
+                blinds = [s.leader_blind, *s.blinds]
+                shares = [leader_meas[b], *(h[b] for h in helper_meas)]
+                parts[b] = [
+                    self._joint_rand_part(ctx, j, blind, share, nonce)
+                    for j, (blind, share) in enumerate(zip(blinds, shares, strict=True))
+                ]
+            joint_rands = field.concat(
+                [self._joint_rands(ctx, self._joint_rand_seed(ctx, p))[None] for p in parts]
+            )
+        prove_rands = field.concat([self._prove_rands(ctx, s.prove_seed)[None] for s in seeds])
+        leader_proofs = self._prove_batch(meas, prove_rands, joint_rands)
+        for j in range(1, self.SHARES):
+            helper_proofs = field.concat(
+                [self._helper_proofs_share(ctx, j, s.shares[j - 1])[None] for s in seeds]
+            )
+            leader_proofs = field.sub(leader_proofs, helper_proofs)
+        out = []
+        for b, (nonce, s) in enumerate(zip(nonces, seeds, strict=True)):
+            blind = s.leader_blind if self._joint else None
+            leader = LeaderInputShare(leader_meas[b], leader_proofs[b], blind)
+            helpers = [
+                HelperInputShare(share, s.blinds[j] if self._joint else None)
+                for j, share in enumerate(s.shares)
+            ]
+            public = PublicShare(tuple(parts[b]) if self._joint else None)
+            out.append(ShardedReport(nonce, public, (leader, *helpers)))
+        return out
 
-    def _finish_shard(self, ctx: bytes, draft: _ShardDraft, proofs: Vec) -> ShardedReport:
-        """The report from its draft and its proofs: the leader's proof share is what the
-        helpers' seeds leave."""
-        field = self.field
-        leader_proofs = proofs
-        for j, share in enumerate(draft.shares, start=1):
-            leader_proofs = field.sub(leader_proofs, self._helper_proofs_share(ctx, j, share))
-        input_shares: list[InputShare] = [
-            LeaderInputShare(draft.leader_meas, leader_proofs, draft.leader_blind)
-        ]
-        input_shares += [
-            HelperInputShare(share, draft.blinds[j] if self._joint else None)
-            for j, share in enumerate(draft.shares)
-        ]
-        public = PublicShare(tuple(draft.parts) if self._joint else None)
-        return ShardedReport(draft.nonce, public, tuple(input_shares))
+    def _shard_seeds(self, nonce: bytes, rand: bytes) -> _ShardSeeds:
+        """A report's random bytes cut into the draft's seeds."""
+        if len(nonce) != self.NONCE_SIZE or len(rand) != self.RAND_SIZE:
+            raise VdafParameterError(
+                f"shard takes a {self.NONCE_SIZE}-byte nonce and {self.RAND_SIZE} random bytes"
+            )
+        size = self.xof.SEED_SIZE
+        seeds = [rand[i : i + size] for i in range(0, self.RAND_SIZE, size)]
+        helpers = self.SHARES - 1
+        if self._joint:
+            return _ShardSeeds(
+                seeds[0 : 2 * helpers : 2],
+                seeds[1 : 2 * helpers : 2],
+                seeds[2 * helpers],
+                seeds[2 * helpers + 1],
+            )
+        return _ShardSeeds(seeds[:helpers], [], b"", seeds[helpers])
 
     def _prove_batch(self, meas: Vec, prove_rands: Vec, joint_rands: Vec) -> Vec:
         circuit, field = self.circuit, self.field
