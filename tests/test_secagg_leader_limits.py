@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import http.server as http_server
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
@@ -19,7 +18,7 @@ from discreet.secagg.task import COLLECTOR, LEADER, Task, create_task, read_secr
 from discreet.secagg.upload import UploadReport, make_report
 from discreet.server.secagg.store import AggregatorStore
 from tests.secagg_support import role_args
-from tests.server_support import http, start_listening_process
+from tests.server_support import http, serving, start_listening_process
 
 LENGTH, CAP = 8, 4
 PERIOD = period_of(dt.date.today())
@@ -45,14 +44,8 @@ class _NonsenseHelper(http_server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def nonsense_helper() -> Iterator[str]:
-    server = http_server.ThreadingHTTPServer(("127.0.0.1", 0), _NonsenseHelper)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(_NonsenseHelper) as url:
+        yield url
 
 
 def _upload(url: str, report: UploadReport) -> tuple[int, object]:
