@@ -183,14 +183,14 @@ COMMON = {
 MULTIPLICATIONS = {"Field128 multiplications (all phases)": [("field128.py", "_mul")]}
 DEVICE_PHASES = {
     **COMMON,
-    "proof generation (flp.prove)": [("flp.py", "prove")],
+    "proof generation (flp.prove_batch)": [("flp.py", "prove_batch")],
     "  of which circuit wire inputs": [("circuits.py", "gadget_inputs")],
     "  of which NTTs (double_evaluations)": [("polys.py", "double_evaluations")],
     **MULTIPLICATIONS,
 }
 AGGREGATOR_PHASES = {
     **COMMON,
-    "query (flp.query)": [("flp.py", "query")],
+    "query (flp.query_batch)": [("flp.py", "query_batch")],
     "  of which circuit wire inputs": [("circuits.py", "gadget_inputs")],
     "  of which gadget poly extension": [("polys.py", "extend_values")],
     "  of which Lagrange evaluation at t": [("polys.py", "lagrange_eval")],
