@@ -29,6 +29,7 @@ from typing import Any
 
 from discreet._fs import atomic_write_bytes, canonical_json
 from discreet.errors import HpkeConfigError, NoiseParameterError, TaskInvalidError
+from discreet.i18n import _
 from discreet.secagg import hpke
 from discreet.secagg.accounting import NoisePlan, calibrate
 from discreet.vdaf import Prio3MultihotCountVec, VdafParameterError
@@ -65,6 +66,10 @@ def unb64(text: object, size: int | None = None) -> bytes:
     return data
 
 
+#: The reports a week takes at most unless the task says otherwise: a bound on what the
+#: leader stores (a 50,000-entry report is ~1 MB until it is aggregated).
+DEFAULT_MAX_UPLOADS = 1_000_000
+
 #: The largest δ a task may state: past it, (ε, δ)-DP says little (a device refuses more).
 MAX_DELTA = 1e-6
 
@@ -84,12 +89,17 @@ class Task:
     helper_config: hpke.HpkeConfig
     collector_config: hpke.HpkeConfig
     labels: tuple[str, ...] = ()
+    max_uploads: int = DEFAULT_MAX_UPLOADS
 
     def __post_init__(self) -> None:
         if len(self.task_id) != TASK_ID_SIZE:
             raise TaskInvalidError(f"a task id is {TASK_ID_SIZE} bytes")
         if not 1 <= self.min_batch_size <= 10**9:
             raise TaskInvalidError("min_batch_size is a positive integer")
+        if not self.min_batch_size <= self.max_uploads <= 10**9:
+            raise TaskInvalidError(
+                _("max_uploads is an integer between min_batch_size and 1,000,000,000")
+            )
         if not 0 < self.delta <= MAX_DELTA:
             raise TaskInvalidError(f"a task's delta must be in (0, {MAX_DELTA:g}]")
         if self.labels and len(self.labels) != self.length:
@@ -138,7 +148,11 @@ class Task:
                 "max_weight": self.max_weight,
                 "chunk_length": self.chunk_length,
             },
-            "batch": {"period": "iso-week", "min_batch_size": self.min_batch_size},
+            "batch": {
+                "period": "iso-week",
+                "min_batch_size": self.min_batch_size,
+                "max_uploads": self.max_uploads,
+            },
             "privacy": {"epsilon": self.epsilon, "delta": self.delta},
             "hpke": {
                 LEADER: self.leader_config.to_text(),
@@ -172,6 +186,7 @@ class Task:
                 helper_config=hpke.HpkeConfig.from_text(data["hpke"][HELPER]),
                 collector_config=hpke.HpkeConfig.from_text(data["hpke"][COLLECTOR]),
                 labels=tuple(labels),
+                max_uploads=_int(data["batch"].get("max_uploads", DEFAULT_MAX_UPLOADS)),
             )
         except (KeyError, TypeError, ValueError, HpkeConfigError) as exc:
             raise TaskInvalidError(f"the task definition is malformed ({exc})") from None
@@ -271,6 +286,7 @@ def create_task(
     delta: float,
     labels: tuple[str, ...] = (),
     chunk_length: int | None = None,
+    max_uploads: int = DEFAULT_MAX_UPLOADS,
 ) -> TaskFiles:
     """A new task in ``folder`` (which must not hold one): ``task.json``, three HPKE key
     files and three secrets files, every private one 0600, all from the OS CSPRNG."""
@@ -292,6 +308,7 @@ def create_task(
         helper_config=pairs[HELPER].config,
         collector_config=pairs[COLLECTOR].config,
         labels=labels,
+        max_uploads=max_uploads,
     )
     verify_key = secrets.token_bytes(VERIFY_KEY_SIZE)
     aggregator_token, collector_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
