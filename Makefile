@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint install clean messages
+.PHONY: demo test lint install clean messages notebooks
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ messages: $(STAMP)
 	sed -i -E 's/^"(POT-Creation-Date|PO-Revision-Date): .*\\n"$$/"\1: $(CATALOG_DATE)\\n"/' \
 		$(LOCALES)/discreet.pot $(LOCALES)/es/LC_MESSAGES/discreet.po
 	$(BIN)/pybabel compile -d $(LOCALES) -D discreet --statistics
+
+# Write the notebooks and execute them: outputs and figures are committed, and
+# tests/test_notebooks.py executes them again and compares.
+notebooks: $(STAMP)
+	$(BIN)/python scripts/make_notebooks.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,16 +1,30 @@
-"""Write the notebooks in notebooks/ (outputs stripped); the test suite executes them.
+"""Write the notebooks in notebooks/ and execute them, keeping their outputs and figures.
 
-python scripts/make_notebooks.py
+python scripts/make_notebooks.py   (or: make notebooks)
+
+Everything they print and draw is deterministic: seeded randomness, figures
+as SVG with a fixed hash salt and no date. ``tests/test_notebooks.py``
+executes them again and compares every output with the committed one.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 HERE = Path(__file__).resolve().parents[1] / "notebooks"
+
+#: The first lines of every notebook's first code cell: figures the same bytes on every run.
+FIGURES = (
+    "# Figures as SVG, the same bytes on every run (tests/test_notebooks.py compares them).\n"
+    "%config InlineBackend.figure_formats = ['svg']\n"
+    "%config InlineBackend.print_figure_kwargs = {'bbox_inches': 'tight', 'metadata': {'Date': None}}\n"
+    "import matplotlib.pyplot as plt\n"
+    "plt.rcParams['svg.hashsalt'] = 'discreet'\n"
+)
 
 LDP = [
     new_markdown_cell(
@@ -22,8 +36,8 @@ LDP = [
         "servers run."
     ),
     new_code_cell(
-        "import matplotlib.pyplot as plt\n"
-        "import numpy as np\nfrom discreet.protocol import choose_oracle, optimal_variance\n\n"
+        FIGURES
+        + "import numpy as np\nfrom discreet.protocol import choose_oracle, optimal_variance\n\n"
         "rng = np.random.default_rng(0)\nd = 1_000\nweights = 1 / np.arange(1, d + 1) ** 1.1\n"
         "weights /= weights.sum()\nepsilons = [0.5, 1.0, 2.0, 4.0]\nsizes = [1_000, 10_000, 100_000]"
     ),
@@ -67,8 +81,8 @@ UTILITY = [
         "place from `../shared` (research use only)."
     ),
     new_code_cell(
-        "import tempfile\nfrom pathlib import Path\n"
-        "import matplotlib.pyplot as plt\nimport numpy as np\n"
+        FIGURES + "import tempfile\nfrom pathlib import Path\n"
+        "import numpy as np\n"
         "from discreet.evaluation import convert_movielens, load_dataset, split_dataset, evaluate_lists\n"
         "from discreet.evaluation.harness import build_catalog, exact_popularity, private_popularity, with_popularity\n"
         "from discreet.evaluation.recommenders import EngineRecommender, MostPopRecommender\n"
@@ -91,7 +105,8 @@ UTILITY = [
         "        estimates = private_popularity(dataset, test, clients, eps, pad, rng)\n"
         "        catalog = with_popularity(exact, dataset, estimates, work / f'p-{clients}-{eps}')\n"
         "        results[(clients, eps)] = ndcg(EngineRecommender(catalog, weights))\n"
-        "print(reference)\nfor key, value in results.items():\n    print(key, round(value, 4))"
+        "print({name: round(value, 4) for name, value in reference.items()})\n"
+        "for key, value in results.items():\n    print(key, round(value, 4))"
     ),
     new_code_cell(
         "fig, ax = plt.subplots(figsize=(6, 4))\nfor clients in (100_000, 1_000_000):\n"
@@ -108,19 +123,48 @@ UTILITY = [
 ]
 
 
-def write(name: str, cells: list, folder: Path = HERE) -> None:  # type: ignore[type-arg]
+NOTEBOOKS = {"ldp_accuracy.ipynb": LDP, "privacy_utility.ipynb": UTILITY}
+
+
+def build(name: str) -> nbformat.NotebookNode:
+    """The notebook ``name`` as the generator writes it, before it runs."""
     notebook = new_notebook(
-        cells=cells,
+        cells=NOTEBOOKS[name],
         metadata={
             "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
         },
     )
     for number, cell in enumerate(notebook.cells):
         cell["id"] = f"{Path(name).stem}-{number}"  # stable ids: regenerating changes nothing
-    nbformat.write(notebook, folder / name)
+    return notebook
+
+
+def execute(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Run every cell in notebooks/ (where ``../shared`` is found), keeping the outputs.
+
+    One BLAS thread, so that sums add up in the same order on every run; no
+    timing metadata, so that nothing in the file says when it ran.
+    """
+    from nbclient import NotebookClient
+
+    os.environ.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    client = NotebookClient(
+        notebook,
+        timeout=900,
+        kernel_name="python3",
+        record_timing=False,
+        resources={"metadata": {"path": str(HERE)}},
+    )
+    client.execute()
+    return notebook
+
+
+def write(name: str, folder: Path = HERE) -> None:
+    """Build ``name``, execute it and write it, outputs and figures included."""
+    nbformat.write(execute(build(name)), folder / name)
 
 
 if __name__ == "__main__":
-    write("ldp_accuracy.ipynb", LDP)
-    write("privacy_utility.ipynb", UTILITY)
-    print("notebooks written to", HERE)
+    for notebook_name in NOTEBOOKS:
+        write(notebook_name)
+    print("notebooks executed and written to", HERE)

@@ -13,10 +13,11 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from socketserver import BaseRequestHandler
 from typing import IO, Any
 
 from discreet.protocol.wire import Limits
@@ -44,9 +45,16 @@ def static_folder(folder: Path) -> Iterator[str]:
         def log_message(self, format: str, *args: object) -> None:
             return None
 
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder))
-    )
+    with serving(functools.partial(Quiet, directory=str(folder))) as url:
+        yield url
+
+
+@contextmanager
+def serving(handler: Callable[..., BaseRequestHandler]) -> Iterator[str]:
+    """A threading HTTP server with ``handler`` on a free loopback port: its URL."""
+    import http.server
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:

@@ -241,7 +241,7 @@ def test_kiosk_forget_keeps_the_weeks_spent_budget(device_factory: Callable[[], 
         kiosk.consent()
         first = kiosk.preview_reports(made.rng)
         kiosk.erase_session()
-        assert kiosk.export()["profile"]["events"] == []
+        assert kiosk.export().to_json()["profile"]["events"] == []
         assert kiosk.queued_reports() == 0
         kiosk.record("b2", "like")
         kiosk.consent()

@@ -65,7 +65,7 @@ def test_the_app_facing_api(engine: Engine) -> None:
         engine.opt_in("health")
         assert engine.record("b3", "like") is not None
         engine.opt_out("health")
-        assert "b3" not in [e[0] for e in engine.export()["profile"]["events"]]
+        assert "b3" not in [e[0] for e in engine.export().to_json()["profile"]["events"]]
         engine.pause()
         assert engine.record("b2", "view") is None
         engine.pause(False)
@@ -91,7 +91,7 @@ def test_the_engine_reads_dates_only_from_its_injected_clock(
         engine.record("b2", "view")
         engine.consent()
         preview = engine.preview_reports(np.random.default_rng(0))
-        exported = engine.export()
+        exported = engine.export().to_json()
     assert [e[2] for e in exported["profile"]["events"]] == ["2031-03-03", "2031-03-11"]
     assert exported["exported_on"] == "2031-03-11"
     assert exported["profile"]["consent"]["granted_on"] == "2031-03-11"
@@ -145,7 +145,7 @@ def test_ui_thread_and_sync_thread_together(
     thread.join()
     assert errors == []
     assert engine.catalog.version == 4
-    assert len(engine.export()["profile"]["events"]) == count
+    assert len(engine.export().to_json()["profile"]["events"]) == count
     engine.close()
 
 
@@ -161,7 +161,7 @@ def test_kiosk_engine_wipes_when_idle(
     with Engine(home, session, kiosk=True) as engine:
 
         def kept() -> list[str]:
-            return [e[0] for e in engine.export()["profile"]["events"]]
+            return [e[0] for e in engine.export().to_json()["profile"]["events"]]
 
         engine.record("b1", "like")
         clock.advance(59.0)
@@ -329,7 +329,7 @@ def test_erase_drops_every_copy_closes_the_engine_and_frees_the_folder(
     assert again is not None
     again.close()
     with Engine.open(engine.home) as fresh:
-        assert fresh.export()["profile"]["events"] == []
+        assert fresh.export().to_json()["profile"]["events"] == []
         assert not any("engaged" in r.text for rec in fresh.recommend(3) for r in rec.reasons)
 
 

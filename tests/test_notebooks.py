@@ -1,46 +1,66 @@
-"""The notebooks run in the test suite, so they never rot; git keeps them without outputs."""
+"""The notebooks are committed executed, with their figures; the suite runs them again.
+
+``scripts/make_notebooks.py`` (``make notebooks``) writes and executes them.
+Every output is deterministic, so this test re-executes each committed
+notebook and compares output by output: printed text exactly, and the figures
+byte for byte, because they are SVG drawn with a fixed hash salt and no date
+(the generator's ``FIGURES`` lines), so the same data draws the same bytes.
+"""
 
 from __future__ import annotations
 
+import copy
 import runpy
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 
 from tests.shared_data import require_movielens
 
-NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+NAMES = ["ldp_accuracy.ipynb", "privacy_utility.ipynb"]
 
 
-@pytest.mark.parametrize("name", ["ldp_accuracy.ipynb", "privacy_utility.ipynb"])
-def test_notebook_executes(name: str) -> None:
-    notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
-    for cell in notebook.cells:
-        if cell.cell_type == "code":
-            assert cell.outputs == [], f"{name}: outputs must be stripped in git"
-            assert cell.execution_count is None
-    if any("ml-latest-small" in cell.source for cell in notebook.cells):
-        require_movielens()  # read in place from ../shared, never from the repository
-    client = NotebookClient(
-        notebook,
-        timeout=900,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(NOTEBOOKS)}},
+@pytest.fixture(scope="module")
+def generator() -> dict[str, Any]:
+    return runpy.run_path(str(ROOT / "scripts" / "make_notebooks.py"))
+
+
+def _sources(notebook: nbformat.NotebookNode) -> list[tuple[str, str, str]]:
+    return [(c.id, c.cell_type, c.source) for c in notebook.cells]
+
+
+def _outputs(notebook: nbformat.NotebookNode) -> list[list[dict[str, Any]]]:
+    return [c.outputs for c in notebook.cells if c.cell_type == "code"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_committed_notebooks_are_the_generator_s_and_executed(
+    name: str, generator: dict[str, Any]
+) -> None:
+    committed = nbformat.read(NOTEBOOKS / name, as_version=4)
+    assert _sources(committed) == _sources(generator["build"](name)), (
+        f"{name} is stale: run make notebooks"
     )
-    client.execute()  # raises CellExecutionError if any cell fails, assertions included
-    outputs = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs]
+    outputs = [o for cell in _outputs(committed) for o in cell]
     assert not [o for o in outputs if o.get("output_type") == "error"]
-    figures = [o for o in outputs if "image/png" in o.get("data", {})]
-    assert figures, f"{name} drew no figure"
+    figures = [o for o in outputs if "image/svg+xml" in o.get("data", {})]
+    assert figures, f"{name} was committed without its figures"
+    assert all(c.execution_count for c in committed.cells if c.cell_type == "code")
 
 
-def test_notebooks_match_their_generator(tmp_path: Path) -> None:
-    generator = runpy.run_path(str(NOTEBOOKS.parent / "scripts" / "make_notebooks.py"))
-    generator["write"]("ldp_accuracy.ipynb", generator["LDP"], tmp_path)
-    generator["write"]("privacy_utility.ipynb", generator["UTILITY"], tmp_path)
-    for name in ("ldp_accuracy.ipynb", "privacy_utility.ipynb"):
-        assert (tmp_path / name).read_bytes() == (NOTEBOOKS / name).read_bytes(), (
-            f"{name} is stale: run python scripts/make_notebooks.py"
-        )
+@pytest.mark.parametrize("name", NAMES)
+def test_notebooks_execute_to_their_committed_outputs(name: str, generator: dict[str, Any]) -> None:
+    committed = nbformat.read(NOTEBOOKS / name, as_version=4)
+    if any("ml-latest-small" in cell.source for cell in committed.cells):
+        require_movielens()  # read in place from ../shared, never from the repository
+    fresh = copy.deepcopy(committed)
+    for cell in fresh.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    generator["execute"](fresh)  # raises CellExecutionError if any cell fails
+    for number, (got, kept) in enumerate(zip(_outputs(fresh), _outputs(committed), strict=True)):
+        assert got == kept, f"{name}, code cell {number}: the output differs; make notebooks?"

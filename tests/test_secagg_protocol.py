@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import random
 from pathlib import Path
 
@@ -12,10 +13,9 @@ import pytest
 
 from discreet.cli import main
 from discreet.errors import ContributionInvalidError, ReportMalformedError, TaskInvalidError
+from discreet.secagg import hpke
 from discreet.secagg.accounting import calibrate
-from discreet.secagg.prepare import (
-    UNDECRYPTABLE,
-)
+from discreet.secagg.prepare import UNDECRYPTABLE, PrepInput, prepare_init
 from discreet.secagg.task import HELPER, LEADER, Task, TaskFiles, create_task, read_secrets
 from discreet.secagg.upload import UploadReport, make_report
 from tests.secagg_support import prepare_in_process
@@ -54,6 +54,23 @@ def test_preparation_sums_the_valid_reports_and_names_the_rest(files: TaskFiles)
     total, rejected = prepare_in_process(files, [moved, forged, reports[2]])
     assert total == [int(x) for x in ones[2]]
     assert rejected == {moved.report_id: UNDECRYPTABLE, forged.report_id: UNDECRYPTABLE}
+
+
+def test_preparation_runs_anywhere_its_inputs_and_outputs_travel(files: TaskFiles) -> None:
+    """What a distributed engine does with a batch: its inputs and outputs pickled to a
+    worker and back (trusted parties' own data, never a device's) give the same shares."""
+    task = Task.load(files.task)
+    keypair = hpke.read_keypair(files.keys[LEADER])
+    verify_key = read_secrets(files.secrets[LEADER]).verify_key
+    assert verify_key is not None
+    reports = [make_report(task, "2026-W50", [i == j for i in range(LENGTH)]) for j in range(4)]
+    batch = [PrepInput(r.report_id, "2026-W50", r.public_share, r.leader_share) for r in reports]
+    batch[1] = PrepInput(b"\0" * 16, "2026-W50", batch[1].public_share, batch[1].sealed_share)
+    here = prepare_init(task, 0, keypair, verify_key, batch)
+    task2, keypair2, key2, batch2 = pickle.loads(pickle.dumps((task, keypair, verify_key, batch)))
+    there = pickle.loads(pickle.dumps(prepare_init(task2, 0, keypair2, key2, batch2)))
+    assert [p.prep_share for p in there] == [p.prep_share for p in here]
+    assert [p.rejection for p in there] == [None, UNDECRYPTABLE, None, None]
 
 
 def test_a_contribution_that_does_not_fit_is_refused_on_the_device(files: TaskFiles) -> None:

@@ -15,6 +15,8 @@ import os
 import re
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,7 +31,9 @@ from discreet.demo_data import (
     publish_demo_catalog,
 )
 from discreet.engine import Engine
-from discreet.errors import UnknownItemError
+from discreet.errors import KeyRequiredError, UnknownCategoryError, UnknownItemError
+from discreet.i18n import use
+from discreet.kiosk import run_kiosk
 from discreet.profile.schema import PROFILE_FIELDS
 from discreet.profile.session import ProfileConfig, ProfileHome
 from discreet.publish.repository import PublisherRepository
@@ -235,3 +239,36 @@ def test_the_privacy_statement_follows_accept_language(
     assert default == english
     assert spanish.keys() == english.keys()
     assert spanish["reporting_parameters"] == english["reporting_parameters"]
+
+
+def test_a_category_is_named_by_its_label_in_any_of_its_languages(demo_home: Path) -> None:
+    with Engine.open(demo_home, locale="en") as engine:
+        by_id = [r.item_id for r in engine.recommend(3, category="crime")]
+        assert [r.item_id for r in engine.recommend(3, category="novela negra y MISTERIO")] == by_id
+    with Engine.open(demo_home, locale="es") as engine:
+        assert [r.item_id for r in engine.recommend(3, category="Crime & mystery")] == by_id
+        with pytest.raises(UnknownCategoryError, match="para ver ids y etiquetas"):
+            engine.recommend(3, category="Novela")
+
+
+def test_engine_create_speaks_its_locale(tmp_path: Path) -> None:
+    with pytest.raises(KeyRequiredError, match=r"^Engine\.create necesita key="):
+        Engine.create(tmp_path / "home", key="hunter2", locale="es")  # type: ignore[arg-type]
+
+
+def test_the_kiosk_idle_wipe_speaks_the_sessions_language(demo_home: Path) -> None:
+    said: list[str] = []
+
+    def lines() -> Iterator[str]:
+        deadline = time.monotonic() + 10
+        while "<clear>" not in said and time.monotonic() < deadline:
+            time.sleep(0.05)  # the idle timer's own thread wipes the session
+        yield "quit"
+
+    with use("es"):
+        run_kiosk(
+            demo_home, lines(), said.append, idle_seconds=0.3, clear=lambda: said.append("<clear>")
+        )
+    assert said[said.index("<clear>") + 1] == (
+        "la sesión anterior se borró tras un rato sin actividad;"
+    )

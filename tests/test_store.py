@@ -358,7 +358,7 @@ def test_each_keyring_profile_has_its_own_entry(
     assert any(r.startswith("OS keyring entry 'reader/profile-key-") for r in removed)
     assert {service for service, _ in backend.secrets} == {"player"}
     with Engine.open(tmp_path / "player") as engine:  # the entry named in its settings
-        assert [e[0] for e in engine.export()["profile"]["events"]] == ["item-1"]
+        assert [e[0] for e in engine.export().to_json()["profile"]["events"]] == ["item-1"]
     # A settings file from before per-profile entries still opens with the shared one.
     legacy = ProfileConfig.from_json(
         {**homes["player"].config().to_json(), "keyring_entry": None}

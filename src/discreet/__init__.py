@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from discreet.demo_data import demo_items_path, demo_taxonomy_path
     from discreet.engine import Engine
     from discreet.home import resolve_home
+    from discreet.profile.export import ProfileExport
     from discreet.profile.model import EventKind, Profile, RetentionPolicy
     from discreet.profile.session import ProfileConfig, ProfileHome, ProfileSession
     from discreet.publish.publisher import PublishResult, publish_catalog
@@ -48,6 +49,7 @@ _WHERE = {
     "discreet.demo_data": ("demo_items_path", "demo_taxonomy_path"),
     "discreet.engine": ("Engine",),
     "discreet.home": ("resolve_home",),
+    "discreet.profile.export": ("ProfileExport",),
     "discreet.profile.model": ("EventKind", "Profile", "RetentionPolicy"),
     "discreet.profile.session": ("ProfileConfig", "ProfileHome", "ProfileSession"),
     "discreet.publish.publisher": ("PublishResult", "publish_catalog"),
@@ -85,6 +87,7 @@ __all__ = [
     "PassphraseKey",
     "Profile",
     "ProfileConfig",
+    "ProfileExport",
     "ProfileHome",
     "ProfileSession",
     "PublishResult",

@@ -8,6 +8,8 @@ import io
 import json
 import os
 import tempfile
+import threading
+import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -91,20 +93,41 @@ def atomic_write_json(path: Path, value: Any, *, mode: int = 0o644) -> None:
     atomic_write_bytes(path, canonical_json(value), mode=mode)
 
 
+#: The locks taken with ``held_here``, by absolute path: which this process holds.
+_HELD: weakref.WeakValueDictionary[str, filelock.BaseFileLock] = weakref.WeakValueDictionary()
+_HELD_GUARD = threading.Lock()
+
+
 def acquire_lock(
-    path: Path, *, timeout: float, error: type[DiscreetError], message: str
+    path: Path,
+    *,
+    timeout: float,
+    error: type[DiscreetError],
+    message: str,
+    held_here: str | None = None,
 ) -> filelock.BaseFileLock:
     """Take an inter-process lock on ``path`` (released by the kernel if the holder dies).
 
     Raise ``error(message)`` if another process still holds it after ``timeout`` seconds.
+    With ``held_here``, a lock this process already holds (taken with ``held_here``
+    too) raises ``error(held_here)`` at once: waiting for ourselves would only time out.
     """
     import filelock  # not at the top: importing the engine should not pay for it
 
+    key = str(Path(path).resolve())
+    if held_here is not None:
+        with _HELD_GUARD:
+            mine = _HELD.get(key)
+            if mine is not None and mine.is_locked:
+                raise error(held_here)
     lock = filelock.FileLock(str(path), timeout=timeout)
     try:
         lock.acquire()
     except filelock.Timeout:
         raise error(message) from None
+    if held_here is not None:
+        with _HELD_GUARD:
+            _HELD[key] = lock
     return lock
 
 

@@ -27,15 +27,18 @@ from discreet._closing import Closable
 from discreet.errors import (
     ConsentRequiredError,
     EngineClosedError,
+    FilterInvalidError,
     KeyRequiredError,
     SessionModeError,
     UnknownCategoryError,
+    UnknownEventKindError,
     UnknownItemError,
 )
 from discreet.home import DEFAULT_APP_NAME, resolve_home
 from discreet.i18n import _, use
-from discreet.profile.model import Event, EventKind, LedgerEntry, Profile
-from discreet.profile.session import ProfileHome, ProfileSession
+from discreet.profile.export import ProfileExport
+from discreet.profile.model import Event, EventKind, LedgerEntry, Profile, RetentionPolicy
+from discreet.profile.session import ProfileConfig, ProfileHome, ProfileSession
 from discreet.store.encrypted import EncryptedStore
 from discreet.sync.installed import InstalledCatalogs
 
@@ -53,6 +56,8 @@ if TYPE_CHECKING:
     from discreet.store.keys import KeySource
     from discreet.sync.client import SyncResult
     from discreet.sync.reports import SendResult
+
+_EVENT_KINDS = tuple(k.value for k in EventKind)
 
 # Ranking (numpy), syncing (TUF) and reporting are imported where they are first
 # used, so that importing the engine or opening a profile stays cheap for an app.
@@ -120,22 +125,27 @@ class Engine(Closable):
         idle_seconds: float | None = 300.0,
         weights: RankingWeights | None = None,
         today: Callable[[], dt.date] = dt.date.today,
+        on_wipe: Callable[[], None] | None = None,
         locale: str | None = None,
     ) -> Engine:
         """Open the engine of ``home`` (default: the platform's data folder for ``app_name``).
 
         In kiosk mode the profile lives in memory only and is wiped after
-        ``idle_seconds``; otherwise ``key`` opens the encrypted profile. A
-        profile protected by a key file or the OS keyring opens without
-        ``key``: its settings say where the key is. ``today`` is the clock the
-        engine reads dates from. ``locale`` is the language its reasons,
-        explanations and errors are in (default: the environment's, see
-        :mod:`discreet.i18n`).
+        ``idle_seconds`` (then ``on_wipe`` is called, perhaps from a timer's
+        thread, so that the screen can be cleared); otherwise ``key`` opens the
+        encrypted profile. A profile protected by a key file or the OS keyring
+        opens without ``key``: its settings say where the key is. ``today`` is
+        the clock the engine reads dates from. ``locale`` is the language its
+        reasons, explanations and errors are in (default: the environment's, see
+        :mod:`discreet.i18n`). A profile can be open in one Engine at a time: a
+        second :meth:`open` raises :class:`StoreLockedError`.
         """
         with use(locale):
             folder = resolve_home(home, app_name)
             if kiosk:
-                session = ProfileSession.kiosk(today(), idle_seconds, calendar=today)
+                session = ProfileSession.kiosk(
+                    today(), idle_seconds, calendar=today, on_wipe=on_wipe
+                )
             else:
                 profiles = ProfileHome(folder)
                 if key is None:
@@ -146,6 +156,44 @@ class Engine(Closable):
                     )
                 session = profiles.open(key)
             return cls(folder, session, kiosk=kiosk, weights=weights, today=today, locale=locale)
+
+    @classmethod
+    def create(
+        cls,
+        home: str | Path | None = None,
+        app_name: str = DEFAULT_APP_NAME,
+        *,
+        key: KeySource,
+        retention: RetentionPolicy | None = None,
+        weights: RankingWeights | None = None,
+        today: Callable[[], dt.date] = dt.date.today,
+        locale: str | None = None,
+    ) -> Engine:
+        """Create the encrypted profile of ``home`` under ``key`` and open the engine on it.
+
+        >>> engine = Engine.create("app-home", key=KeyringKey.fresh("my-app"))  # doctest: +SKIP
+
+        The settings record which kind of key protects it (a key file's path, a
+        keyring entry's name), so that a later :meth:`open` finds a key file or
+        keyring key by itself. Raises :class:`~discreet.errors.StoreExistsError`
+        if ``home`` already has a profile. ``locale`` is as for :meth:`open`.
+        """
+        from discreet.store.keys import KeyFileKey, KeySource
+
+        with use(locale):
+            if not isinstance(key, KeySource):
+                raise KeyRequiredError(
+                    _(
+                        "Engine.create needs key=PassphraseKey(...), KeyFileKey(...) "
+                        "or KeyringKey(...)"
+                    )
+                )
+            folder = resolve_home(home, app_name)
+            keyfile = str(key.path.resolve()) if isinstance(key, KeyFileKey) else None
+            config = ProfileConfig("standard", key.kind, keyfile, retention or RetentionPolicy())
+            session = ProfileHome(folder).create(key, config, today())
+            assert session is not None  # only a kiosk home is created without a session
+            return cls(folder, session, weights=weights, today=today, locale=locale)
 
     # ---- catalog ---------------------------------------------------------------------
     @property
@@ -189,6 +237,12 @@ class Engine(Closable):
 
         ``day`` defaults to the engine's ``today``; a later day is recorded as today.
         """
+        if kind not in _EVENT_KINDS:
+            raise UnknownEventKindError(
+                _("an event kind is one of: {kinds}").format(kinds=", ".join(_EVENT_KINDS))
+            )
+        if day is not None and not isinstance(day, dt.date):
+            raise FilterInvalidError(_("day must be a datetime.date, e.g. date(2024, 5, 31)"))
         catalog = self.catalog
         with self._lock:
             event = self._live().record(catalog, item_id, kind, self.today(), day=day)
@@ -208,11 +262,27 @@ class Engine(Closable):
         diversity: float | None = None,
         explain: bool = True,
     ) -> list[Recommendation]:
-        """The top ``k`` items, each with the reasons it is there."""
+        """The top ``k`` items, each with the reasons it is there.
+
+        ``language`` matches a tag and its subtags (``es`` keeps ``es-MX``, BCP 47).
+        Raises :class:`FilterInvalidError` for ``k`` below 1 or a date that is not a
+        :class:`datetime.date`, and :class:`UnknownCategoryError` for a category the
+        catalog does not have.
+        """
         from discreet.rank.records import Filters
 
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise FilterInvalidError(_("k is how many results to return: a whole number from 1"))
+        for name, value in (("created_after", created_after), ("created_before", created_before)):
+            if value is not None and not isinstance(value, dt.date):
+                raise FilterInvalidError(
+                    _("{name} must be a datetime.date, e.g. date(2024, 5, 31)").format(name=name)
+                )
+        if language is not None and not isinstance(language, str):
+            raise FilterInvalidError(_("language is a tag such as 'es' or 'pt-BR'"))
         ranker = self._current_ranker()
-        filters = Filters((category,) if category else (), language, created_after, created_before)
+        categories = (self._category(category),) if category is not None else ()
+        filters = Filters(categories, language, created_after, created_before)
         with self._lock:
             self._live().touch()
             return ranker.recommend(
@@ -246,11 +316,22 @@ class Engine(Closable):
             return ranker.interests(self._live().profile, self.today())
 
     def _category(self, category: str) -> str:
-        if category not in self.catalog.taxonomy:
-            raise UnknownCategoryError(
-                _("no such category in the catalog; see 'discreet interests'")
-            )
-        return category
+        """``category`` as an id: a category id, or a label the taxonomy gives one (in any
+        of its languages)."""
+        taxonomy = self.catalog.taxonomy
+        if category in taxonomy:
+            return category
+        wanted = category.casefold()
+        by_label = [
+            c.id
+            for c in taxonomy.categories
+            if wanted in {text.casefold() for text in (c.label, *dict(c.labels).values())}
+        ]
+        if len(by_label) == 1:
+            return by_label[0]
+        raise UnknownCategoryError(
+            _("no such category in the catalog; see 'discreet interests' for ids and labels")
+        )
 
     @_speaking
     def mute(self, category: str) -> None:
@@ -404,7 +485,8 @@ class Engine(Closable):
 
     @_speaking
     def send_reports(self, url: str | None = None, *, max_delay: float = 30.0) -> SendResult:
-        """Send the queued reports to ``url`` (default: where the catalog came from).
+        """Send the queued reports to ``url`` (default: where the installed catalog's manifest
+        says reports go, else where the catalog came from).
 
         Each report goes alone, after its own random delay of up to
         ``max_delay`` seconds (see :mod:`discreet.sync.reports`), and the
@@ -413,7 +495,7 @@ class Engine(Closable):
         """
         from discreet.sync.reports import send_reports
 
-        target = url or self._installed.current_source_url()
+        target = url or self.catalog.manifest.reports_url or self._installed.current_source_url()
         return send_reports(
             lambda: self._live().profile,
             target,
@@ -458,8 +540,8 @@ class Engine(Closable):
             return list(self._live().profile.ledger)
 
     @_speaking
-    def export(self) -> dict[str, Any]:
-        """Everything kept, as documented JSON."""
+    def export(self) -> ProfileExport:
+        """Everything kept (``.to_json()`` is the documented JSON document)."""
         with self._lock:
             return self._live().export(self.today())
 

@@ -31,6 +31,8 @@ The tree::
     ├── EngineClosedError             the Engine was closed, or its profile erased
     ├── UnknownItemError              an item id the installed catalog does not have
     ├── UnknownCategoryError          a category the installed catalog does not have
+    ├── UnknownEventKindError         an event kind other than view, click, like, ...
+    ├── FilterInvalidError            a recommendation filter of the wrong type or range
     ├── ReportingError                private reports cannot be made
     │   ├── ConsentRequiredError      no consent, or consent to other parameters
     │   ├── BudgetExhaustedError      the period's privacy budget is spent
@@ -97,6 +99,7 @@ __all__ = [
     "DiscreetError",
     "EngineClosedError",
     "EstimateUnavailableError",
+    "FilterInvalidError",
     "HpkeConfigError",
     "HpkeDecryptError",
     "HpkeKeyError",
@@ -128,6 +131,7 @@ __all__ = [
     "TaskInvalidError",
     "TaxonomyInvalidError",
     "UnknownCategoryError",
+    "UnknownEventKindError",
     "UnknownItemError",
     "UnsupportedFormatError",
     "WrongKeyError",
@@ -322,12 +326,26 @@ class HpkeDecryptError(SecureAggregationError):
     """A ciphertext that does not open with this aggregator's key: reject the report."""
 
 
-class UnknownItemError(DiscreetError):
-    """The item is not in the installed catalog (the message never repeats the id)."""
+class UnknownItemError(DiscreetError, KeyError):
+    """The item is not in the installed catalog (the message never repeats the id).
+
+    Also a ``KeyError``, as a look-up by id that finds nothing.
+    """
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
 
 
 class UnknownCategoryError(DiscreetError):
     """The category is not in the installed catalog's taxonomy."""
+
+
+class UnknownEventKindError(DiscreetError):
+    """An event kind that is not one of :class:`~discreet.profile.model.EventKind`."""
+
+
+class FilterInvalidError(DiscreetError):
+    """A recommendation filter of the wrong type (a string for a date) or out of range."""
 
 
 class CatalogError(DiscreetError):

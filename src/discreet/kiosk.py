@@ -15,7 +15,7 @@ from pathlib import Path
 from discreet.catalog.text import printable
 from discreet.engine import Engine
 from discreet.errors import CatalogNotInstalledError
-from discreet.i18n import N_, _
+from discreet.i18n import N_, _, current, use
 from discreet.rank.records import Recommendation
 from discreet.sync.installed import InstalledCatalogs
 
@@ -38,12 +38,37 @@ def escaped(say: Callable[[str], None]) -> Callable[[str], None]:
 class KioskSession:
     """The command loop, independent of where lines come from and go to."""
 
-    def __init__(self, engine: Engine, say: Callable[[str], None], page: int = 5) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        say: Callable[[str], None],
+        page: int = 5,
+        *,
+        clear: Callable[[], None] = lambda: None,
+    ) -> None:
         self.engine = engine
         self.say = escaped(say)
         self.page = page
         self.shown: list[Recommendation] = []
         self.count = page
+        self._clear = clear
+        self._forgetting = False
+
+    def wiped(self) -> None:
+        """The idle wipe happened: clear the screen, so that the previous visitor's list is
+        gone, and forget what the numbers pointed at.
+
+        Called from the idle timer's thread, holding the store's lock: it touches
+        neither the engine nor a lock of its own, and the timer fires only when no
+        command has run for the whole idle period.
+        """
+        if self._forgetting:
+            return  # 'forget' says so itself
+        self.shown = []
+        self.count = 0  # 'more' shows the first page
+        self._clear()
+        self.say(_("the previous session was wiped after a while without input;"))
+        self.say(_("nothing of it was kept. Type 'more' for recommendations, or 'help'."))
 
     def show(self) -> None:
         """Print the current recommendations."""
@@ -56,12 +81,15 @@ class KioskSession:
     def _pick(self, argument: str) -> Recommendation | None:
         if argument.isdigit() and 1 <= int(argument) <= len(self.shown):
             return self.shown[int(argument) - 1]
+        if not self.shown:
+            self.say(_("nothing is on the screen yet; type 'more' for recommendations"))
+            return None
         self.say(_("choose a number from 1 to {n_shown}").format(n_shown=len(self.shown)))
         return None
 
     def handle(self, line: str) -> bool:
         """Run one command; return False to end the session."""
-        command, argument = line.strip().partition(" ")[::2]
+        command, _sep, argument = line.strip().partition(" ")
         command = command.lower()
         if command in ("quit", "exit", "q"):
             return False
@@ -95,7 +123,11 @@ class KioskSession:
                 if interest.weight:
                     self.say(f"  {interest.label}: {interest.weight:.1f}")
         elif command == "forget":
-            self.engine.erase_session()
+            self._forgetting = True
+            try:
+                self.engine.erase_session()
+            finally:
+                self._forgetting = False
             self.count = self.page
             self.say(_("forgotten: this session kept nothing, and now holds nothing"))
             self.show()
@@ -107,15 +139,32 @@ class KioskSession:
 
 
 def run_kiosk(
-    home: Path, lines: Iterable[str], say: Callable[[str], None], *, idle_seconds: float = 300.0
+    home: Path,
+    lines: Iterable[str],
+    say: Callable[[str], None],
+    *,
+    idle_seconds: float = 300.0,
+    clear: Callable[[], None] = lambda: None,
 ) -> None:
-    """Run a kiosk session over the catalog installed in ``home``; every line is escaped."""
+    """Run a kiosk session over the catalog installed in ``home``; every line is escaped.
+
+    ``clear`` clears the screen (on a terminal): after an idle wipe, nothing of the
+    previous visitor's session stays on it.
+    """
     show = escaped(say)  # KioskSession escapes its own lines
     if InstalledCatalogs(home).current() is None:
         raise CatalogNotInstalledError(
             _("no catalog installed here; run 'discreet sync' first, or 'discreet kiosk --demo'")
         )
-    with Engine.open(home, kiosk=True, idle_seconds=idle_seconds) as engine:
+    sessions: list[KioskSession] = []
+    language = current()  # the idle timer's thread does not inherit the caller's --lang
+
+    def wiped() -> None:
+        with use(language):
+            for session in sessions:
+                session.wiped()
+
+    with Engine.open(home, kiosk=True, idle_seconds=idle_seconds, on_wipe=wiped) as engine:
         catalog = engine.catalog
         show(
             _("{name} — {n_catalog} items. Nothing you do here is stored;").format(
@@ -129,9 +178,13 @@ def run_kiosk(
             ).format(idle_seconds=idle_seconds)
         )
         show(_(HELP))
-        session = KioskSession(engine, say)
+        session = KioskSession(engine, say, clear=clear)
+        sessions.append(session)
         session.show()
-        for line in lines:
-            if not session.handle(line):
-                break
+        try:
+            for line in lines:
+                if not session.handle(line):
+                    break
+        finally:
+            sessions.clear()  # closing wipes too: the line below says so
     show(_("session ended; nothing was kept"))

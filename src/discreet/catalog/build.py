@@ -73,6 +73,7 @@ def build_catalog_files(
     params: EmbeddingParams | None = None,
     estimates: Mapping[str, float] | None = None,
     notices: Sequence[Notice] = (),
+    reports_url: str | None = None,
     reporting: ReportingParams | None = None,
     secure_aggregation: SecureAggregation | None = None,
     model_folder: Path | None = None,
@@ -108,6 +109,7 @@ def build_catalog_files(
         reporting=reporting or ReportingParams(),
         secure_aggregation=secure_aggregation,
         notices=tuple(notices),
+        reports_url=reports_url,
     )
     progress(3, _STAGES, _("writing catalog files"))
     atomic_write_bytes(folder / "items.jsonl", items_jsonl(items))

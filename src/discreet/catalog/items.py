@@ -143,6 +143,10 @@ def _fail(message: str) -> ItemsInvalidError:
 
 
 def _csv_records(text: str, source: str) -> Iterator[_Record]:
+    # The csv module refuses a field over its own limit (128 KiB) with a message of its
+    # own, where JSONL names the field and the limit: let the validator do it for both.
+    # The whole file is in memory already, so the csv limit protects nothing here.
+    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
     reader = _csv.reader(text, strict=True)
     try:
         header = reader.fieldnames

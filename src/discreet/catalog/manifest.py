@@ -191,6 +191,9 @@ class Manifest:
     secure_aggregation: SecureAggregation | None = None
     notices: tuple[Notice, ...] = ()
     format_version: int = MANIFEST_FORMAT_VERSION
+    #: Where devices send LDP reports (``None``: where the catalog came from).
+    #: Optional within format 1: older manifests have none.
+    reports_url: str | None = None
 
     @property
     def reporting_mode(self) -> str:
@@ -232,6 +235,7 @@ class Manifest:
                 else {"secure_aggregation": self.secure_aggregation.to_json()}
             ),
             "notices": [n.to_json() for n in self.notices],
+            **({} if self.reports_url is None else {"reports_url": self.reports_url}),
         }
 
     @classmethod
@@ -308,7 +312,17 @@ def _parse(data: Any) -> Manifest:
         secure_aggregation=secure_aggregation,
         notices=tuple(Notice.from_json(n, f"notice #{i}") for i, n in enumerate(notices_raw, 1)),
         format_version=version,
+        reports_url=_reports_url(data.get("reports_url")),
     )
+
+
+def _reports_url(value: Any) -> str | None:
+    """Where reports go, checked as the aggregators' endpoints are (``None``: not named)."""
+    if value is None:
+        return None
+    from discreet.secagg.mode import check_endpoint
+
+    return check_endpoint(value, "reports_url")
 
 
 def _secure_aggregation(data: Mapping[str, Any]) -> SecureAggregation | None:

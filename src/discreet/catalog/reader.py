@@ -24,7 +24,12 @@ from discreet.catalog.nibbles import Nibbles, derive_for_fast_scan, load_nibbles
 from discreet.catalog.scan import parse_jsonl as parse_jsonl  # also the service's reader
 from discreet.catalog.scan import scan_items
 from discreet.catalog.taxonomy import Taxonomy
-from discreet.errors import CatalogCorruptError, CatalogInvalidError, DiscreetError
+from discreet.errors import (
+    CatalogCorruptError,
+    CatalogInvalidError,
+    DiscreetError,
+    UnknownItemError,
+)
 from discreet.i18n import _
 
 FloatArray = np.ndarray[Any, np.dtype[np.float32]]
@@ -188,13 +193,17 @@ class Catalog:
         return {item_id: row for row, item_id in enumerate(self.ids)}
 
     def index_of(self, item_id: str) -> int:
-        """The row of ``item_id``; raise ``KeyError`` if the catalog has no such item."""
+        """The row of ``item_id``; raise :class:`UnknownItemError` (a ``KeyError``) if the
+        catalog has no such item."""
         if self._index is None:  # a release installed without an index: build it in memory
-            return self._rows[item_id]
-        for row in self._index.candidates(item_id):
-            if _json.loads(self._index.line(row)).get("id") == item_id:
+            row: int | None = self._rows.get(item_id)
+            if row is not None:
                 return row
-        raise KeyError(item_id)
+        else:
+            for row in self._index.candidates(item_id):
+                if _json.loads(self._index.line(row)).get("id") == item_id:
+                    return row
+        raise UnknownItemError(_("that item is not in this catalog; check the id or sync"))
 
     def __contains__(self, item_id: object) -> bool:
         if not isinstance(item_id, str):
@@ -213,7 +222,8 @@ class Catalog:
         return Item.from_json(_json.loads(line))
 
     def item(self, item_id: str) -> Item:
-        """The item with ``item_id``; raise ``KeyError`` if there is none."""
+        """The item with ``item_id``; raise :class:`UnknownItemError` (a ``KeyError``) if
+        there is none."""
         return self.item_at(self.index_of(item_id))
 
     def summary(self) -> dict[str, Any]:

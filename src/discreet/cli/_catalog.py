@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from discreet.catalog.reader import Catalog
 from discreet.cli._command import add_command, positive_int
 from discreet.cli._output import StageProgress, emit, notice_lines
 from discreet.home import resolve_home
@@ -15,11 +16,13 @@ from discreet.sync.installed import InstalledCatalogs
 
 def cmd_sync(args: argparse.Namespace) -> int:
     """Fetch, verify and install the newest catalog."""
+    home = resolve_home(args.home)
+    source = args.source or InstalledCatalogs(home).current_source()
     progress = StageProgress()
     try:
         result = sync_catalog(
-            resolve_home(args.home),
-            args.source,
+            home,
+            source,
             root=args.root,
             timeout=args.timeout,
             max_seconds=args.max_time,
@@ -53,12 +56,28 @@ def cmd_info(args: argparse.Namespace) -> int:
             items=info["items"], categories=info["categories"], dim=info["dim"], dtype=info["dtype"]
         ),
         _("  popularity: {popularity}").format(popularity=info["popularity"]),
-        _("  reporting: {value}").format(value=info["reporting"] or "not configured"),
+        *_reporting_lines(catalog),
         _("  folder: {folder}").format(folder=info["folder"]),
         *notice_lines(info["notices"]),
     ]
     emit(args, info, lines)
     return 0
+
+
+def _reporting_lines(catalog: Catalog) -> list[str]:
+    """What the catalog asks devices to report, in the words shown before consent."""
+    section = catalog.manifest.secure_aggregation
+    if section is not None:
+        from discreet.profile.contribution import describe_contribution
+
+        terms = describe_contribution(section)
+    elif catalog.manifest.reporting.enabled:
+        from discreet.profile.reports import describe_parameters
+
+        terms = describe_parameters(catalog.manifest.reporting)
+    else:
+        return [_("  reporting: none (this catalog asks for no reports)")]
+    return [_("  reporting:"), *(f"    {line.strip()}" for line in terms)]
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -72,7 +91,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         handler=cmd_sync,
     )
     p.add_argument(
-        "--from", dest="source", required=True, metavar="URL_OR_DIR", help=_("served folder or URL")
+        "--from",
+        dest="source",
+        metavar="URL_OR_DIR",
+        help=_("served folder or URL (default: where the installed catalog came from)"),
     )
     p.add_argument("--root", metavar="ROOT_JSON", help=_("trusted root (needed on the first sync)"))
     p.add_argument(

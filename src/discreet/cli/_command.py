@@ -6,13 +6,36 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from discreet.i18n import _
+from discreet.cli._parser import LocalHelpFormatter
+from discreet.i18n import N_, _
 
 Handler = Callable[[argparse.Namespace], int]
+
+#: How a help text names its default, in the language in use: a stem where the word
+#: inflects (Spanish "predeterminado", "predeterminada").
+DEFAULT_WORD = N_("default")
 
 
 class UsageError(Exception):
     """Arguments that parse but do not make sense together; the CLI exits with code 2."""
+
+
+class DefaultsHelpFormatter(LocalHelpFormatter):
+    """Help that ends every option's line with its default, unless the text names it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (
+            not action.option_strings
+            or "default" in text
+            or _(DEFAULT_WORD) in text
+            or default is None
+            or isinstance(default, bool)
+            or default is argparse.SUPPRESS
+        ):
+            return text
+        return text + _(" (default: %(default)s)")
 
 
 def add_command(
@@ -26,7 +49,11 @@ def add_command(
 ) -> argparse.ArgumentParser:
     """Add ``name`` to ``commands``; its ``--help`` ends with ``example``, like every command."""
     parser: argparse.ArgumentParser = commands.add_parser(
-        name, parents=[common], help=help, epilog=_("example: {example}").format(example=example)
+        name,
+        parents=[common],
+        help=help,
+        epilog=_("example: {example}").format(example=example),
+        formatter_class=DefaultsHelpFormatter,
     )
     parser.set_defaults(handler=handler)
     return parser

@@ -67,8 +67,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         example="discreet eval --movielens ../shared/data/ml-latest-small",
         handler=cmd_eval,
     )
-    p.add_argument("--items", metavar="ITEMS_CSV")
-    p.add_argument("--interactions", metavar="INTERACTIONS_CSV")
+    p.add_argument(
+        "--items", metavar="ITEMS_CSV", help=_("the catalog's items (with --interactions)")
+    )
+    p.add_argument("--interactions", metavar="INTERACTIONS_CSV", help=_("user,item,day rows"))
     p.add_argument("--movielens", metavar="DIR", help=_("a MovieLens folder, converted first"))
     p.add_argument(
         "--clients",
@@ -83,4 +85,4 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     )
 
     p.add_argument("--no-baselines", action="store_true", help=_("only the engine"))
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help=_("seed of the split and the simulation"))

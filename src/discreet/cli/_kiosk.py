@@ -9,9 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from discreet.cli._command import add_command
+from discreet.cli._command import UsageError, add_command
 from discreet.home import resolve_home
 from discreet.i18n import _
+
+#: Erase the whole screen and its scroll-back, and put the cursor home (ECMA-48).
+CLEAR_SCREEN = "\033[H\033[2J\033[3J"
 
 
 def _lines() -> Iterator[str]:
@@ -29,12 +32,20 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
     """Run the session."""
     from discreet.kiosk import run_kiosk
 
+    if args.json:
+        raise UsageError(_("the kiosk is an interactive session; it has no --json output"))
+
     def say(line: str) -> None:
         sys.stdout.write(line + "\n")
         sys.stdout.flush()
 
+    def clear() -> None:
+        if sys.stdout.isatty():
+            sys.stdout.write(CLEAR_SCREEN)
+            sys.stdout.flush()
+
     if not args.demo:
-        run_kiosk(resolve_home(args.home), _lines(), say, idle_seconds=args.idle)
+        run_kiosk(resolve_home(args.home), _lines(), say, idle_seconds=args.idle, clear=clear)
         return 0
     # The shipped catalog, built and verified into a temporary folder removed at exit.
     # Only public catalog files go there; the session itself still keeps nothing.
@@ -46,7 +57,7 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
         repo = PublisherRepository.init(Path(tmp) / "repo")
         publish_demo_catalog(repo)
         sync_catalog(Path(tmp) / "home", str(repo.path), root=repo.trusted_root_path)
-        run_kiosk(Path(tmp) / "home", _lines(), say, idle_seconds=args.idle)
+        run_kiosk(Path(tmp) / "home", _lines(), say, idle_seconds=args.idle, clear=clear)
     return 0
 
 

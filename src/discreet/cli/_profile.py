@@ -90,6 +90,18 @@ def cmd_record(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pause(args: argparse.Namespace) -> int:
+    """Pause or resume personalisation (the data card's "paused" setting)."""
+    with open_engine(args) as engine:
+        engine.pause(args.pause)
+    if args.pause:
+        line = _("paused: nothing you do is recorded until 'discreet resume'")
+    else:
+        line = _("resumed: what you do is recorded again")
+    emit(args, {"paused": args.pause}, [line])
+    return 0
+
+
 def cmd_passphrase_change(args: argparse.Namespace) -> int:
     """Rewrap the data key under a new passphrase."""
     config = _home(args).config()
@@ -110,7 +122,7 @@ def cmd_passphrase_change(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     """Write everything kept as JSON."""
     with open_engine(args) as engine:
-        document = engine.export()
+        document = engine.export().to_json()
     text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     if args.out:
         atomic_write_bytes(Path(args.out), text.encode(), mode=0o600)
@@ -193,8 +205,20 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         "--keyfile", metavar="FILE", help=_("protect with a key file (created if new)")
     )
     group.add_argument("--keyring", action="store_true", help=_("protect with the OS keyring"))
-    p.add_argument("--retention-days", type=positive_int, default=180, metavar="N")
-    p.add_argument("--max-events", type=positive_int, default=5000, metavar="N")
+    p.add_argument(
+        "--retention-days",
+        type=positive_int,
+        default=180,
+        metavar="N",
+        help=_("keep events N days"),
+    )
+    p.add_argument(
+        "--max-events",
+        type=positive_int,
+        default=5000,
+        metavar="N",
+        help=_("keep at most this many"),
+    )
     add_passphrase_options(p)
 
     kinds = [k.value for k in EventKind]
@@ -207,7 +231,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         handler=cmd_record,
     )
     p.add_argument("item", metavar="ITEM")
-    p.add_argument("--kind", required=True, choices=kinds)
+    p.add_argument("--kind", required=True, choices=kinds, help=_("what you did with the item"))
     add_passphrase_options(p)
     for name, kind in (("like", "like"), ("dislike", "dislike")):
         p = add_command(
@@ -221,6 +245,14 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         p.add_argument("item", metavar="ITEM")
         add_passphrase_options(p)
         p.set_defaults(kind=kind)
+
+    for name, paused, what in (
+        ("pause", True, _("pause personalisation: nothing is recorded")),
+        ("resume", False, _("resume personalisation after 'pause'")),
+    ):
+        p = add_command(sub, name, common, help=what, example=f"discreet {name}", handler=cmd_pause)
+        add_passphrase_options(p)
+        p.set_defaults(pause=paused)
 
     passphrase = sub.add_parser("passphrase", parents=[common], help=_("the profile's passphrase"))
     commands = passphrase.add_subparsers(

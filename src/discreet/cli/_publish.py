@@ -109,6 +109,7 @@ def cmd_build(args: argparse.Namespace) -> int:
             name=args.name,
             popularity_path=args.popularity,
             notices_path=args.notices,
+            reports_url=args.reports_url,
             params=EmbeddingParams(dim=args.dim, vectorizer=args.vectorizer, seed=args.seed),
             reporting=None if args.no_reporting else policy,
             secure_aggregation=secure_aggregation,
@@ -131,6 +132,12 @@ def cmd_build(args: argparse.Namespace) -> int:
         ),
         _("  model and card: {model_folder}").format(model_folder=result.model_folder),
     ]
+    if result.carried_over:
+        lines.append(
+            _("  kept from v{previous} (not given this time): {what}").format(
+                previous=m.version - 1, what=", ".join(result.carried_over)
+            )
+        )
     if result.unknown_popularity_ids:
         lines.append(
             _("  note: {unknown_popularity_ids} popularity ids are not in the catalog").format(
@@ -227,9 +234,25 @@ def register(sub: Any, common: argparse.ArgumentParser) -> Any:
     )
     p.add_argument("items", metavar="ITEMS", help=_("items file (.csv or .jsonl)"))
     p.add_argument("--taxonomy", required=True, metavar="FILE", help=_("taxonomy (.json or .toml)"))
-    p.add_argument("--repo", required=True, metavar="REPO")
-    p.add_argument("--popularity", metavar="FILE", help=_("estimates from 'publish estimates'"))
-    p.add_argument("--notices", metavar="FILE", help=_("JSON list of signed notices to users"))
+    p.add_argument("--repo", required=True, metavar="REPO", help=_("the repository to publish in"))
+    p.add_argument(
+        "--popularity",
+        metavar="FILE",
+        help=_("estimates from 'publish estimates' (default: the previous release's)"),
+    )
+    p.add_argument(
+        "--notices",
+        metavar="FILE",
+        help=_("JSON list of signed notices to users (default: the previous release's)"),
+    )
+    p.add_argument(
+        "--reports-url",
+        metavar="URL",
+        help=_(
+            "where devices send their reports, when it is not where they fetch the catalog "
+            "(a CDN, say) (default: the previous release's)"
+        ),
+    )
     p.add_argument(
         "--name",
         help=_(
@@ -238,7 +261,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> Any:
         ),
     )
     p.add_argument("--dim", type=int, default=64, help=_("embedding dimensions (default 64)"))
-    p.add_argument("--vectorizer", choices=("auto", "tfidf", "hashing"), default="auto")
+    p.add_argument(
+        "--vectorizer",
+        choices=("auto", "tfidf", "hashing"),
+        default="auto",
+        help=_("text features: TF-IDF, or hashing for large catalogs (auto picks by size)"),
+    )
     p.add_argument("--seed", type=int, default=0, help=_("seed of the SVD (default 0)"))
     p.add_argument(
         "--no-reporting", action="store_true", help=_("ask devices for no private reports")
@@ -303,6 +331,6 @@ def register(sub: Any, common: argparse.ArgumentParser) -> Any:
         handler=cmd_rotate,
     )
     p.add_argument("repo", metavar="REPO")
-    p.add_argument("--role", required=True, choices=ROLES)
+    p.add_argument("--role", required=True, choices=ROLES, help=_("the role whose key to replace"))
     add_expiry_options(p)
     return commands

@@ -6,11 +6,13 @@ import argparse
 import datetime as dt
 from typing import Any
 
-from discreet.cli._command import UsageError, add_command
+from discreet.cli._command import UsageError, add_command, positive_int
 from discreet.cli._engine import open_engine
 from discreet.cli._keys import add_passphrase_options
 from discreet.cli._output import emit
+from discreet.errors import UnknownCategoryError
 from discreet.i18n import _
+from discreet.rank.records import Interest
 
 
 def _date(value: str) -> dt.date:
@@ -25,13 +27,16 @@ def _date(value: str) -> dt.date:
 def cmd_recommend(args: argparse.Namespace) -> int:
     """Print the ranked items with their reasons."""
     with open_engine(args) as engine:
-        results = engine.recommend(
-            args.k,
-            category=args.category,
-            language=args.language,
-            created_after=args.after,
-            created_before=args.before,
-        )
+        try:
+            results = engine.recommend(
+                args.k,
+                category=args.category,
+                language=args.language,
+                created_after=args.after,
+                created_before=args.before,
+            )
+        except UnknownCategoryError as exc:
+            raise UsageError(str(exc)) from None
     lines = []
     for position, rec in enumerate(results, start=1):
         lines.append(f"{position:>2}. {rec.title}  [{rec.item_id}]")
@@ -84,20 +89,31 @@ def cmd_interests(args: argparse.Namespace) -> int:
                 "weight": round(i.weight, 4),
                 "muted": i.muted,
                 "sensitive": i.sensitive,
+                "opted_in": i.opted_in,
             }
             for i in interests
         ]
     }
+    width = max((len(i.category) for i in interests), default=0)
     lines = [
-        f"{i.label:<28} {i.weight:>7.2f}"
-        + ("  (muted)" if i.muted else "")
-        + ("  (sensitive)" if i.sensitive else "")
+        f"{i.category:<{width}}  {i.label:<28} {i.weight:>7.2f}"
+        + (_("  (muted)") if i.muted else "")
+        + (_interest_consent(i) if i.sensitive else "")
         for i in interests
     ]
     if args.action:
         lines.insert(0, f"{args.action}: {args.category}")
     emit(args, doc, lines)
     return 0
+
+
+def _interest_consent(interest: Interest) -> str:
+    """A sensitive category's state: opted in, or kept out until the user opts in."""
+    if interest.opted_in:
+        return _("  (sensitive, opted in)")
+    return _("  (sensitive, kept out: 'interests opt-in {category}')").format(
+        category=interest.category
+    )
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -110,9 +126,15 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         example="discreet recommend -k 5 --category crime",
         handler=cmd_recommend,
     )
-    p.add_argument("-k", type=int, default=10, help=_("how many (default 10)"))
-    p.add_argument("--category", metavar="C", help=_("only items in this category"))
-    p.add_argument("--language", metavar="TAG", help=_("only items in this language, e.g. es"))
+    p.add_argument("-k", type=positive_int, default=10, help=_("how many, from 1 (default 10)"))
+    p.add_argument(
+        "--category", metavar="C", help=_("only items in this category (its id or label)")
+    )
+    p.add_argument(
+        "--language",
+        metavar="TAG",
+        help=_("only items in this language; es also keeps es-MX (BCP 47 prefix)"),
+    )
     p.add_argument("--after", type=_date, metavar="DATE", help=_("only items created on or after"))
     p.add_argument(
         "--before", type=_date, metavar="DATE", help=_("only items created on or before")
@@ -139,5 +161,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         handler=cmd_interests,
     )
     p.add_argument("action", nargs="?", choices=("mute", "unmute", "opt-in", "opt-out"))
-    p.add_argument("category", nargs="?", metavar="CATEGORY")
+    p.add_argument(
+        "category", nargs="?", metavar="CATEGORY", help=_("a category's id or its label")
+    )
     add_passphrase_options(p)

@@ -72,7 +72,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
     ]
     for r in doc["reports"]:
         lines.append(f"  {r['kind']:<8} ε={r['epsilon']:g}  {r['bytes_hex']}")
-        lines.append(f"           {r['fields']}")
+        lines.append("           " + ", ".join(f"{k} {v}" for k, v in r["fields"].items()))
     if not doc["reports"]:
         lines.append(_("  nothing queued"))
     emit(args, doc, lines)
@@ -190,8 +190,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         "--to",
         metavar="URL",
         help=_(
-            "the LDP service (default: where the catalog came from); "
-            "contributions go to the catalog's leader"
+            "the LDP service (default: the catalog's reports URL, or where the catalog "
+            "came from); contributions go to the catalog's leader"
         ),
     )
     p.add_argument(

@@ -129,12 +129,26 @@ def register(publish_commands: Any, common: argparse.ArgumentParser, period: Any
         handler=cmd_task,
     )
     p.add_argument("--out", required=True, metavar="DIR", help=_("a new folder for the files"))
-    p.add_argument("--length", type=positive_int, default=1000, metavar="N")
+    p.add_argument(
+        "--length", type=positive_int, default=1000, metavar="N", help=_("items in the histogram")
+    )
     p.add_argument("--labels", metavar="FILE", help=_("item ids, one per line (sets --length)"))
-    p.add_argument("--max-weight", type=positive_int, default=20, metavar="K")
-    p.add_argument("--min-batch-size", type=positive_int, default=1000, metavar="N")
-    p.add_argument("--epsilon", type=positive_float, default=1.0, metavar="E")
-    p.add_argument("--delta", type=positive_float, default=1e-9, metavar="D")
+    p.add_argument(
+        "--max-weight", type=positive_int, default=20, metavar="K", help=_("items a device counts")
+    )
+    p.add_argument(
+        "--min-batch-size",
+        type=positive_int,
+        default=1000,
+        metavar="N",
+        help=_("release no aggregate of fewer reports"),
+    )
+    p.add_argument(
+        "--epsilon", type=positive_float, default=1.0, metavar="E", help=_("the noise's ε per week")
+    )
+    p.add_argument(
+        "--delta", type=positive_float, default=1e-9, metavar="D", help=_("the noise's δ per week")
+    )
 
     p = add_command(
         publish_commands,
@@ -146,9 +160,9 @@ def register(publish_commands: Any, common: argparse.ArgumentParser, period: Any
         "--period 2026-W50 --out popularity.json",
         handler=cmd_collect,
     )
-    p.add_argument("--task", required=True, metavar="TASK")
+    p.add_argument("--task", required=True, metavar="TASK", help=_("the task's task.json"))
     p.add_argument("--key", required=True, metavar="KEY", help=_("the collector's HPKE key file"))
-    p.add_argument("--secrets", required=True, metavar="FILE")
-    p.add_argument("--leader", required=True, metavar="URL")
+    p.add_argument("--secrets", required=True, metavar="FILE", help=_("the collector's secrets"))
+    p.add_argument("--leader", required=True, metavar="URL", help=_("the leader's address"))
     p.add_argument("--period", required=True, type=period, metavar="YYYY-Www", help=_("ISO week"))
     p.add_argument("--out", metavar="FILE", help=_("also write the JSON document to FILE"))

@@ -105,6 +105,16 @@ CENTRAL_NOISE_HELP = N_(
 )
 
 
+def _add_min_reports(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--min-reports",
+        type=positive_int,
+        default=DEFAULT_MIN_REPORTS,
+        metavar="N",
+        help=_("publish no week's estimates from fewer reports"),
+    )
+
+
 def register(sub: Any, publish_commands: Any, common: argparse.ArgumentParser) -> None:
     """Add ``serve`` and ``publish estimates``."""
     p = add_command(
@@ -123,13 +133,23 @@ def register(sub: Any, publish_commands: Any, common: argparse.ArgumentParser) -
         metavar="DB",
         help=_("SQLite database (created if new, in a folder that must exist)"),
     )
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=_port, default=8080, help=_("0 picks a free port"))
-    p.add_argument("--min-reports", type=positive_int, default=DEFAULT_MIN_REPORTS, metavar="N")
+    p.add_argument("--host", default="127.0.0.1", help=_("the address to listen on"))
+    p.add_argument("--port", type=_port, default=8080, help=_("the port; 0 picks a free one"))
+    _add_min_reports(p)
     p.add_argument(
-        "--max-body-bytes", type=positive_int, default=Limits().max_body_bytes, metavar="B"
+        "--max-body-bytes",
+        type=positive_int,
+        default=Limits().max_body_bytes,
+        metavar="B",
+        help=_("refuse a request body larger than this"),
     )
-    p.add_argument("--max-reports", type=positive_int, default=Limits().max_reports, metavar="N")
+    p.add_argument(
+        "--max-reports",
+        type=positive_int,
+        default=Limits().max_reports,
+        metavar="N",
+        help=_("refuse a batch of more reports than this"),
+    )
     p.add_argument("--central-noise", type=positive_float, metavar="B", help=_(CENTRAL_NOISE_HELP))
     p.add_argument(
         "--header-timeout",
@@ -170,12 +190,14 @@ def register(sub: Any, publish_commands: Any, common: argparse.ArgumentParser) -
         "--out popularity.json",
         handler=cmd_estimates,
     )
-    p.add_argument("--db", required=True, metavar="DB")
+    p.add_argument("--db", required=True, metavar="DB", help=_("the service's SQLite database"))
     p.add_argument("--period", required=True, type=_period, metavar="YYYY-Www", help=_("ISO week"))
-    p.add_argument("--kind", choices=("item", "category"), default="item")
+    p.add_argument(
+        "--kind", choices=("item", "category"), default="item", help=_("which reports to estimate")
+    )
     p.add_argument(
         "--catalog", type=int, metavar="VERSION", help=_("default: the newest with reports")
     )
-    p.add_argument("--min-reports", type=positive_int, default=DEFAULT_MIN_REPORTS, metavar="N")
+    _add_min_reports(p)
     p.add_argument("--central-noise", type=positive_float, metavar="B", help=_(CENTRAL_NOISE_HELP))
     p.add_argument("--out", metavar="FILE", help=_("also write the JSON document to FILE"))

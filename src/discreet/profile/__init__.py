@@ -1,5 +1,6 @@
 """The profile model: events, retention, user controls, consent and the privacy ledger."""
 
+from discreet.profile.export import ProfileExport
 from discreet.profile.model import (
     Consent,
     Event,
@@ -18,6 +19,7 @@ __all__ = [
     "FieldSpec",
     "LedgerEntry",
     "Profile",
+    "ProfileExport",
     "RetentionPolicy",
     "data_card",
 ]

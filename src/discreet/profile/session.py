@@ -31,6 +31,7 @@ from discreet.errors import (
     UnsupportedFormatError,
 )
 from discreet.i18n import N_, _
+from discreet.profile.export import ProfileExport
 from discreet.profile.model import Event, EventKind, Profile, RetentionPolicy
 from discreet.profile.schema import PROFILE_FIELDS, data_card
 from discreet.store.base import ProfileStore
@@ -362,17 +363,21 @@ class ProfileSession(Closable):
         clock: Callable[[], float] = time.monotonic,
         timer: TimerFactory = daemon_timer,
         calendar: Callable[[], dt.date] = dt.date.today,
+        on_wipe: Callable[[], None] | None = None,
     ) -> ProfileSession:
         """A session that lives in memory only; when idle, it is wiped and starts afresh.
 
         ``clock`` and ``timer`` measure the idle period (see :class:`MemoryStore`);
-        the fresh profile after a wipe is dated by ``calendar``.
+        the fresh profile after a wipe is dated by ``calendar``. ``on_wipe`` is called
+        after each wipe (perhaps from the timer's thread), e.g. to clear a kiosk's screen.
         """
         session: ProfileSession | None = None
 
         def forget() -> None:
             if session is not None:
                 session.profile = session.profile.forget_keeping_budget(calendar())
+            if on_wipe is not None:
+                on_wipe()
 
         store = MemoryStore(idle_seconds=idle_seconds, clock=clock, timer=timer, on_wipe=forget)
         session = cls(store, Profile.new(today))
@@ -422,16 +427,12 @@ class ProfileSession(Closable):
             self.store.save_record(BUDGET_RECORD, budget)
         self.store.save(self.profile.to_bytes())
 
-    def export(self, today: dt.date | None = None) -> dict[str, Any]:
-        """Everything kept, as a documented JSON document (access and portability)."""
-        return {
-            "format": "discreet-profile-export",
-            "format_version": 1,
-            "exported_on": (today or dt.date.today()).isoformat(),
-            "fields": [spec.render(self.profile.retention) for spec in PROFILE_FIELDS],
-            "storage": self.store.describe(),
-            "profile": self.profile.to_json(),
-        }
+    def export(self, today: dt.date | None = None) -> ProfileExport:
+        """Everything kept (access and portability); ``.to_json()`` is the documented JSON."""
+        fields = tuple(spec.render(self.profile.retention) for spec in PROFILE_FIELDS)
+        return ProfileExport.of(
+            self.profile, today or dt.date.today(), fields, self.store.describe()
+        )
 
     def erase(self) -> list[str]:
         """Destroy the profile (crypto-shredding) and report what was removed."""

@@ -26,7 +26,7 @@ from discreet.errors import CatalogNameInvalidError, InputError
 from discreet.i18n import _
 from discreet.protocol.params import ReportingParams, ReportingPolicy
 from discreet.publish.repository import Expiries, PublisherRepository, utc_now
-from discreet.secagg.mode import SecureAggregation
+from discreet.secagg.mode import SecureAggregation, check_endpoint
 
 DEFAULT_NAME = "catalog"
 DEFAULT_REPORTING = ReportingPolicy()
@@ -40,6 +40,9 @@ class PublishResult:
     targets_version: int
     model_folder: Path
     unknown_popularity_ids: int
+    #: What was not given and was carried over from the previous release, of
+    #: :data:`CARRIED_OVER` (the one rule: what you do not give again is kept).
+    carried_over: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """A summary for ``--json`` output."""
@@ -54,6 +57,8 @@ class PublishResult:
             "unknown_popularity_ids": self.unknown_popularity_ids,
             "notices": len(self.manifest.notices),
             "reporting_mode": self.manifest.reporting_mode,
+            "reports_url": self.manifest.reports_url,
+            "carried_over": list(self.carried_over),
         }
 
 
@@ -63,6 +68,24 @@ def current_manifest(repo: PublisherRepository) -> Manifest | None:
     if target is None:
         return None
     return Manifest.from_json(_json.loads(repo.target_path(target).read_bytes()))
+
+
+#: What a build that does not give it keeps from the previous release, in this order.
+CARRIED_OVER = ("name", "notices", "popularity", "reports_url")
+
+
+def _previous_estimates(repo: PublisherRepository, previous: Manifest) -> dict[str, float]:
+    """The previous release's popularity prior, by item id (empty if it was uniform)."""
+    if previous.popularity_source == "uniform":
+        return {}
+    import numpy as np
+
+    targets = repo.current_targets()
+    items = repo.target_path(targets["catalog/items.jsonl"]).read_bytes().splitlines()
+    with repo.target_path(targets["catalog/popularity.npy"]).open("rb") as handle:
+        prior = np.load(handle, allow_pickle=False)
+    ids = [_json.loads(line)["id"] for line in items if line.strip()]
+    return {item_id: float(share) for item_id, share in zip(ids, prior, strict=True)}
 
 
 def _check_name(name: str) -> str:
@@ -86,6 +109,7 @@ def publish_catalog(
     popularity_path: str | Path | None = None,
     notices_path: str | Path | None = None,
     notices: tuple[Notice, ...] = (),
+    reports_url: str | None = None,
     reporting: ReportingPolicy | ReportingParams | None = DEFAULT_REPORTING,
     secure_aggregation: SecureAggregation | None = None,
     params: EmbeddingParams | None = None,
@@ -99,6 +123,12 @@ def publish_catalog(
     invalid, or ``name`` is not a name devices accept, the repository is left
     exactly as it was.
 
+    One rule for what is not given: the name, the notices (``notices_path``
+    and ``notices``), the popularity (``popularity_path``: the previous
+    prior, for the items it had) and ``reports_url`` (where devices send
+    reports) are carried over from the previous release; the result's
+    ``carried_over`` says which were. A first release has none to carry.
+
     >>> repo = PublisherRepository.open("repo")  # doctest: +SKIP
     >>> publish_catalog(repo, "items.csv", "taxonomy.json").manifest.version  # doctest: +SKIP
     1
@@ -109,8 +139,11 @@ def publish_catalog(
     taxonomy = load_taxonomy(taxonomy_path)
     items = read_items(items_path, taxonomy)
     estimates = load_estimates(popularity_path) if popularity_path else None
+    given_notices = bool(notices_path or notices)
     if notices_path:
         notices = notices + load_notices(notices_path)
+    if reports_url is not None:
+        reports_url = _check_reports_url(reports_url)
     if isinstance(reporting, ReportingPolicy):
         reporting = reporting.params_for(taxonomy.reportable_ids, len(items))
     reporting = reporting or ReportingParams()
@@ -131,6 +164,21 @@ def publish_catalog(
         previous = current_manifest(repo)
         version = previous.version + 1 if previous else 1
         catalog_name = name if name is not None else previous.name if previous else DEFAULT_NAME
+        carried: list[str] = []
+        if previous is not None:
+            given = {
+                "name": name is not None,
+                "notices": given_notices,
+                "popularity": popularity_path is not None,
+                "reports_url": reports_url is not None,
+            }
+            carried = [what for what in CARRIED_OVER if not given[what]]
+            if "notices" in carried:
+                notices = previous.notices
+            if "popularity" in carried:
+                estimates = _previous_estimates(repo, previous) or None
+            if "reports_url" in carried:
+                reports_url = previous.reports_url
         # The name names a folder: only a name that passed the devices' rule gets here.
         model_folder = repo.models_dir / catalog_name / f"v{version}"
         staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=repo.path))
@@ -145,6 +193,7 @@ def publish_catalog(
                 params=params,
                 estimates=estimates,
                 notices=notices,
+                reports_url=reports_url,
                 reporting=reporting,
                 secure_aggregation=secure_aggregation,
                 model_folder=model_folder,
@@ -156,5 +205,17 @@ def publish_catalog(
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return PublishResult(
-        built.manifest, targets_version, model_folder, built.unknown_popularity_ids
+        built.manifest,
+        targets_version,
+        model_folder,
+        built.unknown_popularity_ids,
+        tuple(carried),
     )
+
+
+def _check_reports_url(url: str) -> str:
+    """``url`` if devices would accept it as where reports go; :class:`InputError` if not."""
+    try:
+        return check_endpoint(url, "the reports URL")
+    except ValueError as exc:
+        raise InputError(_("{exc}; nothing was published").format(exc=exc)) from None

@@ -49,6 +49,20 @@ from discreet.rank.weights import RankingWeights
 FloatArray = np.ndarray[Any, np.dtype[np.float32]]
 
 
+def language_codes(languages: Sequence[str], tag: str) -> list[int]:
+    """The codes of ``languages`` that ``tag`` covers, by BCP 47 prefix (case aside).
+
+    >>> language_codes(("", "es", "es-mx", "pt-br", "esp"), "ES")
+    [1, 2]
+    """
+    wanted = tag.strip().replace("_", "-").lower()
+    return [
+        code
+        for code, language in enumerate(languages)
+        if language and (language == wanted or language.startswith(wanted + "-"))
+    ]
+
+
 class Ranker:
     """Ranks one catalog for any profile. Cheap to keep; safe to share across threads."""
 
@@ -241,6 +255,7 @@ class Ranker:
         """Each category with the weight the profile gives it, muted and sensitive flags."""
         p = self.profiled(profile, today)
         f, taxonomy = self.catalog.features, self.catalog.taxonomy
+        opted = profile.sensitive_opt_in
         totals = self._category_totals(p.rows, p.weights)
         return sorted(
             (
@@ -250,6 +265,7 @@ class Ranker:
                     float(totals[i]),
                     c in profile.muted,
                     taxonomy.is_sensitive(c),
+                    bool(self._sensitive.get(c, frozenset()) & opted),
                 )
                 for i, c in enumerate(f.category_ids)
             ),
@@ -294,9 +310,7 @@ class Ranker:
                 keep[f.rows_in([category])] = True
             score[~keep] = -np.inf
         if filters.language is not None:
-            tag = filters.language.lower()
-            code = f.languages.index(tag) if tag in f.languages else -1
-            score[f.language != code] = -np.inf
+            score[~np.isin(f.language, language_codes(f.languages, filters.language))] = -np.inf
         if filters.created_after is not None:
             score[f.created < filters.created_after.toordinal()] = -np.inf
         if filters.created_before is not None:
@@ -507,12 +521,13 @@ class Ranker:
 
     # ---- explanations -------------------------------------------------------------------
     def _history(self, p: Profiled) -> tuple[np.ndarray[Any, Any], ...]:
-        """The profile's history rows (in row order), their vectors and their weights."""
+        """The profile's history items (rows ascending, each once), their vectors and their
+        weights (an item engaged with several times has the sum of its events' weights)."""
         if "history" not in p.memo:
-            order = np.argsort(p.rows)
-            rows = p.rows[order]
+            rows, where = np.unique(p.rows, return_inverse=True)
+            weights = np.bincount(where.ravel(), weights=p.weights, minlength=len(rows))
             vectors = np.asarray(self._vectors[rows], dtype=np.float64)
-            p.memo["history"] = (rows, vectors, p.weights[order])
+            p.memo["history"] = (rows, vectors, weights)
         history: tuple[np.ndarray[Any, Any], ...] = p.memo["history"]
         return history
 

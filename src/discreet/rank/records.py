@@ -52,6 +52,8 @@ class Interest:
     weight: float
     muted: bool
     sensitive: bool
+    #: The user opted in to this sensitive category (or to one it is under).
+    opted_in: bool = False
 
 
 @dataclass(frozen=True)

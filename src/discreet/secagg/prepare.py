@@ -27,8 +27,11 @@ from discreet.secagg.task import Task
 from discreet.secagg.upload import input_share_aad, input_share_info
 from discreet.vdaf import (
     AggregateShare,
+    InputShare,
     OutputShare,
+    PrepShare,
     PrepState,
+    PublicShare,
     VdafDecodeError,
     VdafError,
     VdafVerifyError,
@@ -52,8 +55,17 @@ INVALID_PROOF = "invalid_proof"
 REPLAYED = "replayed"
 BATCH_COLLECTED = "batch_collected"
 HELPER_REJECTED = "helper_rejected"
+BATCH_FULL = "batch_full"
 #: Why a report can be rejected; each is counted per batch and none is ever aggregated.
-REASONS = (UNDECRYPTABLE, MALFORMED, INVALID_PROOF, REPLAYED, BATCH_COLLECTED, HELPER_REJECTED)
+REASONS = (
+    UNDECRYPTABLE,
+    MALFORMED,
+    INVALID_PROOF,
+    REPLAYED,
+    BATCH_COLLECTED,
+    HELPER_REJECTED,
+    BATCH_FULL,
+)
 
 
 def rejection_reason(exc: Exception) -> str:
@@ -101,21 +113,16 @@ class Finished:
     rejection: str | None = None
 
 
-def _prepare_one(
-    task: Task, agg_id: int, keypair: hpke.HpkeKeyPair, verify_key: bytes, item: PrepInput
-) -> Prepared:
+def _opened(
+    task: Task, agg_id: int, keypair: hpke.HpkeKeyPair, item: PrepInput
+) -> tuple[bytes, PublicShare, InputShare]:
+    """The report's nonce, public share and this aggregator's opened input share; raises
+    :class:`HpkeDecryptError` or :class:`VdafError` for a report to reject."""
     vdaf = task.vdaf()
-    try:
-        aad = input_share_aad(task, item.report_id, item.period, item.public_share)
-        encoded = hpke.open_sealed(keypair, item.sealed_share, input_share_info(agg_id), aad)
-        public = vdaf.decode_public_share(item.public_share)
-        share = vdaf.decode_input_share(agg_id, encoded)
-        state, prep_share = vdaf.prep_init(
-            verify_key, task.ctx, agg_id, item.report_id, public, share
-        )
-    except (HpkeDecryptError, VdafError) as exc:
-        return Prepared(item.report_id, None, b"", rejection_reason(exc))
-    return Prepared(item.report_id, state, vdaf.encode_prep_share(prep_share))
+    aad = input_share_aad(task, item.report_id, item.period, item.public_share)
+    encoded = hpke.open_sealed(keypair, item.sealed_share, input_share_info(agg_id), aad)
+    public = vdaf.decode_public_share(item.public_share)
+    return item.report_id, public, vdaf.decode_input_share(agg_id, encoded)
 
 
 def prepare_init(
@@ -125,8 +132,30 @@ def prepare_init(
     verify_key: bytes,
     batch: Sequence[PrepInput],
 ) -> list[Prepared]:
-    """Step 1 for aggregator ``agg_id`` (0: leader, 1: helper) on every report of a batch."""
-    return [_prepare_one(task, agg_id, keypair, verify_key, item) for item in batch]
+    """Step 1 for aggregator ``agg_id`` (0: leader, 1: helper) on every report of a batch.
+
+    Each report is opened and decoded on its own; the proofs of all those that open are
+    queried together (:meth:`~discreet.vdaf.Prio3.prep_init_batch`), and a report that
+    fails is rejected alone.
+    """
+    vdaf = task.vdaf()
+    out: list[Prepared | None] = []
+    opened: list[tuple[int, tuple[bytes, PublicShare, InputShare]]] = []
+    for item in batch:
+        try:
+            opened.append((len(out), _opened(task, agg_id, keypair, item)))
+        except (HpkeDecryptError, VdafError) as exc:
+            out.append(Prepared(item.report_id, None, b"", rejection_reason(exc)))
+            continue
+        out.append(None)  # filled in below
+    outcomes = vdaf.prep_init_batch(verify_key, task.ctx, agg_id, [o for _, o in opened])
+    for (index, (report_id, _, _)), outcome in zip(opened, outcomes, strict=True):
+        if isinstance(outcome, VdafError):
+            out[index] = Prepared(report_id, None, b"", rejection_reason(outcome))
+        else:
+            state, prep_share = outcome
+            out[index] = Prepared(report_id, state, vdaf.encode_prep_share(prep_share))
+    return [prepared for prepared in out if prepared is not None]
 
 
 def helper_prepare(
@@ -136,9 +165,11 @@ def helper_prepare(
     batch: Sequence[PrepInput],
     leader_prep_shares: Sequence[bytes],
 ) -> list[Finished]:
-    """The helper's whole round: its outcome and prep message for every report."""
+    """The helper's whole round: its outcome and prep message for every report (the
+    proofs of the whole batch decided at once)."""
     vdaf = task.vdaf()
-    out = []
+    out: list[Finished | None] = []
+    combined: list[tuple[int, PrepState, list[PrepShare]]] = []
     for mine, leader_share in zip(
         prepare_init(task, 1, keypair, verify_key, batch), leader_prep_shares, strict=True
     ):
@@ -147,13 +178,23 @@ def helper_prepare(
             continue
         try:
             shares = [vdaf.decode_prep_share(leader_share), vdaf.decode_prep_share(mine.prep_share)]
-            message = vdaf.prep_shares_to_prep(task.ctx, shares)
-            out_share = vdaf.prep_next(task.ctx, mine.state, message)
         except VdafError as exc:
             out.append(Finished(mine.report_id, None, b"", rejection_reason(exc)))
             continue
-        out.append(Finished(mine.report_id, out_share, vdaf.encode_prep_message(message)))
-    return out
+        combined.append((len(out), mine.state, shares))
+        out.append(None)  # filled in below
+    messages = vdaf.prep_shares_to_prep_batch(task.ctx, [shares for _, _, shares in combined])
+    for (index, state, _), message in zip(combined, messages, strict=True):
+        report_id = batch[index].report_id
+        try:
+            if isinstance(message, VdafError):
+                raise message
+            out_share = vdaf.prep_next(task.ctx, state, message)
+        except VdafError as exc:
+            out[index] = Finished(report_id, None, b"", rejection_reason(exc))
+            continue
+        out[index] = Finished(report_id, out_share, vdaf.encode_prep_message(message))
+    return [finished for finished in out if finished is not None]
 
 
 def leader_finish(

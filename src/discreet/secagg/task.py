@@ -66,6 +66,10 @@ def unb64(text: object, size: int | None = None) -> bytes:
     return data
 
 
+#: The reports a week takes at most unless the task says otherwise: a bound on what the
+#: leader stores (a 50,000-entry report is ~1 MB until it is aggregated).
+DEFAULT_MAX_UPLOADS = 1_000_000
+
 #: The largest δ a task may state: past it, (ε, δ)-DP says little (a device refuses more).
 MAX_DELTA = 1e-6
 
@@ -85,6 +89,7 @@ class Task:
     helper_config: hpke.HpkeConfig
     collector_config: hpke.HpkeConfig
     labels: tuple[str, ...] = ()
+    max_uploads: int = DEFAULT_MAX_UPLOADS
 
     def __post_init__(self) -> None:
         if len(self.task_id) != TASK_ID_SIZE:
@@ -93,6 +98,10 @@ class Task:
             )
         if not 1 <= self.min_batch_size <= 10**9:
             raise TaskInvalidError(_("min_batch_size is a positive integer"))
+        if not self.min_batch_size <= self.max_uploads <= 10**9:
+            raise TaskInvalidError(
+                _("max_uploads is an integer between min_batch_size and 1,000,000,000")
+            )
         if not 0 < self.delta <= MAX_DELTA:
             raise TaskInvalidError(
                 _("a task's delta must be in (0, {MAX_DELTA:g}]").format(MAX_DELTA=MAX_DELTA)
@@ -147,7 +156,11 @@ class Task:
                 "max_weight": self.max_weight,
                 "chunk_length": self.chunk_length,
             },
-            "batch": {"period": "iso-week", "min_batch_size": self.min_batch_size},
+            "batch": {
+                "period": "iso-week",
+                "min_batch_size": self.min_batch_size,
+                "max_uploads": self.max_uploads,
+            },
             "privacy": {"epsilon": self.epsilon, "delta": self.delta},
             "hpke": {
                 LEADER: self.leader_config.to_text(),
@@ -181,6 +194,7 @@ class Task:
                 helper_config=hpke.HpkeConfig.from_text(data["hpke"][HELPER]),
                 collector_config=hpke.HpkeConfig.from_text(data["hpke"][COLLECTOR]),
                 labels=tuple(labels),
+                max_uploads=_int(data["batch"].get("max_uploads", DEFAULT_MAX_UPLOADS)),
             )
         except (KeyError, TypeError, ValueError, HpkeConfigError) as exc:
             raise TaskInvalidError(
@@ -294,6 +308,7 @@ def create_task(
     delta: float,
     labels: tuple[str, ...] = (),
     chunk_length: int | None = None,
+    max_uploads: int = DEFAULT_MAX_UPLOADS,
 ) -> TaskFiles:
     """A new task in ``folder`` (which must not hold one): ``task.json``, three HPKE key
     files and three secrets files, every private one 0600, all from the OS CSPRNG."""
@@ -317,6 +332,7 @@ def create_task(
         helper_config=pairs[HELPER].config,
         collector_config=pairs[COLLECTOR].config,
         labels=labels,
+        max_uploads=max_uploads,
     )
     verify_key = secrets.token_bytes(VERIFY_KEY_SIZE)
     aggregator_token, collector_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)

@@ -98,6 +98,10 @@ class EncryptedStore(ProfileStore):
             timeout=timeout,
             error=StoreLockedError,
             message=_("the profile is open in another process; close it there and try again"),
+            held_here=_(
+                "the profile is already open in this process; use that Engine, "
+                "or close it before opening another"
+            ),
         )
 
     @classmethod

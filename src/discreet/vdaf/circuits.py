@@ -91,12 +91,12 @@ class Count(Circuit[int, int]):
         return self.field.from_ints([measurement])
 
     def gadget_inputs(self, meas: Vec, joint_rand: Vec, num_shares: int) -> list[Vec]:
-        return [self.field.reshape(self.field.concat([meas[:1], meas[:1]]), (2, 1))]
+        return [np.stack([meas[:, :1], meas[:, :1]])]
 
     def outputs(
         self, meas: Vec, joint_rand: Vec, num_shares: int, gadget_outputs: Sequence[Vec]
     ) -> Vec:
-        return self.field.sub(gadget_outputs[0], meas[:1])
+        return self.field.sub(gadget_outputs[0], meas[:, :1])
 
     def truncate(self, meas: Vec) -> Vec:
         return meas
@@ -125,7 +125,7 @@ class Sum(Circuit[int, int]):
         return self.field.from_ints(encode_range_checked_int(value, self.max_measurement))
 
     def gadget_inputs(self, meas: Vec, joint_rand: Vec, num_shares: int) -> list[Vec]:
-        return [self.field.reshape(meas, (1, self.bits))]
+        return [meas[None]]
 
     def outputs(
         self, meas: Vec, joint_rand: Vec, num_shares: int, gadget_outputs: Sequence[Vec]
@@ -164,16 +164,19 @@ class _ChunkedBitCheck(Circuit[M, list[int]]):
     def gadget_inputs(self, meas: Vec, joint_rand: Vec, num_shares: int) -> list[Vec]:
         field = self.field
         calls, chunk = self.gadget_calls[0], self.chunk_length
-        padded = field.zeros((calls * chunk,))
-        padded[: self.meas_len] = meas
-        entries = field.reshape(padded, (calls, chunk))
-        weighted = field.mul(field.powers(joint_rand, chunk), entries)
+        reports = field.shape(meas)[0]
+        padded = field.zeros((reports, calls * chunk))
+        padded[:, : self.meas_len] = meas
+        entries = field.reshape(padded, (reports, calls, chunk))
+        powers = field.powers(field.reshape(joint_rand, (reports * calls,)), chunk)
+        weighted = field.mul(field.reshape(powers, (reports, calls, chunk)), entries)
         shifted = field.sub(entries, self.shares_inv(num_shares))
-        pairs = field.reshape(np.stack([weighted, shifted], axis=2), (calls, 2 * chunk))
-        return [np.swapaxes(pairs, 0, 1)]
+        pairs = np.stack([weighted, shifted], axis=3)
+        return [np.moveaxis(field.reshape(pairs, (reports, calls, 2 * chunk)), 2, 0)]
 
     def _range_check(self, gadget_outputs: Sequence[Vec]) -> Vec:
-        return self.field.reshape(self.field.sum(gadget_outputs[0]), (1,))
+        checks = self.field.sum(gadget_outputs[0], axis=1)
+        return self.field.reshape(checks, (self.field.shape(checks)[0], 1))
 
     def decode(self, output: Vec, num_measurements: int) -> list[int]:
         return self.field.to_ints(output)
@@ -242,8 +245,9 @@ class Histogram(_ChunkedBitCheck[int]):
         self, meas: Vec, joint_rand: Vec, num_shares: int, gadget_outputs: Sequence[Vec]
     ) -> Vec:
         field = self.field
-        ones = field.sub(field.sum(meas), self.shares_inv(num_shares))
-        return field.concat([self._range_check(gadget_outputs), field.reshape(ones, (1,))])
+        ones = field.sub(field.sum(meas, axis=1), self.shares_inv(num_shares))
+        ones = field.reshape(ones, (field.shape(meas)[0], 1))
+        return field.concat([self._range_check(gadget_outputs), ones], axis=1)
 
     def truncate(self, meas: Vec) -> Vec:
         return meas
@@ -279,10 +283,10 @@ class MultihotCountVec(_ChunkedBitCheck[Sequence[bool]]):
         self, meas: Vec, joint_rand: Vec, num_shares: int, gadget_outputs: Sequence[Vec]
     ) -> Vec:
         field = self.field
-        weight = field.sum(meas[: self.length])
-        reported = decode_range_checked_int(field, meas[self.length :], self.max_weight)
-        weight_check = field.reshape(field.sub(weight, reported), (1,))
-        return field.concat([self._range_check(gadget_outputs), weight_check])
+        weight = field.sum(meas[:, : self.length], axis=1)
+        reported = decode_range_checked_int(field, meas[:, self.length :], self.max_weight)
+        weight_check = field.reshape(field.sub(weight, reported), (field.shape(meas)[0], 1))
+        return field.concat([self._range_check(gadget_outputs), weight_check], axis=1)
 
     def truncate(self, meas: Vec) -> Vec:
         return meas[: self.length]

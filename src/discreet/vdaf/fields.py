@@ -73,9 +73,9 @@ class Field(ABC):
         """A vector of zeros with element shape ``shape``."""
         return np.zeros((*shape, *self.word_shape), dtype=np.uint64)
 
-    def concat(self, parts: Sequence[Vec]) -> Vec:
-        """The vectors one after another (along the first axis)."""
-        return np.concatenate(parts, axis=0)
+    def concat(self, parts: Sequence[Vec], axis: int = 0) -> Vec:
+        """The vectors one after another along element axis ``axis`` (a non-negative index)."""
+        return np.concatenate(parts, axis=axis)
 
     # Conversions ----------------------------------------------------------
 

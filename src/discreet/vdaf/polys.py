@@ -10,6 +10,7 @@ polynomials of a gadget in one call.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -112,35 +113,38 @@ def double_evaluations(field: Field, values: Vec) -> Vec:
 
 
 def _prefix_products(field: Field, v: Vec) -> Vec:
-    """``out[i] = v[0] * ... * v[i-1]`` (``out[0] = 1``) by log-step scanning."""
-    n = field.shape(v)[0]
+    """Along the last element axis of a matrix: ``out[:, i] = v[:, 0] * ... * v[:, i-1]``
+    (``out[:, 0] = 1``), by log-step scanning."""
+    rows, n = field.shape(v)
     scan = v.copy()
     shift = 1
     while shift < n:
-        scan[shift:] = field.mul(scan[shift:], scan[:-shift])
+        scan[:, shift:] = field.mul(scan[:, shift:], scan[:, :-shift])
         shift *= 2
-    return field.concat([field.from_ints([1]), scan[:-1]])
+    ones = np.broadcast_to(field.scalar(1), field.zeros((rows, 1)).shape)
+    return field.concat([ones, scan[:, :-1]], axis=1)
 
 
-def lagrange_weights(field: Field, n: int, t: int) -> Vec:
-    """``L_i(t)`` for the Lagrange basis of size ``n``: a polynomial's value at ``t`` is
-    the dot product of these weights with its ``n`` values (the draft's ``poly_eval``).
+def lagrange_weights(field: Field, n: int, points: Sequence[int]) -> Vec:
+    """``L_i(t)`` for the Lagrange basis of size ``n`` and each ``t`` in ``points``: element
+    shape ``(len(points), n)``. A polynomial's value at ``t`` is the dot product of its row
+    of weights with the polynomial's ``n`` values (the draft's ``poly_eval``).
     """
     nodes = field.root_powers(n)
-    d = field.sub(nodes, field.scalar(t))
+    d = field.sub(nodes, field.reshape(field.from_ints(points), (len(points), 1)))
     # L_i(t) = (-1)**(n-1) / n * w**i * prod_{j != i} (w**j - t)
     before = _prefix_products(field, d)
-    after = _prefix_products(field, d[::-1])[::-1]
+    after = _prefix_products(field, d[:, ::-1])[:, ::-1]
     factor = (-1) ** (n - 1) * field.inv(n)
     return field.mul(field.mul(before, after), field.mul(nodes, field.scalar(factor)))
 
 
-def lagrange_eval(field: Field, values: Vec, t: int) -> Vec:
-    """The draft's ``poly_eval_batched``: each row of ``values`` evaluated at ``t``."""
+def lagrange_eval(field: Field, values: Vec, points: Sequence[int]) -> Vec:
+    """The draft's ``poly_eval_batched``, one test point per row: ``values`` has element
+    shape ``(..., len(points), n)`` and row ``b`` is evaluated at ``points[b]``."""
     shape = field.shape(values)
-    matrix, _ = _rows(field, values)
-    out = field.dot(matrix, lagrange_weights(field, shape[-1], t))
-    return field.reshape(out, shape[:-1])
+    weights = lagrange_weights(field, shape[-1], points)
+    return field.sum(field.mul(values, weights), axis=len(shape) - 1)
 
 
 @functools.lru_cache(maxsize=32)
@@ -172,10 +176,13 @@ def _extension_matrix(field: Field, m: int, n: int) -> Vec:
 
 
 def extend_values(field: Field, values: Vec, n: int) -> Vec:
-    """The draft's ``extend_values_to_power_of_2``: the ``n`` values of the polynomial of
-    lowest degree through the ``m = len(values)`` given ones.
+    """The draft's ``extend_values_to_power_of_2`` along the last element axis: the ``n``
+    values of the polynomial of lowest degree through the ``m`` given ones, for every row.
     """
-    m = field.shape(values)[0]
+    shape = field.shape(values)
+    m = shape[-1]
     if m == n:
         return values
-    return field.concat([values, field.dot(_extension_matrix(field, m, n), values)])
+    rows = field.reshape(values, (*shape[:-1], 1, m))
+    extension = field.sum(field.mul(_extension_matrix(field, m, n), rows), axis=len(shape))
+    return field.concat([values, extension], axis=len(shape) - 1)

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from discreet.vdaf.errors import VdafDecodeError, VdafParameterError, VdafVerifyError
+import numpy as np
+
+from discreet.vdaf.errors import VdafDecodeError, VdafError, VdafParameterError, VdafVerifyError
 from discreet.vdaf.fields import Vec
 from discreet.vdaf.flp import Circuit, Flp
 from discreet.vdaf.messages import (
@@ -41,6 +44,33 @@ USAGE_PROVE_RANDOMNESS = 4
 USAGE_QUERY_RANDOMNESS = 5
 USAGE_JOINT_RAND_SEED = 6
 USAGE_JOINT_RAND_PART = 7
+
+#: At most this many measurement elements (reports times ``MEAS_LEN``) are queried at once
+#: by :meth:`Prio3.prep_init_batch`: past it a batch gains little and costs memory.
+BATCH_ELEMENTS = 1 << 17
+
+
+@dataclass(frozen=True)
+class _ShardSeeds:
+    """A report's seeds: each helper's share seed and joint randomness blind, the leader's
+    blind (empty without joint randomness) and the prover's seed."""
+
+    shares: list[bytes]
+    blinds: list[bytes]
+    leader_blind: bytes
+    prove_seed: bytes
+
+
+@dataclass(frozen=True, eq=False)
+class _Queryable:
+    """One aggregator's expanded input for one report's FLP queries."""
+
+    meas: Vec
+    proofs: Vec
+    query_rands: Vec
+    joint_rands: Vec
+    part: bytes | None
+    corrected_seed: bytes | None
 
 
 class Prio3(Generic[M, R]):
@@ -99,57 +129,90 @@ class Prio3(Generic[M, R]):
         """
         nonce = os.urandom(self.NONCE_SIZE) if nonce is None else nonce
         rand = os.urandom(self.RAND_SIZE) if rand is None else rand
+        return self.shard_encoded_batch(ctx, meas[None], [nonce], [rand])[0]
+
+    def shard_encoded_batch(
+        self, ctx: bytes, meas: Vec, nonces: Sequence[bytes], rands: Sequence[bytes]
+    ) -> list[ShardedReport]:
+        """:meth:`shard_encoded` for each row of ``meas`` (element shape ``(reports,
+        MEAS_LEN)``) with its nonce and random bytes: the XOF runs report by report, the
+        field arithmetic and the proofs for all the rows at once (a simulation's many
+        devices, say)."""
+        field = self.field
+        if field.shape(meas)[1:] != (self.circuit.meas_len,):
+            raise VdafParameterError(f"an encoded measurement has {self.circuit.meas_len} elements")
+        if len(nonces) != len(meas) or len(rands) != len(meas):
+            raise VdafParameterError("shard takes one nonce and one random string per report")
+        seeds = [self._shard_seeds(nonce, rand) for nonce, rand in zip(nonces, rands, strict=True)]
+        leader_meas, helper_meas = meas, []
+        for j in range(1, self.SHARES):
+            share = field.concat(
+                [self._helper_meas_share(ctx, j, s.shares[j - 1])[None] for s in seeds]
+            )
+            helper_meas.append(share)
+            leader_meas = field.sub(leader_meas, share)
+        parts: list[list[bytes]] = [[] for _ in seeds]
+        joint_rands = field.zeros((len(seeds), 0))
+        if self._joint:
+            for b, (nonce, s) in enumerate(zip(nonces, seeds, strict=True)):
+                blinds = [s.leader_blind, *s.blinds]
+                shares = [leader_meas[b], *(h[b] for h in helper_meas)]
+                parts[b] = [
+                    self._joint_rand_part(ctx, j, blind, share, nonce)
+                    for j, (blind, share) in enumerate(zip(blinds, shares, strict=True))
+                ]
+            joint_rands = field.concat(
+                [self._joint_rands(ctx, self._joint_rand_seed(ctx, p))[None] for p in parts]
+            )
+        prove_rands = field.concat([self._prove_rands(ctx, s.prove_seed)[None] for s in seeds])
+        leader_proofs = self._prove_batch(meas, prove_rands, joint_rands)
+        for j in range(1, self.SHARES):
+            helper_proofs = field.concat(
+                [self._helper_proofs_share(ctx, j, s.shares[j - 1])[None] for s in seeds]
+            )
+            leader_proofs = field.sub(leader_proofs, helper_proofs)
+        out = []
+        for b, (nonce, s) in enumerate(zip(nonces, seeds, strict=True)):
+            blind = s.leader_blind if self._joint else None
+            leader = LeaderInputShare(leader_meas[b], leader_proofs[b], blind)
+            helpers = [
+                HelperInputShare(share, s.blinds[j] if self._joint else None)
+                for j, share in enumerate(s.shares)
+            ]
+            public = PublicShare(tuple(parts[b]) if self._joint else None)
+            out.append(ShardedReport(nonce, public, (leader, *helpers)))
+        return out
+
+    def _shard_seeds(self, nonce: bytes, rand: bytes) -> _ShardSeeds:
+        """A report's random bytes cut into the draft's seeds."""
         if len(nonce) != self.NONCE_SIZE or len(rand) != self.RAND_SIZE:
             raise VdafParameterError(
                 f"shard takes a {self.NONCE_SIZE}-byte nonce and {self.RAND_SIZE} random bytes"
             )
-        if self.field.shape(meas) != (self.circuit.meas_len,):
-            raise VdafParameterError(f"an encoded measurement has {self.circuit.meas_len} elements")
         size = self.xof.SEED_SIZE
         seeds = [rand[i : i + size] for i in range(0, self.RAND_SIZE, size)]
         helpers = self.SHARES - 1
         if self._joint:
-            shares, blinds = seeds[0 : 2 * helpers : 2], seeds[1 : 2 * helpers : 2]
-            leader_blind, prove_seed = seeds[2 * helpers], seeds[2 * helpers + 1]
-        else:
-            shares, blinds, leader_blind, prove_seed = seeds[:helpers], [], None, seeds[helpers]
-        field = self.field
-        leader_meas = meas
-        parts: list[bytes] = []
-        for j, share in enumerate(shares, start=1):
-            helper_meas = self._helper_meas_share(ctx, j, share)
-            leader_meas = field.sub(leader_meas, helper_meas)
-            if self._joint:
-                parts.append(self._joint_rand_part(ctx, j, blinds[j - 1], helper_meas, nonce))
-        joint_rands = None
-        if leader_blind is not None:
-            parts.insert(0, self._joint_rand_part(ctx, 0, leader_blind, leader_meas, nonce))
-            joint_rands = self._joint_rands(ctx, self._joint_rand_seed(ctx, parts))
-        leader_proofs = self._prove(meas, self._prove_rands(ctx, prove_seed), joint_rands)
-        for j, share in enumerate(shares, start=1):
-            leader_proofs = field.sub(leader_proofs, self._helper_proofs_share(ctx, j, share))
-        input_shares: list[InputShare] = [
-            LeaderInputShare(leader_meas, leader_proofs, leader_blind)
-        ]
-        input_shares += [
-            HelperInputShare(share, blinds[j] if self._joint else None)
-            for j, share in enumerate(shares)
-        ]
-        public = PublicShare(tuple(parts) if self._joint else None)
-        return ShardedReport(nonce, public, tuple(input_shares))
+            return _ShardSeeds(
+                seeds[0 : 2 * helpers : 2],
+                seeds[1 : 2 * helpers : 2],
+                seeds[2 * helpers],
+                seeds[2 * helpers + 1],
+            )
+        return _ShardSeeds(seeds[:helpers], [], b"", seeds[helpers])
 
-    def _prove(self, meas: Vec, prove_rands: Vec, joint_rands: Vec | None) -> Vec:
+    def _prove_batch(self, meas: Vec, prove_rands: Vec, joint_rands: Vec) -> Vec:
         circuit, field = self.circuit, self.field
         proofs = []
         for k in range(self.PROOFS):
-            prove_rand = prove_rands[k * circuit.prove_rand_len : (k + 1) * circuit.prove_rand_len]
-            joint_rand = (
-                joint_rands[k * circuit.joint_rand_len : (k + 1) * circuit.joint_rand_len]
-                if joint_rands is not None
-                else field.zeros((0,))
-            )
-            proofs.append(self.flp.prove(meas, prove_rand, joint_rand))
-        return field.concat(proofs)
+            prove_rand = prove_rands[
+                :, k * circuit.prove_rand_len : (k + 1) * circuit.prove_rand_len
+            ]
+            joint_rand = joint_rands[
+                :, k * circuit.joint_rand_len : (k + 1) * circuit.joint_rand_len
+            ]
+            proofs.append(self.flp.prove_batch(meas, prove_rand, joint_rand))
+        return field.concat(proofs, axis=1)
 
     # Preparation ----------------------------------------------------------
 
@@ -163,16 +226,70 @@ class Prio3(Generic[M, R]):
         input_share: InputShare,
     ) -> tuple[PrepState, PrepShare]:
         """Aggregator ``agg_id`` queries its input share: its state and its prep share."""
+        [outcome] = self.prep_init_batch(
+            verify_key, ctx, agg_id, [(nonce, public_share, input_share)]
+        )
+        if isinstance(outcome, VdafError):
+            raise outcome
+        return outcome
+
+    def prep_init_batch(
+        self,
+        verify_key: bytes,
+        ctx: bytes,
+        agg_id: int,
+        reports: Sequence[tuple[bytes, PublicShare, InputShare]],
+    ) -> list[tuple[PrepState, PrepShare] | VdafError]:
+        """:meth:`prep_init` for each ``(nonce, public share, input share)``, in order: its
+        state and prep share, or the :class:`VdafError` that rejects that report alone.
+
+        The XOF runs report by report; the FLP queries of up to :data:`BATCH_ELEMENTS`
+        measurement elements run at once (numpy's per-call overhead, not the arithmetic,
+        is what one short report costs). Each outcome is the one :meth:`prep_init` gives.
+        """
         if len(verify_key) != self.VERIFY_KEY_SIZE:
             raise VdafParameterError(f"the verification key is {self.VERIFY_KEY_SIZE} bytes")
         if not 0 <= agg_id < self.SHARES:
             raise VdafParameterError(f"the aggregator id must be in [0, {self.SHARES})")
+        outcomes: list[tuple[PrepState, PrepShare] | VdafError | None] = []
+        ready: list[tuple[int, _Queryable]] = []
+        for index, (nonce, public_share, input_share) in enumerate(reports):
+            try:
+                ready.append(
+                    (
+                        index,
+                        self._queryable(verify_key, ctx, agg_id, nonce, public_share, input_share),
+                    )
+                )
+            except VdafError as exc:
+                outcomes.append(exc)
+                continue
+            outcomes.append(None)  # filled in below
+        step = max(1, BATCH_ELEMENTS // max(1, self.circuit.meas_len))
+        for start in range(0, len(ready), step):
+            chunk = ready[start : start + step]
+            verifiers = self._query_batch([q for _, q in chunk])
+            for (index, q), verifier in zip(chunk, verifiers, strict=True):
+                state = PrepState(self.circuit.truncate(q.meas), q.corrected_seed)
+                outcomes[index] = (state, PrepShare(verifier, q.part))
+        return [outcome for outcome in outcomes if outcome is not None]
+
+    def _queryable(
+        self,
+        verify_key: bytes,
+        ctx: bytes,
+        agg_id: int,
+        nonce: bytes,
+        public_share: PublicShare,
+        input_share: InputShare,
+    ) -> _Queryable:
+        """One report's input to the FLP query, from its XOF expansions; raises
+        :class:`VdafError` for a report to reject."""
         if len(nonce) != self.NONCE_SIZE:
             raise VdafDecodeError(f"a report nonce is {self.NONCE_SIZE} bytes")
         meas_share, proofs_share, blind = self._expand_input_share(ctx, agg_id, input_share)
-        circuit, field = self.circuit, self.field
         corrected_seed = part = None
-        joint_rands = None
+        joint_rands = self.field.zeros((0,))
         if self._joint:
             parts = public_share.joint_rand_parts
             if blind is None or parts is None or len(parts) != self.SHARES:
@@ -185,37 +302,75 @@ class Prio3(Generic[M, R]):
         elif public_share.joint_rand_parts is not None or blind is not None:
             raise VdafDecodeError("this Prio3 takes no joint randomness")
         query_rands = self._query_rands(verify_key, ctx, nonce)
-        verifiers = []
+        length = self.circuit.query_rand_len
         for k in range(self.PROOFS):
-            proof = proofs_share[k * circuit.proof_len : (k + 1) * circuit.proof_len]
-            query_rand = query_rands[k * circuit.query_rand_len : (k + 1) * circuit.query_rand_len]
-            joint_rand = (
-                joint_rands[k * circuit.joint_rand_len : (k + 1) * circuit.joint_rand_len]
-                if joint_rands is not None
-                else field.zeros((0,))
+            self.flp.test_points(query_rands[k * length : (k + 1) * length])
+        return _Queryable(meas_share, proofs_share, query_rands, joint_rands, part, corrected_seed)
+
+    def _query_batch(self, reports: Sequence[_Queryable]) -> Vec:
+        """Every report's verifier shares, one row per report."""
+        circuit, field = self.circuit, self.field
+        meas = field.concat([q.meas[None] for q in reports])
+        proofs = field.concat([q.proofs[None] for q in reports])
+        query_rands = field.concat([q.query_rands[None] for q in reports])
+        joint_rands = field.concat([q.joint_rands[None] for q in reports])
+        proof_len, query_len = circuit.proof_len, circuit.query_rand_len
+        joint_len = circuit.joint_rand_len
+        verifiers = [
+            self.flp.query_batch(
+                meas,
+                proofs[:, k * proof_len : (k + 1) * proof_len],
+                query_rands[:, k * query_len : (k + 1) * query_len],
+                joint_rands[:, k * joint_len : (k + 1) * joint_len],
+                self.SHARES,
             )
-            verifiers.append(self.flp.query(meas_share, proof, query_rand, joint_rand, self.SHARES))
-        state = PrepState(circuit.truncate(meas_share), corrected_seed)
-        return state, PrepShare(field.concat(verifiers), part)
+            for k in range(self.PROOFS)
+        ]
+        return field.concat(verifiers, axis=1)
 
     def prep_shares_to_prep(self, ctx: bytes, prep_shares: Sequence[PrepShare]) -> PrepMessage:
         """Combine every aggregator's prep share; raises :class:`VdafVerifyError` if a
         proof fails."""
-        if len(prep_shares) != self.SHARES:
+        [message] = self.prep_shares_to_prep_batch(ctx, [prep_shares])
+        if isinstance(message, VdafError):
+            raise message
+        return message
+
+    def prep_shares_to_prep_batch(
+        self, ctx: bytes, prep_shares: Sequence[Sequence[PrepShare]]
+    ) -> list[PrepMessage | VdafError]:
+        """:meth:`prep_shares_to_prep` for each report's prep shares, in order: its prep
+        message, or the :class:`VdafError` that rejects that report alone. The proofs of
+        all the reports are decided at once."""
+        if any(len(shares) != self.SHARES for shares in prep_shares):
             raise VdafParameterError(f"preparation takes {self.SHARES} prep shares")
+        if not prep_shares:
+            return []
         field = self.field
-        verifiers = prep_shares[0].verifiers_share
-        for share in prep_shares[1:]:
-            verifiers = field.add(verifiers, share.verifiers_share)
+        verifiers = field.concat([shares[0].verifiers_share[None] for shares in prep_shares])
+        for j in range(1, self.SHARES):
+            others = field.concat([shares[j].verifiers_share[None] for shares in prep_shares])
+            verifiers = field.add(verifiers, others)
         length = self.circuit.verifier_len
+        accept = np.ones(len(prep_shares), dtype=bool)
         for k in range(self.PROOFS):
-            if not self.flp.decide(verifiers[k * length : (k + 1) * length]):
-                raise VdafVerifyError("the report's proof failed verification; drop the report")
+            accept &= self.flp.decide_batch(verifiers[:, k * length : (k + 1) * length])
+        return [
+            self._prep_message(ctx, shares)
+            if ok
+            else VdafVerifyError("the report's proof failed verification; drop the report")
+            for shares, ok in zip(prep_shares, accept, strict=True)
+        ]
+
+    def _prep_message(
+        self, ctx: bytes, prep_shares: Sequence[PrepShare]
+    ) -> PrepMessage | VdafError:
+        """The prep message of a report whose proofs passed."""
         if not self._joint:
             return PrepMessage(None)
         parts = [share.joint_rand_part for share in prep_shares]
         if any(part is None for part in parts):
-            raise VdafDecodeError("every prep share of this Prio3 carries a joint randomness part")
+            return VdafDecodeError("every prep share of this Prio3 carries a joint randomness part")
         return PrepMessage(self._joint_rand_seed(ctx, [p for p in parts if p is not None]))
 
     def prep_next(self, ctx: bytes, state: PrepState, message: PrepMessage) -> OutputShare:

@@ -4,9 +4,12 @@ Routes:
 
 * ``PUT /v1/secagg/reports``: one device's report (:class:`~discreet.secagg.upload.UploadReport`
   bytes). 201 once stored; 400 if malformed; 422 unless it names this ISO week or
-  one of the two before (as the LDP service); 409 if its id was seen before (a
-  replay) or its week's release has started. The leader keeps the helper's sealed
-  share, which it cannot open, until it forwards it.
+  one of the two before (as the LDP service); 409 if its id was seen before with
+  other bytes (a replay; a device's identical retry is answered 201 again and kept
+  once), its week's release has started, or the week holds the task's ``max_uploads``
+  reports (what bounds the leader's storage; code ``batch_full``): a device drops a
+  refused contribution. The leader keeps the helper's sealed share, which it cannot
+  open, until it forwards it.
 * ``POST /v1/secagg/collect`` (the collector's bearer token): ``{"period": "2026-W50"}``.
   The leader prepares every pending report of the week with the helper, in jobs
   of :data:`JOB_SIZE` (a job's id is the hash of its reports, so a retry after a
@@ -37,6 +40,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from discreet.errors import (
+    AggregatorError,
     BatchCollectedError,
     BatchTooSmallError,
     ReportMalformedError,
@@ -46,7 +50,14 @@ from discreet.i18n import _
 from discreet.protocol.report import period_code
 from discreet.protocol.wire import Limits, accepted_periods
 from discreet.secagg import hpke
-from discreet.secagg.prepare import PrepInput, aggregate, leader_finish, prepare_init
+from discreet.secagg.prepare import (
+    BATCH_FULL,
+    REASONS,
+    PrepInput,
+    aggregate,
+    leader_finish,
+    prepare_init,
+)
 from discreet.secagg.task import AggregatorSecrets, Task, b64, unb64
 from discreet.secagg.upload import UploadReport
 from discreet.secagg.wire import call
@@ -105,8 +116,14 @@ class Leader:
                 f"{self.limits.past_periods} before it",
             )
         reason = await run_in_threadpool(
-            self.store.add_report, report.report_id, report.period, body
+            self.store.add_report, report.report_id, report.period, body, self.task.max_uploads
         )
+        if reason == BATCH_FULL:
+            message = _(
+                "report refused: the week {period} already holds {count} reports, this "
+                "task's cap; send next week's contribution next week"
+            ).format(period=report.period, count=self.task.max_uploads)
+            return error(409, message, BATCH_FULL)
         if reason is not None:
             return error(409, f"report refused: {reason}")
         return JSONResponse({"accepted": True}, status_code=201)
@@ -199,14 +216,32 @@ class Leader:
                 ],
             }
             url = f"{self.helper_url}/v1/secagg/jobs/{job_id}"
-            for entry in call(url, body, self._token, method="PUT")["results"]:
-                rejected = entry.get("rejected")
-                helper[unb64(entry["id"], 16)] = rejected or unb64(entry["prep_message"])
+            helper = _helper_answers(call(url, body, self._token, method="PUT"))
         finished = leader_finish(self.task, prepared, helper)
         share = aggregate(self.task, finished)[0]
         accepted = [f.report_id for f in finished if f.rejection is None]
         rejected = [(f.report_id, f.rejection) for f in finished if f.rejection is not None]
         self.store.record_job(period, accepted, rejected, share)
+
+
+def _helper_answers(answer: Any) -> dict[bytes, bytes | str]:
+    """The helper's prep message or rejection reason per report id, from its answer to a
+    job; raises :class:`AggregatorError` if the answer is not one."""
+    out: dict[bytes, bytes | str] = {}
+    try:
+        for entry in answer["results"]:
+            rejected = entry.get("rejected")
+            if rejected is not None and rejected not in REASONS:
+                raise ValueError(f"no rejection reason {str(rejected)[:40]!r}")
+            out[unb64(entry["id"], 16)] = rejected or unb64(entry["prep_message"])
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise AggregatorError(
+            _(
+                "the helper's answer to a job is malformed ({error}); "
+                "check that the helper runs this version of discreet"
+            ).format(error=exc)
+        ) from None
+    return out
 
 
 def create_leader_app(

@@ -29,7 +29,7 @@ __all__ = ["AggregatorStore", "Batch", "Release", "checksum"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS reports (
-    report_id BLOB PRIMARY KEY, period TEXT NOT NULL, body BLOB
+    report_id BLOB PRIMARY KEY, period TEXT NOT NULL, body BLOB, digest BLOB
 );
 CREATE INDEX IF NOT EXISTS reports_pending ON reports (period) WHERE body IS NOT NULL;
 CREATE TABLE IF NOT EXISTS batches (
@@ -42,6 +42,9 @@ CREATE TABLE IF NOT EXISTS rejections (
 );
 CREATE TABLE IF NOT EXISTS jobs (
     job_id TEXT PRIMARY KEY, request_hash BLOB NOT NULL, response BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS uploads (
+    period TEXT PRIMARY KEY, count INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS releases (
     period TEXT PRIMARY KEY, collection_id TEXT NOT NULL, noise BLOB NOT NULL,
@@ -90,6 +93,9 @@ class AggregatorStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
+        columns = [row[1] for row in self._db.execute("PRAGMA table_info(reports)")]
+        if "digest" not in columns:  # a database from before identical retries were known
+            self._db.execute("ALTER TABLE reports ADD COLUMN digest BLOB")
 
     def close(self) -> None:
         """Close the database."""
@@ -109,19 +115,41 @@ class AggregatorStore:
 
     # Reports (leader) and replay protection (both) --------------------------
 
-    def add_report(self, report_id: bytes, period: str, body: bytes) -> str | None:
-        """Keep an uploaded report until it is aggregated; the rejection reason if it is
-        a replay or its batch's release has started (counted)."""
+    def add_report(
+        self, report_id: bytes, period: str, body: bytes, max_uploads: int
+    ) -> str | None:
+        """Keep an uploaded report until it is aggregated; the rejection reason (counted) if
+        it is a replay, its batch's release has started, or its batch already holds
+        ``max_uploads`` reports. A device's identical retry of a report it sent before is
+        accepted again (``None``) and kept once."""
+        digest = hashlib.sha256(body).digest()
         with self._transaction() as db:
+            row = db.execute(
+                "SELECT digest FROM reports WHERE report_id = ?", (report_id,)
+            ).fetchone()
+            if row is not None and row[0] is not None and bytes(row[0]) == digest:
+                return None
             reason = self._refusal(db, report_id, period)
+            if reason is None and self._uploads(db, period) >= max_uploads:
+                reason = "batch_full"
             if reason is None:
                 db.execute(
-                    "INSERT INTO reports (report_id, period, body) VALUES (?, ?, ?)",
-                    (report_id, period, body),
+                    "INSERT INTO reports (report_id, period, body, digest) VALUES (?, ?, ?, ?)",
+                    (report_id, period, body, digest),
+                )
+                db.execute(
+                    "INSERT INTO uploads VALUES (?, 1) "
+                    "ON CONFLICT (period) DO UPDATE SET count = count + 1",
+                    (period,),
                 )
             else:
                 self._count(db, period, {reason: 1})
         return reason
+
+    @staticmethod
+    def _uploads(db: sqlite3.Connection, period: str) -> int:
+        row = db.execute("SELECT count FROM uploads WHERE period = ?", (period,)).fetchone()
+        return 0 if row is None else int(row[0])
 
     @staticmethod
     def _refusal(db: sqlite3.Connection, report_id: bytes, period: str) -> str | None:
