@@ -4,7 +4,6 @@ aggregated and collected: none lost, none counted twice."""
 from __future__ import annotations
 
 import dataclasses
-
 import datetime as dt
 import json
 import random
@@ -124,11 +123,12 @@ def test_devices_contributions_reach_the_leader_once_and_are_collected(
         assert [r.destination for r in profile.outbox] == [leader.url]
         if device == 0:  # the leader is unreachable: the contribution stays queued
             queued = profile.outbox[0]
-            with refused_port() as port, pytest.raises(SourceUnavailableError, match="leader"):
+            with refused_port() as port:
                 profile.outbox[0] = dataclasses.replace(
                     queued, destination=f"http://127.0.0.1:{port}"
                 )
-                send_contributions(profile, leader.url, max_delay=0, attempts=1)
+                with pytest.raises(SourceUnavailableError, match="leader"):
+                    send_contributions(profile, leader.url, max_delay=0, attempts=1)
             assert [e.status for e in profile.ledger] == ["pending"]
             assert len(profile.outbox) == 1
             profile.outbox[0] = queued

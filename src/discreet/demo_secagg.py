@@ -77,7 +77,7 @@ EPSILON, DELTA = 1.0, 1e-9
 #: The rows printed (the most popular items by the truth).
 SHOWN = 12
 #: The co-occurrence task pairs the M most popular items: M(M-1)/2 entries.
-TOP_M = 20
+TOP_M = 12
 #: The pairs printed (the most frequent by the truth).
 SHOWN_PAIRS = 6
 
@@ -206,7 +206,7 @@ def _describe_task(task: Task, say: Say) -> dict[str, Any]:
     say(
         f"({task.epsilon:g}, {task.delta:g})-DP per device per week even if one aggregator "
         f"is dishonest: each adds discrete Gaussian noise, σ={sigma:.2f}; released s.d. "
-        f"{stderr:.2f} per item"
+        f"{stderr:.2f} per {'pair' if task.top_items else 'item'}"
     )
     return {
         "kind": task.kind,

@@ -179,6 +179,19 @@ def describe_contribution(section: SecureAggregation) -> list[str]:
         f"    helper {section.helper} (HPKE key {task.helper_config.public_key.hex()[:16]}…)",
         f"  the week's sum is released with noise: ({task.epsilon:g}, {task.delta:g})-DP "
         f"per device per week, over at least {task.min_batch_size} devices.",
+        *(
+            []
+            if pairs is None
+            else [
+                _(
+                    "  Both together: ({epsilon}, {delta})-DP per device per week (the two "
+                    "releases' ε and δ add up)."
+                ).format(
+                    epsilon=f"{task.epsilon + pairs.epsilon:g}",
+                    delta=f"{task.delta + pairs.delta:g}",
+                )
+            ]
+        ),
         "No identifier, no time finer than the week, nothing from sensitive categories.",
     ]
 
