@@ -305,3 +305,26 @@ def test_publish_secagg_task_pairs_the_most_popular_items(
     too_many = ["--top-m", "5", "--popularity", str(tmp_path / "popularity.json")]
     assert main([*args[:3], str(tmp_path / "other"), *args[4:6], *too_many]) == 1
     assert "only 4 items to choose the top 5 from" in capsys.readouterr().err
+
+
+def test_publish_build_names_both_tasks(
+    files: tuple[TaskFiles, TaskFiles],
+    repo: PublisherRepository,
+    inputs: tuple[Path, Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    base = ["publish", "build", str(inputs[0]), "--taxonomy", str(inputs[1]), "--repo"]
+    base += [str(repo.path), "--leader", LEADER, "--helper", HELPER]
+    items, pairs = (str(f.task.parent) for f in files)
+    assert main([*base, "--secagg-task", pairs]) != 0
+    assert "needs a popularity task" in capsys.readouterr().err
+    assert main([*base, "--secagg-task", pairs, "--secagg-task", pairs]) != 0
+    assert "one --secagg-task per kind" in capsys.readouterr().err
+    both = [*base, "--secagg-task", items, "--secagg-task", pairs]
+    assert main([*both, "--reporting-budget", "1.5"]) != 0  # below 1 + 1
+    assert "sum of the tasks' ε" in capsys.readouterr().err
+    assert main([*both, "--reporting-budget", "2", "--json"]) == 0
+    capsys.readouterr()
+    device = sync_catalog(repo.path.parent / "device", str(repo.path), root=repo.trusted_root_path)
+    expected = dataclasses.replace(_section(files), pad_length=8)  # --item-pad-length's default
+    assert Catalog.open(device.folder).manifest.secure_aggregation == expected
