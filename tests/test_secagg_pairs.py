@@ -125,7 +125,6 @@ def test_the_section_names_both_tasks_each_under_its_own_path(
     assert SecureAggregation.from_json(json.loads(json.dumps(doc))) == section
     for task in section.tasks:
         assert section.leader_url(task) == f"{LEADER}/tasks/{b64(task.task_id)}"
-        assert section.helper_url(task) == f"{HELPER}/tasks/{b64(task.task_id)}"
     alone = dataclasses.replace(section, cooccurrence=None)  # the first release's format
     assert alone.to_json()["format_version"] == 1
     assert alone.leader_url(alone.task) == LEADER
@@ -145,6 +144,8 @@ def test_a_hostile_cooccurrence_section_is_refused(files: tuple[TaskFiles, TaskF
     swapped["tasks"].reverse()
     with pytest.raises(ValueError, match="first task must be a popularity task"):
         SecureAggregation.from_json(swapped)
+    with pytest.raises(ValueError, match="lists a popularity task and a co-occurrence task"):
+        SecureAggregation.from_json({**doc, "tasks": doc["tasks"][:1]})
     wrong = json.loads(json.dumps(doc))
     wrong["tasks"][1]["vdaf"]["length"] += 1
     with pytest.raises(ValueError, match="over 7 items has 21 entries"):

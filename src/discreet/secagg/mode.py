@@ -143,17 +143,11 @@ class SecureAggregation:
         return (self.task,) if self.cooccurrence is None else (self.task, self.cooccurrence)
 
     def leader_url(self, task: Task) -> str:
-        """Where a device uploads ``task``'s reports (the base of its routes)."""
-        return self._task_url(self.leader, task)
-
-    def helper_url(self, task: Task) -> str:
-        """The helper's base URL for ``task``."""
-        return self._task_url(self.helper, task)
-
-    def _task_url(self, base: str, task: Task) -> str:
+        """Where a device uploads ``task``'s reports (the base of its routes); the
+        helper serves the task under the same path."""
         if self.cooccurrence is None:
-            return base  # format 1: the aggregators' URLs are the task's
-        return task_url(base, task)
+            return self.leader  # format 1: the aggregators' URLs are the task's
+        return task_url(self.leader, task)
 
     def check_fits(self, item_ids: Collection[str] | int) -> None:
         """Raise ``ValueError`` unless the task's entries name items of this catalog.
