@@ -146,7 +146,8 @@ def run_secagg_demo(
             store = ReportStore(work / "reports.db")
             try:
                 with BackgroundService(repo, store) as service:
-                    preview, device = _device(work, repo, service.url, today, say)
+                    popular = population.popular(pairs.top_items, excluded=("politics",))
+                    preview, device = _device(work, repo, service.url, today, popular, say)
             finally:
                 store.close()
             for item in preview.items or ():
@@ -222,7 +223,12 @@ def _describe_task(task: Task, say: Say) -> dict[str, Any]:
 
 
 def _device(
-    work: Path, repo: PublisherRepository, url: str, today: dt.date, say: Say
+    work: Path,
+    repo: PublisherRepository,
+    url: str,
+    today: dt.date,
+    popular: list[str],
+    say: Say,
 ) -> tuple[ContributionPreview, dict[str, Any]]:
     home, key, version = install_device(work, repo, url, today, say)
     with Engine.open(home, key=key) as engine:
@@ -232,6 +238,9 @@ def _device(
             item = catalog.item_at(int(row))
             engine.record(item.id, "like")
             say(f"liked     {item.title}")
+        for item_id in popular[:2]:  # two of the top-M items: a pair the second task counts
+            engine.record(item_id, "view")
+            say(f"viewed    {catalog.item(item_id).title}")
         engine.mute("politics")
         say("muted     Politics & society")
         heading(say, "device: the weekly contribution (consent binds the task and aggregators)")
@@ -290,6 +299,16 @@ class _Population:
         weights = np.zeros(len(items))
         weights[rng.permutation(len(items))] = 1.0 / np.arange(1, len(items) + 1) ** 1.1
         return cls(items, eligible, weights / weights.sum())
+
+    def popular(self, top_items: tuple[str, ...], excluded: tuple[str, ...]) -> list[str]:
+        """The top items a device may contribute, outside the ``excluded`` categories."""
+        index = {item.id: i for i, item in enumerate(self.items)}
+        return [
+            item
+            for item in top_items
+            if self.eligible[index[item]]
+            and not set(self.items[index[item]].categories) & set(excluded)
+        ]
 
     def contribute(
         self,
