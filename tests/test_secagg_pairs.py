@@ -127,6 +127,7 @@ def test_the_section_names_both_tasks_each_under_its_own_path(
         assert section.leader_url(task) == f"{LEADER}/tasks/{b64(task.task_id)}"
     alone = dataclasses.replace(section, cooccurrence=None)  # the first release's format
     assert alone.to_json()["format_version"] == 1
+    assert not {"kind", "top_items"} & set(alone.task.to_json())  # consents to it still hold
     assert alone.leader_url(alone.task) == LEADER
 
 
