@@ -445,9 +445,11 @@ class Engine(Closable):
         )
 
     def send_contributions(self, *, max_delay: float = 30.0) -> SendResult:
-        """Send the queued secure-aggregation contributions to the leader that the
-        installed catalog names (and consent bound), as :meth:`send_reports` sends
-        reports: alone, after a random delay, on a fresh connection, saved after each."""
+        """Send the queued secure-aggregation contributions to the leader, each to the
+        task URL stored when it was made (under the consent of that time), as
+        :meth:`send_reports` sends reports: alone, after a random delay, on a fresh
+        connection, saved after each. Sending needs consent to the installed catalog's
+        section too, so that a user who withdrew it sends nothing."""
         from discreet.profile.contribution import require_consent
         from discreet.sync.reports import send_contributions
 
@@ -460,7 +462,7 @@ class Engine(Closable):
             require_consent(self._live().profile, section)
         return send_contributions(
             lambda: self._live().profile,
-            section.leader,
+            section.leader_url(section.task),
             max_delay=max_delay,
             settled=lambda: self._live().save(),
             guard=self._lock,

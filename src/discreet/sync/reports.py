@@ -57,7 +57,7 @@ from typing import Any
 import numpy as np
 
 from discreet.errors import SourceUnavailableError
-from discreet.profile.model import SECAGG_KIND, PendingReport, Profile
+from discreet.profile.model import CONTRIBUTION_KINDS, PendingReport, Profile
 from discreet.protocol.randomness import production_rng
 from discreet.protocol.wire import encode_batch
 from discreet.sync.http import (
@@ -128,11 +128,12 @@ def send_reports(
     each report gets a new connection pool, closed after its exchange.
     Secure-aggregation contributions stay queued for :func:`send_contributions`.
     """
+    endpoint = _endpoint(url, "/v1/reports")
     destination = _Destination(
         "the report service",
-        _endpoint(url, "/v1/reports"),
+        lambda report: endpoint,
         "POST",
-        lambda report: report.kind != SECAGG_KIND,
+        lambda report: report.kind not in CONTRIBUTION_KINDS,
         lambda report: encode_batch([(report.token, report.data)]),
         "application/json",
         _ldp_verdict,
@@ -163,12 +164,16 @@ def send_contributions(
     it already holds this report id (an earlier answer was lost): sent, once;
     400, 413, 422 or another 409 (the week's release has started): refused,
     dropped with the leader's reason. Anything else keeps it queued.
+    Each contribution goes to the destination stored with it when it was made (its
+    task's URL at the leader), even if the catalog now names another; ``leader_url``
+    is for those queued by an older release, which stored none.
     """
+    _endpoint(leader_url, "")  # refuse a bad fallback before anything is sent
     destination = _Destination(
         "the leader",
-        _endpoint(leader_url, "/v1/secagg/reports"),
+        lambda report: _endpoint(report.destination or leader_url, "/v1/secagg/reports"),
         "PUT",
-        lambda report: report.kind == SECAGG_KIND,
+        lambda report: report.kind in CONTRIBUTION_KINDS,
         lambda report: report.data,
         "application/octet-stream",
         _leader_verdict,
@@ -194,7 +199,8 @@ class _Destination:
     """Where one kind of queued report goes, and how an answer is read."""
 
     name: str
-    endpoint: str
+    #: The URL a report goes to.
+    endpoint: Callable[[PendingReport], str]
     method: str
     takes: Callable[[PendingReport], bool]
     body: Callable[[PendingReport], bytes]
@@ -267,7 +273,7 @@ def _send_each(
         with guard:
             verdict = destination.verdict(reply)
             if verdict is None:
-                raise SourceUnavailableError(_not_a_verdict(destination, reply))
+                raise SourceUnavailableError(_not_a_verdict(destination, report, reply))
             _settle(current(), report, verdict.status, verdict.reason)
             settled()
         if verdict.status == "rejected":
@@ -300,7 +306,7 @@ def _post(
     try:
         return client.request(
             destination.method,
-            destination.endpoint,
+            destination.endpoint(report),
             body=destination.body(report),
             headers={"Content-Type": destination.content_type, "Connection": "close"},
         )
@@ -313,7 +319,7 @@ def _post(
             own.close()
 
 
-def _not_a_verdict(destination: _Destination, reply: Reply) -> str:
+def _not_a_verdict(destination: _Destination, report: PendingReport, reply: Reply) -> str:
     """Why an answer says nothing about the reports, in one line that names the cause."""
     status = reply.status
     if reply.oversized:
@@ -330,7 +336,7 @@ def _not_a_verdict(destination: _Destination, reply: Reply) -> str:
         cause = _reason(reply.body) or "the service gave no reason"
     return (
         f"{destination.name} gave an unexpected answer (HTTP {status} from "
-        f"{destination.endpoint}: {cause}); the reports stay queued for next time"
+        f"{destination.endpoint(report)}: {cause}); the reports stay queued for next time"
     )
 
 
