@@ -1,0 +1,112 @@
+"""A visit to ``discreet kiosk --web`` in a real headless Chromium, in Spanish.
+
+The visitor starts, likes three books (one with the keyboard), reads a "why
+this?", presses "forget me" and is back at the start screen with nothing of
+theirs left; the next visitor walks away and the page returns to the start by
+itself once the visit is wiped for being idle. Nothing reaches the disk. The
+recommendations screen is saved as a screenshot (``docs/kiosk-web-es.png``
+is one; set ``DISCREET_KIOSK_SCREENSHOT=PATH`` to write a new one there).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tests.browser_support import chromium
+from tests.kiosk_web_support import demo_home, kiosk_page, snapshot
+
+if TYPE_CHECKING:
+    from selenium.webdriver.remote.webdriver import WebDriver
+
+#: Seconds without a touch before the visit is wiped: short, but longer than any step here.
+IDLE = 6.0
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _screen(driver: WebDriver) -> str:
+    return str(driver.find_element("css selector", "body").get_attribute("data-screen"))
+
+
+def _wait_for_screen(driver: WebDriver, screen: str, seconds: float) -> None:
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    WebDriverWait(driver, seconds, poll_frequency=0.1).until(lambda d: _screen(d) == screen)
+
+
+def _like_first(driver: WebDriver, *, keyboard: bool = False) -> str:
+    """Like the first recommendation; return its title."""
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    card = driver.find_element("css selector", ".cards .card")
+    title = card.find_element("css selector", "h3").text
+    button = card.find_element("css selector", "button.like")
+    assert button.accessible_name == f"Me gusta: {title}"
+    if keyboard:
+        button.send_keys(Keys.ENTER)
+    else:
+        button.click()
+    WebDriverWait(driver, 10, poll_frequency=0.1).until(
+        lambda d: title in d.find_element("css selector", ".said").text
+    )
+    return title
+
+
+def test_a_visit_in_spanish(tmp_path: Path) -> None:
+    driver = chromium(tmp_path / "chromium-profile", lang="es")
+    home = demo_home(tmp_path / "shop")
+    before = snapshot(home)
+    try:
+        with kiosk_page(home, tmp_path / "page", idle=IDLE) as page:
+            driver.get(page.url + "/")
+            assert driver.find_element("tag name", "html").get_attribute("lang") == "es"
+            assert _screen(driver) == "start"
+            driver.find_element("css selector", "form[action='/start'] button").click()
+            _wait_for_screen(driver, "visit", 10)
+
+            liked = [_like_first(driver), _like_first(driver, keyboard=True), _like_first(driver)]
+            cards = driver.find_elements("css selector", ".cards .card")
+            assert len(cards) == 8
+            shown = [c.find_element("css selector", "h3").text for c in cards]
+            assert not set(liked) & set(shown), "a liked book is still recommended"
+            assert all(
+                c.find_element("css selector", ".reasons li").get_attribute("textContent")
+                for c in cards
+            ), "a recommendation without its reason"
+            why = cards[0].find_element("css selector", "details")
+            why.find_element("css selector", "summary").click()
+            reasons = why.find_elements("css selector", ".reasons li")
+            assert reasons
+            assert all(r.is_displayed() and r.text for r in reasons)
+            learned = driver.find_elements("css selector", ".learned li")
+            assert learned, "the visit's interests are not shown"
+            assert driver.get_cookies()[0]["name"] == "visit"
+
+            shot = tmp_path / "kiosk-web-es.png"
+            driver.save_screenshot(str(shot))
+            assert shot.read_bytes().startswith(PNG_SIGNATURE)
+            if os.environ.get("DISCREET_KIOSK_SCREENSHOT"):
+                shutil.copyfile(shot, os.environ["DISCREET_KIOSK_SCREENSHOT"])
+
+            driver.find_element("css selector", "button.forget").click()
+            _wait_for_screen(driver, "start", 10)
+            assert driver.find_element("css selector", ".said").text
+            source = driver.page_source
+            assert not [title for title in liked if title in source]
+            assert driver.get_cookies() == []
+
+            # The next visitor likes a book and walks away: the page goes back by itself.
+            driver.find_element("css selector", "form[action='/start'] button").click()
+            _wait_for_screen(driver, "visit", 10)
+            walked_away = _like_first(driver)
+            _wait_for_screen(driver, "start", IDLE + 10)
+            assert walked_away not in driver.page_source
+            user_home, scratch = page.user_home, page.scratch
+    finally:
+        driver.quit()
+    assert snapshot(home) == before, "the page wrote to the kiosk's home"
+    assert list(user_home.iterdir()) == [], "the page wrote under HOME"
+    assert list(scratch.iterdir()) == [], "the page wrote temporary files"
