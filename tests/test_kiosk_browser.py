@@ -81,6 +81,9 @@ def test_a_visit_in_spanish(tmp_path: Path) -> None:
             reasons = why.find_elements("css selector", ".reasons li")
             assert reasons
             assert all(r.is_displayed() and r.text for r in reasons)
+            controls = driver.find_elements("css selector", "a, button, summary")
+            assert controls
+            assert [c.tag_name for c in controls if not c.accessible_name] == []
             learned = driver.find_elements("css selector", ".learned li")
             assert learned, "the visit's interests are not shown"
             assert driver.get_cookies()[0]["name"] == "visit"

@@ -228,6 +228,38 @@ def test_catalog_text_shows_as_text() -> None:
     assert 'value="x-1&quot;&#x27;&gt;&lt;b&gt;"' in body
 
 
+def _luminance(colour: str) -> float:
+    channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(one: str, other: str) -> float:
+    """WCAG 2's contrast ratio of two ``#rrggbb`` colours."""
+    light, dark = sorted((_luminance(one), _luminance(other)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def test_text_colours_meet_wcag_aa() -> None:
+    """Every text-on-background pair the stylesheet uses has a contrast of 4.5:1 or more."""
+    assert contrast("#777777", "#ffffff") < 4.5 < contrast("#767676", "#ffffff")  # WCAG's edge
+    css = (Path(pages.__file__).parent / "static" / "kiosk.css").read_text(encoding="utf-8")
+    colour = dict(re.findall(r"--([a-z-]+): (#[0-9a-f]{6});", css))
+    pairs = [
+        ("ink", "paper"),
+        ("muted", "paper"),
+        ("muted", "card"),
+        ("accent", "paper"),
+        ("accent", "card"),
+        ("accent-ink", "accent"),
+        ("accent-ink", "danger"),
+        ("ink", "said"),
+    ]
+    assert {name for pair in pairs for name in pair} <= set(colour)
+    low = [(a, b) for a, b in pairs if contrast(colour[a], colour[b]) < 4.5]
+    assert low == []
+
+
 def test_an_idle_visit_is_wiped_and_nothing_reaches_the_disk(shop: Path, tmp_path: Path) -> None:
     before = snapshot(shop)
     with kiosk_page(shop, tmp_path, idle=1.5) as page:
