@@ -20,6 +20,7 @@ from tests.kiosk_web_support import demo_home, kiosk_page, snapshot
 
 if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
+    from selenium.webdriver.support.wait import WebDriverWait
 
 #: Seconds without a touch before the visit is wiped: short, but longer than any step here.
 IDLE = 6.0
@@ -27,19 +28,26 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def _screen(driver: WebDriver) -> str:
-    return str(driver.find_element("css selector", "body").get_attribute("data-screen"))
+    # One script call, so that a page replaced meanwhile cannot leave a stale element.
+    return str(driver.execute_script("return document.body && document.body.dataset.screen"))
+
+
+def _waiting(driver: WebDriver, seconds: float) -> WebDriverWait[WebDriver]:
+    """A wait that looks again when the page was replaced while it looked."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    ignored = (NoSuchElementException, StaleElementReferenceException)
+    return WebDriverWait(driver, seconds, poll_frequency=0.1, ignored_exceptions=ignored)
 
 
 def _wait_for_screen(driver: WebDriver, screen: str, seconds: float) -> None:
-    from selenium.webdriver.support.wait import WebDriverWait
-
-    WebDriverWait(driver, seconds, poll_frequency=0.1).until(lambda d: _screen(d) == screen)
+    _waiting(driver, seconds).until(lambda d: _screen(d) == screen)
 
 
 def _like_first(driver: WebDriver, *, keyboard: bool = False) -> str:
     """Like the first recommendation; return its title."""
     from selenium.webdriver.common.keys import Keys
-    from selenium.webdriver.support.wait import WebDriverWait
 
     card = driver.find_element("css selector", ".cards .card")
     title = card.find_element("css selector", "h3").text
@@ -49,9 +57,7 @@ def _like_first(driver: WebDriver, *, keyboard: bool = False) -> str:
         button.send_keys(Keys.ENTER)
     else:
         button.click()
-    WebDriverWait(driver, 10, poll_frequency=0.1).until(
-        lambda d: title in d.find_element("css selector", ".said").text
-    )
+    _waiting(driver, 20).until(lambda d: title in d.find_element("css selector", ".said").text)
     return title
 
 
@@ -65,7 +71,7 @@ def test_a_visit_in_spanish(tmp_path: Path) -> None:
             assert driver.find_element("tag name", "html").get_attribute("lang") == "es"
             assert _screen(driver) == "start"
             driver.find_element("css selector", "form[action='/start'] button").click()
-            _wait_for_screen(driver, "visit", 10)
+            _wait_for_screen(driver, "visit", 20)
 
             liked = [_like_first(driver), _like_first(driver, keyboard=True), _like_first(driver)]
             cards = driver.find_elements("css selector", ".cards .card")
@@ -95,7 +101,7 @@ def test_a_visit_in_spanish(tmp_path: Path) -> None:
                 shutil.copyfile(shot, os.environ["DISCREET_KIOSK_SCREENSHOT"])
 
             driver.find_element("css selector", "button.forget").click()
-            _wait_for_screen(driver, "start", 10)
+            _wait_for_screen(driver, "start", 20)
             assert driver.find_element("css selector", ".said").text
             source = driver.page_source
             assert not [title for title in liked if title in source]
@@ -103,7 +109,7 @@ def test_a_visit_in_spanish(tmp_path: Path) -> None:
 
             # The next visitor likes a book and walks away: the page goes back by itself.
             driver.find_element("css selector", "form[action='/start'] button").click()
-            _wait_for_screen(driver, "visit", 10)
+            _wait_for_screen(driver, "visit", 20)
             walked_away = _like_first(driver)
             _wait_for_screen(driver, "start", IDLE + 10)
             assert walked_away not in driver.page_source

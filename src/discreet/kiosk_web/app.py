@@ -23,9 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator
 from importlib import resources
-from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from starlette.applications import Starlette
@@ -40,6 +39,7 @@ from starlette.responses import (
     Response,
 )
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from discreet import i18n
 from discreet.engine import Engine
@@ -71,11 +71,6 @@ SECURITY_HEADERS = {
 STATIC = {"kiosk.css": "text/css; charset=utf-8", "kiosk.js": "text/javascript; charset=utf-8"}
 FEEDBACK_KINDS = {"like": "like", "dismiss": "dismiss"}
 
-ASGIApp = Callable[
-    [MutableMapping[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]],
-    Awaitable[None],
-]
-
 
 def preferred_language(accept_language: str) -> str:
     """The supported language a browser's ``Accept-Language`` prefers most, else English.
@@ -101,12 +96,8 @@ def preferred_language(accept_language: str) -> str:
 
 
 def _with_security_headers(app: ASGIApp) -> ASGIApp:
-    async def guarded(
-        scope: MutableMapping[str, Any],
-        receive: Callable[[], Awaitable[Any]],
-        send: Callable[[Any], Awaitable[None]],
-    ) -> None:
-        async def send_with_headers(message: Any) -> None:
+    async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 kept = message.get("headers", [])
                 headers = [(k, v) for k, v in kept if k.decode() not in SECURITY_HEADERS]
@@ -184,7 +175,8 @@ class KioskPage:
 
     @staticmethod
     def _refused() -> PlainTextResponse:
-        return PlainTextResponse("refused: post the page's own forms only\n", status_code=403)
+        message = _("refused: this page takes only its own forms, from its own address")
+        return PlainTextResponse(message + "\n", status_code=403)
 
     # ---- routes ------------------------------------------------------------------------
     async def start_screen(self, request: Request) -> Response:
@@ -195,7 +187,7 @@ class KioskPage:
         with i18n.use(self._lang(request, None)) as lang:
             said = (
                 _("Forgotten: nothing of your visit is left.")
-                if "forgotten" in (request.query_params)
+                if "forgotten" in request.query_params
                 else ""
             )
             return self._html(
