@@ -494,6 +494,16 @@ class Engine(Closable):
         with self._lock:
             store.rewrap(new)
 
+    def data_card(self) -> dict[str, Any]:
+        """The data card (``discreet privacy``): what is kept, why, for how long, where."""
+        if not self.kiosk:
+            return ProfileHome(self.home).data_card()
+        from discreet.profile.schema import data_card
+
+        with self._lock:
+            session = self._live()
+            return data_card(session.profile.retention, session.store.describe())
+
     def erase_session(self) -> None:
         """Kiosk "forget me": wipe the in-memory session now and start afresh."""
         if not self.kiosk:

@@ -81,3 +81,18 @@ def positive_float(value: str) -> float:
     if not 0 < number < float("inf"):
         raise argparse.ArgumentTypeError(f"{value!r} is not a positive number")
     return number
+
+
+def port_number(value: str) -> int:
+    """An ``argparse`` type for a TCP port, 0-65535 (0: a free one).
+
+    >>> port_number("0")
+    0
+    """
+    try:
+        port = int(value)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port (0-65535)")
+    return port
