@@ -4,7 +4,7 @@ and a real leader and helper on loopback."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from discreet.secagg import hpke
@@ -45,8 +45,11 @@ def prepare_in_process(
     return total, {f.report_id: f.rejection for f in finished if f.rejection is not None}
 
 
-def role_args(files: TaskFiles, role: str, db: Path) -> list[str]:
-    """``discreet serve`` arguments for ``role`` of the task in ``files``, on database ``db``."""
+def role_args(files: TaskFiles | Sequence[TaskFiles], role: str, db: Path) -> list[str]:
+    """``discreet serve`` arguments for ``role`` of the task in ``files`` (or of several
+    tasks, each from its folder), on database ``db``."""
+    if not isinstance(files, TaskFiles):
+        return ["--role", role, *(f"--task={f.task.parent}" for f in files), "--db", str(db)]
     return [
         "--role", role, "--task", str(files.task), "--key", str(files.keys[role]),
         "--secrets", str(files.secrets[role]), "--db", str(db),
@@ -55,7 +58,7 @@ def role_args(files: TaskFiles, role: str, db: Path) -> list[str]:
 
 @contextlib.contextmanager
 def running_aggregators(
-    files: TaskFiles, folder: Path
+    files: TaskFiles | Sequence[TaskFiles], folder: Path
 ) -> Iterator[tuple[ServiceProcess, ServiceProcess]]:
     """A real helper, then a real leader pointed at it (databases in ``folder``):
     ``(leader, helper)``, both stopped on exit."""

@@ -178,6 +178,23 @@ def test_kiosk_engine_wipes_when_idle(
     assert set(home.rglob("*")) == before, "kiosk mode wrote to disk"
 
 
+def test_the_data_card_describes_where_the_engine_keeps_the_profile(
+    engine: Engine, repo: PublisherRepository, tmp_path: Path
+) -> None:
+    with engine:
+        card = engine.data_card()
+    assert card == ProfileHome(engine.home).data_card()
+    assert card["storage"]["location"].endswith("profile.dsc")
+    assert card["fields"]
+    kiosk_home = tmp_path / "kiosk"
+    sync_catalog(kiosk_home, str(repo.path), root=repo.trusted_root_path)
+    with Engine.open(kiosk_home, kiosk=True, idle_seconds=90) as kiosk:
+        in_memory = kiosk.data_card()
+    assert in_memory["storage"]["location"] == "memory only; nothing is written to disk"
+    assert "after 90 s idle" in in_memory["storage"]["backup"]
+    assert in_memory["fields"] == card["fields"]
+
+
 def test_cli_recommend_explain_interests(
     engine: Engine, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -21,8 +21,8 @@ DEVICE = ("catalog", "profile", "rank", "store", "sync", "engine", "kiosk", "hom
 SERVER_SIDE = ("server", "publish", "evaluation", "demo", "demo_data", "demo_secagg", "cli")
 #: Leaves: what both sides of the wire share imports nothing else of ours.
 LEAVES = ("protocol", "vdaf")
-#: The facade an app embeds is imported only from the top: the CLI, the kiosk, the demo.
-ENGINE_IMPORTERS = ("<root>", "cli", "kiosk", "demo", "demo_secagg")
+#: The facade an app embeds is imported only from the top: the CLI, the kiosks, the demo.
+ENGINE_IMPORTERS = ("<root>", "cli", "kiosk", "kiosk_web", "demo", "demo_secagg")
 
 
 def module_names(root: Path = PACKAGE_ROOT) -> dict[str, Path]:

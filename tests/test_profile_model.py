@@ -75,6 +75,9 @@ def _everything_filled_in() -> Profile:
     profile.grant({"epsilon": 1.0}, DAY)
     profile.ledger.append(LedgerEntry(DAY, "2026-W48", "category", 1.0, "ab" * 32))
     profile.outbox.append(PendingReport("2026-W48", "category", bytes(16), bytes(16)))
+    profile.outbox.append(
+        PendingReport("2026-W48", "secagg", bytes(16), bytes(16), "https://leader.example")
+    )
     profile.raise_floor("2026-W40")
     return profile
 

@@ -3,6 +3,7 @@ aggregated and collected: none lost, none counted twice."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import random
@@ -119,11 +120,18 @@ def test_devices_contributions_reach_the_leader_once_and_are_collected(
             truth[ITEM_IDS.index(item)] += 1
         # The LDP sender leaves the contribution alone.
         assert send_reports(profile, "http://127.0.0.1:9", max_delay=0).sent == 0
+        assert [r.destination for r in profile.outbox] == [leader.url]
         if device == 0:  # the leader is unreachable: the contribution stays queued
-            with refused_port() as port, pytest.raises(SourceUnavailableError, match="leader"):
-                send_contributions(profile, f"http://127.0.0.1:{port}", max_delay=0, attempts=1)
+            queued = profile.outbox[0]
+            with refused_port() as port:
+                profile.outbox[0] = dataclasses.replace(
+                    queued, destination=f"http://127.0.0.1:{port}"
+                )
+                with pytest.raises(SourceUnavailableError, match="leader"):
+                    send_contributions(profile, leader.url, max_delay=0, attempts=1)
             assert [e.status for e in profile.ledger] == ["pending"]
             assert len(profile.outbox) == 1
+            profile.outbox[0] = queued
         if device == 1:  # the upload landed but its answer was lost: sent again, kept once
             status, _, _ = http("PUT", f"{leader.url}/v1/secagg/reports", preview.data)
             assert status == 201

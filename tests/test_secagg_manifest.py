@@ -90,7 +90,7 @@ HOSTILE: list[tuple[tuple[str, ...], object, str]] = [
     ((SA, "epsilon_per_period"), 0.5, "epsilon_per_period must be in"),
     ((SA, "epsilon_per_period"), 1e308 * 10, "epsilon_per_period must be in"),
     ((SA, "epsilon_per_period"), True, "must be a number"),
-    ((SA, "format_version"), 2, "update the app"),
+    ((SA, "format_version"), 3, "update the app"),
     ((SA, "pad_length"), 2, "pad_length must be in"),
     ((SA, "pad_length"), 10**6, "pad_length must be in"),
     ((SA, "pad_length"), 4.0, "pad_length must be an integer"),

@@ -1,17 +1,21 @@
 """``discreet demo --secure-aggregation``: the weekly contribution, end to end, on loopback.
 
-1. Create a secure-aggregation task with fresh HPKE key pairs (leader, helper,
-   collector) over the shipped catalog's items.
-2. Start the leader and the helper, each a process of its own with its own
-   database and key pair, and the catalog service in a thread.
+1. Create two secure-aggregation tasks with fresh HPKE key pairs (leader,
+   helper, collector): popularity over the shipped catalog's items, and
+   co-occurrence of the pairs among the :data:`TOP_M` most popular items (the
+   publisher's popularity; here the simulation's taste stands in for last
+   week's collected aggregate).
+2. Start the leader and the helper, each a process of its own serving both
+   tasks (a database and key pair per task), and the catalog service in a thread.
 3. Build the shipped catalog in the secure-aggregation mode (the task and the
    aggregators' endpoints in the signed manifest).
 4. One real device syncs it over HTTP, plays a short session, consents, previews
-   its contribution (the exact bytes and their size, ε and δ in the ledger) and
-   sends it to the leader.
+   its two contributions (the exact bytes and their size, ε and δ in the ledger)
+   and sends them to the leader.
 5. Simulated devices contribute through the same path
    (:func:`discreet.secagg.upload.make_report`, then an upload to the leader).
-6. The publisher collects the week; the noisy estimates are compared with the truth.
+6. The publisher collects the week of each task; the noisy estimates (items, and
+   the most frequent pairs) are compared with the truth.
 
 Every Prio3 report costs tens of milliseconds to shard and, per aggregator, to
 prepare, so the population is a few hundred devices: :data:`DEVICES` with at
@@ -27,6 +31,7 @@ import math
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +43,14 @@ from discreet.demo import Say, bar, heading, install_device, ran_here
 from discreet.demo_data import demo_items_path, demo_taxonomy_path, publish_demo_catalog
 from discreet.engine import Engine
 from discreet.errors import ReportingError
-from discreet.i18n import _
-from discreet.profile.contribution import ContributionPreview, sample_entries
+from discreet.i18n import _, ngettext
+from discreet.profile.contribution import (
+    ContributionPreview,
+    pair_index,
+    pair_items,
+    sample_entries,
+    sample_pairs,
+)
 from discreet.protocol.report import period_of
 from discreet.publish.collect import collect
 from discreet.publish.repository import PublisherRepository
@@ -52,7 +63,7 @@ from discreet.server.secagg.background import AggregatorProcess
 from discreet.server.storage import ReportStore
 from discreet.sync.http import DeviceHttpClient
 
-__all__ = ["DEVICES", "MAX_WEIGHT", "MIN_BATCH_SIZE", "run_secagg_demo"]
+__all__ = ["DEVICES", "MAX_WEIGHT", "MIN_BATCH_SIZE", "TOP_M", "run_secagg_demo"]
 
 #: Simulated devices (the real device makes one more).
 DEVICES = 300
@@ -65,6 +76,10 @@ MIN_BATCH_SIZE = 200
 EPSILON, DELTA = 1.0, 1e-9
 #: The rows printed (the most popular items by the truth).
 SHOWN = 12
+#: The co-occurrence task pairs the M most popular items: M(M-1)/2 entries.
+TOP_M = 12
+#: The pairs printed (the most frequent by the truth).
+SHOWN_PAIRS = 6
 
 
 def run_secagg_demo(
@@ -81,9 +96,10 @@ def run_secagg_demo(
     summary: dict[str, Any] = {"folder": str(work) if keep else None, "period": period}
     timings: dict[str, float] = {}
     try:
-        heading(say, _("publisher: a secure-aggregation task (fresh HPKE keys for all three)"))
+        heading(say, _("publisher: two secure-aggregation tasks (fresh HPKE keys for all three)"))
         taxonomy = load_taxonomy(demo_taxonomy_path())
         items = read_items(demo_items_path(), taxonomy)
+        population = _Population.draw(items, taxonomy.sensitive_ids, rng)
         files = create_task(
             work / "task",
             length=len(items),
@@ -93,49 +109,68 @@ def run_secagg_demo(
             delta=DELTA,
             labels=tuple(item.id for item in items),
         )
-        task = Task.load(files.task)
+        top = np.argsort(-population.taste, kind="stable")[:TOP_M]
+        pair_files = create_task(
+            work / "pairs",
+            length=0,
+            max_weight=MAX_WEIGHT,
+            min_batch_size=MIN_BATCH_SIZE,
+            epsilon=EPSILON,
+            delta=DELTA,
+            top_items=tuple(items[int(i)].id for i in top),
+        )
+        task, pairs = Task.load(files.task), Task.load(pair_files.task)
         summary["task"] = _describe_task(task, say)
+        summary["pairs_task"] = _describe_task(pairs, say)
+        both = [files, pair_files]
         with (
-            AggregatorProcess(HELPER, files, work / "helper.db", work / "helper.log") as helper,
+            AggregatorProcess(HELPER, both, work / "helper.db", work / "helper.log") as helper,
             AggregatorProcess(
-                LEADER, files, work / "leader.db", work / "leader.log", helper_url=helper.url
+                LEADER, both, work / "leader.db", work / "leader.log", helper_url=helper.url
             ) as leader,
         ):
             say(
-                _("leader listening on {url} (its own process, database and key pair)").format(
+                _("leader listening on {url} (its own process, databases and key pairs)").format(
                     url=leader.url
                 )
             )
             say(
-                _("helper listening on {url} (its own process, database and key pair)").format(
+                _("helper listening on {url} (its own process, databases and key pairs)").format(
                     url=helper.url
                 )
             )
-            section = SecureAggregation(task, leader.url, helper.url, EPSILON, MAX_WEIGHT)
+            section = SecureAggregation(
+                task, leader.url, helper.url, 2 * EPSILON, MAX_WEIGHT, pairs
+            )
             repo = PublisherRepository.init(work / "repo")
             manifest = publish_demo_catalog(repo, secure_aggregation=section).manifest
             say(
                 _(
-                    "catalog '{name}' v{version}: {item_count} items, signed, in "
-                    "the secure-aggregation mode"
+                    "catalog '{name}' v{version}: {item_count} items, signed, "
+                    "in the secure-aggregation mode"
                 ).format(
                     name=manifest.name, version=manifest.version, item_count=manifest.item_count
                 )
             )
             timings["setup_s"] = time.monotonic() - started
             truth = np.zeros(task.length, dtype=np.int64)
+            pair_truth = np.zeros(pairs.length, dtype=np.int64)
             store = ReportStore(work / "reports.db")
             try:
                 with BackgroundService(repo, store) as service:
-                    preview, device = _device(work, repo, service.url, today, say)
+                    popular = population.popular(pairs.top_items, excluded=("politics",))
+                    preview, device = _device(work, repo, service.url, today, popular, say)
             finally:
                 store.close()
             for item in preview.items or ():
                 truth[task.labels.index(item)] += 1
+            for a, b in (preview.cooccurrence and preview.cooccurrence.pairs) or ():
+                top_items = pairs.top_items
+                pair_truth[pair_index(top_items.index(a), top_items.index(b), TOP_M)] += 1
             summary["device"] = device
             mark = time.monotonic()
             summary["devices"] = DEVICES + 1
-            _population(task, items, taxonomy.sensitive_ids, leader.url, period, truth, rng, say)
+            population.contribute(section, period, truth, pair_truth, rng, say)
             timings["contributions_s"] = time.monotonic() - mark
             mark = time.monotonic()
             heading(
@@ -144,15 +179,19 @@ def run_secagg_demo(
                     period=period
                 ),
             )
-            document = collect(
-                task,
-                hpke.read_keypair(files.keys[COLLECTOR]),
-                read_secrets(files.secrets[COLLECTOR]),
-                leader.url,
-                period,
+            document, pair_document = (
+                collect(
+                    one,
+                    hpke.read_keypair(task_files.keys[COLLECTOR]),
+                    read_secrets(task_files.secrets[COLLECTOR]),
+                    section.leader_url(one),
+                    period,
+                )
+                for one, task_files in ((task, files), (pairs, pair_files))
             )
             timings["collection_s"] = time.monotonic() - mark
         summary.update(_compare(task, items, document, truth, say))
+        summary["pairs"] = _compare_pairs(pairs, items, pair_document, pair_truth, say)
         heading(say, _("done"))
         timings["total_s"] = time.monotonic() - started
         summary["timings"] = {name: round(seconds, 2) for name, seconds in timings.items()}
@@ -178,20 +217,35 @@ def _describe_task(task: Task, say: Say) -> dict[str, Any]:
     plan = task.noise_plan()
     sigma = math.sqrt(plan.sigma_sq)
     stderr = math.sqrt(plan.release_variance)
-    say(
-        _(
-            "{length} items, at most K={max_weight} per device per week, "
-            "at least {min_batch_size} devices per released week"
-        ).format(length=task.length, max_weight=task.max_weight, min_batch_size=task.min_batch_size)
+    what = (
+        _("{length} pairs among the top {m} items").format(
+            length=task.length, m=len(task.top_items)
+        )
+        if task.top_items
+        else _("{length} items").format(length=task.length)
     )
     say(
+        _(
+            "{what}, at most K={max_weight} per device per week, "
+            "at least {min_batch_size} devices per released week"
+        ).format(what=what, max_weight=task.max_weight, min_batch_size=task.min_batch_size)
+    )
+    per = (
         _(
             "({epsilon:g}, {delta:g})-DP per device per week even if one "
             "aggregator is dishonest: each adds discrete Gaussian noise, "
+            "σ={sigma:.2f}; released s.d. {stderr:.2f} per pair"
+        )
+        if task.top_items
+        else _(
+            "({epsilon:g}, {delta:g})-DP per device per week even if one "
+            "aggregator is dishonest: each adds discrete Gaussian noise, "
             "σ={sigma:.2f}; released s.d. {stderr:.2f} per item"
-        ).format(epsilon=task.epsilon, delta=task.delta, sigma=sigma, stderr=stderr)
+        )
     )
+    say(per.format(epsilon=task.epsilon, delta=task.delta, sigma=sigma, stderr=stderr))
     return {
+        "kind": task.kind,
         "length": task.length,
         "max_weight": task.max_weight,
         "min_batch_size": task.min_batch_size,
@@ -204,7 +258,12 @@ def _describe_task(task: Task, say: Say) -> dict[str, Any]:
 
 
 def _device(
-    work: Path, repo: PublisherRepository, url: str, today: dt.date, say: Say
+    work: Path,
+    repo: PublisherRepository,
+    url: str,
+    today: dt.date,
+    popular: list[str],
+    say: Say,
 ) -> tuple[ContributionPreview, dict[str, Any]]:
     home, key, version = install_device(work, repo, url, today, say)
     with Engine.open(home, key=key) as engine:
@@ -214,6 +273,9 @@ def _device(
             item = catalog.item_at(int(row))
             engine.record(item.id, "like")
             say(_("liked     {title}").format(title=item.title))
+        for item_id in popular[:2]:  # two of the top-M items: a pair the second task counts
+            engine.record(item_id, "view")
+            say(_("viewed    {title}").format(title=catalog.item(item_id).title))
         engine.mute("politics")
         say(_("muted     Politics & society"))
         heading(say, _("device: the weekly contribution (consent binds the task and aggregators)"))
@@ -228,13 +290,22 @@ def _device(
                 "to the helper), begins {hex}… (all of them in --json)"
             ).format(n_data=len(preview.data), hex=preview.data[:24].hex())
         )
+        pairs = preview.cooccurrence
+        if pairs is not None:
+            held = ", ".join(f"{a}+{b}" for a, b in pairs.pairs or ()) or _("none")
+            say(_("pairs set to one: {pairs}").format(pairs=held))
+            say(
+                _("{size} bytes for the leader's co-occurrence task, begins {head}…").format(
+                    size=f"{len(pairs.data):,}", head=pairs.data[:24].hex()
+                )
+            )
         say(
             _("budget this week: ε {epsilon_spent:g} of {epsilon_cap:g}").format(
                 epsilon_spent=preview.epsilon_spent, epsilon_cap=preview.epsilon_cap
             )
         )
         sent = engine.send_contributions(max_delay=0)
-        if sent.sent != 1:
+        if sent.sent != (1 if pairs is None else 2):
             raise ReportingError(
                 _("the leader did not take the demo device's contribution: {sent}").format(
                     sent=sent
@@ -242,9 +313,11 @@ def _device(
             )
         ledger = engine.ledger()
         say(
-            _("sent {sent} contribution to the leader; the ledger now reads:").format(
-                sent=sent.sent
-            )
+            ngettext(
+                "sent {sent} contribution to the leader; the ledger now reads:",
+                "sent {sent} contributions to the leader; the ledger now reads:",
+                sent.sent,
+            ).format(sent=sent.sent)
         )
         for entry in ledger:
             say(
@@ -259,52 +332,89 @@ def _device(
     }
 
 
-def _population(
-    task: Task,
-    items: list[Item],
-    sensitive: frozenset[str],
-    leader_url: str,
-    period: str,
-    truth: np.ndarray,
-    rng: np.random.Generator,
-    say: Say,
-) -> None:
-    """Simulated devices: a week's history drawn from a Zipf-like taste, sensitive items
-    left out, K entries sampled, sharded and sealed, uploaded to the leader."""
-    heading(
-        say,
-        _("{DEVICES} simulated devices contribute (shard, prove, seal, upload)").format(
-            DEVICES=DEVICES
-        ),
-    )
-    excluded = set(sensitive)
-    eligible = np.array([not excluded & set(item.categories) for item in items])
-    weights = np.zeros(len(items))
-    weights[rng.permutation(len(items))] = 1.0 / np.arange(1, len(items) + 1) ** 1.1
-    taste = weights / weights.sum()
-    client = DeviceHttpClient()
-    for _device in range(DEVICES):
-        history = rng.choice(len(items), size=int(rng.integers(1, 7)), replace=False, p=taste)
-        candidates = sorted(int(i) for i in history if eligible[i])
-        ones = set(sample_entries(candidates, task.max_weight, task.max_weight, rng))
-        measurement = [i in ones for i in range(task.length)]
-        truth += np.array(measurement, dtype=np.int64)
-        reply = client.request(
-            "PUT",
-            f"{leader_url}/v1/secagg/reports",
-            body=make_report(task, period, measurement).encode(),
+@dataclass(frozen=True)
+class _Population:
+    """The simulated devices' shared taste, and which items may enter a contribution."""
+
+    items: list[Item]
+    eligible: np.ndarray
+    taste: np.ndarray
+
+    @classmethod
+    def draw(
+        cls, items: list[Item], sensitive: frozenset[str], rng: np.random.Generator
+    ) -> _Population:
+        """A Zipf-like taste over the items; sensitive items never enter a contribution."""
+        excluded = set(sensitive)
+        eligible = np.array([not excluded & set(item.categories) for item in items])
+        weights = np.zeros(len(items))
+        weights[rng.permutation(len(items))] = 1.0 / np.arange(1, len(items) + 1) ** 1.1
+        return cls(items, eligible, weights / weights.sum())
+
+    def popular(self, top_items: tuple[str, ...], excluded: tuple[str, ...]) -> list[str]:
+        """The top items a device may contribute, outside the ``excluded`` categories."""
+        index = {item.id: i for i, item in enumerate(self.items)}
+        return [
+            item
+            for item in top_items
+            if self.eligible[index[item]]
+            and not set(self.items[index[item]].categories) & set(excluded)
+        ]
+
+    def contribute(
+        self,
+        section: SecureAggregation,
+        period: str,
+        truth: np.ndarray,
+        pair_truth: np.ndarray,
+        rng: np.random.Generator,
+        say: Say,
+    ) -> None:
+        """Each device: a week's history from the taste, sensitive items left out, K
+        items and K pairs sampled, each sharded, sealed and uploaded to its task's URL."""
+        heading(
+            say,
+            _("{DEVICES} simulated devices contribute (shard, prove, seal, upload)").format(
+                DEVICES=DEVICES
+            ),
         )
-        if reply.status != 201:
-            raise ReportingError(
-                _("the demo leader refused a contribution (HTTP {status})").format(
-                    status=reply.status
+        task, pairs = section.task, section.cooccurrence
+        assert pairs is not None  # the demo names both tasks
+        top = {item: i for i, item in enumerate(pairs.top_items)}
+        ids = [item.id for item in self.items]
+        client = DeviceHttpClient()
+        for _count in range(DEVICES):
+            size = int(rng.integers(1, 7))
+            history = rng.choice(len(self.items), size=size, replace=False, p=self.taste)
+            candidates = sorted(int(i) for i in history if self.eligible[i])
+            ones = sample_entries(candidates, task.max_weight, task.max_weight, rng)
+            positions = sorted(top[ids[i]] for i in candidates if ids[i] in top)
+            chosen = sample_pairs(positions, TOP_M, pairs.max_weight, section.pad_length, rng)
+            for one, entries, counts in ((task, ones, truth), (pairs, chosen, pair_truth)):
+                measurement = np.zeros(one.length, dtype=bool)
+                measurement[entries] = True
+                counts += measurement
+                reply = client.request(
+                    "PUT",
+                    f"{section.leader_url(one)}/v1/secagg/reports",
+                    body=make_report(one, period, measurement.tolist()).encode(),
                 )
+                if reply.status != 201:
+                    raise ReportingError(
+                        _("the demo leader refused a contribution (HTTP {status})").format(
+                            status=reply.status
+                        )
+                    )
+        say(
+            _(
+                "{DEVICES} contributions to each task taken by the leader, {items} items "
+                "and {pairs} pairs in all"
+            ).format(
+                DEVICES=DEVICES,
+                items=f"{int(truth.sum()):,}",
+                pairs=f"{int(pair_truth.sum()):,}",
             )
-    say(
-        _("{DEVICES} contributions taken by the leader, {sum:,} ones in all").format(
-            DEVICES=DEVICES, sum=int(truth.sum())
         )
-    )
 
 
 def _compare(
@@ -351,5 +461,45 @@ def _compare(
         "reports": document["reports"],
         "rejected": document["rejected"],
         "estimates": rows,
+        "covered": covered,
+    }
+
+
+def _compare_pairs(
+    task: Task, items: list[Item], document: dict[str, Any], truth: np.ndarray, say: Say
+) -> dict[str, Any]:
+    """The most frequent pairs by the truth, against their noisy counts."""
+    titles = {item.id: item.title for item in items}
+    counts = np.array(document["pair_counts"], dtype=np.int64)
+    half = 1.96 * document["stderr"]
+    covered = int(np.sum(np.abs(counts - truth) <= half))
+    say(
+        _(
+            "the co-occurrence aggregate of {reports} contributions, each pair ± {half:.1f} "
+            "(95%); the most frequent pairs:"
+        ).format(reports=document["reports"], half=half)
+    )
+    rows = []
+    for entry in np.argsort(-truth, kind="stable")[:SHOWN_PAIRS].tolist():
+        a, b = pair_items(task, entry)
+        rows.append({"pair": [a, b], "true": int(truth[entry]), "estimate": int(counts[entry])})
+        say(
+            _("  {a:<20} + {b:<20} true {true:>4} est {estimate:>5}").format(
+                a=titles[a][:20], b=titles[b][:20], true=truth[entry], estimate=counts[entry]
+            )
+        )
+    say(
+        _("{covered} of {total} true pair counts fall inside their interval (95%)").format(
+            covered=covered, total=len(truth)
+        )
+    )
+    return {
+        "reports": document["reports"],
+        "rejected": document["rejected"],
+        "m": document["m"],
+        "stderr": document["stderr"],
+        "top": rows,
+        "true_counts": truth.tolist(),
+        "pair_counts": counts.tolist(),
         "covered": covered,
     }

@@ -506,9 +506,11 @@ class Engine(Closable):
 
     @_speaking
     def send_contributions(self, *, max_delay: float = 30.0) -> SendResult:
-        """Send the queued secure-aggregation contributions to the leader that the
-        installed catalog names (and consent bound), as :meth:`send_reports` sends
-        reports: alone, after a random delay, on a fresh connection, saved after each."""
+        """Send the queued secure-aggregation contributions to the leader, each to the
+        task URL stored when it was made (under the consent of that time), as
+        :meth:`send_reports` sends reports: alone, after a random delay, on a fresh
+        connection, saved after each. Sending needs consent to the installed catalog's
+        section too, so that a user who withdrew it sends nothing."""
         from discreet.profile.contribution import require_consent
         from discreet.sync.reports import send_contributions
 
@@ -521,7 +523,7 @@ class Engine(Closable):
             require_consent(self._live().profile, section)
         return send_contributions(
             lambda: self._live().profile,
-            section.leader,
+            section.leader_url(section.task),
             max_delay=max_delay,
             settled=lambda: self._live().save(),
             guard=self._lock,
@@ -556,6 +558,17 @@ class Engine(Closable):
             raise SessionModeError(_("a kiosk session has no key to change"))
         with self._lock:
             store.rewrap(new)
+
+    @_speaking
+    def data_card(self) -> dict[str, Any]:
+        """The data card (``discreet privacy``): what is kept, why, for how long, where."""
+        if not self.kiosk:
+            return ProfileHome(self.home).data_card()
+        from discreet.profile.schema import data_card
+
+        with self._lock:
+            session = self._live()
+            return data_card(session.profile.retention, session.store.describe())
 
     @_speaking
     def erase_session(self) -> None:

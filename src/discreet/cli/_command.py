@@ -91,3 +91,18 @@ def positive_float(value: str) -> float:
             _("{value!r} is not a positive number").format(value=value)
         )
     return number
+
+
+def port_number(value: str) -> int:
+    """An ``argparse`` type for a TCP port, 0-65535 (0: a free one).
+
+    >>> port_number("0")
+    0
+    """
+    try:
+        port = int(value)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(_("{value!r} is not a port (0-65535)").format(value=value))
+    return port

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from discreet.cli._command import UsageError, add_command
+from discreet.cli._command import UsageError, add_command, port_number
 from discreet.home import resolve_home
 from discreet.i18n import _
 
@@ -29,11 +29,15 @@ def _lines() -> Iterator[str]:
 
 
 def cmd_kiosk(args: argparse.Namespace) -> int:
-    """Run the session."""
-    from discreet.kiosk import run_kiosk
+    """Run the session (with ``--web``, serve the page instead)."""
+    from discreet.cli._kiosk_web import check_web_options, cmd_kiosk_web
 
     if args.json:
         raise UsageError(_("the kiosk is an interactive session; it has no --json output"))
+    check_web_options(args)
+    if args.web:
+        return cmd_kiosk_web(args)
+    from discreet.kiosk import run_kiosk
 
     def say(line: str) -> None:
         sys.stdout.write(line + "\n")
@@ -89,4 +93,15 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         default=300.0,
         metavar="SECONDS",
         help=_("wipe the session after this long without input (default 300)"),
+    )
+    p.add_argument(
+        "--web",
+        action="store_true",
+        help="serve a touch-friendly page on loopback for a full-screen browser, not a terminal",
+    )
+    p.add_argument(
+        "--port",
+        type=port_number,
+        default=None,
+        help="with --web: the loopback port (default 8765; 0 picks a free one)",
     )

@@ -15,7 +15,7 @@ from discreet.protocol.params import ReportingPolicy
 from discreet.publish.keys import ROLES
 from discreet.publish.repository import Expiries, PublisherRepository
 from discreet.secagg.mode import SecureAggregation
-from discreet.secagg.task import Task
+from discreet.secagg.task import COOCCURRENCE, POPULARITY, Task
 
 
 def _days(value: str) -> dt.timedelta:
@@ -149,7 +149,8 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def _secure_aggregation(args: argparse.Namespace) -> SecureAggregation | None:
-    """The secure-aggregation section ``--secagg-task`` asks for (``None``: the LDP mode)."""
+    """The secure-aggregation section ``--secagg-task`` asks for (``None``: the LDP mode):
+    a popularity task, and a co-occurrence task if a second ``--secagg-task`` names one."""
     given = [f"--{n}" for n in ("secagg_task", "leader", "helper") if getattr(args, n) is not None]
     if not given:
         return None
@@ -157,15 +158,27 @@ def _secure_aggregation(args: argparse.Namespace) -> SecureAggregation | None:
         raise UsageError(
             _("the secure-aggregation mode needs --secagg-task, --leader and --helper")
         )
-    folder = Path(args.secagg_task)
-    task = Task.load(folder / "task.json" if folder.is_dir() else folder)
+    tasks: dict[str, Task] = {}
+    for name in args.secagg_task:
+        folder = Path(name)
+        task = Task.load(folder / "task.json" if folder.is_dir() else folder)
+        if task.kind in tasks:
+            raise UsageError(
+                _("give one --secagg-task per kind (two {kind} tasks given)").format(kind=task.kind)
+            )
+        tasks[task.kind] = task
+    if POPULARITY not in tasks:
+        raise UsageError(_("the secure-aggregation mode needs a popularity task (--secagg-task)"))
+    pairs = tasks.get(COOCCURRENCE)
+    weights = [task.max_weight for task in tasks.values()]
     try:
         return SecureAggregation(
-            task,
+            tasks[POPULARITY],
             args.leader,
             args.helper,
             args.reporting_budget,
-            max(task.max_weight, args.item_pad_length),
+            max(*weights, args.item_pad_length),
+            pairs,
         )
     except ValueError as exc:
         raise InputError(
@@ -294,11 +307,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> Any:
     )
     p.add_argument(
         "--secagg-task",
+        action="append",
         metavar="DIR",
         help=_(
-            "ask devices for weekly secure-aggregation contributions to "
-            "the task in DIR (from 'publish secagg-task'; only its "
-            "public task.json is read)"
+            "ask devices for weekly secure-aggregation contributions to the task in DIR "
+            "(from 'publish secagg-task'; only its public task.json is read); give it "
+            "twice for a popularity task and a co-occurrence task"
         ),
     )
     p.add_argument("--leader", metavar="URL", help=_("with --secagg-task: the leader's endpoint"))

@@ -92,6 +92,27 @@ def _contribution_lines(doc: dict[str, Any]) -> list[str]:
             items=_("(made earlier)") if items is None else ", ".join(items) or _("none")
         ),
         f"  {doc['bytes_hex']}",
+        *_pairs_lines(doc.get("cooccurrence")),
+    ]
+
+
+def _pairs_lines(pairs: dict[str, Any] | None) -> list[str]:
+    """The co-occurrence contribution's lines of ``report preview`` (none without one)."""
+    if pairs is None:
+        return []
+    held = pairs["pairs"]
+    shown = (
+        _("(made earlier)") if held is None else ", ".join(f"{a}+{b}" for a, b in held) or _("none")
+    )
+    return [
+        _("  co-occurrence, to {leader}: ε={epsilon} δ={delta}, {size} bytes").format(
+            leader=pairs["leader"],
+            epsilon=f"{pairs['epsilon']:g}",
+            delta=f"{pairs['delta']:g}",
+            size=pairs["size"],
+        ),
+        _("  pairs: {pairs}").format(pairs=shown),
+        f"  {pairs['bytes_hex']}",
     ]
 
 

@@ -6,13 +6,29 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from discreet._fs import atomic_write_bytes, canonical_json
+from discreet.catalog.popularity import load_estimates
 from discreet.cli._command import UsageError, add_command, positive_float, positive_int
 from discreet.cli._output import emit, emit_estimates
+from discreet.errors import InputError
 from discreet.i18n import N_, _
 from discreet.publish.collect import collect
 from discreet.secagg import hpke
-from discreet.secagg.task import HELPER, LEADER, Task, create_task, read_secrets
-from discreet.server.secagg.run import serve_aggregator
+from discreet.secagg.mode import MAX_TOP_ITEMS
+from discreet.secagg.task import (
+    COOCCURRENCE,
+    HELPER,
+    KINDS,
+    LEADER,
+    POPULARITY,
+    Task,
+    create_task,
+    read_secrets,
+)
+from discreet.server.secagg.run import TaskSource, serve_aggregator
+
+#: The fewest top items a co-occurrence task pairs.
+MIN_TOP_ITEMS = 2
 
 ROLE_HELP = N_(
     "'catalog' (the default) serves the catalog and takes LDP reports; 'leader' and "
@@ -26,7 +42,16 @@ def add_role_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--role", choices=("catalog", LEADER, HELPER), default="catalog", help=_(ROLE_HELP)
     )
-    p.add_argument("--task", metavar="TASK", help=_("an aggregator's task.json"))
+    p.add_argument(
+        "--task",
+        action="append",
+        metavar="TASK",
+        help=_(
+            "an aggregator's task.json (with --key and --secrets), or a task folder from "
+            "'publish secagg-task' holding the role's key and secrets; repeat the folder "
+            "form to serve several tasks (each under /tasks/ID, with its own database)"
+        ),
+    )
     p.add_argument("--key", metavar="KEY", help=_("an aggregator's HPKE key file"))
     p.add_argument("--secrets", metavar="FILE", help=_("an aggregator's secrets file"))
     p.add_argument("--helper", metavar="URL", help=_("the leader: the helper's URL"))
@@ -34,7 +59,9 @@ def add_role_options(p: argparse.ArgumentParser) -> None:
 
 def serve_role(args: argparse.Namespace) -> int:
     """Run the leader or the helper (``serve --role``)."""
-    missing = [f"--{n}" for n in ("task", "key", "secrets") if getattr(args, n) is None]
+    missing = [] if args.task else ["--task"]
+    if not args.task:  # the single-task form's files, as the first release asked
+        missing += [f"--{n}" for n in ("key", "secrets") if getattr(args, n) is None]
     if args.role == LEADER and args.helper is None:
         missing.append("--helper")
     if missing:
@@ -43,9 +70,7 @@ def serve_role(args: argparse.Namespace) -> int:
         )
     serve_aggregator(
         args.role,
-        task_path=Path(args.task),
-        key_path=Path(args.key),
-        secrets_path=Path(args.secrets),
+        tasks=_task_sources(args),
         db_path=Path(args.db),
         helper_url=args.helper,
         host=args.host,
@@ -56,11 +81,28 @@ def serve_role(args: argparse.Namespace) -> int:
     return 0
 
 
+def _task_sources(args: argparse.Namespace) -> list[TaskSource]:
+    """The tasks ``--task`` names: one task.json with ``--key`` and ``--secrets``, or
+    task folders."""
+    paths = [Path(p) for p in args.task]
+    if all(path.is_dir() for path in paths):
+        if args.key is not None or args.secrets is not None:
+            raise UsageError(_("a task folder holds its key and secrets; drop --key and --secrets"))
+        return [TaskSource.folder(path, args.role) for path in paths]
+    if len(paths) > 1:
+        raise UsageError(_("to serve several tasks, give each --task as a task folder"))
+    missing = [f"--{n}" for n in ("key", "secrets") if getattr(args, n) is None]
+    if missing:
+        raise UsageError(f"serve --role {args.role} needs {' '.join(missing)}")
+    return [TaskSource(paths[0], Path(args.key), Path(args.secrets))]
+
+
 def cmd_task(args: argparse.Namespace) -> int:
     """Create a task folder: task.json, three HPKE key pairs, three secrets files."""
     labels: tuple[str, ...] = ()
     if args.labels:
         labels = tuple(Path(args.labels).read_text(encoding="utf-8").split())
+    top_items = _top_items(args, labels) if args.kind == COOCCURRENCE else ()
     files = create_task(
         Path(args.out),
         length=len(labels) if labels else args.length,
@@ -68,11 +110,13 @@ def cmd_task(args: argparse.Namespace) -> int:
         min_batch_size=args.min_batch_size,
         epsilon=args.epsilon,
         delta=args.delta,
-        labels=labels,
+        labels=() if top_items else labels,
+        top_items=top_items,
     )
     task = Task.load(files.task)
     document = {
         "task": str(files.task),
+        "kind": task.kind,
         "keys": {k: str(v) for k, v in files.keys.items()},
         "secrets": {k: str(v) for k, v in files.secrets.items()},
         "noise": task.noise_plan().to_json(),
@@ -94,8 +138,41 @@ def cmd_task(args: argparse.Namespace) -> int:
         ).format(sigma_sq=task.noise_plan().sigma_sq, epsilon=task.epsilon, delta=task.delta),
         _("give leader.* to the leader, helper.* to the helper, keep collector.* (all 0600)"),
     ]
+    if top_items:
+        lines.insert(
+            1,
+            _("co-occurrence of the pairs among the top {m} items: {first}, …").format(
+                m=len(top_items), first=", ".join(top_items[:5])
+            ),
+        )
     emit(args, document, lines)
     return 0
+
+
+def _top_items(args: argparse.Namespace, labels: tuple[str, ...]) -> tuple[str, ...]:
+    """A co-occurrence task's top-M items: the M most popular in ``--popularity`` (the
+    collected popularity aggregate, or any estimates file), else the first M of
+    ``--labels`` (in the publisher's order of popularity)."""
+    if not MIN_TOP_ITEMS <= args.top_m <= MAX_TOP_ITEMS:
+        raise UsageError(
+            _("--top-m is in [{low}, {high}]").format(low=MIN_TOP_ITEMS, high=MAX_TOP_ITEMS)
+        )
+    if args.popularity:
+        estimates = load_estimates(args.popularity)
+        ranked = sorted(estimates, key=lambda item: (-estimates[item], item))
+    elif labels:
+        ranked = list(labels)
+    else:
+        raise UsageError(
+            _("a co-occurrence task needs --popularity FILE (or --labels FILE, most popular first)")
+        )
+    if len(ranked) < args.top_m:
+        raise InputError(
+            _("only {count} items to choose the top {m} from; lower --top-m").format(
+                count=len(ranked), m=args.top_m
+            )
+        )
+    return tuple(ranked[: args.top_m])
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
@@ -108,14 +185,30 @@ def cmd_collect(args: argparse.Namespace) -> int:
         args.leader,
         args.period,
     )
-    emit_estimates(
-        args,
-        document,
-        _("{reports} valid reports for {period}; rejected: {rejected}").format(
-            reports=document["reports"], period=args.period, rejected=document["rejected"]
-        ),
+    header = _("{reports} valid reports for {period}; rejected: {rejected}").format(
+        reports=document["reports"], period=args.period, rejected=document["rejected"]
     )
+    if task.kind == COOCCURRENCE:
+        emit_pairs(args, document, header)
+    else:
+        emit_estimates(args, document, header)
     return 0
+
+
+def emit_pairs(args: argparse.Namespace, document: dict[str, Any], header: str) -> None:
+    """Write a co-occurrence aggregate to ``--out`` (if given) and print its top pairs."""
+    if args.out:
+        atomic_write_bytes(Path(args.out), canonical_json(document))
+    top, counts = document["top_items"], document["pair_counts"]
+    pairs = [(a, b) for i, a in enumerate(top) for b in top[i + 1 :]]
+    ranked = sorted(zip(pairs, counts, strict=True), key=lambda pc: -pc[1])[:10]
+    lines = [
+        _("{header}; top pairs (± {stderr:.1f}):").format(header=header, stderr=document["stderr"]),
+        *(f"  {a} + {b}: {count}" for (a, b), count in ranked),
+    ]
+    if args.out:
+        lines.append(_("written to {path}").format(path=args.out))
+    emit(args, document, lines)
 
 
 def register(publish_commands: Any, common: argparse.ArgumentParser, period: Any) -> None:
@@ -133,6 +226,24 @@ def register(publish_commands: Any, common: argparse.ArgumentParser, period: Any
         "--length", type=positive_int, default=1000, metavar="N", help=_("items in the histogram")
     )
     p.add_argument("--labels", metavar="FILE", help=_("item ids, one per line (sets --length)"))
+    p.add_argument(
+        "--kind",
+        choices=KINDS,
+        default=POPULARITY,
+        help=_("what the task counts: items, or pairs among the top-M items"),
+    )
+    p.add_argument(
+        "--top-m",
+        type=positive_int,
+        default=100,
+        metavar="M",
+        help=_("co-occurrence: how many of the most popular items to pair"),
+    )
+    p.add_argument(
+        "--popularity",
+        metavar="FILE",
+        help=_("co-occurrence: the estimates the top-M items are chosen from"),
+    )
     p.add_argument(
         "--max-weight", type=positive_int, default=20, metavar="K", help=_("items a device counts")
     )

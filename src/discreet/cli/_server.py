@@ -6,7 +6,13 @@ import argparse
 from typing import Any
 
 from discreet.cli import _secagg
-from discreet.cli._command import UsageError, add_command, positive_float, positive_int
+from discreet.cli._command import (
+    UsageError,
+    add_command,
+    port_number,
+    positive_float,
+    positive_int,
+)
 from discreet.cli._output import emit_estimates
 from discreet.cli._publish import add_expiry_options, expiries_from
 from discreet.i18n import N_, _
@@ -46,17 +52,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         starting=starting,
     )
     return 0
-
-
-def _port(value: str) -> int:
-    """A TCP port, 0-65535 (0: a free one), checked while the arguments are parsed."""
-    try:
-        port = int(value)
-    except ValueError:
-        port = -1
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(_("{value!r} is not a port (0-65535)").format(value=value))
-    return port
 
 
 def _period(value: str) -> str:
@@ -134,7 +129,7 @@ def register(sub: Any, publish_commands: Any, common: argparse.ArgumentParser) -
         help=_("SQLite database (created if new, in a folder that must exist)"),
     )
     p.add_argument("--host", default="127.0.0.1", help=_("the address to listen on"))
-    p.add_argument("--port", type=_port, default=8080, help=_("the port; 0 picks a free one"))
+    p.add_argument("--port", type=port_number, default=8080, help=_("the port; 0 picks a free one"))
     _add_min_reports(p)
     p.add_argument(
         "--max-body-bytes",

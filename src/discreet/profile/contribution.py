@@ -1,23 +1,34 @@
-"""The device's weekly contribution in the secure-aggregation mode.
+"""The device's weekly contributions in the secure-aggregation mode.
 
-Once per ISO week, with consent to the catalog's exact ``secure_aggregation``
-section (task, aggregators' endpoints and HPKE configs, budget, padding):
+Once per ISO week and task, with consent to the catalog's exact
+``secure_aggregation`` section (tasks, top-M list, aggregators' endpoints and
+HPKE configs, budget, padding):
 
 1. the distinct items engaged with this week, minus those in a sensitive or
    muted category (the candidates of the LDP item report), that the task
    counts;
-2. padded with "none" up to the section's ``pad_length``, then K = the
-   task's ``max_weight`` slots drawn uniformly without replacement: each item
-   drawn is a one in a multihot vector over the task's entries (the LDP item
-   report's padding trick, with K draws instead of one);
+2. popularity: padded with "none" up to the section's ``pad_length``, then K =
+   the task's ``max_weight`` slots drawn uniformly without replacement: each
+   item drawn is a one in a multihot vector over the task's entries (the LDP
+   item report's padding trick, with K draws instead of one);
+   co-occurrence: the candidates among the task's top-M items, padded the same
+   way, and K pairs of slots drawn (:func:`sample_pairs`): each pair of items
+   drawn is a one in a vector over the M(M-1)/2 pairs (:func:`pair_index`);
 3. sharded with Prio3 (a proof that it has at most K ones), each input share
    sealed with HPKE to its aggregator (:func:`discreet.secagg.upload.make_report`);
-4. entered in the ledger (kind ``secagg``, the task's ε and δ, the digest of
-   the exact bytes) and queued in the outbox before anything can send it.
+4. entered in the ledger (kind ``secagg`` or ``secagg-pairs``, the task's ε
+   and δ, the digest of the exact bytes) and queued in the outbox with its
+   destination (the task's URL at the leader) before anything can send it: a
+   queued contribution goes where it was made for, even if the manifest
+   changes meanwhile.
 
-One weekly budget covers both modes: the ledger sums every entry of the week,
-LDP reports and contributions alike, so a week that spent its ε in one mode
-cannot spend it again in the other.
+One weekly budget covers both modes and both tasks: the ledger sums every
+entry of the week, LDP reports and contributions alike, so a week that spent
+its ε in one mode cannot spend it again in the other, and the section's
+``epsilon_per_period`` is at least the sum of its tasks' ε. The week's
+releases compose under basic composition: a device whose week holds entries
+(ε₁, δ₁), …, (εₙ, δₙ) is (Σεᵢ, Σδᵢ)-DP for that week (the zCDP ρ's of the two
+aggregated tasks also add up, which is tighter; the ledger states the sums).
 """
 
 from __future__ import annotations
@@ -34,11 +45,18 @@ import numpy as np
 from discreet.catalog.reader import Catalog
 from discreet.errors import BudgetExhaustedError, ConsentRequiredError
 from discreet.i18n import _
-from discreet.profile.model import SECAGG_KIND, LedgerEntry, PendingReport, Profile
+from discreet.profile.model import (
+    SECAGG_KIND,
+    SECAGG_PAIRS_KIND,
+    LedgerEntry,
+    PendingReport,
+    Profile,
+)
 from discreet.profile.reports import reportable_rows, spent
 from discreet.protocol.randomness import production_rng
 from discreet.protocol.report import period_of
 from discreet.secagg.mode import SecureAggregation
+from discreet.secagg.task import COOCCURRENCE, Task
 from discreet.secagg.upload import make_report
 
 
@@ -51,6 +69,23 @@ def task_entries(catalog: Catalog, section: SecureAggregation, rows: list[int]) 
     index = {label: i for i, label in enumerate(labels)}
     ids = catalog.ids
     return sorted(index[ids[row]] for row in rows if ids[row] in index)
+
+
+def top_positions(catalog: Catalog, task: Task, rows: list[int]) -> list[int]:
+    """The positions (sorted) in a co-occurrence task's top-M list of these catalog rows;
+    rows outside the list are left out."""
+    index = {item: i for i, item in enumerate(task.top_items)}
+    ids = catalog.ids
+    return sorted(index[ids[row]] for row in rows if ids[row] in index)
+
+
+def pair_items(task: Task, entry: int) -> tuple[str, str]:
+    """The two top items a co-occurrence entry counts (the inverse of :func:`pair_index`)."""
+    m, a = len(task.top_items), 0
+    while entry >= m - a - 1:
+        entry -= m - a - 1
+        a += 1
+    return task.top_items[a], task.top_items[a + 1 + entry]
 
 
 def sample_entries(
@@ -111,7 +146,7 @@ def sample_pairs(
 def describe_contribution(section: SecureAggregation) -> list[str]:
     """The secure-aggregation terms in words, as shown before a user consents."""
     task = section.task
-    return [
+    lines = [
         _(
             "At most one contribution per week, spending at most "
             "ε={epsilon_per_period:g} per week in total (in either "
@@ -122,6 +157,28 @@ def describe_contribution(section: SecureAggregation) -> list[str]:
             "(padded to {pad_length} with 'none' before they are drawn), "
             "as a vector of {length} zeros and ones,"
         ).format(max_weight=task.max_weight, pad_length=section.pad_length, length=task.length),
+    ]
+    pairs = section.cooccurrence
+    if pairs is not None:
+        lines[0] = _(
+            "At most one contribution per task per week, spending at most ε={budget} per week "
+            "in total (in either reporting mode):"
+        ).format(budget=f"{section.epsilon_per_period:g}")
+        lines.append(
+            _(
+                "  and up to {k} pairs of them among the {m} items listed below, as a vector "
+                "of {length} zeros and ones, ({epsilon}, {delta})-DP of its own:"
+            ).format(
+                k=pairs.max_weight,
+                m=len(pairs.top_items),
+                length=pairs.length,
+                epsilon=f"{pairs.epsilon:g}",
+                delta=f"{pairs.delta:g}",
+            )
+        )
+        lines.append("    " + ", ".join(pairs.top_items))
+    return [
+        *lines,
         _("  split into two shares, one sealed to each aggregator, which must not collude:"),
         _("    leader {leader} (HPKE key {value}…)").format(
             leader=section.leader, value=task.leader_config.public_key.hex()[:16]
@@ -134,8 +191,44 @@ def describe_contribution(section: SecureAggregation) -> list[str]:
             "{delta:g})-DP per device per week, over at least "
             "{min_batch_size} devices."
         ).format(epsilon=task.epsilon, delta=task.delta, min_batch_size=task.min_batch_size),
+        *(
+            []
+            if pairs is None
+            else [
+                _(
+                    "  Both together: ({epsilon}, {delta})-DP per device per week (the two "
+                    "releases' ε and δ add up)."
+                ).format(
+                    epsilon=f"{task.epsilon + pairs.epsilon:g}",
+                    delta=f"{task.delta + pairs.delta:g}",
+                )
+            ]
+        ),
         _("No identifier, no time finer than the week, nothing from sensitive categories."),
     ]
+
+
+@dataclass(frozen=True)
+class PairsPreview:
+    """This week's co-occurrence contribution: the exact bytes queued, and its cost."""
+
+    data: bytes
+    epsilon: float
+    delta: float
+    leader: str
+    #: The pairs of items set to one (``None`` when the contribution was made earlier).
+    pairs: tuple[tuple[str, str], ...] | None
+
+    def to_json(self) -> dict[str, Any]:
+        """The preview as JSON: the bytes in hex, their size, the pairs they hold."""
+        return {
+            "leader": self.leader,
+            "epsilon": self.epsilon,
+            "delta": self.delta,
+            "size": len(self.data),
+            "bytes_hex": self.data.hex(),
+            "pairs": None if self.pairs is None else [list(pair) for pair in self.pairs],
+        }
 
 
 @dataclass(frozen=True)
@@ -151,10 +244,14 @@ class ContributionPreview:
     leader: str
     #: The items set to one (``None`` when the contribution was made earlier).
     items: tuple[str, ...] | None
+    #: The co-occurrence contribution, when the catalog asks for one.
+    cooccurrence: PairsPreview | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The preview as JSON: the bytes in hex, their size, what they hold."""
+        pairs = {} if self.cooccurrence is None else {"cooccurrence": self.cooccurrence.to_json()}
         return {
+            **pairs,
             "period": self.period,
             "mode": "secure-aggregation",
             "leader": self.leader,
@@ -181,6 +278,11 @@ def require_consent(profile: Profile, section: SecureAggregation) -> None:
         )
 
 
+def contribution_kind(task: Task) -> str:
+    """The ledger's and the outbox's kind for a task's contributions."""
+    return SECAGG_PAIRS_KIND if task.kind == COOCCURRENCE else SECAGG_KIND
+
+
 def prepare_contribution(
     profile: Profile,
     catalog: Catalog,
@@ -188,11 +290,13 @@ def prepare_contribution(
     today: dt.date,
     rng: np.random.Generator | None = None,
 ) -> ContributionPreview:
-    """Make this week's contribution (once), charge the budget, queue the exact bytes.
+    """Make this week's contributions (once per task), charge the budget, queue the
+    exact bytes, each with the leader URL of its task.
 
     Raises :class:`ConsentRequiredError` without consent to exactly this
     section, and :class:`BudgetExhaustedError` when the week's budget (in
-    either mode) has no room for the task's ε.
+    either mode) has no room for the ε of the tasks not yet contributed to;
+    then nothing is made.
     """
     require_consent(profile, section)
     period = period_of(today)
@@ -204,13 +308,10 @@ def prepare_contribution(
                 "resume after {ledger_floor}"
             ).format(period=period, ledger_floor=profile.ledger_floor)
         )
-    task = section.task
-    made = next((e for e in profile.ledger if e.period == period and e.kind == SECAGG_KIND), None)
-    if made is not None:
-        queued = [r for r in profile.outbox if r.period == period and r.kind == SECAGG_KIND]
-        data = queued[0].data if queued else b""
-        return _preview(profile, section, period, data, None)
-    if spent(profile, period) + task.epsilon > section.epsilon_per_period + 1e-12:
+    made = {e.kind for e in profile.ledger if e.period == period}
+    todo = [task for task in section.tasks if contribution_kind(task) not in made]
+    cost = sum(task.epsilon for task in todo)
+    if todo and spent(profile, period) + cost > section.epsilon_per_period + 1e-12:
         left = section.epsilon_per_period - spent(profile, period)
         raise BudgetExhaustedError(
             _(
@@ -219,41 +320,78 @@ def prepare_contribution(
             ).format(left=left, epsilon_per_period=section.epsilon_per_period)
         )
     rng = rng or production_rng()
-    entries = task_entries(catalog, section, reportable_rows(profile, catalog, period))
-    chosen = sample_entries(entries, task.max_weight, section.pad_length, rng)
+    rows = reportable_rows(profile, catalog, period) if todo else []
+    chosen: dict[str, list[int]] = {}
+    for task in todo:
+        if task.kind == COOCCURRENCE:
+            positions = top_positions(catalog, task, rows)
+            ones = sample_pairs(
+                positions, len(task.top_items), task.max_weight, section.pad_length, rng
+            )
+        else:
+            entries = task_entries(catalog, section, rows)
+            ones = sample_entries(entries, task.max_weight, section.pad_length, rng)
+        _queue(profile, task, section.leader_url(task), period, today, ones)
+        chosen[task.kind] = ones
+    labels = section.task.labels or catalog.ids
+    items = chosen.get(section.task.kind)
+    pairs = section.cooccurrence
+    return _preview(
+        profile,
+        section,
+        period,
+        None if items is None else tuple(labels[e] for e in items),
+        None
+        if pairs is None or pairs.kind not in chosen
+        else tuple(pair_items(pairs, e) for e in chosen[pairs.kind]),
+    )
+
+
+def _queue(
+    profile: Profile, task: Task, leader: str, period: str, today: dt.date, ones: list[int]
+) -> None:
+    """Shard, seal, ledger and queue one task's contribution."""
     measurement = [False] * task.length
-    for entry in chosen:
+    for entry in ones:
         measurement[entry] = True
     data = make_report(task, period, measurement).encode()
-    profile.ledger.append(
-        LedgerEntry(
-            today,
-            period,
-            SECAGG_KIND,
-            task.epsilon,
-            hashlib.sha256(data).hexdigest(),
-            delta=task.delta,
-        )
-    )
-    profile.outbox.append(PendingReport(period, SECAGG_KIND, data, secrets.token_bytes(16)))
-    labels = task.labels or catalog.ids
-    return _preview(profile, section, period, data, tuple(labels[e] for e in chosen))
+    kind = contribution_kind(task)
+    digest = hashlib.sha256(data).hexdigest()
+    profile.ledger.append(LedgerEntry(today, period, kind, task.epsilon, digest, delta=task.delta))
+    token = secrets.token_bytes(16)
+    profile.outbox.append(PendingReport(period, kind, data, token, destination=leader))
+
+
+def _queued(profile: Profile, period: str, kind: str) -> bytes:
+    """The bytes of the week's contribution of ``kind`` still in the outbox (or none)."""
+    queued = [r for r in profile.outbox if r.period == period and r.kind == kind]
+    return queued[0].data if queued else b""
 
 
 def _preview(
     profile: Profile,
     section: SecureAggregation,
     period: str,
-    data: bytes,
     items: tuple[str, ...] | None,
+    pairs: tuple[tuple[str, str], ...] | None,
 ) -> ContributionPreview:
+    task, cooccurrence = section.task, section.cooccurrence
     return ContributionPreview(
         period,
-        data,
-        section.task.epsilon,
-        section.task.delta,
+        _queued(profile, period, SECAGG_KIND),
+        task.epsilon,
+        task.delta,
         spent(profile, period),
         section.epsilon_per_period,
-        section.leader,
+        section.leader_url(task),
         items,
+        None
+        if cooccurrence is None
+        else PairsPreview(
+            _queued(profile, period, SECAGG_PAIRS_KIND),
+            cooccurrence.epsilon,
+            cooccurrence.delta,
+            section.leader_url(cooccurrence),
+            pairs,
+        ),
     )

@@ -149,6 +149,10 @@ class LedgerEntry:
 #: The kind of a secure-aggregation contribution, in the ledger and the outbox (it goes
 #: to the leader, never to the LDP report service).
 SECAGG_KIND = "secagg"
+#: The kind of a co-occurrence contribution (the second secure-aggregation task).
+SECAGG_PAIRS_KIND = "secagg-pairs"
+#: Every kind that goes to a leader.
+CONTRIBUTION_KINDS = (SECAGG_KIND, SECAGG_PAIRS_KIND)
 
 
 @dataclass(frozen=True)
@@ -163,6 +167,9 @@ class PendingReport:
     kind: str
     data: bytes
     token: bytes
+    #: Where a contribution goes (its task's URL at the leader), fixed when it was made;
+    #: empty for an LDP report, and for a contribution queued by an older release.
+    destination: str = ""
 
 
 @dataclass
@@ -335,7 +342,13 @@ class Profile:
             "consent": _encode_consent(self.consent),
             "ledger": [e.to_json() for e in self.ledger],
             "outbox": [
-                {"period": r.period, "kind": r.kind, "data": r.data.hex(), "token": r.token.hex()}
+                {
+                    "period": r.period,
+                    "kind": r.kind,
+                    "data": r.data.hex(),
+                    "token": r.token.hex(),
+                    **({"destination": r.destination} if r.destination else {}),
+                }
                 for r in self.outbox
             ],
             "ledger_floor": self.ledger_floor,
@@ -443,6 +456,7 @@ def _parse(data: Mapping[str, Any]) -> Profile:
                 str(r["kind"]),
                 bytes.fromhex(r["data"]),
                 bytes.fromhex(r["token"]),
+                str(r.get("destination", "")),
             )
             for r in data.get("outbox", [])
         ],

@@ -27,7 +27,7 @@ import numpy as np
 from discreet.catalog.reader import Catalog
 from discreet.errors import BudgetExhaustedError, ConsentRequiredError
 from discreet.i18n import _
-from discreet.profile.model import SECAGG_KIND, LedgerEntry, PendingReport, Profile
+from discreet.profile.model import CONTRIBUTION_KINDS, LedgerEntry, PendingReport, Profile
 from discreet.protocol.params import KindParams, ReportingParams
 from discreet.protocol.randomness import production_rng
 from discreet.protocol.report import REPORT_BYTES, Report, period_of
@@ -225,7 +225,9 @@ def prepare_reports(
                 "{epsilon_per_period:g} left); reports resume next period"
             ).format(left=left, epsilon_per_period=params.epsilon_per_period)
         )
-    queued = tuple(r for r in profile.outbox if r.period == period and r.kind != SECAGG_KIND)
+    queued = tuple(
+        r for r in profile.outbox if r.period == period and r.kind not in CONTRIBUTION_KINDS
+    )
     return Preview(
         period,
         queued,

@@ -126,11 +126,12 @@ PROFILE_FIELDS: tuple[FieldSpec, ...] = (
         N_(
             "private reports made but not yet sent: the exact bytes (already randomised), "
             "their kind and period, and a random token per report that lets the server "
-            "ignore a retried duplicate; each is sent alone, after a random delay of its own"
+            "ignore a retried duplicate; each is sent alone, after a random delay of its own; a "
+            "secure-aggregation contribution also keeps the address it is to be sent to"
         ),
         N_("so that what is sent is exactly what you could inspect with 'discreet report preview'"),
         N_("until sent"),
-        ("period", "kind", "data", "token"),
+        ("period", "kind", "data", "token", "destination"),
     ),
     FieldSpec(
         "ledger_floor",

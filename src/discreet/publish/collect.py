@@ -6,6 +6,14 @@ leader cannot open the helper's), opens them, adds them up, and writes the
 estimates document that ``publish build --popularity`` reads. Each entry is the
 true count plus both aggregators' discrete Gaussian noise; its ``stderr`` is
 that noise's standard deviation (at most ``sqrt(2·σ²)``).
+
+For a co-occurrence task it writes the co-occurrence aggregate instead
+(:func:`cooccurrence_document`, format ``discreet-cooccurrence`` 1; JSON,
+nothing to unpickle): the task's M top item ids in order, and the noisy count
+of each of their M(M-1)/2 pairs, in the order of
+:func:`discreet.profile.contribution.pair_index` (row by row: (0, 1), (0, 2), …,
+(0, M-1), (1, 2), …), with the number of reports, ε, δ and σ² of each
+aggregator's noise.
 """
 
 from __future__ import annotations
@@ -16,11 +24,14 @@ from typing import Any
 from discreet.errors import AggregatorError, HpkeDecryptError
 from discreet.i18n import _
 from discreet.secagg import hpke
-from discreet.secagg.task import AggregatorSecrets, Task, b64, unb64
+from discreet.secagg.task import COOCCURRENCE, AggregatorSecrets, Task, b64, unb64
 from discreet.secagg.wire import aggregate_share_aad, aggregate_share_info, call
 from discreet.vdaf import VdafDecodeError
 
-__all__ = ["collect", "estimates_document"]
+__all__ = ["COOCCURRENCE_FORMAT", "collect", "cooccurrence_document", "estimates_document"]
+
+#: The format of the co-occurrence aggregate (what the collaborative model reads).
+COOCCURRENCE_FORMAT = "discreet-cooccurrence"
 
 
 def collect(
@@ -69,7 +80,10 @@ def collect(
         v - field.modulus if v > field.modulus // 2 else v
         for v in field.to_ints(vdaf.merge(shares).values)
     ]
-    return estimates_document(task, period, reports, totals, answer.get("rejected", {}))
+    rejected = answer.get("rejected", {})
+    if task.kind == COOCCURRENCE:
+        return cooccurrence_document(task, period, reports, totals, rejected)
+    return estimates_document(task, period, reports, totals, rejected)
 
 
 def estimates_document(
@@ -93,4 +107,30 @@ def estimates_document(
             label: {"estimate": float(total), "stderr": stderr}
             for label, total in zip(labels, totals, strict=True)
         },
+    }
+
+
+def cooccurrence_document(
+    task: Task, period: str, reports: int, totals: list[int], rejected: dict[str, Any]
+) -> dict[str, Any]:
+    """The co-occurrence aggregate: the noisy pair counts over the task's top items."""
+    plan = task.noise_plan()
+    return {
+        "format": COOCCURRENCE_FORMAT,
+        "format_version": 1,
+        "mechanism": "secure-aggregation",
+        "task_id": b64(task.task_id),
+        "period": period,
+        "m": len(task.top_items),
+        "top_items": list(task.top_items),
+        "pair_order": "row by row: (0, 1), (0, 2), ..., (0, m-1), (1, 2), ...",
+        "max_weight": task.max_weight,
+        "reports": reports,
+        "rejected": rejected,
+        "epsilon": plan.epsilon,
+        "delta": plan.delta,
+        "sigma_sq_per_aggregator": plan.sigma_sq,
+        "stderr": math.sqrt(plan.release_variance),
+        "privacy": plan.to_json(),
+        "pair_counts": totals,
     }

@@ -156,6 +156,7 @@ def publish_catalog(
     if secure_aggregation is not None:
         try:
             secure_aggregation.check_fits([item.id for item in items])
+            secure_aggregation.check_top_items([item.id for item in items])
         except ValueError as exc:
             raise InputError(
                 _("the secure-aggregation task does not fit this catalog ({exc})").format(exc=exc)

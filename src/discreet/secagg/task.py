@@ -35,11 +35,15 @@ from discreet.secagg.accounting import NoisePlan, calibrate
 from discreet.vdaf import Prio3MultihotCountVec, VdafParameterError
 
 __all__ = [
+    "COOCCURRENCE",
+    "KINDS",
+    "POPULARITY",
     "AggregatorSecrets",
     "Task",
     "TaskFiles",
     "b64",
     "create_task",
+    "pair_count",
     "read_secrets",
     "unb64",
 ]
@@ -69,6 +73,17 @@ def unb64(text: object, size: int | None = None) -> bytes:
 #: The reports a week takes at most unless the task says otherwise: a bound on what the
 #: leader stores (a 50,000-entry report is ~1 MB until it is aggregated).
 DEFAULT_MAX_UPLOADS = 1_000_000
+#: What a task counts: item popularity (a multihot vector over items) or co-occurrence
+#: (a multihot vector over the pairs of the top-M items its ``top_items`` names, numbered
+#: by :func:`discreet.profile.contribution.pair_index`).
+POPULARITY, COOCCURRENCE = "popularity", "cooccurrence"
+KINDS = (POPULARITY, COOCCURRENCE)
+
+
+def pair_count(m: int) -> int:
+    """The entries of a co-occurrence vector over ``m`` items: m(m-1)/2."""
+    return m * (m - 1) // 2
+
 
 #: The largest δ a task may state: past it, (ε, δ)-DP says little (a device refuses more).
 MAX_DELTA = 1e-6
@@ -90,6 +105,11 @@ class Task:
     collector_config: hpke.HpkeConfig
     labels: tuple[str, ...] = ()
     max_uploads: int = DEFAULT_MAX_UPLOADS
+    kind: str = POPULARITY
+    #: A co-occurrence task's top-M item ids, in order (entry ``pair_index(i, j, M)``
+    #: counts the pair ``{top_items[i], top_items[j]}``); fixed for the task's life, so
+    #: that every report of a batch counts pairs of the same items.
+    top_items: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if len(self.task_id) != TASK_ID_SIZE:
@@ -112,6 +132,7 @@ class Task:
                     length=self.length, n_labels=len(self.labels)
                 )
             )
+        self._check_kind()
         try:
             self.vdaf()
             self.noise_plan()
@@ -119,6 +140,27 @@ class Task:
             raise TaskInvalidError(
                 _("the task's parameters are impossible: {exc}").format(exc=exc)
             ) from None
+
+    def _check_kind(self) -> None:
+        if self.kind not in KINDS:
+            raise TaskInvalidError(
+                _("a task's kind is one of {kinds}").format(kinds=", ".join(KINDS))
+            )
+        if self.kind == POPULARITY:
+            if self.top_items:
+                raise TaskInvalidError(_("a popularity task names no top_items"))
+            return
+        m = len(self.top_items)
+        if self.labels or m < 2 or len(set(self.top_items)) != m:
+            raise TaskInvalidError(
+                _("a co-occurrence task names at least 2 distinct top_items and no labels")
+            )
+        if self.length != pair_count(m):
+            raise TaskInvalidError(
+                _("a co-occurrence task over {m} items has {count} entries, not {length}").format(
+                    m=m, count=pair_count(m), length=self.length
+                )
+            )
 
     def vdaf(self) -> Prio3MultihotCountVec:
         """The task's Prio3 (two aggregators): a multihot vector with at most K ones."""
@@ -159,7 +201,13 @@ class Task:
             "batch": {
                 "period": "iso-week",
                 "min_batch_size": self.min_batch_size,
-                "max_uploads": self.max_uploads,
+                # Written only when set, so that a task's JSON (and consent to it) is
+                # the first release's unless the publisher changes the cap.
+                **(
+                    {"max_uploads": self.max_uploads}
+                    if self.max_uploads != DEFAULT_MAX_UPLOADS
+                    else {}
+                ),
             },
             "privacy": {"epsilon": self.epsilon, "delta": self.delta},
             "hpke": {
@@ -168,6 +216,12 @@ class Task:
                 COLLECTOR: self.collector_config.to_text(),
             },
             "labels": list(self.labels),
+            # A popularity task's JSON is the first release's, so that consents to it hold.
+            **(
+                {"kind": self.kind, "top_items": list(self.top_items)}
+                if self.kind != POPULARITY
+                else {}
+            ),
         }
 
     @classmethod
@@ -179,9 +233,10 @@ class Task:
             vdaf = data["vdaf"]
             if vdaf["type"] != "Prio3MultihotCountVec":
                 raise TaskInvalidError(_("this build runs Prio3MultihotCountVec tasks only"))
-            labels = data.get("labels", [])
-            if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
-                raise TaskInvalidError(_("labels is a list of strings"))
+            labels, top = data.get("labels", []), data.get("top_items", [])
+            for name, names in (("labels", labels), ("top_items", top)):
+                if not isinstance(names, list) or not all(isinstance(x, str) for x in names):
+                    raise TaskInvalidError(_("{name} is a list of strings").format(name=name))
             return cls(
                 task_id=unb64(data["task_id"], TASK_ID_SIZE),
                 length=_int(vdaf["length"]),
@@ -195,6 +250,8 @@ class Task:
                 collector_config=hpke.HpkeConfig.from_text(data["hpke"][COLLECTOR]),
                 labels=tuple(labels),
                 max_uploads=_int(data["batch"].get("max_uploads", DEFAULT_MAX_UPLOADS)),
+                kind=data.get("kind", POPULARITY),
+                top_items=tuple(top),
             )
         except (KeyError, TypeError, ValueError, HpkeConfigError) as exc:
             raise TaskInvalidError(
@@ -309,15 +366,21 @@ def create_task(
     labels: tuple[str, ...] = (),
     chunk_length: int | None = None,
     max_uploads: int = DEFAULT_MAX_UPLOADS,
+    top_items: tuple[str, ...] = (),
 ) -> TaskFiles:
     """A new task in ``folder`` (which must not hold one): ``task.json``, three HPKE key
-    files and three secrets files, every private one 0600, all from the OS CSPRNG."""
+    files and three secrets files, every private one 0600, all from the OS CSPRNG.
+
+    With ``top_items`` (M item ids) it is a co-occurrence task of M(M-1)/2 entries, and
+    ``length`` is ignored."""
     folder = Path(folder)
     if (folder / "task.json").exists():
         raise TaskInvalidError(
             _("{folder} already holds a task; choose another folder").format(folder=folder)
         )
     folder.mkdir(parents=True, exist_ok=True)
+    if top_items:
+        length = pair_count(len(top_items))
     chunk = chunk_length or max(1, round((length + max_weight.bit_length()) ** 0.5))
     pairs = {role: hpke.generate_keypair(i) for i, role in enumerate((LEADER, HELPER, COLLECTOR))}
     task = Task(
@@ -333,6 +396,8 @@ def create_task(
         collector_config=pairs[COLLECTOR].config,
         labels=labels,
         max_uploads=max_uploads,
+        kind=COOCCURRENCE if top_items else POPULARITY,
+        top_items=top_items,
     )
     verify_key = secrets.token_bytes(VERIFY_KEY_SIZE)
     aggregator_token, collector_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)

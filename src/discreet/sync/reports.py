@@ -58,7 +58,7 @@ import numpy as np
 
 from discreet.errors import SourceUnavailableError
 from discreet.i18n import _
-from discreet.profile.model import SECAGG_KIND, PendingReport, Profile
+from discreet.profile.model import CONTRIBUTION_KINDS, PendingReport, Profile
 from discreet.protocol.randomness import production_rng
 from discreet.protocol.wire import encode_batch
 from discreet.sync.http import (
@@ -129,11 +129,12 @@ def send_reports(
     each report gets a new connection pool, closed after its exchange.
     Secure-aggregation contributions stay queued for :func:`send_contributions`.
     """
+    endpoint = _endpoint(url, "/v1/reports")
     destination = _Destination(
         _("the report service"),
-        _endpoint(url, "/v1/reports"),
+        lambda report: endpoint,
         "POST",
-        lambda report: report.kind != SECAGG_KIND,
+        lambda report: report.kind not in CONTRIBUTION_KINDS,
         lambda report: encode_batch([(report.token, report.data)]),
         "application/json",
         _ldp_verdict,
@@ -164,12 +165,16 @@ def send_contributions(
     it already holds this report id (an earlier answer was lost): sent, once;
     400, 413, 422 or another 409 (the week's release has started): refused,
     dropped with the leader's reason. Anything else keeps it queued.
+    Each contribution goes to the destination stored with it when it was made (its
+    task's URL at the leader), even if the catalog now names another; ``leader_url``
+    is for those queued by an older release, which stored none.
     """
+    _endpoint(leader_url, "")  # refuse a bad fallback before anything is sent
     destination = _Destination(
         _("the leader"),
-        _endpoint(leader_url, "/v1/secagg/reports"),
+        lambda report: _endpoint(report.destination or leader_url, "/v1/secagg/reports"),
         "PUT",
-        lambda report: report.kind == SECAGG_KIND,
+        lambda report: report.kind in CONTRIBUTION_KINDS,
         lambda report: report.data,
         "application/octet-stream",
         _leader_verdict,
@@ -195,7 +200,8 @@ class _Destination:
     """Where one kind of queued report goes, and how an answer is read."""
 
     name: str
-    endpoint: str
+    #: The URL a report goes to.
+    endpoint: Callable[[PendingReport], str]
     method: str
     takes: Callable[[PendingReport], bool]
     body: Callable[[PendingReport], bytes]
@@ -270,7 +276,7 @@ def _send_each(
         with guard:
             verdict = destination.verdict(reply)
             if verdict is None:
-                raise SourceUnavailableError(_not_a_verdict(destination, reply))
+                raise SourceUnavailableError(_not_a_verdict(destination, report, reply))
             _settle(current(), report, verdict.status, verdict.reason)
             settled()
         if verdict.status == "rejected":
@@ -303,7 +309,7 @@ def _post(
     try:
         return client.request(
             destination.method,
-            destination.endpoint,
+            destination.endpoint(report),
             body=destination.body(report),
             headers={"Content-Type": destination.content_type, "Connection": "close"},
         )
@@ -318,7 +324,7 @@ def _post(
             own.close()
 
 
-def _not_a_verdict(destination: _Destination, reply: Reply) -> str:
+def _not_a_verdict(destination: _Destination, report: PendingReport, reply: Reply) -> str:
     """Why an answer says nothing about the reports, in one line that names the cause."""
     status = reply.status
     if reply.oversized:
@@ -336,7 +342,9 @@ def _not_a_verdict(destination: _Destination, reply: Reply) -> str:
     return _(
         "{name} gave an unexpected answer (HTTP {status} from {endpoint}: {cause}); "
         "the reports stay queued for next time"
-    ).format(name=destination.name, status=status, endpoint=destination.endpoint, cause=cause)
+    ).format(
+        name=destination.name, status=status, endpoint=destination.endpoint(report), cause=cause
+    )
 
 
 def _json_object(body: bytes) -> dict[str, Any] | None:

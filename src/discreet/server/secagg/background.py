@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
@@ -22,23 +23,35 @@ _START_SECONDS = 60.0
 
 
 class AggregatorProcess:
-    """``discreet serve --role ROLE --port 0`` with the task's files, its own database,
-    and its error output in ``log``; the URL is known once the process is entered.
+    """``discreet serve --role ROLE --port 0`` with the task's files (or several tasks'
+    folders), its own database, and its error output in ``log``; the URL is known once
+    the process is entered.
 
     >>> with AggregatorProcess("helper", files, db, log) as helper:  # doctest: +SKIP
     ...     print(helper.url)
     """
 
     def __init__(
-        self, role: str, files: TaskFiles, db: Path, log: Path, *, helper_url: str | None = None
+        self,
+        role: str,
+        files: TaskFiles | Sequence[TaskFiles],
+        db: Path,
+        log: Path,
+        *,
+        helper_url: str | None = None,
     ) -> None:
         self.role = role
         self.url = ""
         self._args = [
             sys.executable, "-m", "discreet", "serve", "--port", "0", "--role", role,
-            "--task", str(files.task), "--key", str(files.keys[role]),
-            "--secrets", str(files.secrets[role]), "--db", str(db),
+            "--db", str(db),
         ]  # fmt: skip
+        if isinstance(files, TaskFiles):
+            self._args += ["--task", str(files.task), "--key", str(files.keys[role])]
+            self._args += ["--secrets", str(files.secrets[role])]
+        else:  # several tasks, each from its folder
+            for task in files:
+                self._args += ["--task", str(task.task.parent)]
         if role == LEADER and helper_url is not None:
             self._args += ["--helper", helper_url]
         self._log = log
