@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
+from discreet.cluster import open_client, require_dask_extra
 from discreet.errors import RepositoryError, SecureAggregationError
 from discreet.secagg import hpke
 from discreet.secagg.task import Task, read_secrets
@@ -38,6 +39,7 @@ def serve_aggregator(
     header_timeout: float = HEADER_TIMEOUT,
     max_connections: int = MAX_CONNECTIONS,
     ready: Callable[[str], None] = _announce,
+    dask: str | None = None,
 ) -> None:
     """Run the leader or the helper until SIGINT/SIGTERM.
 
@@ -46,6 +48,8 @@ def serve_aggregator(
     default ``listening on http://HOST:PORT`` is printed, with the port bound).
     Slow clients are held off as by the catalog service (``header_timeout``,
     ``max_connections``: see :func:`discreet.server.run.guarded_config`).
+    With ``dask`` (``local`` or a scheduler's address) the reports are prepared as
+    Dask tasks (see :mod:`discreet.secagg.partitions`).
     """
     require_server_extra()
     from discreet.server.secagg.helper import create_helper_app
@@ -65,13 +69,17 @@ def serve_aggregator(
         )
     secrets = read_secrets(secrets_path)
     require_database_folder(db_path)
+    if dask is not None:
+        require_dask_extra()
     listener = bind_listener(host, port)
     store = AggregatorStore(db_path, task)
+    stack = contextlib.ExitStack()
     try:
+        cluster = stack.enter_context(open_client(dask)) if dask is not None else None
         app = (
-            create_leader_app(task, keypair, secrets, store, helper_url)
+            create_leader_app(task, keypair, secrets, store, helper_url, cluster)
             if helper_url is not None and role == "leader"
-            else create_helper_app(task, keypair, secrets, store)
+            else create_helper_app(task, keypair, secrets, store, cluster)
         )
         server = _listening_server(
             guarded_config(app, header_timeout, max_connections),
@@ -82,5 +90,6 @@ def serve_aggregator(
         if not server.started:
             raise RepositoryError(f"the {role} did not start; see the error above")
     finally:
+        stack.close()
         listener.close()
         store.close()
