@@ -245,6 +245,7 @@ def projection(build: dict[str, float], prepare: dict[str, float]) -> list[dict[
                 "cpu_hours": cpu / 3600,
                 "cores_in_a_week": math.ceil(cpu / WEEK_S),
                 "cores_in_a_day": math.ceil(cpu / 86_400),
+                "cores_in_an_hour": math.ceil(cpu / 3600),
             }
         )
     rows.append(
@@ -261,7 +262,7 @@ def projection(build: dict[str, float], prepare: dict[str, float]) -> list[dict[
 
 def main(quick: bool = False) -> str:
     speed_items = 50_000 if quick else 200_000
-    length, count = (1_000, 16) if quick else (10_000, 48)
+    length, count = (1_000, 16) if quick else (50_000, 32)
     speed = [run_case("bench_dask", ["build", str(speed_items), str(w)]) for w in (0, 1, 2)]
     prep = [run_case("bench_dask", ["prepare", str(length), str(count), str(w)]) for w in (0, 1, 2)]
     for rows, key in ((speed, "build_s"), (prep, "seconds")):

@@ -2,15 +2,17 @@
 of two workers give what the same work gives without Dask.
 
 The cluster's workers are threads of this process (``processes=False``): two
-worker processes take seconds to start and to import discreet, and the tasks
-are the same functions either way (``bench_dask`` measures process workers).
+worker processes take tens of seconds to start and to import discreet on a
+loaded machine, and the tasks are the same functions either way
+(``bench_dask`` runs process workers). Its scheduler listens on loopback TCP,
+so the CLI's ``--dask tcp://...`` joins it as it would a remote cluster.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import secrets
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,10 +26,12 @@ from discreet.catalog.embedding import EmbeddingParams
 from discreet.catalog.embedding_dask import OnCluster
 from discreet.catalog.items import Item
 from discreet.catalog.taxonomy import Taxonomy
+from discreet.cli import main
 from discreet.cluster import open_client
-from discreet.errors import MissingDependencyError
+from discreet.errors import ClusterUnavailableError, MissingDependencyError
 from discreet.protocol.params import ReportingParams
 from discreet.protocol.report import Report
+from discreet.publish.repository import PublisherRepository
 from discreet.secagg import hpke
 from discreet.secagg.partitions import Preparation
 from discreet.secagg.prepare import PrepInput
@@ -35,6 +39,7 @@ from discreet.secagg.task import HELPER, LEADER, Task, create_task, read_secrets
 from discreet.secagg.upload import UploadReport, make_report
 from discreet.server.sketch_merge import merge_sketches
 from discreet.server.storage import ReportStore
+from tests.server_support import refused_port
 
 BUILT = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
 PERIOD = "2026-W10"
@@ -42,7 +47,13 @@ PERIOD = "2026-W10"
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[Any]:
-    with open_client("local", workers=2, processes=False) as c:
+    """A client of a LocalCluster of two thread workers, its scheduler on loopback TCP."""
+    from distributed import Client, LocalCluster
+
+    cluster = LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, protocol="tcp", dashboard_address=None
+    )
+    with cluster, Client(cluster) as c:
         assert len(c.nthreads()) == 2
         yield c
 
@@ -216,18 +227,40 @@ def test_dask_without_the_extra_says_what_to_install(
         open_client("local").__enter__()
 
 
-def test_publish_estimates_merges_several_databases(tmp_path: Path) -> None:
+def test_an_unreachable_scheduler_is_a_clear_error() -> None:
+    with refused_port() as port, pytest.raises(ClusterUnavailableError, match="cannot be used"):
+        open_client(f"tcp://127.0.0.1:{port}", timeout=1).__enter__()
+
+
+def test_publish_estimates_merges_several_databases(
+    client: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     reporting = ReportingParams.default_for(["c0", "c1"], item_count=50)
     paths = _ldp_stores(tmp_path, reporting)
-    command = [
-        sys.executable, "-m", "discreet", "publish", "estimates", "--period", PERIOD,
-        "--min-reports", "10", "--json",
-    ]  # fmt: skip
-    one = subprocess.run([*command, "--db", str(paths[0])], capture_output=True, text=True)
-    every = subprocess.run(
-        [*command, *(a for p in paths for a in ("--db", str(p)))], capture_output=True, text=True
-    )
-    assert one.returncode == 0, one.stderr
-    assert every.returncode == 0, every.stderr
-    assert '"reports": 200' in one.stdout
-    assert '"reports": 750' in every.stdout
+    command = ["publish", "estimates", "--period", PERIOD, "--min-reports", "10", "--json"]
+    reports = []
+    for options in (
+        ["--db", str(paths[0])],
+        [a for p in paths for a in ("--db", str(p))],
+        [*(a for p in paths for a in ("--db", str(p))), "--dask", client.scheduler.address],
+    ):
+        assert main([*command, *options]) == 0
+        reports.append(json.loads(capsys.readouterr().out)["reports"])
+    assert reports == [200, 750, 750]
+
+
+def test_publish_build_on_a_running_scheduler_publishes_the_same_catalog(
+    client: Any, capsys: pytest.CaptureFixture[str], inputs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    embeddings = []
+    for options in ((), ("--dask", client.scheduler.address)):
+        repo = tmp_path / f"repo{len(options)}"
+        assert main(["publish", "init", str(repo)]) == 0
+        capsys.readouterr()
+        argv = ["publish", "build", str(inputs[0]), "--taxonomy", str(inputs[1])]
+        assert main([*argv, "--repo", str(repo), "--json", *options]) == 0
+        assert json.loads(capsys.readouterr().out)["items"] == 8
+        published = PublisherRepository.open(repo)
+        target = published.current_targets()["catalog/embeddings.npy"]
+        embeddings.append(published.target_path(target).read_bytes())
+    assert embeddings[0] == embeddings[1]

@@ -59,13 +59,18 @@ def require_dask_extra() -> None:
 
 @contextlib.contextmanager
 def open_client(
-    address: str, *, workers: int | None = None, processes: bool = True
+    address: str,
+    *,
+    workers: int | None = None,
+    processes: bool = True,
+    timeout: float = CONNECT_TIMEOUT,
 ) -> Iterator[Any]:
     """A ``distributed.Client`` on ``address`` (:data:`LOCAL` or a scheduler's address).
 
     A local cluster has ``workers`` single-threaded workers (default: one per
     core), processes unless ``processes`` is false, and is shut down on exit;
-    a remote scheduler is only disconnected from.
+    a remote scheduler is only disconnected from. Raise
+    :class:`ClusterUnavailableError` if it cannot be reached in ``timeout`` seconds.
     """
     require_dask_extra()
     distributed: Any = importlib.import_module("distributed")  # untyped: used as Any
@@ -80,10 +85,10 @@ def open_client(
                 dashboard_address=None,
                 silence_logs=50,  # logging.CRITICAL: the CLI's output stays its own
             )
-            client = Client(cluster, timeout=CONNECT_TIMEOUT)
+            client = Client(cluster, timeout=timeout)
         else:
             cluster = None
-            client = Client(address, timeout=CONNECT_TIMEOUT)
+            client = Client(address, timeout=timeout)
     except (OSError, TimeoutError, ValueError) as exc:
         raise ClusterUnavailableError(
             _(

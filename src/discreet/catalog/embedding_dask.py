@@ -1,7 +1,7 @@
 """The embedding pipeline out of core, as Dask tasks over partitions of items.
 
 The same pipeline as :func:`~discreet.catalog.embedding.fit_embeddings`,
-computed partition by partition (:attr:`OnCluster.partition_rows` items each):
+computed partition by partition (:meth:`OnCluster.bounds`):
 
 1. each partition's text is hashed on a worker, which keeps the counts, and
    sends back its document frequencies, which add up to the corpus's: the IDF
@@ -57,13 +57,23 @@ class OnCluster:
     """Where and how a build runs on Dask: a ``distributed.Client`` and the partitioning."""
 
     client: Any
-    partition_rows: int = 100_000
+    #: Items per partition; ``None``: four partitions per worker thread, between
+    #: 1,000 and 100,000 items each.
+    partition_rows: int | None = None
     #: The SVD is fitted on every row up to this many items, on a seeded sample beyond.
     sample_rows: int = 250_000
 
     def __post_init__(self) -> None:
-        if self.partition_rows < 1 or self.sample_rows < 1:
+        if (self.partition_rows is not None and self.partition_rows < 1) or self.sample_rows < 1:
             raise ValueError("partition_rows and sample_rows must be positive")
+
+    def bounds(self, n_items: int) -> list[tuple[int, int]]:
+        """The ``(start, stop)`` rows of each partition of ``n_items`` items."""
+        rows = self.partition_rows
+        if rows is None:
+            threads = max(1, sum(self.client.nthreads().values()))
+            rows = min(100_000, max(1_000, -(-n_items // (4 * threads))))
+        return [(start, min(start + rows, n_items)) for start in range(0, n_items, rows)]
 
 
 def write_embeddings(folder: Path, vectors: np.ndarray[Any, Any]) -> None:
@@ -78,7 +88,11 @@ class _EmbeddingFiles:
 
     def __init__(self, folder: Path, shape: tuple[int, ...], dtype: np.dtype[Any]) -> None:
         rows = shape[0]
-        layouts = ((shape, dtype), (shape, np.dtype(np.int8)), ((rows,), np.dtype(np.float32)))
+        layouts: tuple[tuple[tuple[int, ...], np.dtype[Any]], ...] = (
+            (shape, dtype),
+            (shape, np.dtype(np.int8)),
+            ((rows,), np.dtype(np.float32)),
+        )
         self._paths = [folder / name for name in EMBEDDING_FILES]
         self._files = []
         for path, (file_shape, file_dtype) in zip(self._paths, layouts, strict=True):
@@ -136,16 +150,17 @@ def fit_embeddings_on_cluster(
     union, rare = steps[0][1], steps[1][1]
     branches: list[Pipeline] = [pipeline for _, pipeline in union.transformer_list]
     hashers = [branch.named_steps["hash"] for branch in branches]
-    bounds = [
-        (start, min(start + cluster.partition_rows, n_items))
-        for start in range(0, n_items, cluster.partition_rows)
-    ]
-    counts = [
-        client.submit(_count_partition, hashers, documents(start, stop), pure=False)
-        for start, stop in bounds
-    ]
-    frequencies = client.gather([client.submit(_document_frequencies, c) for c in counts])
-    per_branch = [sum(f[i] for f in frequencies) for i in range(len(branches))]
+    bounds = cluster.bounds(n_items)
+    # At most two partitions' text per worker in flight: the client never holds all of it.
+    in_flight = 2 * max(1, len(client.nthreads()))
+    counts: list[Any] = []
+    frequencies: list[Any] = []
+    for start, stop in bounds:
+        if len(frequencies) >= in_flight:
+            frequencies[-in_flight].result()
+        counts.append(client.submit(_count_partition, hashers, documents(start, stop), pure=False))
+        frequencies.append(client.submit(_document_frequencies, counts[-1]))
+    per_branch: list[np.ndarray[Any, Any]] = client.submit(_added, *frequencies).result()
     for branch, df, hasher in zip(branches, per_branch, hashers, strict=True):
         _set_idf(branch.named_steps["idf"], df, n_items, hasher.dtype)
     rare.columns_ = np.flatnonzero(np.concatenate(per_branch) >= rare.min_df)
@@ -205,6 +220,11 @@ def _count_partition(hashers: Sequence[HashingVectorizer], documents: list[str])
 def _document_frequencies(counts: Sequence[Any]) -> list[np.ndarray[Any, Any]]:
     """How many of a partition's documents use each column, per analyzer."""
     return [np.bincount(c.indices, minlength=c.shape[1]).astype(np.int64) for c in counts]
+
+
+def _added(*parts: list[np.ndarray[Any, Any]]) -> list[np.ndarray[Any, Any]]:
+    """The partitions' document frequencies added up, per analyzer."""
+    return [np.sum([part[i] for part in parts], axis=0) for i in range(len(parts[0]))]
 
 
 def _features_partition(
