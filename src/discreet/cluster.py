@@ -82,7 +82,7 @@ def open_client(
                 n_workers=workers,
                 threads_per_worker=1,
                 processes=processes,
-                dashboard_address=None,
+                dashboard_address=":0",  # a free port: never in use by another cluster
                 silence_logs=50,  # logging.CRITICAL: the CLI's output stays its own
             )
             client = Client(cluster, timeout=timeout)
