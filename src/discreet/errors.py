@@ -6,6 +6,7 @@ The tree::
     ├── UnsupportedFormatError        a file or record is newer than this code
     ├── InsufficientSpaceError        the disk is full; nothing was half-written
     ├── MissingDependencyError        an optional extra is not installed
+    ├── ClusterUnavailableError       the Dask cluster cannot be started or reached
     ├── ServiceAddressError           the service cannot listen on that host and port
     ├── InputError                    the publisher's input files are wrong
     │   ├── ItemsInvalidError         items CSV/JSONL (names file, line, field)
@@ -92,6 +93,7 @@ __all__ = [
     "CatalogRollbackError",
     "CatalogSignatureError",
     "CatalogTamperedError",
+    "ClusterUnavailableError",
     "ConsentRequiredError",
     "ContributionInvalidError",
     "CorruptSettingsError",
@@ -152,6 +154,10 @@ class InsufficientSpaceError(DiscreetError):
 
 class MissingDependencyError(DiscreetError):
     """A feature needs an optional extra that is not installed; the message says which."""
+
+
+class ClusterUnavailableError(DiscreetError):
+    """``--dask`` names a scheduler that cannot be reached, or a local cluster failed to start."""
 
 
 class ServiceAddressError(DiscreetError):

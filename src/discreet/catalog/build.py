@@ -25,10 +25,14 @@ from discreet.catalog.embedding import (
     fit_embeddings,
     item_document,
 )
+from discreet.catalog.embedding_dask import (
+    OnCluster,
+    fit_embeddings_on_cluster,
+    write_embeddings,
+)
 from discreet.catalog.items import Item
-from discreet.catalog.manifest import QUANTISED_FILES, Manifest, Notice
+from discreet.catalog.manifest import Manifest, Notice
 from discreet.catalog.popularity import prior_from_estimates, uniform_prior
-from discreet.catalog.quantise import quantise
 from discreet.catalog.taxonomy import Taxonomy
 from discreet.protocol.params import ReportingParams
 from discreet.secagg.mode import SecureAggregation
@@ -77,18 +81,28 @@ def build_catalog_files(
     secure_aggregation: SecureAggregation | None = None,
     model_folder: Path | None = None,
     progress: Progress = no_progress,
+    cluster: OnCluster | None = None,
 ) -> BuildResult:
     """Embed ``items`` and write the catalog files of ``version`` into ``folder``.
 
     ``estimates`` (item id to estimated count) become the popularity prior;
     without them the prior is uniform. When ``model_folder`` is given, the
-    fitted pipeline and its model card are written there.
+    fitted pipeline and its model card are written there. With ``cluster`` the
+    embedding runs on Dask, partition by partition (see
+    :mod:`discreet.catalog.embedding_dask`).
     """
     params = params or EmbeddingParams()
     folder.mkdir(parents=True, exist_ok=True)
     progress(1, _STAGES, f"embedding {len(items)} items")
-    documents = [item_document(item, taxonomy) for item in items]
-    fitted = fit_embeddings(documents, params)
+    if cluster is None:
+        fitted = fit_embeddings([item_document(item, taxonomy) for item in items], params)
+        write_embeddings(folder, fitted.vectors)
+    else:
+
+        def documents(start: int, stop: int) -> list[str]:
+            return [item_document(item, taxonomy) for item in items[start:stop]]
+
+        fitted = fit_embeddings_on_cluster(documents, len(items), params, cluster, folder)
     progress(2, _STAGES, "computing popularity priors")
     if estimates:
         prior, unknown = prior_from_estimates([i.id for i in items], estimates)
@@ -112,10 +126,6 @@ def build_catalog_files(
     )
     progress(3, _STAGES, "writing catalog files")
     atomic_write_bytes(folder / "items.jsonl", items_jsonl(items))
-    atomic_write_bytes(folder / "embeddings.npy", npy_bytes(fitted.vectors))
-    codes, scales = quantise(fitted.vectors)
-    atomic_write_bytes(folder / QUANTISED_FILES[0], npy_bytes(codes))
-    atomic_write_bytes(folder / QUANTISED_FILES[1], npy_bytes(scales))
     atomic_write_bytes(folder / "popularity.npy", npy_bytes(prior))
     atomic_write_bytes(folder / "taxonomy.json", canonical_json(taxonomy.to_json()))
     atomic_write_bytes(folder / "manifest.json", canonical_json(manifest.to_json()))

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 from pathlib import Path
 from typing import Any
 
 from discreet.cli._command import UsageError, add_command
 from discreet.cli._output import StageProgress, emit
+from discreet.cluster import add_dask_option
 from discreet.errors import InputError
 from discreet.i18n import _
 from discreet.protocol.params import ReportingPolicy
@@ -90,23 +92,31 @@ def cmd_build(args: argparse.Namespace) -> int:
         raise InputError(f"{exc}; adjust the reporting options") from None
     secure_aggregation = _secure_aggregation(args)
     progress = StageProgress()
-    try:
-        result = publish_catalog(
-            repo,
-            args.items,
-            args.taxonomy,
-            name=args.name,
-            popularity_path=args.popularity,
-            notices_path=args.notices,
-            reports_url=args.reports_url,
-            params=EmbeddingParams(dim=args.dim, vectorizer=args.vectorizer, seed=args.seed),
-            reporting=None if args.no_reporting else policy,
-            secure_aggregation=secure_aggregation,
-            expiries=expiries_from(args),
-            progress=progress,
-        )
-    finally:
-        progress.done()
+    with contextlib.ExitStack() as stack:
+        cluster = None
+        if args.dask is not None:
+            from discreet.catalog.embedding_dask import OnCluster
+            from discreet.cluster import open_client
+
+            cluster = OnCluster(stack.enter_context(open_client(args.dask)))
+        try:
+            result = publish_catalog(
+                repo,
+                args.items,
+                args.taxonomy,
+                name=args.name,
+                popularity_path=args.popularity,
+                notices_path=args.notices,
+                reports_url=args.reports_url,
+                params=EmbeddingParams(dim=args.dim, vectorizer=args.vectorizer, seed=args.seed),
+                reporting=None if args.no_reporting else policy,
+                secure_aggregation=secure_aggregation,
+                expiries=expiries_from(args),
+                progress=progress,
+                cluster=cluster,
+            )
+        finally:
+            progress.done()
     m = result.manifest
     lines = [
         f"published catalog '{m.name}' v{m.version}: {m.item_count} items, {m.dim} dims, "
@@ -278,6 +288,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> Any:
     )
     p.add_argument("--leader", metavar="URL", help="with --secagg-task: the leader's endpoint")
     p.add_argument("--helper", metavar="URL", help="with --secagg-task: the helper's endpoint")
+    add_dask_option(p, _("embed the items on Dask, partition by partition"))
     add_expiry_options(p)
 
     p = add_command(

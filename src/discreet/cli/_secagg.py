@@ -10,6 +10,7 @@ from discreet._fs import atomic_write_bytes, canonical_json
 from discreet.catalog.popularity import load_estimates
 from discreet.cli._command import UsageError, add_command, positive_float, positive_int
 from discreet.cli._output import emit, emit_estimates
+from discreet.cluster import add_dask_option
 from discreet.errors import InputError
 from discreet.i18n import _
 from discreet.publish.collect import collect
@@ -53,6 +54,7 @@ def add_role_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--key", metavar="KEY", help="an aggregator's HPKE key file")
     p.add_argument("--secrets", metavar="FILE", help="an aggregator's secrets file")
     p.add_argument("--helper", metavar="URL", help="the leader: the helper's URL")
+    add_dask_option(p, _("the leader or the helper: prepare the reports on Dask"))
 
 
 def serve_role(args: argparse.Namespace) -> int:
@@ -73,6 +75,7 @@ def serve_role(args: argparse.Namespace) -> int:
         port=args.port,
         header_timeout=args.header_timeout,
         max_connections=args.max_connections,
+        dask=args.dask,
     )
     return 0
 

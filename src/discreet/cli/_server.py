@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
+from pathlib import Path
 from typing import Any
 
 from discreet.cli import _secagg
@@ -15,6 +18,7 @@ from discreet.cli._command import (
 )
 from discreet.cli._output import emit_estimates
 from discreet.cli._publish import add_expiry_options, expiries_from
+from discreet.cluster import add_dask_option, open_client
 from discreet.i18n import _
 from discreet.protocol.report import period_code
 from discreet.protocol.wire import Limits
@@ -27,6 +31,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Run the HTTP service (or, with ``--role``, a secure-aggregation aggregator)."""
     if args.role != "catalog":
         return _secagg.serve_role(args)
+    if args.dask is not None:
+        raise UsageError(_("--dask is for the aggregators: add --role leader or --role helper"))
     if args.repo is None:
         raise UsageError("serve needs --repo REPO (or --role leader|helper)")
 
@@ -65,15 +71,23 @@ def _period(value: str) -> str:
 
 def cmd_estimates(args: argparse.Namespace) -> int:
     """Estimates from the reports received, as JSON for 'publish build --popularity'."""
-    store = ReportStore(args.db, create=False)  # a mistyped path is not a new, empty database
+    first, *others = args.db
+    for path in others:  # a mistyped path is not a new, empty database
+        if not Path(path).is_file():
+            raise FileNotFoundError(errno.ENOENT, "no report database there", path)
+    store = ReportStore(first, create=False)
     try:
-        estimates = store.estimates(
-            args.period,
-            args.kind,
-            args.catalog,
-            min_reports=args.min_reports,
-            central_noise=args.central_noise,
-        )
+        with contextlib.ExitStack() as stack:
+            client = stack.enter_context(open_client(args.dask)) if args.dask else None
+            estimates = store.estimates(
+                args.period,
+                args.kind,
+                args.catalog,
+                min_reports=args.min_reports,
+                central_noise=args.central_noise,
+                merged=others,
+                client=client,
+            )
         ids = store.item_ids(estimates.catalog_version)
         document: dict[str, Any] = estimates.document(
             labels_for(args.kind, store.catalogs[estimates.catalog_version], ids)
@@ -176,11 +190,21 @@ def register(sub: Any, publish_commands: Any, common: argparse.ArgumentParser) -
         "--out popularity.json",
         handler=cmd_estimates,
     )
-    p.add_argument("--db", required=True, metavar="DB", help=_("the service's SQLite database"))
+    p.add_argument(
+        "--db",
+        required=True,
+        action="append",
+        metavar="DB",
+        help=_(
+            "a report database; give several to merge their sums (the first keeps "
+            "the central noise)"
+        ),
+    )
     p.add_argument("--period", required=True, type=_period, metavar="YYYY-Www", help="ISO week")
     p.add_argument(
         "--kind", choices=("item", "category"), default="item", help=_("which reports to estimate")
     )
+    add_dask_option(p, _("merge the databases' sums on Dask, range by range"))
     p.add_argument(
         "--catalog", type=int, metavar="VERSION", help="default: the newest with reports"
     )

@@ -12,6 +12,7 @@ from typing import Any
 from discreet.catalog import _json
 from discreet.catalog.build import Progress, build_catalog_files, no_progress
 from discreet.catalog.embedding import EmbeddingParams
+from discreet.catalog.embedding_dask import OnCluster
 from discreet.catalog.items import read_items
 from discreet.catalog.manifest import (
     NAME_RULE,
@@ -113,12 +114,13 @@ def publish_catalog(
     expiries: Expiries | None = None,
     now: dt.datetime | None = None,
     progress: Progress = no_progress,
+    cluster: OnCluster | None = None,
 ) -> PublishResult:
     """Build a new catalog version from the input files and publish it, signed.
 
     All inputs are validated before anything is written: if any item is
     invalid, or ``name`` is not a name devices accept, the repository is left
-    exactly as it was.
+    exactly as it was. With ``cluster`` the embedding runs on Dask.
 
     One rule for what is not given: the name, the notices (``notices_path``
     and ``notices``), the popularity (``popularity_path``: the previous
@@ -194,6 +196,7 @@ def publish_catalog(
                 secure_aggregation=secure_aggregation,
                 model_folder=model_folder,
                 progress=progress,
+                cluster=cluster,
             )
             targets_version = repo.publish_targets(
                 {f: staging / f for f in built.manifest.files}, expiries=expiries, now=now

@@ -50,14 +50,8 @@ from discreet.i18n import _
 from discreet.protocol.report import period_code
 from discreet.protocol.wire import Limits, accepted_periods
 from discreet.secagg import hpke
-from discreet.secagg.prepare import (
-    BATCH_FULL,
-    REASONS,
-    PrepInput,
-    aggregate,
-    leader_finish,
-    prepare_init,
-)
+from discreet.secagg.partitions import Preparation
+from discreet.secagg.prepare import BATCH_FULL, REASONS, PrepInput
 from discreet.secagg.task import AggregatorSecrets, Task, b64, unb64
 from discreet.secagg.upload import UploadReport
 from discreet.secagg.wire import call
@@ -90,12 +84,18 @@ class Leader:
         store: AggregatorStore,
         helper_url: str,
         today: Callable[[], dt.date] = dt.date.today,
+        cluster: Any = None,
     ) -> None:
-        if None in (secrets.verify_key, secrets.aggregator_token, secrets.collector_token):
+        if (
+            secrets.verify_key is None
+            or secrets.aggregator_token is None
+            or secrets.collector_token is None
+        ):
             raise SecureAggregationError(
                 "the leader's secrets need a verify key, the helper's token and the collector's"
             )
         self.task, self.keypair, self.store = task, keypair, store
+        self.preparation = Preparation(task, keypair, secrets.verify_key, cluster)
         self.secrets = secrets
         self.helper_url = helper_url.rstrip("/")
         self.today, self.limits = today, Limits()
@@ -190,12 +190,9 @@ class Leader:
         return token
 
     def _run_job(self, period: str, reports: list[UploadReport]) -> None:
-        verify_key = self.secrets.verify_key
-        if verify_key is None:  # checked in __init__
-            raise SecureAggregationError("the leader has no verify key")
         mine = [PrepInput(r.report_id, period, r.public_share, r.leader_share) for r in reports]
-        prepared = prepare_init(self.task, 0, self.keypair, verify_key, mine)
-        sent = [(r, p) for r, p in zip(reports, prepared, strict=True) if p.state is not None]
+        round_, prepared = self.preparation.leader_init(mine)
+        sent = [(r, p) for r, p in zip(reports, prepared, strict=True) if p.rejection is None]
         helper: dict[bytes, bytes | str] = {}
         if sent:
             job_id = b64(hashlib.sha256(b"".join(r.report_id for r, _ in sent)).digest())
@@ -206,15 +203,14 @@ class Leader:
                         "id": b64(r.report_id),
                         "public_share": b64(r.public_share),
                         "sealed_share": b64(r.helper_share.encode()),
-                        "leader_prep_share": b64(p.prep_share),
+                        "leader_prep_share": b64(p.message),
                     }
                     for r, p in sent
                 ],
             }
             url = f"{self.helper_url}/v1/secagg/jobs/{job_id}"
             helper = _helper_answers(call(url, body, self._token, method="PUT"))
-        finished = leader_finish(self.task, prepared, helper)
-        share, _ = aggregate(self.task, finished)
+        finished, share = self.preparation.leader_finish(round_, helper)
         accepted = [f.report_id for f in finished if f.rejection is None]
         rejected = [(f.report_id, f.rejection) for f in finished if f.rejection is not None]
         self.store.record_job(period, accepted, rejected, share)
@@ -246,9 +242,11 @@ def create_leader_app(
     secrets: AggregatorSecrets,
     store: AggregatorStore,
     helper_url: str,
+    cluster: Any = None,
 ) -> Starlette:
-    """The leader's ASGI app."""
-    leader = Leader(task, keypair, secrets, store, helper_url)
+    """The leader's ASGI app; with ``cluster`` (a ``distributed.Client``) it prepares
+    each job's reports as Dask tasks."""
+    leader = Leader(task, keypair, secrets, store, helper_url, cluster=cluster)
 
     return role_app(
         task,
