@@ -26,7 +26,8 @@ from discreet.catalog.embedding import (
     item_document,
 )
 from discreet.catalog.items import Item
-from discreet.catalog.manifest import QUANTISED_FILES, Manifest, Notice
+from discreet.catalog.collaborative import Neighbours
+from discreet.catalog.manifest import COLLABORATIVE_FILE, QUANTISED_FILES, Manifest, Notice
 from discreet.catalog.popularity import prior_from_estimates, uniform_prior
 from discreet.catalog.quantise import quantise
 from discreet.catalog.taxonomy import Taxonomy
@@ -74,13 +75,16 @@ def build_catalog_files(
     notices: Sequence[Notice] = (),
     reporting: ReportingParams | None = None,
     secure_aggregation: SecureAggregation | None = None,
+    collaborative: tuple[Neighbours, Mapping[str, Any]] | None = None,
     model_folder: Path | None = None,
     progress: Progress = no_progress,
 ) -> BuildResult:
     """Embed ``items`` and write the catalog files of ``version`` into ``folder``.
 
     ``estimates`` (item id to estimated count) become the popularity prior;
-    without them the prior is uniform. When ``model_folder`` is given, the
+    without them the prior is uniform. ``collaborative`` is the collaborative
+    target and its model card (:func:`~discreet.catalog.manifest.collaborative_card`),
+    over this build's rows. When ``model_folder`` is given, the
     fitted pipeline and its model card are written there.
     """
     params = params or EmbeddingParams()
@@ -106,9 +110,12 @@ def build_catalog_files(
         quantised=True,
         reporting=reporting or ReportingParams(),
         secure_aggregation=secure_aggregation,
+        collaborative=None if collaborative is None else dict(collaborative[1]),
         notices=tuple(notices),
     )
     progress(3, _STAGES, "writing catalog files")
+    if collaborative is not None:  # first: over its budget, nothing is written
+        atomic_write_bytes(folder / COLLABORATIVE_FILE, collaborative[0].to_bytes())
     atomic_write_bytes(folder / "items.jsonl", items_jsonl(items))
     atomic_write_bytes(folder / "embeddings.npy", npy_bytes(fitted.vectors))
     codes, scales = quantise(fitted.vectors)

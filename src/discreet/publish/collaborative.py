@@ -1,0 +1,149 @@
+"""The collaborative model, from the week's noisy aggregates to the catalog's neighbour lists.
+
+Inputs are what the collector releases: the popularity sum (one count per
+item) and the co-occurrence sum over the top-M items (one count per pair, in
+:func:`~discreet.profile.contribution.pair_index` order), both with the
+aggregators' noise. The model is EASE (Steck 2019) on the co-occurrence Gram
+matrix the devices reported:
+
+* off the diagonal, the noisy pair counts, as they are (noise is zero-mean);
+* on the diagonal, each item's popularity weighted the same way as the pairs.
+  A device holding P slots (its items padded) reports each of its items with
+  probability K₁/P and each pair with probability K₂/C(P, 2), so
+  ``popularity · (K₂/C(P, 2)) / (K₁/P)`` at the pair task's pad length is the
+  count a pair-weighted report would give the item with itself;
+* a ridge λ relative to the diagonal's mean (scale-free: it does not change
+  with N, ε or the pad lengths), plus the noise's own variance, which is what
+  noisy counts add to a Gram matrix on average.
+
+Each row keeps its K largest positive weights, so the target stays within its
+size budget; cold items (no positive weight) have empty lists.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from discreet.catalog.collaborative import Neighbours
+from discreet.errors import InputError
+
+FloatArray = np.ndarray[Any, np.dtype[np.float64]]
+COOCCURRENCE_FORMAT = "discreet-cooccurrence"
+
+
+@dataclass(frozen=True)
+class Cooccurrence:
+    """A released co-occurrence aggregate: the file ``publish collect`` writes."""
+
+    items: tuple[str, ...]
+    counts: np.ndarray[Any, np.dtype[np.int64]]
+    reports: int
+    epsilon: float
+    delta: float
+    sigma: float
+
+    def to_json(self) -> dict[str, Any]:
+        """The documented JSON form."""
+        return {
+            "format": COOCCURRENCE_FORMAT,
+            "items": list(self.items),
+            "counts": [int(c) for c in self.counts],
+            "reports": self.reports,
+            "epsilon": self.epsilon,
+            "delta": self.delta,
+            "sigma": self.sigma,
+        }
+
+
+def read_cooccurrence(path: str | Path) -> Cooccurrence:
+    """Read ``{"format": "discreet-cooccurrence", "items", "counts", "reports", "epsilon",
+    "delta", "sigma"}``; raise :class:`InputError` naming what is wrong."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict) or data.get("format") != COOCCURRENCE_FORMAT:
+            raise ValueError(f"not a {COOCCURRENCE_FORMAT} file")
+        items = data["items"]
+        if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+            raise ValueError("items must be a list of item ids")
+        if len(set(items)) != len(items) or len(items) < 2:
+            raise ValueError("items must be at least two distinct ids")
+        counts = data["counts"]
+        if not isinstance(counts, list) or not all(
+            isinstance(c, int) and not isinstance(c, bool) for c in counts
+        ):
+            raise ValueError("counts must be a list of integers")
+        if len(counts) != math.comb(len(items), 2):
+            raise ValueError(f"counts must have M(M-1)/2 = {math.comb(len(items), 2)} entries")
+        reports = data["reports"]
+        if not isinstance(reports, int) or isinstance(reports, bool) or reports < 0:
+            raise ValueError("reports must be a count")
+        numbers = [float(data[key]) for key in ("epsilon", "delta", "sigma")]
+        if not all(math.isfinite(x) and x >= 0 for x in numbers):
+            raise ValueError("epsilon, delta and sigma must be non-negative numbers")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise InputError(f"{path}: cannot read the co-occurrence aggregate ({exc})") from None
+    except ValueError as exc:
+        raise InputError(f"{path}: {exc}; pass the file 'publish collect' wrote") from None
+    return Cooccurrence(
+        tuple(items), np.asarray(counts, dtype=np.int64), reports, *numbers
+    )
+
+
+@dataclass(frozen=True)
+class CollaborativeParams:
+    """How the neighbour lists are fitted; chosen on validation by ``discreet eval``."""
+
+    neighbours: int = 50
+    #: EASE's ridge, relative to the mean of the Gram matrix's diagonal.
+    ridge: float = 1.0
+    #: The devices' draws: items K₁ of pad P₁, pairs K₂ of pad P₂ (the manifest's tasks).
+    item_weight: int = 8
+    item_pad: int = 8
+    pair_weight: int = 16
+    pair_pad: int = 16
+
+
+def pair_matrix(counts: np.ndarray[Any, Any], m: int) -> FloatArray:
+    """The symmetric M x M matrix of a co-occurrence vector (zero diagonal)."""
+    upper = np.triu_indices(m, 1)  # row by row: the order of pair_index
+    matrix = np.zeros((m, m))
+    matrix[upper] = counts
+    return matrix + matrix.T
+
+
+def fit_neighbours(
+    rows: np.ndarray[Any, Any],
+    pairs: np.ndarray[Any, Any],
+    popularity: np.ndarray[Any, Any],
+    release_variance: float,
+    params: CollaborativeParams,
+) -> Neighbours:
+    """Neighbour lists for the catalog ``rows`` of the M counted items, from their noisy pair
+    counts and popularity counts (see the module docstring)."""
+    m = len(rows)
+    item_rate = params.item_weight / params.item_pad
+    pair_rate = params.pair_weight / math.comb(max(params.pair_pad, 2), 2)
+    diagonal = np.maximum(np.asarray(popularity, dtype=np.float64), 0.0) * pair_rate / item_rate
+    gram = pair_matrix(pairs, m)
+    lam = params.ridge * max(float(diagonal.mean()), 1.0) + release_variance
+    gram[np.diag_indices(m)] = diagonal + lam
+    inverse = np.linalg.inv(gram)
+    weights = -inverse / np.diag(inverse)
+    np.fill_diagonal(weights, 0.0)
+    k = min(params.neighbours, m - 1)
+    best = np.argsort(-weights, axis=1, kind="stable")[:, :k]
+    kept = np.take_along_axis(weights, best, axis=1)
+    positive = kept > 0
+    scale = float(kept[positive].max()) if positive.any() else 1.0
+    return Neighbours(
+        np.asarray(rows, dtype=np.int32),
+        np.where(positive, np.asarray(rows, dtype=np.int32)[best], -1).astype(np.int32),
+        np.where(positive, kept / scale, 0.0).astype(np.float16),
+    )
