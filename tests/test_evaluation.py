@@ -102,6 +102,10 @@ def test_eval_command_prints_every_method(
             "3000",
             "--epsilon",
             "2",
+            "--secure-clients",
+            "3000",
+            "--secure-epsilon",
+            "2",
             "--json",
         ]
     )
@@ -109,7 +113,10 @@ def test_eval_command_prints_every_method(
     rows = json.loads(capsys.readouterr().out)["rows"]
     methods = [r["method"] for r in rows]
     assert methods[:4] == ["Random", "MostPop", "ItemKNN (cosine, 100 neighbours)", "EASE"]
-    assert "engine + exact popularity" in methods
-    assert any(m.startswith("engine + private popularity (N=3,000, ε=2)") for m in methods)
+    assert "engine, exact popularity" in methods
+    assert "engine, exact popularity + co-occurrence" in methods
+    assert "engine, LDP (N=3,000, ε=2)" in methods
+    assert "engine, secure aggregation (N=3,000, ε=2)" in methods
     assert all(0.0 <= r["ndcg@10"] <= 1.0 for r in rows)
+    assert all(0.0 <= r["long_tail@10"] <= 1.0 and 0.0 <= r["gini@10"] <= 1.0 for r in rows)
     assert main(["eval"]) == 1

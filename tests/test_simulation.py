@@ -95,7 +95,8 @@ def test_release_adds_two_aggregators_calibrated_noise() -> None:
     counts = np.arange(20_000, dtype=np.int64)
     noisy = release(counts, 500, 4, 1.0, 1e-6, np.random.default_rng(5))
     plan = calibrate(TASK_SHARE, TASK_SHARE * 1e-6, 8)
-    assert noisy.sigma_sq == plan.sigma_sq and noisy.reports == 500
+    assert noisy.sigma_sq == plan.sigma_sq
+    assert noisy.reports == 500
     assert (noisy.epsilon, noisy.delta) == (TASK_SHARE, TASK_SHARE * 1e-6)
     noise = noisy.counts - counts
     assert abs(noise.mean()) < 0.05 * math.sqrt(2 * plan.sigma_sq)

@@ -15,10 +15,12 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import joblib
 
 from discreet._fs import atomic_write_bytes, canonical_json, npy_bytes
+from discreet.catalog.collaborative import Neighbours
 from discreet.catalog.embedding import (
     EmbeddingParams,
     FittedEmbedding,
@@ -26,7 +28,6 @@ from discreet.catalog.embedding import (
     item_document,
 )
 from discreet.catalog.items import Item
-from discreet.catalog.collaborative import Neighbours
 from discreet.catalog.manifest import COLLABORATIVE_FILE, QUANTISED_FILES, Manifest, Notice
 from discreet.catalog.popularity import prior_from_estimates, uniform_prior
 from discreet.catalog.quantise import quantise

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from discreet.catalog import _json
-from discreet.catalog.features import CatalogFeatures
 from discreet.catalog.collaborative import Neighbours
+from discreet.catalog.features import CatalogFeatures
 from discreet.catalog.index import ItemIndex, save_index
 from discreet.catalog.items import Item
 from discreet.catalog.manifest import COLLABORATIVE_FILE, QUANTISED_FILES, Manifest

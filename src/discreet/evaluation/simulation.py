@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from discreet.publish.collaborative import CollaborativeParams
 from discreet.secagg.accounting import calibrate
 from discreet.secagg.noise import discrete_gaussian
 
@@ -35,6 +36,8 @@ IntArray = np.ndarray[Any, np.dtype[np.int64]]
 
 #: Both tasks of a week share its budget: each gets this share of ε and of δ.
 TASK_SHARE = 0.5
+#: Devices are drawn this many at a time, so memory stays flat at N = 10⁶.
+CHUNK = 50_000
 
 
 def draw_subsets(totals: IntArray, k: int, rng: np.random.Generator) -> IntArray:
@@ -71,16 +74,18 @@ def _distinct(totals: IntArray, sizes: IntArray, k: int, rng: np.random.Generato
     ``-1`` padded to ``k`` columns: uniform draws, the repeated ones drawn again."""
     active = np.arange(k) < sizes[:, None]
     out = np.where(active, rng.integers(0, np.maximum(totals, 1)[:, None], active.shape), -1)
-    while True:
-        order = np.argsort(out, axis=1, kind="stable")
-        ranked = np.take_along_axis(out, order, axis=1)
-        repeated = np.zeros(out.shape, dtype=bool)
+    pending = np.arange(len(out))
+    while len(pending):
+        block = out[pending]
+        order = np.argsort(block, axis=1, kind="stable")
+        ranked = np.take_along_axis(block, order, axis=1)
+        repeated = np.zeros(block.shape, dtype=bool)
         repeated[:, 1:] = (ranked[:, 1:] == ranked[:, :-1]) & (ranked[:, 1:] >= 0)
-        if not repeated.any():
-            return out
         rows, places = np.nonzero(repeated)
-        cells = order[rows, places]
-        out[rows, cells] = rng.integers(0, totals[rows])
+        owners = pending[rows]
+        out[owners, order[rows, places]] = rng.integers(0, totals[owners])
+        pending = np.unique(owners)
+    return out
 
 
 def device_users(users: IntArray, devices: int, rng: np.random.Generator) -> IntArray:
@@ -184,3 +189,42 @@ def release(
     )
     return NoisyRelease(counts + noise, reports, task_epsilon, task_delta, plan.sigma_sq)
 
+
+@dataclass(frozen=True)
+class Aggregates:
+    """What the collector releases in the simulation: popularity, the top-M items it
+    chose from it, and their co-occurrence."""
+
+    popularity: NoisyRelease
+    top: IntArray
+    pairs: NoisyRelease
+
+
+def simulate_aggregates(
+    train: sp.csr_matrix,
+    users: IntArray,
+    clients: int,
+    epsilon: float,
+    delta: float,
+    params: CollaborativeParams,
+    rng: np.random.Generator,
+) -> Aggregates:
+    """Two weeks of ``clients`` devices: the first's popularity names the top M items, the
+    second's co-occurrence counts their pairs (fresh devices, the same population)."""
+    n_items = train.shape[1]
+    m = min(params.items, n_items)
+    counts = np.zeros(n_items, dtype=np.int64)
+    for start in range(0, clients, CHUNK):
+        devices = device_users(users, min(CHUNK, clients - start), rng)
+        draws = popularity_draws(train, devices, params.item_weight, params.item_pad, rng)
+        counts += total(draws, n_items)
+    popularity = release(counts, clients, params.item_weight, epsilon, delta, rng)
+    top = np.argsort(-popularity.counts, kind="stable")[:m].astype(np.int64)
+    pairs = np.zeros(m * (m - 1) // 2, dtype=np.int64)
+    for start in range(0, clients, CHUNK):
+        devices = device_users(users, min(CHUNK, clients - start), rng)
+        draws = pair_draws(train, top, devices, params.pair_weight, params.pair_pad, rng)
+        pairs += total(draws, len(pairs))
+    return Aggregates(
+        popularity, top, release(pairs, clients, params.pair_weight, epsilon, delta, rng)
+    )

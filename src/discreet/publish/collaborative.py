@@ -91,23 +91,30 @@ def read_cooccurrence(path: str | Path) -> Cooccurrence:
         raise InputError(f"{path}: cannot read the co-occurrence aggregate ({exc})") from None
     except ValueError as exc:
         raise InputError(f"{path}: {exc}; pass the file 'publish collect' wrote") from None
-    return Cooccurrence(
-        tuple(items), np.asarray(counts, dtype=np.int64), reports, *numbers
-    )
+    return Cooccurrence(tuple(items), np.asarray(counts, dtype=np.int64), reports, *numbers)
 
 
 @dataclass(frozen=True)
 class CollaborativeParams:
-    """How the neighbour lists are fitted; chosen on validation by ``discreet eval``."""
+    """The two tasks' shapes and how the neighbour lists are fitted.
 
+    The defaults were chosen on the validation split of ml-latest-small
+    (``discreet eval``): M = 300 beat 600 under noise. K = the number of slots
+    (K₁ = P₁, K₂ = C(P₂, 2)) makes a device with at most P items report all of
+    them and all their pairs, so light users' contributions are exact and heavy
+    users' are scaled down to the same weight.
+    """
+
+    #: M, the items the co-occurrence task counts (the week's most popular).
+    items: int = 300
     neighbours: int = 50
     #: EASE's ridge, relative to the mean of the Gram matrix's diagonal.
-    ridge: float = 1.0
+    ridge: float = 3.0
     #: The devices' draws: items K₁ of pad P₁, pairs K₂ of pad P₂ (the manifest's tasks).
-    item_weight: int = 8
-    item_pad: int = 8
-    pair_weight: int = 16
-    pair_pad: int = 16
+    item_weight: int = 20
+    item_pad: int = 20
+    pair_weight: int = 45
+    pair_pad: int = 10
 
 
 def pair_matrix(counts: np.ndarray[Any, Any], m: int) -> FloatArray:

@@ -535,7 +535,7 @@ class Ranker:
         taken[0] = True
         closest = similarity[0].copy()
         value = np.empty_like(weighted)
-        for _ in range(1, k):
+        for _step in range(1, k):
             np.subtract(weighted, np.multiply(1 - lam, closest, out=value), out=value)
             value[taken] = -np.inf
             pick = int(np.argmax(value))
@@ -632,9 +632,12 @@ class Ranker:
             return None
         where = at[p.rows]
         inside = np.flatnonzero(where >= 0)
-        spoken = np.where(
-            target.neighbours[where[inside]] == row, target.weights[where[inside]], 0.0
-        ).sum(axis=1) * p.weights[inside]
+        spoken = (
+            np.where(
+                target.neighbours[where[inside]] == row, target.weights[where[inside]], 0.0
+            ).sum(axis=1)
+            * p.weights[inside]
+        )
         best = int(np.argmax(spoken)) if len(spoken) else 0
         return int(p.rows[inside[best]]) if len(spoken) and spoken[best] > 0 else None
 
