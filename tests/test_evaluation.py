@@ -60,6 +60,21 @@ def test_metrics_match_a_hand_computation() -> None:
     assert metrics.coverage10 == pytest.approx(5 / 6)
 
 
+def test_bias_figures_match_a_hand_computation() -> None:
+    import scipy.sparse as sp
+
+    # Training counts 6, 2, 1, 1, 0, 0: the short head (20% of 10 interactions) is item 0.
+    train = sp.csr_matrix(
+        np.asarray([[1, 1, 1, 0, 0, 0], [1, 1, 0, 1, 0, 0]] + [[1, 0, 0, 0, 0, 0]] * 4)
+    )
+    split = Split(train, [[]] * 6, [np.array([5])] + [np.array([], dtype=np.int64)] * 5, 6)
+    metrics = evaluate_lists({0: np.array([0, 4, 4, 5])}, split)
+    assert metrics.long_tail10 == pytest.approx(3 / 4)  # 4 and 5 are tail items, 0 is not
+    exposure = np.sort([1, 0, 0, 0, 2, 1])
+    expected = sum((2 * (i + 1) - 6 - 1) * x for i, x in enumerate(exposure)) / (6 * 4)
+    assert metrics.gini10 == pytest.approx(expected)
+
+
 def test_bad_interactions_are_reported(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"not in items\.csv"):
         load_dataset(*_write(tmp_path, [("i1", "a")], [("u1", "nope", 1)]))

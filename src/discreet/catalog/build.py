@@ -195,4 +195,19 @@ publisher and is only ever loaded by the publisher.
 - Mixed-language catalogs embed each language in its own region of the space;
   cross-language similarity is weak.
 - Popularity is not part of this model; it comes from aggregated private reports.
+{_collaborative_section(manifest)}"""
+
+
+def _collaborative_section(manifest: Manifest) -> str:
+    """The model card's part on the collaborative target, when the release has one."""
+    card = manifest.collaborative
+    if card is None:
+        return ""
+    return f"""
+## Collaborative target (`collaborative.npz`)
+- Built from: {card["built_from"]}.
+- {card["items"]} items, {card["neighbours"]} neighbours each (EASE on the reported
+  co-occurrence, the diagonal from popularity weighted as the pairs are).
+- Privacy: ε = {card["epsilon"]:g}, δ = {card["delta"]:g} per device per week;
+  {card["devices"]:,} devices contributed.
 """

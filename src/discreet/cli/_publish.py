@@ -100,6 +100,7 @@ def cmd_build(args: argparse.Namespace) -> int:
             params=EmbeddingParams(dim=args.dim, vectorizer=args.vectorizer, seed=args.seed),
             reporting=None if args.no_reporting else policy,
             secure_aggregation=secure_aggregation,
+            cooccurrence_path=args.cooccurrence,
             expiries=expiries_from(args),
             progress=progress,
         )
@@ -194,6 +195,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> Any:
     p.add_argument("--repo", required=True, metavar="REPO")
     p.add_argument("--popularity", metavar="FILE", help="estimates from 'publish estimates'")
     p.add_argument("--notices", metavar="FILE", help="JSON list of signed notices to users")
+    p.add_argument(
+        "--cooccurrence",
+        metavar="FILE",
+        help="the co-occurrence aggregate from 'publish collect' (with --popularity): "
+        "adds the collaborative target",
+    )
     p.add_argument(
         "--name",
         help="catalog name: 1-64 lowercase letters, digits, '-' or '_' "

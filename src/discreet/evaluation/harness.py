@@ -398,8 +398,8 @@ def run_evaluation(dataset: Dataset, config: EvalConfig) -> list[Row]:
         secure_note = ", ".join(f"{k}={getattr(secure_weights, k)}" for k in SECURE_GRID)
         params = config.collaborative
         neighbours = exact_collaborative(test, params)
-        shape = neighbours.neighbours.shape
-        card = collaborative_card("exact training counts", *shape, 0.0, 0.0, len(test.users))
+        m, k = neighbours.neighbours.shape
+        card = collaborative_card("exact training counts", m, k, 0.0, 0.0, len(test.users))
         exact_both = with_popularity(
             exact,
             dataset,

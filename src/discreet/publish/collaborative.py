@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from discreet.catalog.collaborative import Neighbours
+from discreet.catalog.manifest import collaborative_card
 from discreet.errors import InputError
 
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
@@ -115,6 +117,44 @@ class CollaborativeParams:
     item_pad: int = 20
     pair_weight: int = 45
     pair_pad: int = 10
+
+
+def collaborative_target(
+    aggregate: Cooccurrence,
+    ids: list[str],
+    estimates: Mapping[str, float],
+    params: CollaborativeParams,
+) -> tuple[Neighbours, dict[str, Any]]:
+    """The target and its model card for a catalog whose item ids are ``ids`` (in row
+    order), from a released co-occurrence aggregate and the popularity estimates.
+
+    Items of the aggregate the catalog no longer has are left out with their pairs.
+    Raises :class:`InputError` when fewer than two remain.
+    """
+    row_of = {item_id: row for row, item_id in enumerate(ids)}
+    kept = [i for i, item_id in enumerate(aggregate.items) if item_id in row_of]
+    if len(kept) < 2:
+        raise InputError(
+            "fewer than two items of the co-occurrence aggregate are in this catalog; "
+            "build without --cooccurrence"
+        )
+    m = len(aggregate.items)
+    matrix = pair_matrix(aggregate.counts, m)[np.ix_(kept, kept)]
+    rows = np.asarray([row_of[aggregate.items[i]] for i in kept])
+    popularity = np.asarray([estimates.get(aggregate.items[i], 0.0) for i in kept])
+    variance = 2.0 * aggregate.sigma**2
+    neighbours = fit_neighbours(
+        rows, matrix[np.triu_indices(len(kept), 1)], popularity, variance, params
+    )
+    card = collaborative_card(
+        "secure aggregation: popularity and co-occurrence of the top items",
+        len(kept),
+        neighbours.neighbours.shape[1],
+        aggregate.epsilon,
+        aggregate.delta,
+        aggregate.reports,
+    )
+    return neighbours, card
 
 
 def pair_matrix(counts: np.ndarray[Any, Any], m: int) -> FloatArray:

@@ -24,6 +24,11 @@ from discreet.catalog.popularity import load_estimates
 from discreet.catalog.taxonomy import load_taxonomy
 from discreet.errors import CatalogNameInvalidError, InputError
 from discreet.protocol.params import ReportingParams, ReportingPolicy
+from discreet.publish.collaborative import (
+    CollaborativeParams,
+    collaborative_target,
+    read_cooccurrence,
+)
 from discreet.publish.repository import Expiries, PublisherRepository, utc_now
 from discreet.secagg.mode import SecureAggregation
 
@@ -85,6 +90,7 @@ def publish_catalog(
     notices: tuple[Notice, ...] = (),
     reporting: ReportingPolicy | ReportingParams | None = DEFAULT_REPORTING,
     secure_aggregation: SecureAggregation | None = None,
+    cooccurrence_path: str | Path | None = None,
     params: EmbeddingParams | None = None,
     expiries: Expiries | None = None,
     now: dt.datetime | None = None,
@@ -94,7 +100,9 @@ def publish_catalog(
 
     All inputs are validated before anything is written: if any item is
     invalid, or ``name`` is not a name devices accept, the repository is left
-    exactly as it was.
+    exactly as it was. ``cooccurrence_path`` (the file ``publish collect``
+    writes for the co-occurrence task, with ``popularity_path`` beside it) adds
+    the collaborative target (:mod:`discreet.publish.collaborative`).
 
     >>> repo = PublisherRepository.open("repo")  # doctest: +SKIP
     >>> publish_catalog(repo, "items.csv", "taxonomy.json").manifest.version  # doctest: +SKIP
@@ -108,6 +116,18 @@ def publish_catalog(
     estimates = load_estimates(popularity_path) if popularity_path else None
     if notices_path:
         notices = notices + load_notices(notices_path)
+    collaborative = None
+    if cooccurrence_path is not None:
+        if not estimates:
+            raise InputError(
+                "--cooccurrence needs the same collection's popularity; pass --popularity"
+            )
+        collaborative = collaborative_target(
+            read_cooccurrence(cooccurrence_path),
+            [item.id for item in items],
+            estimates,
+            CollaborativeParams(),
+        )
     if isinstance(reporting, ReportingPolicy):
         reporting = reporting.params_for(taxonomy.reportable_ids, len(items))
     reporting = reporting or ReportingParams()
@@ -142,6 +162,7 @@ def publish_catalog(
                 notices=notices,
                 reporting=reporting,
                 secure_aggregation=secure_aggregation,
+                collaborative=collaborative,
                 model_folder=model_folder,
                 progress=progress,
             )
