@@ -138,7 +138,8 @@ def test_reasons_and_explain_show_the_term(
     title = collaborative.item(liked[0].items[0]).title
     assert liked[0].text == f"people who liked {title} also liked this"
     why = ranker.explain(profile, results[0].item_id, today=TODAY)
-    assert why.components.collaborative is not None and why.components.collaborative > 0
+    assert why.components.collaborative is not None
+    assert why.components.collaborative > 0
     parts = why.components
     total = parts.similarity + parts.popularity + parts.freshness + parts.collaborative
     assert why.score == pytest.approx(total, abs=1e-5)
@@ -155,19 +156,19 @@ def test_a_malformed_target_is_refused(
     assert target is not None
     path = tmp_path / COLLABORATIVE_FILE
     bad = {
-        "out of range": dict(neighbours=np.full_like(target.neighbours, 10_000)),
-        "float32 weights": dict(weights=target.weights.astype(np.float32)),
-        "repeated rows": dict(rows=np.zeros_like(target.rows)),
-        "objects": dict(rows=np.asarray([object()] * len(target.rows))),
+        "out of range": {"neighbours": np.full_like(target.neighbours, 10_000)},
+        "float32 weights": {"weights": target.weights.astype(np.float32)},
+        "repeated rows": {"rows": np.zeros_like(target.rows)},
+        "objects": {"rows": np.asarray([object()] * len(target.rows))},
     }
-    for what, change in bad.items():
+    for change in bad.values():
         arrays = {"rows": target.rows, "neighbours": target.neighbours, "weights": target.weights}
         arrays.update(change)
         with path.open("wb") as f:
             np.savez(f, **arrays)
         with pytest.raises(CatalogInvalidError):
             Neighbours.load(path, len(collaborative))
-        assert what
+
     path.write_bytes(b"PK not a zip")
     with pytest.raises(CatalogInvalidError):
         Neighbours.load(path, len(collaborative))
@@ -191,7 +192,8 @@ def test_a_malformed_cooccurrence_file_says_what_is_wrong(tmp_path: Path) -> Non
     good = Cooccurrence(("a", "b", "c"), np.asarray([1, 2, 3]), 10, 1.0, 1e-6, 2.5)
     path.write_text(json.dumps(good.to_json()), encoding="utf-8")
     again = read_cooccurrence(path)
-    assert again.items == good.items and again.counts.tolist() == [1, 2, 3]
+    assert again.items == good.items
+    assert again.counts.tolist() == [1, 2, 3]
     for field, value, message in [
         ("counts", [1, 2], "M\\(M-1\\)/2"),
         ("items", ["a", "a", "b"], "distinct"),
