@@ -8,6 +8,7 @@ from typing import Any
 from discreet.cli._command import add_command, positive_int
 from discreet.cli._output import StageProgress, emit, notice_lines
 from discreet.home import resolve_home
+from discreet.i18n import _
 from discreet.sync.client import DEFAULT_MAX_SECONDS, sync_catalog
 from discreet.sync.installed import InstalledCatalogs
 
@@ -45,12 +46,27 @@ def cmd_info(args: argparse.Namespace) -> int:
         f"  {info['items']} items, {info['categories']} categories, "
         f"embeddings {info['dim']} x {info['dtype']}",
         f"  popularity: {info['popularity']}",
+        *_collaborative_lines(info["collaborative"]),
         f"  reporting: {info['reporting'] or 'not configured'}",
         f"  folder: {info['folder']}",
         *notice_lines(info["notices"]),
     ]
     emit(args, info, lines)
     return 0
+
+
+def _collaborative_lines(card: dict[str, Any] | None) -> list[str]:
+    """The collaborative target's model card, in words (nothing without the target)."""
+    if card is None:
+        return []
+    return [
+        _("  collaborative: {items} items x {neighbours} neighbours, built from {source}").format(
+            items=card["items"], neighbours=card["neighbours"], source=card["built_from"]
+        ),
+        _("    ε={epsilon:g}, δ={delta:g} per week, from {devices} devices").format(
+            epsilon=card["epsilon"], delta=card["delta"], devices=card["devices"]
+        ),
+    ]
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
