@@ -21,6 +21,7 @@ from discreet._fs import canonical_json
 from discreet.catalog.collaborative import MAX_BYTES, Neighbours
 from discreet.catalog.manifest import COLLABORATIVE_FILE
 from discreet.catalog.reader import Catalog, verify_catalog_folder
+from discreet.demo_data import demo_items_path, demo_taxonomy_path
 from discreet.errors import CatalogInvalidError, InputError
 from discreet.profile.model import Profile
 from discreet.publish.collaborative import (
@@ -29,8 +30,11 @@ from discreet.publish.collaborative import (
     collaborative_target,
     read_cooccurrence,
 )
+from discreet.publish.publisher import publish_catalog
+from discreet.publish.repository import PublisherRepository
 from discreet.rank.ranker import Ranker
 from discreet.rank.weights import RankingWeights
+from discreet.sync.client import sync_catalog
 from tests.synthetic_catalog import write_release
 
 TODAY = dt.date(2026, 11, 29)
@@ -203,3 +207,43 @@ def test_a_malformed_cooccurrence_file_says_what_is_wrong(tmp_path: Path) -> Non
         path.write_text(json.dumps({**good.to_json(), field: value}), encoding="utf-8")
         with pytest.raises(InputError, match=message):
             read_cooccurrence(path)
+
+
+def test_publish_build_ships_the_target_with_its_model_card(tmp_path: Path) -> None:
+    repo = PublisherRepository.init(tmp_path / "repo")
+    ids = _demo_ids()[:40]
+    m = len(ids)
+    rng = np.random.default_rng(9)
+    counts = rng.poisson(3.0, math.comb(m, 2))
+    counts[0] = 500  # the first two items go together
+    aggregate = Cooccurrence((*ids, "gone"), np.append(counts, [0] * m), 5000, 1.0, 1e-6, 4.0)
+    (tmp_path / "pairs.json").write_text(json.dumps(aggregate.to_json()), encoding="utf-8")
+    estimates = dict.fromkeys(ids, 100.0)
+    (tmp_path / "popularity.json").write_text(json.dumps({"estimates": estimates}), "utf-8")
+    with pytest.raises(InputError, match="--popularity"):
+        publish_catalog(
+            repo, demo_items_path(), demo_taxonomy_path(), cooccurrence_path=tmp_path / "pairs.json"
+        )
+    result = publish_catalog(
+        repo,
+        demo_items_path(),
+        demo_taxonomy_path(),
+        popularity_path=tmp_path / "popularity.json",
+        cooccurrence_path=tmp_path / "pairs.json",
+    )
+    installed = Catalog.open(
+        sync_catalog(tmp_path / "home", str(repo.path), root=repo.trusted_root_path).folder
+    )
+    card = installed.manifest.collaborative
+    assert card is not None
+    assert (card["items"], card["devices"], card["epsilon"]) == (m, 5000, 1.0)  # "gone" left out
+    target = installed.collaborative
+    assert target is not None
+    first = installed.index_of(ids[0])
+    assert target.neighbours[list(target.rows).index(first)][0] == installed.index_of(ids[1])
+    assert "Collaborative target" in (result.model_folder / "MODEL_CARD.md").read_text("utf-8")
+
+
+def _demo_ids() -> list[str]:
+    lines = demo_items_path().read_text(encoding="utf-8").splitlines()
+    return [json.loads(line)["id"] for line in lines if line.strip()]
