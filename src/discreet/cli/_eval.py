@@ -86,9 +86,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         "--epsilon",
         type=float,
         nargs="+",
-        default=[1.0, 2.0],
+        default=[1.0],
         metavar="E",
-        help="the LDP route's ε (default 1 2)",
+        help="the LDP route's ε (default 1)",
     )
     p.add_argument(
         "--secure-clients",

@@ -71,9 +71,9 @@ SECURE_DELTA = 1e-6
 SECURE_REFERENCE = (100_000, 1.0)
 #: Searched one coordinate at a time on validation, with the exact route's weights as start.
 SECURE_GRID: dict[str, Sequence[Any]] = {
-    "collaborative": (0.25, 0.5, 1.0, 2.0, 4.0),
+    "collaborative": (1.0, 4.0, 16.0, 64.0),
     "popularity": (0.5, 1.0, 2.0, 4.0),
-    "recent_half_life_events": (None, 2.0, 10.0),
+    "exploration_share": (0.0, 0.1),
 }
 
 
@@ -337,6 +337,7 @@ def tune_secure(
         ranked = _ranked(EngineRecommender(catalog, candidate).fit(validation), validation)
         return evaluate_lists(ranked, validation).ndcg10
 
+    weights = dataclasses.replace(weights, collaborative=SECURE_GRID["collaborative"][0])
     best = score(weights)
     for name, values in SECURE_GRID.items():
         for value in values:
