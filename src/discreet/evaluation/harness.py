@@ -48,6 +48,7 @@ from discreet.evaluation.recommenders import (
     Recommender,
 )
 from discreet.evaluation.simulation import Aggregates, simulate_aggregates
+from discreet.i18n import _
 from discreet.protocol.params import ReportingParams
 from discreet.publish.collaborative import CollaborativeParams, fit_neighbours
 from discreet.rank.weights import RankingWeights
@@ -258,7 +259,7 @@ def tune_engine(
         _ranked(EngineRecommender(catalog, weights).fit(validation), validation), validation
     ).ndcg10
     tried = [weights]  # (unhashable: kind_weights is a mapping)
-    for _ in range(passes):
+    for _pass in range(passes):
         start = weights
         for name, values in ENGINE_GRID.items():
             for value in values:
@@ -347,7 +348,11 @@ def tune_secure(
             result = score(candidate)
             if result > best + 1e-6:
                 best, weights = result, candidate
-        config.log(f"secure aggregation: {name} = {getattr(weights, name)} (validation {best:.4f})")
+        config.log(
+            _("secure aggregation: {name} = {value} (validation NDCG@10 {score:.4f})").format(
+                name=name, value=getattr(weights, name), score=best
+            )
+        )
     return weights
 
 

@@ -34,6 +34,7 @@ import numpy as np
 from discreet.catalog.collaborative import Neighbours
 from discreet.catalog.manifest import collaborative_card
 from discreet.errors import InputError
+from discreet.i18n import _
 
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 COOCCURRENCE_FORMAT = "discreet-cooccurrence"
@@ -90,9 +91,17 @@ def read_cooccurrence(path: str | Path) -> Cooccurrence:
         if not all(math.isfinite(x) and x >= 0 for x in numbers):
             raise ValueError("epsilon, delta and sigma must be non-negative numbers")
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise InputError(f"{path}: cannot read the co-occurrence aggregate ({exc})") from None
+        raise InputError(
+            _("{path}: cannot read the co-occurrence aggregate ({problem})").format(
+                path=path, problem=exc
+            )
+        ) from None
     except ValueError as exc:
-        raise InputError(f"{path}: {exc}; pass the file 'publish collect' wrote") from None
+        raise InputError(
+            _("{path}: {problem}; pass the file 'publish collect' wrote").format(
+                path=path, problem=exc
+            )
+        ) from None
     return Cooccurrence(tuple(items), np.asarray(counts, dtype=np.int64), reports, *numbers)
 
 
@@ -135,8 +144,10 @@ def collaborative_target(
     kept = [i for i, item_id in enumerate(aggregate.items) if item_id in row_of]
     if len(kept) < 2:
         raise InputError(
-            "fewer than two items of the co-occurrence aggregate are in this catalog; "
-            "build without --cooccurrence"
+            _(
+                "fewer than two items of the co-occurrence aggregate are in this catalog; "
+                "build without --cooccurrence"
+            )
         )
     m = len(aggregate.items)
     matrix = pair_matrix(aggregate.counts, m)[np.ix_(kept, kept)]

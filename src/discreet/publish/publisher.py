@@ -23,6 +23,7 @@ from discreet.catalog.manifest import (
 from discreet.catalog.popularity import load_estimates
 from discreet.catalog.taxonomy import load_taxonomy
 from discreet.errors import CatalogNameInvalidError, InputError
+from discreet.i18n import _
 from discreet.protocol.params import ReportingParams, ReportingPolicy
 from discreet.publish.collaborative import (
     CollaborativeParams,
@@ -120,7 +121,7 @@ def publish_catalog(
     if cooccurrence_path is not None:
         if not estimates:
             raise InputError(
-                "--cooccurrence needs the same collection's popularity; pass --popularity"
+                _("--cooccurrence needs the same collection's popularity; pass --popularity")
             )
         collaborative = collaborative_target(
             read_cooccurrence(cooccurrence_path),
