@@ -15,10 +15,12 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import joblib
 
 from discreet._fs import atomic_write_bytes, canonical_json, npy_bytes
+from discreet.catalog.collaborative import Neighbours
 from discreet.catalog.embedding import (
     EmbeddingParams,
     FittedEmbedding,
@@ -31,7 +33,7 @@ from discreet.catalog.embedding_dask import (
     write_embeddings,
 )
 from discreet.catalog.items import Item
-from discreet.catalog.manifest import Manifest, Notice
+from discreet.catalog.manifest import COLLABORATIVE_FILE, Manifest, Notice
 from discreet.catalog.popularity import prior_from_estimates, uniform_prior
 from discreet.catalog.taxonomy import Taxonomy
 from discreet.protocol.params import ReportingParams
@@ -79,6 +81,7 @@ def build_catalog_files(
     reports_url: str | None = None,
     reporting: ReportingParams | None = None,
     secure_aggregation: SecureAggregation | None = None,
+    collaborative: tuple[Neighbours, Mapping[str, Any]] | None = None,
     model_folder: Path | None = None,
     progress: Progress = no_progress,
     cluster: OnCluster | None = None,
@@ -86,7 +89,9 @@ def build_catalog_files(
     """Embed ``items`` and write the catalog files of ``version`` into ``folder``.
 
     ``estimates`` (item id to estimated count) become the popularity prior;
-    without them the prior is uniform. When ``model_folder`` is given, the
+    without them the prior is uniform. ``collaborative`` is the collaborative
+    target and its model card (:func:`~discreet.catalog.manifest.collaborative_card`),
+    over this build's rows. When ``model_folder`` is given, the
     fitted pipeline and its model card are written there. With ``cluster`` the
     embedding runs on Dask, partition by partition (see
     :mod:`discreet.catalog.embedding_dask`).
@@ -121,10 +126,13 @@ def build_catalog_files(
         quantised=True,
         reporting=reporting or ReportingParams(),
         secure_aggregation=secure_aggregation,
+        collaborative=None if collaborative is None else dict(collaborative[1]),
         notices=tuple(notices),
         reports_url=reports_url,
     )
     progress(3, _STAGES, "writing catalog files")
+    if collaborative is not None:  # first: over its budget, nothing is written
+        atomic_write_bytes(folder / COLLABORATIVE_FILE, collaborative[0].to_bytes())
     atomic_write_bytes(folder / "items.jsonl", items_jsonl(items))
     atomic_write_bytes(folder / "popularity.npy", npy_bytes(prior))
     atomic_write_bytes(folder / "taxonomy.json", canonical_json(taxonomy.to_json()))
@@ -199,4 +207,19 @@ publisher and is only ever loaded by the publisher.
 - Mixed-language catalogs embed each language in its own region of the space;
   cross-language similarity is weak.
 - Popularity is not part of this model; it comes from aggregated private reports.
+{_collaborative_section(manifest)}"""
+
+
+def _collaborative_section(manifest: Manifest) -> str:
+    """The model card's part on the collaborative target, when the release has one."""
+    card = manifest.collaborative
+    if card is None:
+        return ""
+    return f"""
+## Collaborative target (`collaborative.npz`)
+- Built from: {card["built_from"]}.
+- {card["items"]} items, {card["neighbours"]} neighbours each (EASE on the reported
+  co-occurrence, the diagonal from popularity weighted as the pairs are).
+- Privacy: ε = {card["epsilon"]:g}, δ = {card["delta"]:g} per device per week;
+  {card["devices"]:,} devices contributed.
 """

@@ -111,6 +111,7 @@ def cmd_build(args: argparse.Namespace) -> int:
                 params=EmbeddingParams(dim=args.dim, vectorizer=args.vectorizer, seed=args.seed),
                 reporting=None if args.no_reporting else policy,
                 secure_aggregation=secure_aggregation,
+                cooccurrence_path=args.cooccurrence,
                 expiries=expiries_from(args),
                 progress=progress,
                 cluster=cluster,
@@ -240,6 +241,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> Any:
             "where devices send their reports, when it is not where they fetch the catalog "
             "(a CDN, say) (default: the previous release's)"
         ),
+    )
+    p.add_argument(
+        "--cooccurrence",
+        metavar="FILE",
+        help="the co-occurrence aggregate from 'publish collect' (with --popularity): "
+        "adds the collaborative target",
     )
     p.add_argument(
         "--name",

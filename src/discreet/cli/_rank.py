@@ -51,7 +51,12 @@ def cmd_explain(args: argparse.Namespace) -> int:
     lines = [
         f"{why.title}  [{why.item_id}]",
         f"  score {why.score:.3f} = similarity {c.similarity:.3f} "
-        f"+ popularity {c.popularity:.3f} + freshness {c.freshness:.3f}",
+        f"+ popularity {c.popularity:.3f} + freshness {c.freshness:.3f}"
+        + (
+            ""
+            if c.collaborative is None
+            else _(" + collaborative {value:.3f}").format(value=c.collaborative)
+        ),
         f"  left out: {why.excluded}" if why.excluded else f"  rank: {why.rank}",
         *(f"  {r.text}" for r in why.reasons),
     ]

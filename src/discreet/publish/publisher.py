@@ -24,7 +24,13 @@ from discreet.catalog.manifest import (
 from discreet.catalog.popularity import load_estimates
 from discreet.catalog.taxonomy import load_taxonomy
 from discreet.errors import CatalogNameInvalidError, InputError
+from discreet.i18n import _
 from discreet.protocol.params import ReportingParams, ReportingPolicy
+from discreet.publish.collaborative import (
+    CollaborativeParams,
+    collaborative_target,
+    read_cooccurrence,
+)
 from discreet.publish.repository import Expiries, PublisherRepository, utc_now
 from discreet.secagg.mode import SecureAggregation, check_endpoint
 
@@ -110,6 +116,7 @@ def publish_catalog(
     reports_url: str | None = None,
     reporting: ReportingPolicy | ReportingParams | None = DEFAULT_REPORTING,
     secure_aggregation: SecureAggregation | None = None,
+    cooccurrence_path: str | Path | None = None,
     params: EmbeddingParams | None = None,
     expiries: Expiries | None = None,
     now: dt.datetime | None = None,
@@ -127,6 +134,9 @@ def publish_catalog(
     prior, for the items it had) and ``reports_url`` (where devices send
     reports) are carried over from the previous release; the result's
     ``carried_over`` says which were. A first release has none to carry.
+    ``cooccurrence_path`` (the file ``publish collect`` writes for the
+    co-occurrence task, with ``popularity_path`` beside it) adds the
+    collaborative target (:mod:`discreet.publish.collaborative`).
 
     >>> repo = PublisherRepository.open("repo")  # doctest: +SKIP
     >>> publish_catalog(repo, "items.csv", "taxonomy.json").manifest.version  # doctest: +SKIP
@@ -143,6 +153,18 @@ def publish_catalog(
         notices = notices + load_notices(notices_path)
     if reports_url is not None:
         reports_url = _check_reports_url(reports_url)
+    collaborative = None
+    if cooccurrence_path is not None:
+        if not estimates:
+            raise InputError(
+                _("--cooccurrence needs the same collection's popularity; pass --popularity")
+            )
+        collaborative = collaborative_target(
+            read_cooccurrence(cooccurrence_path),
+            [item.id for item in items],
+            estimates,
+            CollaborativeParams(),
+        )
     if isinstance(reporting, ReportingPolicy):
         reporting = reporting.params_for(taxonomy.reportable_ids, len(items))
     reporting = reporting or ReportingParams()
@@ -194,6 +216,7 @@ def publish_catalog(
                 reports_url=reports_url,
                 reporting=reporting,
                 secure_aggregation=secure_aggregation,
+                collaborative=collaborative,
                 model_folder=model_folder,
                 progress=progress,
                 cluster=cluster,
