@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +21,13 @@ ROLE_HELP = (
 )
 
 
-def add_role_options(p: argparse.ArgumentParser) -> None:
-    """The options ``serve`` takes for an aggregator's role."""
-    p.add_argument("--role", choices=("catalog", LEADER, HELPER), default="catalog", help=ROLE_HELP)
-    p.add_argument("--task", metavar="TASK", help="an aggregator's task.json")
-    p.add_argument("--key", metavar="KEY", help="an aggregator's HPKE key file")
-    p.add_argument("--secrets", metavar="FILE", help="an aggregator's secrets file")
-    p.add_argument("--helper", metavar="URL", help="the leader: the helper's URL")
+def add_role_options(add: Callable[..., None]) -> None:
+    """The options ``serve`` takes for an aggregator's role (``add`` declares one setting)."""
+    add("--role", choices=("catalog", LEADER, HELPER), default="catalog", help=ROLE_HELP)
+    add("--task", metavar="TASK", help="an aggregator's task.json")
+    add("--key", metavar="KEY", help="an aggregator's HPKE key file")
+    add("--secrets", metavar="FILE", help="an aggregator's secrets file")
+    add("--helper", metavar="URL", help="the leader: the helper's URL")
 
 
 def serve_role(args: argparse.Namespace) -> int:
