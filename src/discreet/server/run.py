@@ -40,7 +40,7 @@ ACCEPT_BACKLOG = 64
 #: journal, the repository's files, the listening socket, the interpreter's own.
 FILE_RESERVE = 64
 #: What the service runs on, from the ``server`` extra (imported only when serving).
-SERVER_EXTRA = ("starlette", "uvicorn")
+SERVER_EXTRA = ("starlette", "uvicorn", "prometheus_client", "yaml")
 
 
 def connection_cap(requested: int) -> int:
