@@ -244,6 +244,9 @@ def test_leader_and_helper_release_the_valid_sum_plus_noise_once(
         status, _, schema = http("GET", url + "/openapi.json")
         assert status == 200
         assert paths | {"/v1/privacy", "/healthz", "/metrics", "/docs"} <= set(schema["paths"])
+        for operations in schema["paths"].values():
+            for operation in operations.values():  # whole sentences, none split at a comma
+                assert all(set(r) == {"description"} for r in operation["responses"].values())
         assert http("GET", url + "/docs")[0] == 200
 
 

@@ -85,6 +85,15 @@ def test_openapi_and_the_docs_page_describe_every_route(
             assert route in paths, route
         assert set(paths["/v1/reports"]) == {"post"}
         assert {"200", "413", "422"} <= {str(s) for s in paths["/v1/reports"]["post"]["responses"]}
+        # Each response is described by one whole sentence (YAML would split one at a comma).
+        for operations in paths.values():
+            for operation in operations.values():
+                assert operation["summary"]
+                for response in operation["responses"].values():
+                    assert set(response) == {"description"}, response
+        assert paths["/v1/reports"]["post"]["responses"]["400"] == {
+            "description": "not JSON, or cut short"
+        }
         estimates = {p["name"] for p in paths["/v1/estimates"]["get"]["parameters"]}
         assert estimates == {"period", "kind", "catalog"}
 

@@ -190,10 +190,10 @@ class Service:
           content: {application/json: {schema: {type: object}}}
         responses:
           200: {description: "taken: {accepted, duplicates}"}
-          400: {description: not JSON, or cut short}
+          400: {description: "not JSON, or cut short"}
           408: {description: the body arrived too slowly}
           413: {description: too many bytes or reports}
-          422: {description: a report is invalid, or names a week or catalog not taken}
+          422: {description: "a report is invalid, or names a week or catalog not taken"}
         """
         try:
             batch = decode_batch(await self._body(request), self.today(), self.limits)
@@ -259,7 +259,7 @@ class Service:
         ---
         summary: What the service collects, stores and publishes
         responses:
-          200: {description: the statement, generated from the reporting parameters}
+          200: {description: "the statement, generated from the reporting parameters"}
         """
         return JSONResponse(privacy_statement(self.store, self.min_reports, self.central_noise))
 

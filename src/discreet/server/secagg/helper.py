@@ -163,9 +163,9 @@ class Helper:
           content: {application/json: {schema: {type: object}}}
         responses:
           200: {description: the sealed share}
-          400: {description: malformed, or the batch is below the minimum size}
+          400: {description: "malformed, or the batch is below the minimum size"}
           401: {description: no leader's token}
-          409: {description: released before, or the aggregators disagree on the batch}
+          409: {description: "released before, or the aggregators disagree on the batch"}
         """
         if not authorised(request, self.token):
             return error(401, "the leader's bearer token is required")

@@ -101,7 +101,7 @@ class Leader:
         responses:
           201: {description: stored}
           400: {description: not the report encoding}
-          409: {description: a replay, or its week's release has started}
+          409: {description: "a replay, or its week's release has started"}
           413: {description: too large for this task}
           422: {description: it names neither this ISO week nor one of the two before}
         """
@@ -143,7 +143,7 @@ class Leader:
           content: {application/json: {schema: {type: object}}}
         responses:
           200: {description: both sealed shares}
-          400: {description: malformed, or the batch is below the minimum size}
+          400: {description: "malformed, or the batch is below the minimum size"}
           401: {description: no collector's token}
           409: {description: the week was released before}
           502: {description: the helper refused or is unreachable}
