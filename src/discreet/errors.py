@@ -8,6 +8,8 @@ The tree::
     ├── MissingDependencyError        an optional extra is not installed
     ├── ClusterUnavailableError       the Dask cluster cannot be started or reached
     ├── ServiceAddressError           the service cannot listen on that host and port
+    ├── ServiceConfigError            a serve setting from the environment or file is wrong
+    ├── BackupError                   ``serve backup`` made no good copy; DEST is unchanged
     ├── InputError                    the publisher's input files are wrong
     │   ├── ItemsInvalidError         items CSV/JSONL (names file, line, field)
     │   ├── TaxonomyInvalidError      taxonomy JSON/TOML
@@ -17,6 +19,7 @@ The tree::
     ├── RepositoryError               the publisher's TUF repository
     │   ├── RepositoryExistsError     ``publish init`` on a folder in use
     │   ├── RepositoryNotFoundError   no repository (or no keys) at that path
+    │   ├── RootPassphraseError       the root key did not open: wrong passphrase
     │   └── RepositoryBusyError       another process is publishing
     ├── StoreError                    the encrypted profile store
     │   ├── WrongKeyError             wrong passphrase, key file or keyring key
@@ -164,6 +167,14 @@ class ServiceAddressError(DiscreetError):
     """``discreet serve`` cannot listen on the host and port given (in use, or not ours)."""
 
 
+class ServiceConfigError(DiscreetError):
+    """A ``serve`` setting from a ``DISCREET_SERVE_*`` variable or the config file is wrong."""
+
+
+class BackupError(DiscreetError):
+    """``discreet serve backup`` could not copy or check the database; ``DEST`` is unchanged."""
+
+
 class InputError(DiscreetError):
     """The publisher's input is invalid; nothing was published.
 
@@ -205,6 +216,10 @@ class RepositoryExistsError(RepositoryError):
 
 class RepositoryNotFoundError(RepositoryError):
     """No repository, or no signing key for a role, at the given path."""
+
+
+class RootPassphraseError(RepositoryError):
+    """The encrypted root signing key did not open with the passphrase given."""
 
 
 class RepositoryBusyError(RepositoryError):

@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from discreet.cli._command import UsageError, add_command
+from discreet.cli._keys import ROOT_PASSPHRASE_ENV, read_passphrase
 from discreet.cli._output import StageProgress, emit
 from discreet.cluster import add_dask_option
-from discreet.errors import InputError
+from discreet.errors import InputError, KeySourceError
 from discreet.i18n import _
 from discreet.protocol.params import ReportingPolicy
 from discreet.publish.keys import ROLES
@@ -54,21 +55,43 @@ def expiries_from(args: argparse.Namespace) -> Expiries:
     return Expiries(**{role: value for role, value in given.items() if value is not None})
 
 
+def _root_passphrase(args: argparse.Namespace, *, confirm: bool = False) -> str:
+    """The root key's passphrase: ``--passphrase-file``, $DISCREET_ROOT_PASSPHRASE or a prompt."""
+    passphrase = read_passphrase(args, confirm=confirm, env=ROOT_PASSPHRASE_ENV)
+    if not passphrase:
+        raise KeySourceError(_("the root key's passphrase may not be empty"))
+    return passphrase
+
+
 def cmd_init(args: argparse.Namespace) -> int:
-    """Create a repository with fresh keys."""
-    repo = PublisherRepository.init(args.repo, keys_dir=args.keys)
+    """Create a repository with fresh keys (root's offline and encrypted, with --offline-root)."""
+    offline = args.offline_root
+    repo = PublisherRepository.init(
+        args.repo,
+        keys_dir=args.keys,
+        offline_root=offline,
+        root_passphrase=_root_passphrase(args, confirm=True) if offline else None,
+    )
     doc = {
         "repo": str(repo.path),
         "served_folder": str(repo.public),
         "keys": str(repo.keys.path),
+        "root_key": str(repo.keys.file_of("root")),
+        "root_key_encrypted": offline is not None,
         "trusted_root": str(repo.trusted_root_path),
     }
+    root_line = (
+        _("  root key, encrypted: {path} (keep it offline; needed only to rotate keys)")
+        if offline
+        else _("  root key, unencrypted: {path} (in production, use --offline-root DIR)")
+    )
     emit(
         args,
         doc,
         [
             f"created a TUF repository in {repo.path}",
             f"  private keys (keep them safe, never serve them): {repo.keys.path}",
+            root_line.format(path=repo.keys.file_of("root")),
             f"  served folder: {repo.public}",
             f"  trusted root for clients: {repo.trusted_root_path}",
             f"next: discreet publish build ITEMS --taxonomy TAXONOMY --repo {repo.path}",
@@ -183,8 +206,10 @@ def cmd_refresh(args: argparse.Namespace) -> int:
 
 
 def cmd_rotate(args: argparse.Namespace) -> int:
-    """Replace a role's key and publish the new root."""
-    repo = PublisherRepository.open(args.repo)
+    """Replace a role's key and publish the new root (asks for root's passphrase if encrypted)."""
+    repo = PublisherRepository.open(
+        args.repo, offline_root=args.offline_root, passphrase=lambda: _root_passphrase(args)
+    )
     with repo.lock():
         version = repo.rotate_key(args.role, expiries=expiries_from(args))
     emit(
@@ -212,6 +237,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> Any:
     )
     p.add_argument("repo", metavar="REPO")
     p.add_argument("--keys", metavar="DIR", help="keep the private keys here (default REPO/keys)")
+    _add_root_options(
+        p,
+        _("write the root key here, outside REPO, encrypted with a passphrase (then keep DIR "
+          "offline)"),
+    )  # fmt: skip
 
     p = add_command(
         commands,
@@ -325,5 +355,17 @@ def register(sub: Any, common: argparse.ArgumentParser) -> Any:
     )
     p.add_argument("repo", metavar="REPO")
     p.add_argument("--role", required=True, choices=ROLES, help=_("the role whose key to replace"))
+    _add_root_options(p, _("where the offline root key is now (default: where init put it)"))
     add_expiry_options(p)
     return commands
+
+
+def _add_root_options(parser: argparse.ArgumentParser, offline_help: str) -> None:
+    parser.add_argument("--offline-root", metavar="DIR", help=offline_help)
+    parser.add_argument(
+        "--passphrase-file",
+        metavar="FILE",
+        help=_("read the root key's passphrase from FILE (default: ${env}, or a prompt)").format(
+            env=ROOT_PASSPHRASE_ENV
+        ),
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +39,10 @@ ROLE_HELP = (
 )
 
 
-def add_role_options(p: argparse.ArgumentParser) -> None:
-    """The options ``serve`` takes for an aggregator's role."""
-    p.add_argument("--role", choices=("catalog", LEADER, HELPER), default="catalog", help=ROLE_HELP)
+def add_role_options(p: argparse.ArgumentParser, add: Callable[..., None]) -> None:
+    """The options ``serve`` takes for an aggregator's role (``add`` declares one setting;
+    ``--task``, which may repeat, and ``--dask`` are flags only)."""
+    add("--role", choices=("catalog", LEADER, HELPER), default="catalog", help=ROLE_HELP)
     p.add_argument(
         "--task",
         action="append",
@@ -51,9 +53,9 @@ def add_role_options(p: argparse.ArgumentParser) -> None:
             "form to serve several tasks (each under /tasks/ID, with its own database)"
         ),
     )
-    p.add_argument("--key", metavar="KEY", help="an aggregator's HPKE key file")
-    p.add_argument("--secrets", metavar="FILE", help="an aggregator's secrets file")
-    p.add_argument("--helper", metavar="URL", help="the leader: the helper's URL")
+    add("--key", metavar="KEY", help="an aggregator's HPKE key file")
+    add("--secrets", metavar="FILE", help="an aggregator's secrets file")
+    add("--helper", metavar="URL", help="the leader: the helper's URL")
     add_dask_option(p, _("the leader or the helper: prepare the reports on Dask"))
 
 

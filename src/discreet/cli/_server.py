@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -16,19 +17,35 @@ from discreet.cli._command import (
     positive_float,
     positive_int,
 )
-from discreet.cli._output import emit_estimates
+from discreet.cli._output import emit, emit_estimates
 from discreet.cli._publish import add_expiry_options, expiries_from
+from discreet.cli._settings import CONFIG_ENV, ServeSettings
 from discreet.cluster import add_dask_option, open_client
 from discreet.i18n import _
 from discreet.protocol.report import period_code
 from discreet.protocol.wire import Limits
 from discreet.server.aggregate import DEFAULT_MIN_REPORTS, labels_for
+from discreet.server.backup import backup_database
+from discreet.server.logs import (
+    DEFAULT_LOG_FORMAT,
+    DEFAULT_LOG_LEVEL,
+    LOG_FORMATS,
+    LOG_LEVELS,
+    configure_logging,
+)
 from discreet.server.run import HEADER_TIMEOUT, MAX_CONNECTIONS, serve
 from discreet.server.storage import ReportStore
+
+#: ``serve``'s settings, each from its flag, a DISCREET_SERVE_* variable or the config file.
+SERVE_SETTINGS = ServeSettings()
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the HTTP service (or, with ``--role``, a secure-aggregation aggregator)."""
+    SERVE_SETTINGS.resolve(args)
+    if args.db is None:
+        raise UsageError(_("serve needs --db DB (or DISCREET_SERVE_DB, or db in the config file)"))
+    configure_logging(args.log_format, args.log_level)
     if args.role != "catalog":
         return _secagg.serve_role(args)
     if args.dask is not None:
@@ -57,6 +74,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
         max_connections=args.max_connections,
         starting=starting,
     )
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    """Copy the running service's database with SQLite's online backup API."""
+    SERVE_SETTINGS.resolve(args)
+    if args.db is None:
+        raise UsageError(_("serve backup needs --db DB (or DISCREET_SERVE_DB, or the config file)"))
+    size = backup_database(args.db, args.dest)
+    line = _("backed up {db} to {dest} ({size} bytes)").format(
+        db=args.db, dest=args.dest, size=size
+    )
+    emit(args, {"db": str(args.db), "backup": str(args.dest), "bytes": size}, [line])
     return 0
 
 
@@ -120,6 +150,18 @@ def _add_min_reports(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        default=argparse.SUPPRESS,
+        metavar="FILE",
+        help=_(
+            "a TOML file of settings, keys named as the flags (environment {env}); a flag "
+            "wins over a DISCREET_SERVE_* variable, which wins over the file"
+        ).format(env=CONFIG_ENV),
+    )
+
+
 def register(sub: Any, publish_commands: Any, common: argparse.ArgumentParser) -> None:
     """Add ``serve`` and ``publish estimates``."""
     p = add_command(
@@ -130,40 +172,47 @@ def register(sub: Any, publish_commands: Any, common: argparse.ArgumentParser) -
         example="discreet serve --repo ./repo --db reports.db --port 8080",
         handler=cmd_serve,
     )
-    p.add_argument("--repo", metavar="REPO", help="the catalog's repository (role 'catalog')")
-    _secagg.add_role_options(p)
-    p.add_argument(
+    _add_config_option(p)
+    add = functools.partial(SERVE_SETTINGS.add, p)
+    add("--repo", metavar="REPO", help="the catalog's repository (role 'catalog')")
+    _secagg.add_role_options(p, add)
+    add(
         "--db",
-        required=True,
         metavar="DB",
         help="SQLite database (created if new, in a folder that must exist)",
     )
-    p.add_argument("--host", default="127.0.0.1", help=_("the address to listen on"))
-    p.add_argument("--port", type=port_number, default=8080, help=_("the port; 0 picks a free one"))
-    _add_min_reports(p)
-    p.add_argument(
+    add("--host", default="127.0.0.1", help=_("the address to listen on"))
+    add("--port", type=port_number, default=8080, help=_("the port; 0 picks a free one"))
+    add(
+        "--min-reports",
+        type=positive_int,
+        default=DEFAULT_MIN_REPORTS,
+        metavar="N",
+        help=_("publish no week's estimates from fewer reports"),
+    )
+    add(
         "--max-body-bytes",
         type=positive_int,
         default=Limits().max_body_bytes,
         metavar="B",
         help=_("refuse a request body larger than this"),
     )
-    p.add_argument(
+    add(
         "--max-reports",
         type=positive_int,
         default=Limits().max_reports,
         metavar="N",
         help=_("refuse a batch of more reports than this"),
     )
-    p.add_argument("--central-noise", type=positive_float, metavar="B", help=CENTRAL_NOISE_HELP)
-    p.add_argument(
+    add("--central-noise", type=positive_float, metavar="B", help=CENTRAL_NOISE_HELP)
+    add(
         "--header-timeout",
         type=positive_float,
         default=HEADER_TIMEOUT,
         metavar="S",
         help="seconds a client has to send a request's headers; then 408 and disconnected",
     )
-    p.add_argument(
+    add(
         "--max-connections",
         type=positive_int,
         default=MAX_CONNECTIONS,
@@ -171,14 +220,44 @@ def register(sub: Any, publish_commands: Any, common: argparse.ArgumentParser) -
         help="open connections at most (fewer if 'ulimit -n' is too low); one more drops "
         "the one longest awaiting its headers, or is answered 503",
     )
-    p.add_argument(
+    add(
         "--no-refresh",
         dest="refresh",
         action="store_false",
+        default=True,
         help="do not re-sign the timestamp and snapshot before they expire "
         "(then run 'discreet publish refresh' at least daily)",
     )
+    add(
+        "--log-format",
+        choices=LOG_FORMATS,
+        default=DEFAULT_LOG_FORMAT,
+        help=_("text lines, or JSON lines; no log line ever holds a client's address"),
+    )
+    add(
+        "--log-level",
+        choices=LOG_LEVELS,
+        default=DEFAULT_LOG_LEVEL,
+        help=_("the least severe messages logged"),
+    )
     add_expiry_options(p, roles=("snapshot", "timestamp"))  # the roles it re-signs
+    actions = p.add_subparsers(dest="serve_action", metavar="[backup]")
+    b = add_command(
+        actions,
+        "backup",
+        common,
+        help=_("copy the database safely while the service runs (SQLite's backup API)"),
+        example="discreet serve backup --db reports.db /backups/reports-$(date +%F).db",
+        handler=cmd_backup,
+    )
+    b.add_argument("dest", metavar="DEST", help=_("the copy to write (replaced atomically)"))
+    _add_config_option(b)
+    b.add_argument(
+        "--db",
+        default=argparse.SUPPRESS,  # not to hide a --db given before 'backup'
+        metavar="DB",
+        help=_("the service's database (environment DISCREET_SERVE_DB)"),
+    )
     _secagg.register(publish_commands, common, _period)
 
     p = add_command(

@@ -40,6 +40,7 @@ from discreet.secagg import hpke
 from discreet.secagg.partitions import Preparation
 from discreet.secagg.prepare import REPLAYED, PrepInput, rejection_reason
 from discreet.secagg.task import AggregatorSecrets, Task, b64, unb64
+from discreet.server.metrics import AggregatorMetrics
 from discreet.server.secagg._http import (
     authorised,
     error,
@@ -70,8 +71,24 @@ class Helper:
         self.preparation = Preparation(task, keypair, secrets.verify_key, cluster)
         self.verify_key, self.token = secrets.verify_key, secrets.aggregator_token
         self._lock = threading.Lock()  # one job or release at a time
+        self.metrics = AggregatorMetrics("helper")
 
     async def job(self, request: Request) -> Response:
+        """An aggregation job from the leader.
+        ---
+        summary: Prepare the leader's job of reports (the leader's bearer token)
+        parameters:
+          - {name: job_id, in: path, required: true, description: the hash of its reports}
+        requestBody:
+          required: true
+          content: {application/json: {schema: {type: object}}}
+        responses:
+          200: {description: each report's prep message or rejection}
+          400: {description: malformed}
+          401: {description: no leader's token}
+          409: {description: the job id was run with another request}
+          413: {description: too large}
+        """
         if not authorised(request, self.token):
             return error(401, "the leader's bearer token is required")
         body = await read_body(request)
@@ -129,9 +146,22 @@ class Helper:
             self.store.record_job(
                 period, accepted, rejected, share, job=(job_id, request_hash, response)
             )
+            self.metrics.job_done(len(accepted), len(rejected))
             return response
 
     async def aggregate_share(self, request: Request) -> Response:
+        """The leader's request for the helper's share of a week.
+        ---
+        summary: Release the helper's noisy aggregate share, sealed to the collector
+        requestBody:
+          required: true
+          content: {application/json: {schema: {type: object}}}
+        responses:
+          200: {description: the sealed share}
+          400: {description: "malformed, or the batch is below the minimum size"}
+          401: {description: no leader's token}
+          409: {description: "released before, or the aggregators disagree on the batch"}
+        """
         if not authorised(request, self.token):
             return error(401, "the leader's bearer token is required")
         body = await read_body(request, 4096)
@@ -192,4 +222,5 @@ def create_helper_app(
             Route("/v1/secagg/jobs/{job_id}", helper.job, methods=["PUT"]),
             Route("/v1/secagg/aggregate_share", helper.aggregate_share, methods=["POST"]),
         ],
+        helper.metrics,
     )

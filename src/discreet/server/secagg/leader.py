@@ -55,6 +55,7 @@ from discreet.secagg.prepare import BATCH_FULL, REASONS, PrepInput
 from discreet.secagg.task import AggregatorSecrets, Task, b64, unb64
 from discreet.secagg.upload import UploadReport
 from discreet.secagg.wire import call
+from discreet.server.metrics import AggregatorMetrics, reason_of
 from discreet.server.secagg._http import (
     authorised,
     error,
@@ -99,9 +100,31 @@ class Leader:
         self.secrets = secrets
         self.helper_url = helper_url.rstrip("/")
         self.today, self.limits = today, Limits()
+        self.metrics = AggregatorMetrics("leader")
         self._lock = threading.Lock()  # one collection at a time
 
     async def upload(self, request: Request) -> Response:
+        """One device's report.
+        ---
+        summary: Take one device's report (UploadReport bytes)
+        requestBody:
+          required: true
+          content: {application/octet-stream: {schema: {type: string, format: binary}}}
+        responses:
+          201: {description: stored}
+          400: {description: not the report encoding}
+          409: {description: "a replay, or its week's release has started"}
+          413: {description: too large for this task}
+          422: {description: it names neither this ISO week nor one of the two before}
+        """
+        answer = await self._upload(request)
+        if answer.status_code == 201:
+            self.metrics.uploads_accepted.inc()
+        else:
+            self.metrics.uploads_rejected.labels(reason_of(answer.status_code)).inc()
+        return answer
+
+    async def _upload(self, request: Request) -> Response:
         body = await read_body(request, MAX_REPORT)
         if body is None:
             return error(413, "the report is too large for this task")
@@ -129,6 +152,20 @@ class Leader:
         return JSONResponse({"accepted": True}, status_code=201)
 
     async def collect(self, request: Request) -> Response:
+        """The collector's request for a week's aggregate.
+        ---
+        summary: Release a week's two noisy aggregate shares, sealed to the collector
+        description: Needs the collector's bearer token; a week is released once.
+        requestBody:
+          required: true
+          content: {application/json: {schema: {type: object}}}
+        responses:
+          200: {description: both sealed shares}
+          400: {description: "malformed, or the batch is below the minimum size"}
+          401: {description: no collector's token}
+          409: {description: the week was released before}
+          502: {description: the helper refused or is unreachable}
+        """
         if not authorised(request, self.secrets.collector_token):
             return error(401, "the collector's bearer token is required")
         try:
@@ -214,6 +251,7 @@ class Leader:
         accepted = [f.report_id for f in finished if f.rejection is None]
         rejected = [(f.report_id, f.rejection) for f in finished if f.rejection is not None]
         self.store.record_job(period, accepted, rejected, share)
+        self.metrics.job_done(len(accepted), len(rejected))
 
 
 def _helper_answers(answer: Any) -> dict[bytes, bytes | str]:
@@ -255,4 +293,5 @@ def create_leader_app(
             Route("/v1/secagg/reports", leader.upload, methods=["PUT"]),
             Route("/v1/secagg/collect", leader.collect, methods=["POST"]),
         ],
+        leader.metrics,
     )
