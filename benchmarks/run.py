@@ -28,6 +28,7 @@ BENCHMARKS = (
     "bench_sync",
     "bench_first_pass_eval",
     "bench_secagg_noise",
+    "bench_dask",
 )
 
 

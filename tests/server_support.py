@@ -190,17 +190,23 @@ def start_listening_process(
     *,
     stderr: int | None = subprocess.DEVNULL,
     open_files: int | None = None,
+    command: list[str] | None = None,
+    env: dict[str, str] | None = None,
 ) -> ServiceProcess:
     """``discreet serve --port 0 ARGS`` in a process of its own, once it says where it
-    listens (the catalog service, or an aggregator with ``--role``)."""
+    listens (the catalog service, or an aggregator with ``--role``); or ``command``
+    instead of ``discreet serve --port 0``, in the environment ``env`` if given."""
 
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
 
+    if command is None:
+        command = [sys.executable, "-m", "discreet", "serve", "--port", "0"]
     process = subprocess.Popen(
-        [sys.executable, "-m", "discreet", "serve", "--port", "0", *serve_args],
+        [*command, *serve_args],
         stdout=subprocess.PIPE,
         stderr=stderr,
+        env=env,
         preexec_fn=None if open_files is None else limit,
     )
     assert process.stdout is not None

@@ -60,6 +60,21 @@ def test_metrics_match_a_hand_computation() -> None:
     assert metrics.coverage10 == pytest.approx(5 / 6)
 
 
+def test_bias_figures_match_a_hand_computation() -> None:
+    import scipy.sparse as sp
+
+    # Training counts 6, 2, 1, 1, 0, 0: the short head (20% of 10 interactions) is item 0.
+    train = sp.csr_matrix(
+        np.asarray([[1, 1, 1, 0, 0, 0], [1, 1, 0, 1, 0, 0]] + [[1, 0, 0, 0, 0, 0]] * 4)
+    )
+    split = Split(train, [[]] * 6, [np.array([5])] + [np.array([], dtype=np.int64)] * 5, 6)
+    metrics = evaluate_lists({0: np.array([0, 4, 4, 5])}, split)
+    assert metrics.long_tail10 == pytest.approx(3 / 4)  # 4 and 5 are tail items, 0 is not
+    exposure = np.sort([1, 0, 0, 0, 2, 1])
+    expected = sum((2 * (i + 1) - 6 - 1) * x for i, x in enumerate(exposure)) / (6 * 4)
+    assert metrics.gini10 == pytest.approx(expected)
+
+
 def test_bad_interactions_are_reported(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"not in items\.csv"):
         load_dataset(*_write(tmp_path, [("i1", "a")], [("u1", "nope", 1)]))
@@ -102,6 +117,10 @@ def test_eval_command_prints_every_method(
             "3000",
             "--epsilon",
             "2",
+            "--secure-clients",
+            "3000",
+            "--secure-epsilon",
+            "2",
             "--json",
         ]
     )
@@ -109,7 +128,10 @@ def test_eval_command_prints_every_method(
     rows = json.loads(capsys.readouterr().out)["rows"]
     methods = [r["method"] for r in rows]
     assert methods[:4] == ["Random", "MostPop", "ItemKNN (cosine, 100 neighbours)", "EASE"]
-    assert "engine + exact popularity" in methods
-    assert any(m.startswith("engine + private popularity (N=3,000, ε=2)") for m in methods)
+    assert "engine, exact popularity" in methods
+    assert "engine, exact popularity + co-occurrence" in methods
+    assert "engine, LDP (N=3,000, ε=2)" in methods
+    assert "engine, secure aggregation (N=3,000, ε=2)" in methods
     assert all(0.0 <= r["ndcg@10"] <= 1.0 for r in rows)
+    assert all(0.0 <= r["long_tail@10"] <= 1.0 and 0.0 <= r["gini@10"] <= 1.0 for r in rows)
     assert main(["eval"]) == 1

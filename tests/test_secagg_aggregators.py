@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from scipy import stats
 
 from discreet.catalog.popularity import load_estimates
@@ -76,6 +77,17 @@ def aggregators(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Aggregator
 def _upload(url: str, report: UploadReport) -> tuple[int, object]:
     status, _, body = http("PUT", f"{url}/v1/secagg/reports", report.encode())
     return status, body
+
+
+def _metrics(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """An aggregator's metrics, by name and sorted labels."""
+    status, _, body = http("GET", url + "/metrics")
+    assert status == 200
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(body.decode("utf-8"))
+        for s in family.samples
+    }
 
 
 def _encoded(counts: list[int], weight: int) -> np.ndarray:
@@ -214,6 +226,33 @@ def test_leader_and_helper_release_the_valid_sum_plus_noise_once(
     assert again.returncode != 0
     assert "already collected" in again.stderr
     assert len(again.stderr.strip().splitlines()) == 1
+
+    # The operator's view: uploads and refusals by reason, jobs and their outcomes.
+    leader_metrics, helper_metrics = (_metrics(url) for url in (leader.url, aggregators.helper.url))
+    # Every upload, the moved share and the identical retry (answered 201 again) are accepted.
+    assert leader_metrics["discreet_secagg_uploads_accepted_total", ()] == len(uploads) + 2
+    rejected = "discreet_secagg_uploads_rejected_total"
+    assert leader_metrics[rejected, (("reason", "conflict"),)] == 7 + 1  # replays, the late one
+    assert leader_metrics[rejected, (("reason", "malformed"),)] == 1
+    assert leader_metrics[rejected, (("reason", "invalid"),)] == 1  # the stale week
+    jobs = "discreet_secagg_jobs_total"
+    assert leader_metrics[jobs, (("role", "leader"),)] == 2  # 536 reports, 500 a job
+    assert helper_metrics[jobs, (("role", "helper"),)] == 2
+    prepared = "discreet_secagg_prepared_reports_total"
+    for got, role in ((leader_metrics, "leader"), (helper_metrics, "helper")):
+        assert got[prepared, (("outcome", "valid"), ("role", role))] == VALID
+    assert helper_metrics[prepared, (("outcome", "rejected"), ("role", "helper"))] == 35
+    for url, paths in (
+        (leader.url, {"/v1/secagg/reports", "/v1/secagg/collect"}),
+        (aggregators.helper.url, {"/v1/secagg/jobs/{job_id}", "/v1/secagg/aggregate_share"}),
+    ):
+        status, _, schema = http("GET", url + "/openapi.json")
+        assert status == 200
+        assert paths | {"/v1/privacy", "/healthz", "/metrics", "/docs"} <= set(schema["paths"])
+        for operations in schema["paths"].values():
+            for operation in operations.values():  # whole sentences, none split at a comma
+                assert all(set(r) == {"description"} for r in operation["responses"].values())
+        assert http("GET", url + "/docs")[0] == 200
 
 
 def test_a_batch_below_the_minimum_is_not_released(aggregators: Aggregators) -> None:

@@ -22,6 +22,7 @@ from discreet.errors import ContributionInvalidError
 from discreet.profile.contribution import pair_index, prepare_contribution, sample_pairs
 from discreet.profile.model import Profile
 from discreet.protocol.report import period_of
+from discreet.publish.collaborative import read_cooccurrence
 from discreet.publish.collect import COOCCURRENCE_FORMAT, collect
 from discreet.publish.publisher import PublishResult
 from discreet.publish.repository import PublisherRepository
@@ -177,6 +178,10 @@ def test_one_leader_and_helper_aggregate_both_tasks_and_reject_oversized_pairs(
     assert counts.shape == (M * (M - 1) // 2,)
     _noise_of_the_stated_scale(counts - pair_truth, plan.release_variance)
     assert pair_index(0, 1, M) == 0  # entry 0 is the pair of the two most popular items
+    # The file is what the collaborative target is built from (publish build --cooccurrence).
+    read = read_cooccurrence(out)
+    assert (read.items, read.reports, read.counts.tolist()) == (TOP, VALID, counts.tolist())
+    assert read.sigma**2 == pytest.approx(plan.sigma_sq)
 
 
 def test_a_queued_contribution_goes_to_the_destination_it_was_made_for(

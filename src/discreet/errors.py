@@ -6,7 +6,10 @@ The tree::
     ├── UnsupportedFormatError        a file or record is newer than this code
     ├── InsufficientSpaceError        the disk is full; nothing was half-written
     ├── MissingDependencyError        an optional extra is not installed
+    ├── ClusterUnavailableError       the Dask cluster cannot be started or reached
     ├── ServiceAddressError           the service cannot listen on that host and port
+    ├── ServiceConfigError            a serve setting from the environment or file is wrong
+    ├── BackupError                   ``serve backup`` made no good copy; DEST is unchanged
     ├── InputError                    the publisher's input files are wrong
     │   ├── ItemsInvalidError         items CSV/JSONL (names file, line, field)
     │   ├── TaxonomyInvalidError      taxonomy JSON/TOML
@@ -16,6 +19,7 @@ The tree::
     ├── RepositoryError               the publisher's TUF repository
     │   ├── RepositoryExistsError     ``publish init`` on a folder in use
     │   ├── RepositoryNotFoundError   no repository (or no keys) at that path
+    │   ├── RootPassphraseError       the root key did not open: wrong passphrase
     │   └── RepositoryBusyError       another process is publishing
     ├── StoreError                    the encrypted profile store
     │   ├── WrongKeyError             wrong passphrase, key file or keyring key
@@ -92,6 +96,7 @@ __all__ = [
     "CatalogRollbackError",
     "CatalogSignatureError",
     "CatalogTamperedError",
+    "ClusterUnavailableError",
     "ConsentRequiredError",
     "ContributionInvalidError",
     "CorruptSettingsError",
@@ -154,8 +159,20 @@ class MissingDependencyError(DiscreetError):
     """A feature needs an optional extra that is not installed; the message says which."""
 
 
+class ClusterUnavailableError(DiscreetError):
+    """``--dask`` names a scheduler that cannot be reached, or a local cluster failed to start."""
+
+
 class ServiceAddressError(DiscreetError):
     """``discreet serve`` cannot listen on the host and port given (in use, or not ours)."""
+
+
+class ServiceConfigError(DiscreetError):
+    """A ``serve`` setting from a ``DISCREET_SERVE_*`` variable or the config file is wrong."""
+
+
+class BackupError(DiscreetError):
+    """``discreet serve backup`` could not copy or check the database; ``DEST`` is unchanged."""
 
 
 class InputError(DiscreetError):
@@ -199,6 +216,10 @@ class RepositoryExistsError(RepositoryError):
 
 class RepositoryNotFoundError(RepositoryError):
     """No repository, or no signing key for a role, at the given path."""
+
+
+class RootPassphraseError(RepositoryError):
+    """The encrypted root signing key did not open with the passphrase given."""
 
 
 class RepositoryBusyError(RepositoryError):

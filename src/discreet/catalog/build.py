@@ -15,20 +15,26 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import joblib
 
 from discreet._fs import atomic_write_bytes, canonical_json, npy_bytes
+from discreet.catalog.collaborative import Neighbours
 from discreet.catalog.embedding import (
     EmbeddingParams,
     FittedEmbedding,
     fit_embeddings,
     item_document,
 )
+from discreet.catalog.embedding_dask import (
+    OnCluster,
+    fit_embeddings_on_cluster,
+    write_embeddings,
+)
 from discreet.catalog.items import Item
-from discreet.catalog.manifest import QUANTISED_FILES, Manifest, Notice
+from discreet.catalog.manifest import COLLABORATIVE_FILE, Manifest, Notice
 from discreet.catalog.popularity import prior_from_estimates, uniform_prior
-from discreet.catalog.quantise import quantise
 from discreet.catalog.taxonomy import Taxonomy
 from discreet.i18n import _
 from discreet.protocol.params import ReportingParams
@@ -76,20 +82,33 @@ def build_catalog_files(
     reports_url: str | None = None,
     reporting: ReportingParams | None = None,
     secure_aggregation: SecureAggregation | None = None,
+    collaborative: tuple[Neighbours, Mapping[str, Any]] | None = None,
     model_folder: Path | None = None,
     progress: Progress = no_progress,
+    cluster: OnCluster | None = None,
 ) -> BuildResult:
     """Embed ``items`` and write the catalog files of ``version`` into ``folder``.
 
     ``estimates`` (item id to estimated count) become the popularity prior;
-    without them the prior is uniform. When ``model_folder`` is given, the
-    fitted pipeline and its model card are written there.
+    without them the prior is uniform. ``collaborative`` is the collaborative
+    target and its model card (:func:`~discreet.catalog.manifest.collaborative_card`),
+    over this build's rows. When ``model_folder`` is given, the
+    fitted pipeline and its model card are written there. With ``cluster`` the
+    embedding runs on Dask, partition by partition (see
+    :mod:`discreet.catalog.embedding_dask`).
     """
     params = params or EmbeddingParams()
     folder.mkdir(parents=True, exist_ok=True)
     progress(1, _STAGES, _("embedding {count} items").format(count=len(items)))
-    documents = [item_document(item, taxonomy) for item in items]
-    fitted = fit_embeddings(documents, params)
+    if cluster is None:
+        fitted = fit_embeddings([item_document(item, taxonomy) for item in items], params)
+        write_embeddings(folder, fitted.vectors)
+    else:
+
+        def documents(start: int, stop: int) -> list[str]:
+            return [item_document(item, taxonomy) for item in items[start:stop]]
+
+        fitted = fit_embeddings_on_cluster(documents, len(items), params, cluster, folder)
     progress(2, _STAGES, _("computing popularity priors"))
     if estimates:
         prior, unknown = prior_from_estimates([i.id for i in items], estimates)
@@ -108,15 +127,14 @@ def build_catalog_files(
         quantised=True,
         reporting=reporting or ReportingParams(),
         secure_aggregation=secure_aggregation,
+        collaborative=None if collaborative is None else dict(collaborative[1]),
         notices=tuple(notices),
         reports_url=reports_url,
     )
     progress(3, _STAGES, _("writing catalog files"))
+    if collaborative is not None:  # first: over its budget, nothing is written
+        atomic_write_bytes(folder / COLLABORATIVE_FILE, collaborative[0].to_bytes())
     atomic_write_bytes(folder / "items.jsonl", items_jsonl(items))
-    atomic_write_bytes(folder / "embeddings.npy", npy_bytes(fitted.vectors))
-    codes, scales = quantise(fitted.vectors)
-    atomic_write_bytes(folder / QUANTISED_FILES[0], npy_bytes(codes))
-    atomic_write_bytes(folder / QUANTISED_FILES[1], npy_bytes(scales))
     atomic_write_bytes(folder / "popularity.npy", npy_bytes(prior))
     atomic_write_bytes(folder / "taxonomy.json", canonical_json(taxonomy.to_json()))
     atomic_write_bytes(folder / "manifest.json", canonical_json(manifest.to_json()))
@@ -190,4 +208,19 @@ publisher and is only ever loaded by the publisher.
 - Mixed-language catalogs embed each language in its own region of the space;
   cross-language similarity is weak.
 - Popularity is not part of this model; it comes from aggregated private reports.
+{_collaborative_section(manifest)}"""
+
+
+def _collaborative_section(manifest: Manifest) -> str:
+    """The model card's part on the collaborative target, when the release has one."""
+    card = manifest.collaborative
+    if card is None:
+        return ""
+    return f"""
+## Collaborative target (`collaborative.npz`)
+- Built from: {card["built_from"]}.
+- {card["items"]} items, {card["neighbours"]} neighbours each (EASE on the reported
+  co-occurrence, the diagonal from popularity weighted as the pairs are).
+- Privacy: ε = {card["epsilon"]:g}, δ = {card["delta"]:g} per device per week;
+  {card["devices"]:,} devices contributed.
 """

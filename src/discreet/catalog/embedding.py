@@ -152,9 +152,14 @@ def _counted(
     )
 
 
-def _features(
+def feature_steps(
     params: EmbeddingParams, n_items: int, relaxed: bool = False
 ) -> list[tuple[str, Any]]:
+    """The unfitted feature steps of the pipeline for ``n_items`` (``params`` resolved).
+
+    With hashing: a union of hashing and IDF pipelines (one per analyzer), then
+    a :class:`RareColumnFilter`. With TF-IDF: a union of vectorizers.
+    """
     analyzers = [("words", "word", (1, 1))]
     if params.char_ngrams:
         analyzers.append(("chars", "char_wb", (3, 5) if params.vectorizer == "tfidf" else (3, 4)))
@@ -165,6 +170,12 @@ def _features(
         [(n, _counted(a, g, n_items, params.max_df, relaxed)) for n, a, g in analyzers]
     )
     return [("features", union)]
+
+
+def truncated_svd(params: EmbeddingParams, n_features: int, n_samples: int) -> TruncatedSVD:
+    """The unfitted SVD: ``params.dim`` components, fewer when the corpus is smaller."""
+    dim = max(1, min(params.dim, n_features - 1, n_samples))
+    return TruncatedSVD(n_components=dim, algorithm="randomized", random_state=params.seed)
 
 
 @dataclass(frozen=True)
@@ -185,12 +196,12 @@ def fit_embeddings(documents: Sequence[str], params: EmbeddingParams) -> FittedE
     corpus has fewer features than ``params.dim``, the dimension shrinks to fit.
     """
     params = params.resolved(len(documents))
-    steps = _features(params, len(documents))
+    steps = feature_steps(params, len(documents))
     try:
         features = Pipeline(steps).fit_transform(documents)
     except ValueError:
         # Frequency cuts left no terms (tiny or repetitive text): keep every term instead.
-        steps = _features(params, len(documents), relaxed=True)
+        steps = feature_steps(params, len(documents), relaxed=True)
         try:
             features = Pipeline(steps).fit_transform(documents)
         except ValueError:
@@ -202,8 +213,8 @@ def fit_embeddings(documents: Sequence[str], params: EmbeddingParams) -> FittedE
                 )
             ) from None
     n_samples, n_features = features.shape
-    dim = max(1, min(params.dim, n_features - 1, n_samples))
-    svd = TruncatedSVD(n_components=dim, algorithm="randomized", random_state=params.seed)
+    svd = truncated_svd(params, n_features, n_samples)
+    dim = svd.n_components
     reduced = svd.fit_transform(features)
     normalizer = Normalizer(norm="l2")
     vectors = np.ascontiguousarray(normalizer.fit_transform(reduced), dtype=np.float32)

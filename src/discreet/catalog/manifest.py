@@ -38,6 +38,10 @@ CATALOG_FILES = (
 #: first pass. Optional within format 1: a manifest names them when the release has
 #: them, and a release without them is ranked from ``embeddings.npy`` alone.
 QUANTISED_FILES = ("quantised.npy", "scales.npy")
+#: The collaborative target (:mod:`discreet.catalog.collaborative`): optional within format 1.
+COLLABORATIVE_FILE = "collaborative.npz"
+#: What the manifest says about the collaborative target: its model card.
+COLLABORATIVE_FIELDS = ("file", "built_from", "items", "neighbours", "epsilon", "delta", "devices")
 MAX_NOTICES = 20
 SEVERITIES = ("info", "warning", "critical")
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
@@ -185,6 +189,9 @@ class Manifest:
     dtype: str = "float32"
     #: Whether the release carries :data:`QUANTISED_FILES`.
     quantised: bool = False
+    #: The collaborative target's model card (see :func:`collaborative_card`); ``None``:
+    #: the release has no such target.
+    collaborative: Mapping[str, Any] | None = None
     #: Parsed once here; every reader (device, server, CLI) uses this record.
     reporting: ReportingParams = field(default_factory=ReportingParams)
     #: The secure-aggregation mode's task and aggregators; ``None``: the LDP mode.
@@ -203,7 +210,11 @@ class Manifest:
     @property
     def files(self) -> tuple[str, ...]:
         """Every file of this release, as TUF target names under ``catalog/``."""
-        return CATALOG_FILES + (QUANTISED_FILES if self.quantised else ())
+        return (
+            CATALOG_FILES
+            + (QUANTISED_FILES if self.quantised else ())
+            + ((COLLABORATIVE_FILE,) if self.collaborative is not None else ())
+        )
 
     def to_json(self) -> dict[str, Any]:
         """The manifest in its versioned JSON form."""
@@ -227,6 +238,7 @@ class Manifest:
             "embeddings": embeddings,
             "popularity": {"file": "popularity.npy", "source": self.popularity_source},
             "taxonomy": {"file": "taxonomy.json", "categories": self.category_count},
+            **({} if self.collaborative is None else {"collaborative": dict(self.collaborative)}),
             "reporting": self.reporting.to_json(),
             "reporting_mode": self.reporting_mode,
             **(
@@ -308,6 +320,7 @@ def _parse(data: Any) -> Manifest:
         popularity_source=source,
         category_count=_int(data["taxonomy"]["categories"], "taxonomy.categories", 1, 100_000),
         quantised=quantised,
+        collaborative=_collaborative(data.get("collaborative")),
         reporting=reporting,
         secure_aggregation=secure_aggregation,
         notices=tuple(Notice.from_json(n, f"notice #{i}") for i, n in enumerate(notices_raw, 1)),
@@ -323,6 +336,46 @@ def _reports_url(value: Any) -> str | None:
     from discreet.secagg.mode import check_endpoint
 
     return check_endpoint(value, "reports_url")
+
+
+def collaborative_card(
+    built_from: str, items: int, neighbours: int, epsilon: float, delta: float, devices: int
+) -> dict[str, Any]:
+    """The manifest's ``collaborative`` section: the target's file and its model card."""
+    return {
+        "file": COLLABORATIVE_FILE,
+        "built_from": built_from,
+        "items": items,
+        "neighbours": neighbours,
+        "epsilon": epsilon,
+        "delta": delta,
+        "devices": devices,
+    }
+
+
+def _collaborative(section: Any) -> Mapping[str, Any] | None:
+    """The ``collaborative`` section, checked field by field; ``None`` when absent."""
+    if section is None:
+        return None
+    if not isinstance(section, Mapping) or sorted(section) != sorted(COLLABORATIVE_FIELDS):
+        raise ValueError(
+            _("collaborative must have exactly {fields}").format(
+                fields=", ".join(COLLABORATIVE_FIELDS)
+            )
+        )
+    if section["file"] != COLLABORATIVE_FILE:
+        raise ValueError(_("collaborative.file must be {file}").format(file=COLLABORATIVE_FILE))
+    built_from = section["built_from"]
+    if not isinstance(built_from, str) or len(built_from) > 200 or control_problem(built_from):
+        raise ValueError(_("collaborative.built_from must be one line of at most 200 characters"))
+    _int(section["items"], "collaborative.items", 2, 100_000)
+    _int(section["neighbours"], "collaborative.neighbours", 1, 10_000)
+    _int(section["devices"], "collaborative.devices", 0, 2**53)
+    for key in ("epsilon", "delta"):
+        value = section[key]
+        if not isinstance(value, int | float) or isinstance(value, bool) or not value >= 0:
+            raise ValueError(_("collaborative.{key} must be a non-negative number").format(key=key))
+    return dict(section)
 
 
 def _secure_aggregation(data: Mapping[str, Any]) -> SecureAggregation | None:

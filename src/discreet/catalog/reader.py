@@ -16,10 +16,11 @@ from typing import Any
 import numpy as np
 
 from discreet.catalog import _json
+from discreet.catalog.collaborative import Neighbours
 from discreet.catalog.features import CatalogFeatures
 from discreet.catalog.index import ItemIndex, save_index
 from discreet.catalog.items import Item
-from discreet.catalog.manifest import QUANTISED_FILES, Manifest
+from discreet.catalog.manifest import COLLABORATIVE_FILE, QUANTISED_FILES, Manifest
 from discreet.catalog.nibbles import Nibbles, derive_for_fast_scan, load_nibbles
 from discreet.catalog.scan import parse_jsonl as parse_jsonl  # also the service's reader
 from discreet.catalog.scan import scan_items
@@ -69,6 +70,7 @@ class Catalog:
         embeddings: FloatArray,
         popularity: FloatArray,
         quantised: Quantised | None = None,
+        collaborative: Neighbours | None = None,
     ) -> None:
         self.folder = folder
         self.manifest = manifest
@@ -76,6 +78,8 @@ class Catalog:
         self.popularity = popularity
         #: The int8 rows and their scales, when the release has them (format 1 may not).
         self.quantised = quantised
+        #: The collaborative neighbour lists, when the release has them.
+        self.collaborative = collaborative
 
     @classmethod
     def open(cls, folder: str | Path) -> Catalog:
@@ -130,7 +134,19 @@ class Catalog:
                     )
                 )
             quantised = Quantised(codes, scales)
-        return cls(folder, manifest, embeddings, popularity, quantised)
+        collaborative = None
+        if manifest.collaborative is not None:
+            collaborative = Neighbours.load(folder / COLLABORATIVE_FILE, n)
+            shape = (manifest.collaborative["items"], manifest.collaborative["neighbours"])
+            if collaborative.neighbours.shape != shape:
+                raise CatalogInvalidError(
+                    _("{file} is {shape}, the manifest says {expected}").format(
+                        file=COLLABORATIVE_FILE,
+                        shape=collaborative.neighbours.shape,
+                        expected=shape,
+                    )
+                )
+        return cls(folder, manifest, embeddings, popularity, quantised, collaborative)
 
     def __len__(self) -> int:
         return self.manifest.item_count
@@ -238,6 +254,7 @@ class Catalog:
             "dtype": m.dtype,
             "categories": m.category_count,
             "popularity": m.popularity_source,
+            "collaborative": None if m.collaborative is None else dict(m.collaborative),
             "reporting": m.reporting.to_json(),
             "notices": [n.to_json() for n in m.notices],
             "folder": str(self.folder),

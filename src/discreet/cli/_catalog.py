@@ -56,6 +56,7 @@ def cmd_info(args: argparse.Namespace) -> int:
             items=info["items"], categories=info["categories"], dim=info["dim"], dtype=info["dtype"]
         ),
         _("  popularity: {popularity}").format(popularity=info["popularity"]),
+        *_collaborative_lines(info["collaborative"]),
         *_reporting_lines(catalog),
         _("  folder: {folder}").format(folder=info["folder"]),
         *notice_lines(info["notices"]),
@@ -78,6 +79,20 @@ def _reporting_lines(catalog: Catalog) -> list[str]:
     else:
         return [_("  reporting: none (this catalog asks for no reports)")]
     return [_("  reporting:"), *(f"    {line.strip()}" for line in terms)]
+
+
+def _collaborative_lines(card: dict[str, Any] | None) -> list[str]:
+    """The collaborative target's model card, in words (nothing without the target)."""
+    if card is None:
+        return []
+    return [
+        _("  collaborative: {items} items x {neighbours} neighbours, built from {source}").format(
+            items=card["items"], neighbours=card["neighbours"], source=card["built_from"]
+        ),
+        _("    ε={epsilon:g}, δ={delta:g} per week, from {devices} devices").format(
+            epsilon=card["epsilon"], delta=card["delta"], devices=card["devices"]
+        ),
+    ]
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:

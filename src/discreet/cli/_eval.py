@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -40,13 +42,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
             raise InputError(_("give --items and --interactions, or --movielens DIR"))
         dataset = load_dataset(items, interactions)
 
+        start = time.monotonic()
+        terminal = sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
+
         def log(message: str) -> None:
-            if not args.json:
-                print(message, file=sys.stderr, flush=True)
+            if terminal:  # progress is for a person watching; pipes and JSON get none
+                print(f"[{time.monotonic() - start:4.0f} s] {message}", file=sys.stderr, flush=True)
 
         config = EvalConfig(
             clients=tuple(args.clients),
             epsilons=tuple(args.epsilon),
+            secure_clients=tuple(args.secure_clients),
+            secure_epsilons=tuple(args.secure_epsilon),
             baselines=not args.no_baselines,
             seed=args.seed,
             log=log,
@@ -78,10 +85,31 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         nargs="+",
         default=[100_000, 1_000_000],
         metavar="N",
-        help=_("simulated devices for private popularity (default 1e5 1e6)"),
+        help=_("simulated devices of the LDP route (default 1e5 1e6)"),
     )
     p.add_argument(
-        "--epsilon", type=float, nargs="+", default=[1.0, 2.0], metavar="E", help=_("default 1 2")
+        "--epsilon",
+        type=float,
+        nargs="+",
+        default=[1.0],
+        metavar="E",
+        help=_("the LDP route's ε (default 1)"),
+    )
+    p.add_argument(
+        "--secure-clients",
+        type=int,
+        nargs="+",
+        default=[10_000, 100_000, 1_000_000],
+        metavar="N",
+        help=_("simulated devices of the secure-aggregation route (default 1e4 1e5 1e6)"),
+    )
+    p.add_argument(
+        "--secure-epsilon",
+        type=float,
+        nargs="+",
+        default=[0.5, 1.0, 2.0],
+        metavar="E",
+        help=_("the secure-aggregation route's ε per week, δ = 1e-6 (default 0.5 1 2)"),
     )
 
     p.add_argument("--no-baselines", action="store_true", help=_("only the engine"))

@@ -15,6 +15,8 @@ from discreet.store.keys import KeySource, PassphraseKey
 
 PASSPHRASE_ENV = "DISCREET_PASSPHRASE"  # noqa: S105 (a variable name)
 NEW_PASSPHRASE_ENV = "DISCREET_NEW_PASSPHRASE"  # noqa: S105 (a variable name)
+#: The publisher's root signing key's passphrase (``publish init --offline-root``).
+ROOT_PASSPHRASE_ENV = "DISCREET_ROOT_PASSPHRASE"  # noqa: S105 (a variable name)
 
 
 def add_passphrase_options(parser: argparse.ArgumentParser, *, new: bool = False) -> None:
@@ -46,16 +48,23 @@ def _from_file(path: str) -> str:
     return text.rstrip("\r\n")
 
 
-def read_passphrase(args: argparse.Namespace, *, new: bool = False, confirm: bool = False) -> str:
-    """The passphrase from a file option, the environment or, on a terminal, a prompt."""
+def read_passphrase(
+    args: argparse.Namespace,
+    *,
+    new: bool = False,
+    confirm: bool = False,
+    env: str | None = None,
+) -> str:
+    """The passphrase from a file option, the environment (``env``, if not the profile's
+    variable) or, on a terminal, a prompt."""
     file_option = getattr(args, "new_passphrase_file" if new else "passphrase_file", None)
     if file_option:
         return _from_file(file_option)
-    from_env = os.environ.get(NEW_PASSPHRASE_ENV if new else PASSPHRASE_ENV)
+    which = env or (NEW_PASSPHRASE_ENV if new else PASSPHRASE_ENV)
+    from_env = os.environ.get(which)
     if from_env:
         return from_env
     if not sys.stdin.isatty():
-        which = NEW_PASSPHRASE_ENV if new else PASSPHRASE_ENV
         option = "--new-passphrase-file" if new else "--passphrase-file"
         raise KeySourceError(
             _("no passphrase given; set {which} or pass {option}").format(

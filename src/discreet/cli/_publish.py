@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 from pathlib import Path
 from typing import Any
 
 from discreet.cli._command import UsageError, add_command
+from discreet.cli._keys import ROOT_PASSPHRASE_ENV, read_passphrase
 from discreet.cli._output import StageProgress, emit
-from discreet.errors import InputError
+from discreet.cluster import add_dask_option
+from discreet.errors import InputError, KeySourceError
 from discreet.i18n import _, ngettext
 from discreet.protocol.params import ReportingPolicy
 from discreet.publish.keys import ROLES
@@ -57,15 +60,36 @@ def expiries_from(args: argparse.Namespace) -> Expiries:
     return Expiries(**{role: value for role, value in given.items() if value is not None})
 
 
+def _root_passphrase(args: argparse.Namespace, *, confirm: bool = False) -> str:
+    """The root key's passphrase: ``--passphrase-file``, $DISCREET_ROOT_PASSPHRASE or a prompt."""
+    passphrase = read_passphrase(args, confirm=confirm, env=ROOT_PASSPHRASE_ENV)
+    if not passphrase:
+        raise KeySourceError(_("the root key's passphrase may not be empty"))
+    return passphrase
+
+
 def cmd_init(args: argparse.Namespace) -> int:
-    """Create a repository with fresh keys."""
-    repo = PublisherRepository.init(args.repo, keys_dir=args.keys)
+    """Create a repository with fresh keys (root's offline and encrypted, with --offline-root)."""
+    offline = args.offline_root
+    repo = PublisherRepository.init(
+        args.repo,
+        keys_dir=args.keys,
+        offline_root=offline,
+        root_passphrase=_root_passphrase(args, confirm=True) if offline else None,
+    )
     doc = {
         "repo": str(repo.path),
         "served_folder": str(repo.public),
         "keys": str(repo.keys.path),
+        "root_key": str(repo.keys.file_of("root")),
+        "root_key_encrypted": offline is not None,
         "trusted_root": str(repo.trusted_root_path),
     }
+    root_line = (
+        _("  root key, encrypted: {path} (keep it offline; needed only to rotate keys)")
+        if offline
+        else _("  root key, unencrypted: {path} (in production, use --offline-root DIR)")
+    )
     emit(
         args,
         doc,
@@ -74,6 +98,7 @@ def cmd_init(args: argparse.Namespace) -> int:
             _("  private keys (keep them safe, never serve them): {path}").format(
                 path=repo.keys.path
             ),
+            root_line.format(path=repo.keys.file_of("root")),
             _("  served folder: {public}").format(public=repo.public),
             _("  trusted root for clients: {trusted_root_path}").format(
                 trusted_root_path=repo.trusted_root_path
@@ -101,23 +126,32 @@ def cmd_build(args: argparse.Namespace) -> int:
         raise InputError(_("{exc}; adjust the reporting options").format(exc=exc)) from None
     secure_aggregation = _secure_aggregation(args)
     progress = StageProgress()
-    try:
-        result = publish_catalog(
-            repo,
-            args.items,
-            args.taxonomy,
-            name=args.name,
-            popularity_path=args.popularity,
-            notices_path=args.notices,
-            reports_url=args.reports_url,
-            params=EmbeddingParams(dim=args.dim, vectorizer=args.vectorizer, seed=args.seed),
-            reporting=None if args.no_reporting else policy,
-            secure_aggregation=secure_aggregation,
-            expiries=expiries_from(args),
-            progress=progress,
-        )
-    finally:
-        progress.done()
+    with contextlib.ExitStack() as stack:
+        cluster = None
+        if args.dask is not None:
+            from discreet.catalog.embedding_dask import OnCluster
+            from discreet.cluster import open_client
+
+            cluster = OnCluster(stack.enter_context(open_client(args.dask)))
+        try:
+            result = publish_catalog(
+                repo,
+                args.items,
+                args.taxonomy,
+                name=args.name,
+                popularity_path=args.popularity,
+                notices_path=args.notices,
+                reports_url=args.reports_url,
+                params=EmbeddingParams(dim=args.dim, vectorizer=args.vectorizer, seed=args.seed),
+                reporting=None if args.no_reporting else policy,
+                secure_aggregation=secure_aggregation,
+                cooccurrence_path=args.cooccurrence,
+                expiries=expiries_from(args),
+                progress=progress,
+                cluster=cluster,
+            )
+        finally:
+            progress.done()
     m = result.manifest
     lines = [
         _(
@@ -201,8 +235,10 @@ def cmd_refresh(args: argparse.Namespace) -> int:
 
 
 def cmd_rotate(args: argparse.Namespace) -> int:
-    """Replace a role's key and publish the new root."""
-    repo = PublisherRepository.open(args.repo)
+    """Replace a role's key and publish the new root (asks for root's passphrase if encrypted)."""
+    repo = PublisherRepository.open(
+        args.repo, offline_root=args.offline_root, passphrase=lambda: _root_passphrase(args)
+    )
     with repo.lock():
         version = repo.rotate_key(args.role, expiries=expiries_from(args))
     emit(
@@ -236,6 +272,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> Any:
     p.add_argument(
         "--keys", metavar="DIR", help=_("keep the private keys here (default REPO/keys)")
     )
+    _add_root_options(
+        p,
+        _("write the root key here, outside REPO, encrypted with a passphrase (then keep DIR "
+          "offline)"),
+    )  # fmt: skip
 
     p = add_command(
         commands,
@@ -264,6 +305,14 @@ def register(sub: Any, common: argparse.ArgumentParser) -> Any:
         help=_(
             "where devices send their reports, when it is not where they fetch the catalog "
             "(a CDN, say) (default: the previous release's)"
+        ),
+    )
+    p.add_argument(
+        "--cooccurrence",
+        metavar="FILE",
+        help=_(
+            "the co-occurrence aggregate from 'publish collect' (with --popularity): "
+            "adds the collaborative target"
         ),
     )
     p.add_argument(
@@ -317,6 +366,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> Any:
     )
     p.add_argument("--leader", metavar="URL", help=_("with --secagg-task: the leader's endpoint"))
     p.add_argument("--helper", metavar="URL", help=_("with --secagg-task: the helper's endpoint"))
+    add_dask_option(p, _("embed the items on Dask, partition by partition"))
     add_expiry_options(p)
 
     p = add_command(
@@ -346,5 +396,17 @@ def register(sub: Any, common: argparse.ArgumentParser) -> Any:
     )
     p.add_argument("repo", metavar="REPO")
     p.add_argument("--role", required=True, choices=ROLES, help=_("the role whose key to replace"))
+    _add_root_options(p, _("where the offline root key is now (default: where init put it)"))
     add_expiry_options(p)
     return commands
+
+
+def _add_root_options(parser: argparse.ArgumentParser, offline_help: str) -> None:
+    parser.add_argument("--offline-root", metavar="DIR", help=offline_help)
+    parser.add_argument(
+        "--passphrase-file",
+        metavar="FILE",
+        help=_("read the root key's passphrase from FILE (default: ${env}, or a prompt)").format(
+            env=ROOT_PASSPHRASE_ENV
+        ),
+    )

@@ -57,6 +57,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
             "popularity {popularity:.3f} + freshness {freshness:.3f}"
         ).format(
             score=why.score, similarity=c.similarity, popularity=c.popularity, freshness=c.freshness
+        )
+        + (
+            ""
+            if c.collaborative is None
+            else _(" + collaborative {value:.3f}").format(value=c.collaborative)
         ),
         _("  left out: {excluded}").format(excluded=why.excluded)
         if why.excluded

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ from discreet._fs import atomic_write_bytes, canonical_json
 from discreet.catalog.popularity import load_estimates
 from discreet.cli._command import UsageError, add_command, positive_float, positive_int
 from discreet.cli._output import emit, emit_estimates
+from discreet.cluster import add_dask_option
 from discreet.errors import InputError
 from discreet.i18n import N_, _
 from discreet.publish.collect import collect
@@ -37,11 +39,10 @@ ROLE_HELP = N_(
 )
 
 
-def add_role_options(p: argparse.ArgumentParser) -> None:
-    """The options ``serve`` takes for an aggregator's role."""
-    p.add_argument(
-        "--role", choices=("catalog", LEADER, HELPER), default="catalog", help=_(ROLE_HELP)
-    )
+def add_role_options(p: argparse.ArgumentParser, add: Callable[..., None]) -> None:
+    """The options ``serve`` takes for an aggregator's role (``add`` declares one setting;
+    ``--task``, which may repeat, and ``--dask`` are flags only)."""
+    add("--role", choices=("catalog", LEADER, HELPER), default="catalog", help=_(ROLE_HELP))
     p.add_argument(
         "--task",
         action="append",
@@ -52,9 +53,10 @@ def add_role_options(p: argparse.ArgumentParser) -> None:
             "form to serve several tasks (each under /tasks/ID, with its own database)"
         ),
     )
-    p.add_argument("--key", metavar="KEY", help=_("an aggregator's HPKE key file"))
-    p.add_argument("--secrets", metavar="FILE", help=_("an aggregator's secrets file"))
-    p.add_argument("--helper", metavar="URL", help=_("the leader: the helper's URL"))
+    add("--key", metavar="KEY", help=_("an aggregator's HPKE key file"))
+    add("--secrets", metavar="FILE", help=_("an aggregator's secrets file"))
+    add("--helper", metavar="URL", help=_("the leader: the helper's URL"))
+    add_dask_option(p, _("the leader or the helper: prepare the reports on Dask"))
 
 
 def serve_role(args: argparse.Namespace) -> int:
@@ -77,6 +79,7 @@ def serve_role(args: argparse.Namespace) -> int:
         port=args.port,
         header_timeout=args.header_timeout,
         max_connections=args.max_connections,
+        dask=args.dask,
     )
     return 0
 
@@ -93,7 +96,9 @@ def _task_sources(args: argparse.Namespace) -> list[TaskSource]:
         raise UsageError(_("to serve several tasks, give each --task as a task folder"))
     missing = [f"--{n}" for n in ("key", "secrets") if getattr(args, n) is None]
     if missing:
-        raise UsageError(f"serve --role {args.role} needs {' '.join(missing)}")
+        raise UsageError(
+            _("serve --role {role} needs {join}").format(role=args.role, join=" ".join(missing))
+        )
     return [TaskSource(paths[0], Path(args.key), Path(args.secrets))]
 
 

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
+import functools
+from pathlib import Path
 from typing import Any
 
 from discreet.cli import _secagg
@@ -13,20 +17,39 @@ from discreet.cli._command import (
     positive_float,
     positive_int,
 )
-from discreet.cli._output import emit_estimates
+from discreet.cli._output import emit, emit_estimates
 from discreet.cli._publish import add_expiry_options, expiries_from
+from discreet.cli._settings import CONFIG_ENV, ServeSettings
+from discreet.cluster import add_dask_option, open_client
 from discreet.i18n import N_, _
 from discreet.protocol.report import period_code
 from discreet.protocol.wire import Limits
 from discreet.server.aggregate import DEFAULT_MIN_REPORTS, labels_for
+from discreet.server.backup import backup_database
+from discreet.server.logs import (
+    DEFAULT_LOG_FORMAT,
+    DEFAULT_LOG_LEVEL,
+    LOG_FORMATS,
+    LOG_LEVELS,
+    configure_logging,
+)
 from discreet.server.run import HEADER_TIMEOUT, MAX_CONNECTIONS, serve
 from discreet.server.storage import ReportStore
+
+#: ``serve``'s settings, each from its flag, a DISCREET_SERVE_* variable or the config file.
+SERVE_SETTINGS = ServeSettings()
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the HTTP service (or, with ``--role``, a secure-aggregation aggregator)."""
+    SERVE_SETTINGS.resolve(args)
+    if args.db is None:
+        raise UsageError(_("serve needs --db DB (or DISCREET_SERVE_DB, or db in the config file)"))
+    configure_logging(args.log_format, args.log_level)
     if args.role != "catalog":
         return _secagg.serve_role(args)
+    if args.dask is not None:
+        raise UsageError(_("--dask is for the aggregators: add --role leader or --role helper"))
     if args.repo is None:
         raise UsageError(_("serve needs --repo REPO (or --role leader|helper)"))
 
@@ -54,6 +77,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    """Copy the running service's database with SQLite's online backup API."""
+    SERVE_SETTINGS.resolve(args)
+    if args.db is None:
+        raise UsageError(_("serve backup needs --db DB (or DISCREET_SERVE_DB, or the config file)"))
+    size = backup_database(args.db, args.dest)
+    line = _("backed up {db} to {dest} ({size} bytes)").format(
+        db=args.db, dest=args.dest, size=size
+    )
+    emit(args, {"db": str(args.db), "backup": str(args.dest), "bytes": size}, [line])
+    return 0
+
+
 def _period(value: str) -> str:
     """An ISO week like 2026-W48, checked while the arguments are parsed (exit code 2)."""
     try:
@@ -65,15 +101,23 @@ def _period(value: str) -> str:
 
 def cmd_estimates(args: argparse.Namespace) -> int:
     """Estimates from the reports received, as JSON for 'publish build --popularity'."""
-    store = ReportStore(args.db, create=False)  # a mistyped path is not a new, empty database
+    first, *others = args.db
+    for path in others:  # a mistyped path is not a new, empty database
+        if not Path(path).is_file():
+            raise FileNotFoundError(errno.ENOENT, _("no report database there"), path)
+    store = ReportStore(first, create=False)
     try:
-        estimates = store.estimates(
-            args.period,
-            args.kind,
-            args.catalog,
-            min_reports=args.min_reports,
-            central_noise=args.central_noise,
-        )
+        with contextlib.ExitStack() as stack:
+            client = stack.enter_context(open_client(args.dask)) if args.dask else None
+            estimates = store.estimates(
+                args.period,
+                args.kind,
+                args.catalog,
+                min_reports=args.min_reports,
+                central_noise=args.central_noise,
+                merged=others,
+                client=client,
+            )
         ids = store.item_ids(estimates.catalog_version)
         document: dict[str, Any] = estimates.document(
             labels_for(args.kind, store.catalogs[estimates.catalog_version], ids)
@@ -110,6 +154,18 @@ def _add_min_reports(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        default=argparse.SUPPRESS,
+        metavar="FILE",
+        help=_(
+            "a TOML file of settings, keys named as the flags (environment {env}); a flag "
+            "wins over a DISCREET_SERVE_* variable, which wins over the file"
+        ).format(env=CONFIG_ENV),
+    )
+
+
 def register(sub: Any, publish_commands: Any, common: argparse.ArgumentParser) -> None:
     """Add ``serve`` and ``publish estimates``."""
     p = add_command(
@@ -120,40 +176,47 @@ def register(sub: Any, publish_commands: Any, common: argparse.ArgumentParser) -
         example="discreet serve --repo ./repo --db reports.db --port 8080",
         handler=cmd_serve,
     )
-    p.add_argument("--repo", metavar="REPO", help=_("the catalog's repository (role 'catalog')"))
-    _secagg.add_role_options(p)
-    p.add_argument(
+    _add_config_option(p)
+    add = functools.partial(SERVE_SETTINGS.add, p)
+    add("--repo", metavar="REPO", help=_("the catalog's repository (role 'catalog')"))
+    _secagg.add_role_options(p, add)
+    add(
         "--db",
-        required=True,
         metavar="DB",
         help=_("SQLite database (created if new, in a folder that must exist)"),
     )
-    p.add_argument("--host", default="127.0.0.1", help=_("the address to listen on"))
-    p.add_argument("--port", type=port_number, default=8080, help=_("the port; 0 picks a free one"))
-    _add_min_reports(p)
-    p.add_argument(
+    add("--host", default="127.0.0.1", help=_("the address to listen on"))
+    add("--port", type=port_number, default=8080, help=_("the port; 0 picks a free one"))
+    add(
+        "--min-reports",
+        type=positive_int,
+        default=DEFAULT_MIN_REPORTS,
+        metavar="N",
+        help=_("publish no week's estimates from fewer reports"),
+    )
+    add(
         "--max-body-bytes",
         type=positive_int,
         default=Limits().max_body_bytes,
         metavar="B",
         help=_("refuse a request body larger than this"),
     )
-    p.add_argument(
+    add(
         "--max-reports",
         type=positive_int,
         default=Limits().max_reports,
         metavar="N",
         help=_("refuse a batch of more reports than this"),
     )
-    p.add_argument("--central-noise", type=positive_float, metavar="B", help=_(CENTRAL_NOISE_HELP))
-    p.add_argument(
+    add("--central-noise", type=positive_float, metavar="B", help=_(CENTRAL_NOISE_HELP))
+    add(
         "--header-timeout",
         type=positive_float,
         default=HEADER_TIMEOUT,
         metavar="S",
         help=_("seconds a client has to send a request's headers; then 408 and disconnected"),
     )
-    p.add_argument(
+    add(
         "--max-connections",
         type=positive_int,
         default=MAX_CONNECTIONS,
@@ -164,16 +227,46 @@ def register(sub: Any, publish_commands: Any, common: argparse.ArgumentParser) -
             "answered 503"
         ),
     )
-    p.add_argument(
+    add(
         "--no-refresh",
         dest="refresh",
         action="store_false",
+        default=True,
         help=_(
             "do not re-sign the timestamp and snapshot before they "
             "expire (then run 'discreet publish refresh' at least daily)"
         ),
     )
+    add(
+        "--log-format",
+        choices=LOG_FORMATS,
+        default=DEFAULT_LOG_FORMAT,
+        help=_("text lines, or JSON lines; no log line ever holds a client's address"),
+    )
+    add(
+        "--log-level",
+        choices=LOG_LEVELS,
+        default=DEFAULT_LOG_LEVEL,
+        help=_("the least severe messages logged"),
+    )
     add_expiry_options(p, roles=("snapshot", "timestamp"))  # the roles it re-signs
+    actions = p.add_subparsers(dest="serve_action", metavar="[backup]")
+    b = add_command(
+        actions,
+        "backup",
+        common,
+        help=_("copy the database safely while the service runs (SQLite's backup API)"),
+        example="discreet serve backup --db reports.db /backups/reports-$(date +%F).db",
+        handler=cmd_backup,
+    )
+    b.add_argument("dest", metavar="DEST", help=_("the copy to write (replaced atomically)"))
+    _add_config_option(b)
+    b.add_argument(
+        "--db",
+        default=argparse.SUPPRESS,  # not to hide a --db given before 'backup'
+        metavar="DB",
+        help=_("the service's database (environment DISCREET_SERVE_DB)"),
+    )
     _secagg.register(publish_commands, common, _period)
 
     p = add_command(
@@ -185,11 +278,21 @@ def register(sub: Any, publish_commands: Any, common: argparse.ArgumentParser) -
         "--out popularity.json",
         handler=cmd_estimates,
     )
-    p.add_argument("--db", required=True, metavar="DB", help=_("the service's SQLite database"))
+    p.add_argument(
+        "--db",
+        required=True,
+        action="append",
+        metavar="DB",
+        help=_(
+            "a report database; give several to merge their sums (the first keeps "
+            "the central noise)"
+        ),
+    )
     p.add_argument("--period", required=True, type=_period, metavar="YYYY-Www", help=_("ISO week"))
     p.add_argument(
         "--kind", choices=("item", "category"), default="item", help=_("which reports to estimate")
     )
+    add_dask_option(p, _("merge the databases' sums on Dask, range by range"))
     p.add_argument(
         "--catalog", type=int, metavar="VERSION", help=_("default: the newest with reports")
     )

@@ -5,7 +5,15 @@ Everything is tuned on the validation split: the engine's ranking weights
 The engine runs through the product path: a catalog built by the publisher's
 code (embeddings and popularity prior), a profile per user, ``recommend``.
 Its popularity prior comes from exact training counts, or from private
-reports simulated for N devices at ε through the real oracles and aggregation.
+reports simulated for N devices at ε through the real oracles and aggregation
+(the LDP route), or from the secure-aggregation route: N simulated devices'
+weekly popularity and co-occurrence contributions, summed and noised as the
+aggregators do (:mod:`discreet.evaluation.simulation`), from which the
+publisher's code fits the collaborative target
+(:mod:`discreet.publish.collaborative`). The route's ranking weights are
+tuned once, on validation at :data:`SECURE_REFERENCE`, and kept for every N
+and ε (the model's normalisations are scale-free, and the ridge grows with
+the noise by itself).
 """
 
 from __future__ import annotations
@@ -22,9 +30,11 @@ from typing import Any
 
 import numpy as np
 
-from discreet._fs import npy_bytes
+from discreet._fs import canonical_json, npy_bytes
 from discreet.catalog.build import build_catalog_files
+from discreet.catalog.collaborative import Neighbours
 from discreet.catalog.embedding import EmbeddingParams
+from discreet.catalog.manifest import COLLABORATIVE_FILE, collaborative_card
 from discreet.catalog.popularity import prior_from_estimates
 from discreet.catalog.reader import Catalog, verify_catalog_folder
 from discreet.evaluation.data import Dataset
@@ -37,7 +47,10 @@ from discreet.evaluation.recommenders import (
     RandomRecommender,
     Recommender,
 )
+from discreet.evaluation.simulation import Aggregates, simulate_aggregates
+from discreet.i18n import _
 from discreet.protocol.params import ReportingParams
+from discreet.publish.collaborative import CollaborativeParams, fit_neighbours
 from discreet.rank.weights import RankingWeights
 from discreet.server.aggregate import simulate_estimates
 
@@ -54,6 +67,15 @@ EASE_LAMBDAS = (100.0, 300.0, 1000.0)
 #: For private popularity, tuned per (N, ε) on validation: the pad length and the prior's weight.
 PRIVATE_PAD_LENGTHS = (1, 8)
 PRIVATE_POPULARITY_WEIGHTS = (0.5, 1.0, 2.0, 4.0, 8.0)
+#: The secure-aggregation route: δ per week, and the (N, ε) its weights are tuned at.
+SECURE_DELTA = 1e-6
+SECURE_REFERENCE = (100_000, 1.0)
+#: Searched one coordinate at a time on validation, with the exact route's weights as start.
+SECURE_GRID: dict[str, Sequence[Any]] = {
+    "collaborative": (1.0, 4.0, 16.0, 64.0),
+    "popularity": (0.5, 1.0, 2.0, 4.0),
+    "exploration_share": (0.0, 0.1),
+}
 
 
 @dataclass(frozen=True)
@@ -79,8 +101,13 @@ class Row:
 class EvalConfig:
     """What to run."""
 
+    #: The LDP route's (N, ε) grid.
     clients: Sequence[int] = (100_000, 1_000_000)
     epsilons: Sequence[float] = (1.0, 2.0)
+    #: The secure-aggregation route's.
+    secure_clients: Sequence[int] = (10_000, 100_000, 1_000_000)
+    secure_epsilons: Sequence[float] = (0.5, 1.0, 2.0)
+    collaborative: CollaborativeParams = field(default_factory=CollaborativeParams)
 
     baselines: bool = True
     seed: int = 0
@@ -110,20 +137,70 @@ def build_catalog(
 
 
 def with_popularity(
-    catalog: Catalog, dataset: Dataset, estimates: dict[str, float], folder: Path
+    catalog: Catalog,
+    dataset: Dataset,
+    estimates: dict[str, float],
+    folder: Path,
+    collaborative: tuple[Neighbours, dict[str, Any]] | None = None,
 ) -> Catalog:
-    """A copy of ``catalog`` whose popularity prior comes from ``estimates``.
+    """A copy of ``catalog`` whose popularity prior comes from ``estimates``, with the
+    collaborative target and its model card when given.
 
     The embeddings do not depend on popularity, so they are linked rather than
     refitted; the prior is computed exactly as ``publish build --popularity`` does.
     """
     folder.mkdir(parents=True)
+    rewritten = {"popularity.npy", "manifest.json", COLLABORATIVE_FILE}
     for source in catalog.folder.iterdir():
-        if source.name != "popularity.npy":
+        if source.name not in rewritten:
             os.link(source, folder / source.name)
     prior, _ = prior_from_estimates([i.id for i in dataset.items], estimates)
     (folder / "popularity.npy").write_bytes(npy_bytes(prior))
+    manifest = catalog.manifest
+    if collaborative is not None:
+        (folder / COLLABORATIVE_FILE).write_bytes(collaborative[0].to_bytes())
+        manifest = dataclasses.replace(manifest, collaborative=collaborative[1])
+    (folder / "manifest.json").write_bytes(canonical_json(manifest.to_json()))
     return Catalog.open(folder)
+
+
+def exact_collaborative(split: Split, params: CollaborativeParams) -> Neighbours:
+    """Neighbour lists from exact training counts: every user once, every pair of the
+    top M counted (the noiseless upper bound of the route)."""
+    counts = np.asarray(split.train.sum(axis=0)).ravel()
+    top = np.argsort(-counts, kind="stable")[: params.items]
+    x = split.train[:, top].astype(np.float64)
+    gram = (x.T @ x).toarray()
+    pairs = gram[np.triu_indices(len(top), 1)]
+    exact = dataclasses.replace(params, item_weight=1, item_pad=1, pair_weight=1, pair_pad=2)
+    return fit_neighbours(top, pairs, counts[top], 0.0, exact)
+
+
+def secure_catalog(
+    dataset: Dataset,
+    base: Catalog,
+    aggregates: Aggregates,
+    params: CollaborativeParams,
+    folder: Path,
+) -> Catalog:
+    """The catalog the publisher builds from the released aggregates: the popularity
+    prior, and the collaborative target with its model card."""
+    popularity, pairs = aggregates.popularity, aggregates.pairs
+    top = aggregates.top
+    neighbours = fit_neighbours(
+        top, pairs.counts, popularity.counts[top], 2.0 * pairs.sigma_sq, params
+    )
+    card = collaborative_card(
+        "secure aggregation: a week's popularity, and the next week's co-occurrence of "
+        "its top items",
+        len(top),
+        neighbours.neighbours.shape[1],
+        popularity.epsilon + pairs.epsilon,
+        popularity.delta + pairs.delta,
+        pairs.reports,
+    )
+    estimates = {dataset.items[i].id: float(max(c, 0)) for i, c in enumerate(popularity.counts)}
+    return with_popularity(base, dataset, estimates, folder, (neighbours, card))
 
 
 def exact_popularity(dataset: Dataset, split: Split) -> dict[str, float]:
@@ -182,7 +259,7 @@ def tune_engine(
         _ranked(EngineRecommender(catalog, weights).fit(validation), validation), validation
     ).ndcg10
     tried = [weights]  # (unhashable: kind_weights is a mapping)
-    for _ in range(passes):
+    for _pass in range(passes):
         start = weights
         for name, values in ENGINE_GRID.items():
             for value in values:
@@ -208,27 +285,75 @@ def tune_private(
     clients: int,
     epsilon: float,
     weights: RankingWeights,
+    base: Catalog,
     folder: Path,
-    config: EvalConfig,
     rng: np.random.Generator,
+    log: Callable[[str], None],
 ) -> tuple[int, RankingWeights]:
     """Choose the pad length and the prior's weight for private popularity, on validation."""
     best: tuple[float, int, RankingWeights] = (-1.0, PRIVATE_PAD_LENGTHS[0], weights)
     for pad in PRIVATE_PAD_LENGTHS:
         estimates = private_popularity(dataset, validation, clients, epsilon, pad, rng)
         tuning = folder / f"tune-{clients}-{epsilon:g}-{pad}"
-        catalog = build_catalog(dataset, tuning, estimates, config.dim)
+        catalog = with_popularity(base, dataset, estimates, tuning)
         for popularity in PRIVATE_POPULARITY_WEIGHTS:
             candidate = dataclasses.replace(weights, popularity=popularity)
             ranked = _ranked(EngineRecommender(catalog, candidate).fit(validation), validation)
             score = evaluate_lists(ranked, validation).ndcg10
             if score > best[0]:
                 best = (score, pad, candidate)
-    config.log(
-        f"N={clients:,} ε={epsilon:g}: pad {best[1]}, popularity {best[2].popularity} "
+    log(
+        f"LDP N={clients:,} ε={epsilon:g}: pad {best[1]}, popularity {best[2].popularity} "
         f"(validation NDCG@10 {best[0]:.4f})"
     )
     return best[1], best[2]
+
+
+def tune_secure(
+    dataset: Dataset,
+    validation: Split,
+    base: Catalog,
+    weights: RankingWeights,
+    folder: Path,
+    config: EvalConfig,
+    rng: np.random.Generator,
+) -> RankingWeights:
+    """The secure-aggregation route's weights: :data:`SECURE_GRID`, one coordinate at a
+    time, on validation aggregates simulated at :data:`SECURE_REFERENCE`."""
+    clients, epsilon = SECURE_REFERENCE
+    aggregates = simulate_aggregates(
+        validation.train,
+        validation.users,
+        clients,
+        epsilon,
+        SECURE_DELTA,
+        config.collaborative,
+        rng,
+    )
+    catalog = secure_catalog(
+        dataset, base, aggregates, config.collaborative, folder / "tune-secure"
+    )
+
+    def score(candidate: RankingWeights) -> float:
+        ranked = _ranked(EngineRecommender(catalog, candidate).fit(validation), validation)
+        return evaluate_lists(ranked, validation).ndcg10
+
+    weights = dataclasses.replace(weights, collaborative=SECURE_GRID["collaborative"][0])
+    best = score(weights)
+    for name, values in SECURE_GRID.items():
+        for value in values:
+            if value == getattr(weights, name):
+                continue
+            candidate = dataclasses.replace(weights, **{name: value})
+            result = score(candidate)
+            if result > best + 1e-6:
+                best, weights = result, candidate
+        config.log(
+            _("secure aggregation: {name} = {value} (validation NDCG@10 {score:.4f})").format(
+                name=name, value=getattr(weights, name), score=best
+            )
+        )
+    return weights
 
 
 def run_evaluation(dataset: Dataset, config: EvalConfig) -> list[Row]:
@@ -271,18 +396,50 @@ def run_evaluation(dataset: Dataset, config: EvalConfig) -> list[Row]:
         )
         timed("engine, content only", EngineRecommender(exact, content_only), "no popularity")
         tuned = ", ".join(f"{k}={getattr(weights, k)}" for k in ENGINE_GRID)
-        timed("engine + exact popularity", EngineRecommender(exact, weights), tuned)
+        timed("engine, exact popularity", EngineRecommender(exact, weights), tuned)
         rng = np.random.default_rng(config.seed)
+        secure_weights = tune_secure(
+            dataset, validation, valid_catalog, weights, folder, config, rng
+        )
+        secure_note = ", ".join(f"{k}={getattr(secure_weights, k)}" for k in SECURE_GRID)
+        params = config.collaborative
+        neighbours = exact_collaborative(test, params)
+        m, k = neighbours.neighbours.shape
+        card = collaborative_card("exact training counts", m, k, 0.0, 0.0, len(test.users))
+        exact_both = with_popularity(
+            exact,
+            dataset,
+            exact_popularity(dataset, test),
+            folder / "exact-collaborative",
+            (neighbours, card),
+        )
+        timed(
+            "engine, exact popularity + co-occurrence",
+            EngineRecommender(exact_both, secure_weights),
+            secure_note,
+        )
+        for clients in config.secure_clients:
+            for epsilon in config.secure_epsilons:
+                aggregates = simulate_aggregates(
+                    test.train, test.users, clients, epsilon, SECURE_DELTA, params, rng
+                )
+                name = f"secure-{clients}-{epsilon:g}"
+                catalog = secure_catalog(dataset, exact, aggregates, params, folder / name)
+                timed(
+                    f"engine, secure aggregation (N={clients:,}, ε={epsilon:g})",
+                    EngineRecommender(catalog, secure_weights),
+                    f"δ={SECURE_DELTA:g}, M={params.items}; {secure_note}",
+                )
         for clients in config.clients:
             for epsilon in config.epsilons:
                 pad, private_weights = tune_private(
-                    dataset, validation, clients, epsilon, weights, folder, config, rng
+                    dataset, validation, clients, epsilon, weights, valid_catalog, folder, rng, log
                 )
                 estimates = private_popularity(dataset, test, clients, epsilon, pad, rng)
                 name = f"private-{clients}-{epsilon:g}"
-                catalog = build_catalog(dataset, folder / name, estimates, config.dim)
+                catalog = with_popularity(exact, dataset, estimates, folder / name)
                 timed(
-                    f"engine + private popularity (N={clients:,}, ε={epsilon:g})",
+                    f"engine, LDP (N={clients:,}, ε={epsilon:g})",
                     EngineRecommender(catalog, private_weights),
                     f"pad length {pad}, popularity={private_weights.popularity} (validation)",
                 )
@@ -291,10 +448,16 @@ def run_evaluation(dataset: Dataset, config: EvalConfig) -> list[Row]:
 
 def format_table(rows: Sequence[Row]) -> str:
     """The results as a text table."""
-    header = f"{'method':<52} {'NDCG@10':>8} {'Recall@20':>9} {'HR@10':>7} {'Cov@10':>7}  note"
+    header = (
+        f"{'method':<52} {'NDCG@10':>8} {'Recall@20':>9} {'HR@10':>7} {'Cov@10':>7} "
+        f"{'Tail@10':>7} {'Gini@10':>7}  note"
+    )
     lines = [header, "-" * len(header)]
     for r in rows:
         m = r.metrics
-        figures = f"{m.ndcg10:>8.4f} {m.recall20:>9.4f} {m.hr10:>7.4f} {m.coverage10:>7.4f}"
+        figures = (
+            f"{m.ndcg10:>8.4f} {m.recall20:>9.4f} {m.hr10:>7.4f} {m.coverage10:>7.4f} "
+            f"{m.long_tail10:>7.4f} {m.gini10:>7.4f}"
+        )
         lines.append(f"{r.method:<52} {figures}  {r.note}")
     return "\n".join(lines)

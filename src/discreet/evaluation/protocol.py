@@ -7,7 +7,12 @@
   on which everything is tuned; the test set is touched once, at the end;
 * every catalog item not in the user's training set is a candidate.
 
-Metrics: NDCG@10 (binary gains), Recall@20, HR@10 and catalog coverage@10.
+Metrics: NDCG@10 (binary gains), Recall@20, HR@10 and catalog coverage@10,
+and two bias figures over the top 10s: the share of slots given to long-tail
+items (outside the short head: the most popular training items that together
+hold :data:`HEAD_SHARE` of the training interactions, as in Abdollahpouri et
+al. 2019) and the Gini coefficient of exposure over the whole catalog (0:
+every item shown equally often; 1: one item shown to everyone).
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ import scipy.sparse as sp
 from discreet.evaluation.data import Dataset
 
 IntArray = np.ndarray[Any, np.dtype[np.int64]]
+#: The short head holds this share of the training interactions; the rest is the long tail.
+HEAD_SHARE = 0.2
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,10 @@ class Metrics:
     recall20: float
     hr10: float
     coverage10: float
+    #: The share of top-10 slots given to long-tail items.
+    long_tail10: float
+    #: The Gini coefficient of how often each catalog item is in a top 10.
+    gini10: float
 
     def to_json(self) -> dict[str, float]:
         """As JSON."""
@@ -95,7 +106,33 @@ class Metrics:
             "recall@20": self.recall20,
             "hr@10": self.hr10,
             "coverage@10": self.coverage10,
+            "long_tail@10": self.long_tail10,
+            "gini@10": self.gini10,
         }
+
+
+def short_head(split: Split) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    """Which items are in the short head: the most popular in training that together hold
+    :data:`HEAD_SHARE` of its interactions (ties by row)."""
+    counts = np.asarray(split.train.sum(axis=0), dtype=np.float64).ravel()
+    order = np.argsort(-counts, kind="stable")
+    before = np.cumsum(counts[order]) - counts[order]
+    head = np.zeros(len(counts), dtype=bool)
+    head[order[before < HEAD_SHARE * counts.sum()]] = True
+    return head
+
+
+def gini(values: np.ndarray[Any, Any]) -> float:
+    """The Gini coefficient of non-negative ``values`` (0 when all are equal or all zero).
+
+    >>> gini(np.array([1, 1, 1, 1])), gini(np.array([0, 0, 0, 4]))
+    (0.0, 0.75)
+    """
+    ordered = np.sort(np.asarray(values, dtype=np.float64))
+    n, whole = len(ordered), ordered.sum()
+    if n == 0 or whole == 0:
+        return 0.0
+    return float((2 * np.arange(1, n + 1) - n - 1) @ ordered / (n * whole))
 
 
 _DISCOUNT = 1.0 / np.log2(np.arange(2, 22))
@@ -104,7 +141,7 @@ _DISCOUNT = 1.0 / np.log2(np.arange(2, 22))
 def evaluate_lists(ranked: dict[int, IntArray], split: Split) -> Metrics:
     """Metrics of per-user ranked lists (at least 20 long where the catalog allows)."""
     ndcg, recall, hits = [], [], []
-    shown: set[int] = set()
+    exposure = np.zeros(split.n_items, dtype=np.int64)
     for user, items in ranked.items():
         relevant = split.heldout[user]
         if not len(relevant):
@@ -115,10 +152,13 @@ def evaluate_lists(ranked: dict[int, IntArray], split: Split) -> Metrics:
         ndcg.append(float((gains[:10] * _DISCOUNT[: len(gains[:10])]).sum() / ideal))
         recall.append(float(gains.sum() / len(relevant)))
         hits.append(float(gains[:10].any()))
-        shown.update(top[:10].tolist())
+        np.add.at(exposure, top[:10], 1)
+    slots = exposure.sum()
     return Metrics(
         float(np.mean(ndcg)),
         float(np.mean(recall)),
         float(np.mean(hits)),
-        len(shown) / split.n_items,
+        float((exposure > 0).sum()) / split.n_items,
+        float(exposure[~short_head(split)].sum() / slots) if slots else 0.0,
+        gini(exposure),
     )

@@ -12,6 +12,7 @@ from typing import Any
 from discreet.catalog import _json
 from discreet.catalog.build import Progress, build_catalog_files, no_progress
 from discreet.catalog.embedding import EmbeddingParams
+from discreet.catalog.embedding_dask import OnCluster
 from discreet.catalog.items import read_items
 from discreet.catalog.manifest import (
     NAME_RULE,
@@ -25,6 +26,11 @@ from discreet.catalog.taxonomy import load_taxonomy
 from discreet.errors import CatalogNameInvalidError, InputError
 from discreet.i18n import _
 from discreet.protocol.params import ReportingParams, ReportingPolicy
+from discreet.publish.collaborative import (
+    CollaborativeParams,
+    collaborative_target,
+    read_cooccurrence,
+)
 from discreet.publish.repository import Expiries, PublisherRepository, utc_now
 from discreet.secagg.mode import SecureAggregation, check_endpoint
 
@@ -112,22 +118,27 @@ def publish_catalog(
     reports_url: str | None = None,
     reporting: ReportingPolicy | ReportingParams | None = DEFAULT_REPORTING,
     secure_aggregation: SecureAggregation | None = None,
+    cooccurrence_path: str | Path | None = None,
     params: EmbeddingParams | None = None,
     expiries: Expiries | None = None,
     now: dt.datetime | None = None,
     progress: Progress = no_progress,
+    cluster: OnCluster | None = None,
 ) -> PublishResult:
     """Build a new catalog version from the input files and publish it, signed.
 
     All inputs are validated before anything is written: if any item is
     invalid, or ``name`` is not a name devices accept, the repository is left
-    exactly as it was.
+    exactly as it was. With ``cluster`` the embedding runs on Dask.
 
     One rule for what is not given: the name, the notices (``notices_path``
     and ``notices``), the popularity (``popularity_path``: the previous
     prior, for the items it had) and ``reports_url`` (where devices send
     reports) are carried over from the previous release; the result's
     ``carried_over`` says which were. A first release has none to carry.
+    ``cooccurrence_path`` (the file ``publish collect`` writes for the
+    co-occurrence task, with ``popularity_path`` beside it) adds the
+    collaborative target (:mod:`discreet.publish.collaborative`).
 
     >>> repo = PublisherRepository.open("repo")  # doctest: +SKIP
     >>> publish_catalog(repo, "items.csv", "taxonomy.json").manifest.version  # doctest: +SKIP
@@ -144,6 +155,18 @@ def publish_catalog(
         notices = notices + load_notices(notices_path)
     if reports_url is not None:
         reports_url = _check_reports_url(reports_url)
+    collaborative = None
+    if cooccurrence_path is not None:
+        if not estimates:
+            raise InputError(
+                _("--cooccurrence needs the same collection's popularity; pass --popularity")
+            )
+        collaborative = collaborative_target(
+            read_cooccurrence(cooccurrence_path),
+            [item.id for item in items],
+            estimates,
+            CollaborativeParams(),
+        )
     if isinstance(reporting, ReportingPolicy):
         reporting = reporting.params_for(taxonomy.reportable_ids, len(items))
     reporting = reporting or ReportingParams()
@@ -197,8 +220,10 @@ def publish_catalog(
                 reports_url=reports_url,
                 reporting=reporting,
                 secure_aggregation=secure_aggregation,
+                collaborative=collaborative,
                 model_folder=model_folder,
                 progress=progress,
+                cluster=cluster,
             )
             targets_version = repo.publish_targets(
                 {f: staging / f for f in built.manifest.files}, expiries=expiries, now=now

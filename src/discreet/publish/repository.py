@@ -29,7 +29,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,7 +45,12 @@ from tuf.api.metadata import (
 )
 
 from discreet._fs import atomic_write_bytes, atomic_write_json, exclusive_lock, fsync_dir
-from discreet.errors import RepositoryBusyError, RepositoryExistsError, RepositoryNotFoundError
+from discreet.errors import (
+    RepositoryBusyError,
+    RepositoryError,
+    RepositoryExistsError,
+    RepositoryNotFoundError,
+)
 from discreet.i18n import _
 from discreet.publish.keys import ROLES, KeyFolder, generate_signer
 
@@ -131,14 +136,34 @@ class PublisherRepository:
         path: str | Path,
         *,
         keys_dir: str | Path | None = None,
+        offline_root: str | Path | None = None,
+        root_passphrase: str | None = None,
         expiries: Expiries | None = None,
         now: dt.datetime | None = None,
     ) -> PublisherRepository:
         """Create a repository with fresh Ed25519 keys for the four roles.
 
+        With ``offline_root`` the root key is written there, outside the
+        repository folder, and must be encrypted: ``root_passphrase`` is required.
         Raises :class:`RepositoryExistsError` if ``path`` already holds one.
         """
         path = Path(path)
+        root_dir = Path(offline_root) if offline_root is not None else None
+        if root_dir is not None:
+            if not root_passphrase:
+                raise ValueError("an offline root key needs a passphrase")
+            if root_dir.resolve().is_relative_to(path.resolve()):
+                raise RepositoryError(
+                    _(
+                        "{root_dir} is inside {path}; keep the offline root outside the repository"
+                    ).format(root_dir=root_dir, path=path)
+                )
+            if (root_dir / "root.pem").exists():
+                raise RepositoryExistsError(
+                    _("{root_dir} already holds a root key; choose another folder").format(
+                        root_dir=root_dir
+                    )
+                )
         if (path / "repo.json").exists() or (path / "public").exists():
             raise RepositoryExistsError(
                 _(
@@ -151,16 +176,18 @@ class PublisherRepository:
             )
         expiries = expiries or Expiries()
         now = now or utc_now()
-        keys = KeyFolder(Path(keys_dir) if keys_dir else path / "keys")
+        keys = KeyFolder(Path(keys_dir) if keys_dir else path / "keys", root_dir=root_dir)
         path.mkdir(parents=True, exist_ok=True)
         keys.create()
+        if root_dir is not None:
+            root_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         repo = cls(path, keys)
         repo.metadata_dir.mkdir(parents=True)
         (repo.targets_dir / "catalog").mkdir(parents=True)
         signers = {}
         root = Root(expires=now + expiries.root, consistent_snapshot=True)
         for role in ROLES:
-            signer, pem = generate_signer()
+            signer, pem = generate_signer(root_passphrase if role == "root" else None)
             keys.save(role, pem)
             root.add_key(signer.public_key, role)
             signers[role] = signer
@@ -183,14 +210,25 @@ class PublisherRepository:
             {
                 "format_version": REPO_FORMAT_VERSION,
                 "keys": str(keys.path.resolve()) if keys_dir else None,
+                "offline_root": str(root_dir.resolve()) if root_dir else None,
                 "created": now.isoformat(),
             },
         )
         return repo
 
     @classmethod
-    def open(cls, path: str | Path) -> PublisherRepository:
-        """Open an existing repository; raise :class:`RepositoryNotFoundError` if there is none."""
+    def open(
+        cls,
+        path: str | Path,
+        *,
+        offline_root: str | Path | None = None,
+        passphrase: Callable[[], str] | None = None,
+    ) -> PublisherRepository:
+        """Open an existing repository; raise :class:`RepositoryNotFoundError` if there is none.
+
+        ``offline_root`` is where the root key is now, if not where ``init`` put it;
+        ``passphrase`` is called only if the (encrypted) root key is needed.
+        """
         path = Path(path)
         try:
             info = json.loads((path / "repo.json").read_text(encoding="utf-8"))
@@ -201,7 +239,13 @@ class PublisherRepository:
                     "publish init {path}'"
                 ).format(path=path)
             ) from None
-        return cls(path, KeyFolder(Path(info.get("keys") or path / "keys")))
+        root_dir = offline_root or info.get("offline_root")
+        keys = KeyFolder(
+            Path(info.get("keys") or path / "keys"),
+            root_dir=Path(root_dir) if root_dir else None,
+            passphrase=passphrase,
+        )
+        return cls(path, keys)
 
     def lock(self, timeout: float = 10.0) -> Any:
         """The publishing lock: one process changes the repository at a time."""
@@ -326,8 +370,9 @@ class PublisherRepository:
         state = self._state()
         root = state.root.signed
         old_root_signer = self.keys.load("root")
-        signer, pem = generate_signer()
-        pending = self.keys.path / f"{role}.next.pem"
+        signer, pem = generate_signer(self.keys.passphrase_of(role))  # encrypted as it was
+        final = self.keys.file_of(role)
+        pending = final.with_name(f"{role}.next.pem")
         atomic_write_bytes(pending, pem, mode=0o600)
         for keyid in list(root.roles[role].keyids):
             root.revoke_key(keyid, role)
@@ -340,8 +385,8 @@ class PublisherRepository:
             state.root.sign(signer, append=True)
         root_bytes = state.root.to_bytes()
         atomic_write_bytes(self.metadata_dir / f"{root.version}.root.json", root_bytes)
-        os.replace(pending, self.keys.path / f"{role}.pem")
-        fsync_dir(self.keys.path)
+        os.replace(pending, final)
+        fsync_dir(final.parent)
         state.raw["root"] = root_bytes
         self._commit(state, {"targets"}, now, expiries)
         return root.version

@@ -15,10 +15,11 @@ from typing import Any
 class Reason:
     """Why an item is where it is, in a form an app can show."""
 
-    #: "because-you" | "category" | "popular" | "new" | "exploration" | "starter"
+    #: "because-you" | "collaborative" | "category" | "popular" | "new" | "exploration"
+    #: | "starter"
     kind: str
     text: str
-    #: The history items behind a "because-you" reason.
+    #: The history items behind a "because-you" or "collaborative" reason.
     items: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
@@ -36,14 +37,20 @@ class ScoreComponents:
     popularity: float
     #: The freshness bonus for recently created items (0 when freshness is off).
     freshness: float
+    #: The weighted collaborative term ("people who liked your items also liked this");
+    #: ``None`` when the catalog has no collaborative target.
+    collaborative: float | None = None
 
     def to_json(self) -> dict[str, float]:
-        """As JSON."""
-        return {
+        """As JSON (``collaborative`` only when the catalog has the target)."""
+        parts = {
             "similarity": self.similarity,
             "popularity": self.popularity,
             "freshness": self.freshness,
         }
+        if self.collaborative is not None:
+            parts["collaborative"] = self.collaborative
+        return parts
 
 
 @dataclass(frozen=True)

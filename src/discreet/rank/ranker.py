@@ -1,6 +1,7 @@
 """On-device ranking: numpy over the memory-mapped catalog, with a reason for every result.
 
-``score = similarity(interest, item) + w_pop * popularity + w_fresh * freshness``
+``score = similarity(interest, item) + w_pop * popularity + w_fresh * freshness
++ w_collab * collaborative``
 
 The interest vector is the weighted sum of the embeddings of the items in the
 profile: each event counts by its kind (dislikes and dismissals count
@@ -13,6 +14,13 @@ maximal-marginal-relevance pass over the best candidates adds diversity, and
 a share of slots goes to items from outside the user's top categories
 (deterministic within a day). With no usable history the ranking is
 popularity with diversity.
+
+When the catalog carries the collaborative target (neighbour lists learnt
+from the devices' private co-occurrence aggregate,
+:mod:`discreet.catalog.collaborative`), each history item in it speaks for
+its neighbours with its list's weights, times the event's kind and age (not
+its place in the sequence: co-occurrence counts a history's items alike); the
+sum, scaled so that the profile's largest is 1, is the collaborative term.
 
 On a large catalog that carries int8 rows, candidates come from an int8
 first pass (:mod:`discreet.rank.first_pass`) and are scored again exactly;
@@ -47,6 +55,9 @@ from discreet.rank.records import Filters, Interest, Profiled, Recommendation
 from discreet.rank.weights import RankingWeights
 
 FloatArray = np.ndarray[Any, np.dtype[np.float32]]
+#: A result earns the "people who liked X also liked this" reason from this much of the
+#: profile's largest collaborative term.
+COLLABORATIVE_REASON = 0.25
 
 
 def language_codes(languages: Sequence[str], tag: str) -> list[int]:
@@ -117,6 +128,28 @@ class Ranker:
         if self.catalog.manifest.popularity_source == "uniform" or np.ptp(prior) == 0:
             return np.zeros(len(prior), dtype=bool)
         return np.asarray(prior >= upper_quantile(prior, 0.9))
+
+    @cached_property
+    def _collaborative_at(self) -> np.ndarray[Any, np.dtype[np.int64]] | None:
+        """Each row's position in the collaborative target, or -1 (None: no target)."""
+        target = self.catalog.collaborative
+        return None if target is None else target.position(len(self.catalog))
+
+    def _collaborative(
+        self, rows: np.ndarray[Any, Any], weights: np.ndarray[Any, Any]
+    ) -> FloatArray | None:
+        """The collaborative term of every row for a history, scaled so its largest is 1."""
+        target, at = self.catalog.collaborative, self._collaborative_at
+        if target is None or at is None or not self.weights.collaborative or not len(rows):
+            return None
+        where = at[rows]
+        keep = where >= 0
+        lists = target.neighbours[where[keep]]
+        spoken = weights[keep][:, None] * target.weights[where[keep]].astype(np.float64)
+        real = lists >= 0
+        term = np.bincount(lists[real], weights=spoken[real], minlength=len(self.catalog))
+        top = float(np.abs(term).max(initial=0.0))
+        return None if top == 0 else (term / top).astype(np.float32)
 
     def _freshness(self, today: dt.date) -> FloatArray | None:
         """Newness of every item on ``today`` (computed once per day, not per request)."""
@@ -204,15 +237,26 @@ class Ranker:
         if recent is not None:
             decay *= 0.5 ** ((len(events) - 1 - position) / recent)
         weight_array = kind_weight * decay
+        collaborative = None
         vector: FloatArray | None = None
         if not profile.paused and len(row_array) and (weight_array > 0).any():
             combined = np.asarray(self._vectors[row_array], dtype=np.float64).T @ weight_array
             norm = np.linalg.norm(combined)
             if norm > 0:
                 vector = (combined / norm).astype(np.float32)
+                # Order within the history does not matter to co-occurrence: age only.
+                age = np.maximum(today.toordinal() - day, 0.0) / self.weights.half_life_days
+                collaborative = self._collaborative(row_array, kind_weight * 0.5**age)
         top = self._top_categories(row_array, weight_array, blocked)
         return Profiled(
-            vector, row_array, weight_array, sorted_unique(all_rows), blocked, top, today
+            vector,
+            row_array,
+            weight_array,
+            sorted_unique(all_rows),
+            blocked,
+            top,
+            today,
+            collaborative,
         )
 
     def _in_categories(
@@ -283,6 +327,8 @@ class Ranker:
             return score
         score = np.asarray(self._vectors @ p.vector, dtype=np.float32)
         self._add_priors(score, today, slice(None))
+        if p.collaborative is not None:
+            score += self.weights.collaborative * p.collaborative
         return score
 
     def _add_priors(
@@ -409,7 +455,9 @@ class Ranker:
     ) -> tuple[np.ndarray[Any, np.dtype[np.int64]], FloatArray, float]:
         """The ``depth`` best rows that may be shown, best first, their exact scores, and the
         score above which no row is missing (-inf: none is)."""
-        if fast and self._nibbles is not None and p.vector is not None and filters == Filters():
+        # The fast scan's codes carry the catalog-wide priors, not a profile's own term.
+        scan = p.vector is not None and p.collaborative is None and filters == Filters()
+        if fast and self._nibbles is not None and scan:
             return self._fast_candidates(p, today, depth)
         if self._first_pass is None or p.vector is None:
             score = self.scores(p, today)
@@ -422,16 +470,21 @@ class Ranker:
         # Two stages: approximate scores for every item from the int8 rows, then exact
         # float32 scores for the few hundred best; equal exact scores go by row.
         approximate = self._first_pass.scores(p.vector, self._first_pass_base(p, today))
+        if p.collaborative is not None:
+            approximate += self.weights.collaborative * p.collaborative
         self._mask(approximate, p, filters, blocked=False)
         rows = np.sort(first_pass.top_rows(approximate, first_pass.candidate_count(depth)))
-        exact = self._exact(rows, p.vector, today)
+        exact = self._exact(rows, p, today)
         order = np.argsort(-exact, kind="stable")[:depth]
         return rows[order], exact[order], -np.inf
 
-    def _exact(self, rows: np.ndarray[Any, Any], vector: FloatArray, today: dt.date) -> FloatArray:
+    def _exact(self, rows: np.ndarray[Any, Any], p: Profiled, today: dt.date) -> FloatArray:
         """The exact scores of ``rows``."""
-        exact = np.asarray(self._vectors[rows] @ vector, dtype=np.float32)
+        assert p.vector is not None
+        exact = np.asarray(self._vectors[rows] @ p.vector, dtype=np.float32)
         self._add_priors(exact, today, rows)
+        if p.collaborative is not None:
+            exact += self.weights.collaborative * p.collaborative[rows]
         return exact
 
     def _fast_scan(self, today: dt.date) -> fast_scan.FastScan:
@@ -471,7 +524,7 @@ class Ranker:
         rows, approximate = rows[shown], approximate[shown]
         order = np.argsort(rows)
         rows, approximate = rows[order], approximate[order]
-        exact = self._exact(rows, p.vector, today)
+        exact = self._exact(rows, p, today)
         bound = fast_scan.FastScan.error_bound(approximate, exact)
         order = np.argsort(-exact, kind="stable")[:depth]
         return rows[order], exact[order], floor + bound
@@ -492,7 +545,7 @@ class Ranker:
         taken[0] = True
         closest = similarity[0].copy()
         value = np.empty_like(weighted)
-        for _pick in range(1, k):
+        for _step in range(1, k):
             np.subtract(weighted, np.multiply(1 - lam, closest, out=value), out=value)
             value[taken] = -np.inf
             pick = int(np.argmax(value))
@@ -563,6 +616,11 @@ class Ranker:
                     titles=", ".join(i.title for i in history_items)
                 )
                 reasons.append(Reason("because-you", text, tuple(i.id for i in history_items)))
+            liked = self._liked_also(p, row)
+            if liked is not None:
+                item = self._item(liked)
+                text = _("people who liked {title} also liked this").format(title=item.title)
+                reasons.append(Reason("collaborative", text, (item.id,)))
             shared = [c for c in cats if c in p.top_categories]
             if shared:
                 labels = ", ".join(self.catalog.taxonomy[c].shown_label for c in shared)
@@ -582,6 +640,25 @@ class Ranker:
                 reasons.append(Reason("new", _("new in the catalog")))
             out.append(tuple(reasons))
         return out
+
+    def _liked_also(self, p: Profiled, row: int) -> int | None:
+        """The history row whose neighbour list speaks most for ``row``, when the
+        collaborative term is a large part of the item's standing (else ``None``)."""
+        target, at = self.catalog.collaborative, self._collaborative_at
+        if p.collaborative is None or target is None or at is None:
+            return None
+        if p.collaborative[row] < COLLABORATIVE_REASON:
+            return None
+        where = at[p.rows]
+        inside = np.flatnonzero(where >= 0)
+        spoken = (
+            np.where(
+                target.neighbours[where[inside]] == row, target.weights[where[inside]], 0.0
+            ).sum(axis=1)
+            * p.weights[inside]
+        )
+        best = int(np.argmax(spoken)) if len(spoken) else 0
+        return int(p.rows[inside[best]]) if len(spoken) and spoken[best] > 0 else None
 
     @one_blas_thread
     def explain(
@@ -612,10 +689,15 @@ class Ranker:
         fresh = self._freshness(today)
         # As in scores(): on cold start the prior is the whole score, unweighted.
         popularity = self._popularity[row] if p.vector is None else self._weighted_popularity[row]
+        collaborative = None
+        if self.catalog.collaborative is not None:
+            term = 0.0 if p.collaborative is None else float(p.collaborative[row])
+            collaborative = self.weights.collaborative * term
         components = ScoreComponents(
             similarity=similarity,
             popularity=float(popularity),
             freshness=float(self.weights.freshness * fresh[row]) if fresh is not None else 0.0,
+            collaborative=collaborative,
         )
         reasons = self._reasons_for([row], [item.categories], p, set(), today)[0]
         return Explanation(

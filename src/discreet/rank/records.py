@@ -65,6 +65,8 @@ class Profiled:
     blocked_categories: tuple[str, ...]
     top_categories: tuple[str, ...]
     today: dt.date
+    #: The collaborative term of every row, scaled to [0, 1] (None: no target or no history).
+    collaborative: FloatArray | None = None
     #: What later calls derive from this profile, kept with it (see Ranker.profiled).
     memo: dict[Any, Any] = field(default_factory=dict)
 

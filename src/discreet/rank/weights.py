@@ -39,6 +39,8 @@ class RankingWeights:
     popularity: float = 0.5  # weight of the popularity prior (log-scaled to [0, 1])
     popularity_exponent: float = 1.0  # prior ** exponent before scaling: <1 flattens it
     freshness: float = 0.0  # weight of newness
+    #: weight of the collaborative term (scaled to [0, 1] per profile), when the catalog has one
+    collaborative: float = 1.0
     freshness_half_life_days: float = 365.0
     mmr_lambda: float = 0.9  # 1.0 = no diversity re-ranking
     exploration_share: float = 0.1  # share of slots from outside the top categories

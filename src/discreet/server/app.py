@@ -7,7 +7,9 @@ Routes:
 * ``POST /v1/reports``: a batch of reports (see :mod:`discreet.protocol.wire`);
 * ``GET /v1/estimates?period=&kind=[&catalog=]``: estimates above the threshold;
 * ``GET /v1/privacy``: what the service collects, generated from the reporting parameters;
-* ``GET /healthz``.
+* ``GET /healthz``;
+* ``GET /openapi.json``, ``GET /docs``, ``GET /metrics``: for the operator (see
+  :mod:`discreet.server.operations`).
 
 The service records nothing about clients: it writes no access log, and no
 handler reads the client address or the user agent.
@@ -39,6 +41,8 @@ from discreet.i18n import _, from_accept_language, use
 from discreet.protocol.wire import Limits, WireError, decode_batch
 from discreet.publish.repository import PublisherRepository
 from discreet.server.aggregate import DEFAULT_MIN_REPORTS, labels_for
+from discreet.server.metrics import ReportMetrics, reason_of
+from discreet.server.operations import operated_app
 from discreet.server.storage import ReportStore
 
 # Names, numbers and weeks are matched whole and in ASCII: ``\d`` and ``str.isdigit``
@@ -100,6 +104,7 @@ class Service:
         self.min_reports = min_reports
         self.central_noise = central_noise
         self.today = today
+        self.metrics = ReportMetrics(store.path, repo.expiries_of)
         self.rescan_seconds = rescan_seconds
         self._clock = clock
         self._last_scan: float | None = None
@@ -114,6 +119,16 @@ class Service:
 
     # ---- catalog files --------------------------------------------------------
     async def metadata(self, request: Request) -> Response:
+        """A TUF metadata file.
+        ---
+        summary: A signed TUF metadata file (root, targets, snapshot, timestamp)
+        description: Served with Cache-Control no-cache; timestamp.json is the newest release.
+        parameters:
+          - {name: name, in: path, required: true, description: "e.g. timestamp.json, 2.root.json"}
+        responses:
+          200: {description: the metadata file}
+          404: {description: no such metadata}
+        """
         name = request.path_params["name"]
         path = self.repo.metadata_dir / name
         if not _METADATA_NAME.fullmatch(name) or not path.is_file():
@@ -121,6 +136,16 @@ class Service:
         return FileResponse(path, headers={"Cache-Control": "no-cache"})
 
     async def target(self, request: Request) -> Response:
+        """A catalog file.
+        ---
+        summary: A content-addressed catalog file, immutable, with an ETag
+        parameters:
+          - {name: name, in: path, required: true, description: "<sha256>.<file name>"}
+        responses:
+          200: {description: the file}
+          304: {description: not modified (If-None-Match)}
+          404: {description: no such target}
+        """
         name = request.path_params["name"]
         path = self.repo.targets_dir / "catalog" / name
         if not _TARGET_NAME.fullmatch(name) or not path.is_file():
@@ -155,6 +180,22 @@ class Service:
         return b"".join(chunks)
 
     async def reports(self, request: Request) -> Response:
+        """A batch of reports.
+        ---
+        summary: Take a batch of locally private reports
+        description: >-
+          A JSON object {"format_version": 1, "reports": [{"token": HEX, "report": HEX}]},
+          each report 16 bytes; the batch is taken whole or refused whole.
+        requestBody:
+          required: true
+          content: {application/json: {schema: {type: object}}}
+        responses:
+          200: {description: "taken: {accepted, duplicates}"}
+          400: {description: "not JSON, or cut short"}
+          408: {description: the body arrived too slowly}
+          413: {description: too many bytes or reports}
+          422: {description: "a report is invalid, or names a week or catalog not taken"}
+        """
         try:
             batch = decode_batch(await self._body(request), self.today(), self.limits)
             known = self.store.catalogs
@@ -163,13 +204,30 @@ class Service:
             # Each commit waits for the disk (see ReportStore), so never on the event loop.
             result = await run_in_threadpool(self.store.ingest, batch)
         except WireError as exc:
+            self.metrics.batches_rejected.labels(reason_of(exc.status)).inc()
             return _error(exc.status, str(exc))
         except ValueError as exc:
+            self.metrics.batches_rejected.labels(reason_of(422)).inc()
             return _error(422, str(exc))
+        self.metrics.batch_size.observe(len(batch))
+        self.metrics.reports_accepted.inc(result.accepted)
+        self.metrics.reports_duplicate.inc(result.duplicates)
         return JSONResponse({"accepted": result.accepted, "duplicates": result.duplicates})
 
     # ---- estimates and statements --------------------------------------------
     async def estimates(self, request: Request) -> Response:
+        """Published estimates.
+        ---
+        summary: Estimates of a week's popularity, only above the report threshold
+        parameters:
+          - {name: period, in: query, required: true, description: "ISO week, e.g. 2026-W48"}
+          - {name: kind, in: query, required: true, description: "category or item"}
+          - {name: catalog, in: query, required: false, description: "catalog version"}
+        responses:
+          200: {description: the estimates with their standard errors}
+          404: {description: too few reports (no count is disclosed)}
+          422: {description: a parameter is malformed}
+        """
         period = request.query_params.get("period", "")
         kind = request.query_params.get("kind", "")
         catalog_text = request.query_params.get("catalog")
@@ -198,6 +256,12 @@ class Service:
         return JSONResponse(estimates.document(labels_for(kind, reporting, ids)))
 
     async def privacy(self, request: Request) -> Response:
+        """The privacy statement.
+        ---
+        summary: What the service collects, stores and publishes
+        responses:
+          200: {description: "the statement, generated from the reporting parameters"}
+        """
         # The human text in the reader's language (Accept-Language); the keys never change.
         with use(from_accept_language(request.headers.get("accept-language", ""))) as lang:
             statement = privacy_statement(self.store, self.min_reports, self.central_noise)
@@ -206,6 +270,12 @@ class Service:
         )
 
     async def health(self, request: Request) -> Response:
+        """Liveness.
+        ---
+        summary: Whether the service answers
+        responses:
+          200: {description: 'the JSON object {"status": "ok"}'}
+        """
         return JSONResponse({"status": "ok"})
 
 
@@ -316,8 +386,13 @@ def create_app(
         if close_store_on_shutdown:
             store.close()
 
-    app = Starlette(
-        routes=routes, lifespan=lifespan, exception_handlers={HTTPException: _routing_error}
+    app = operated_app(
+        routes,
+        service.metrics,
+        title="discreet report service",
+        description="Signed catalogs, locally private reports and the estimates made from them.",
+        lifespan=lifespan,
+        exception_handlers={HTTPException: _routing_error},
     )
     # Paths are matched whole: no redirect to the path without (or with) a final
     # slash, which would also rebuild the URL from a query that may not be UTF-8.

@@ -41,7 +41,7 @@ ACCEPT_BACKLOG = 64
 #: journal, the repository's files, the listening socket, the interpreter's own.
 FILE_RESERVE = 64
 #: What the service runs on, from the ``server`` extra (imported only when serving).
-SERVER_EXTRA = ("starlette", "uvicorn")
+SERVER_EXTRA = ("starlette", "uvicorn", "prometheus_client", "yaml")
 
 
 def connection_cap(requested: int) -> int:
@@ -93,6 +93,8 @@ def guarded_config(
 ) -> uvicorn.Config:
     """uvicorn's settings for every role we serve: the slow-client guards, no access log.
 
+    Logging is the process's (see :func:`discreet.server.logs.configure_logging`).
+
     A client gets ``header_timeout`` seconds to send a request's headers, at
     most ``max_connections`` connections are open at once (fewer, with a
     warning, if the limit of open files is too low: :func:`connection_cap`),
@@ -115,7 +117,10 @@ def guarded_config(
         http=guarded_protocol(header_timeout, cap),
         backlog=ACCEPT_BACKLOG,
         access_log=False,
-        log_level="warning",
+        # uvicorn's loggers are left as the process set them (discreet.server.logs), at
+        # warning by default: uvicorn neither installs handlers nor sets levels of its own.
+        log_config=None,
+        log_level=None,
         server_header=False,
         timeout_keep_alive=5,
         timeout_graceful_shutdown=10,

@@ -50,6 +50,7 @@ import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -67,6 +68,7 @@ from discreet.server.aggregate import (
     below_threshold,
     unit_laplace_noise,
 )
+from discreet.server.sketch_merge import merge_sketches
 
 SCHEMA_VERSION = 2
 #: A batch touching more than one cell in this many is added to the whole vector at once:
@@ -376,8 +378,14 @@ class ReportStore:
         *,
         min_reports: int = DEFAULT_MIN_REPORTS,
         central_noise: float | None = None,
+        merged: Sequence[str | Path] = (),
+        client: Any = None,
     ) -> Estimates:
         """Estimates for a key (the newest catalog by default), above the threshold only.
+
+        With ``merged`` (other servers' databases) the estimates are those of the
+        sum of this database's sketch and theirs, merged range by range on
+        ``client`` if given (see :mod:`discreet.server.sketch_merge`).
 
         With ``central_noise`` (a Laplace scale b) the noise of the release is
         drawn once, at its first query above the threshold, and kept in the
@@ -394,7 +402,16 @@ class ReportStore:
                 _("catalog v{catalog} takes no {kind} reports").format(catalog=catalog, kind=kind)
             )
         aggregator = Aggregator(self._catalogs)
-        sketch = self.sketch(period, kind, catalog)
+        sketch = (
+            merge_sketches(
+                [self.path, *merged],
+                aggregator.params_for(kind, catalog),
+                (period, kind, catalog),
+                client=client,
+            )
+            if merged
+            else self.sketch(period, kind, catalog)
+        )
         noise = None
         if sketch is not None:
             aggregator.sketches[(period, kind, catalog)] = sketch

@@ -28,7 +28,12 @@ from tuf.api.metadata import TargetFile
 from tuf.ngclient import Updater, UpdaterConfig
 
 from discreet._fs import atomic_write_bytes, disk_full_means, fsync_dir
-from discreet.catalog.manifest import CATALOG_FILES, QUANTISED_FILES, Notice
+from discreet.catalog.manifest import (
+    CATALOG_FILES,
+    COLLABORATIVE_FILE,
+    QUANTISED_FILES,
+    Notice,
+)
 from discreet.catalog.reader import Catalog, verify_catalog_folder
 from discreet.errors import (
     CatalogInvalidError,
@@ -103,13 +108,14 @@ def _release_targets(
 ) -> dict[str, TargetFile]:
     """Refresh the metadata and return the signed catalog files of the newest release.
 
-    The int8 embeddings (:data:`QUANTISED_FILES`) are optional: a release may not have them.
+    The int8 embeddings (:data:`QUANTISED_FILES`) and the collaborative target
+    (:data:`COLLABORATIVE_FILE`) are optional: a release may not have them.
     """
     with rejections.metadata(), _disk_space():
         updater.refresh()
         infos = {
             name: updater.get_targetinfo("catalog/" + name)
-            for name in CATALOG_FILES + QUANTISED_FILES
+            for name in (*CATALOG_FILES, *QUANTISED_FILES, COLLABORATIVE_FILE)
         }
     found = {name: info for name, info in infos.items() if info is not None}
     missing = [name for name in CATALOG_FILES if name not in found]

@@ -22,6 +22,8 @@ from discreet.secagg import hpke
 from discreet.secagg.noise import add_noise, discrete_gaussian
 from discreet.secagg.task import Task
 from discreet.secagg.wire import aggregate_share_aad, aggregate_share_info
+from discreet.server.metrics import AggregatorMetrics
+from discreet.server.operations import operated_app
 from discreet.server.secagg.store import AggregatorStore, Batch
 from discreet.vdaf import AggregateShare
 
@@ -34,10 +36,17 @@ def error(status: int, message: str, code: str = "refused") -> JSONResponse:
     return JSONResponse({"error": message, "code": code}, status_code=status)
 
 
-def role_app(task: Task, role: str, routes: list[Route]) -> Starlette:
-    """An aggregator's app: its ``routes`` plus ``GET /v1/privacy`` and ``GET /healthz``."""
+def role_app(task: Task, role: str, routes: list[Route], metrics: AggregatorMetrics) -> Starlette:
+    """An aggregator's app: its ``routes`` plus ``GET /v1/privacy`` and ``GET /healthz``,
+    and the operator's ``/openapi.json``, ``/docs`` and ``/metrics``."""
 
     async def privacy(request: Request) -> Response:
+        """The aggregator's privacy parameters.
+        ---
+        summary: The task, its noise and the privacy unit
+        responses:
+          200: {description: the statement}
+        """
         return JSONResponse(
             {
                 "role": role,
@@ -48,14 +57,23 @@ def role_app(task: Task, role: str, routes: list[Route]) -> Starlette:
         )
 
     async def healthz(request: Request) -> Response:
+        """Liveness.
+        ---
+        summary: Whether the aggregator answers, and its role
+        responses:
+          200: {description: 'the JSON object {"ok": true, "role": ROLE}'}
+        """
         return JSONResponse({"ok": True, "role": role})
 
-    return Starlette(
-        routes=[
+    return operated_app(
+        [
             *routes,
             Route("/v1/privacy", privacy, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
-        ]
+        ],
+        metrics,
+        title=f"discreet secure-aggregation {role}",
+        description="One of the two aggregators of a secure-aggregation task (DAP-shaped).",
     )
 
 

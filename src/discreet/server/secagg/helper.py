@@ -21,6 +21,7 @@ import functools
 import hashlib
 import json
 import threading
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -37,14 +38,10 @@ from discreet.errors import (
 from discreet.i18n import _
 from discreet.protocol.report import period_code
 from discreet.secagg import hpke
-from discreet.secagg.prepare import (
-    REPLAYED,
-    PrepInput,
-    aggregate,
-    helper_prepare,
-    rejection_reason,
-)
+from discreet.secagg.partitions import Preparation
+from discreet.secagg.prepare import REPLAYED, PrepInput, rejection_reason
 from discreet.secagg.task import AggregatorSecrets, Task, b64, unb64
+from discreet.server.metrics import AggregatorMetrics
 from discreet.server.secagg._http import (
     authorised,
     error,
@@ -67,14 +64,32 @@ class Helper:
         keypair: hpke.HpkeKeyPair,
         secrets: AggregatorSecrets,
         store: AggregatorStore,
+        cluster: Any = None,
     ) -> None:
         if secrets.verify_key is None or secrets.aggregator_token is None:
             raise SecureAggregationError(_("the helper's secrets need a verify key and a token"))
         self.task, self.keypair, self.store = task, keypair, store
+        self.preparation = Preparation(task, keypair, secrets.verify_key, cluster)
         self.verify_key, self.token = secrets.verify_key, secrets.aggregator_token
         self._lock = threading.Lock()  # one job or release at a time
+        self.metrics = AggregatorMetrics("helper")
 
     async def job(self, request: Request) -> Response:
+        """An aggregation job from the leader.
+        ---
+        summary: Prepare the leader's job of reports (the leader's bearer token)
+        parameters:
+          - {name: job_id, in: path, required: true, description: the hash of its reports}
+        requestBody:
+          required: true
+          content: {application/json: {schema: {type: object}}}
+        responses:
+          200: {description: each report's prep message or rejection}
+          400: {description: malformed}
+          401: {description: no leader's token}
+          409: {description: the job id was run with another request}
+          413: {description: too large}
+        """
         if not authorised(request, self.token):
             return error(401, "the leader's bearer token is required")
         body = await read_body(request)
@@ -117,27 +132,37 @@ class Helper:
                 public = unb64(item["public_share"])
                 fresh_items.append(PrepInput(report_id, period, public, sealed))
                 leader_shares.append(unb64(item["leader_prep_share"]))
-            finished = helper_prepare(
-                self.task, self.keypair, self.verify_key, fresh_items, leader_shares
-            )
+            finished, share = self.preparation.helper(fresh_items, leader_shares)
             accepted = []
             for outcome in finished:
                 entry: dict[str, str] = {"id": b64(outcome.report_id)}
                 if outcome.rejection is None:
-                    entry["prep_message"] = b64(outcome.prep_message)
+                    entry["prep_message"] = b64(outcome.message)
                     accepted.append(outcome.report_id)
                 else:
                     entry["rejected"] = outcome.rejection
                     rejected.append((outcome.report_id, outcome.rejection))
                 results[outcome.report_id] = entry
-            share, _ = aggregate(self.task, finished)
             response = json.dumps({"results": [results[r] for r in ids]}).encode()
             self.store.record_job(
                 period, accepted, rejected, share, job=(job_id, request_hash, response)
             )
+            self.metrics.job_done(len(accepted), len(rejected))
             return response
 
     async def aggregate_share(self, request: Request) -> Response:
+        """The leader's request for the helper's share of a week.
+        ---
+        summary: Release the helper's noisy aggregate share, sealed to the collector
+        requestBody:
+          required: true
+          content: {application/json: {schema: {type: object}}}
+        responses:
+          200: {description: the sealed share}
+          400: {description: "malformed, or the batch is below the minimum size"}
+          401: {description: no leader's token}
+          409: {description: "released before, or the aggregators disagree on the batch"}
+        """
         if not authorised(request, self.token):
             return error(401, "the leader's bearer token is required")
         body = await read_body(request, 4096)
@@ -187,10 +212,15 @@ class Helper:
 
 
 def create_helper_app(
-    task: Task, keypair: hpke.HpkeKeyPair, secrets: AggregatorSecrets, store: AggregatorStore
+    task: Task,
+    keypair: hpke.HpkeKeyPair,
+    secrets: AggregatorSecrets,
+    store: AggregatorStore,
+    cluster: Any = None,
 ) -> Starlette:
-    """The helper's ASGI app."""
-    helper = Helper(task, keypair, secrets, store)
+    """The helper's ASGI app; with ``cluster`` (a ``distributed.Client``) it prepares
+    each job's reports as Dask tasks."""
+    helper = Helper(task, keypair, secrets, store, cluster)
 
     return role_app(
         task,
@@ -199,4 +229,5 @@ def create_helper_app(
             Route("/v1/secagg/jobs/{job_id}", helper.job, methods=["PUT"]),
             Route("/v1/secagg/aggregate_share", helper.aggregate_share, methods=["POST"]),
         ],
+        helper.metrics,
     )

@@ -50,17 +50,12 @@ from discreet.i18n import _
 from discreet.protocol.report import period_code
 from discreet.protocol.wire import Limits, accepted_periods
 from discreet.secagg import hpke
-from discreet.secagg.prepare import (
-    BATCH_FULL,
-    REASONS,
-    PrepInput,
-    aggregate,
-    leader_finish,
-    prepare_init,
-)
+from discreet.secagg.partitions import Preparation
+from discreet.secagg.prepare import BATCH_FULL, REASONS, PrepInput
 from discreet.secagg.task import AggregatorSecrets, Task, b64, unb64
 from discreet.secagg.upload import UploadReport
 from discreet.secagg.wire import call
+from discreet.server.metrics import AggregatorMetrics, reason_of
 from discreet.server.secagg._http import (
     authorised,
     error,
@@ -90,18 +85,46 @@ class Leader:
         store: AggregatorStore,
         helper_url: str,
         today: Callable[[], dt.date] = dt.date.today,
+        cluster: Any = None,
     ) -> None:
-        if None in (secrets.verify_key, secrets.aggregator_token, secrets.collector_token):
+        if (
+            secrets.verify_key is None
+            or secrets.aggregator_token is None
+            or secrets.collector_token is None
+        ):
             raise SecureAggregationError(
                 _("the leader's secrets need a verify key, the helper's token and the collector's")
             )
         self.task, self.keypair, self.store = task, keypair, store
+        self.preparation = Preparation(task, keypair, secrets.verify_key, cluster)
         self.secrets = secrets
         self.helper_url = helper_url.rstrip("/")
         self.today, self.limits = today, Limits()
+        self.metrics = AggregatorMetrics("leader")
         self._lock = threading.Lock()  # one collection at a time
 
     async def upload(self, request: Request) -> Response:
+        """One device's report.
+        ---
+        summary: Take one device's report (UploadReport bytes)
+        requestBody:
+          required: true
+          content: {application/octet-stream: {schema: {type: string, format: binary}}}
+        responses:
+          201: {description: stored}
+          400: {description: not the report encoding}
+          409: {description: "a replay, or its week's release has started"}
+          413: {description: too large for this task}
+          422: {description: it names neither this ISO week nor one of the two before}
+        """
+        answer = await self._upload(request)
+        if answer.status_code == 201:
+            self.metrics.uploads_accepted.inc()
+        else:
+            self.metrics.uploads_rejected.labels(reason_of(answer.status_code)).inc()
+        return answer
+
+    async def _upload(self, request: Request) -> Response:
         body = await read_body(request, MAX_REPORT)
         if body is None:
             return error(413, "the report is too large for this task")
@@ -129,6 +152,20 @@ class Leader:
         return JSONResponse({"accepted": True}, status_code=201)
 
     async def collect(self, request: Request) -> Response:
+        """The collector's request for a week's aggregate.
+        ---
+        summary: Release a week's two noisy aggregate shares, sealed to the collector
+        description: Needs the collector's bearer token; a week is released once.
+        requestBody:
+          required: true
+          content: {application/json: {schema: {type: object}}}
+        responses:
+          200: {description: both sealed shares}
+          400: {description: "malformed, or the batch is below the minimum size"}
+          401: {description: no collector's token}
+          409: {description: the week was released before}
+          502: {description: the helper refused or is unreachable}
+        """
         if not authorised(request, self.secrets.collector_token):
             return error(401, "the collector's bearer token is required")
         try:
@@ -194,12 +231,9 @@ class Leader:
         return token
 
     def _run_job(self, period: str, reports: list[UploadReport]) -> None:
-        verify_key = self.secrets.verify_key
-        if verify_key is None:  # checked in __init__
-            raise SecureAggregationError(_("the leader has no verify key"))
         mine = [PrepInput(r.report_id, period, r.public_share, r.leader_share) for r in reports]
-        prepared = prepare_init(self.task, 0, self.keypair, verify_key, mine)
-        sent = [(r, p) for r, p in zip(reports, prepared, strict=True) if p.state is not None]
+        round_, prepared = self.preparation.leader_init(mine)
+        sent = [(r, p) for r, p in zip(reports, prepared, strict=True) if p.rejection is None]
         helper: dict[bytes, bytes | str] = {}
         if sent:
             job_id = b64(hashlib.sha256(b"".join(r.report_id for r, _ in sent)).digest())
@@ -210,18 +244,18 @@ class Leader:
                         "id": b64(r.report_id),
                         "public_share": b64(r.public_share),
                         "sealed_share": b64(r.helper_share.encode()),
-                        "leader_prep_share": b64(p.prep_share),
+                        "leader_prep_share": b64(p.message),
                     }
                     for r, p in sent
                 ],
             }
             url = f"{self.helper_url}/v1/secagg/jobs/{job_id}"
             helper = _helper_answers(call(url, body, self._token, method="PUT"))
-        finished = leader_finish(self.task, prepared, helper)
-        share = aggregate(self.task, finished)[0]
+        finished, share = self.preparation.leader_finish(round_, helper)
         accepted = [f.report_id for f in finished if f.rejection is None]
         rejected = [(f.report_id, f.rejection) for f in finished if f.rejection is not None]
         self.store.record_job(period, accepted, rejected, share)
+        self.metrics.job_done(len(accepted), len(rejected))
 
 
 def _helper_answers(answer: Any) -> dict[bytes, bytes | str]:
@@ -250,9 +284,11 @@ def create_leader_app(
     secrets: AggregatorSecrets,
     store: AggregatorStore,
     helper_url: str,
+    cluster: Any = None,
 ) -> Starlette:
-    """The leader's ASGI app."""
-    leader = Leader(task, keypair, secrets, store, helper_url)
+    """The leader's ASGI app; with ``cluster`` (a ``distributed.Client``) it prepares
+    each job's reports as Dask tasks."""
+    leader = Leader(task, keypair, secrets, store, helper_url, cluster=cluster)
 
     return role_app(
         task,
@@ -261,4 +297,5 @@ def create_leader_app(
             Route("/v1/secagg/reports", leader.upload, methods=["PUT"]),
             Route("/v1/secagg/collect", leader.collect, methods=["POST"]),
         ],
+        leader.metrics,
     )

@@ -15,8 +15,9 @@ import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from discreet.cluster import open_client, require_dask_extra
 from discreet.errors import RepositoryError, SecureAggregationError
 from discreet.i18n import _
 from discreet.secagg import hpke
@@ -76,6 +77,7 @@ def serve_aggregator(
     header_timeout: float = HEADER_TIMEOUT,
     max_connections: int = MAX_CONNECTIONS,
     ready: Callable[[str], None] = _announce,
+    dask: str | None = None,
 ) -> None:
     """Run the leader or the helper of ``tasks`` until SIGINT/SIGTERM.
 
@@ -84,6 +86,8 @@ def serve_aggregator(
     default ``listening on http://HOST:PORT`` is printed, with the port bound).
     Slow clients are held off as by the catalog service (``header_timeout``,
     ``max_connections``: see :func:`discreet.server.run.guarded_config`).
+    With ``dask`` (``local`` or a scheduler's address) the reports are prepared as
+    Dask tasks (see :mod:`discreet.secagg.partitions`).
     """
     require_server_extra()
     from starlette.applications import Starlette
@@ -102,15 +106,19 @@ def serve_aggregator(
         raise SecureAggregationError(_("a task is given twice; give each --task once"))
     several = len(loaded) > 1
     require_database_folder(db_path)
+    if dask is not None:
+        require_dask_extra()
     listener = bind_listener(host, port)
     stores: list[AggregatorStore] = []
+    stack = contextlib.ExitStack()
     try:
+        cluster = stack.enter_context(open_client(dask)) if dask is not None else None
         apps = []
         for served in loaded:
             stores.append(
                 AggregatorStore(task_database(db_path, served.task, several), served.task)
             )
-            apps.append(served.app(role, stores[-1], helper_url, several))
+            apps.append(served.app(role, stores[-1], helper_url, several, cluster))
         mounts = [
             Mount(f"/tasks/{b64(served.task.task_id)}", app=app)
             for served, app in zip(loaded, apps, strict=True)
@@ -128,6 +136,7 @@ def serve_aggregator(
                 _("the {role} did not start; see the error above").format(role=role)
             )
     finally:
+        stack.close()
         listener.close()
         for store in stores:
             store.close()
@@ -142,7 +151,12 @@ class _Served:
     secrets: AggregatorSecrets
 
     def app(
-        self, role: str, store: AggregatorStore, helper_url: str | None, several: bool
+        self,
+        role: str,
+        store: AggregatorStore,
+        helper_url: str | None,
+        several: bool,
+        cluster: Any = None,
     ) -> Starlette:
         """The task's app (its routes at its own root)."""
         from discreet.server.secagg.helper import create_helper_app
@@ -150,8 +164,8 @@ class _Served:
 
         if role == "leader" and helper_url is not None:
             helper = task_url(helper_url, self.task) if several else helper_url
-            return create_leader_app(self.task, self.keypair, self.secrets, store, helper)
-        return create_helper_app(self.task, self.keypair, self.secrets, store)
+            return create_leader_app(self.task, self.keypair, self.secrets, store, helper, cluster)
+        return create_helper_app(self.task, self.keypair, self.secrets, store, cluster)
 
 
 def _load(role: str, source: TaskSource) -> _Served:

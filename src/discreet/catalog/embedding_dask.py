@@ -1,0 +1,261 @@
+"""The embedding pipeline out of core, as Dask tasks over partitions of items.
+
+The same pipeline as :func:`~discreet.catalog.embedding.fit_embeddings`,
+computed partition by partition (:meth:`OnCluster.bounds`):
+
+1. each partition's text is hashed on a worker, which keeps the counts, and
+   sends back its document frequencies, which add up to the corpus's: the IDF
+   weights and the rare-column cut are exactly those of the whole corpus;
+2. the SVD is fitted on one worker, on every row when the catalog has at most
+   :attr:`OnCluster.sample_rows` items (then the vectors are byte for byte
+   those of the in-memory build), else on that many rows drawn with the seed;
+3. each partition is projected, normalised and quantised on a worker, and the
+   client writes ``embeddings.npy`` and the int8 copy partition by partition.
+
+The client never holds the feature matrix nor more than one partition's
+vectors; the workers hold their partitions' counts (Dask spills them to disk
+under memory pressure). The TF-IDF vectorizer needs one vocabulary for the
+whole corpus, so below :data:`~discreet.catalog.embedding.HASHING_THRESHOLD`
+items (where ``auto`` picks it) the in-memory fit runs as one task on a worker.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import Normalizer
+
+from discreet.catalog.embedding import (
+    EmbeddingParams,
+    FittedEmbedding,
+    feature_steps,
+    fit_embeddings,
+    truncated_svd,
+)
+from discreet.catalog.manifest import QUANTISED_FILES
+from discreet.catalog.quantise import quantise
+
+__all__ = ["EMBEDDING_FILES", "OnCluster", "fit_embeddings_on_cluster", "write_embeddings"]
+
+#: The files the embedding step writes: the float32 rows, then the int8 codes and scales.
+EMBEDDING_FILES = ("embeddings.npy", *QUANTISED_FILES)
+#: ``(start, stop)`` -> the documents of items ``start`` to ``stop - 1``.
+Documents = Callable[[int, int], list[str]]
+
+
+@dataclass(frozen=True)
+class OnCluster:
+    """Where and how a build runs on Dask: a ``distributed.Client`` and the partitioning."""
+
+    client: Any
+    #: Items per partition; ``None``: four partitions per worker thread, between
+    #: 1,000 and 100,000 items each.
+    partition_rows: int | None = None
+    #: The SVD is fitted on every row up to this many items, on a seeded sample beyond.
+    sample_rows: int = 250_000
+
+    def __post_init__(self) -> None:
+        if (self.partition_rows is not None and self.partition_rows < 1) or self.sample_rows < 1:
+            raise ValueError("partition_rows and sample_rows must be positive")
+
+    def bounds(self, n_items: int) -> list[tuple[int, int]]:
+        """The ``(start, stop)`` rows of each partition of ``n_items`` items."""
+        rows = self.partition_rows
+        if rows is None:
+            threads = max(1, sum(self.client.nthreads().values()))
+            rows = min(100_000, max(1_000, -(-n_items // (4 * threads))))
+        return [(start, min(start + rows, n_items)) for start in range(0, n_items, rows)]
+
+
+def write_embeddings(folder: Path, vectors: np.ndarray[Any, Any]) -> None:
+    """Write :data:`EMBEDDING_FILES` for ``vectors`` (the in-memory build's way)."""
+    with _EmbeddingFiles(folder, vectors.shape, vectors.dtype) as files:
+        files.append(vectors)
+
+
+class _EmbeddingFiles:
+    """The ``.npy`` files of :data:`EMBEDDING_FILES`, appended to a block of rows at a time,
+    each renamed into place once complete (the same bytes as ``np.save``)."""
+
+    def __init__(self, folder: Path, shape: tuple[int, ...], dtype: np.dtype[Any]) -> None:
+        rows = shape[0]
+        layouts: tuple[tuple[tuple[int, ...], np.dtype[Any]], ...] = (
+            (shape, dtype),
+            (shape, np.dtype(np.int8)),
+            ((rows,), np.dtype(np.float32)),
+        )
+        self._paths = [folder / name for name in EMBEDDING_FILES]
+        self._files = []
+        for path, (file_shape, file_dtype) in zip(self._paths, layouts, strict=True):
+            f = open(_partial(path), "wb")  # noqa: SIM115 (closed in __exit__)
+            header = {
+                "descr": np.lib.format.dtype_to_descr(file_dtype),
+                "fortran_order": False,
+                "shape": file_shape,
+            }
+            np.lib.format.write_array_header_1_0(f, header)
+            self._files.append(f)
+
+    def __enter__(self) -> _EmbeddingFiles:
+        return self
+
+    def append(self, vectors: np.ndarray[Any, Any]) -> None:
+        """Append the next rows, their int8 codes and their scales."""
+        codes, scales = quantise(vectors)
+        for f, block in zip(self._files, (vectors, codes, scales), strict=True):
+            f.write(np.ascontiguousarray(block).tobytes())
+
+    def __exit__(self, kind: object, *exc: object) -> None:
+        for f in self._files:
+            if kind is None:
+                f.flush()
+                os.fsync(f.fileno())
+            f.close()
+        for path in self._paths:
+            if kind is None:
+                os.replace(_partial(path), path)
+            else:
+                _partial(path).unlink(missing_ok=True)
+
+
+def _partial(path: Path) -> Path:
+    return path.with_name(f".{path.name}.partial")
+
+
+def fit_embeddings_on_cluster(
+    documents: Documents, n_items: int, params: EmbeddingParams, cluster: OnCluster, folder: Path
+) -> FittedEmbedding:
+    """Fit the pipeline on the cluster and write :data:`EMBEDDING_FILES` into ``folder``.
+
+    The returned :attr:`FittedEmbedding.vectors` is the written file, memory-mapped.
+    """
+    client = cluster.client
+    params = params.resolved(n_items)
+    if params.vectorizer != "hashing":
+        fitted: FittedEmbedding = client.submit(
+            fit_embeddings, documents(0, n_items), params, pure=False
+        ).result()
+        write_embeddings(folder, fitted.vectors)
+        return fitted
+    steps = feature_steps(params, n_items)
+    union, rare = steps[0][1], steps[1][1]
+    branches: list[Pipeline] = [pipeline for _, pipeline in union.transformer_list]
+    hashers = [branch.named_steps["hash"] for branch in branches]
+    bounds = cluster.bounds(n_items)
+    # At most two partitions' text per worker in flight: the client never holds all of it.
+    in_flight = 2 * max(1, len(client.nthreads()))
+    counts: list[Any] = []
+    frequencies: list[Any] = []
+    for start, stop in bounds:
+        if len(frequencies) >= in_flight:
+            frequencies[-in_flight].result()
+        counts.append(client.submit(_count_partition, hashers, documents(start, stop), pure=False))
+        frequencies.append(client.submit(_document_frequencies, counts[-1]))
+    per_branch: list[np.ndarray[Any, Any]] = client.submit(_added, *frequencies).result()
+    for branch, df, hasher in zip(branches, per_branch, hashers, strict=True):
+        _set_idf(branch.named_steps["idf"], df, n_items, hasher.dtype)
+    rare.columns_ = np.flatnonzero(np.concatenate(per_branch) >= rare.min_df)
+    idfs = [branch.named_steps["idf"] for branch in branches]
+    features = [client.submit(_features_partition, idfs, rare.columns_, c) for c in counts]
+    del counts  # the workers drop the counts once the features are made
+    svd = truncated_svd(params, len(rare.columns_), n_items)
+    exact = n_items <= cluster.sample_rows
+    if exact:
+        sample = features
+    else:
+        rng = np.random.default_rng(params.seed)
+        rows = np.sort(rng.choice(n_items, size=cluster.sample_rows, replace=False))
+        sample = [
+            client.submit(_rows, part, rows[(rows >= start) & (rows < stop)] - start)
+            for part, (start, stop) in zip(features, bounds, strict=True)
+        ]
+    fit = client.submit(_fit_svd, svd, exact, *sample).result()
+    svd, explained, exact_vectors = fit
+    normalizer = Normalizer(norm="l2").fit(np.zeros((1, svd.n_components)))
+    shape = (n_items, svd.n_components)
+    with _EmbeddingFiles(folder, shape, np.dtype(np.float32)) as files:
+        if exact_vectors is not None:
+            files.append(exact_vectors)
+        else:
+            fitted_svd = client.scatter(svd, broadcast=True)
+            for part in [client.submit(_embed_partition, fitted_svd, f) for f in features]:
+                files.append(part.result())
+                part.release()
+    return FittedEmbedding(
+        vectors=np.load(folder / EMBEDDING_FILES[0], mmap_mode="r", allow_pickle=False),
+        pipeline=Pipeline([*steps, ("svd", svd), ("l2", normalizer)]),
+        params=dataclasses.replace(params, dim=svd.n_components),
+        n_features=len(rare.columns_),
+        explained_variance=explained,
+    )
+
+
+def _set_idf(idf: TfidfTransformer, df: np.ndarray[Any, Any], n_items: int, dtype: Any) -> None:
+    """Fit ``idf`` from the corpus's document frequencies, as ``TfidfTransformer.fit`` does
+    from the whole matrix (same arithmetic, same dtype)."""
+    idf.fit(sp.csr_matrix((1, len(df)), dtype=dtype))  # sets the fitted attributes' shapes
+    smoothed = df.astype(dtype)
+    smoothed += float(idf.smooth_idf)
+    weights = np.full_like(smoothed, fill_value=n_items + int(idf.smooth_idf), dtype=dtype)
+    weights /= smoothed
+    np.log(weights, out=weights)
+    weights += 1.0
+    idf.idf_ = weights
+
+
+def _count_partition(hashers: Sequence[HashingVectorizer], documents: list[str]) -> list[Any]:
+    """A partition's hashed term counts, one matrix per analyzer."""
+    return [hasher.transform(documents) for hasher in hashers]
+
+
+def _document_frequencies(counts: Sequence[Any]) -> list[np.ndarray[Any, Any]]:
+    """How many of a partition's documents use each column, per analyzer."""
+    return [np.bincount(c.indices, minlength=c.shape[1]).astype(np.int64) for c in counts]
+
+
+def _added(*parts: list[np.ndarray[Any, Any]]) -> list[np.ndarray[Any, Any]]:
+    """The partitions' document frequencies added up, per analyzer."""
+    return [np.sum([part[i] for part in parts], axis=0) for i in range(len(parts[0]))]
+
+
+def _features_partition(
+    idfs: Sequence[TfidfTransformer], columns: np.ndarray[Any, Any], counts: Sequence[Any]
+) -> Any:
+    """A partition's TF-IDF rows, the analyzers side by side (as ``FeatureUnion`` stacks
+    them), the rare columns dropped (as ``RareColumnFilter`` does)."""
+    stacked = sp.hstack([idf.transform(c) for idf, c in zip(idfs, counts, strict=True)]).tocsr()
+    return sp.csr_matrix(stacked)[:, columns]
+
+
+def _rows(features: Any, rows: np.ndarray[Any, Any]) -> Any:
+    return features[rows]
+
+
+def _fit_svd(
+    svd: Any, exact: bool, *parts: Any
+) -> tuple[Any, float, np.ndarray[Any, np.dtype[np.float32]] | None]:
+    """Fit the SVD on the stacked rows; with ``exact`` (every row), their vectors too."""
+    matrix = sp.vstack(parts, format="csr")
+    vectors = None
+    if exact:
+        reduced = svd.fit_transform(matrix)
+        normalized = Normalizer(norm="l2").fit_transform(reduced)
+        vectors = np.ascontiguousarray(normalized, dtype=np.float32)
+    else:
+        svd.fit(matrix)
+    return svd, float(svd.explained_variance_ratio_.sum()), vectors
+
+
+def _embed_partition(svd: Any, features: Any) -> np.ndarray[Any, np.dtype[np.float32]]:
+    """A partition's unit-norm float32 vectors."""
+    reduced = svd.transform(features)
+    return np.ascontiguousarray(Normalizer(norm="l2").fit_transform(reduced), dtype=np.float32)

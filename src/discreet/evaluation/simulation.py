@@ -1,0 +1,230 @@
+"""The secure-aggregation route, simulated: N devices' weekly contributions, summed and noised.
+
+Each simulated device is a training user drawn uniformly with replacement (a
+dataset has hundreds of users and the route wants 10⁴-10⁶ devices, so users
+are resampled), and it contributes exactly what
+:func:`~discreet.profile.contribution.sample_entries` (popularity) and
+:func:`~discreet.profile.contribution.sample_pairs` (co-occurrence) would draw
+from its training history: K slots, or K pairs of slots, uniformly without
+replacement after padding. Instead of calling them a million times, the draws
+of all devices are made at once with Floyd's algorithm (one column of K per
+device, vectorised over devices), which yields a uniform K-subset of the slots
+exactly as ``rng.choice(slots, K, replace=False)`` does;
+``tests/test_simulation.py`` checks the two distributions against each other.
+
+The aggregate is the plain sum of the contributions (what Prio3 outputs for
+valid reports) plus each aggregator's discrete Gaussian noise, calibrated by
+:func:`discreet.secagg.accounting.calibrate` and sampled by
+:func:`discreet.secagg.noise.discrete_gaussian`: two aggregators, each of whose
+noise alone gives the task its (ε, δ). The week's ε and δ are split evenly
+between the two tasks (the device's ledger adds the tasks' ε).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from discreet.publish.collaborative import CollaborativeParams
+from discreet.secagg.accounting import calibrate
+from discreet.secagg.noise import discrete_gaussian
+
+IntArray = np.ndarray[Any, np.dtype[np.int64]]
+
+#: Both tasks of a week share its budget: each gets this share of ε and of δ.
+TASK_SHARE = 0.5
+#: Devices are drawn this many at a time, so memory stays flat at N = 10⁶.
+CHUNK = 50_000
+
+
+def draw_subsets(totals: IntArray, k: int, rng: np.random.Generator) -> IntArray:
+    """For each device, ``min(k, total)`` distinct slots of ``range(total)``, uniformly.
+
+    One row per device, ``k`` columns, ``-1`` where a device has fewer than ``k``
+    slots (it takes all of them). Each row draws its slots uniformly and draws
+    again those equal to an earlier one, until all differ; when ``k`` is over
+    half the slots, it draws the slots it leaves out instead. Both treat every
+    slot alike, so every k-subset is equally likely: the distribution of
+    ``rng.choice(total, k, replace=False)``.
+    """
+    totals = np.asarray(totals, dtype=np.int64)
+    out = np.full((len(totals), k), -1, dtype=np.int64)
+    columns = np.arange(k)
+    small = totals <= k
+    out[small] = np.where(columns < totals[small, None], columns, -1)
+    direct = np.flatnonzero(~small & (2 * k <= totals))
+    out[direct] = _distinct(totals[direct], np.full(len(direct), k), k, rng)
+    # Over half the slots: draw the ones left out, and keep the rest.
+    rest = np.flatnonzero(~small & (2 * k > totals))
+    if len(rest):
+        width = int(totals[rest].max())
+        left_out = _distinct(totals[rest], totals[rest] - k, k, rng)
+        keep = np.arange(width) < totals[rest, None]
+        rows = np.repeat(np.arange(len(rest)), k)
+        keep[rows[left_out.ravel() >= 0], left_out[left_out >= 0]] = False
+        out[rest] = np.nonzero(keep)[1].reshape(len(rest), k)
+    return out
+
+
+def _distinct(totals: IntArray, sizes: IntArray, k: int, rng: np.random.Generator) -> IntArray:
+    """``sizes[d]`` distinct slots of ``range(totals[d])`` per row (at most half of them),
+    ``-1`` padded to ``k`` columns: uniform draws, the repeated ones drawn again."""
+    active = np.arange(k) < sizes[:, None]
+    out = np.where(active, rng.integers(0, np.maximum(totals, 1)[:, None], active.shape), -1)
+    pending = np.arange(len(out))
+    while len(pending):
+        block = out[pending]
+        order = np.argsort(block, axis=1, kind="stable")
+        ranked = np.take_along_axis(block, order, axis=1)
+        repeated = np.zeros(block.shape, dtype=bool)
+        repeated[:, 1:] = (ranked[:, 1:] == ranked[:, :-1]) & (ranked[:, 1:] >= 0)
+        rows, places = np.nonzero(repeated)
+        owners = pending[rows]
+        out[owners, order[rows, places]] = rng.integers(0, totals[owners])
+        pending = np.unique(owners)
+    return out
+
+
+def device_users(users: IntArray, devices: int, rng: np.random.Generator) -> IntArray:
+    """The user behind each of ``devices`` simulated devices (uniform, with replacement)."""
+    return users[rng.integers(0, len(users), devices)]
+
+
+def popularity_draws(
+    train: sp.csr_matrix, devices: IntArray, k: int, pad: int, rng: np.random.Generator
+) -> IntArray:
+    """Each device's popularity contribution: the item rows set to one, ``-1`` padded.
+
+    A device's candidates are its user's training items in row order (the task
+    counts every item), as :func:`sample_entries` receives them.
+    """
+    lengths = np.diff(train.indptr)[devices]
+    slots = draw_subsets(np.maximum(lengths, pad), k, rng)
+    held = (slots >= 0) & (slots < lengths[:, None])
+    owner = np.broadcast_to(devices[:, None], slots.shape)[held]
+    out = np.full(slots.shape, -1, dtype=np.int64)
+    out[held] = train.indices[train.indptr[owner] + slots[held]]
+    return out
+
+
+def pair_draws(
+    train: sp.csr_matrix,
+    top: IntArray,
+    devices: IntArray,
+    k: int,
+    pad: int,
+    rng: np.random.Generator,
+) -> IntArray:
+    """Each device's co-occurrence contribution among the ``top`` items: the entries
+    (numbered by :func:`~discreet.profile.contribution.pair_index`) set to one, ``-1`` padded.
+
+    A device's candidates are the positions in ``top`` of its training items
+    (sorted, as ``task_entries`` gives them).
+    """
+    m = len(top)
+    position = np.full(train.shape[1], -1, dtype=np.int64)
+    position[top] = np.arange(m)
+    mapped = position[train.indices]
+    keep = mapped >= 0
+    owner = np.repeat(np.arange(train.shape[0]), np.diff(train.indptr))[keep]
+    counts = np.bincount(owner, minlength=train.shape[0])
+    indptr = np.concatenate([[0], np.cumsum(counts)])
+    # Positions sorted within each user: the candidates as the device sorts them.
+    values = mapped[keep][np.lexsort((mapped[keep], owner))]
+    n = counts[devices]
+    p = np.maximum(n, pad)
+    slots = draw_subsets(p * (p - 1) // 2, k, rng)
+    held = (slots >= 0) & (slots < (n * (n - 1) // 2)[:, None])
+    t = slots[held]
+    b = (1 + np.sqrt(1 + 8 * t.astype(np.float64))).astype(np.int64) // 2
+    # Slot pair t is (a, b) with t = b(b-1)/2 + a: correct b for the float root's rounding.
+    b = np.where(b * (b - 1) // 2 > t, b - 1, b)
+    b = np.where((b + 1) * b // 2 <= t, b + 1, b)
+    a = t - b * (b - 1) // 2
+    start = indptr[np.broadcast_to(devices[:, None], slots.shape)[held]]
+    i, j = values[start + a], values[start + b]
+    out = np.full(slots.shape, -1, dtype=np.int64)
+    out[held] = i * (2 * m - i - 1) // 2 + (j - i - 1)
+    return out
+
+
+def total(draws: IntArray, length: int) -> IntArray:
+    """The plain sum of the devices' multihot contributions: what Prio3 outputs."""
+    return np.bincount(draws[draws >= 0], minlength=length).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class NoisyRelease:
+    """One task's released sum: the counts with both aggregators' noise, and the plan."""
+
+    counts: IntArray
+    reports: int
+    epsilon: float
+    delta: float
+    sigma_sq: int
+
+
+def release(
+    counts: IntArray,
+    reports: int,
+    max_weight: int,
+    epsilon: float,
+    delta: float,
+    rng: np.random.Generator,
+) -> NoisyRelease:
+    """``counts`` as the collector sees them: plus two aggregators' discrete Gaussian noise,
+    each calibrated to the task's share of the week's (ε, δ) on its own."""
+    task_epsilon, task_delta = epsilon * TASK_SHARE, delta * TASK_SHARE
+    plan = calibrate(task_epsilon, task_delta, 2 * max_weight)
+
+    def randbytes(n: int) -> bytes:
+        return rng.bytes(n)
+
+    noise = sum(
+        (discrete_gaussian(plan.sigma_sq, len(counts), randbytes) for _ in range(2)),
+        start=np.zeros(len(counts), dtype=np.int64),
+    )
+    return NoisyRelease(counts + noise, reports, task_epsilon, task_delta, plan.sigma_sq)
+
+
+@dataclass(frozen=True)
+class Aggregates:
+    """What the collector releases in the simulation: popularity, the top-M items it
+    chose from it, and their co-occurrence."""
+
+    popularity: NoisyRelease
+    top: IntArray
+    pairs: NoisyRelease
+
+
+def simulate_aggregates(
+    train: sp.csr_matrix,
+    users: IntArray,
+    clients: int,
+    epsilon: float,
+    delta: float,
+    params: CollaborativeParams,
+    rng: np.random.Generator,
+) -> Aggregates:
+    """Two weeks of ``clients`` devices: the first's popularity names the top M items, the
+    second's co-occurrence counts their pairs (fresh devices, the same population)."""
+    n_items = train.shape[1]
+    m = min(params.items, n_items)
+    counts = np.zeros(n_items, dtype=np.int64)
+    for start in range(0, clients, CHUNK):
+        devices = device_users(users, min(CHUNK, clients - start), rng)
+        draws = popularity_draws(train, devices, params.item_weight, params.item_pad, rng)
+        counts += total(draws, n_items)
+    popularity = release(counts, clients, params.item_weight, epsilon, delta, rng)
+    top = np.argsort(-popularity.counts, kind="stable")[:m].astype(np.int64)
+    pairs = np.zeros(m * (m - 1) // 2, dtype=np.int64)
+    for start in range(0, clients, CHUNK):
+        devices = device_users(users, min(CHUNK, clients - start), rng)
+        draws = pair_draws(train, top, devices, params.pair_weight, params.pair_pad, rng)
+        pairs += total(draws, len(pairs))
+    return Aggregates(
+        popularity, top, release(pairs, clients, params.pair_weight, epsilon, delta, rng)
+    )

@@ -1,0 +1,220 @@
+"""The collaborative model, from the week's noisy aggregates to the catalog's neighbour lists.
+
+Inputs are what the collector releases: the popularity sum (one count per
+item) and the co-occurrence sum over the top-M items (one count per pair, in
+:func:`~discreet.profile.contribution.pair_index` order), both with the
+aggregators' noise. The model is EASE (Steck 2019) on the co-occurrence Gram
+matrix the devices reported:
+
+* off the diagonal, the noisy pair counts, as they are (noise is zero-mean);
+* on the diagonal, each item's popularity weighted the same way as the pairs.
+  A device holding P slots (its items padded) reports each of its items with
+  probability K₁/P and each pair with probability K₂/C(P, 2), so
+  ``popularity · (K₂/C(P, 2)) / (K₁/P)`` at the pair task's pad length is the
+  count a pair-weighted report would give the item with itself;
+* a ridge λ relative to the diagonal's mean (scale-free: it does not change
+  with N, ε or the pad lengths), plus the noise's own variance, which is what
+  noisy counts add to a Gram matrix on average.
+
+Each row keeps its K largest positive weights, so the target stays within its
+size budget; cold items (no positive weight) have empty lists.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from discreet.catalog.collaborative import Neighbours
+from discreet.catalog.manifest import collaborative_card
+from discreet.errors import InputError
+from discreet.i18n import _
+
+FloatArray = np.ndarray[Any, np.dtype[np.float64]]
+COOCCURRENCE_FORMAT = "discreet-cooccurrence"
+
+
+@dataclass(frozen=True)
+class Cooccurrence:
+    """A released co-occurrence aggregate: the file ``publish collect`` writes."""
+
+    items: tuple[str, ...]
+    counts: np.ndarray[Any, np.dtype[np.int64]]
+    reports: int
+    epsilon: float
+    delta: float
+    sigma: float
+
+    def to_json(self) -> dict[str, Any]:
+        """The fields of :func:`discreet.publish.collect.cooccurrence_document` this
+        module reads (the file ``publish collect`` writes holds more)."""
+        return {
+            "format": COOCCURRENCE_FORMAT,
+            "format_version": 1,
+            "top_items": list(self.items),
+            "pair_counts": [int(c) for c in self.counts],
+            "reports": self.reports,
+            "epsilon": self.epsilon,
+            "delta": self.delta,
+            "sigma_sq_per_aggregator": self.sigma**2,
+        }
+
+
+def read_cooccurrence(path: str | Path) -> Cooccurrence:
+    """Read the co-occurrence aggregate ``publish collect`` writes (format
+    ``discreet-cooccurrence`` 1: ``top_items``, ``pair_counts``, ``reports``, ``epsilon``,
+    ``delta``, ``sigma_sq_per_aggregator``); raise :class:`InputError` naming what is
+    wrong."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict) or data.get("format") != COOCCURRENCE_FORMAT:
+            raise ValueError(_("not a {format} file").format(format=COOCCURRENCE_FORMAT))
+        if data.get("format_version") != 1:
+            raise ValueError(_("format_version must be 1"))
+        items = data["top_items"]
+        if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+            raise ValueError(_("top_items must be a list of item ids"))
+        if len(set(items)) != len(items) or len(items) < 2:
+            raise ValueError(_("top_items must be at least two distinct ids"))
+        counts = data["pair_counts"]
+        if not isinstance(counts, list) or not all(
+            isinstance(c, int) and not isinstance(c, bool) for c in counts
+        ):
+            raise ValueError(_("pair_counts must be a list of integers"))
+        if len(counts) != math.comb(len(items), 2):
+            raise ValueError(
+                _("pair_counts must have M(M-1)/2 = {count} entries").format(
+                    count=math.comb(len(items), 2)
+                )
+            )
+        reports = data["reports"]
+        if not isinstance(reports, int) or isinstance(reports, bool) or reports < 0:
+            raise ValueError(_("reports must be a count"))
+        numbers = [float(data[key]) for key in ("epsilon", "delta", "sigma_sq_per_aggregator")]
+        if not all(math.isfinite(x) and x >= 0 for x in numbers):
+            raise ValueError(
+                _("epsilon, delta and sigma_sq_per_aggregator must be non-negative numbers")
+            )
+        numbers[2] = math.sqrt(numbers[2])
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise InputError(
+            _("{path}: cannot read the co-occurrence aggregate ({problem})").format(
+                path=path, problem=exc
+            )
+        ) from None
+    except ValueError as exc:
+        raise InputError(
+            _("{path}: {problem}; pass the file 'publish collect' wrote").format(
+                path=path, problem=exc
+            )
+        ) from None
+    return Cooccurrence(tuple(items), np.asarray(counts, dtype=np.int64), reports, *numbers)
+
+
+@dataclass(frozen=True)
+class CollaborativeParams:
+    """The two tasks' shapes and how the neighbour lists are fitted.
+
+    The defaults were chosen on the validation split of ml-latest-small
+    (``discreet eval``): M = 300 beat 600 under noise. K = the number of slots
+    (K₁ = P₁, K₂ = C(P₂, 2)) makes a device with at most P items report all of
+    them and all their pairs, so light users' contributions are exact and heavy
+    users' are scaled down to the same weight.
+    """
+
+    #: M, the items the co-occurrence task counts (the week's most popular).
+    items: int = 300
+    neighbours: int = 50
+    #: EASE's ridge, relative to the mean of the Gram matrix's diagonal.
+    ridge: float = 3.0
+    #: The devices' draws: items K₁ of pad P₁, pairs K₂ of pad P₂ (the manifest's tasks).
+    item_weight: int = 20
+    item_pad: int = 20
+    pair_weight: int = 45
+    pair_pad: int = 10
+
+
+def collaborative_target(
+    aggregate: Cooccurrence,
+    ids: list[str],
+    estimates: Mapping[str, float],
+    params: CollaborativeParams,
+) -> tuple[Neighbours, dict[str, Any]]:
+    """The target and its model card for a catalog whose item ids are ``ids`` (in row
+    order), from a released co-occurrence aggregate and the popularity estimates.
+
+    Items of the aggregate the catalog no longer has are left out with their pairs.
+    Raises :class:`InputError` when fewer than two remain.
+    """
+    row_of = {item_id: row for row, item_id in enumerate(ids)}
+    kept = [i for i, item_id in enumerate(aggregate.items) if item_id in row_of]
+    if len(kept) < 2:
+        raise InputError(
+            _(
+                "fewer than two items of the co-occurrence aggregate are in this catalog; "
+                "build without --cooccurrence"
+            )
+        )
+    m = len(aggregate.items)
+    matrix = pair_matrix(aggregate.counts, m)[np.ix_(kept, kept)]
+    rows = np.asarray([row_of[aggregate.items[i]] for i in kept])
+    popularity = np.asarray([estimates.get(aggregate.items[i], 0.0) for i in kept])
+    variance = 2.0 * aggregate.sigma**2
+    neighbours = fit_neighbours(
+        rows, matrix[np.triu_indices(len(kept), 1)], popularity, variance, params
+    )
+    card = collaborative_card(
+        "secure aggregation: popularity and co-occurrence of the top items",
+        len(kept),
+        neighbours.neighbours.shape[1],
+        aggregate.epsilon,
+        aggregate.delta,
+        aggregate.reports,
+    )
+    return neighbours, card
+
+
+def pair_matrix(counts: np.ndarray[Any, Any], m: int) -> FloatArray:
+    """The symmetric M x M matrix of a co-occurrence vector (zero diagonal)."""
+    upper = np.triu_indices(m, 1)  # row by row: the order of pair_index
+    matrix = np.zeros((m, m))
+    matrix[upper] = counts
+    return matrix + matrix.T
+
+
+def fit_neighbours(
+    rows: np.ndarray[Any, Any],
+    pairs: np.ndarray[Any, Any],
+    popularity: np.ndarray[Any, Any],
+    release_variance: float,
+    params: CollaborativeParams,
+) -> Neighbours:
+    """Neighbour lists for the catalog ``rows`` of the M counted items, from their noisy pair
+    counts and popularity counts (see the module docstring)."""
+    m = len(rows)
+    item_rate = params.item_weight / params.item_pad
+    pair_rate = params.pair_weight / math.comb(max(params.pair_pad, 2), 2)
+    diagonal = np.maximum(np.asarray(popularity, dtype=np.float64), 0.0) * pair_rate / item_rate
+    gram = pair_matrix(pairs, m)
+    lam = params.ridge * max(float(diagonal.mean()), 1.0) + release_variance
+    gram[np.diag_indices(m)] = diagonal + lam
+    inverse = np.linalg.inv(gram)
+    weights = -inverse / np.diag(inverse)
+    np.fill_diagonal(weights, 0.0)
+    k = min(params.neighbours, m - 1)
+    best = np.argsort(-weights, axis=1, kind="stable")[:, :k]
+    kept = np.take_along_axis(weights, best, axis=1)
+    positive = kept > 0
+    scale = float(kept[positive].max()) if positive.any() else 1.0
+    return Neighbours(
+        np.asarray(rows, dtype=np.int32),
+        np.where(positive, np.asarray(rows, dtype=np.int32)[best], -1).astype(np.int32),
+        np.where(positive, kept / scale, 0.0).astype(np.float16),
+    )

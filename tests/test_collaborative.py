@@ -1,0 +1,250 @@
+"""The collaborative target: fitted from aggregates, shipped in the catalog, used by the ranker.
+
+The data is synthetic: users come in taste groups whose items are spread over
+unrelated categories, so content similarity cannot find a group's other items
+but co-occurrence can.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from discreet._fs import canonical_json
+from discreet.catalog.collaborative import MAX_BYTES, Neighbours
+from discreet.catalog.manifest import COLLABORATIVE_FILE
+from discreet.catalog.reader import Catalog, verify_catalog_folder
+from discreet.demo_data import demo_items_path, demo_taxonomy_path
+from discreet.errors import CatalogInvalidError, InputError
+from discreet.profile.model import Profile
+from discreet.publish.collaborative import (
+    CollaborativeParams,
+    Cooccurrence,
+    collaborative_target,
+    read_cooccurrence,
+)
+from discreet.publish.publisher import publish_catalog
+from discreet.publish.repository import PublisherRepository
+from discreet.rank.ranker import Ranker
+from discreet.rank.weights import RankingWeights
+from discreet.sync.client import sync_catalog
+from tests.synthetic_catalog import write_release
+
+TODAY = dt.date(2026, 11, 29)
+GROUPS, GROUP_SIZE, USERS = 12, 10, 240
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Catalog, Catalog, list[list[int]]]:
+    """A plain release, the same with a target fitted from its users' exact co-occurrence
+    (only the first half of the groups' items are counted), and the users' histories."""
+    folder = tmp_path_factory.mktemp("collaborative")
+    plain = write_release(folder / "plain", n=600)
+    rng = np.random.default_rng(7)
+    groups = rng.permutation(len(plain))[: GROUPS * GROUP_SIZE].reshape(GROUPS, GROUP_SIZE)
+    histories = [list(rng.choice(groups[u % GROUPS], 6, replace=False)) for u in range(USERS)]
+    counted = groups[: GROUPS // 2].ravel()  # the top M: half the groups
+    m = len(counted)
+    position = {int(row): i for i, row in enumerate(counted)}
+    counts = np.zeros(math.comb(m, 2), dtype=np.int64)
+    popularity = dict.fromkeys(plain.ids, 0.0)
+    for history in histories[: USERS // 2]:  # the first half of users reported
+        inside = sorted(position[int(r)] for r in history if int(r) in position)
+        for a, b in zip(*np.triu_indices(len(inside), 1), strict=True):
+            i, j = inside[a], inside[b]
+            counts[i * (2 * m - i - 1) // 2 + (j - i - 1)] += 1
+        for r in history:
+            popularity[plain.ids[int(r)]] += 1.0
+    aggregate = Cooccurrence(
+        tuple(plain.ids[int(r)] for r in counted), counts, USERS // 2, 1.0, 1e-6, 0.0
+    )
+    exact = CollaborativeParams(item_weight=1, item_pad=1, pair_weight=1, pair_pad=2)
+    target = collaborative_target(aggregate, list(plain.ids), popularity, exact)
+    return plain, with_target(plain, folder / "collaborative", target), histories
+
+
+def with_target(
+    plain: Catalog, folder: Path, target: tuple[Neighbours, dict[str, object]]
+) -> Catalog:
+    """A copy of ``plain`` carrying ``target``, installed through the real verification."""
+    shutil.copytree(plain.folder, folder)
+    (folder / COLLABORATIVE_FILE).write_bytes(target[0].to_bytes())
+    manifest = dataclasses.replace(plain.manifest, collaborative=target[1])
+    (folder / "manifest.json").write_bytes(canonical_json(manifest.to_json()))
+    return verify_catalog_folder(folder, index=True)
+
+
+def _profile(catalog: Catalog, rows: list[int]) -> Profile:
+    profile = Profile.new(TODAY)
+    for row in rows:
+        profile.record(catalog.ids[int(row)], "like", TODAY)
+    return profile
+
+
+def _hit_rate(catalog: Catalog, histories: list[list[int]], users: list[int]) -> float:
+    ranker = Ranker(catalog, RankingWeights(exploration_share=0.0, collaborative=2.0))
+    hits = []
+    for u in users:
+        shown, held = histories[u][:4], {catalog.ids[int(r)] for r in histories[u][4:]}
+        results = ranker.recommend(_profile(catalog, shown), 10, today=TODAY, explain=False)
+        hits.append(len(held & {r.item_id for r in results}) / len(held))
+    return float(np.mean(hits))
+
+
+def test_the_collaborative_term_finds_what_content_cannot(
+    world: tuple[Catalog, Catalog, list[list[int]]],
+) -> None:
+    plain, collaborative, histories = world
+    # Users of the counted groups who never reported: the held-out half.
+    counted = [u for u in range(USERS // 2, USERS) if u % GROUPS < GROUPS // 2]
+    before = _hit_rate(plain, histories, counted)
+    after = _hit_rate(collaborative, histories, counted)
+    assert before < 0.2
+    assert after > 0.6
+
+
+def test_it_costs_nothing_where_the_target_is_silent(
+    world: tuple[Catalog, Catalog, list[list[int]]],
+) -> None:
+    plain, collaborative, histories = world
+    weights = RankingWeights(collaborative=2.0)
+    uncounted = [u for u in range(USERS) if u % GROUPS >= GROUPS // 2][:10]
+    for u in uncounted:  # no history item is in the target: the same results, same scores
+        profile = _profile(plain, histories[u][:4])
+        a = Ranker(plain, weights).recommend(profile, 10, today=TODAY)
+        b = Ranker(collaborative, weights).recommend(profile, 10, today=TODAY)
+        assert [r.to_json() for r in a] == [r.to_json() for r in b]
+    cold = Profile.new(TODAY)
+    a = Ranker(plain, weights).recommend(cold, 10, today=TODAY)
+    b = Ranker(collaborative, weights).recommend(cold, 10, today=TODAY)
+    assert [r.to_json() for r in a] == [r.to_json() for r in b]
+
+
+def test_reasons_and_explain_show_the_term(
+    world: tuple[Catalog, Catalog, list[list[int]]],
+) -> None:
+    plain, collaborative, histories = world
+    user = next(u for u in range(USERS // 2, USERS) if u % GROUPS < GROUPS // 2)
+    profile = _profile(collaborative, histories[user][:4])
+    ranker = Ranker(collaborative, RankingWeights(exploration_share=0.0, collaborative=2.0))
+    results = ranker.recommend(profile, 10, today=TODAY)
+    liked = [x for r in results for x in r.reasons if x.kind == "collaborative"]
+    assert liked
+    shown = {collaborative.ids[int(r)] for r in histories[user][:4]}
+    assert all(len(x.items) == 1 and x.items[0] in shown for x in liked)
+    title = collaborative.item(liked[0].items[0]).title
+    assert liked[0].text == f"people who liked {title} also liked this"
+    why = ranker.explain(profile, results[0].item_id, today=TODAY)
+    assert why.components.collaborative is not None
+    assert why.components.collaborative > 0
+    parts = why.components
+    total = parts.similarity + parts.popularity + parts.freshness + parts.collaborative
+    assert why.score == pytest.approx(total, abs=1e-5)
+    assert "collaborative" in json.loads(json.dumps(why.to_json()))["components"]
+    plain_why = Ranker(plain).explain(profile, results[0].item_id, today=TODAY)
+    assert "collaborative" not in plain_why.to_json()["components"]
+
+
+def test_a_malformed_target_is_refused(
+    world: tuple[Catalog, Catalog, list[list[int]]], tmp_path: Path
+) -> None:
+    collaborative = world[1]
+    target = collaborative.collaborative
+    assert target is not None
+    path = tmp_path / COLLABORATIVE_FILE
+    bad = {
+        "out of range": {"neighbours": np.full_like(target.neighbours, 10_000)},
+        "float32 weights": {"weights": target.weights.astype(np.float32)},
+        "repeated rows": {"rows": np.zeros_like(target.rows)},
+        "objects": {"rows": np.asarray([object()] * len(target.rows))},
+    }
+    for change in bad.values():
+        arrays = {"rows": target.rows, "neighbours": target.neighbours, "weights": target.weights}
+        arrays.update(change)
+        with path.open("wb") as f:
+            np.savez(f, **arrays)
+        with pytest.raises(CatalogInvalidError):
+            Neighbours.load(path, len(collaborative))
+
+    path.write_bytes(b"PK not a zip")
+    with pytest.raises(CatalogInvalidError):
+        Neighbours.load(path, len(collaborative))
+    big = Neighbours(
+        np.arange(3000, dtype=np.int32),
+        np.zeros((3000, 100), dtype=np.int32),
+        np.ones((3000, 100), dtype=np.float16),
+    )
+    with pytest.raises(ValueError, match="over the budget"):
+        big.to_bytes()
+    at_budget = Neighbours(
+        np.arange(1000, dtype=np.int32),
+        np.zeros((1000, 100), dtype=np.int32),
+        np.ones((1000, 100), dtype=np.float16),
+    )
+    assert len(at_budget.to_bytes()) <= MAX_BYTES  # M = 1,000 with 100 neighbours fits
+
+
+def test_a_malformed_cooccurrence_file_says_what_is_wrong(tmp_path: Path) -> None:
+    path = tmp_path / "cooccurrence.json"
+    good = Cooccurrence(("a", "b", "c"), np.asarray([1, 2, 3]), 10, 1.0, 1e-6, 2.5)
+    path.write_text(json.dumps(good.to_json()), encoding="utf-8")
+    again = read_cooccurrence(path)
+    assert again.items == good.items
+    assert again.counts.tolist() == [1, 2, 3]
+    for field, value, message in [
+        ("pair_counts", [1, 2], "M\\(M-1\\)/2"),
+        ("top_items", ["a", "a", "b"], "distinct"),
+        ("format", "other", "not a discreet-cooccurrence"),
+        ("format_version", 2, "format_version"),
+        ("sigma_sq_per_aggregator", -1, "non-negative"),
+    ]:
+        path.write_text(json.dumps({**good.to_json(), field: value}), encoding="utf-8")
+        with pytest.raises(InputError, match=message):
+            read_cooccurrence(path)
+
+
+def test_publish_build_ships_the_target_with_its_model_card(tmp_path: Path) -> None:
+    repo = PublisherRepository.init(tmp_path / "repo")
+    ids = _demo_ids()[:40]
+    m = len(ids)
+    rng = np.random.default_rng(9)
+    counts = rng.poisson(3.0, math.comb(m, 2))
+    counts[0] = 500  # the first two items go together
+    aggregate = Cooccurrence((*ids, "gone"), np.append(counts, [0] * m), 5000, 1.0, 1e-6, 4.0)
+    (tmp_path / "pairs.json").write_text(json.dumps(aggregate.to_json()), encoding="utf-8")
+    estimates = dict.fromkeys(ids, 100.0)
+    (tmp_path / "popularity.json").write_text(json.dumps({"estimates": estimates}), "utf-8")
+    with pytest.raises(InputError, match="--popularity"):
+        publish_catalog(
+            repo, demo_items_path(), demo_taxonomy_path(), cooccurrence_path=tmp_path / "pairs.json"
+        )
+    result = publish_catalog(
+        repo,
+        demo_items_path(),
+        demo_taxonomy_path(),
+        popularity_path=tmp_path / "popularity.json",
+        cooccurrence_path=tmp_path / "pairs.json",
+    )
+    installed = Catalog.open(
+        sync_catalog(tmp_path / "home", str(repo.path), root=repo.trusted_root_path).folder
+    )
+    card = installed.manifest.collaborative
+    assert card is not None
+    assert (card["items"], card["devices"], card["epsilon"]) == (m, 5000, 1.0)  # "gone" left out
+    target = installed.collaborative
+    assert target is not None
+    first = installed.index_of(ids[0])
+    assert target.neighbours[list(target.rows).index(first)][0] == installed.index_of(ids[1])
+    assert "Collaborative target" in (result.model_folder / "MODEL_CARD.md").read_text("utf-8")
+
+
+def _demo_ids() -> list[str]:
+    lines = demo_items_path().read_text(encoding="utf-8").splitlines()
+    return [json.loads(line)["id"] for line in lines if line.strip()]

@@ -1,0 +1,103 @@
+"""The simulated secure-aggregation route draws exactly what devices draw, and noises it as
+the aggregators do."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import Counter
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy.stats import chi2_contingency
+
+from discreet.evaluation.simulation import (
+    TASK_SHARE,
+    draw_subsets,
+    pair_draws,
+    popularity_draws,
+    release,
+    total,
+)
+from discreet.profile.contribution import pair_index, sample_entries, sample_pairs
+from discreet.secagg.accounting import calibrate
+
+
+def _train(histories: list[list[int]], n_items: int) -> sp.csr_matrix:
+    indptr = np.cumsum([0] + [len(h) for h in histories])
+    indices = np.asarray([r for h in histories for r in h], dtype=np.int64)
+    return sp.csr_matrix(
+        (np.ones(len(indices), dtype=np.float32), indices, indptr),
+        shape=(len(histories), n_items),
+    )
+
+
+def _same_distribution(a: Counter[tuple[int, ...]], b: Counter[tuple[int, ...]]) -> float:
+    """The p-value of a chi-square test that two samples of outcomes share a distribution."""
+    outcomes = sorted(set(a) | set(b))
+    table = np.asarray([[a[o] for o in outcomes], [b[o] for o in outcomes]])
+    return float(chi2_contingency(table)[1])
+
+
+@pytest.mark.parametrize(("total", "k"), [(6, 3), (7, 5), (5, 5), (3, 4), (12, 2)])
+def test_draw_subsets_is_a_uniform_subset_like_rng_choice(total: int, k: int) -> None:
+    rng = np.random.default_rng(1)
+    ours = Counter(
+        tuple(sorted(int(x) for x in row if x >= 0))
+        for row in draw_subsets(np.full(3000, total), k, rng)
+    )
+    theirs = Counter(
+        tuple(sorted(int(x) for x in rng.choice(total, size=min(k, total), replace=False)))
+        for _ in range(3000)
+    )
+    assert set(ours) <= {tuple(c) for c in itertools.combinations(range(total), min(k, total))}
+    assert len(ours) == math.comb(total, min(k, total))
+    assert _same_distribution(ours, theirs) > 1e-3
+
+
+def test_one_device_popularity_is_sample_entries() -> None:
+    """A device's item contribution has sample_entries' distribution (all candidates, padded)."""
+    history = [3, 7, 1, 9]  # row order, as the training matrix holds it
+    train = _train([[0, 2], history], 12)
+    rng = np.random.default_rng(2)
+    draws = popularity_draws(train, np.ones(3000, dtype=np.int64), 2, 6, rng)
+    ours = Counter(tuple(sorted(int(x) for x in row if x >= 0)) for row in draws)
+    theirs = Counter(tuple(sample_entries(sorted(history), 2, 6, rng)) for _ in range(3000))
+    assert _same_distribution(ours, theirs) > 1e-3
+
+
+def test_one_device_pairs_are_sample_pairs() -> None:
+    """A device's pair contribution has sample_pairs' distribution over the top-M entries."""
+    top = np.asarray([5, 1, 8, 2, 0])  # catalog rows of top-M positions 0..4
+    history = [8, 3, 0, 1]  # top positions 2, 1, 4 (row 3 is not counted)
+    train = _train([[2], history], 10)
+    rng = np.random.default_rng(3)
+    draws = pair_draws(train, top, np.ones(3000, dtype=np.int64), 2, 4, rng)
+    ours = Counter(tuple(sorted(int(x) for x in row if x >= 0)) for row in draws)
+    theirs = Counter(tuple(sample_pairs([1, 2, 4], 5, 2, 4, rng)) for _ in range(3000))
+    assert _same_distribution(ours, theirs) > 1e-3
+
+
+def test_without_padding_every_pair_is_counted_once_per_device() -> None:
+    top = np.asarray([4, 0, 3, 1])
+    train = _train([[0, 1, 3], [4, 3]], 5)  # positions {1, 3, 2} and {0, 2}
+    draws = pair_draws(train, top, np.asarray([0, 0, 1]), 10, 2, np.random.default_rng(4))
+    counts = total(draws, 6)
+    expected = np.zeros(6, dtype=np.int64)
+    for i, j in [(1, 3), (1, 2), (2, 3)]:
+        expected[pair_index(i, j, 4)] += 2
+    expected[pair_index(0, 2, 4)] += 1
+    assert counts.tolist() == expected.tolist()
+
+
+def test_release_adds_two_aggregators_calibrated_noise() -> None:
+    counts = np.arange(20_000, dtype=np.int64)
+    noisy = release(counts, 500, 4, 1.0, 1e-6, np.random.default_rng(5))
+    plan = calibrate(TASK_SHARE, TASK_SHARE * 1e-6, 8)
+    assert noisy.sigma_sq == plan.sigma_sq
+    assert noisy.reports == 500
+    assert (noisy.epsilon, noisy.delta) == (TASK_SHARE, TASK_SHARE * 1e-6)
+    noise = noisy.counts - counts
+    assert abs(noise.mean()) < 0.05 * math.sqrt(2 * plan.sigma_sq)
+    assert noise.var() == pytest.approx(2 * plan.sigma_sq, rel=0.05)
