@@ -26,12 +26,18 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/python -m pytest
 
-# Extract user-facing strings, merge them into the Spanish catalog, compile it.
+# Extract user-facing strings, merge them into the Spanish catalog, compile it. No source
+# locations and sorted messages, and fixed header dates: the same code always gives the
+# same files, so catalogs merge like code (tests/test_translations.py checks they match).
 LOCALES := src/discreet/locale
+CATALOG_DATE := 2026-12-01 00:00+0000
 messages: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -k N_ --sort-by-file --no-wrap \
-		--project=discreet -o $(LOCALES)/discreet.pot src
-	$(BIN)/pybabel update -i $(LOCALES)/discreet.pot -d $(LOCALES) -D discreet --no-wrap
+	$(BIN)/pybabel extract -F babel.cfg -k N_ --sort-output --no-location --no-wrap \
+		--project=discreet --version=1 -o $(LOCALES)/discreet.pot src
+	$(BIN)/pybabel update -i $(LOCALES)/discreet.pot -d $(LOCALES) -D discreet --no-wrap \
+		--ignore-obsolete
+	sed -i -E 's/^"(POT-Creation-Date|PO-Revision-Date): .*\\n"$$/"\1: $(CATALOG_DATE)\\n"/' \
+		$(LOCALES)/discreet.pot $(LOCALES)/es/LC_MESSAGES/discreet.po
 	$(BIN)/pybabel compile -d $(LOCALES) -D discreet --statistics
 
 # Write the notebooks and execute them: outputs and figures are committed, and

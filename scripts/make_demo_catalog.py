@@ -52,6 +52,26 @@ def section(
     )
 
 
+#: Each category's label in Spanish: the catalog shows them to Spanish speakers.
+LABELS_ES = {
+    "literary-fiction": "Narrativa literaria",
+    "crime": "Novela negra y misterio",
+    "sf-fantasy": "Ciencia ficción y fantasía",
+    "history": "Historia",
+    "science": "Ciencia y naturaleza",
+    "travel": "Viajes",
+    "food": "Cocina y bebidas",
+    "art": "Arte y diseño",
+    "children": "Libros infantiles",
+    "poetry": "Poesía",
+    "home-garden": "Casa y jardín",
+    "ideas": "Filosofía e ideas",
+    "health": "Salud y bienestar",
+    "mental-health": "Salud mental",
+    "religion": "Religión y espiritualidad",
+    "politics": "Política y sociedad",
+}
+
 SECTIONS = [
     section(
         "literary-fiction",
@@ -1027,7 +1047,7 @@ def make(out_dir: Path) -> None:
         if sec.id not in categories:
             entry: dict[str, object] = {
                 "id": sec.id,
-                "label": sec.label,
+                "label": {"en": sec.label, "es": LABELS_ES[sec.id]},
                 "description": sec.description,
                 "sensitive": sec.sensitive,
             }
@@ -1077,13 +1097,22 @@ def make(out_dir: Path) -> None:
         {
             "id": "welcome-2026",
             "severity": "info",
-            "title": "How Lantern Books recommends",
-            "body": "Recommendations are worked out on this device from what you do here. "
-            "Only anonymous, noisy counts are ever sent, and only if you agree.",
+            "title": {
+                "en": "How Lantern Books recommends",
+                "es": "Cómo recomienda Lantern Books",
+            },
+            "body": {
+                "en": "Recommendations are worked out on this device from what you do here. "
+                "Only anonymous, noisy counts are ever sent, and only if you agree.",
+                "es": "Las recomendaciones se calculan en este dispositivo a partir de lo que "
+                "haces aquí. Solo se envían recuentos anónimos y con ruido, y solo si aceptas.",
+            },
             "date": "2026-11-01",
         }
     ]
-    (out_dir / "notices.json").write_text(json.dumps(notices, indent=1) + "\n", encoding="utf-8")
+    (out_dir / "notices.json").write_text(
+        json.dumps(notices, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+    )
     print(f"{len(items)} items, {len(categories)} categories -> {out_dir}")
 
 

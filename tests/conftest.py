@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +12,10 @@ import pytest
 
 from discreet.publish.publisher import PublishResult, publish_catalog
 from discreet.publish.repository import PublisherRepository
+
+# The suite speaks English wherever it runs (processes it starts inherit this); the
+# tests of Spanish ask for it themselves.
+os.environ["DISCREET_LANG"] = "en"
 
 #: The attack tests' fixtures (``served``, ``synced_v1``), for every module.
 pytest_plugins = ["tests.attack_support"]

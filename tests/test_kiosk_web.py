@@ -288,3 +288,12 @@ def test_cli_web_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert main(["--home", str(empty), "kiosk", "--web", "--port", "0"]) == 1
     assert "kiosk --web --demo" in capsys.readouterr().err
     assert not empty.exists()
+
+
+def test_topics_and_notices_are_in_the_visitors_language(page: PageProcess) -> None:
+    spanish = call(page, "GET", "/visit", cookie=_start(page, "es")).body
+    assert "Novela negra y misterio" in spanish
+    assert "Cómo recomienda Lantern Books" in spanish
+    english = call(page, "GET", "/visit", cookie=_start(page, "en")).body
+    assert "Crime &amp; mystery" in english
+    assert "How Lantern Books recommends" in english

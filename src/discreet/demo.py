@@ -28,6 +28,7 @@ import numpy as np
 from discreet.demo_data import publish_demo_catalog
 from discreet.engine import Engine
 from discreet.errors import ReportingError, RepositoryNotFoundError
+from discreet.i18n import _, pick
 from discreet.profile.session import ProfileConfig, ProfileHome
 from discreet.protocol.report import Report, period_of
 from discreet.protocol.wire import encode_batch
@@ -64,20 +65,24 @@ def run_demo(
     today = dt.date.today()
     summary: dict[str, Any] = {"folder": str(work) if keep else None}
     try:
-        heading(say, "publisher: build, sign and publish the catalog (fresh Ed25519 keys)")
+        heading(say, _("publisher: build, sign and publish the catalog (fresh Ed25519 keys)"))
         repo = PublisherRepository.init(work / "repo")
         result = publish_demo_catalog(repo)
         manifest = result.manifest
-        say(f"catalog '{manifest.name}' v{manifest.version}: {manifest.item_count} items, signed")
+        say(
+            _("catalog '{name}' v{version}: {item_count} items, signed").format(
+                name=manifest.name, version=manifest.version, item_count=manifest.item_count
+            )
+        )
         store = ReportStore(work / "reports.db")
         try:
             with BackgroundService(repo, store, min_reports=1) as service:
-                say(f"service listening on {service.url} (no access log is kept)")
+                say(_("service listening on {url} (no access log is kept)").format(url=service.url))
                 summary.update(_device(work, repo, service.url, today, rng, say))
                 summary["population"] = _population(service.url, repo, clients, today, rng, say)
         finally:
             store.close()
-        heading(say, "done")
+        heading(say, _("done"))
         ran_here(say, work, keep)
     finally:
         if not keep:
@@ -88,8 +93,9 @@ def run_demo(
 def ran_here(say: Say, work: Path, keep: Path | None) -> None:
     """Say that everything ran on this machine, and where its files are (if kept)."""
     say(
-        "everything ran on this machine; temporary files "
-        + ("kept in " + str(work) if keep else "removed")
+        _("everything ran on this machine; temporary files kept in {work}").format(work=work)
+        if keep
+        else _("everything ran on this machine; temporary files removed")
     )
 
 
@@ -98,12 +104,16 @@ def install_device(
 ) -> tuple[Path, KeyFileKey, int]:
     """A device in ``work/device``: the catalog synced over HTTP from ``url`` (TUF), a new
     encrypted profile under a key file; its home, its key and the catalog's version."""
-    heading(say, "device: verify and install the catalog over HTTP (TUF)")
+    heading(say, _("device: verify and install the catalog over HTTP (TUF)"))
     home = work / "device"
     synced = sync_catalog(home, url, root=repo.trusted_root_path)
-    say(f"installed catalog v{synced.version}")
+    say(_("installed catalog v{version}").format(version=synced.version))
     for notice in synced.notices:
-        say(f"NOTICE [{notice.severity}] {notice.title}: {notice.body}")
+        say(
+            _("NOTICE [{severity}] {title}: {body}").format(
+                severity=notice.severity, title=pick(notice.title), body=pick(notice.body)
+            )
+        )
     key = KeyFileKey.create(work / "device.key")
     session = ProfileHome(home).create(
         key, ProfileConfig("standard", "keyfile", str(key.path)), today
@@ -124,7 +134,7 @@ def _device(
     home, key, version = install_device(work, repo, url, today, say)
     with Engine.open(home, key=key) as engine:
         catalog = engine.catalog
-        heading(say, "device: a short session")
+        heading(say, _("device: a short session"))
         crime = [catalog.item_at(int(r)) for r in catalog.features.rows_in(["crime"])[:3]]
         travel = catalog.item_at(int(catalog.features.rows_in(["travel"])[0]))
         liked_ids = {i.id for i in (*crime, travel)}
@@ -135,33 +145,49 @@ def _device(
         )
         for item in (*crime, travel):
             engine.record(item.id, "like")
-            say(f"liked     {item.title}")
+            say(_("liked     {title}").format(title=item.title))
         engine.record(cooking.id, "dislike")
-        say(f"disliked  {cooking.title}")
+        say(_("disliked  {title}").format(title=cooking.title))
         engine.mute("politics")
-        say("muted     Politics & society")
-        heading(say, "device: recommendations, each with its reasons")
+        say(_("muted     Politics & society"))
+        heading(say, _("device: recommendations, each with its reasons"))
         results = engine.recommend(5)
         for position, rec in enumerate(results, start=1):
             say(f"{position}. {rec.title}")
             for reason in rec.reasons:
                 say(f"     {reason.text}")
-        heading(say, "device: the data card (what is kept, why, for how long)")
+        heading(say, _("device: the data card (what is kept, why, for how long)"))
         card = ProfileHome(home).data_card()
         for field in card["fields"]:
-            say(f"- {field['field']}: kept {field['retention']}")
-        say(f"- stored at {card['storage']['location']}: {card['storage']['encryption']}")
-        heading(say, "device: private reports (the user consents to the exact parameters)")
+            say(
+                _("- {field}: kept {retention}").format(
+                    field=field["field"], retention=field["retention"]
+                )
+            )
+        say(
+            _("- stored at {location}: {encryption}").format(
+                location=card["storage"]["location"], encryption=card["storage"]["encryption"]
+            )
+        )
+        heading(say, _("device: private reports (the user consents to the exact parameters)"))
         params = engine.reporting_parameters()
         engine.consent()
         preview = engine.preview_reports(rng)
         for pending in preview.reports:
             epsilon = params.kinds[pending.kind].oracle.epsilon
-            say(f"{pending.kind:<8} ε={epsilon:g}  bytes {pending.data.hex()}")
-        say(f"budget this week: ε {preview.epsilon_spent:g} of {preview.epsilon_cap:g}")
+            say(
+                _("{kind:<8} ε={epsilon:g}  bytes {hex}").format(
+                    kind=pending.kind, epsilon=epsilon, hex=pending.data.hex()
+                )
+            )
+        say(
+            _("budget this week: ε {epsilon_spent:g} of {epsilon_cap:g}").format(
+                epsilon_spent=preview.epsilon_spent, epsilon_cap=preview.epsilon_cap
+            )
+        )
         sent = engine.send_reports(url, max_delay=0)
         ledger = engine.ledger()
-        say(f"sent {sent.sent} reports; the ledger now reads:")
+        say(_("sent {sent} reports; the ledger now reads:").format(sent=sent.sent))
         for entry in ledger:
             say(f"  {entry.period} {entry.kind:<8} ε={entry.epsilon:g} {entry.status}")
     return {
@@ -183,10 +209,15 @@ def _population(
     rng: np.random.Generator,
     say: Say,
 ) -> list[dict[str, Any]]:
-    heading(say, f"{clients:,} simulated devices report categories through the real oracle")
+    heading(
+        say,
+        _("{clients:,} simulated devices report categories through the real oracle").format(
+            clients=clients
+        ),
+    )
     manifest = current_manifest(repo)
     if manifest is None:
-        raise RepositoryNotFoundError("the demo repository has no catalog")
+        raise RepositoryNotFoundError(_("the demo repository has no catalog"))
     params = manifest.reporting
     kind = params.kinds["category"]
     labels = list(kind.categories)
@@ -212,12 +243,20 @@ def _population(
             "POST", url + "/v1/reports", body=body, headers={"Content-Type": "application/json"}
         )
         if not reply.ok:
-            raise ReportingError(f"the demo service refused the reports (HTTP {reply.status})")
+            raise ReportingError(
+                _("the demo service refused the reports (HTTP {status})").format(
+                    status=reply.status
+                )
+            )
     with urllib.request.build_opener().open(
         f"{url}/v1/estimates?period={period}&kind=category", timeout=30
     ) as response:
         estimates = json.loads(response.read())
-    say(f"the service's estimates from {estimates['reports']:,} reports, ± 95% interval:")
+    say(
+        _("the service's estimates from {reports:,} reports, ± interval (95%):").format(
+            reports=estimates["reports"]
+        )
+    )
     rows = []
     scale = max(truth) * clients
     for index, label in enumerate(labels, start=1):
@@ -225,8 +264,15 @@ def _population(
         got = estimates["estimates"][label]
         low, high = got["estimate"] - 1.96 * got["stderr"], got["estimate"] + 1.96 * got["stderr"]
         say(
-            f"  {label:<18} true {true_count:>7.0f} {bar(true_count, scale):<30} "
-            f"est {got['estimate']:>7.0f} ± {1.96 * got['stderr']:.0f}"
+            _(
+                "  {label:<18} true {true_count:>7.0f} {bar:<30} est {estimate:>7.0f} ± {value:.0f}"
+            ).format(
+                label=label,
+                true_count=true_count,
+                bar=bar(true_count, scale),
+                estimate=got["estimate"],
+                value=1.96 * got["stderr"],
+            )
         )
         rows.append(
             {
@@ -238,5 +284,9 @@ def _population(
             }
         )
     covered = sum(r["covered"] for r in rows)
-    say(f"{covered} of {len(rows)} true counts fall inside their 95% interval")
+    say(
+        _("{covered} of {n_rows} true counts fall inside their interval (95%)").format(
+            covered=covered, n_rows=len(rows)
+        )
+    )
     return rows

@@ -43,7 +43,7 @@ from discreet.demo import Say, bar, heading, install_device, ran_here
 from discreet.demo_data import demo_items_path, demo_taxonomy_path, publish_demo_catalog
 from discreet.engine import Engine
 from discreet.errors import ReportingError
-from discreet.i18n import _
+from discreet.i18n import _, ngettext
 from discreet.profile.contribution import (
     ContributionPreview,
     pair_index,
@@ -96,7 +96,7 @@ def run_secagg_demo(
     summary: dict[str, Any] = {"folder": str(work) if keep else None, "period": period}
     timings: dict[str, float] = {}
     try:
-        heading(say, "publisher: two secure-aggregation tasks (fresh HPKE keys for all three)")
+        heading(say, _("publisher: two secure-aggregation tasks (fresh HPKE keys for all three)"))
         taxonomy = load_taxonomy(demo_taxonomy_path())
         items = read_items(demo_items_path(), taxonomy)
         population = _Population.draw(items, taxonomy.sensitive_ids, rng)
@@ -129,16 +129,28 @@ def run_secagg_demo(
                 LEADER, both, work / "leader.db", work / "leader.log", helper_url=helper.url
             ) as leader,
         ):
-            say(f"leader listening on {leader.url} (its own process, databases and key pairs)")
-            say(f"helper listening on {helper.url} (its own process, databases and key pairs)")
+            say(
+                _("leader listening on {url} (its own process, databases and key pairs)").format(
+                    url=leader.url
+                )
+            )
+            say(
+                _("helper listening on {url} (its own process, databases and key pairs)").format(
+                    url=helper.url
+                )
+            )
             section = SecureAggregation(
                 task, leader.url, helper.url, 2 * EPSILON, MAX_WEIGHT, pairs
             )
             repo = PublisherRepository.init(work / "repo")
             manifest = publish_demo_catalog(repo, secure_aggregation=section).manifest
             say(
-                f"catalog '{manifest.name}' v{manifest.version}: {manifest.item_count} items, "
-                "signed, in the secure-aggregation mode"
+                _(
+                    "catalog '{name}' v{version}: {item_count} items, signed, "
+                    "in the secure-aggregation mode"
+                ).format(
+                    name=manifest.name, version=manifest.version, item_count=manifest.item_count
+                )
             )
             timings["setup_s"] = time.monotonic() - started
             truth = np.zeros(task.length, dtype=np.int64)
@@ -161,7 +173,12 @@ def run_secagg_demo(
             population.contribute(section, period, truth, pair_truth, rng, say)
             timings["contributions_s"] = time.monotonic() - mark
             mark = time.monotonic()
-            heading(say, f"publisher: collect {period} (the aggregators prepare, add noise)")
+            heading(
+                say,
+                _("publisher: collect {period} (the aggregators prepare, add noise)").format(
+                    period=period
+                ),
+            )
             document, pair_document = (
                 collect(
                     one,
@@ -175,12 +192,19 @@ def run_secagg_demo(
             timings["collection_s"] = time.monotonic() - mark
         summary.update(_compare(task, items, document, truth, say))
         summary["pairs"] = _compare_pairs(pairs, items, pair_document, pair_truth, say)
-        heading(say, "done")
+        heading(say, _("done"))
         timings["total_s"] = time.monotonic() - started
         summary["timings"] = {name: round(seconds, 2) for name, seconds in timings.items()}
         say(
-            f"setup {timings['setup_s']:.1f} s, contributions {timings['contributions_s']:.1f} s,"
-            f" collection {timings['collection_s']:.1f} s, total {timings['total_s']:.1f} s"
+            _(
+                "setup {setup_s:.1f} s, contributions {contributions_s:.1f} "
+                "s, collection {collection_s:.1f} s, total {total_s:.1f} s"
+            ).format(
+                setup_s=timings["setup_s"],
+                contributions_s=timings["contributions_s"],
+                collection_s=timings["collection_s"],
+                total_s=timings["total_s"],
+            )
         )
         ran_here(say, work, keep)
     finally:
@@ -198,17 +222,28 @@ def _describe_task(task: Task, say: Say) -> dict[str, Any]:
             length=task.length, m=len(task.top_items)
         )
         if task.top_items
-        else f"{task.length} items"
+        else _("{length} items").format(length=task.length)
     )
     say(
-        f"{what}, at most K={task.max_weight} per device per week, "
-        f"at least {task.min_batch_size} devices per released week"
+        _(
+            "{what}, at most K={max_weight} per device per week, "
+            "at least {min_batch_size} devices per released week"
+        ).format(what=what, max_weight=task.max_weight, min_batch_size=task.min_batch_size)
     )
-    say(
-        f"({task.epsilon:g}, {task.delta:g})-DP per device per week even if one aggregator "
-        f"is dishonest: each adds discrete Gaussian noise, σ={sigma:.2f}; released s.d. "
-        f"{stderr:.2f} per {'pair' if task.top_items else 'item'}"
+    per = (
+        _(
+            "({epsilon:g}, {delta:g})-DP per device per week even if one "
+            "aggregator is dishonest: each adds discrete Gaussian noise, "
+            "σ={sigma:.2f}; released s.d. {stderr:.2f} per pair"
+        )
+        if task.top_items
+        else _(
+            "({epsilon:g}, {delta:g})-DP per device per week even if one "
+            "aggregator is dishonest: each adds discrete Gaussian noise, "
+            "σ={sigma:.2f}; released s.d. {stderr:.2f} per item"
+        )
     )
+    say(per.format(epsilon=task.epsilon, delta=task.delta, sigma=sigma, stderr=stderr))
     return {
         "kind": task.kind,
         "length": task.length,
@@ -233,25 +268,27 @@ def _device(
     home, key, version = install_device(work, repo, url, today, say)
     with Engine.open(home, key=key) as engine:
         catalog = engine.catalog
-        heading(say, "device: a short session")
+        heading(say, _("device: a short session"))
         for row in catalog.features.rows_in(["crime"])[:3]:
             item = catalog.item_at(int(row))
             engine.record(item.id, "like")
-            say(f"liked     {item.title}")
+            say(_("liked     {title}").format(title=item.title))
         for item_id in popular[:2]:  # two of the top-M items: a pair the second task counts
             engine.record(item_id, "view")
-            say(f"viewed    {catalog.item(item_id).title}")
+            say(_("viewed    {title}").format(title=catalog.item(item_id).title))
         engine.mute("politics")
-        say("muted     Politics & society")
-        heading(say, "device: the weekly contribution (consent binds the task and aggregators)")
+        say(_("muted     Politics & society"))
+        heading(say, _("device: the weekly contribution (consent binds the task and aggregators)"))
         for line in engine.reporting_terms():
             say(line)
         engine.consent()
         preview = engine.preview_contribution()
-        say(f"items set to one: {', '.join(preview.items or ())}")
+        say(_("items set to one: {join}").format(join=", ".join(preview.items or ())))
         say(
-            f"{len(preview.data):,} bytes for the leader (the helper's share sealed to the "
-            f"helper), begins {preview.data[:24].hex()}… (all of them in --json)"
+            _(
+                "{n_data:,} bytes for the leader (the helper's share sealed "
+                "to the helper), begins {hex}… (all of them in --json)"
+            ).format(n_data=len(preview.data), hex=preview.data[:24].hex())
         )
         pairs = preview.cooccurrence
         if pairs is not None:
@@ -262,12 +299,26 @@ def _device(
                     size=f"{len(pairs.data):,}", head=pairs.data[:24].hex()
                 )
             )
-        say(f"budget this week: ε {preview.epsilon_spent:g} of {preview.epsilon_cap:g}")
+        say(
+            _("budget this week: ε {epsilon_spent:g} of {epsilon_cap:g}").format(
+                epsilon_spent=preview.epsilon_spent, epsilon_cap=preview.epsilon_cap
+            )
+        )
         sent = engine.send_contributions(max_delay=0)
         if sent.sent != (1 if pairs is None else 2):
-            raise ReportingError(f"the leader did not take the demo device's contribution: {sent}")
+            raise ReportingError(
+                _("the leader did not take the demo device's contribution: {sent}").format(
+                    sent=sent
+                )
+            )
         ledger = engine.ledger()
-        say(f"sent {sent.sent} contributions to the leader; the ledger now reads:")
+        say(
+            ngettext(
+                "sent {sent} contribution to the leader; the ledger now reads:",
+                "sent {sent} contributions to the leader; the ledger now reads:",
+                sent.sent,
+            ).format(sent=sent.sent)
+        )
         for entry in ledger:
             say(
                 f"  {entry.period} {entry.kind:<8} ε={entry.epsilon:g} δ={entry.delta:g} "
@@ -321,7 +372,12 @@ class _Population:
     ) -> None:
         """Each device: a week's history from the taste, sensitive items left out, K
         items and K pairs sampled, each sharded, sealed and uploaded to its task's URL."""
-        heading(say, f"{DEVICES} simulated devices contribute (shard, prove, seal, upload)")
+        heading(
+            say,
+            _("{DEVICES} simulated devices contribute (shard, prove, seal, upload)").format(
+                DEVICES=DEVICES
+            ),
+        )
         task, pairs = section.task, section.cooccurrence
         assert pairs is not None  # the demo names both tasks
         top = {item: i for i, item in enumerate(pairs.top_items)}
@@ -345,11 +401,19 @@ class _Population:
                 )
                 if reply.status != 201:
                     raise ReportingError(
-                        f"the demo leader refused a contribution (HTTP {reply.status})"
+                        _("the demo leader refused a contribution (HTTP {status})").format(
+                            status=reply.status
+                        )
                     )
         say(
-            f"{DEVICES} contributions to each task taken by the leader, {int(truth.sum()):,} "
-            + _("items and {pairs} pairs in all").format(pairs=f"{int(pair_truth.sum()):,}")
+            _(
+                "{DEVICES} contributions to each task taken by the leader, {items} items "
+                "and {pairs} pairs in all"
+            ).format(
+                DEVICES=DEVICES,
+                items=f"{int(truth.sum()):,}",
+                pairs=f"{int(pair_truth.sum()):,}",
+            )
         )
 
 
@@ -372,17 +436,27 @@ def _compare(
         )
     stderr = document["estimates"][task.labels[0]]["stderr"]
     say(
-        f"the aggregate of {document['reports']} contributions, each item ± {1.96 * stderr:.1f}"
-        " (95%); the most popular items:"
+        _(
+            "the aggregate of {reports} contributions, each item ± "
+            "{value:.1f} (95%); the most popular items:"
+        ).format(reports=document["reports"], value=1.96 * stderr)
     )
     scale = float(max(truth.max(), 1))
     for row in sorted(rows, key=lambda r: -r["true"])[:SHOWN]:
         say(
-            f"  {titles[row['item']][:32]:<32} true {row['true']:>4} {bar(row['true'], scale):<30}"
-            f" est {row['estimate']:>6.0f}"
+            _("  {value:<32} true {true:>4} {bar:<30} est {estimate:>6.0f}").format(
+                value=titles[row["item"]][:32],
+                true=row["true"],
+                bar=bar(row["true"], scale),
+                estimate=row["estimate"],
+            )
         )
     covered = sum(r["covered"] for r in rows)
-    say(f"{covered} of {len(rows)} true counts fall inside their 95% interval")
+    say(
+        _("{covered} of {n_rows} true counts fall inside their interval (95%)").format(
+            covered=covered, n_rows=len(rows)
+        )
+    )
     return {
         "reports": document["reports"],
         "rejected": document["rejected"],
@@ -410,11 +484,12 @@ def _compare_pairs(
         a, b = pair_items(task, entry)
         rows.append({"pair": [a, b], "true": int(truth[entry]), "estimate": int(counts[entry])})
         say(
-            f"  {titles[a][:20]:<20} + {titles[b][:20]:<20} true {truth[entry]:>4}"
-            f" est {counts[entry]:>5}"
+            _("  {a:<20} + {b:<20} true {true:>4} est {estimate:>5}").format(
+                a=titles[a][:20], b=titles[b][:20], true=truth[entry], estimate=counts[entry]
+            )
         )
     say(
-        _("{covered} of {total} true pair counts fall inside their 95% interval").format(
+        _("{covered} of {total} true pair counts fall inside their interval (95%)").format(
             covered=covered, total=len(truth)
         )
     )

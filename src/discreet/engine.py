@@ -17,10 +17,11 @@ date by default), so an app or a test can inject the clock.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from discreet._closing import Closable
 from discreet.errors import (
@@ -34,7 +35,7 @@ from discreet.errors import (
     UnknownItemError,
 )
 from discreet.home import DEFAULT_APP_NAME, resolve_home
-from discreet.i18n import _
+from discreet.i18n import _, use
 from discreet.profile.export import ProfileExport
 from discreet.profile.model import Event, EventKind, LedgerEntry, Profile, RetentionPolicy
 from discreet.profile.session import ProfileConfig, ProfileHome, ProfileSession
@@ -61,6 +62,22 @@ _EVENT_KINDS = tuple(k.value for k in EventKind)
 # Ranking (numpy), syncing (TUF) and reporting are imported where they are first
 # used, so that importing the engine or opening a profile stays cheap for an app.
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _speaking(
+    method: Callable[Concatenate[Engine, _P], _R],
+) -> Callable[Concatenate[Engine, _P], _R]:
+    """Run an Engine method in the Engine's language (reasons, explanations, errors)."""
+
+    @functools.wraps(method)
+    def in_locale(self: Engine, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with use(self.locale):
+            return method(self, *args, **kwargs)
+
+    return in_locale
+
 
 class Engine(Closable):
     """Personal recommendations over a verified catalog and a private, local profile."""
@@ -73,9 +90,12 @@ class Engine(Closable):
         kiosk: bool = False,
         weights: RankingWeights | None = None,
         today: Callable[[], dt.date] = dt.date.today,
+        locale: str | None = None,
     ) -> None:
         self.home = home
         self.kiosk = kiosk
+        #: The language the engine speaks (``"es"``, ``"es-MX"``, ...); ``None``: the caller's.
+        self.locale = locale
         #: The engine's clock: every date it records, ranks or reports with comes from here.
         self.today = today
         self._session = session
@@ -90,7 +110,7 @@ class Engine(Closable):
         """The open session; :class:`EngineClosedError` once closed or erased."""
         if self._closed:
             raise EngineClosedError(
-                "this engine was closed or its profile erased; open a new one with Engine.open"
+                _("this engine was closed or its profile erased; open a new one with Engine.open")
             )
         return self._session
 
@@ -106,6 +126,7 @@ class Engine(Closable):
         weights: RankingWeights | None = None,
         today: Callable[[], dt.date] = dt.date.today,
         on_wipe: Callable[[], None] | None = None,
+        locale: str | None = None,
     ) -> Engine:
         """Open the engine of ``home`` (default: the platform's data folder for ``app_name``).
 
@@ -114,22 +135,27 @@ class Engine(Closable):
         thread, so that the screen can be cleared); otherwise ``key`` opens the
         encrypted profile. A profile protected by a key file or the OS keyring
         opens without ``key``: its settings say where the key is. ``today`` is
-        the clock the engine reads dates from. A profile can be open in one
-        Engine at a time: a second :meth:`open` raises :class:`StoreLockedError`.
+        the clock the engine reads dates from. ``locale`` is the language its
+        reasons, explanations and errors are in (default: the environment's, see
+        :mod:`discreet.i18n`). A profile can be open in one Engine at a time: a
+        second :meth:`open` raises :class:`StoreLockedError`.
         """
-        folder = resolve_home(home, app_name)
-        if kiosk:
-            session = ProfileSession.kiosk(today(), idle_seconds, calendar=today, on_wipe=on_wipe)
-        else:
-            profiles = ProfileHome(folder)
-            if key is None:
-                key = profiles.config().configured_key()  # StoreNotFoundError before init
-            if key is None:
-                raise KeyRequiredError(
-                    "this profile is protected by a passphrase: pass key=PassphraseKey(...)"
+        with use(locale):
+            folder = resolve_home(home, app_name)
+            if kiosk:
+                session = ProfileSession.kiosk(
+                    today(), idle_seconds, calendar=today, on_wipe=on_wipe
                 )
-            session = profiles.open(key)
-        return cls(folder, session, kiosk=kiosk, weights=weights, today=today)
+            else:
+                profiles = ProfileHome(folder)
+                if key is None:
+                    key = profiles.config().configured_key()  # StoreNotFoundError before init
+                if key is None:
+                    raise KeyRequiredError(
+                        _("this profile is protected by a passphrase: pass key=PassphraseKey(...)")
+                    )
+                session = profiles.open(key)
+            return cls(folder, session, kiosk=kiosk, weights=weights, today=today, locale=locale)
 
     @classmethod
     def create(
@@ -141,6 +167,7 @@ class Engine(Closable):
         retention: RetentionPolicy | None = None,
         weights: RankingWeights | None = None,
         today: Callable[[], dt.date] = dt.date.today,
+        locale: str | None = None,
     ) -> Engine:
         """Create the encrypted profile of ``home`` under ``key`` and open the engine on it.
 
@@ -149,23 +176,28 @@ class Engine(Closable):
         The settings record which kind of key protects it (a key file's path, a
         keyring entry's name), so that a later :meth:`open` finds a key file or
         keyring key by itself. Raises :class:`~discreet.errors.StoreExistsError`
-        if ``home`` already has a profile.
+        if ``home`` already has a profile. ``locale`` is as for :meth:`open`.
         """
         from discreet.store.keys import KeyFileKey, KeySource
 
-        if not isinstance(key, KeySource):
-            raise KeyRequiredError(
-                _("Engine.create needs key=PassphraseKey(...), KeyFileKey(...) or KeyringKey(...)")
-            )
-        folder = resolve_home(home, app_name)
-        keyfile = str(key.path.resolve()) if isinstance(key, KeyFileKey) else None
-        config = ProfileConfig("standard", key.kind, keyfile, retention or RetentionPolicy())
-        session = ProfileHome(folder).create(key, config, today())
-        assert session is not None  # only a kiosk home is created without a session
-        return cls(folder, session, weights=weights, today=today)
+        with use(locale):
+            if not isinstance(key, KeySource):
+                raise KeyRequiredError(
+                    _(
+                        "Engine.create needs key=PassphraseKey(...), KeyFileKey(...) "
+                        "or KeyringKey(...)"
+                    )
+                )
+            folder = resolve_home(home, app_name)
+            keyfile = str(key.path.resolve()) if isinstance(key, KeyFileKey) else None
+            config = ProfileConfig("standard", key.kind, keyfile, retention or RetentionPolicy())
+            session = ProfileHome(folder).create(key, config, today())
+            assert session is not None  # only a kiosk home is created without a session
+            return cls(folder, session, weights=weights, today=today, locale=locale)
 
     # ---- catalog ---------------------------------------------------------------------
     @property
+    @_speaking
     def catalog(self) -> Catalog:
         """The installed catalog in use."""
         return self._current_ranker().catalog
@@ -178,6 +210,7 @@ class Engine(Closable):
                 self._ranker = Ranker(self._installed.open(), self._weights)
             return self._ranker
 
+    @_speaking
     def sync(
         self, source: str | None = None, *, root: str | Path | None = None, timeout: int = 30
     ) -> SyncResult:
@@ -196,6 +229,7 @@ class Engine(Closable):
         return result
 
     # ---- profile -----------------------------------------------------------------------
+    @_speaking
     def record(
         self, item_id: str, kind: EventKind | str, day: dt.date | None = None
     ) -> Event | None:
@@ -216,6 +250,7 @@ class Engine(Closable):
                 self._live().save()
             return event
 
+    @_speaking
     def recommend(
         self,
         k: int = 10,
@@ -259,6 +294,7 @@ class Engine(Closable):
                 today=self.today(),
             )
 
+    @_speaking
     def explain(self, item_id: str) -> Explanation:
         """Why ``item_id`` ranks where it does (or why it is left out)."""
         ranker = self._current_ranker()
@@ -268,9 +304,10 @@ class Engine(Closable):
                 return ranker.explain(self._live().profile, item_id, today=self.today())
             except KeyError:
                 raise UnknownItemError(
-                    "that item is not in the installed catalog; check the id or sync"
+                    _("that item is not in the installed catalog; check the id or sync")
                 ) from None
 
+    @_speaking
     def interests(self) -> list[Interest]:
         """What the profile infers, per category, with the mute and sensitivity flags."""
         ranker = self._current_ranker()
@@ -279,35 +316,45 @@ class Engine(Closable):
             return ranker.interests(self._live().profile, self.today())
 
     def _category(self, category: str) -> str:
-        """``category`` as an id: a category id, or the label the taxonomy gives one."""
+        """``category`` as an id: a category id, or a label the taxonomy gives one (in any
+        of its languages)."""
         taxonomy = self.catalog.taxonomy
         if category in taxonomy:
             return category
-        by_label = [c.id for c in taxonomy.categories if c.label.casefold() == category.casefold()]
+        wanted = category.casefold()
+        by_label = [
+            c.id
+            for c in taxonomy.categories
+            if wanted in {text.casefold() for text in (c.label, *dict(c.labels).values())}
+        ]
         if len(by_label) == 1:
             return by_label[0]
         raise UnknownCategoryError(
             _("no such category in the catalog; see 'discreet interests' for ids and labels")
         )
 
+    @_speaking
     def mute(self, category: str) -> None:
         """Keep a category out of the profile and the results."""
         with self._lock:
             self._live().profile.muted.add(self._category(category))
             self._live().save()
 
+    @_speaking
     def unmute(self, category: str) -> None:
         """Undo :meth:`mute`."""
         with self._lock:
             self._live().profile.muted.discard(self._category(category))
             self._live().save()
 
+    @_speaking
     def opt_in(self, category: str) -> None:
         """Allow a sensitive category into the profile (never into reports)."""
         with self._lock:
             self._live().profile.sensitive_opt_in.add(self._category(category))
             self._live().save()
 
+    @_speaking
     def opt_out(self, category: str) -> None:
         """Withdraw :meth:`opt_in`; events already kept in that category are dropped."""
         catalog = self.catalog
@@ -327,11 +374,13 @@ class Engine(Closable):
             self._live().save()
 
     @property
+    @_speaking
     def paused(self) -> bool:
         """Whether personalisation is paused (nothing is recorded)."""
         with self._lock:
             return self._live().profile.paused
 
+    @_speaking
     def pause(self, paused: bool = True) -> None:
         """Pause (or resume) personalisation: nothing is recorded while paused."""
         with self._lock:
@@ -339,15 +388,18 @@ class Engine(Closable):
             self._live().save()
 
     # ---- private reports ---------------------------------------------------------------
+    @_speaking
     def reporting_parameters(self) -> ReportingParams:
         """The reporting parameters the installed catalog asks devices to use."""
         return self.catalog.manifest.reporting
 
     @property
+    @_speaking
     def reporting_mode(self) -> str:
         """``"ldp"`` or ``"secure-aggregation"``, as the installed catalog's manifest says."""
         return self.catalog.manifest.reporting_mode
 
+    @_speaking
     def reporting_terms(self) -> list[str]:
         """The installed catalog's reporting parameters in words, to show before consent."""
         section = self.catalog.manifest.secure_aggregation
@@ -359,6 +411,7 @@ class Engine(Closable):
 
         return describe_parameters(self.reporting_parameters())
 
+    @_speaking
     def consent_terms(self) -> dict[str, Any] | None:
         """What consent binds for the installed catalog (``None``: it asks for no reports):
         the LDP reporting parameters, or the secure-aggregation mode's task and aggregators."""
@@ -368,6 +421,7 @@ class Engine(Closable):
         params = self.reporting_parameters()
         return params.to_json() if params.enabled else None
 
+    @_speaking
     def consent(self) -> str:
         """Opt in to reporting with exactly the installed catalog's :meth:`consent_terms`.
 
@@ -377,13 +431,14 @@ class Engine(Closable):
         terms = self.consent_terms()
         if terms is None:
             raise ConsentRequiredError(
-                "this catalog asks for no reports; there is nothing to consent to"
+                _("this catalog asks for no reports; there is nothing to consent to")
             )
         with self._lock:
             consent = self._live().profile.grant(terms, self.today())
             self._live().save()
             return consent.digest
 
+    @_speaking
     def revoke_consent(self) -> int:
         """Opt out; unsent reports are dropped. Returns how many."""
         with self._lock:
@@ -391,6 +446,7 @@ class Engine(Closable):
             self._live().save()
             return dropped
 
+    @_speaking
     def preview_reports(self, rng: np.random.Generator | None = None) -> Preview:
         """This period's reports (made once, ledgered, queued): the exact bytes to be sent."""
         from discreet.profile.reports import prepare_reports
@@ -398,14 +454,17 @@ class Engine(Closable):
         catalog, params = self.catalog, self.reporting_parameters()
         if catalog.manifest.secure_aggregation is not None:
             raise ConsentRequiredError(
-                "this catalog asks for secure-aggregation contributions, not LDP reports; "
-                "see 'discreet report preview'"
+                _(
+                    "this catalog asks for secure-aggregation contributions, not "
+                    "LDP reports; see 'discreet report preview'"
+                )
             )
         with self._lock:
             preview = prepare_reports(self._live().profile, catalog, params, self.today(), rng)
             self._live().save()
             return preview
 
+    @_speaking
     def preview_contribution(self, rng: np.random.Generator | None = None) -> ContributionPreview:
         """This week's secure-aggregation contribution (made once, ledgered, queued): the
         exact bytes for the leader. Raises :class:`ConsentRequiredError` in the LDP mode."""
@@ -415,7 +474,7 @@ class Engine(Closable):
         section = catalog.manifest.secure_aggregation
         if section is None:
             raise ConsentRequiredError(
-                "this catalog asks for LDP reports, not secure-aggregation contributions"
+                _("this catalog asks for LDP reports, not secure-aggregation contributions")
             )
         with self._lock:
             preview = prepare_contribution(
@@ -424,6 +483,7 @@ class Engine(Closable):
             self._live().save()
             return preview
 
+    @_speaking
     def send_reports(self, url: str | None = None, *, max_delay: float = 30.0) -> SendResult:
         """Send the queued reports to ``url`` (default: where the installed catalog's manifest
         says reports go, else where the catalog came from).
@@ -444,6 +504,7 @@ class Engine(Closable):
             guard=self._lock,
         )
 
+    @_speaking
     def send_contributions(self, *, max_delay: float = 30.0) -> SendResult:
         """Send the queued secure-aggregation contributions to the leader, each to the
         task URL stored when it was made (under the consent of that time), as
@@ -456,7 +517,7 @@ class Engine(Closable):
         section = self.catalog.manifest.secure_aggregation
         if section is None:
             raise ConsentRequiredError(
-                "this catalog asks for LDP reports, not secure-aggregation contributions"
+                _("this catalog asks for LDP reports, not secure-aggregation contributions")
             )
         with self._lock:  # a catalog naming other aggregators needs consent to them first
             require_consent(self._live().profile, section)
@@ -468,21 +529,25 @@ class Engine(Closable):
             guard=self._lock,
         )
 
+    @_speaking
     def queued_reports(self) -> int:
         """How many reports wait in the outbox to be sent."""
         with self._lock:
             return len(self._live().profile.outbox)
 
+    @_speaking
     def ledger(self) -> list[LedgerEntry]:
         """Every report made, with its ε and status."""
         with self._lock:
             return list(self._live().profile.ledger)
 
+    @_speaking
     def export(self) -> ProfileExport:
         """Everything kept (``.to_json()`` is the documented JSON document)."""
         with self._lock:
             return self._live().export(self.today())
 
+    @_speaking
     def change_key(self, new: KeySource) -> None:
         """Rewrap the profile's data key under ``new`` (the history is not re-encrypted).
 
@@ -490,10 +555,11 @@ class Engine(Closable):
         """
         store = self._live().store
         if not isinstance(store, EncryptedStore):
-            raise SessionModeError("a kiosk session has no key to change")
+            raise SessionModeError(_("a kiosk session has no key to change"))
         with self._lock:
             store.rewrap(new)
 
+    @_speaking
     def data_card(self) -> dict[str, Any]:
         """The data card (``discreet privacy``): what is kept, why, for how long, where."""
         if not self.kiosk:
@@ -504,16 +570,18 @@ class Engine(Closable):
             session = self._live()
             return data_card(session.profile.retention, session.store.describe())
 
+    @_speaking
     def erase_session(self) -> None:
         """Kiosk "forget me": wipe the in-memory session now and start afresh."""
         if not self.kiosk:
-            raise SessionModeError("only a kiosk session can be forgotten this way; use erase()")
+            raise SessionModeError(_("only a kiosk session can be forgotten this way; use erase()"))
         with self._lock:
             session = self._live()
             kept = session.profile
             session.erase()  # the idle hook may already have started afresh
             session.profile = kept.forget_keeping_budget(self.today())
 
+    @_speaking
     def erase(self) -> list[str]:
         """Destroy the profile and close the engine; return what was removed.
 
@@ -534,6 +602,7 @@ class Engine(Closable):
                 self._ranker = None
             return removed
 
+    @_speaking
     def close(self) -> None:
         """Release the profile (and wipe it, in kiosk mode); later calls raise."""
         with self._lock:

@@ -10,7 +10,15 @@ The language is, first to last: the one a caller sets (``--lang``,
 ``Engine(locale=...)``, :func:`use`), then ``DISCREET_LANG``, ``LANGUAGE``,
 ``LC_ALL``, ``LC_MESSAGES`` and ``LANG``; a tag is matched by its primary
 subtag (``es_ES.UTF-8`` and ``es-MX`` are Spanish), and anything else is
-English. Machine-readable output (JSON, codes) never changes with it.
+English. The service answers in the language of a request's ``Accept-Language``
+(:func:`from_accept_language`). Machine-readable output (JSON keys, codes) never
+changes with it; texts the publisher gives per language (category labels,
+notices) are shown with :func:`pick`.
+
+The catalogs are reproducible: ``make messages`` writes them without source
+locations, sorted, with fixed header dates, and ``tests/test_translations.py``
+fails when the code has a message the template lacks, a message has no Spanish
+translation or different placeholders, or the ``.mo`` is older than the ``.po``.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ __all__ = [
     "SUPPORTED",
     "_",
     "current",
+    "from_accept_language",
     "from_environment",
     "ngettext",
     "pick",
@@ -67,6 +76,32 @@ def from_environment(environ: Mapping[str, str] | None = None) -> str:
             if found is not None:
                 return found
     return DEFAULT
+
+
+def from_accept_language(header: str) -> str:
+    """The supported language an HTTP ``Accept-Language`` header prefers, else English.
+
+    >>> from_accept_language("fr;q=0.9, es-MX;q=0.8, en;q=0.5")
+    'es'
+    >>> from_accept_language("de, *;q=0.1")
+    'en'
+    """
+    best, best_q = DEFAULT, 0.0
+    for part in header.split(",")[:32]:
+        tag, _sep, params = part.strip().partition(";")
+        q = 1.0
+        for param in params.split(";"):
+            name, _eq, value = param.strip().partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        found = primary(tag)
+        # On equal weights the earlier entry wins: the order is the client's preference.
+        if found is not None and 0 < q <= 1 and q > best_q:
+            best, best_q = found, q
+    return best
 
 
 def current() -> str:

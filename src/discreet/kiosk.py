@@ -15,11 +15,11 @@ from pathlib import Path
 from discreet.catalog.text import printable
 from discreet.engine import Engine
 from discreet.errors import CatalogNotInstalledError
-from discreet.i18n import _
+from discreet.i18n import N_, _, current, use
 from discreet.rank.records import Recommendation
 from discreet.sync.installed import InstalledCatalogs
 
-HELP = "commands: like N, dislike N, why N, more, interests, forget, help, quit"
+HELP = N_("commands: like N, dislike N, why N, more, interests, forget, help, quit")
 
 
 def escaped(say: Callable[[str], None]) -> Callable[[str], None]:
@@ -84,7 +84,7 @@ class KioskSession:
         if not self.shown:
             self.say(_("nothing is on the screen yet; type 'more' for recommendations"))
             return None
-        self.say(f"choose a number from 1 to {len(self.shown)}")
+        self.say(_("choose a number from 1 to {n_shown}").format(n_shown=len(self.shown)))
         return None
 
     def handle(self, line: str) -> bool:
@@ -98,14 +98,21 @@ class KioskSession:
             if picked is not None:
                 kept = self.engine.record(picked.item_id, command)
                 self.say(
-                    f"{command}d {picked.title}" + ("" if kept else " (not kept: sensitive topic)")
+                    (_("liked {title}") if command == "like" else _("disliked {title}")).format(
+                        title=picked.title
+                    )
+                    + ("" if kept else _(" (not kept: sensitive topic)"))
                 )
                 self.show()
         elif command == "why":
             picked = self._pick(argument.strip())
             if picked is not None:
                 why = self.engine.explain(picked.item_id)
-                self.say(f"{why.title}: rank {why.rank}, score {why.score:.2f}")
+                self.say(
+                    _("{title}: rank {rank}, score {score:.2f}").format(
+                        title=why.title, rank=why.rank, score=why.score
+                    )
+                )
                 for reason in why.reasons:
                     self.say(f"  - {reason.text}")
         elif command == "more":
@@ -122,12 +129,12 @@ class KioskSession:
             finally:
                 self._forgetting = False
             self.count = self.page
-            self.say("forgotten: this session kept nothing, and now holds nothing")
+            self.say(_("forgotten: this session kept nothing, and now holds nothing"))
             self.show()
         elif command in ("help", "?", ""):
-            self.say(HELP)
+            self.say(_(HELP))
         else:
-            self.say(f"unknown command {command!r}; {HELP}")
+            self.say(_("unknown command {command!r}; {HELP}").format(command=command, HELP=_(HELP)))
         return True
 
 
@@ -147,21 +154,30 @@ def run_kiosk(
     show = escaped(say)  # KioskSession escapes its own lines
     if InstalledCatalogs(home).current() is None:
         raise CatalogNotInstalledError(
-            "no catalog installed here; run 'discreet sync' first, or 'discreet kiosk --demo'"
+            _("no catalog installed here; run 'discreet sync' first, or 'discreet kiosk --demo'")
         )
     sessions: list[KioskSession] = []
+    language = current()  # the idle timer's thread does not inherit the caller's --lang
 
     def wiped() -> None:
-        for session in sessions:
-            session.wiped()
+        with use(language):
+            for session in sessions:
+                session.wiped()
 
     with Engine.open(home, kiosk=True, idle_seconds=idle_seconds, on_wipe=wiped) as engine:
         catalog = engine.catalog
-        show(f"{catalog.manifest.name} — {len(catalog)} items. Nothing you do here is stored;")
         show(
-            f"the session is forgotten after {idle_seconds:g} s idle, on 'forget', and at the end."
+            _("{name} — {n_catalog} items. Nothing you do here is stored;").format(
+                name=catalog.manifest.name, n_catalog=len(catalog)
+            )
         )
-        show(HELP)
+        show(
+            _(
+                "the session is forgotten after {idle_seconds:g} s idle, on "
+                "'forget', and at the end."
+            ).format(idle_seconds=idle_seconds)
+        )
+        show(_(HELP))
         session = KioskSession(engine, say, clear=clear)
         sessions.append(session)
         session.show()
@@ -171,4 +187,4 @@ def run_kiosk(
                     break
         finally:
             sessions.clear()  # closing wipes too: the line below says so
-    show("session ended; nothing was kept")
+    show(_("session ended; nothing was kept"))

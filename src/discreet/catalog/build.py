@@ -36,6 +36,7 @@ from discreet.catalog.items import Item
 from discreet.catalog.manifest import COLLABORATIVE_FILE, Manifest, Notice
 from discreet.catalog.popularity import prior_from_estimates, uniform_prior
 from discreet.catalog.taxonomy import Taxonomy
+from discreet.i18n import _
 from discreet.protocol.params import ReportingParams
 from discreet.secagg.mode import SecureAggregation
 
@@ -98,7 +99,7 @@ def build_catalog_files(
     """
     params = params or EmbeddingParams()
     folder.mkdir(parents=True, exist_ok=True)
-    progress(1, _STAGES, f"embedding {len(items)} items")
+    progress(1, _STAGES, _("embedding {count} items").format(count=len(items)))
     if cluster is None:
         fitted = fit_embeddings([item_document(item, taxonomy) for item in items], params)
         write_embeddings(folder, fitted.vectors)
@@ -108,7 +109,7 @@ def build_catalog_files(
             return [item_document(item, taxonomy) for item in items[start:stop]]
 
         fitted = fit_embeddings_on_cluster(documents, len(items), params, cluster, folder)
-    progress(2, _STAGES, "computing popularity priors")
+    progress(2, _STAGES, _("computing popularity priors"))
     if estimates:
         prior, unknown = prior_from_estimates([i.id for i in items], estimates)
         source = "estimates"
@@ -130,7 +131,7 @@ def build_catalog_files(
         notices=tuple(notices),
         reports_url=reports_url,
     )
-    progress(3, _STAGES, "writing catalog files")
+    progress(3, _STAGES, _("writing catalog files"))
     if collaborative is not None:  # first: over its budget, nothing is written
         atomic_write_bytes(folder / COLLABORATIVE_FILE, collaborative[0].to_bytes())
     atomic_write_bytes(folder / "items.jsonl", items_jsonl(items))
@@ -138,7 +139,7 @@ def build_catalog_files(
     atomic_write_bytes(folder / "taxonomy.json", canonical_json(taxonomy.to_json()))
     atomic_write_bytes(folder / "manifest.json", canonical_json(manifest.to_json()))
     if model_folder is not None:
-        progress(4, _STAGES, "saving the model and its card")
+        progress(4, _STAGES, _("saving the model and its card"))
         save_model(model_folder, fitted, manifest, items, taxonomy)
     return BuildResult(manifest, folder, model_folder, unknown)
 

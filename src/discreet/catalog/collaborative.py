@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from discreet.errors import CatalogInvalidError
+from discreet.i18n import _
 
 #: The size budget of the target, checked when it is written and when it is read.
 MAX_BYTES = 1_000_000
@@ -48,8 +49,10 @@ class Neighbours:
         data = buffer.getvalue()
         if len(data) > MAX_BYTES:
             raise ValueError(
-                f"the collaborative target is {len(data):,} bytes, over the budget of "
-                f"{MAX_BYTES:,}; lower M or K"
+                _(
+                    "the collaborative target is {size} bytes, over the budget of {budget}; "
+                    "lower M or K"
+                ).format(size=f"{len(data):,}", budget=f"{MAX_BYTES:,}")
             )
         return data
 
@@ -58,27 +61,49 @@ class Neighbours:
         """Read and check the target; raise :class:`CatalogInvalidError` if it is malformed."""
         try:
             if path.stat().st_size > MAX_BYTES:
-                raise CatalogInvalidError(f"{path.name} is over {MAX_BYTES:,} bytes")
+                raise CatalogInvalidError(
+                    _("{name} is over {budget} bytes").format(
+                        name=path.name, budget=f"{MAX_BYTES:,}"
+                    )
+                )
             with np.load(path, allow_pickle=False) as archive:
                 if sorted(archive.files) != sorted(_ARRAYS):
-                    raise CatalogInvalidError(f"{path.name} must hold {', '.join(_ARRAYS)}")
+                    raise CatalogInvalidError(
+                        _("{name} must hold {arrays}").format(
+                            name=path.name, arrays=", ".join(_ARRAYS)
+                        )
+                    )
                 arrays = {name: archive[name] for name in _ARRAYS}
         except (OSError, ValueError, zipfile.BadZipFile) as exc:
-            raise CatalogInvalidError(f"{path.name} is not a valid archive ({exc})") from None
+            raise CatalogInvalidError(
+                _("{name} is not a valid archive ({exc})").format(name=path.name, exc=exc)
+            ) from None
         rows, neighbours, weights = (arrays[name] for name in ("rows", "neighbours", "weights"))
         m = len(rows)
         if rows.dtype != np.int32 or rows.ndim != 1 or neighbours.dtype != np.int32:
-            raise CatalogInvalidError(f"{path.name}: rows and neighbours must be int32")
+            raise CatalogInvalidError(
+                _("{name}: rows and neighbours must be int32").format(name=path.name)
+            )
         if neighbours.ndim != 2 or neighbours.shape[0] != m or weights.shape != neighbours.shape:
-            raise CatalogInvalidError(f"{path.name}: neighbours and weights must be (M, K)")
+            raise CatalogInvalidError(
+                _("{name}: neighbours and weights must be (M, K)").format(name=path.name)
+            )
         if weights.dtype != np.float16 or not np.isfinite(weights).all():
-            raise CatalogInvalidError(f"{path.name}: weights must be finite float16")
+            raise CatalogInvalidError(
+                _("{name}: weights must be finite float16").format(name=path.name)
+            )
         if len(np.unique(rows)) != m or (m and (rows.min() < 0 or rows.max() >= item_count)):
-            raise CatalogInvalidError(f"{path.name}: rows must be distinct catalog rows")
+            raise CatalogInvalidError(
+                _("{name}: rows must be distinct catalog rows").format(name=path.name)
+            )
         if neighbours.size and (neighbours.min() < -1 or neighbours.max() >= item_count):
-            raise CatalogInvalidError(f"{path.name}: neighbours must be catalog rows or -1")
+            raise CatalogInvalidError(
+                _("{name}: neighbours must be catalog rows or -1").format(name=path.name)
+            )
         if (weights[neighbours == -1] != 0).any():
-            raise CatalogInvalidError(f"{path.name}: a padding neighbour has a weight")
+            raise CatalogInvalidError(
+                _("{name}: a padding neighbour has a weight").format(name=path.name)
+            )
         return cls(rows, neighbours, weights)
 
     def position(self, item_count: int) -> np.ndarray[Any, np.dtype[np.int64]]:

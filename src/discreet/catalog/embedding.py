@@ -31,6 +31,7 @@ from sklearn.preprocessing import Normalizer
 from discreet.catalog.items import Item
 from discreet.catalog.taxonomy import Taxonomy
 from discreet.errors import ItemsInvalidError
+from discreet.i18n import _
 
 Vectorizer = Literal["auto", "tfidf", "hashing"]
 #: Above this many items ``vectorizer="auto"`` switches to hashing, which needs no vocabulary.
@@ -205,8 +206,11 @@ def fit_embeddings(documents: Sequence[str], params: EmbeddingParams) -> FittedE
             features = Pipeline(steps).fit_transform(documents)
         except ValueError:
             raise ItemsInvalidError(
-                "the items have no text to embed (titles, descriptions and category labels "
-                "are empty); add descriptive text and build again"
+                _(
+                    "the items have no text to embed (titles, descriptions and "
+                    "category labels are empty); add descriptive text and build "
+                    "again"
+                )
             ) from None
     n_samples, n_features = features.shape
     svd = truncated_svd(params, n_features, n_samples)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -21,10 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from discreet.catalog import _json
+from discreet.catalog import _csv, _json
 from discreet.catalog.taxonomy import Taxonomy
 from discreet.catalog.text import control_problem
 from discreet.errors import ItemsInvalidError
+from discreet.i18n import N_, _
 
 FIELDS = ("id", "title", "text", "categories", "created", "language")
 MAX_ID_CHARS = 200
@@ -49,14 +49,14 @@ def item_id_problem(item_id: str) -> str | None:
     "contains a '..' path segment"
     """
     if not item_id.strip() or item_id != item_id.strip():
-        return "is empty or starts or ends with a space"
+        return _("is empty or starts or ends with a space")
     if len(item_id) > MAX_ID_CHARS:
-        return f"is longer than {MAX_ID_CHARS} characters"
+        return _("is longer than {MAX_ID_CHARS} characters").format(MAX_ID_CHARS=MAX_ID_CHARS)
     problem = control_problem(item_id)
     if problem is not None:
         return problem
     if ".." in _PATH_SEPARATORS.split(item_id):
-        return "contains a '..' path segment"
+        return _("contains a '..' path segment")
     return None
 
 
@@ -110,30 +110,36 @@ def read_items(path: str | Path, taxonomy: Taxonomy) -> list[Item]:
         raw = path.read_bytes()
     except OSError as exc:
         raise ItemsInvalidError(
-            f"{path}: cannot read items ({exc.strerror}); check the path"
+            _("{path}: cannot read items ({strerror}); check the path").format(
+                path=path, strerror=exc.strerror
+            )
         ) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise ItemsInvalidError(f"{path}:{line}: invalid UTF-8; save the file as UTF-8") from None
-    text = text.removeprefix("\ufeff")
+        raise ItemsInvalidError(
+            _("{path}:{line}: invalid UTF-8; save the file as UTF-8").format(path=path, line=line)
+        ) from None
+    text = text.removeprefix("\ufeff")  # a byte order mark, as spreadsheets may write
     suffix = path.suffix.lower()
     if suffix == ".csv":
         records = _csv_records(text, str(path))
     elif suffix in {".jsonl", ".ndjson"}:
         records = _jsonl_records(text, str(path))
     else:
-        raise ItemsInvalidError(f"{path}: unknown items format; use a .csv or .jsonl file")
+        raise ItemsInvalidError(
+            _("{path}: unknown items format; use a .csv or .jsonl file").format(path=path)
+        )
     return _validate(records, taxonomy, str(path))
 
 
 _Record = tuple[int, dict[str, Any]]
-_TODO = "nothing was published, fix the items file and build again"
+_TODO = N_("nothing was published, fix the items file and build again")
 
 
 def _fail(message: str) -> ItemsInvalidError:
-    return ItemsInvalidError(f"{message}; {_TODO}")
+    return ItemsInvalidError(_("{message}; {TODO}").format(message=message, TODO=_(_TODO)))
 
 
 def _csv_records(text: str, source: str) -> Iterator[_Record]:
@@ -141,21 +147,31 @@ def _csv_records(text: str, source: str) -> Iterator[_Record]:
     # own, where JSONL names the field and the limit: let the validator do it for both.
     # The whole file is in memory already, so the csv limit protects nothing here.
     csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
-    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+    reader = _csv.reader(text, strict=True)
     try:
         header = reader.fieldnames
     except csv.Error as exc:
-        raise _fail(f"{source}:1: malformed CSV header: {exc}") from None
+        raise _fail(
+            _("{source}:1: malformed CSV header: {exc}").format(source=source, exc=exc)
+        ) from None
     if not header:
-        raise _fail(f"{source}: empty file; add a header row 'id,title,...'")
+        raise _fail(
+            _("{source}: empty file; add a header row 'id,title,...'").format(source=source)
+        )
     unknown = [f for f in header if f not in FIELDS]
     if unknown:
         raise _fail(
-            f"{source}:1: unknown field {unknown[0]!r}; allowed fields are {', '.join(FIELDS)}"
+            _("{source}:1: unknown field {value!r}; allowed fields are {join}").format(
+                source=source, value=unknown[0], join=", ".join(FIELDS)
+            )
         )
     for field in ("id", "title"):
         if field not in header:
-            raise _fail(f"{source}:1: field {field!r} is missing from the header")
+            raise _fail(
+                _("{source}:1: field {field!r} is missing from the header").format(
+                    source=source, field=field
+                )
+            )
     line = 1
     while True:
         start = line + 1
@@ -164,10 +180,18 @@ def _csv_records(text: str, source: str) -> Iterator[_Record]:
         except StopIteration:
             return
         except csv.Error as exc:
-            raise _fail(f"{source}:{start}: malformed CSV: {exc}") from None
+            raise _fail(
+                _("{source}:{start}: malformed CSV: {exc}").format(
+                    source=source, start=start, exc=exc
+                )
+            ) from None
         line = reader.line_num
         if None in row:
-            raise _fail(f"{source}:{start}: more values than header fields")
+            raise _fail(
+                _("{source}:{start}: more values than header fields").format(
+                    source=source, start=start
+                )
+            )
         record: dict[str, Any] = {k: v for k, v in row.items() if v not in (None, "")}
         if "categories" in record:
             record["categories"] = [c.strip() for c in record["categories"].split("|")]
@@ -181,14 +205,23 @@ def _jsonl_records(text: str, source: str) -> Iterator[_Record]:
         try:
             record = _json.loads(line)
         except json.JSONDecodeError as exc:
-            raise _fail(f"{source}:{number}: invalid JSON: {exc.msg}") from None
+            raise _fail(
+                _("{source}:{number}: invalid JSON: {msg}").format(
+                    source=source, number=number, msg=exc.msg
+                )
+            ) from None
         if not isinstance(record, dict):
-            raise _fail(f"{source}:{number}: expected a JSON object per line")
+            raise _fail(
+                _("{source}:{number}: expected a JSON object per line").format(
+                    source=source, number=number
+                )
+            )
         unknown = [f for f in record if f not in FIELDS]
         if unknown:
             raise _fail(
-                f"{source}:{number}: unknown field {unknown[0]!r}; "
-                f"allowed fields are {', '.join(FIELDS)}"
+                _("{source}:{number}: unknown field {value!r}; allowed fields are {join}").format(
+                    source=source, number=number, value=unknown[0], join=", ".join(FIELDS)
+                )
             )
         yield number, record
 
@@ -202,8 +235,9 @@ def _validate(records: Iterator[_Record], taxonomy: Taxonomy, source: str) -> li
         item, found = _validate_record(record, taxonomy, where)
         if item is not None and item.id in first_line:
             found.append(
-                f"{where}: field 'id': duplicate id {item.id!r} "
-                f"(first on line {first_line[item.id]})"
+                _("{where}: field 'id': duplicate id {id!r} (first on line {value})").format(
+                    where=where, id=item.id, value=first_line[item.id]
+                )
             )
             item = None
         if item is not None:
@@ -213,11 +247,17 @@ def _validate(records: Iterator[_Record], taxonomy: Taxonomy, source: str) -> li
         if len(problems) >= _MAX_PROBLEMS:
             break
     if not items and not problems:
-        problems.append(f"{source}: no items; a catalog needs at least one item")
+        problems.append(
+            _("{source}: no items; a catalog needs at least one item").format(source=source)
+        )
     if problems:
-        more = f" (+{len(problems) - 1} more problems)" if len(problems) > 1 else ""
+        more = (
+            _(" (+{value} more problems)").format(value=len(problems) - 1)
+            if len(problems) > 1
+            else ""
+        )
         raise ItemsInvalidError(
-            f"{problems[0]}{more}; {_TODO}",
+            _("{value}{more}; {TODO}").format(value=problems[0], more=more, TODO=_(_TODO)),
             tuple(problems),
         )
     return items
@@ -236,17 +276,23 @@ def _text_field(
     if value is None:
         return None
     if not isinstance(value, str):
-        problems.append(f"{where}: field {name!r} must be text")
+        problems.append(_("{where}: field {name!r} must be text").format(where=where, name=name))
         return None
     value = value.strip()
     if multiline:  # a quoted CSV field keeps the file's CRLF line ends
         value = value.replace("\r\n", "\n")
     if len(value) > limit:
-        problems.append(f"{where}: field {name!r} is longer than {limit} characters")
+        problems.append(
+            _("{where}: field {name!r} is longer than {limit} characters").format(
+                where=where, name=name, limit=limit
+            )
+        )
         return None
     problem = control_problem(value, multiline=multiline)
     if problem is not None:
-        problems.append(f"{where}: field {name!r} {problem}")
+        problems.append(
+            _("{where}: field {name!r} {problem}").format(where=where, name=name, problem=problem)
+        )
         return None
     return value
 
@@ -258,14 +304,20 @@ def _validate_record(
     item_id = _required_text(record, "id", MAX_ID_CHARS, where, problems)
     id_problem = item_id_problem(item_id) if item_id else None
     if id_problem is not None:
-        problems.append(f"{where}: field 'id' {id_problem}")
+        problems.append(
+            _("{where}: field 'id' {id_problem}").format(where=where, id_problem=id_problem)
+        )
     title = _required_text(record, "title", MAX_TITLE_CHARS, where, problems)
     text = _text_field(record, "text", MAX_TEXT_CHARS, where, problems, multiline=True) or ""
     categories = _categories(record.get("categories"), taxonomy, where, problems)
     created = _created(record.get("created"), where, problems)
     language = _text_field(record, "language", 35, where, problems)
     if language is not None and not _LANGUAGE.fullmatch(language):
-        problems.append(f"{where}: field 'language': {language!r} is not a language tag like 'es'")
+        problems.append(
+            _("{where}: field 'language': {language!r} is not a language tag like 'es'").format(
+                where=where, language=language
+            )
+        )
     if problems or item_id is None or title is None:
         return None, problems
     return Item(item_id, title, text, categories, created, language), problems
@@ -277,7 +329,9 @@ def _required_text(
     before = len(problems)
     value = _text_field(record, name, limit, where, problems)
     if not value and len(problems) == before:
-        problems.append(f"{where}: field {name!r} is missing or empty")
+        problems.append(
+            _("{where}: field {name!r} is missing or empty").format(where=where, name=name)
+        )
     return value or None
 
 
@@ -285,15 +339,25 @@ def _categories(value: Any, taxonomy: Taxonomy, where: str, problems: list[str])
     if value is None:
         return ()
     if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
-        problems.append(f"{where}: field 'categories' must be a list of category ids")
+        problems.append(
+            _("{where}: field 'categories' must be a list of category ids").format(where=where)
+        )
         return ()
     if len(value) > MAX_CATEGORIES:
-        problems.append(f"{where}: field 'categories' has more than {MAX_CATEGORIES} entries")
+        problems.append(
+            _("{where}: field 'categories' has more than {MAX_CATEGORIES} entries").format(
+                where=where, MAX_CATEGORIES=MAX_CATEGORIES
+            )
+        )
         return ()
     out: list[str] = []
     for category in value:
         if category not in taxonomy:
-            problems.append(f"{where}: field 'categories': unknown category {category!r}")
+            problems.append(
+                _("{where}: field 'categories': unknown category {category!r}").format(
+                    where=where, category=category
+                )
+            )
         elif category not in out:
             out.append(category)
     return tuple(out)
@@ -307,5 +371,9 @@ def _created(value: Any, where: str, problems: list[str]) -> dt.date | None:
             return dt.date.fromisoformat(value.strip()[:10])
         except ValueError:
             pass
-    problems.append(f"{where}: field 'created': {value!r} is not an ISO date like 2024-05-31")
+    problems.append(
+        _("{where}: field 'created': {value!r} is not an ISO date like 2024-05-31").format(
+            where=where, value=value
+        )
+    )
     return None

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from discreet.catalog import _json
-from discreet.catalog.text import control_problem
+from discreet.catalog.text import control_problem, per_language_problem
 from discreet.errors import CatalogInvalidError, NoticesInvalidError, UnsupportedFormatError
+from discreet.i18n import _
 from discreet.protocol.params import ReportingParams
 
 if TYPE_CHECKING:
@@ -62,18 +63,22 @@ def check_name(name: object) -> str:
     'lantern-books'
     """
     if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise ValueError(f"the catalog name must be {NAME_RULE}")
+        raise ValueError(_("the catalog name must be {NAME_RULE}").format(NAME_RULE=NAME_RULE))
     return name
 
 
 @dataclass(frozen=True)
 class Notice:
-    """A signed message from the publisher to every user (policy change, incident, ...)."""
+    """A signed message from the publisher to every user (policy change, incident, ...).
+
+    ``title`` and ``body`` are one text each, or one per language (``{"en": ..., "es": ...}``),
+    shown with :func:`discreet.i18n.pick`.
+    """
 
     id: str
     severity: str
-    title: str
-    body: str
+    title: str | dict[str, str]
+    body: str | dict[str, str]
     date: dt.date
 
     def to_json(self) -> dict[str, Any]:
@@ -90,41 +95,83 @@ class Notice:
     def from_json(cls, data: Any, where: str) -> Notice:
         """Validate one notice; raise ``ValueError`` with a message naming ``where``."""
         if not isinstance(data, Mapping):
-            raise ValueError(f"{where}: expected an object")
+            raise ValueError(_("{where}: expected an object").format(where=where))
         unknown = set(data) - {"id", "severity", "title", "body", "date"}
         if unknown:
-            raise ValueError(f"{where}: unknown field {sorted(unknown)[0]!r}")
+            raise ValueError(
+                _("{where}: unknown field {value!r}").format(where=where, value=sorted(unknown)[0])
+            )
         for key, limit in (("id", 64), ("title", 200), ("body", 4000)):
             value = data.get(key)
-            if not isinstance(value, str) or not value.strip() or len(value) > limit:
-                raise ValueError(f"{where}: field {key!r} must be text of 1-{limit} characters")
-            kept = value if key == "id" else value.strip()  # what the notice will hold
-            problem = control_problem(kept, multiline=key == "body")
+            texts: dict[Any, Any] = {"": value}
+            problem = None
+            if key != "id" and isinstance(value, Mapping):  # one text per language
+                texts = dict(value)
+                problem = per_language_problem(texts)
             if problem is not None:
-                raise ValueError(f"{where}: field {key!r} {problem}")
+                raise ValueError(
+                    _("{where}: field {key!r} {problem}").format(
+                        where=where, key=key, problem=problem
+                    )
+                )
+            for text in texts.values():
+                if not isinstance(text, str) or not text.strip() or len(text) > limit:
+                    raise ValueError(
+                        _("{where}: field {key!r} must be text of 1-{limit} characters").format(
+                            where=where, key=key, limit=limit
+                        )
+                    )
+                kept = text if key == "id" else text.strip()  # what the notice will hold
+                problem = control_problem(kept, multiline=key == "body")
+                if problem is not None:
+                    raise ValueError(
+                        _("{where}: field {key!r} {problem}").format(
+                            where=where, key=key, problem=problem
+                        )
+                    )
         severity = data.get("severity", "info")
         if severity not in SEVERITIES:
-            raise ValueError(f"{where}: field 'severity' must be one of {', '.join(SEVERITIES)}")
+            raise ValueError(
+                _("{where}: field 'severity' must be one of {join}").format(
+                    where=where, join=", ".join(SEVERITIES)
+                )
+            )
         try:
             date = dt.date.fromisoformat(str(data.get("date")))
         except ValueError:
-            raise ValueError(f"{where}: field 'date' must be an ISO date like 2024-05-31") from None
-        return cls(data["id"], severity, data["title"].strip(), data["body"].strip(), date)
+            raise ValueError(
+                _("{where}: field 'date' must be an ISO date like 2024-05-31").format(where=where)
+            ) from None
+        return cls(data["id"], severity, _stripped(data["title"]), _stripped(data["body"]), date)
+
+
+def _stripped(text: str | Mapping[str, str]) -> str | dict[str, str]:
+    if isinstance(text, str):
+        return text.strip()
+    return {tag: t.strip() for tag, t in text.items()}
 
 
 def load_notices(path: str | Path) -> tuple[Notice, ...]:
     """Read a notices file: a JSON list of ``{id, severity, title, body, date}``."""
     path = Path(path)
     try:
-        data = _json.loads(path.read_text(encoding="utf-8"))
+        data = _json.loads(path.read_text(encoding="utf-8-sig"))  # a byte order mark is fine
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise NoticesInvalidError(f"{path}: cannot read notices ({exc}); fix the file") from None
+        raise NoticesInvalidError(
+            _("{path}: cannot read notices ({exc}); fix the file").format(path=path, exc=exc)
+        ) from None
     if not isinstance(data, list) or len(data) > MAX_NOTICES:
-        raise NoticesInvalidError(f"{path}: expected a JSON list of at most {MAX_NOTICES} notices")
+        raise NoticesInvalidError(
+            _("{path}: expected a JSON list of at most {MAX_NOTICES} notices").format(
+                path=path, MAX_NOTICES=MAX_NOTICES
+            )
+        )
     try:
         return tuple(Notice.from_json(n, f"{path}: notice #{i}") for i, n in enumerate(data, 1))
     except ValueError as exc:
-        raise NoticesInvalidError(f"{exc}; fix the notices file and build again") from None
+        raise NoticesInvalidError(
+            _("{exc}; fix the notices file and build again").format(exc=exc)
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -210,47 +257,59 @@ class Manifest:
             return _parse(data)
         except (KeyError, TypeError, ValueError) as exc:
             raise CatalogInvalidError(
-                f"the catalog manifest is malformed ({exc}); report it to the publisher"
+                _("the catalog manifest is malformed ({exc}); report it to the publisher").format(
+                    exc=exc
+                )
             ) from None
 
 
 def _int(value: Any, name: str, low: int, high: int) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise ValueError(f"{name} must be an integer in [{low}, {high}]")
+        raise ValueError(
+            _("{name} must be an integer in [{low}, {high}]").format(name=name, low=low, high=high)
+        )
     return value
 
 
 def _parse(data: Any) -> Manifest:
     if not isinstance(data, Mapping) or data.get("format") != MANIFEST_FORMAT:
-        raise ValueError("not a discreet catalog manifest")
+        raise ValueError(_("not a discreet catalog manifest"))
     version = _int(data["format_version"], "format_version", 1, 2**31)
     if version > MANIFEST_FORMAT_VERSION:
         raise UnsupportedFormatError(
-            f"the catalog uses format {version}, newer than this app reads "
-            f"({MANIFEST_FORMAT_VERSION}); update the app"
+            _(
+                "the catalog uses format {version}, newer than this app "
+                "reads ({MANIFEST_FORMAT_VERSION}); update the app"
+            ).format(version=version, MANIFEST_FORMAT_VERSION=MANIFEST_FORMAT_VERSION)
         )
     catalog, items, emb = data["catalog"], data["items"], data["embeddings"]
     name = check_name(catalog["name"])
     built_at = dt.datetime.fromisoformat(catalog["built_at"])
     if emb["dtype"] != "float32":
-        raise ValueError("embeddings.dtype must be float32")
+        raise ValueError(_("embeddings.dtype must be float32"))
     notices_raw = data["notices"]
     if not isinstance(notices_raw, list) or len(notices_raw) > MAX_NOTICES:
-        raise ValueError(f"notices must be a list of at most {MAX_NOTICES}")
+        raise ValueError(
+            _("notices must be a list of at most {MAX_NOTICES}").format(MAX_NOTICES=MAX_NOTICES)
+        )
     model = emb["model"]
     if not isinstance(model, Mapping):
-        raise ValueError("embeddings.model must be an object")
+        raise ValueError(_("embeddings.model must be an object"))
     try:
         reporting = ReportingParams.from_json(data["reporting"])
     except ValueError as exc:
-        raise ValueError(f"the reporting parameters are malformed: {exc}") from None
+        raise ValueError(
+            _("the reporting parameters are malformed: {exc}").format(exc=exc)
+        ) from None
     secure_aggregation = _secure_aggregation(data)
     quantised = "int8" in emb
     if quantised and emb["int8"] != dict(zip(("codes", "scales"), QUANTISED_FILES, strict=True)):
-        raise ValueError(f"embeddings.int8 must name {' and '.join(QUANTISED_FILES)}")
+        raise ValueError(
+            _("embeddings.int8 must name {join}").format(join=" and ".join(QUANTISED_FILES))
+        )
     source = data["popularity"]["source"]
     if not isinstance(source, str):
-        raise ValueError("popularity.source must be text")
+        raise ValueError(_("popularity.source must be text"))
     return Manifest(
         name=name,
         version=_int(catalog["version"], "catalog.version", 1, 2**53),
@@ -299,19 +358,23 @@ def _collaborative(section: Any) -> Mapping[str, Any] | None:
     if section is None:
         return None
     if not isinstance(section, Mapping) or sorted(section) != sorted(COLLABORATIVE_FIELDS):
-        raise ValueError(f"collaborative must have exactly {', '.join(COLLABORATIVE_FIELDS)}")
+        raise ValueError(
+            _("collaborative must have exactly {fields}").format(
+                fields=", ".join(COLLABORATIVE_FIELDS)
+            )
+        )
     if section["file"] != COLLABORATIVE_FILE:
-        raise ValueError(f"collaborative.file must be {COLLABORATIVE_FILE}")
+        raise ValueError(_("collaborative.file must be {file}").format(file=COLLABORATIVE_FILE))
     built_from = section["built_from"]
     if not isinstance(built_from, str) or len(built_from) > 200 or control_problem(built_from):
-        raise ValueError("collaborative.built_from must be one line of at most 200 characters")
+        raise ValueError(_("collaborative.built_from must be one line of at most 200 characters"))
     _int(section["items"], "collaborative.items", 2, 100_000)
     _int(section["neighbours"], "collaborative.neighbours", 1, 10_000)
     _int(section["devices"], "collaborative.devices", 0, 2**53)
     for key in ("epsilon", "delta"):
         value = section[key]
         if not isinstance(value, int | float) or isinstance(value, bool) or not value >= 0:
-            raise ValueError(f"collaborative.{key} must be a non-negative number")
+            raise ValueError(_("collaborative.{key} must be a non-negative number").format(key=key))
     return dict(section)
 
 
@@ -320,14 +383,16 @@ def _secure_aggregation(data: Mapping[str, Any]) -> SecureAggregation | None:
     mode = data.get("reporting_mode", "ldp")
     if mode == "ldp":
         if "secure_aggregation" in data:
-            raise ValueError("an ldp manifest carries no secure_aggregation section")
+            raise ValueError(_("an ldp manifest carries no secure_aggregation section"))
         return None
     if mode != "secure-aggregation":
-        raise ValueError("reporting_mode must be 'ldp' or 'secure-aggregation'")
+        raise ValueError(_("reporting_mode must be 'ldp' or 'secure-aggregation'"))
     # Loaded only for such a catalog: HPKE and Prio3 stay out of every other start-up.
     from discreet.secagg.mode import SecureAggregation
 
     try:
         return SecureAggregation.from_json(data["secure_aggregation"])
     except ValueError as exc:
-        raise ValueError(f"the secure-aggregation section is malformed: {exc}") from None
+        raise ValueError(
+            _("the secure-aggregation section is malformed: {exc}").format(exc=exc)
+        ) from None

@@ -14,8 +14,6 @@ is a float32 share per item that sums to one; with no input it is uniform.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -24,8 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from discreet.catalog import _json
+from discreet.catalog import _csv, _json
 from discreet.errors import PopularityInvalidError
+from discreet.i18n import _
 
 
 def uniform_prior(n_items: int) -> np.ndarray[Any, np.dtype[np.float32]]:
@@ -37,34 +36,49 @@ def load_estimates(path: str | Path) -> dict[str, float]:
     """Read item estimates from a JSON or CSV file."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # with or without a byte order mark
     except (OSError, UnicodeDecodeError) as exc:
         raise PopularityInvalidError(
-            f"{path}: cannot read popularity ({exc}); check the file"
+            _("{path}: cannot read popularity ({exc}); check the file").format(path=path, exc=exc)
         ) from None
     if path.suffix.lower() == ".csv":
         return _from_csv(text, str(path))
     try:
         data = _json.loads(text)
     except json.JSONDecodeError as exc:
-        raise PopularityInvalidError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
+        raise PopularityInvalidError(
+            _("{path}:{lineno}: invalid JSON: {msg}").format(
+                path=path, lineno=exc.lineno, msg=exc.msg
+            )
+        ) from None
     if not isinstance(data, Mapping) or not isinstance(data.get("estimates"), Mapping):
-        raise PopularityInvalidError(f"{path}: expected an object with an 'estimates' map")
+        raise PopularityInvalidError(
+            _("{path}: expected an object with an 'estimates' map").format(path=path)
+        )
     out: dict[str, float] = {}
     for item_id, value in data["estimates"].items():
         if isinstance(value, Mapping):
             value = value.get("estimate")
-        out[item_id] = _number(value, f"{path}: estimate for {item_id!r}")
+        out[item_id] = _number(
+            value, _("{path}: estimate for {item_id!r}").format(path=path, item_id=item_id)
+        )
     return out
 
 
 def _from_csv(text: str, source: str) -> dict[str, float]:
-    reader = csv.DictReader(io.StringIO(text, newline=""))
+    reader = _csv.reader(text)
     if reader.fieldnames is None or not {"id", "estimate"} <= set(reader.fieldnames):
-        raise PopularityInvalidError(f"{source}:1: the header must have 'id' and 'estimate'")
+        raise PopularityInvalidError(
+            _("{source}:1: the header must have 'id' and 'estimate'").format(source=source)
+        )
     out: dict[str, float] = {}
     for row in reader:
-        out[row["id"]] = _number(row["estimate"], f"{source}:{reader.line_num}: field 'estimate'")
+        out[row["id"]] = _number(
+            _csv.decimal(row["estimate"], reader.reader.dialect.delimiter),
+            _("{source}:{line_num}: field 'estimate'").format(
+                source=source, line_num=reader.line_num
+            ),
+        )
     return out
 
 
@@ -72,9 +86,9 @@ def _number(value: Any, where: str) -> float:
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise PopularityInvalidError(f"{where} is not a number") from None
+        raise PopularityInvalidError(_("{where} is not a number").format(where=where)) from None
     if isinstance(value, bool) or not math.isfinite(number):
-        raise PopularityInvalidError(f"{where} is not a finite number")
+        raise PopularityInvalidError(_("{where} is not a finite number").format(where=where))
     return number
 
 

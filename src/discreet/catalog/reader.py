@@ -40,9 +40,11 @@ def _load_array(path: Path) -> np.ndarray[Any, Any]:
     try:
         array = np.load(path, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError) as exc:
-        raise CatalogInvalidError(f"{path.name} is not a valid array ({exc})") from None
+        raise CatalogInvalidError(
+            _("{name} is not a valid array ({exc})").format(name=path.name, exc=exc)
+        ) from None
     if not isinstance(array, np.ndarray):
-        raise CatalogInvalidError(f"{path.name} is not a single array")
+        raise CatalogInvalidError(_("{name} is not a single array").format(name=path.name))
     return array
 
 
@@ -87,7 +89,9 @@ class Catalog:
             return cls._open(folder)
         except CatalogInvalidError as exc:
             raise CatalogCorruptError(
-                f"the installed catalog is damaged ({exc}); run 'discreet sync' to reinstall it"
+                _(
+                    "the installed catalog is damaged ({exc}); run 'discreet sync' to reinstall it"
+                ).format(exc=exc)
             ) from None
 
     @classmethod
@@ -96,24 +100,39 @@ class Catalog:
             raw = (folder / "manifest.json").read_bytes()
             manifest = Manifest.from_json(_json.loads(raw))
         except (OSError, ValueError) as exc:
-            raise CatalogInvalidError(f"manifest.json unreadable ({exc})") from None
+            raise CatalogInvalidError(
+                _("manifest.json unreadable ({exc})").format(exc=exc)
+            ) from None
         embeddings = _load_array(folder / "embeddings.npy")
         popularity = _load_array(folder / "popularity.npy")
         n, dim = manifest.item_count, manifest.dim
         if embeddings.dtype != np.float32 or embeddings.shape != (n, dim):
             raise CatalogInvalidError(
-                f"embeddings.npy is {embeddings.dtype}{embeddings.shape}, "
-                f"the manifest says float32({n}, {dim})"
+                _("embeddings.npy is {dtype}{shape}, the manifest says float32({n}, {dim})").format(
+                    dtype=embeddings.dtype, shape=embeddings.shape, n=n, dim=dim
+                )
             )
         if popularity.dtype != np.float32 or popularity.shape != (n,):
-            raise CatalogInvalidError(f"popularity.npy is {popularity.dtype}{popularity.shape}")
+            raise CatalogInvalidError(
+                _("popularity.npy is {dtype}{shape}").format(
+                    dtype=popularity.dtype, shape=popularity.shape
+                )
+            )
         quantised = None
         if manifest.quantised:
             codes, scales = (_load_array(folder / name) for name in QUANTISED_FILES)
             if codes.dtype != np.int8 or codes.shape != (n, dim):
-                raise CatalogInvalidError(f"{QUANTISED_FILES[0]} is {codes.dtype}{codes.shape}")
+                raise CatalogInvalidError(
+                    _("{value} is {dtype}{shape}").format(
+                        value=QUANTISED_FILES[0], dtype=codes.dtype, shape=codes.shape
+                    )
+                )
             if scales.dtype != np.float32 or scales.shape != (n,):
-                raise CatalogInvalidError(f"{QUANTISED_FILES[1]} is {scales.dtype}{scales.shape}")
+                raise CatalogInvalidError(
+                    _("{value} is {dtype}{shape}").format(
+                        value=QUANTISED_FILES[1], dtype=scales.dtype, shape=scales.shape
+                    )
+                )
             quantised = Quantised(codes, scales)
         collaborative = None
         if manifest.collaborative is not None:
@@ -121,8 +140,11 @@ class Catalog:
             shape = (manifest.collaborative["items"], manifest.collaborative["neighbours"])
             if collaborative.neighbours.shape != shape:
                 raise CatalogInvalidError(
-                    f"{COLLABORATIVE_FILE} is {collaborative.neighbours.shape}, "
-                    f"the manifest says {shape}"
+                    _("{file} is {shape}, the manifest says {expected}").format(
+                        file=COLLABORATIVE_FILE,
+                        shape=collaborative.neighbours.shape,
+                        expected=shape,
+                    )
                 )
         return cls(folder, manifest, embeddings, popularity, quantised, collaborative)
 
@@ -142,7 +164,9 @@ class Catalog:
             return Taxonomy.from_json(data, source="taxonomy.json")
         except (OSError, ValueError, DiscreetError) as exc:
             raise CatalogCorruptError(
-                f"the installed taxonomy is damaged ({exc}); run 'discreet sync' to reinstall it"
+                _(
+                    "the installed taxonomy is damaged ({exc}); run 'discreet sync' to reinstall it"
+                ).format(exc=exc)
             ) from None
 
     @cached_property
@@ -168,8 +192,10 @@ class Catalog:
         lines = (self.folder / "items.jsonl").read_bytes().splitlines()
         if len(lines) != len(self):
             raise CatalogCorruptError(
-                f"items.jsonl has {len(lines)} items, the manifest says {len(self)}; "
-                "run 'discreet sync' to reinstall the catalog"
+                _(
+                    "items.jsonl has {n_lines} items, the manifest says "
+                    "{n_self}; run 'discreet sync' to reinstall the catalog"
+                ).format(n_lines=len(lines), n_self=len(self))
             )
         return lines
 
@@ -250,9 +276,9 @@ def verify_catalog_folder(folder: Path, *, index: bool = False) -> Catalog:
     try:
         taxonomy = Taxonomy.from_json(_json.loads((folder / "taxonomy.json").read_bytes()))
     except (OSError, ValueError, DiscreetError) as exc:
-        raise CatalogInvalidError(f"taxonomy.json is invalid ({exc})") from None
+        raise CatalogInvalidError(_("taxonomy.json is invalid ({exc})").format(exc=exc)) from None
     if len(taxonomy) != catalog.manifest.category_count:
-        raise CatalogInvalidError("taxonomy.json does not match the manifest's category count")
+        raise CatalogInvalidError(_("taxonomy.json does not match the manifest's category count"))
     _check_reporting(catalog, taxonomy)
     scan = scan_items(folder / "items.jsonl", taxonomy.ids, len(catalog))
     _check_vectors(catalog)
@@ -271,7 +297,7 @@ def _check_reporting(catalog: Catalog, taxonomy: Taxonomy) -> None:
             catalog.manifest.secure_aggregation.check_fits(len(catalog))
     except ValueError as exc:
         raise CatalogInvalidError(
-            f"the reporting parameters do not fit the catalog ({exc})"
+            _("the reporting parameters do not fit the catalog ({exc})").format(exc=exc)
         ) from None
 
 
@@ -279,17 +305,19 @@ def _check_vectors(catalog: Catalog, block: int = 65_536) -> None:
     for start in range(0, len(catalog), block):
         chunk = np.asarray(catalog.embeddings[start : start + block])
         if not np.isfinite(chunk).all():
-            raise CatalogInvalidError("embeddings.npy holds non-finite values")
+            raise CatalogInvalidError(_("embeddings.npy holds non-finite values"))
         norms = np.linalg.norm(chunk, axis=1)
         # Rows are unit vectors, or zero for an item with no usable text.
         if not np.all((np.abs(norms - 1.0) < 1e-3) | (norms < 1e-6)):
-            raise CatalogInvalidError("embeddings.npy rows are not unit vectors")
+            raise CatalogInvalidError(_("embeddings.npy rows are not unit vectors"))
     if catalog.quantised is not None:
         scales = np.asarray(catalog.quantised.scales)
         if not np.isfinite(scales).all() or (scales < 0).any():
-            raise CatalogInvalidError(f"{QUANTISED_FILES[1]} holds negative or non-finite scales")
+            raise CatalogInvalidError(
+                _("{value} holds negative or non-finite scales").format(value=QUANTISED_FILES[1])
+            )
     popularity = np.asarray(catalog.popularity)
     if not np.isfinite(popularity).all() or (popularity < 0).any():
-        raise CatalogInvalidError("popularity.npy holds negative or non-finite values")
+        raise CatalogInvalidError(_("popularity.npy holds negative or non-finite values"))
     if abs(float(popularity.sum(dtype=np.float64)) - 1.0) > 1e-3:
-        raise CatalogInvalidError("popularity.npy does not sum to one")
+        raise CatalogInvalidError(_("popularity.npy does not sum to one"))

@@ -25,6 +25,7 @@ from discreet.catalog.index import id_hashes
 from discreet.catalog.items import item_id_problem
 from discreet.catalog.text import control_problem
 from discreet.errors import CatalogInvalidError
+from discreet.i18n import _
 
 #: Lines are read about this many bytes at a time.
 BLOCK_BYTES = 4 << 20
@@ -103,10 +104,14 @@ def scan_items(
             starts.append(offset + np.concatenate(([0], ends[:-1])).astype(np.int64))
             features.add(records)
     except (OSError, ValueError) as exc:
-        raise CatalogInvalidError(f"items.jsonl is invalid ({exc})") from None
+        raise CatalogInvalidError(_("items.jsonl is invalid ({exc})").format(exc=exc)) from None
     if count != expected:
         more = "more than " if count > expected else ""
-        raise CatalogInvalidError(f"items.jsonl has {more}{count} items, the manifest {expected}")
+        raise CatalogInvalidError(
+            _("items.jsonl has {more}{count} items, the manifest {expected}").format(
+                more=more, count=count, expected=expected
+            )
+        )
     all_hashes = np.concatenate(hashes) if hashes else np.zeros(0, np.uint64)
     size = path.stat().st_size
     offsets = np.append(np.concatenate(starts) if starts else np.zeros(0, np.int64), size)
@@ -130,37 +135,39 @@ def _check_unique(
                 f.seek(int(offsets[row]))
                 ids.add(_json.loads(f.read(int(offsets[row + 1] - offsets[row])))["id"])
             if len(ids) < len(rows):
-                raise CatalogInvalidError("items.jsonl has duplicate ids")
+                raise CatalogInvalidError(_("items.jsonl has duplicate ids"))
 
 
 def check_items(records: list[Any], categories: frozenset[str]) -> None:
     """Check each record the publisher's way again: a signed release may still be hostile."""
     for record in records:
         if not isinstance(record, dict) or not record.keys() <= _ITEM_FIELDS:
-            raise CatalogInvalidError("items.jsonl holds a record that is not an item")
+            raise CatalogInvalidError(_("items.jsonl holds a record that is not an item"))
         item_id, title = record.get("id"), record.get("title")
         if not isinstance(item_id, str) or not isinstance(title, str):
-            raise CatalogInvalidError("an item has a missing or non-text id or title")
+            raise CatalogInvalidError(_("an item has a missing or non-text id or title"))
         problem = item_id_problem(item_id)
         if problem is not None:
-            raise CatalogInvalidError(f"an item id {problem}")
+            raise CatalogInvalidError(_("an item id {problem}").format(problem=problem))
         if not title.strip():
-            raise CatalogInvalidError("an item has an empty title")
+            raise CatalogInvalidError(_("an item has an empty title"))
         tags = record.get("categories", [])
         if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
-            raise CatalogInvalidError("an item's categories are not a list of category ids")
+            raise CatalogInvalidError(_("an item's categories are not a list of category ids"))
         if not categories.issuperset(tags):
-            raise CatalogInvalidError("an item names a category missing from taxonomy.json")
+            raise CatalogInvalidError(_("an item names a category missing from taxonomy.json"))
         created = record.get("created")
         if created is not None and not (isinstance(created, str) and _is_date(created)):
-            raise CatalogInvalidError("an item has an invalid 'created' date")
+            raise CatalogInvalidError(_("an item has an invalid 'created' date"))
         for key in ("text", "language"):
             if not isinstance(record.get(key, ""), str):
-                raise CatalogInvalidError(f"an item has a non-text {key!r}")
+                raise CatalogInvalidError(_("an item has a non-text {key!r}").format(key=key))
         for key, multiline in (("title", False), ("text", True), ("language", False)):
             problem = control_problem(record.get(key, ""), multiline=multiline)
             if problem is not None:
-                raise CatalogInvalidError(f"an item's {key} {problem}")
+                raise CatalogInvalidError(
+                    _("an item's {key} {problem}").format(key=key, problem=problem)
+                )
 
 
 def _is_date(value: str) -> bool:

@@ -13,7 +13,12 @@ that came from anywhere else.
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Mapping
+from typing import Any
+
+from discreet.i18n import _
 
 #: C0 controls and DEL, C1 controls, line and paragraph separators, bidirectional
 #: embeddings, overrides and isolates, and lone surrogates (which cannot be encoded).
@@ -40,7 +45,53 @@ def unsafe_character(text: str, *, multiline: bool = False) -> str | None:
 def control_problem(text: str, *, multiline: bool = False) -> str | None:
     """What is wrong with ``text`` under :func:`unsafe_character`'s rule, or ``None``."""
     found = unsafe_character(text, multiline=multiline)
-    return None if found is None else f"contains a control character ({found})"
+    return (
+        None if found is None else _("contains a control character ({found})").format(found=found)
+    )
+
+
+#: A BCP 47 language tag as catalogs use them: ``es``, ``pt-BR``, ``zh-Hant``.
+LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8}){0,3}", re.ASCII)
+#: At most this many languages per text.
+MAX_LANGUAGES = 16
+
+
+def per_language_problem(texts: Mapping[Any, Any]) -> str | None:
+    """What is wrong with a per-language text (``{"en": ..., "es": ...}``) as a whole, or
+    ``None``; each text is then checked like a plain one.
+
+    >>> per_language_problem({"en": "Crime", "es": "Novela negra"})
+    >>> per_language_problem({})
+    'must name at least one language'
+    """
+    if not texts:
+        return _("must name at least one language")
+    if len(texts) > MAX_LANGUAGES:
+        return _("names more than {limit} languages").format(limit=MAX_LANGUAGES)
+    for tag in texts:
+        if not isinstance(tag, str) or not LANGUAGE_TAG.fullmatch(tag):
+            return _("{tag!r} is not a language tag like 'es' or 'pt-BR'").format(tag=tag)
+    return None
+
+
+_BEYOND_C0 = re.compile(f"[{_OTHERS}]")
+
+
+def json_text(document: Any) -> str:
+    """``document`` as indented JSON in plain UTF-8 (``"ñ"``, not ``"\\u00f1"``).
+
+    ``json.dumps`` escapes C0 controls itself; every other character
+    :func:`unsafe_character` refuses is written as a ``\\uXXXX`` escape too, so
+    the document stays exact and still cannot steer a terminal.
+
+    >>> print(json_text(["Niño", "\\x9b"]))
+    [
+      "Niño",
+      "\\u009b"
+    ]
+    """
+    text = json.dumps(document, indent=2, sort_keys=True, default=str, ensure_ascii=False)
+    return _BEYOND_C0.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
 def _escape(match: re.Match[str]) -> str:

@@ -16,8 +16,9 @@ from discreet import __version__
 from discreet.cli import _catalog, _demo, _eval, _kiosk, _profile, _publish, _rank, _report, _server
 from discreet.cli._command import UsageError
 from discreet.cli._output import paint, printable
+from discreet.cli._parser import LocalParser
 from discreet.errors import DiscreetError, InputError
-from discreet.i18n import _, ngettext
+from discreet.i18n import SUPPORTED, _, ngettext, use
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -31,15 +32,29 @@ def _common(*, home: bool) -> argparse.ArgumentParser:
             "--home",
             metavar="DIR",
             default=argparse.SUPPRESS,
-            help="client data folder (default: $DISCREET_HOME or the platform's data folder)",
+            help=_("client data folder (default: $DISCREET_HOME or the platform's data folder)"),
         )
     common.add_argument(
         "--json",
         action="store_true",
         default=argparse.SUPPRESS,
-        help="print one JSON document on stdout (errors too)",
+        help=_("print one JSON document on stdout (errors too)"),
+    )
+    common.add_argument(
+        "--lang",
+        choices=SUPPORTED,
+        default=argparse.SUPPRESS,
+        help=_("the language to speak (default: from $DISCREET_LANG, $LANGUAGE or $LANG)"),
     )
     return common
+
+
+def _language_option(argv: Sequence[str] | None) -> str | None:
+    """``--lang``, read before the parser is built so that its help is in that language."""
+    early = argparse.ArgumentParser(add_help=False)
+    early.add_argument("--lang")
+    chosen = early.parse_known_args(argv)[0].lang
+    return chosen if chosen in SUPPORTED else None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,13 +62,18 @@ def build_parser() -> argparse.ArgumentParser:
     common = _common(home=False)
     client = _common(home=True)
     client.set_defaults(client_command=True)  # the commands that read a client home
-    parser = argparse.ArgumentParser(
+    parser = LocalParser(
         prog="discreet",
-        description="Personal recommendations without collecting personal data.",
+        description=_("Personal recommendations without collecting personal data."),
         parents=[_common(home=True)],
-        epilog="Run 'discreet COMMAND --help' for a command's options and an example.",
+        epilog=_("Run 'discreet COMMAND --help' for a command's options and an example."),
     )
-    parser.add_argument("--version", action="version", version=f"discreet {__version__}")
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"discreet {__version__}",
+        help=_("show the version and exit"),
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     publish_commands = _publish.register(sub, common)
     _server.register(sub, publish_commands, common)
@@ -98,7 +118,15 @@ def _json_error(code: str, message: str, exit_code: int, problems: Sequence[str]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI with ``argv`` (default ``sys.argv[1:]``) and return the exit code."""
+    """Run the CLI with ``argv`` (default ``sys.argv[1:]``) and return the exit code.
+
+    It speaks the language ``--lang`` names, else the environment's (:mod:`discreet.i18n`).
+    """
+    with use(_language_option(argv)):
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     arguments = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -118,7 +146,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.handler(args)
     except UsageError as exc:
         print(
-            f"discreet: {paint('usage error:', 'red', sys.stderr)} {printable(str(exc))}",
+            _("discreet: {label} {message}").format(
+                label=paint(_("usage error:"), "red", sys.stderr), message=printable(str(exc))
+            ),
             file=sys.stderr,
         )
         if args.json:
@@ -126,7 +156,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except DiscreetError as exc:
         print(
-            f"discreet: {paint('error:', 'red', sys.stderr)} {printable(str(exc))}",
+            _("discreet: {label} {message}").format(
+                label=paint(_("error:"), "red", sys.stderr), message=printable(str(exc))
+            ),
             file=sys.stderr,
         )
         problems = exc.problems if isinstance(exc, InputError) else ()
@@ -142,14 +174,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         where = f" ({exc.filename})" if exc.filename else ""
         print(
-            f"discreet: error: {printable(f'{exc.strerror or exc}{where}')}; check the path, "
-            "free disk space and permissions",
+            _("discreet: error: {problem}; check the path, free disk space and permissions").format(
+                problem=printable(f"{exc.strerror or exc}{where}")
+            ),
             file=sys.stderr,
         )
         if args.json:
             _json_error("OSError", f"{exc.strerror or exc}{where}", EXIT_FAILURE)
         return EXIT_FAILURE
     except KeyboardInterrupt:
-        print("discreet: interrupted; nothing was left half-written", file=sys.stderr)
+        print(_("discreet: interrupted; nothing was left half-written"), file=sys.stderr)
         return 130
     return code

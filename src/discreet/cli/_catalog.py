@@ -32,10 +32,14 @@ def cmd_sync(args: argparse.Namespace) -> int:
         progress.done()
     doc = result.to_json()
     if result.updated:
-        was = f" (was v{result.previous_version})" if result.previous_version else ""
-        head = f"installed catalog v{result.version}{was}"
+        was = (
+            _(" (was v{previous_version})").format(previous_version=result.previous_version)
+            if result.previous_version
+            else ""
+        )
+        head = _("installed catalog v{version}{was}").format(version=result.version, was=was)
     else:
-        head = f"catalog v{result.version} is up to date"
+        head = _("catalog v{version} is up to date").format(version=result.version)
     emit(args, doc, [head, *notice_lines(doc["notices"])])
     return 0
 
@@ -45,13 +49,16 @@ def cmd_info(args: argparse.Namespace) -> int:
     catalog = InstalledCatalogs(resolve_home(args.home)).open()
     info: dict[str, Any] = catalog.summary()
     lines = [
-        f"catalog '{info['name']}' v{info['version']}, built {info['built_at']}",
-        f"  {info['items']} items, {info['categories']} categories, "
-        f"embeddings {info['dim']} x {info['dtype']}",
-        f"  popularity: {info['popularity']}",
+        _("catalog '{name}' v{version}, built {built_at}").format(
+            name=info["name"], version=info["version"], built_at=info["built_at"]
+        ),
+        _("  {items} items, {categories} categories, embeddings {dim} x {dtype}").format(
+            items=info["items"], categories=info["categories"], dim=info["dim"], dtype=info["dtype"]
+        ),
+        _("  popularity: {popularity}").format(popularity=info["popularity"]),
         *_collaborative_lines(info["collaborative"]),
         *_reporting_lines(catalog),
-        f"  folder: {info['folder']}",
+        _("  folder: {folder}").format(folder=info["folder"]),
         *notice_lines(info["notices"]),
     ]
     emit(args, info, lines)
@@ -94,7 +101,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         sub,
         "sync",
         common,
-        help="fetch, verify and install the catalog",
+        help=_("fetch, verify and install the catalog"),
         example="discreet sync --from https://cdn.example/catalog --root 1.root.json",
         handler=cmd_sync,
     )
@@ -104,25 +111,27 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         metavar="URL_OR_DIR",
         help=_("served folder or URL (default: where the installed catalog came from)"),
     )
-    p.add_argument("--root", metavar="ROOT_JSON", help="trusted root (needed on the first sync)")
+    p.add_argument("--root", metavar="ROOT_JSON", help=_("trusted root (needed on the first sync)"))
     p.add_argument(
-        "--timeout", type=positive_int, default=30, help="wait this long for each read (30 s)"
+        "--timeout", type=positive_int, default=30, help=_("wait this long for each read (30 s)")
     )
     p.add_argument(
         "--max-time",
         type=positive_int,
         default=int(DEFAULT_MAX_SECONDS),
         metavar="SECONDS",
-        help=f"give up the whole sync after this long ({int(DEFAULT_MAX_SECONDS)} s)",
+        help=_("give up the whole sync after this long ({DEFAULT_MAX_SECONDS} s)").format(
+            DEFAULT_MAX_SECONDS=int(DEFAULT_MAX_SECONDS)
+        ),
     )
 
-    catalog = sub.add_parser("catalog", parents=[common], help="the installed catalog")
+    catalog = sub.add_parser("catalog", parents=[common], help=_("the installed catalog"))
     commands = catalog.add_subparsers(dest="catalog_command", required=True, metavar="COMMAND")
     p = add_command(
         commands,
         "info",
         common,
-        help="show the installed catalog and its notices",
+        help=_("show the installed catalog and its notices"),
         example="discreet catalog info --json",
         handler=cmd_info,
     )

@@ -6,16 +6,21 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from discreet.i18n import _
+from discreet.cli._parser import LocalHelpFormatter
+from discreet.i18n import N_, _
 
 Handler = Callable[[argparse.Namespace], int]
+
+#: How a help text names its default, in the language in use: a stem where the word
+#: inflects (Spanish "predeterminado", "predeterminada").
+DEFAULT_WORD = N_("default")
 
 
 class UsageError(Exception):
     """Arguments that parse but do not make sense together; the CLI exits with code 2."""
 
 
-class DefaultsHelpFormatter(argparse.HelpFormatter):
+class DefaultsHelpFormatter(LocalHelpFormatter):
     """Help that ends every option's line with its default, unless the text names it."""
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
@@ -24,6 +29,7 @@ class DefaultsHelpFormatter(argparse.HelpFormatter):
         if (
             not action.option_strings
             or "default" in text
+            or _(DEFAULT_WORD) in text
             or default is None
             or isinstance(default, bool)
             or default is argparse.SUPPRESS
@@ -46,7 +52,7 @@ def add_command(
         name,
         parents=[common],
         help=help,
-        epilog=f"example: {example}",
+        epilog=_("example: {example}").format(example=example),
         formatter_class=DefaultsHelpFormatter,
     )
     parser.set_defaults(handler=handler)
@@ -64,7 +70,9 @@ def positive_int(value: str) -> int:
     except ValueError:
         number = 0
     if number < 1:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a positive whole number")
+        raise argparse.ArgumentTypeError(
+            _("{value!r} is not a positive whole number").format(value=value)
+        )
     return number
 
 
@@ -79,7 +87,9 @@ def positive_float(value: str) -> float:
     except ValueError:
         number = float("nan")
     if not 0 < number < float("inf"):
-        raise argparse.ArgumentTypeError(f"{value!r} is not a positive number")
+        raise argparse.ArgumentTypeError(
+            _("{value!r} is not a positive number").format(value=value)
+        )
     return number
 
 
@@ -94,5 +104,5 @@ def port_number(value: str) -> int:
     except ValueError:
         port = -1
     if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a port (0-65535)")
+        raise argparse.ArgumentTypeError(_("{value!r} is not a port (0-65535)").format(value=value))
     return port

@@ -9,6 +9,7 @@ from typing import Any
 
 from discreet.cli._command import UsageError, add_command
 from discreet.cli._output import emit, paint
+from discreet.i18n import _
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -25,8 +26,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.secure_aggregation:
         if args.clients is not None:
             raise UsageError(
-                "--clients sizes the LDP demo; the secure-aggregation demo simulates "
-                "a fixed population (leave --clients out)"
+                _(
+                    "--clients sizes the LDP demo; the secure-aggregation demo "
+                    "simulates a fixed population (leave --clients out)"
+                )
             )
         from discreet.demo_secagg import run_secagg_demo
 
@@ -40,7 +43,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def _clients(value: str) -> int:
     number = int(value)
     if not 1_000 <= number <= 10_000_000:
-        raise argparse.ArgumentTypeError("between 1,000 and 10,000,000 simulated devices")
+        raise argparse.ArgumentTypeError(_("between 1,000 and 10,000,000 simulated devices"))
     return number
 
 
@@ -50,21 +53,26 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         sub,
         "demo",
         common,
-        help="the whole loop on the built-in catalog, in under a minute",
+        help=_("the whole loop on the built-in catalog, in under a minute"),
         example="discreet demo --clients 50000",
         handler=cmd_demo,
     )
-    p.add_argument("--clients", type=_clients, help="simulated devices (20,000)")
+    p.add_argument("--clients", type=_clients, help=_("simulated devices (20,000)"))
     p.add_argument(
         "--secure-aggregation",
         action="store_true",
-        help="the secure-aggregation mode instead: a leader and a helper on loopback, "
-        "a device's weekly contribution, simulated devices, the publisher's collection",
+        help=_(
+            "the secure-aggregation mode instead: a leader and a helper "
+            "on loopback, a device's weekly contribution, simulated "
+            "devices, the publisher's collection"
+        ),
     )
-    p.add_argument("--keep", metavar="DIR", help="keep every file in DIR instead of removing them")
+    p.add_argument(
+        "--keep", metavar="DIR", help=_("keep every file in DIR instead of removing them")
+    )
     p.add_argument(
         "--seed",
         type=int,
         metavar="N",
-        help="seed the simulated randomness, for a run that repeats exactly (default: the OS)",
+        help=_("seed the simulated randomness, for a run that repeats exactly (default: the OS)"),
     )

@@ -8,6 +8,7 @@ from discreet.cli._keys import key_source
 from discreet.engine import Engine
 from discreet.errors import SessionModeError
 from discreet.home import resolve_home
+from discreet.i18n import _
 from discreet.profile.session import ProfileHome
 
 
@@ -17,7 +18,9 @@ def open_engine(args: argparse.Namespace) -> Engine:
     config = ProfileHome(home).config()
     if config.mode == "kiosk":
         raise SessionModeError(
-            "this home is in kiosk mode, so nothing is kept on disk; "
-            "use 'discreet kiosk' for a session"
+            _(
+                "this home is in kiosk mode, so nothing is kept on disk; use "
+                "'discreet kiosk' for a session"
+            )
         )
     return Engine.open(home, key=key_source(config, args))

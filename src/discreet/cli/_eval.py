@@ -31,13 +31,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
             source = Path(args.movielens)
             if not (source / "ratings.csv").exists():
                 raise InputError(
-                    f"{source} has no ratings.csv; point --movielens at the unpacked folder"
+                    _(
+                        "{source} has no ratings.csv; point --movielens at the unpacked folder"
+                    ).format(source=source)
                 )
             items, interactions = convert_movielens(source, tmp)
         elif args.items and args.interactions:
             items, interactions = Path(args.items), Path(args.interactions)
         else:
-            raise InputError("give --items and --interactions, or --movielens DIR")
+            raise InputError(_("give --items and --interactions, or --movielens DIR"))
         dataset = load_dataset(items, interactions)
 
         start = time.monotonic()
@@ -68,7 +70,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         sub,
         "eval",
         common,
-        help="offline evaluation against centralized baselines",
+        help=_("offline evaluation against centralized baselines"),
         example="discreet eval --movielens ../shared/data/ml-latest-small",
         handler=cmd_eval,
     )
@@ -76,14 +78,14 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         "--items", metavar="ITEMS_CSV", help=_("the catalog's items (with --interactions)")
     )
     p.add_argument("--interactions", metavar="INTERACTIONS_CSV", help=_("user,item,day rows"))
-    p.add_argument("--movielens", metavar="DIR", help="a MovieLens folder, converted first")
+    p.add_argument("--movielens", metavar="DIR", help=_("a MovieLens folder, converted first"))
     p.add_argument(
         "--clients",
         type=int,
         nargs="+",
         default=[100_000, 1_000_000],
         metavar="N",
-        help="simulated devices of the LDP route (default 1e5 1e6)",
+        help=_("simulated devices of the LDP route (default 1e5 1e6)"),
     )
     p.add_argument(
         "--epsilon",
@@ -91,7 +93,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         nargs="+",
         default=[1.0],
         metavar="E",
-        help="the LDP route's ε (default 1)",
+        help=_("the LDP route's ε (default 1)"),
     )
     p.add_argument(
         "--secure-clients",
@@ -99,7 +101,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         nargs="+",
         default=[10_000, 100_000, 1_000_000],
         metavar="N",
-        help="simulated devices of the secure-aggregation route (default 1e4 1e5 1e6)",
+        help=_("simulated devices of the secure-aggregation route (default 1e4 1e5 1e6)"),
     )
     p.add_argument(
         "--secure-epsilon",
@@ -107,8 +109,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         nargs="+",
         default=[0.5, 1.0, 2.0],
         metavar="E",
-        help="the secure-aggregation route's ε per week, δ = 1e-6 (default 0.5 1 2)",
+        help=_("the secure-aggregation route's ε per week, δ = 1e-6 (default 0.5 1 2)"),
     )
 
-    p.add_argument("--no-baselines", action="store_true", help="only the engine")
+    p.add_argument("--no-baselines", action="store_true", help=_("only the engine"))
     p.add_argument("--seed", type=int, default=0, help=_("seed of the split and the simulation"))

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from discreet.errors import KeySourceError
+from discreet.i18n import _
 from discreet.profile.session import ProfileConfig
 from discreet.store.keys import KeySource, PassphraseKey
 
@@ -23,13 +24,17 @@ def add_passphrase_options(parser: argparse.ArgumentParser, *, new: bool = False
     parser.add_argument(
         "--passphrase-file",
         metavar="FILE",
-        help=f"read the passphrase from FILE (default: ${PASSPHRASE_ENV}, or a prompt on a tty)",
+        help=_(
+            "read the passphrase from FILE (default: ${PASSPHRASE_ENV}, or a prompt on a tty)"
+        ).format(PASSPHRASE_ENV=PASSPHRASE_ENV),
     )
     if new:
         parser.add_argument(
             "--new-passphrase-file",
             metavar="FILE",
-            help=f"read the new passphrase from FILE (default: ${NEW_PASSPHRASE_ENV}, or a prompt)",
+            help=_(
+                "read the new passphrase from FILE (default: ${NEW_PASSPHRASE_ENV}, or a prompt)"
+            ).format(NEW_PASSPHRASE_ENV=NEW_PASSPHRASE_ENV),
         )
 
 
@@ -37,7 +42,9 @@ def _from_file(path: str) -> str:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise KeySourceError(f"cannot read the passphrase file {path} ({exc})") from None
+        raise KeySourceError(
+            _("cannot read the passphrase file {path} ({exc})").format(path=path, exc=exc)
+        ) from None
     return text.rstrip("\r\n")
 
 
@@ -59,11 +66,15 @@ def read_passphrase(
         return from_env
     if not sys.stdin.isatty():
         option = "--new-passphrase-file" if new else "--passphrase-file"
-        raise KeySourceError(f"no passphrase given; set {which} or pass {option}")
-    label = "New passphrase" if new else "Passphrase"
+        raise KeySourceError(
+            _("no passphrase given; set {which} or pass {option}").format(
+                which=which, option=option
+            )
+        )
+    label = _("New passphrase") if new else _("Passphrase")
     first = getpass.getpass(f"{label}: ")
     if confirm and getpass.getpass(f"{label} again: ") != first:
-        raise KeySourceError("the passphrases did not match; try again")
+        raise KeySourceError(_("the passphrases did not match; try again"))
     return first
 
 

@@ -68,7 +68,7 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
 def _seconds(value: str) -> float:
     number = float(value)
     if not 1 <= number <= 86_400:
-        raise argparse.ArgumentTypeError("between 1 and 86400 seconds")
+        raise argparse.ArgumentTypeError(_("between 1 and 86400 seconds"))
     return number
 
 
@@ -78,21 +78,21 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         sub,
         "kiosk",
         common,
-        help="an interactive session that keeps nothing (over the installed catalog)",
+        help=_("an interactive session that keeps nothing (over the installed catalog)"),
         example="discreet kiosk --demo --idle 120",
         handler=cmd_kiosk,
     )
     p.add_argument(
         "--demo",
         action="store_true",
-        help="use the shipped bookshop catalog (built into a temporary folder, removed at exit)",
+        help=_("use the shipped bookshop catalog (built into a temporary folder, removed at exit)"),
     )
     p.add_argument(
         "--idle",
         type=_seconds,
         default=300.0,
         metavar="SECONDS",
-        help="wipe the session after this long without input (default 300)",
+        help=_("wipe the session after this long without input (default 300)"),
     )
     p.add_argument(
         "--web",

@@ -3,13 +3,12 @@
 Text lines hold what catalogs, profiles and users wrote, so every one goes
 through :func:`~discreet.catalog.text.printable` (re-exported here): a title
 cannot clear the screen, set the window title or write the clipboard. Colour is
-added after escaping, by :class:`Styled`. JSON is exact: ``json.dumps`` escapes
-every control character itself.
+added after escaping, by :class:`Styled`. JSON is exact and UTF-8 ("ñ"), with every
+control character escaped (:func:`~discreet.catalog.text.json_text`).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Iterable, Mapping
@@ -18,7 +17,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from discreet._fs import atomic_write_bytes, canonical_json
-from discreet.catalog.text import printable
+from discreet.catalog.text import json_text, printable
+from discreet.i18n import _, pick
 
 __all__ = [
     "StageProgress",
@@ -43,7 +43,7 @@ class Styled:
 def emit(args: Any, document: Mapping[str, Any], text: Iterable[str | Styled]) -> None:
     """Print ``document`` as JSON if ``--json`` was given, else the ``text`` lines, escaped."""
     if getattr(args, "json", False):
-        sys.stdout.write(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")
+        sys.stdout.write(json_text(document) + "\n")
     else:
         for line in text:
             if isinstance(line, Styled):
@@ -58,11 +58,15 @@ def emit_estimates(args: Any, document: Mapping[str, Any], header: str) -> None:
         atomic_write_bytes(Path(args.out), canonical_json(document))
     ranked = sorted(document["estimates"].items(), key=lambda kv: -kv[1]["estimate"])[:10]
     lines = [
-        f"{header}; top estimates:",
+        _("{header}; top estimates:").format(header=header),
         *(f"  {label:<30} {e['estimate']:>10.1f} ± {e['stderr']:.1f}" for label, e in ranked),
     ]
     if args.out:
-        lines.append(f"written to {args.out}; use it with 'publish build --popularity {args.out}'")
+        lines.append(
+            _("written to {out}; use it with 'publish build --popularity {out}'").format(
+                out=args.out
+            )
+        )
     emit(args, document, lines)
 
 
@@ -82,12 +86,20 @@ def paint(text: str, style: str, stream: TextIO | None = None) -> str:
 
 
 def notice_lines(notices: Iterable[Mapping[str, Any]]) -> list[str | Styled]:
-    """Signed notices from the publisher, one block each, the body indented line by line."""
+    """Signed notices from the publisher, one block each, the body indented line by line,
+    in the user's language when the publisher gave one."""
     lines: list[str | Styled] = []
     for n in notices:
         style = "yellow" if n["severity"] != "info" else "bold"
-        lines.append(Styled(f"NOTICE [{n['severity']}] {n['date']} {n['title']}", style))
-        lines.extend(f"  {line}" for line in str(n["body"]).split("\n"))
+        lines.append(
+            Styled(
+                _("NOTICE [{severity}] {date} {title}").format(
+                    severity=n["severity"], date=n["date"], title=pick(n["title"])
+                ),
+                style,
+            )
+        )
+        lines.extend(f"  {line}" for line in pick(n["body"]).split("\n"))
     return lines
 
 

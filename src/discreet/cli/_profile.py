@@ -16,7 +16,7 @@ from discreet.cli._keys import add_passphrase_options, read_passphrase
 from discreet.cli._output import emit
 from discreet.errors import KeySourceError, StoreError
 from discreet.home import resolve_home
-from discreet.i18n import _
+from discreet.i18n import N_, _
 from discreet.profile.model import EventKind, RetentionPolicy
 from discreet.profile.session import ProfileConfig, ProfileHome
 from discreet.store.encrypted import EncryptedStore
@@ -48,11 +48,17 @@ def cmd_init(args: argparse.Namespace) -> int:
         session.close()
     doc = {"mode": config.mode, "key_source": config.key_source, "folder": str(home.folder)}
     if args.kiosk:
-        lines = [f"kiosk home ready in {home.folder}: profiles live in memory only"]
+        lines = [
+            _("kiosk home ready in {folder}: profiles live in memory only").format(
+                folder=home.folder
+            )
+        ]
     else:
         lines = [
-            f"created an encrypted profile in {home.folder} (key: {config.key_source})",
-            "see what it keeps with 'discreet privacy'",
+            _("created an encrypted profile in {folder} (key: {key_source})").format(
+                folder=home.folder, key_source=config.key_source
+            ),
+            _("see what it keeps with 'discreet privacy'"),
         ]
     emit(args, doc, lines)
     return 0
@@ -65,14 +71,22 @@ def cmd_record(args: argparse.Namespace) -> int:
         paused = engine.paused
     if event is None:
         why = (
-            "personalisation is paused"
+            _("personalisation is paused")
             if paused
-            else "the item is in a sensitive category you have not opted in to"
+            else _("the item is in a sensitive category you have not opted in to")
         )
-        emit(args, {"recorded": False, "reason": why}, [f"not kept: {why}"])
+        emit(args, {"recorded": False, "reason": why}, [_("not kept: {why}").format(why=why)])
     else:
         doc = {"recorded": True, "kind": event.kind.value, "day": event.day.isoformat()}
-        emit(args, doc, [f"recorded a {event.kind.value} on {event.day.isoformat()}"])
+        emit(
+            args,
+            doc,
+            [
+                _("recorded a {value} on {isoformat}").format(
+                    value=event.kind.value, isoformat=event.day.isoformat()
+                )
+            ],
+        )
     return 0
 
 
@@ -93,11 +107,15 @@ def cmd_passphrase_change(args: argparse.Namespace) -> int:
     config = _home(args).config()
     if config.key_source != "passphrase":
         raise KeySourceError(
-            f"this profile is protected by a {config.key_source}, not a passphrase"
+            _("this profile is protected by a {key_source}, not a passphrase").format(
+                key_source=config.key_source
+            )
         )
     with open_engine(args) as engine:
         engine.change_key(PassphraseKey(read_passphrase(args, new=True, confirm=True)))
-    emit(args, {"changed": True}, ["passphrase changed; the old one no longer opens the profile"])
+    emit(
+        args, {"changed": True}, [_("passphrase changed; the old one no longer opens the profile")]
+    )
     return 0
 
 
@@ -108,7 +126,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     if args.out:
         atomic_write_bytes(Path(args.out), text.encode(), mode=0o600)
-        emit(args, {"out": args.out}, [f"exported the profile to {args.out} (mode 0600)"])
+        emit(
+            args,
+            {"out": args.out},
+            [_("exported the profile to {out} (mode 0600)").format(out=args.out)],
+        )
     else:
         sys.stdout.write(text)
     return 0
@@ -120,10 +142,10 @@ def cmd_erase(args: argparse.Namespace) -> int:
     home.config()  # fails clearly if there is nothing to erase
     if not args.yes:
         if not sys.stdin.isatty():
-            raise StoreError("erasing needs confirmation: run again with --yes")
-        answer = input("Erase your profile and its history for good? Type 'erase' to confirm: ")
+            raise StoreError(_("erasing needs confirmation: run again with --yes"))
+        answer = input(_("Erase your profile and its history for good? Type 'erase' to confirm: "))
         if answer.strip() != "erase":
-            emit(args, {"erased": False}, ["nothing was erased"])
+            emit(args, {"erased": False}, [_("nothing was erased")])
             return 1
     removed = home.erase()
     emit(args, {"erased": True, "removed": removed}, ["erased:", *(f"  {r}" for r in removed)])
@@ -134,8 +156,18 @@ def cmd_restore(args: argparse.Namespace) -> int:
     """Go back to the previous save after a damaged file was set aside."""
     home = _home(args)
     EncryptedStore.restore_backup(home.store_path)
-    emit(args, {"restored": True}, ["restored the previous save of your profile"])
+    emit(args, {"restored": True}, [_("restored the previous save of your profile")])
     return 0
+
+
+#: How the data card's storage entries are named in text (the JSON keeps the keys).
+STORAGE_LABELS = {
+    "location": N_("location"),
+    "encryption": N_("encryption"),
+    "key": N_("key"),
+    "backup": N_("backup"),
+    "budget": N_("budget"),
+}
 
 
 def cmd_privacy(args: argparse.Namespace) -> int:
@@ -143,11 +175,15 @@ def cmd_privacy(args: argparse.Namespace) -> int:
     card: dict[str, Any] = _home(args).data_card()
     lines = [card["summary"], ""]
     for f in card["fields"]:
-        lines += [f"{f['field']}", f"  holds:     {f['holds']}", f"  why:       {f['purpose']}"]
-        lines += [f"  kept for:  {f['retention']}"]
-    lines += ["", "where and how:"]
-    lines += [f"  {k}: {v}" for k, v in card["storage"].items()]
-    lines += ["", "what leaves this device:", f"  {card['leaves_the_device']}"]
+        lines += [
+            f"{f['field']}",
+            _("  holds:     {holds}").format(holds=f["holds"]),
+            _("  why:       {purpose}").format(purpose=f["purpose"]),
+        ]
+        lines += [_("  kept for:  {retention}").format(retention=f["retention"])]
+    lines += ["", _("where and how:")]
+    lines += [f"  {_(STORAGE_LABELS.get(k, k))}: {v}" for k, v in card["storage"].items()]
+    lines += ["", _("what leaves this device:"), f"  {card['leaves_the_device']}"]
     emit(args, card, lines)
     return 0
 
@@ -158,15 +194,17 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         sub,
         "init",
         common,
-        help="create the encrypted profile",
+        help=_("create the encrypted profile"),
         example="discreet init --keyfile /etc/kiosk/profile.key  "
         "(or, with DISCREET_PASSPHRASE set, just: discreet init)",
         handler=cmd_init,
     )
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--kiosk", action="store_true", help="keep nothing on disk (kiosk)")
-    group.add_argument("--keyfile", metavar="FILE", help="protect with a key file (created if new)")
-    group.add_argument("--keyring", action="store_true", help="protect with the OS keyring")
+    group.add_argument("--kiosk", action="store_true", help=_("keep nothing on disk (kiosk)"))
+    group.add_argument(
+        "--keyfile", metavar="FILE", help=_("protect with a key file (created if new)")
+    )
+    group.add_argument("--keyring", action="store_true", help=_("protect with the OS keyring"))
     p.add_argument(
         "--retention-days",
         type=positive_int,
@@ -188,7 +226,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         sub,
         "record",
         common,
-        help="record an event on an item",
+        help=_("record an event on an item"),
         example="discreet record lb-0042 --kind purchase",
         handler=cmd_record,
     )
@@ -200,7 +238,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
             sub,
             name,
             common,
-            help=f"record a {kind}",
+            help=_("record a {kind}").format(kind=kind),
             example=f"discreet {name} lb-0042",
             handler=cmd_record,
         )
@@ -216,7 +254,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         add_passphrase_options(p)
         p.set_defaults(pause=paused)
 
-    passphrase = sub.add_parser("passphrase", parents=[common], help="the profile's passphrase")
+    passphrase = sub.add_parser("passphrase", parents=[common], help=_("the profile's passphrase"))
     commands = passphrase.add_subparsers(
         dest="passphrase_command", required=True, metavar="COMMAND"
     )
@@ -224,39 +262,39 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         commands,
         "change",
         common,
-        help="rewrap the key under a new passphrase",
+        help=_("rewrap the key under a new passphrase"),
         example="discreet passphrase change --passphrase-file old.txt "
         "--new-passphrase-file new.txt",
         handler=cmd_passphrase_change,
     )
     add_passphrase_options(p, new=True)
 
-    profile = sub.add_parser("profile", parents=[common], help="access, erase or restore")
+    profile = sub.add_parser("profile", parents=[common], help=_("access, erase or restore"))
     commands = profile.add_subparsers(dest="profile_command", required=True, metavar="COMMAND")
     p = add_command(
         commands,
         "export",
         common,
-        help="everything kept, as documented JSON",
+        help=_("everything kept, as documented JSON"),
         example="discreet profile export --out my-profile.json",
         handler=cmd_export,
     )
-    p.add_argument("--out", metavar="FILE", help="write to FILE (mode 0600) instead of stdout")
+    p.add_argument("--out", metavar="FILE", help=_("write to FILE (mode 0600) instead of stdout"))
     add_passphrase_options(p)
     p = add_command(
         commands,
         "erase",
         common,
-        help="destroy the profile (no passphrase needed)",
+        help=_("destroy the profile (no passphrase needed)"),
         example="discreet profile erase --yes",
         handler=cmd_erase,
     )
-    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--yes", action="store_true", help=_("do not ask for confirmation"))
     p = add_command(
         commands,
         "restore",
         common,
-        help="go back to the previous save after damage",
+        help=_("go back to the previous save after damage"),
         example="discreet profile restore",
         handler=cmd_restore,
     )
@@ -265,7 +303,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         sub,
         "privacy",
         common,
-        help="the data card: what is kept, why, how long, where",
+        help=_("the data card: what is kept, why, how long, where"),
         example="discreet privacy --json",
         handler=cmd_privacy,
     )

@@ -13,7 +13,7 @@ from discreet.cli._keys import ROOT_PASSPHRASE_ENV, read_passphrase
 from discreet.cli._output import StageProgress, emit
 from discreet.cluster import add_dask_option
 from discreet.errors import InputError, KeySourceError
-from discreet.i18n import _
+from discreet.i18n import _, ngettext
 from discreet.protocol.params import ReportingPolicy
 from discreet.publish.keys import ROLES
 from discreet.publish.repository import Expiries, PublisherRepository
@@ -25,9 +25,11 @@ def _days(value: str) -> dt.timedelta:
     try:
         days = float(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number of days") from None
+        raise argparse.ArgumentTypeError(
+            _("{value!r} is not a number of days").format(value=value)
+        ) from None
     if not 0 < days <= 3650:
-        raise argparse.ArgumentTypeError("expiry must be between 0 and 3650 days")
+        raise argparse.ArgumentTypeError(_("expiry must be between 0 and 3650 days"))
     return dt.timedelta(days=days)
 
 
@@ -43,8 +45,11 @@ def add_expiry_options(
             type=_days,
             default=defaults.of(role),
             metavar="DAYS",
-            help=f"how long {role} metadata stays valid "
-            f"(default {days} day{'' if days == 1 else 's'})",
+            help=ngettext(
+                "how long {role} metadata stays valid (default {days} day)",
+                "how long {role} metadata stays valid (default {days} days)",
+                days,
+            ).format(role=role, days=days),
         )
 
 
@@ -89,12 +94,18 @@ def cmd_init(args: argparse.Namespace) -> int:
         args,
         doc,
         [
-            f"created a TUF repository in {repo.path}",
-            f"  private keys (keep them safe, never serve them): {repo.keys.path}",
+            _("created a TUF repository in {path}").format(path=repo.path),
+            _("  private keys (keep them safe, never serve them): {path}").format(
+                path=repo.keys.path
+            ),
             root_line.format(path=repo.keys.file_of("root")),
-            f"  served folder: {repo.public}",
-            f"  trusted root for clients: {repo.trusted_root_path}",
-            f"next: discreet publish build ITEMS --taxonomy TAXONOMY --repo {repo.path}",
+            _("  served folder: {public}").format(public=repo.public),
+            _("  trusted root for clients: {trusted_root_path}").format(
+                trusted_root_path=repo.trusted_root_path
+            ),
+            _("next: discreet publish build ITEMS --taxonomy TAXONOMY --repo {path}").format(
+                path=repo.path
+            ),
         ],
     )
     return 0
@@ -112,7 +123,7 @@ def cmd_build(args: argparse.Namespace) -> int:
             args.reporting_epsilon, args.reporting_budget, args.item_pad_length
         )
     except ValueError as exc:
-        raise InputError(f"{exc}; adjust the reporting options") from None
+        raise InputError(_("{exc}; adjust the reporting options").format(exc=exc)) from None
     secure_aggregation = _secure_aggregation(args)
     progress = StageProgress()
     with contextlib.ExitStack() as stack:
@@ -143,9 +154,17 @@ def cmd_build(args: argparse.Namespace) -> int:
             progress.done()
     m = result.manifest
     lines = [
-        f"published catalog '{m.name}' v{m.version}: {m.item_count} items, {m.dim} dims, "
-        f"popularity {m.popularity_source}",
-        f"  model and card: {result.model_folder}",
+        _(
+            "published catalog '{name}' v{version}: {item_count} items, "
+            "{dim} dims, popularity {popularity_source}"
+        ).format(
+            name=m.name,
+            version=m.version,
+            item_count=m.item_count,
+            dim=m.dim,
+            popularity_source=m.popularity_source,
+        ),
+        _("  model and card: {model_folder}").format(model_folder=result.model_folder),
     ]
     if result.carried_over:
         lines.append(
@@ -155,7 +174,9 @@ def cmd_build(args: argparse.Namespace) -> int:
         )
     if result.unknown_popularity_ids:
         lines.append(
-            f"  note: {result.unknown_popularity_ids} popularity ids are not in the catalog"
+            _("  note: {unknown_popularity_ids} popularity ids are not in the catalog").format(
+                unknown_popularity_ids=result.unknown_popularity_ids
+            )
         )
     emit(args, result.to_json(), lines)
     return 0
@@ -168,7 +189,9 @@ def _secure_aggregation(args: argparse.Namespace) -> SecureAggregation | None:
     if not given:
         return None
     if len(given) != 3:
-        raise UsageError("the secure-aggregation mode needs --secagg-task, --leader and --helper")
+        raise UsageError(
+            _("the secure-aggregation mode needs --secagg-task, --leader and --helper")
+        )
     tasks: dict[str, Task] = {}
     for name in args.secagg_task:
         folder = Path(name)
@@ -192,7 +215,9 @@ def _secure_aggregation(args: argparse.Namespace) -> SecureAggregation | None:
             pairs,
         )
     except ValueError as exc:
-        raise InputError(f"{exc}; adjust the secure-aggregation options") from None
+        raise InputError(
+            _("{exc}; adjust the secure-aggregation options").format(exc=exc)
+        ) from None
 
 
 def cmd_refresh(args: argparse.Namespace) -> int:
@@ -201,7 +226,11 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     with repo.lock():
         expiries = repo.refresh(roles=set(args.role or ()), expiries=expiries_from(args))
     doc: dict[str, Any] = {role: when.isoformat() for role, when in expiries.items()}
-    emit(args, doc, [f"{role} expires {when}" for role, when in doc.items()])
+    emit(
+        args,
+        doc,
+        [_("{role} expires {when}").format(role=role, when=when) for role, when in doc.items()],
+    )
     return 0
 
 
@@ -215,7 +244,11 @@ def cmd_rotate(args: argparse.Namespace) -> int:
     emit(
         args,
         {"role": args.role, "root_version": version},
-        [f"rotated the {args.role} key; published root v{version} (clients follow the chain)"],
+        [
+            _(
+                "rotated the {role} key; published root v{version} (clients follow the chain)"
+            ).format(role=args.role, version=version)
+        ],
     )
     return 0
 
@@ -223,7 +256,7 @@ def cmd_rotate(args: argparse.Namespace) -> int:
 def register(sub: Any, common: argparse.ArgumentParser) -> Any:
     """Add ``publish`` and its subcommands; return the subcommand group for others to extend."""
     publish = sub.add_parser(
-        "publish", help="publisher: repository, catalog builds", parents=[common]
+        "publish", help=_("publisher: repository, catalog builds"), parents=[common]
     )
     commands = publish.add_subparsers(dest="publish_command", required=True, metavar="COMMAND")
 
@@ -231,12 +264,14 @@ def register(sub: Any, common: argparse.ArgumentParser) -> Any:
         commands,
         "init",
         common,
-        help="create a TUF repository with fresh keys",
+        help=_("create a TUF repository with fresh keys"),
         example="discreet publish init ./repo",
         handler=cmd_init,
     )
     p.add_argument("repo", metavar="REPO")
-    p.add_argument("--keys", metavar="DIR", help="keep the private keys here (default REPO/keys)")
+    p.add_argument(
+        "--keys", metavar="DIR", help=_("keep the private keys here (default REPO/keys)")
+    )
     _add_root_options(
         p,
         _("write the root key here, outside REPO, encrypted with a passphrase (then keep DIR "
@@ -247,12 +282,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> Any:
         commands,
         "build",
         common,
-        help="build, sign and publish a catalog version",
+        help=_("build, sign and publish a catalog version"),
         example="discreet publish build items.csv --taxonomy taxonomy.json --repo ./repo",
         handler=cmd_build,
     )
-    p.add_argument("items", metavar="ITEMS", help="items file (.csv or .jsonl)")
-    p.add_argument("--taxonomy", required=True, metavar="FILE", help="taxonomy (.json or .toml)")
+    p.add_argument("items", metavar="ITEMS", help=_("items file (.csv or .jsonl)"))
+    p.add_argument("--taxonomy", required=True, metavar="FILE", help=_("taxonomy (.json or .toml)"))
     p.add_argument("--repo", required=True, metavar="REPO", help=_("the repository to publish in"))
     p.add_argument(
         "--popularity",
@@ -275,43 +310,49 @@ def register(sub: Any, common: argparse.ArgumentParser) -> Any:
     p.add_argument(
         "--cooccurrence",
         metavar="FILE",
-        help="the co-occurrence aggregate from 'publish collect' (with --popularity): "
-        "adds the collaborative target",
+        help=_(
+            "the co-occurrence aggregate from 'publish collect' (with --popularity): "
+            "adds the collaborative target"
+        ),
     )
     p.add_argument(
         "--name",
-        help="catalog name: 1-64 lowercase letters, digits, '-' or '_' "
-        "(default: the previous one, or 'catalog')",
+        help=_(
+            "catalog name: 1-64 lowercase letters, digits, '-' or '_' "
+            "(default: the previous one, or 'catalog')"
+        ),
     )
-    p.add_argument("--dim", type=int, default=64, help="embedding dimensions (default 64)")
+    p.add_argument("--dim", type=int, default=64, help=_("embedding dimensions (default 64)"))
     p.add_argument(
         "--vectorizer",
         choices=("auto", "tfidf", "hashing"),
         default="auto",
         help=_("text features: TF-IDF, or hashing for large catalogs (auto picks by size)"),
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the SVD (default 0)")
-    p.add_argument("--no-reporting", action="store_true", help="ask devices for no private reports")
+    p.add_argument("--seed", type=int, default=0, help=_("seed of the SVD (default 0)"))
+    p.add_argument(
+        "--no-reporting", action="store_true", help=_("ask devices for no private reports")
+    )
     p.add_argument(
         "--reporting-epsilon",
         type=float,
         default=1.0,
         metavar="E",
-        help="ε of each report kind (default 1)",
+        help=_("ε of each report kind (default 1)"),
     )
     p.add_argument(
         "--reporting-budget",
         type=float,
         default=2.0,
         metavar="E",
-        help="ε a device may spend per week across kinds and modes (default 2)",
+        help=_("ε a device may spend per week across kinds and modes (default 2)"),
     )
     p.add_argument(
         "--item-pad-length",
         type=int,
         default=8,
         metavar="L",
-        help="pad item histories with 'none' to L before sampling (default 8)",
+        help=_("pad item histories with 'none' to L before sampling (default 8)"),
     )
     p.add_argument(
         "--secagg-task",
@@ -323,8 +364,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> Any:
             "twice for a popularity task and a co-occurrence task"
         ),
     )
-    p.add_argument("--leader", metavar="URL", help="with --secagg-task: the leader's endpoint")
-    p.add_argument("--helper", metavar="URL", help="with --secagg-task: the helper's endpoint")
+    p.add_argument("--leader", metavar="URL", help=_("with --secagg-task: the leader's endpoint"))
+    p.add_argument("--helper", metavar="URL", help=_("with --secagg-task: the helper's endpoint"))
     add_dask_option(p, _("embed the items on Dask, partition by partition"))
     add_expiry_options(p)
 
@@ -332,7 +373,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> Any:
         commands,
         "refresh",
         common,
-        help="re-sign metadata with fresh expiries (daily, unless 'serve' does it)",
+        help=_("re-sign metadata with fresh expiries (daily, unless 'serve' does it)"),
         example="discreet publish refresh ./repo",
         handler=cmd_refresh,
     )
@@ -341,7 +382,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> Any:
         "--role",
         action="append",
         choices=("targets", "snapshot"),
-        help="also re-sign this role (the timestamp is always re-signed)",
+        help=_("also re-sign this role (the timestamp is always re-signed)"),
     )
     add_expiry_options(p)
 
@@ -349,7 +390,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> Any:
         commands,
         "rotate-key",
         common,
-        help="replace a role's signing key",
+        help=_("replace a role's signing key"),
         example="discreet publish rotate-key ./repo --role root",
         handler=cmd_rotate,
     )

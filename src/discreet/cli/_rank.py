@@ -19,7 +19,9 @@ def _date(value: str) -> dt.date:
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a date like 2024-05-31") from None
+        raise argparse.ArgumentTypeError(
+            _("{value!r} is not a date like 2024-05-31").format(value=value)
+        ) from None
 
 
 def cmd_recommend(args: argparse.Namespace) -> int:
@@ -39,7 +41,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     for position, rec in enumerate(results, start=1):
         lines.append(f"{position:>2}. {rec.title}  [{rec.item_id}]")
         lines += [f"      {r.text}" for r in rec.reasons]
-    emit(args, {"results": [r.to_json() for r in results]}, lines or ["nothing to recommend"])
+    emit(args, {"results": [r.to_json() for r in results]}, lines or [_("nothing to recommend")])
     return 0
 
 
@@ -50,14 +52,20 @@ def cmd_explain(args: argparse.Namespace) -> int:
     c = why.components
     lines = [
         f"{why.title}  [{why.item_id}]",
-        f"  score {why.score:.3f} = similarity {c.similarity:.3f} "
-        f"+ popularity {c.popularity:.3f} + freshness {c.freshness:.3f}"
+        _(
+            "  score {score:.3f} = similarity {similarity:.3f} + "
+            "popularity {popularity:.3f} + freshness {freshness:.3f}"
+        ).format(
+            score=why.score, similarity=c.similarity, popularity=c.popularity, freshness=c.freshness
+        )
         + (
             ""
             if c.collaborative is None
             else _(" + collaborative {value:.3f}").format(value=c.collaborative)
         ),
-        f"  left out: {why.excluded}" if why.excluded else f"  rank: {why.rank}",
+        _("  left out: {excluded}").format(excluded=why.excluded)
+        if why.excluded
+        else _("  rank: {rank}").format(rank=why.rank),
         *(f"  {r.text}" for r in why.reasons),
     ]
     emit(args, why.to_json(), lines)
@@ -67,7 +75,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 def cmd_interests(args: argparse.Namespace) -> int:
     """Show what the profile infers, or change a control."""
     if bool(args.action) != bool(args.category):
-        raise UsageError("give both an action and a category, e.g. 'interests mute politics'")
+        raise UsageError(_("give both an action and a category, e.g. 'interests mute politics'"))
     with open_engine(args) as engine:
         if args.action:
             controls = {
@@ -119,7 +127,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         sub,
         "recommend",
         common,
-        help="ranked items, each with its reasons",
+        help=_("ranked items, each with its reasons"),
         example="discreet recommend -k 5 --category crime",
         handler=cmd_recommend,
     )
@@ -132,15 +140,17 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         metavar="TAG",
         help=_("only items in this language; es also keeps es-MX (BCP 47 prefix)"),
     )
-    p.add_argument("--after", type=_date, metavar="DATE", help="only items created on or after")
-    p.add_argument("--before", type=_date, metavar="DATE", help="only items created on or before")
+    p.add_argument("--after", type=_date, metavar="DATE", help=_("only items created on or after"))
+    p.add_argument(
+        "--before", type=_date, metavar="DATE", help=_("only items created on or before")
+    )
     add_passphrase_options(p)
 
     p = add_command(
         sub,
         "explain",
         common,
-        help="why an item ranks where it does",
+        help=_("why an item ranks where it does"),
         example="discreet explain lb-0042",
         handler=cmd_explain,
     )
@@ -151,7 +161,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         sub,
         "interests",
         common,
-        help="what your profile infers, and the controls",
+        help=_("what your profile infers, and the controls"),
         example="discreet interests mute politics",
         handler=cmd_interests,
     )

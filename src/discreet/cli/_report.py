@@ -22,22 +22,22 @@ def cmd_consent(args: argparse.Namespace) -> int:
             emit(
                 args,
                 {"consent": False, "reason": "no reports"},
-                ["this catalog asks for no reports"],
+                [_("this catalog asks for no reports")],
             )
             return 0
         text = engine.reporting_terms()
         if not args.yes:
             if not sys.stdin.isatty():
                 raise ConsentRequiredError(
-                    "consent must be given explicitly: review the parameters, then pass --yes"
+                    _("consent must be given explicitly: review the parameters, then pass --yes")
                 )
             print("\n".join(text))
-            if input("Send these private reports? [y/N] ").strip().lower() not in ("y", "yes"):
-                emit(args, {"consent": False}, ["reporting stays off"])
+            if input(_("Send these private reports? [y/N] ")).strip().lower() not in ("y", "yes"):
+                emit(args, {"consent": False}, [_("reporting stays off")])
                 return 1
         digest = engine.consent()
     doc = {"consent": True, "parameters": terms, "digest": digest}
-    emit(args, doc, [*text, "reporting is on, with exactly these parameters"])
+    emit(args, doc, [*text, _("reporting is on, with exactly these parameters")])
     return 0
 
 
@@ -48,7 +48,7 @@ def cmd_revoke(args: argparse.Namespace) -> int:
     emit(
         args,
         {"consent": False, "dropped": dropped},
-        [f"reporting is off; {dropped} unsent reports were dropped"],
+        [_("reporting is off; {dropped} unsent reports were dropped").format(dropped=dropped)],
     )
     return 0
 
@@ -63,12 +63,18 @@ def cmd_preview(args: argparse.Namespace) -> int:
             return 0
         preview = engine.preview_reports()
     doc = preview.to_json()
-    lines = [f"period {preview.period}: ε {preview.epsilon_spent:g} of {preview.epsilon_cap:g}"]
+    lines = [
+        _("period {period}: ε {epsilon_spent:g} of {epsilon_cap:g}").format(
+            period=preview.period,
+            epsilon_spent=preview.epsilon_spent,
+            epsilon_cap=preview.epsilon_cap,
+        )
+    ]
     for r in doc["reports"]:
         lines.append(f"  {r['kind']:<8} ε={r['epsilon']:g}  {r['bytes_hex']}")
         lines.append("           " + ", ".join(f"{k} {v}" for k, v in r["fields"].items()))
     if not doc["reports"]:
-        lines.append("  nothing queued")
+        lines.append(_("  nothing queued"))
     emit(args, doc, lines)
     return 0
 
@@ -76,10 +82,15 @@ def cmd_preview(args: argparse.Namespace) -> int:
 def _contribution_lines(doc: dict[str, Any]) -> list[str]:
     items = doc["items"]
     return [
-        f"period {doc['period']}: ε {doc['epsilon_spent']:g} of {doc['epsilon_cap']:g}",
-        f"  secure aggregation, to {doc['leader']}: ε={doc['epsilon']:g} δ={doc['delta']:g}, "
-        f"{doc['size']} bytes",
-        "  items: " + ("(made earlier)" if items is None else ", ".join(items) or "none"),
+        _("period {period}: ε {epsilon_spent:g} of {epsilon_cap:g}").format(
+            period=doc["period"], epsilon_spent=doc["epsilon_spent"], epsilon_cap=doc["epsilon_cap"]
+        ),
+        _("  secure aggregation, to {leader}: ε={epsilon:g} δ={delta:g}, {size} bytes").format(
+            leader=doc["leader"], epsilon=doc["epsilon"], delta=doc["delta"], size=doc["size"]
+        ),
+        _("  items: {items}").format(
+            items=_("(made earlier)") if items is None else ", ".join(items) or _("none")
+        ),
         f"  {doc['bytes_hex']}",
         *_pairs_lines(doc.get("cooccurrence")),
     ]
@@ -109,11 +120,11 @@ def cmd_send(args: argparse.Namespace) -> int:
     """Send the queued reports; they stay queued if the service cannot be reached."""
     with open_engine(args) as engine:
         if not engine.queued_reports():
-            emit(args, {"sent": 0, "duplicates": 0, "rejected": 0}, ["nothing to send"])
+            emit(args, {"sent": 0, "duplicates": 0, "rejected": 0}, [_("nothing to send")])
             return 0
         if engine.reporting_mode == "secure-aggregation":
             if args.to is not None:
-                raise UsageError("contributions go to the catalog's leader only; drop --to")
+                raise UsageError(_("contributions go to the catalog's leader only; drop --to"))
             result = engine.send_contributions(max_delay=args.max_delay)
         else:
             result = engine.send_reports(args.to, max_delay=args.max_delay)
@@ -124,9 +135,13 @@ def cmd_send(args: argparse.Namespace) -> int:
     }
     if result.rejected:
         doc["reason"] = result.reason
-        lines = [f"the service refused {result.rejected} reports ({result.reason}); dropped"]
+        lines = [
+            _("the service refused {rejected} reports ({reason}); dropped").format(
+                rejected=result.rejected, reason=result.reason
+            )
+        ]
     else:
-        lines = [f"sent {result.sent + result.duplicates} reports"]
+        lines = [_("sent {value} reports").format(value=result.sent + result.duplicates)]
     emit(args, doc, lines)
     return 0 if not result.rejected else 1
 
@@ -143,31 +158,34 @@ def cmd_ledger(args: argparse.Namespace) -> int:
         f"{e['day']} {e['period']} {e['kind']:<8} ε={e['epsilon']:g} {e['status']:<9} "
         f"sha256 {e['digest'][:16]}…"
         for e in entries
-    ] or ["no reports yet"]
-    lines += [f"total {period}: ε={total:g}" for period, total in sorted(totals.items())]
+    ] or [_("no reports yet")]
+    lines += [
+        _("total {period}: ε={total:g}").format(period=period, total=total)
+        for period, total in sorted(totals.items())
+    ]
     emit(args, {"entries": entries, "epsilon_by_period": totals}, lines)
     return 0
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     """Add ``report`` and ``ledger``."""
-    report = sub.add_parser("report", parents=[common], help="private reports")
+    report = sub.add_parser("report", parents=[common], help=_("private reports"))
     commands = report.add_subparsers(dest="report_command", required=True, metavar="COMMAND")
     p = add_command(
         commands,
         "consent",
         common,
-        help="opt in, with the exact parameters shown",
+        help=_("opt in, with the exact parameters shown"),
         example="discreet report consent --yes",
         handler=cmd_consent,
     )
-    p.add_argument("--yes", action="store_true", help="consent without a prompt")
+    p.add_argument("--yes", action="store_true", help=_("consent without a prompt"))
     add_passphrase_options(p)
     p = add_command(
         commands,
         "revoke",
         common,
-        help="opt out; unsent reports are dropped",
+        help=_("opt out; unsent reports are dropped"),
         example="discreet report revoke",
         handler=cmd_revoke,
     )
@@ -176,7 +194,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         commands,
         "preview",
         common,
-        help="the exact bytes that would be sent, and their ε",
+        help=_("the exact bytes that would be sent, and their ε"),
         example="discreet report preview --json",
         handler=cmd_preview,
     )
@@ -185,30 +203,31 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         commands,
         "send",
         common,
-        help="send the queued reports, each alone after its own random delay",
+        help=_("send the queued reports, each alone after its own random delay"),
         example="discreet report send --to https://recs.example",
         handler=cmd_send,
     )
     p.add_argument(
         "--to",
         metavar="URL",
-        help="the LDP service (default: the catalog's reports URL, or where the catalog "
-        "came from); "
-        "contributions go to the catalog's leader",
+        help=_(
+            "the LDP service (default: the catalog's reports URL, or where the catalog "
+            "came from); contributions go to the catalog's leader"
+        ),
     )
     p.add_argument(
         "--max-delay",
         type=float,
         default=30.0,
         metavar="SECONDS",
-        help="before each report, wait a random time up to this (default 30)",
+        help=_("before each report, wait a random time up to this (default 30)"),
     )
     add_passphrase_options(p)
     p = add_command(
         sub,
         "ledger",
         common,
-        help="every report made and the ε spent",
+        help=_("every report made and the ε spent"),
         example="discreet ledger --json",
         handler=cmd_ledger,
     )

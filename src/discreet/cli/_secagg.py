@@ -13,7 +13,7 @@ from discreet.cli._command import UsageError, add_command, positive_float, posit
 from discreet.cli._output import emit, emit_estimates
 from discreet.cluster import add_dask_option
 from discreet.errors import InputError
-from discreet.i18n import _
+from discreet.i18n import N_, _
 from discreet.publish.collect import collect
 from discreet.secagg import hpke
 from discreet.secagg.mode import MAX_TOP_ITEMS
@@ -32,7 +32,7 @@ from discreet.server.secagg.run import TaskSource, serve_aggregator
 #: The fewest top items a co-occurrence task pairs.
 MIN_TOP_ITEMS = 2
 
-ROLE_HELP = (
+ROLE_HELP = N_(
     "'catalog' (the default) serves the catalog and takes LDP reports; 'leader' and "
     "'helper' run one of the two secure-aggregation aggregators (with --task, --key, "
     "--secrets and --db; the leader also --helper URL)"
@@ -42,7 +42,7 @@ ROLE_HELP = (
 def add_role_options(p: argparse.ArgumentParser, add: Callable[..., None]) -> None:
     """The options ``serve`` takes for an aggregator's role (``add`` declares one setting;
     ``--task``, which may repeat, and ``--dask`` are flags only)."""
-    add("--role", choices=("catalog", LEADER, HELPER), default="catalog", help=ROLE_HELP)
+    add("--role", choices=("catalog", LEADER, HELPER), default="catalog", help=_(ROLE_HELP))
     p.add_argument(
         "--task",
         action="append",
@@ -53,9 +53,9 @@ def add_role_options(p: argparse.ArgumentParser, add: Callable[..., None]) -> No
             "form to serve several tasks (each under /tasks/ID, with its own database)"
         ),
     )
-    add("--key", metavar="KEY", help="an aggregator's HPKE key file")
-    add("--secrets", metavar="FILE", help="an aggregator's secrets file")
-    add("--helper", metavar="URL", help="the leader: the helper's URL")
+    add("--key", metavar="KEY", help=_("an aggregator's HPKE key file"))
+    add("--secrets", metavar="FILE", help=_("an aggregator's secrets file"))
+    add("--helper", metavar="URL", help=_("the leader: the helper's URL"))
     add_dask_option(p, _("the leader or the helper: prepare the reports on Dask"))
 
 
@@ -67,7 +67,9 @@ def serve_role(args: argparse.Namespace) -> int:
     if args.role == LEADER and args.helper is None:
         missing.append("--helper")
     if missing:
-        raise UsageError(f"serve --role {args.role} needs {' '.join(missing)}")
+        raise UsageError(
+            _("serve --role {role} needs {join}").format(role=args.role, join=" ".join(missing))
+        )
     serve_aggregator(
         args.role,
         tasks=_task_sources(args),
@@ -94,7 +96,9 @@ def _task_sources(args: argparse.Namespace) -> list[TaskSource]:
         raise UsageError(_("to serve several tasks, give each --task as a task folder"))
     missing = [f"--{n}" for n in ("key", "secrets") if getattr(args, n) is None]
     if missing:
-        raise UsageError(f"serve --role {args.role} needs {' '.join(missing)}")
+        raise UsageError(
+            _("serve --role {role} needs {join}").format(role=args.role, join=" ".join(missing))
+        )
     return [TaskSource(paths[0], Path(args.key), Path(args.secrets))]
 
 
@@ -123,11 +127,21 @@ def cmd_task(args: argparse.Namespace) -> int:
         "noise": task.noise_plan().to_json(),
     }
     lines = [
-        f"task {files.task}: {task.length} entries, at most {task.max_weight} ones per report, "
-        f"batches of at least {task.min_batch_size}",
-        f"each aggregator adds discrete Gaussian noise σ² = {task.noise_plan().sigma_sq}: "
-        f"({task.epsilon}, {task.delta})-DP per device per week on its own",
-        "give leader.* to the leader, helper.* to the helper, keep collector.* (all 0600)",
+        _(
+            "task {task}: {length} entries, at most {max_weight} ones "
+            "per report, batches of at least {min_batch_size}"
+        ).format(
+            task=files.task,
+            length=task.length,
+            max_weight=task.max_weight,
+            min_batch_size=task.min_batch_size,
+        ),
+        _(
+            "each aggregator adds discrete Gaussian noise σ² = "
+            "{sigma_sq}: ({epsilon}, {delta})-DP per device per week on "
+            "its own"
+        ).format(sigma_sq=task.noise_plan().sigma_sq, epsilon=task.epsilon, delta=task.delta),
+        _("give leader.* to the leader, helper.* to the helper, keep collector.* (all 0600)"),
     ]
     if top_items:
         lines.insert(
@@ -176,8 +190,8 @@ def cmd_collect(args: argparse.Namespace) -> int:
         args.leader,
         args.period,
     )
-    header = (
-        f"{document['reports']} valid reports for {args.period}; rejected: {document['rejected']}"
+    header = _("{reports} valid reports for {period}; rejected: {rejected}").format(
+        reports=document["reports"], period=args.period, rejected=document["rejected"]
     )
     if task.kind == COOCCURRENCE:
         emit_pairs(args, document, header)
@@ -208,15 +222,15 @@ def register(publish_commands: Any, common: argparse.ArgumentParser, period: Any
         publish_commands,
         "secagg-task",
         common,
-        help="create a secure-aggregation task (keys and secrets for both aggregators)",
+        help=_("create a secure-aggregation task (keys and secrets for both aggregators)"),
         example="discreet publish secagg-task --out ./task --length 1000 --max-weight 20",
         handler=cmd_task,
     )
-    p.add_argument("--out", required=True, metavar="DIR", help="a new folder for the files")
+    p.add_argument("--out", required=True, metavar="DIR", help=_("a new folder for the files"))
     p.add_argument(
         "--length", type=positive_int, default=1000, metavar="N", help=_("items in the histogram")
     )
-    p.add_argument("--labels", metavar="FILE", help="item ids, one per line (sets --length)")
+    p.add_argument("--labels", metavar="FILE", help=_("item ids, one per line (sets --length)"))
     p.add_argument(
         "--kind",
         choices=KINDS,
@@ -256,15 +270,15 @@ def register(publish_commands: Any, common: argparse.ArgumentParser, period: Any
         publish_commands,
         "collect",
         common,
-        help="collect a week's secure aggregate from the leader",
+        help=_("collect a week's secure aggregate from the leader"),
         example="discreet publish collect --task task/task.json --key task/collector.key "
         "--secrets task/collector.secrets.json --leader http://leader:8080 "
         "--period 2026-W50 --out popularity.json",
         handler=cmd_collect,
     )
     p.add_argument("--task", required=True, metavar="TASK", help=_("the task's task.json"))
-    p.add_argument("--key", required=True, metavar="KEY", help="the collector's HPKE key file")
+    p.add_argument("--key", required=True, metavar="KEY", help=_("the collector's HPKE key file"))
     p.add_argument("--secrets", required=True, metavar="FILE", help=_("the collector's secrets"))
     p.add_argument("--leader", required=True, metavar="URL", help=_("the leader's address"))
-    p.add_argument("--period", required=True, type=period, metavar="YYYY-Www", help="ISO week")
-    p.add_argument("--out", metavar="FILE", help="also write the JSON document to FILE")
+    p.add_argument("--period", required=True, type=period, metavar="YYYY-Www", help=_("ISO week"))
+    p.add_argument("--out", metavar="FILE", help=_("also write the JSON document to FILE"))

@@ -21,7 +21,7 @@ from discreet.cli._output import emit, emit_estimates
 from discreet.cli._publish import add_expiry_options, expiries_from
 from discreet.cli._settings import CONFIG_ENV, ServeSettings
 from discreet.cluster import add_dask_option, open_client
-from discreet.i18n import _
+from discreet.i18n import N_, _
 from discreet.protocol.report import period_code
 from discreet.protocol.wire import Limits
 from discreet.server.aggregate import DEFAULT_MIN_REPORTS, labels_for
@@ -51,14 +51,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.dask is not None:
         raise UsageError(_("--dask is for the aggregators: add --role leader or --role helper"))
     if args.repo is None:
-        raise UsageError("serve needs --repo REPO (or --role leader|helper)")
+        raise UsageError(_("serve needs --repo REPO (or --role leader|helper)"))
 
     def starting(url: str) -> None:  # once the repository, database and port are checked
-        print(f"serving {args.repo} on {url} (no access log is kept)")
+        print(_("serving {repo} on {url} (no access log is kept)").format(repo=args.repo, url=url))
         if args.refresh:
-            print("the timestamp and snapshot metadata are re-signed before they expire")
+            print(_("the timestamp and snapshot metadata are re-signed before they expire"))
         else:
-            print("--no-refresh: run 'discreet publish refresh' at least daily")
+            print(_("--no-refresh: run 'discreet publish refresh' at least daily"))
 
     serve(
         args.repo,
@@ -104,7 +104,7 @@ def cmd_estimates(args: argparse.Namespace) -> int:
     first, *others = args.db
     for path in others:  # a mistyped path is not a new, empty database
         if not Path(path).is_file():
-            raise FileNotFoundError(errno.ENOENT, "no report database there", path)
+            raise FileNotFoundError(errno.ENOENT, _("no report database there"), path)
     store = ReportStore(first, create=False)
     try:
         with contextlib.ExitStack() as stack:
@@ -127,13 +127,17 @@ def cmd_estimates(args: argparse.Namespace) -> int:
     emit_estimates(
         args,
         document,
-        f"{document['reports']} {args.kind} reports for {args.period} "
-        f"(catalog v{document['catalog_version']})",
+        _("{reports} {kind} reports for {period} (catalog v{catalog_version})").format(
+            reports=document["reports"],
+            kind=args.kind,
+            period=args.period,
+            catalog_version=document["catalog_version"],
+        ),
     )
     return 0
 
 
-CENTRAL_NOISE_HELP = (
+CENTRAL_NOISE_HELP = N_(
     "add Laplace noise of scale B to every published estimate, drawn once per "
     "(week, kind, catalog) and kept in the database, so that repeated queries return "
     "the same figures (use the same B for 'serve' and 'publish estimates')"
@@ -168,18 +172,18 @@ def register(sub: Any, publish_commands: Any, common: argparse.ArgumentParser) -
         sub,
         "serve",
         common,
-        help="publisher: serve the catalog and take reports",
+        help=_("publisher: serve the catalog and take reports"),
         example="discreet serve --repo ./repo --db reports.db --port 8080",
         handler=cmd_serve,
     )
     _add_config_option(p)
     add = functools.partial(SERVE_SETTINGS.add, p)
-    add("--repo", metavar="REPO", help="the catalog's repository (role 'catalog')")
+    add("--repo", metavar="REPO", help=_("the catalog's repository (role 'catalog')"))
     _secagg.add_role_options(p, add)
     add(
         "--db",
         metavar="DB",
-        help="SQLite database (created if new, in a folder that must exist)",
+        help=_("SQLite database (created if new, in a folder that must exist)"),
     )
     add("--host", default="127.0.0.1", help=_("the address to listen on"))
     add("--port", type=port_number, default=8080, help=_("the port; 0 picks a free one"))
@@ -204,29 +208,34 @@ def register(sub: Any, publish_commands: Any, common: argparse.ArgumentParser) -
         metavar="N",
         help=_("refuse a batch of more reports than this"),
     )
-    add("--central-noise", type=positive_float, metavar="B", help=CENTRAL_NOISE_HELP)
+    add("--central-noise", type=positive_float, metavar="B", help=_(CENTRAL_NOISE_HELP))
     add(
         "--header-timeout",
         type=positive_float,
         default=HEADER_TIMEOUT,
         metavar="S",
-        help="seconds a client has to send a request's headers; then 408 and disconnected",
+        help=_("seconds a client has to send a request's headers; then 408 and disconnected"),
     )
     add(
         "--max-connections",
         type=positive_int,
         default=MAX_CONNECTIONS,
         metavar="N",
-        help="open connections at most (fewer if 'ulimit -n' is too low); one more drops "
-        "the one longest awaiting its headers, or is answered 503",
+        help=_(
+            "open connections at most (fewer if 'ulimit -n' is too low); "
+            "one more drops the one longest awaiting its headers, or is "
+            "answered 503"
+        ),
     )
     add(
         "--no-refresh",
         dest="refresh",
         action="store_false",
         default=True,
-        help="do not re-sign the timestamp and snapshot before they expire "
-        "(then run 'discreet publish refresh' at least daily)",
+        help=_(
+            "do not re-sign the timestamp and snapshot before they "
+            "expire (then run 'discreet publish refresh' at least daily)"
+        ),
     )
     add(
         "--log-format",
@@ -264,7 +273,7 @@ def register(sub: Any, publish_commands: Any, common: argparse.ArgumentParser) -
         publish_commands,
         "estimates",
         common,
-        help="estimates from the reports received",
+        help=_("estimates from the reports received"),
         example="discreet publish estimates --db reports.db --period 2026-W48 "
         "--out popularity.json",
         handler=cmd_estimates,
@@ -279,14 +288,14 @@ def register(sub: Any, publish_commands: Any, common: argparse.ArgumentParser) -
             "the central noise)"
         ),
     )
-    p.add_argument("--period", required=True, type=_period, metavar="YYYY-Www", help="ISO week")
+    p.add_argument("--period", required=True, type=_period, metavar="YYYY-Www", help=_("ISO week"))
     p.add_argument(
         "--kind", choices=("item", "category"), default="item", help=_("which reports to estimate")
     )
     add_dask_option(p, _("merge the databases' sums on Dask, range by range"))
     p.add_argument(
-        "--catalog", type=int, metavar="VERSION", help="default: the newest with reports"
+        "--catalog", type=int, metavar="VERSION", help=_("default: the newest with reports")
     )
     _add_min_reports(p)
-    p.add_argument("--central-noise", type=positive_float, metavar="B", help=CENTRAL_NOISE_HELP)
-    p.add_argument("--out", metavar="FILE", help="also write the JSON document to FILE")
+    p.add_argument("--central-noise", type=positive_float, metavar="B", help=_(CENTRAL_NOISE_HELP))
+    p.add_argument("--out", metavar="FILE", help=_("also write the JSON document to FILE"))

@@ -18,9 +18,11 @@ from typing import Any
 
 import numpy as np
 
+from discreet.catalog import _csv
 from discreet.catalog.items import Item, read_items
 from discreet.catalog.taxonomy import Taxonomy, load_taxonomy
 from discreet.errors import InputError
+from discreet.i18n import _
 
 IntArray = np.ndarray[Any, np.dtype[np.int64]]
 
@@ -48,10 +50,8 @@ class Dataset:
 
 
 def _taxonomy_from_items(path: Path) -> Taxonomy:
-    with path.open(encoding="utf-8", newline="") as f:
-        found = sorted(
-            {c for row in csv.DictReader(f) for c in (row.get("categories") or "").split("|") if c}
-        )
+    rows = _csv.reader(path.read_text(encoding="utf-8"))
+    found = sorted({c for row in rows for c in (row.get("categories") or "").split("|") if c})
     return Taxonomy.from_json({"categories": [{"id": c, "label": c} for c in found]})
 
 
@@ -67,25 +67,32 @@ def load_dataset(items_path: str | Path, interactions_path: str | Path) -> Datas
     user_index: dict[str, int] = {}
     users, rows, stamps = [], [], []
     try:
-        with interactions_path.open(encoding="utf-8", newline="") as f:
-            reader = csv.DictReader(f)
-            missing = {"user_id", "item_id", "timestamp"} - set(reader.fieldnames or ())
-            if missing:
+        reader = _csv.reader(interactions_path.read_text(encoding="utf-8"))
+        missing = {"user_id", "item_id", "timestamp"} - set(reader.fieldnames or ())
+        if missing:
+            raise InputError(
+                _(
+                    "{interactions_path}:1: missing field {value!r}; the header "
+                    "is user_id,item_id,timestamp[,rating]"
+                ).format(interactions_path=interactions_path, value=sorted(missing)[0])
+            )
+        for line, record in enumerate(reader, start=2):
+            row = row_of.get(record["item_id"])
+            if row is None:
                 raise InputError(
-                    f"{interactions_path}:1: missing field {sorted(missing)[0]!r}; "
-                    "the header is user_id,item_id,timestamp[,rating]"
-                )
-            for line, record in enumerate(reader, start=2):
-                row = row_of.get(record["item_id"])
-                if row is None:
-                    raise InputError(
-                        f"{interactions_path}:{line}: field 'item_id': not in {items_path.name}"
+                    _("{interactions_path}:{line}: field 'item_id': not in {name}").format(
+                        interactions_path=interactions_path, line=line, name=items_path.name
                     )
-                users.append(user_index.setdefault(record["user_id"], len(user_index)))
-                rows.append(row)
-                stamps.append(int(float(record["timestamp"])))
+                )
+            users.append(user_index.setdefault(record["user_id"], len(user_index)))
+            rows.append(row)
+            stamps.append(int(float(record["timestamp"])))
     except (OSError, ValueError) as exc:
-        raise InputError(f"{interactions_path}: cannot read interactions ({exc})") from None
+        raise InputError(
+            _("{interactions_path}: cannot read interactions ({exc})").format(
+                interactions_path=interactions_path, exc=exc
+            )
+        ) from None
     return Dataset(
         items,
         taxonomy,

@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 from discreet.catalog.manifest import Notice
 from discreet.catalog.taxonomy import Taxonomy
 from discreet.catalog.text import printable
-from discreet.i18n import N_, SUPPORTED, _
+from discreet.i18n import N_, SUPPORTED, _, pick
 from discreet.rank.records import Interest, Recommendation
 
 #: Each language's name, written in that language, for the switch on screen.
@@ -77,8 +77,9 @@ def _notices(frame: Frame) -> str:
     if not frame.notices:
         return ""
     items = "".join(
-        f'<li class="notice {text(n.severity)}"><h3>{text(n.title)}</h3>'
-        f'<p>{text(n.body)}</p><p class="date">{text(n.date.isoformat())}</p></li>'
+        f'<li class="notice {text(n.severity)}"><h3>{text(pick(n.title, frame.lang))}</h3>'
+        f"<p>{text(pick(n.body, frame.lang))}</p>"
+        f'<p class="date">{text(n.date.isoformat())}</p></li>'
         for n in frame.notices
     )
     heading = text(_("Notices from the shop"))
@@ -174,7 +175,7 @@ def _card(rec: Recommendation, category: str) -> str:
 
 
 def _categories(taxonomy: Taxonomy, chosen: str) -> str:
-    entries = [("", _("For you"))] + [(c, taxonomy[c].label) for c in taxonomy.ids]
+    entries = [("", _("For you"))] + [(c, taxonomy[c].shown_label) for c in taxonomy.ids]
     links = []
     for category, label in entries:
         current = ' aria-current="page"' if category == chosen else ""
@@ -207,7 +208,7 @@ def visit_screen(
     said: str = "",
 ) -> str:
     """The visit: recommendations with their reasons, topics, what was learned, "forget me"."""
-    heading = taxonomy[category].label if category else _("Recommended for you")
+    heading = taxonomy[category].shown_label if category else _("Recommended for you")
     recommendations_label = _("Recommendations")
     cards = "".join(_card(rec, category) for rec in recommendations)
     content = (

@@ -108,7 +108,7 @@ def pair_index(i: int, j: int, m: int) -> int:
     """
     a, b = min(i, j), max(i, j)
     if a == b or a < 0 or b >= m:
-        raise ValueError(f"no pair ({i}, {j}) among {m} items")
+        raise ValueError(_("no pair ({i}, {j}) among {m} items").format(i=i, j=j, m=m))
     return a * (2 * m - a - 1) // 2 + (b - a - 1)
 
 
@@ -147,11 +147,16 @@ def describe_contribution(section: SecureAggregation) -> list[str]:
     """The secure-aggregation terms in words, as shown before a user consents."""
     task = section.task
     lines = [
-        f"At most one contribution per week, spending at most ε={section.epsilon_per_period:g} "
-        "per week in total (in either reporting mode):",
-        f"  up to {task.max_weight} items you engaged with this week (padded to "
-        f"{section.pad_length} with 'none' before they are drawn), as a vector of "
-        f"{task.length} zeros and ones,",
+        _(
+            "At most one contribution per week, spending at most "
+            "ε={epsilon_per_period:g} per week in total (in either "
+            "reporting mode):"
+        ).format(epsilon_per_period=section.epsilon_per_period),
+        _(
+            "  up to {max_weight} items you engaged with this week "
+            "(padded to {pad_length} with 'none' before they are drawn), "
+            "as a vector of {length} zeros and ones,"
+        ).format(max_weight=task.max_weight, pad_length=section.pad_length, length=task.length),
     ]
     pairs = section.cooccurrence
     if pairs is not None:
@@ -174,11 +179,18 @@ def describe_contribution(section: SecureAggregation) -> list[str]:
         lines.append("    " + ", ".join(pairs.top_items))
     return [
         *lines,
-        "  split into two shares, one sealed to each aggregator, which must not collude:",
-        f"    leader {section.leader} (HPKE key {task.leader_config.public_key.hex()[:16]}…)",
-        f"    helper {section.helper} (HPKE key {task.helper_config.public_key.hex()[:16]}…)",
-        f"  the week's sum is released with noise: ({task.epsilon:g}, {task.delta:g})-DP "
-        f"per device per week, over at least {task.min_batch_size} devices.",
+        _("  split into two shares, one sealed to each aggregator, which must not collude:"),
+        _("    leader {leader} (HPKE key {value}…)").format(
+            leader=section.leader, value=task.leader_config.public_key.hex()[:16]
+        ),
+        _("    helper {helper} (HPKE key {value}…)").format(
+            helper=section.helper, value=task.helper_config.public_key.hex()[:16]
+        ),
+        _(
+            "  the week's sum is released with noise: ({epsilon:g}, "
+            "{delta:g})-DP per device per week, over at least "
+            "{min_batch_size} devices."
+        ).format(epsilon=task.epsilon, delta=task.delta, min_batch_size=task.min_batch_size),
         *(
             []
             if pairs is None
@@ -192,7 +204,7 @@ def describe_contribution(section: SecureAggregation) -> list[str]:
                 )
             ]
         ),
-        "No identifier, no time finer than the week, nothing from sensitive categories.",
+        _("No identifier, no time finer than the week, nothing from sensitive categories."),
     ]
 
 
@@ -258,8 +270,11 @@ def require_consent(profile: Profile, section: SecureAggregation) -> None:
     ``section``: its task, its parameters and its two aggregators."""
     if profile.consent is None or not profile.consent.covers(section.consent_terms()):
         raise ConsentRequiredError(
-            "secure-aggregation contributions need your consent to this catalog's exact "
-            "task and aggregators; review them with 'discreet report consent'"
+            _(
+                "secure-aggregation contributions need your consent to this "
+                "catalog's exact task and aggregators; review them with "
+                "'discreet report consent'"
+            )
         )
 
 
@@ -287,8 +302,11 @@ def prepare_contribution(
     period = period_of(today)
     if profile.ledger_floor is not None and period <= profile.ledger_floor:
         raise BudgetExhaustedError(
-            f"the ledger of {period} was pruned (the clock went back, or was ahead), so its "
-            f"privacy budget is unknown; contributions resume after {profile.ledger_floor}"
+            _(
+                "the ledger of {period} was pruned (the clock went back, or "
+                "was ahead), so its privacy budget is unknown; contributions "
+                "resume after {ledger_floor}"
+            ).format(period=period, ledger_floor=profile.ledger_floor)
         )
     made = {e.kind for e in profile.ledger if e.period == period}
     todo = [task for task in section.tasks if contribution_kind(task) not in made]
@@ -296,8 +314,10 @@ def prepare_contribution(
     if todo and spent(profile, period) + cost > section.epsilon_per_period + 1e-12:
         left = section.epsilon_per_period - spent(profile, period)
         raise BudgetExhaustedError(
-            f"this week's privacy budget is spent ({left:g} of "
-            f"{section.epsilon_per_period:g} left); contributions resume next week"
+            _(
+                "this week's privacy budget is spent ({left:g} of "
+                "{epsilon_per_period:g} left); contributions resume next week"
+            ).format(left=left, epsilon_per_period=section.epsilon_per_period)
         )
     rng = rng or production_rng()
     rows = reportable_rows(profile, catalog, period) if todo else []

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from discreet.errors import UnsupportedFormatError
+from discreet.i18n import _
 
 CURRENT_VERSION = 1
 
@@ -38,8 +39,10 @@ def migrate(
         raise ValueError("the profile has no valid format_version")
     if version > current:
         raise UnsupportedFormatError(
-            f"the profile was written in format {version} by a newer app; this app reads up to "
-            f"{current}, so update the app"
+            _(
+                "the profile was written in format {version} by a newer app; "
+                "this app reads up to {current}, so update the app"
+            ).format(version=version, current=current)
         )
     document: dict[str, Any] = dict(data)
     while version < current:

@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 
 from discreet.catalog.taxonomy import Taxonomy
 from discreet.errors import CorruptStoreError
+from discreet.i18n import _
 from discreet.profile.migrations import CURRENT_VERSION, migrate
 
 
@@ -72,10 +73,14 @@ class RetentionPolicy:
 
     def __post_init__(self) -> None:
         if not 1 <= self.days <= 3650 or not 1 <= self.max_events <= 1_000_000:
-            raise ValueError("retention must be 1-3650 days and 1-1,000,000 events")
+            raise ValueError(_("retention must be 1-3650 days and 1-1,000,000 events"))
         if not MIN_LEDGER_DAYS <= self.ledger_days <= 3650:
             # A shorter ledger would forget ε spent this week and let it be spent again.
-            raise ValueError(f"the ledger is kept for {MIN_LEDGER_DAYS}-3650 days")
+            raise ValueError(
+                _("the ledger is kept for {MIN_LEDGER_DAYS}-3650 days").format(
+                    MIN_LEDGER_DAYS=MIN_LEDGER_DAYS
+                )
+            )
 
     def to_json(self) -> dict[str, int]:
         """The policy as a JSON object."""
@@ -205,7 +210,7 @@ class Profile:
         outlive retention and steer it. Without it, the newest day recorded stands in.
         """
         if not isinstance(item, str) or not item:
-            raise ValueError("an event needs an item id")
+            raise ValueError(_("an event needs an item id"))
         event = Event(item, EventKind(kind), day if today is None else min(day, today))
         self.events.append(event)
         if len(self.events) > 1 and self.events[-2].day > event.day:
@@ -264,7 +269,7 @@ class Profile:
             floor = _floor(record.get("ledger_floor"))
         except (KeyError, TypeError, ValueError) as exc:
             raise CorruptStoreError(
-                f"the budget record is malformed ({type(exc).__name__})"
+                _("the budget record is malformed ({name__})").format(name__=type(exc).__name__)
             ) from None
         self.consent = consent
         merged = {e.digest: e for e in self.ledger}
@@ -360,7 +365,9 @@ class Profile:
             return _parse(migrate(data))
         except (KeyError, TypeError, ValueError) as exc:
             raise CorruptStoreError(
-                f"the profile decrypted but its content is malformed ({type(exc).__name__})"
+                _("the profile decrypted but its content is malformed ({name__})").format(
+                    name__=type(exc).__name__
+                )
             ) from None
 
     @classmethod
@@ -373,7 +380,7 @@ class Profile:
         try:
             data = json.loads(payload)
         except ValueError:
-            raise CorruptStoreError("the profile decrypted but is not valid JSON") from None
+            raise CorruptStoreError(_("the profile decrypted but is not valid JSON")) from None
         return cls.from_json(data)
 
 
@@ -391,7 +398,7 @@ def _decode_events(raw: list[Any]) -> list[Event]:
     events = []
     for item, kind, day in raw:
         if not isinstance(item, str) or not item:
-            raise ValueError("an event has no item id")
+            raise ValueError(_("an event has no item id"))
         parsed = days.get(day)
         if parsed is None:
             parsed = days[day] = dt.date.fromisoformat(day)

@@ -26,6 +26,7 @@ import numpy as np
 
 from discreet.catalog.reader import Catalog
 from discreet.errors import BudgetExhaustedError, ConsentRequiredError
+from discreet.i18n import _
 from discreet.profile.model import CONTRIBUTION_KINDS, LedgerEntry, PendingReport, Profile
 from discreet.protocol.params import KindParams, ReportingParams
 from discreet.protocol.randomness import production_rng
@@ -127,21 +128,39 @@ class Preview:
 def describe_parameters(params: ReportingParams) -> list[str]:
     """The reporting parameters in words, as shown before a user consents."""
     lines = [
-        f"At most one report of each kind per {params.period}, "
-        f"spending at most ε={params.epsilon_per_period:g} per {params.period} in total:",
+        _(
+            "At most one report of each kind per {period}, spending at "
+            "most ε={epsilon_per_period:g} per {period} in total:"
+        ).format(period=params.period, epsilon_per_period=params.epsilon_per_period),
     ]
     for kind, kp in sorted(params.kinds.items()):
         o = kp.oracle
         what = (
-            f"one of {len(kp.categories)} non-sensitive categories you engaged with"
+            _("one of {n_categories} non-sensitive categories you engaged with").format(
+                n_categories=len(kp.categories)
+            )
             if kind == "category"
-            else f"one item you engaged with (padded to {kp.pad_length} with 'none')"
+            else _("one item you engaged with (padded to {pad_length} with 'none')").format(
+                pad_length=kp.pad_length
+            )
         )
         lines.append(
-            f"  {kind}: {what}, randomised with {o.mechanism} at ε={o.epsilon:g} "
-            f"({o.payload_bits}-bit payload in a {REPORT_BYTES}-byte report)"
+            _(
+                "  {kind}: {what}, randomised with {mechanism} at "
+                "ε={epsilon:g} ({payload_bits}-bit payload in a "
+                "{REPORT_BYTES}-byte report)"
+            ).format(
+                kind=kind,
+                what=what,
+                mechanism=o.mechanism,
+                epsilon=o.epsilon,
+                payload_bits=o.payload_bits,
+                REPORT_BYTES=REPORT_BYTES,
+            )
         )
-    lines.append("No identifier, no time finer than the week, nothing from sensitive categories.")
+    lines.append(
+        _("No identifier, no time finer than the week, nothing from sensitive categories.")
+    )
     return lines
 
 
@@ -160,18 +179,23 @@ def prepare_reports(
     still due but nothing fits.
     """
     if not params.enabled:
-        raise ConsentRequiredError("this catalog does not ask for reports; nothing will be sent")
+        raise ConsentRequiredError(_("this catalog does not ask for reports; nothing will be sent"))
     if profile.consent is None or not profile.consent.covers(params.to_json()):
         raise ConsentRequiredError(
-            "reporting needs your consent to this catalog's exact parameters; "
-            "review them with 'discreet report consent'"
+            _(
+                "reporting needs your consent to this catalog's exact "
+                "parameters; review them with 'discreet report consent'"
+            )
         )
     rng = rng or production_rng()
     period = period_of(today)
     if profile.ledger_floor is not None and period <= profile.ledger_floor:
         raise BudgetExhaustedError(
-            f"the ledger of {period} was pruned (the clock went back, or was ahead), so its "
-            f"privacy budget is unknown; reports resume after {profile.ledger_floor}"
+            _(
+                "the ledger of {period} was pruned (the clock went back, or "
+                "was ahead), so its privacy budget is unknown; reports "
+                "resume after {ledger_floor}"
+            ).format(period=period, ledger_floor=profile.ledger_floor)
         )
     done = {e.kind for e in profile.ledger if e.period == period}
     blocked: list[str] = []
@@ -196,8 +220,10 @@ def prepare_reports(
     if blocked and not made:
         left = params.epsilon_per_period - spent(profile, period)
         raise BudgetExhaustedError(
-            f"this period's privacy budget is spent ({left:g} of "
-            f"{params.epsilon_per_period:g} left); reports resume next period"
+            _(
+                "this period's privacy budget is spent ({left:g} of "
+                "{epsilon_per_period:g} left); reports resume next period"
+            ).format(left=left, epsilon_per_period=params.epsilon_per_period)
         )
     queued = tuple(
         r for r in profile.outbox if r.period == period and r.kind not in CONTRIBUTION_KINDS

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from discreet.i18n import N_, _
 from discreet.profile.model import RetentionPolicy
 
 
@@ -30,7 +31,7 @@ class FieldSpec:
     members: tuple[str, ...] = ()
 
     def render(self, policy: RetentionPolicy) -> dict[str, Any]:
-        """The field with the policy's numbers filled in."""
+        """The field with the policy's numbers filled in, in the language in use."""
         values = {
             "days": policy.days,
             "max_events": f"{policy.max_events:,}",
@@ -38,100 +39,112 @@ class FieldSpec:
         }
         return {
             "field": self.name,
-            "holds": self.holds.format(**values),
+            "holds": _(self.holds).format(**values),
             "members": list(self.members),
-            "purpose": self.purpose.format(**values),
-            "retention": self.retention.format(**values),
+            "purpose": _(self.purpose).format(**values),
+            "retention": _(self.retention).format(**values),
         }
 
 
-UNTIL_ERASED = "until you erase the profile"
+UNTIL_ERASED = N_("until you erase the profile")
 
 PROFILE_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec(
         "format_version",
-        "the layout version of this record",
-        "to read your profile correctly after an app update",
+        N_("the layout version of this record"),
+        N_("to read your profile correctly after an app update"),
         UNTIL_ERASED,
     ),
     FieldSpec(
         "created",
-        "the day the profile was created (no time of day)",
-        "to show you how old your profile is",
+        N_("the day the profile was created (no time of day)"),
+        N_("to show you how old your profile is"),
         UNTIL_ERASED,
     ),
     FieldSpec(
         "settings.retention",
-        "how long history is kept ({days} days), its cap ({max_events} events) "
-        "and how long the ledger is kept ({ledger_days} days)",
-        "to apply the limits below",
+        N_(
+            "how long history is kept ({days} days), its cap ({max_events} events) "
+            "and how long the ledger is kept ({ledger_days} days)"
+        ),
+        N_("to apply the limits below"),
         UNTIL_ERASED,
         ("days", "max_events", "ledger_days"),
     ),
     FieldSpec(
         "events",
-        "for each interaction: the item id, its kind (view, click, like, dislike, "
-        "purchase, dismiss) and the day. No time of day, place, device or account. "
-        "Items in sensitive categories are not recorded unless you opted in to that category",
-        "to recommend items like the ones you engaged with, to push away what you "
-        "disliked, and to leave out what you have already seen or dismissed",
-        "{days} days, and at most {max_events} events (the oldest go first)",
+        N_(
+            "for each interaction: the item id, its kind (view, click, like, dislike, "
+            "purchase, dismiss) and the day. No time of day, place, device or account. "
+            "Items in sensitive categories are not recorded unless you opted in to that category"
+        ),
+        N_(
+            "to recommend items like the ones you engaged with, to push away what you "
+            "disliked, and to leave out what you have already seen or dismissed"
+        ),
+        N_("{days} days, and at most {max_events} events (the oldest go first)"),
         ("item", "kind", "day"),
     ),
     FieldSpec(
         "controls.muted",
-        "the categories you muted",
-        "to keep them out of your interests and your recommendations",
-        "until you unmute them",
+        N_("the categories you muted"),
+        N_("to keep them out of your interests and your recommendations"),
+        N_("until you unmute them"),
     ),
     FieldSpec(
         "controls.paused",
-        "whether personalisation is paused",
-        "while paused, nothing new is recorded and recommendations are not personalised",
-        "until you resume",
+        N_("whether personalisation is paused"),
+        N_("while paused, nothing new is recorded and recommendations are not personalised"),
+        N_("until you resume"),
     ),
     FieldSpec(
         "controls.sensitive_opt_in",
-        "the sensitive categories (such as health or religion) you allowed into your profile",
-        "without your opt-in, activity in sensitive categories is not kept at all",
-        "until you withdraw the opt-in",
+        N_("the sensitive categories (such as health or religion) you allowed into your profile"),
+        N_("without your opt-in, activity in sensitive categories is not kept at all"),
+        N_("until you withdraw the opt-in"),
     ),
     FieldSpec(
         "consent",
-        "whether you agreed to private reports, on which day, and the exact parameters shown",
-        "so that nothing is ever reported without your agreement to those exact parameters",
-        "until you revoke it",
+        N_("whether you agreed to private reports, on which day, and the exact parameters shown"),
+        N_("so that nothing is ever reported without your agreement to those exact parameters"),
+        N_("until you revoke it"),
         ("granted_on", "parameters", "digest"),
     ),
     FieldSpec(
         "ledger",
-        "each private report: the day it was made (no time of day), its period, kind, "
-        "privacy cost (epsilon and delta), a digest of the exact bytes sent, whether it was "
-        "sent, and the service's reason if it refused it",
-        "so that you can audit every byte that left this device and the privacy budget spent",
-        "{ledger_days} days",
+        N_(
+            "each private report: the day it was made (no time of day), its period, kind, "
+            "privacy cost (epsilon and delta), a digest of the exact bytes sent, whether it was "
+            "sent, and the service's reason if it refused it"
+        ),
+        N_("so that you can audit every byte that left this device and the privacy budget spent"),
+        N_("{ledger_days} days"),
         ("day", "period", "kind", "epsilon", "digest", "status", "reason", "delta"),
     ),
     FieldSpec(
         "outbox",
-        "private reports made but not yet sent: the exact bytes (already randomised), "
-        "their kind and period, and a random token per report that lets the server "
-        "ignore a retried duplicate; each is sent alone, after a random delay of its own; a "
-        "secure-aggregation contribution also keeps the address it is to be sent to",
-        "so that what is sent is exactly what you could inspect with 'discreet report preview'",
-        "until sent",
+        N_(
+            "private reports made but not yet sent: the exact bytes (already randomised), "
+            "their kind and period, and a random token per report that lets the server "
+            "ignore a retried duplicate; each is sent alone, after a random delay of its own; a "
+            "secure-aggregation contribution also keeps the address it is to be sent to"
+        ),
+        N_("so that what is sent is exactly what you could inspect with 'discreet report preview'"),
+        N_("until sent"),
         ("period", "kind", "data", "token", "destination"),
     ),
     FieldSpec(
         "ledger_floor",
-        "the latest week whose ledger entries were removed (by the ledger's retention, "
-        "or after the clock moved far ahead), if any",
-        "so that no report is made for a week whose privacy budget is no longer known",
+        N_(
+            "the latest week whose ledger entries were removed (by the ledger's retention, "
+            "or after the clock moved far ahead), if any"
+        ),
+        N_("so that no report is made for a week whose privacy budget is no longer known"),
         UNTIL_ERASED,
     ),
 )
 
-WHAT_LEAVES = (
+WHAT_LEAVES = N_(
     "Nothing, unless you opt in to private reports. With consent, at most one report per kind "
     "and period leaves the device: a category or item, randomised with local differential "
     "privacy so that no single report reveals what you did, with no identifier, no time finer "
@@ -172,15 +185,18 @@ def stored_field_names(document: Mapping[str, Any]) -> set[str]:
 def data_card(policy: RetentionPolicy, storage: dict[str, str]) -> dict[str, Any]:
     """The data card: what is kept, why, for how long, where and how it is protected."""
     return {
-        "summary": "Your profile stays on this device. It is used only to rank the catalog "
-        "for you, and you can view, export or erase it at any time.",
+        "summary": _(
+            "Your profile stays on this device. It is used only to rank "
+            "the catalog for you, and you can view, export or erase it "
+            "at any time."
+        ),
         "fields": [spec.render(policy) for spec in PROFILE_FIELDS],
         "storage": storage,
-        "leaves_the_device": WHAT_LEAVES,
+        "leaves_the_device": _(WHAT_LEAVES),
         "your_controls": [
-            "discreet profile export: everything kept, as documented JSON",
-            "discreet profile erase: destroy the keys and the files",
-            "discreet interests mute|unmute CATEGORY: shape what is used",
-            "discreet ledger: every report that left the device",
+            _("discreet profile export: everything kept, as documented JSON"),
+            _("discreet profile erase: destroy the keys and the files"),
+            _("discreet interests mute|unmute CATEGORY: shape what is used"),
+            _("discreet ledger: every report that left the device"),
         ],
     }

@@ -30,6 +30,7 @@ from discreet.errors import (
     UnknownItemError,
     UnsupportedFormatError,
 )
+from discreet.i18n import N_, _
 from discreet.profile.export import ProfileExport
 from discreet.profile.model import Event, EventKind, Profile, RetentionPolicy
 from discreet.profile.schema import PROFILE_FIELDS, data_card
@@ -76,24 +77,24 @@ class ProfileConfig:
     def from_json(cls, data: Mapping[str, Any]) -> ProfileConfig:
         """Parse a config; raise ``ValueError`` (or ``KeyError``) if malformed."""
         if not isinstance(data, Mapping):
-            raise ValueError("the settings must be a JSON object")
+            raise ValueError(_("the settings must be a JSON object"))
         version = data.get("format_version", 0)
         if not isinstance(version, int) or isinstance(version, bool):
-            raise ValueError("format_version must be an integer")
+            raise ValueError(_("format_version must be an integer"))
         if version > CONFIG_FORMAT_VERSION:
             raise UnsupportedFormatError(
-                "the profile settings were written by a newer app; update the app"
+                _("the profile settings were written by a newer app; update the app")
             )
         mode = data["mode"]
         if mode not in MODES:
-            raise ValueError("unknown profile mode")
+            raise ValueError(_("unknown profile mode"))
         entry = data.get("keyring_entry")
         if entry is not None and (
             not isinstance(entry, list)
             or len(entry) != 2
             or not all(isinstance(e, str) for e in entry)
         ):
-            raise ValueError("keyring_entry is [service, username]")
+            raise ValueError(_("keyring_entry is [service, username]"))
         return cls(
             mode,
             data.get("key_source"),
@@ -150,16 +151,18 @@ class ProfileHome:
             config = _read_settings(self.config_path)
         except FileNotFoundError:
             raise StoreNotFoundError(
-                "no profile here yet; create one with 'discreet init'"
+                _("no profile here yet; create one with 'discreet init'")
             ) from None
         except (OSError, _DamagedSettingsError):
             try:
                 config = _read_settings(self.config_copy_path)
             except (OSError, _DamagedSettingsError):
                 raise CorruptSettingsError(
-                    f"{self.config_path} is damaged, and so is its copy "
-                    f"{self.config_copy_path.name} (the profile itself is untouched); "
-                    "put config.json back from a backup of this folder"
+                    _(
+                        "{config_path} is damaged, and so is its copy {name} (the "
+                        "profile itself is untouched); put config.json back from a "
+                        "backup of this folder"
+                    ).format(config_path=self.config_path, name=self.config_copy_path.name)
                 ) from None
         self._keep_settings(config)
         return config
@@ -198,7 +201,9 @@ class ProfileHome:
         """Create the profile; in kiosk mode only the settings are written (returns ``None``)."""
         if self.config_path.exists():
             raise StoreExistsError(
-                f"a profile already exists in {self.folder}; erase it first to start over"
+                _("a profile already exists in {folder}; erase it first to start over").format(
+                    folder=self.folder
+                )
             )
         self.folder.mkdir(parents=True, exist_ok=True)
         if config.mode == "kiosk" or source is None:
@@ -241,7 +246,9 @@ class ProfileHome:
         source = config.configured_key()
         if isinstance(source, KeyringKey):
             source.forget()
-            removed.append(f"OS keyring entry '{source.entry_name}'")
+            removed.append(
+                _("OS keyring entry '{entry_name}'").format(entry_name=source.entry_name)
+            )
         return removed + self.remove_settings()
 
     def data_card(self) -> dict[str, Any]:
@@ -252,10 +259,12 @@ class ProfileHome:
         else:
             storage = {
                 "location": str(self.store_path),
-                "encryption": "AES-256-GCM with a random 256-bit data key, fresh nonce per save",
+                "encryption": _("AES-256-GCM with a random 256-bit data key, fresh nonce per save"),
                 "key": _describe_source(config, self.store_path),
-                "backup": f"{self.store_path.name}.bak (the previous save, equally encrypted)",
-                "budget": BUDGET_NOTE.format(name=self.store_path.name),
+                "backup": _("{name}.bak (the previous save, equally encrypted)").format(
+                    name=self.store_path.name
+                ),
+                "budget": _(BUDGET_NOTE).format(name=self.store_path.name),
             }
         return data_card(config.retention, storage)
 
@@ -297,7 +306,7 @@ def _read_settings(path: Path) -> ProfileConfig:
 
 BUDGET_RECORD = "budget"
 #: How the data card and the export describe the budget record.
-BUDGET_NOTE = (
+BUDGET_NOTE = N_(
     "{name}.budget: the report ledger and consent again, equally encrypted, so that "
     "restoring an older save cannot undo a revocation or re-spend a week's budget"
 )
@@ -400,7 +409,7 @@ class ProfileSession(Closable):
             item = catalog.item(item_id)
         except KeyError:
             raise UnknownItemError(
-                "that item is not in the installed catalog; check the id or run 'discreet sync'"
+                _("that item is not in the installed catalog; check the id or run 'discreet sync'")
             ) from None
         if self.profile.paused or not self.profile.admits(item.categories, catalog.taxonomy):
             return None

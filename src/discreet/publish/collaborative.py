@@ -75,28 +75,32 @@ def read_cooccurrence(path: str | Path) -> Cooccurrence:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(data, dict) or data.get("format") != COOCCURRENCE_FORMAT:
-            raise ValueError(f"not a {COOCCURRENCE_FORMAT} file")
+            raise ValueError(_("not a {format} file").format(format=COOCCURRENCE_FORMAT))
         if data.get("format_version") != 1:
-            raise ValueError("format_version must be 1")
+            raise ValueError(_("format_version must be 1"))
         items = data["top_items"]
         if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
-            raise ValueError("top_items must be a list of item ids")
+            raise ValueError(_("top_items must be a list of item ids"))
         if len(set(items)) != len(items) or len(items) < 2:
-            raise ValueError("top_items must be at least two distinct ids")
+            raise ValueError(_("top_items must be at least two distinct ids"))
         counts = data["pair_counts"]
         if not isinstance(counts, list) or not all(
             isinstance(c, int) and not isinstance(c, bool) for c in counts
         ):
-            raise ValueError("pair_counts must be a list of integers")
+            raise ValueError(_("pair_counts must be a list of integers"))
         if len(counts) != math.comb(len(items), 2):
-            raise ValueError(f"pair_counts must have M(M-1)/2 = {math.comb(len(items), 2)} entries")
+            raise ValueError(
+                _("pair_counts must have M(M-1)/2 = {count} entries").format(
+                    count=math.comb(len(items), 2)
+                )
+            )
         reports = data["reports"]
         if not isinstance(reports, int) or isinstance(reports, bool) or reports < 0:
-            raise ValueError("reports must be a count")
+            raise ValueError(_("reports must be a count"))
         numbers = [float(data[key]) for key in ("epsilon", "delta", "sigma_sq_per_aggregator")]
         if not all(math.isfinite(x) and x >= 0 for x in numbers):
             raise ValueError(
-                "epsilon, delta and sigma_sq_per_aggregator must be non-negative numbers"
+                _("epsilon, delta and sigma_sq_per_aggregator must be non-negative numbers")
             )
         numbers[2] = math.sqrt(numbers[2])
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:

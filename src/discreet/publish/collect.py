@@ -22,6 +22,7 @@ import math
 from typing import Any
 
 from discreet.errors import AggregatorError, HpkeDecryptError
+from discreet.i18n import _
 from discreet.secagg import hpke
 from discreet.secagg.task import COOCCURRENCE, AggregatorSecrets, Task, b64, unb64
 from discreet.secagg.wire import aggregate_share_aad, aggregate_share_info, call
@@ -44,7 +45,7 @@ def collect(
     :class:`BatchTooSmallError` below the minimum batch size, :class:`AggregatorError`
     if an aggregator fails or answers shares that do not open."""
     if secrets.collector_token is None:
-        raise AggregatorError("the collector's secrets have no token for the leader")
+        raise AggregatorError(_("the collector's secrets have no token for the leader"))
     answer = call(
         f"{leader_url.rstrip('/')}/v1/secagg/collect", {"period": period}, secrets.collector_token
     )
@@ -71,7 +72,9 @@ def collect(
         HpkeDecryptError,
         VdafDecodeError,
     ) as exc:
-        raise AggregatorError(f"the aggregators' answer does not open ({exc})") from None
+        raise AggregatorError(
+            _("the aggregators' answer does not open ({exc})").format(exc=exc)
+        ) from None
     field = vdaf.field
     totals = [
         v - field.modulus if v > field.modulus // 2 else v

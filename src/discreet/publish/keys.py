@@ -106,9 +106,9 @@ class KeyFolder:
         try:
             pem = path.read_bytes()
         except OSError:
-            message = (
-                f"no {role} signing key at {path}; restore the keys folder or run 'publish init'"
-            )
+            message = _(
+                "no {role} signing key at {path}; restore the keys folder or run 'publish init'"
+            ).format(role=role, path=path)
             if role == "root" and self.root_dir is not None:
                 message = _(
                     "no root key at {path}; mount the offline root folder (--offline-root DIR)"
@@ -129,7 +129,9 @@ class KeyFolder:
                 )
             ) from None
         if not isinstance(private, Ed25519PrivateKey):
-            raise RepositoryNotFoundError(f"{path} is not an Ed25519 key; restore the original key")
+            raise RepositoryNotFoundError(
+                _("{path} is not an Ed25519 key; restore the original key").format(path=path)
+            )
         return CryptoSigner(private)
 
     def retire(self, role: str) -> None:

@@ -99,8 +99,10 @@ def _check_name(name: str) -> str:
         return check_name(name)
     except ValueError:
         raise CatalogNameInvalidError(
-            f"catalog name {name!r} is not one devices accept; use {NAME_RULE} "
-            "(nothing was published)"
+            _(
+                "catalog name {name!r} is not one devices accept; use "
+                "{NAME_RULE} (nothing was published)"
+            ).format(name=name, NAME_RULE=NAME_RULE)
         ) from None
 
 
@@ -171,14 +173,16 @@ def publish_catalog(
     try:
         reporting.check_fits(len(items), taxonomy.ids, taxonomy.sensitive_ids)
     except ValueError as exc:
-        raise InputError(f"the reporting parameters do not fit this catalog ({exc})") from None
+        raise InputError(
+            _("the reporting parameters do not fit this catalog ({exc})").format(exc=exc)
+        ) from None
     if secure_aggregation is not None:
         try:
             secure_aggregation.check_fits([item.id for item in items])
             secure_aggregation.check_top_items([item.id for item in items])
         except ValueError as exc:
             raise InputError(
-                f"the secure-aggregation task does not fit this catalog ({exc})"
+                _("the secure-aggregation task does not fit this catalog ({exc})").format(exc=exc)
             ) from None
     with repo.lock():
         previous = current_manifest(repo)
@@ -240,4 +244,4 @@ def _check_reports_url(url: str) -> str:
     try:
         return check_endpoint(url, "the reports URL")
     except ValueError as exc:
-        raise InputError(f"{exc}; nothing was published") from None
+        raise InputError(_("{exc}; nothing was published").format(exc=exc)) from None

@@ -51,6 +51,7 @@ from discreet.errors import (
     RepositoryExistsError,
     RepositoryNotFoundError,
 )
+from discreet.i18n import _
 from discreet.publish.keys import ROLES, KeyFolder, generate_signer
 
 REPO_FORMAT_VERSION = 1
@@ -153,18 +154,26 @@ class PublisherRepository:
                 raise ValueError("an offline root key needs a passphrase")
             if root_dir.resolve().is_relative_to(path.resolve()):
                 raise RepositoryError(
-                    f"{root_dir} is inside {path}; keep the offline root outside the repository"
+                    _(
+                        "{root_dir} is inside {path}; keep the offline root outside the repository"
+                    ).format(root_dir=root_dir, path=path)
                 )
             if (root_dir / "root.pem").exists():
                 raise RepositoryExistsError(
-                    f"{root_dir} already holds a root key; choose another folder"
+                    _("{root_dir} already holds a root key; choose another folder").format(
+                        root_dir=root_dir
+                    )
                 )
         if (path / "repo.json").exists() or (path / "public").exists():
             raise RepositoryExistsError(
-                f"{path} already holds a repository; choose another folder or remove it first"
+                _(
+                    "{path} already holds a repository; choose another folder or remove it first"
+                ).format(path=path)
             )
         if path.exists() and any(path.iterdir()):
-            raise RepositoryExistsError(f"{path} is not empty; choose an empty or new folder")
+            raise RepositoryExistsError(
+                _("{path} is not empty; choose an empty or new folder").format(path=path)
+            )
         expiries = expiries or Expiries()
         now = now or utc_now()
         keys = KeyFolder(Path(keys_dir) if keys_dir else path / "keys", root_dir=root_dir)
@@ -225,7 +234,10 @@ class PublisherRepository:
             info = json.loads((path / "repo.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             raise RepositoryNotFoundError(
-                f"no discreet repository at {path}; create one with 'discreet publish init {path}'"
+                _(
+                    "no discreet repository at {path}; create one with 'discreet "
+                    "publish init {path}'"
+                ).format(path=path)
             ) from None
         root_dir = offline_root or info.get("offline_root")
         keys = KeyFolder(
@@ -241,7 +253,9 @@ class PublisherRepository:
             self.path / ".lock",
             timeout=timeout,
             error=RepositoryBusyError,
-            message=f"another process is publishing to {self.path}; wait for it to finish",
+            message=_("another process is publishing to {path}; wait for it to finish").format(
+                path=self.path
+            ),
         )
 
     # ---- reading ------------------------------------------------------------
@@ -250,7 +264,9 @@ class PublisherRepository:
             return (self.metadata_dir / name).read_bytes()
         except OSError:
             raise RepositoryNotFoundError(
-                f"{self.metadata_dir / name} is missing; the repository is damaged, restore it"
+                _("{value} is missing; the repository is damaged, restore it").format(
+                    value=self.metadata_dir / name
+                )
             ) from None
 
     def root_versions(self) -> list[int]:
@@ -348,7 +364,7 @@ class PublisherRepository:
         that trust any earlier root follow the chain to it.
         """
         if role not in ROLES:
-            raise ValueError(f"role must be one of {', '.join(ROLES)}")
+            raise ValueError(_("role must be one of {join}").format(join=", ".join(ROLES)))
         now = now or utc_now()
         expiries = expiries or Expiries()
         state = self._state()

@@ -188,10 +188,6 @@ class Ranker:
         return row
 
     @cached_property
-    def _labels(self) -> dict[str, str]:
-        return {c.id: c.label for c in self.catalog.taxonomy.categories}
-
-    @cached_property
     def _sensitive(self) -> dict[str, frozenset[str]]:
         """Each sensitive category, with itself and its ancestors (an opt-in to any admits it)."""
         taxonomy = self.catalog.taxonomy
@@ -309,7 +305,7 @@ class Ranker:
             (
                 Interest(
                     c,
-                    taxonomy[c].label,
+                    taxonomy[c].shown_label,
                     float(totals[i]),
                     c in profile.muted,
                     taxonomy.is_sensitive(c),
@@ -613,10 +609,12 @@ class Ranker:
         for row, cats, because in zip(rows, categories, best, strict=True):
             reasons: list[Reason] = []
             if row in explored:
-                reasons.append(Reason("exploration", "something outside your usual categories"))
+                reasons.append(Reason("exploration", _("something outside your usual categories")))
             if because:
                 history_items = [self._item(h) for h in because]
-                text = "because you engaged with " + ", ".join(i.title for i in history_items)
+                text = _("because you engaged with {titles}").format(
+                    titles=", ".join(i.title for i in history_items)
+                )
                 reasons.append(Reason("because-you", text, tuple(i.id for i in history_items)))
             liked = self._liked_also(p, row)
             if liked is not None:
@@ -625,15 +623,21 @@ class Ranker:
                 reasons.append(Reason("collaborative", text, (item.id,)))
             shared = [c for c in cats if c in p.top_categories]
             if shared:
-                labels = ", ".join(self._labels[c] for c in shared)
-                reasons.append(Reason("category", f"in {labels}, which you like", tuple(shared)))
+                labels = ", ".join(self.catalog.taxonomy[c].shown_label for c in shared)
+                reasons.append(
+                    Reason(
+                        "category",
+                        _("in {labels}, which you like").format(labels=labels),
+                        tuple(shared),
+                    )
+                )
             if self._popular[row]:
-                reasons.append(Reason("popular", "popular with other users"))
+                reasons.append(Reason("popular", _("popular with other users")))
             elif p.vector is None:
-                text = "a varied pick to start with; your likes will shape what follows"
+                text = _("a varied pick to start with; your likes will shape what follows")
                 reasons.append(Reason("starter", text))
             if fresh is not None and fresh[row] >= 0.5:
-                reasons.append(Reason("new", "new in the catalog"))
+                reasons.append(Reason("new", _("new in the catalog")))
             out.append(tuple(reasons))
         return out
 
@@ -675,9 +679,11 @@ class Ranker:
         self._mask(masked, p, Filters())
         excluded = None
         if row in set(p.seen.tolist()):
-            excluded = "you have already engaged with it"
+            excluded = _("you have already engaged with it")
         elif not np.isfinite(masked[row]):
-            excluded = "it is in a category you muted or a sensitive one you have not opted in to"
+            excluded = _(
+                "it is in a category you muted or a sensitive one you have not opted in to"
+            )
         rank = None if excluded else int((masked > masked[row]).sum()) + 1
         item = self._item(row)
         fresh = self._freshness(today)

@@ -36,6 +36,7 @@ import math
 from fractions import Fraction
 
 from discreet.errors import NoiseParameterError
+from discreet.i18n import _
 from discreet.secagg.noise import MAX_SIGMA_SQ
 
 __all__ = ["NoisePlan", "calibrate", "delta_for", "rho_for"]
@@ -59,7 +60,7 @@ def delta_for(rho: float, epsilon: float) -> float:
     ``log(α - 1)``, where a golden-section search finds the infimum.
     """
     if rho <= 0 or epsilon <= 0:
-        raise NoiseParameterError("ρ and ε are positive")
+        raise NoiseParameterError(_("ρ and ε are positive"))
     low, high = math.log(1e-9), math.log(4.0 * (epsilon / rho + 2.0))
 
     def cost(t: float) -> float:
@@ -68,7 +69,7 @@ def delta_for(rho: float, epsilon: float) -> float:
     ratio = (math.sqrt(5.0) - 1.0) / 2.0
     a, b = high - ratio * (high - low), low + ratio * (high - low)
     cost_a, cost_b = cost(a), cost(b)
-    for _ in range(200):
+    for _step in range(200):
         if cost_a <= cost_b:
             high, b, cost_b = b, a, cost_a
             a = high - ratio * (high - low)
@@ -125,23 +126,26 @@ class NoisePlan:
 def calibrate(epsilon: float, delta: float, sensitivity_sq: int) -> NoisePlan:
     """The smallest integer σ² that makes one aggregator's noise (ε, δ)-DP on its own."""
     if not (math.isfinite(epsilon) and 0 < epsilon <= 20):
-        raise NoiseParameterError("ε is a number in (0, 20]")
+        raise NoiseParameterError(_("ε is a number in (0, 20]"))
     if not 0 < delta < 1:
-        raise NoiseParameterError("δ is a number in (0, 1); 1e-9 is usual")
+        raise NoiseParameterError(_("δ is a number in (0, 1); 1e-9 is usual"))
     if not 1 <= sensitivity_sq <= 1 << 20:
-        raise NoiseParameterError("the squared sensitivity is an integer in [1, 2**20]")
+        raise NoiseParameterError(_("the squared sensitivity is an integer in [1, 2**20]"))
     low, high = 0.0, epsilon  # δ(ρ = ε) > any useful δ; δ(ρ → 0) → 0
-    for _ in range(64):
+    for _step in range(64):
         middle = (low + high) / 2
         if delta_for(middle, epsilon) <= delta:
             low = middle
         else:
             high = middle
     if low <= 0:
-        raise NoiseParameterError("no noise meets that ε and δ; raise δ or ε")
+        raise NoiseParameterError(_("no noise meets that ε and δ; raise δ or ε"))
     sigma_sq = math.ceil(sensitivity_sq / (2 * low))
     if sigma_sq > MAX_SIGMA_SQ:
         raise NoiseParameterError(
-            f"that ε and δ need σ² = {sigma_sq} > {MAX_SIGMA_SQ}; raise ε or lower the sensitivity"
+            _(
+                "that ε and δ need σ² = {sigma_sq} > {MAX_SIGMA_SQ}; raise ε "
+                "or lower the sensitivity"
+            ).format(sigma_sq=sigma_sq, MAX_SIGMA_SQ=MAX_SIGMA_SQ)
         )
     return NoisePlan(epsilon, delta, sensitivity_sq, sigma_sq)

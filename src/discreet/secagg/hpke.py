@@ -38,6 +38,7 @@ from cryptography.hazmat.primitives.serialization import (
 
 from discreet._fs import atomic_write_bytes, canonical_json
 from discreet.errors import HpkeConfigError, HpkeDecryptError, HpkeKeyError
+from discreet.i18n import _
 
 __all__ = [
     "AEAD_ID",
@@ -73,9 +74,13 @@ class HpkeConfig:
 
     def __post_init__(self) -> None:
         if not 0 <= self.config_id < 256:
-            raise HpkeConfigError("an HPKE config id is one byte (0 to 255)")
+            raise HpkeConfigError(_("an HPKE config id is one byte (0 to 255)"))
         if len(self.public_key) != PUBLIC_KEY_SIZE:
-            raise HpkeConfigError(f"an X25519 public key is {PUBLIC_KEY_SIZE} bytes")
+            raise HpkeConfigError(
+                _("an X25519 public key is {PUBLIC_KEY_SIZE} bytes").format(
+                    PUBLIC_KEY_SIZE=PUBLIC_KEY_SIZE
+                )
+            )
 
     def encode(self) -> bytes:
         """``id (1) || kem_id (2) || kdf_id (2) || aead_id (2) || len (2) || public_key``."""
@@ -92,15 +97,23 @@ class HpkeConfig:
     def decode(cls, data: bytes) -> HpkeConfig:
         """Parse :meth:`encode`'s bytes; raises :class:`HpkeConfigError`."""
         if len(data) != 9 + PUBLIC_KEY_SIZE:
-            raise HpkeConfigError(f"an HPKE config is {9 + PUBLIC_KEY_SIZE} bytes")
+            raise HpkeConfigError(
+                _("an HPKE config is {value} bytes").format(value=9 + PUBLIC_KEY_SIZE)
+            )
         suite = tuple(int.from_bytes(data[i : i + 2], "big") for i in (1, 3, 5))
         if suite != (KEM_ID, KDF_ID, AEAD_ID):
             raise HpkeConfigError(
-                "the HPKE config names another suite; this build speaks only "
-                "X25519, HKDF-SHA256 and AES-128-GCM"
+                _(
+                    "the HPKE config names another suite; this build speaks only "
+                    "X25519, HKDF-SHA256 and AES-128-GCM"
+                )
             )
         if int.from_bytes(data[7:9], "big") != PUBLIC_KEY_SIZE:
-            raise HpkeConfigError(f"an X25519 public key is {PUBLIC_KEY_SIZE} bytes")
+            raise HpkeConfigError(
+                _("an X25519 public key is {PUBLIC_KEY_SIZE} bytes").format(
+                    PUBLIC_KEY_SIZE=PUBLIC_KEY_SIZE
+                )
+            )
         return cls(data[0], data[9:])
 
     def to_text(self) -> str:
@@ -113,7 +126,7 @@ class HpkeConfig:
         try:
             raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
         except (ValueError, TypeError):
-            raise HpkeConfigError("an HPKE config is unpadded base64url text") from None
+            raise HpkeConfigError(_("an HPKE config is unpadded base64url text")) from None
         return cls.decode(raw)
 
 
@@ -147,13 +160,13 @@ class HpkeCiphertext:
     def decode(cls, data: bytes) -> HpkeCiphertext:
         """Parse :meth:`encode`'s bytes; raises :class:`HpkeDecryptError`."""
         if len(data) < 3:
-            raise HpkeDecryptError("an HPKE ciphertext is truncated; reject the report")
+            raise HpkeDecryptError(_("an HPKE ciphertext is truncated; reject the report"))
         enc_end = 3 + int.from_bytes(data[1:3], "big")
         if len(data) < enc_end + 4:
-            raise HpkeDecryptError("an HPKE ciphertext is truncated; reject the report")
+            raise HpkeDecryptError(_("an HPKE ciphertext is truncated; reject the report"))
         payload_end = enc_end + 4 + int.from_bytes(data[enc_end : enc_end + 4], "big")
         if len(data) != payload_end:
-            raise HpkeDecryptError("an HPKE ciphertext has the wrong length; reject the report")
+            raise HpkeDecryptError(_("an HPKE ciphertext has the wrong length; reject the report"))
         return cls(data[0], data[3:enc_end], data[enc_end + 4 :])
 
 
@@ -180,7 +193,7 @@ def _seal_with(
     try:
         recipient = _SUITE.kem.deserialize_public_key(config.public_key)
     except (ValueError, pyhpke.PyHPKEError):
-        raise HpkeConfigError("the HPKE public key is not an X25519 point") from None
+        raise HpkeConfigError(_("the HPKE public key is not an X25519 point")) from None
     enc, context = _SUITE.create_sender_context(recipient, info=info, eks=ephemeral)
     return HpkeCiphertext(config.config_id, enc, context.seal(plaintext, aad=aad))
 
@@ -190,24 +203,28 @@ def open_sealed(keypair: HpkeKeyPair, sealed: HpkeCiphertext, info: bytes, aad: 
     open with this key, ``info`` and ``aad``."""
     if sealed.config_id != keypair.config.config_id:
         raise HpkeDecryptError(
-            f"the ciphertext is for HPKE config {sealed.config_id}, this aggregator's is "
-            f"{keypair.config.config_id}; the device has an old manifest"
+            _(
+                "the ciphertext is for HPKE config {config_id}, this "
+                "aggregator's is {config_id2}; the device has an old manifest"
+            ).format(config_id=sealed.config_id, config_id2=keypair.config.config_id)
         )
     if len(sealed.enc) != PUBLIC_KEY_SIZE:
-        raise HpkeDecryptError("an HPKE encapsulated key is 32 bytes; reject the report")
+        raise HpkeDecryptError(_("an HPKE encapsulated key is 32 bytes; reject the report"))
     try:
         private = _SUITE.kem.deserialize_private_key(keypair.private_key)
         context = _SUITE.create_recipient_context(sealed.enc, private, info=info)
         return context.open(sealed.payload, aad=aad)
     except (ValueError, pyhpke.PyHPKEError):
-        raise HpkeDecryptError("an HPKE ciphertext did not open; reject the report") from None
+        raise HpkeDecryptError(_("an HPKE ciphertext did not open; reject the report")) from None
 
 
 def write_keypair(path: Path, keypair: HpkeKeyPair) -> None:
     """Write a key file readable by its owner only (0600); never over an existing file."""
     path = Path(path)
     if path.exists():
-        raise HpkeKeyError(f"{path} exists; keep it, or remove it to make a new key pair")
+        raise HpkeKeyError(
+            _("{path} exists; keep it, or remove it to make a new key pair").format(path=path)
+        )
     record = {
         "format": KEY_FILE_FORMAT,
         "suite": [KEM_ID, KDF_ID, AEAD_ID],
@@ -226,18 +243,26 @@ def read_keypair(path: Path) -> HpkeKeyPair:
         mode = path.stat().st_mode
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise HpkeKeyError(f"no HPKE key file at {path}; create the aggregator's keys") from None
+        raise HpkeKeyError(
+            _("no HPKE key file at {path}; create the aggregator's keys").format(path=path)
+        ) from None
     if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise HpkeKeyError(f"{path} is readable by others; run `chmod 600 {path}`")
+        raise HpkeKeyError(
+            _("{path} is readable by others; run `chmod 600 {path}`").format(path=path)
+        )
     try:
         record = json.loads(raw)
         if record["format"] != KEY_FILE_FORMAT or record["suite"] != [KEM_ID, KDF_ID, AEAD_ID]:
-            raise HpkeKeyError(f"{path} is a key file of another format or suite")
+            raise HpkeKeyError(
+                _("{path} is a key file of another format or suite").format(path=path)
+            )
         private = bytes.fromhex(record["private_key"])
         config = HpkeConfig(int(record["config_id"]), bytes.fromhex(record["public_key"]))
         derived = X25519PrivateKey.from_private_bytes(private).public_key()
     except (ValueError, KeyError, TypeError, HpkeConfigError):
-        raise HpkeKeyError(f"{path} is not an HPKE key file") from None
+        raise HpkeKeyError(_("{path} is not an HPKE key file").format(path=path)) from None
     if derived.public_bytes(Encoding.Raw, PublicFormat.Raw) != config.public_key:
-        raise HpkeKeyError(f"{path}: the public key does not match the private key")
+        raise HpkeKeyError(
+            _("{path}: the public key does not match the private key").format(path=path)
+        )
     return HpkeKeyPair(config, private)

@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from discreet.errors import NoiseParameterError
+from discreet.i18n import _
 from discreet.vdaf import Field
 from discreet.vdaf.fields import Vec
 
@@ -104,7 +105,11 @@ def bernoulli_exp(num: Words, den: Words, randbytes: RandomBytes) -> Bools:
 def discrete_laplace(scale: int, size: int, randbytes: RandomBytes = secrets.token_bytes) -> Ints:
     """``size`` draws with P[x] ∝ exp(-|x|/scale) over the integers (``scale >= 1``)."""
     if not 1 <= scale <= MAX_SIGMA_SQ:
-        raise NoiseParameterError(f"a discrete Laplace scale is an integer in [1, {MAX_SIGMA_SQ}]")
+        raise NoiseParameterError(
+            _("a discrete Laplace scale is an integer in [1, {MAX_SIGMA_SQ}]").format(
+                MAX_SIGMA_SQ=MAX_SIGMA_SQ
+            )
+        )
     t = np.uint64(scale)
     out = np.empty(size, dtype=np.int64)
     pending = np.arange(size)
@@ -135,7 +140,9 @@ def discrete_gaussian(
     probability exp(-(|x| - σ²/t)²/(2σ²)).
     """
     if not 1 <= sigma_sq <= MAX_SIGMA_SQ:
-        raise NoiseParameterError(f"σ² is an integer in [1, {MAX_SIGMA_SQ}]")
+        raise NoiseParameterError(
+            _("σ² is an integer in [1, {MAX_SIGMA_SQ}]").format(MAX_SIGMA_SQ=MAX_SIGMA_SQ)
+        )
     t = math.isqrt(sigma_sq) + 1
     out = np.empty(size, dtype=np.int64)
     pending = np.arange(size)
@@ -156,7 +163,7 @@ def discrete_gaussian(
 def add_noise(field: Field, values: Vec, noise: Ints) -> Vec:
     """``values + noise`` in ``field`` (negative noise is subtracted modulo the prime)."""
     if field.shape(values) != noise.shape:
-        raise NoiseParameterError("the noise has one entry per element of the aggregate share")
+        raise NoiseParameterError(_("the noise has one entry per element of the aggregate share"))
     up = field.from_uint64(np.where(noise > 0, noise, 0).astype(np.uint64))
     down = field.from_uint64(np.where(noise < 0, -noise, 0).astype(np.uint64))
     return field.sub(field.add(values, up), down)

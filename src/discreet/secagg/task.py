@@ -113,25 +113,33 @@ class Task:
 
     def __post_init__(self) -> None:
         if len(self.task_id) != TASK_ID_SIZE:
-            raise TaskInvalidError(f"a task id is {TASK_ID_SIZE} bytes")
+            raise TaskInvalidError(
+                _("a task id is {TASK_ID_SIZE} bytes").format(TASK_ID_SIZE=TASK_ID_SIZE)
+            )
         if not 1 <= self.min_batch_size <= 10**9:
-            raise TaskInvalidError("min_batch_size is a positive integer")
+            raise TaskInvalidError(_("min_batch_size is a positive integer"))
         if not self.min_batch_size <= self.max_uploads <= 10**9:
             raise TaskInvalidError(
                 _("max_uploads is an integer between min_batch_size and 1,000,000,000")
             )
         if not 0 < self.delta <= MAX_DELTA:
-            raise TaskInvalidError(f"a task's delta must be in (0, {MAX_DELTA:g}]")
+            raise TaskInvalidError(
+                _("a task's delta must be in (0, {MAX_DELTA:g}]").format(MAX_DELTA=MAX_DELTA)
+            )
         if self.labels and len(self.labels) != self.length:
             raise TaskInvalidError(
-                f"the task has {self.length} entries but {len(self.labels)} labels"
+                _("the task has {length} entries but {n_labels} labels").format(
+                    length=self.length, n_labels=len(self.labels)
+                )
             )
         self._check_kind()
         try:
             self.vdaf()
             self.noise_plan()
         except (VdafParameterError, NoiseParameterError) as exc:
-            raise TaskInvalidError(f"the task's parameters are impossible: {exc}") from None
+            raise TaskInvalidError(
+                _("the task's parameters are impossible: {exc}").format(exc=exc)
+            ) from None
 
     def _check_kind(self) -> None:
         if self.kind not in KINDS:
@@ -221,10 +229,10 @@ class Task:
         """Parse :meth:`to_json`'s content; raises :class:`TaskInvalidError`."""
         try:
             if data["format"] != TASK_FORMAT or data["format_version"] != 1:
-                raise TaskInvalidError("not a discreet secure-aggregation task (format 1)")
+                raise TaskInvalidError(_("not a discreet secure-aggregation task (format 1)"))
             vdaf = data["vdaf"]
             if vdaf["type"] != "Prio3MultihotCountVec":
-                raise TaskInvalidError("this build runs Prio3MultihotCountVec tasks only")
+                raise TaskInvalidError(_("this build runs Prio3MultihotCountVec tasks only"))
             labels, top = data.get("labels", []), data.get("top_items", [])
             for name, names in (("labels", labels), ("top_items", top)):
                 if not isinstance(names, list) or not all(isinstance(x, str) for x in names):
@@ -246,7 +254,9 @@ class Task:
                 top_items=tuple(top),
             )
         except (KeyError, TypeError, ValueError, HpkeConfigError) as exc:
-            raise TaskInvalidError(f"the task definition is malformed ({exc})") from None
+            raise TaskInvalidError(
+                _("the task definition is malformed ({exc})").format(exc=exc)
+            ) from None
 
     @classmethod
     def load(cls, path: Path) -> Task:
@@ -254,13 +264,17 @@ class Task:
         try:
             data = json.loads(Path(path).read_bytes())
         except FileNotFoundError:
-            raise TaskInvalidError(f"no task file at {path}; check --task") from None
+            raise TaskInvalidError(
+                _("no task file at {path}; check --task").format(path=path)
+            ) from None
         except (OSError, ValueError) as exc:
-            raise TaskInvalidError(f"{path}: cannot read the task ({exc})") from None
+            raise TaskInvalidError(
+                _("{path}: cannot read the task ({exc})").format(path=path, exc=exc)
+            ) from None
         try:
             return cls.from_json(data)
         except TaskInvalidError as exc:
-            raise TaskInvalidError(f"{path}: {exc}") from None
+            raise TaskInvalidError(_("{path}: {exc}").format(path=path, exc=exc)) from None
 
 
 def _int(value: Any) -> int:
@@ -305,14 +319,20 @@ def read_secrets(path: Path) -> AggregatorSecrets:
         mode = path.stat().st_mode
         data = json.loads(path.read_bytes())
     except FileNotFoundError:
-        raise TaskInvalidError(f"no secrets file at {path}; check --secrets") from None
+        raise TaskInvalidError(
+            _("no secrets file at {path}; check --secrets").format(path=path)
+        ) from None
     except (OSError, ValueError) as exc:
-        raise TaskInvalidError(f"{path}: cannot read the secrets ({exc})") from None
+        raise TaskInvalidError(
+            _("{path}: cannot read the secrets ({exc})").format(path=path, exc=exc)
+        ) from None
     if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise TaskInvalidError(f"{path} is readable by others; run `chmod 600 {path}`")
+        raise TaskInvalidError(
+            _("{path} is readable by others; run `chmod 600 {path}`").format(path=path)
+        )
     try:
         if data["format"] != SECRETS_FORMAT or data["format_version"] != 1:
-            raise TaskInvalidError(f"{path} is not a secrets file (format 1)")
+            raise TaskInvalidError(_("{path} is not a secrets file (format 1)").format(path=path))
         key = data["verify_key"]
         tokens = (data["aggregator_token"], data["collector_token"])
         if not all(t is None or (isinstance(t, str) and len(t) >= 32) for t in tokens):
@@ -321,7 +341,9 @@ def read_secrets(path: Path) -> AggregatorSecrets:
             None if key is None else unb64(key, VERIFY_KEY_SIZE), tokens[0], tokens[1]
         )
     except (KeyError, TypeError, ValueError) as exc:
-        raise TaskInvalidError(f"{path}: the secrets are malformed ({exc})") from None
+        raise TaskInvalidError(
+            _("{path}: the secrets are malformed ({exc})").format(path=path, exc=exc)
+        ) from None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -353,7 +375,9 @@ def create_task(
     ``length`` is ignored."""
     folder = Path(folder)
     if (folder / "task.json").exists():
-        raise TaskInvalidError(f"{folder} already holds a task; choose another folder")
+        raise TaskInvalidError(
+            _("{folder} already holds a task; choose another folder").format(folder=folder)
+        )
     folder.mkdir(parents=True, exist_ok=True)
     if top_items:
         length = pair_count(len(top_items))

@@ -20,6 +20,7 @@ import dataclasses
 from collections.abc import Sequence
 
 from discreet.errors import ContributionInvalidError, HpkeDecryptError, ReportMalformedError
+from discreet.i18n import _
 from discreet.protocol.report import period_code, period_from_code
 from discreet.secagg import hpke
 from discreet.secagg.task import Task
@@ -64,27 +65,27 @@ class UploadReport:
     def decode(cls, data: bytes) -> UploadReport:
         """Parse :meth:`encode`'s bytes; raises :class:`ReportMalformedError`."""
         if len(data) < REPORT_ID_SIZE + 4:
-            raise ReportMalformedError("a report is truncated; the device must send it again")
+            raise ReportMalformedError(_("a report is truncated; the device must send it again"))
         report_id = data[:REPORT_ID_SIZE]
         try:
             period = period_from_code(int.from_bytes(data[REPORT_ID_SIZE : REPORT_ID_SIZE + 4]))
         except ValueError:
-            raise ReportMalformedError("a report names no ISO week") from None
+            raise ReportMalformedError(_("a report names no ISO week")) from None
         at, parts = REPORT_ID_SIZE + 4, []
-        for _ in range(3):
+        for _part in range(3):
             if len(data) < at + 4:
-                raise ReportMalformedError("a report is truncated")
+                raise ReportMalformedError(_("a report is truncated"))
             end = at + 4 + int.from_bytes(data[at : at + 4], "big")
             if len(data) < end:
-                raise ReportMalformedError("a report is truncated")
+                raise ReportMalformedError(_("a report is truncated"))
             parts.append(data[at + 4 : end])
             at = end
         if at != len(data):
-            raise ReportMalformedError("a report has trailing bytes")
+            raise ReportMalformedError(_("a report has trailing bytes"))
         try:
             leader, helper = (hpke.HpkeCiphertext.decode(p) for p in parts[1:])
         except HpkeDecryptError:
-            raise ReportMalformedError("a report's sealed share is malformed") from None
+            raise ReportMalformedError(_("a report's sealed share is malformed")) from None
         return cls(report_id, period, parts[0], leader, helper)
 
 
@@ -109,5 +110,7 @@ def make_report(task: Task, period: str, measurement: Sequence[bool]) -> UploadR
         period_code(period)
         sharded = task.vdaf().shard(task.ctx, measurement)
     except (VdafMeasurementError, ValueError) as exc:
-        raise ContributionInvalidError(f"the contribution does not fit the task: {exc}") from None
+        raise ContributionInvalidError(
+            _("the contribution does not fit the task: {exc}").format(exc=exc)
+        ) from None
     return seal_report(task, period, sharded)

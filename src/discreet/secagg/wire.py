@@ -21,6 +21,7 @@ from discreet.errors import (
     BatchTooSmallError,
     SecureAggregationError,
 )
+from discreet.i18n import _
 from discreet.secagg.task import Task
 
 __all__ = ["ATTEMPTS", "ERROR_CODES", "aggregate_share_aad", "aggregate_share_info", "call"]
@@ -56,7 +57,7 @@ def call(url: str, body: dict[str, Any], token: str, *, method: str = "POST") ->
     or if it is still unreachable after :data:`ATTEMPTS` attempts.
     """
     if not url.startswith(("http://", "https://")):
-        raise AggregatorError(f"{url} is not an http(s) URL; check the address")
+        raise AggregatorError(_("{url} is not an http(s) URL; check the address").format(url=url))
     data = json.dumps(body).encode()
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     pause, attempt = 0.2, 1
@@ -66,7 +67,11 @@ def call(url: str, body: dict[str, Any], token: str, *, method: str = "POST") ->
             return _call_once(request)
         except _TransientError as exc:
             if attempt >= ATTEMPTS:
-                raise AggregatorError(f"{url} failed {ATTEMPTS} times ({exc})") from None
+                raise AggregatorError(
+                    _("{url} failed {ATTEMPTS} times ({exc})").format(
+                        url=url, ATTEMPTS=ATTEMPTS, exc=exc
+                    )
+                ) from None
         time.sleep(pause)
         pause, attempt = pause * 2, attempt + 1
 

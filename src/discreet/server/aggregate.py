@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from discreet.errors import EstimateUnavailableError
+from discreet.i18n import _
 from discreet.protocol.oracle import FloatArray, FrequencyOracle
 from discreet.protocol.params import ReportingParams
 from discreet.protocol.report import Report
@@ -75,8 +76,11 @@ def below_threshold(period: str, kind: str, min_reports: int) -> EstimateUnavail
     nothing about the count is disclosed.
     """
     return EstimateUnavailableError(
-        f"{kind} estimates for {period} are published only from {min_reports} reports on, "
-        "and that threshold is not reached (counts below it are not disclosed)"
+        _(
+            "{kind} estimates for {period} are published only from "
+            "{min_reports} reports on, and that threshold is not reached "
+            "(counts below it are not disclosed)"
+        ).format(kind=kind, period=period, min_reports=min_reports)
     )
 
 

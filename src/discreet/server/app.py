@@ -37,6 +37,7 @@ from starlette.routing import Route
 from discreet.catalog.manifest import Manifest
 from discreet.catalog.reader import parse_jsonl
 from discreet.errors import EstimateUnavailableError, RepositoryError
+from discreet.i18n import _, from_accept_language, use
 from discreet.protocol.wire import Limits, WireError, decode_batch
 from discreet.publish.repository import PublisherRepository
 from discreet.server.aggregate import DEFAULT_MIN_REPORTS, labels_for
@@ -261,7 +262,12 @@ class Service:
         responses:
           200: {description: "the statement, generated from the reporting parameters"}
         """
-        return JSONResponse(privacy_statement(self.store, self.min_reports, self.central_noise))
+        # The human text in the reader's language (Accept-Language); the keys never change.
+        with use(from_accept_language(request.headers.get("accept-language", ""))) as lang:
+            statement = privacy_statement(self.store, self.min_reports, self.central_noise)
+        return JSONResponse(
+            statement, headers={"Content-Language": lang, "Vary": "Accept-Language"}
+        )
 
     async def health(self, request: Request) -> Response:
         """Liveness.
@@ -276,38 +282,51 @@ class Service:
 def privacy_statement(
     store: ReportStore, min_reports: int, central_noise: float | None = None
 ) -> dict[str, Any]:
-    """What the service collects, generated from the catalogs' reporting parameters."""
+    """What the service collects, generated from the catalogs' reporting parameters.
+
+    The sentences are in the language in use (:func:`discreet.i18n.use`).
+    """
     catalogs = store.catalogs
     newest = max(catalogs) if catalogs else None
     reporting = catalogs[newest].to_json() if newest is not None else {}
     return {
         "format_version": 1,
-        "collects": "only ε-locally-differentially-private reports that devices send with "
-        "their users' consent: 16 bytes each, holding a format version, report kind, "
-        "mechanism, catalog version, ISO week and a randomised payload",
+        "collects": _(
+            "only ε-locally-differentially-private reports that devices send with "
+            "their users' consent: 16 bytes each, holding a format version, report kind, "
+            "mechanism, catalog version, ISO week and a randomised payload"
+        ),
         "does_not_collect": [
-            "client IP addresses (no access log is written)",
-            "user agents or any other request header",
-            "identifiers, accounts, cookies, or times finer than the week",
+            _("client IP addresses (no access log is written)"),
+            _("user agents or any other request header"),
+            _("identifiers, accounts, cookies, or times finer than the week"),
         ],
-        "stores": "only sums: one additive sketch per (week, kind, catalog version), to "
-        "which each report is added when it arrives, and each report's random token (to "
-        "ignore retries) with nothing else; nothing stored pairs two reports, whether they "
-        "came in one request or from one device",
-        "publishes": f"estimates with standard errors, only from {min_reports} reports on",
+        "stores": _(
+            "only sums: one additive sketch per (week, kind, catalog version), to "
+            "which each report is added when it arrives, and each report's random token (to "
+            "ignore retries) with nothing else; nothing stored pairs two reports, whether they "
+            "came in one request or from one device"
+        ),
+        "publishes": _("estimates with standard errors, only from {min_reports} reports on").format(
+            min_reports=min_reports
+        ),
         "threshold": {
             "min_reports": min_reports,
-            "protects_against": "not sybil reports: anyone can post reports of their own "
-            "until the threshold is reached and then read the few other reports back from "
-            "the estimates. What protects each device's report is local differential "
-            "privacy (the epsilon in reporting_parameters), and secure aggregation will. "
-            "Below the threshold no count is disclosed, not even whether it is zero.",
+            "protects_against": _(
+                "not sybil reports: anyone can post reports of their own "
+                "until the threshold is reached and then read the few other reports back from "
+                "the estimates. What protects each device's report is local differential "
+                "privacy (the epsilon in reporting_parameters), and secure aggregation will. "
+                "Below the threshold no count is disclosed, not even whether it is zero."
+            ),
         },
         "central_noise": {
             "laplace_scale": central_noise,
-            "drawn": "once per (week, kind, catalog version), kept, and added to every "
-            "figure of that release; the standard errors are computed from the noised "
-            "estimates only",
+            "drawn": _(
+                "once per (week, kind, catalog version), kept, and added to every "
+                "figure of that release; the standard errors are computed from the noised "
+                "estimates only"
+            ),
         }
         if central_noise
         else None,
@@ -339,7 +358,9 @@ def create_app(
     if central_noise is not None and not (0 < central_noise < float("inf")):
         raise ValueError("central noise must be a positive, finite Laplace scale")
     if not repo.metadata_dir.is_dir():
-        raise RepositoryError(f"{repo.path} has no served folder; run 'discreet publish init'")
+        raise RepositoryError(
+            _("{path} has no served folder; run 'discreet publish init'").format(path=repo.path)
+        )
     register_repository_catalogs(store, repo)
     service = Service(
         repo,

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from discreet.errors import MissingDependencyError, RepositoryError, ServiceAddressError
+from discreet.i18n import _
 from discreet.protocol.wire import Limits
 from discreet.publish.repository import Expiries, PublisherRepository
 from discreet.server.aggregate import DEFAULT_MIN_REPORTS
@@ -74,8 +75,10 @@ def require_server_extra() -> None:
             importlib.import_module(module)
         except ImportError:
             raise MissingDependencyError(
-                f"the service needs {module}, which is not installed; "
-                "install the server extra: pip install 'discreet[server]'"
+                _(
+                    "the service needs {module}, which is not installed; install "
+                    "the server extra: pip install 'discreet[server]'"
+                ).format(module=module)
             ) from None
 
 
@@ -152,13 +155,17 @@ def bind_listener(host: str, port: int) -> socket.socket:
     where = f"{host}:{port}"
     advice = "choose another --port (0 picks a free one) or --host"
     try:
-        family, kind, proto, _, address = socket.getaddrinfo(
+        family, kind, proto, _canonname, address = socket.getaddrinfo(
             host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
         )[0]
         listener = socket.socket(family, kind, proto)
     except (OSError, OverflowError, UnicodeError) as exc:
         reason = getattr(exc, "strerror", None) or exc
-        raise ServiceAddressError(f"cannot listen on {where}: {reason}; {advice}") from None
+        raise ServiceAddressError(
+            _("cannot listen on {where}: {reason}; {advice}").format(
+                where=where, reason=reason, advice=advice
+            )
+        ) from None
     try:
         if hasattr(socket, "SO_REUSEADDR") and sys.platform != "win32":
             # As uvicorn does: a restart may bind while old connections linger in TIME_WAIT.
@@ -167,7 +174,11 @@ def bind_listener(host: str, port: int) -> socket.socket:
     except (OSError, OverflowError) as exc:
         listener.close()
         reason = getattr(exc, "strerror", None) or exc
-        raise ServiceAddressError(f"cannot listen on {where}: {reason}; {advice}") from None
+        raise ServiceAddressError(
+            _("cannot listen on {where}: {reason}; {advice}").format(
+                where=where, reason=reason, advice=advice
+            )
+        ) from None
     return listener
 
 
@@ -258,7 +269,7 @@ def serve(
     finally:
         listener.close()
     if not server.started:
-        raise RepositoryError("the service did not start; see the error above")
+        raise RepositoryError(_("the service did not start; see the error above"))
 
 
 class BackgroundService:
@@ -318,7 +329,7 @@ class BackgroundService:
         while not self._listening.wait(0.05):
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 self._server.should_exit = True
-                raise RepositoryError("the service did not start")
+                raise RepositoryError(_("the service did not start"))
         return self
 
     def __exit__(self, *exc: object) -> None:

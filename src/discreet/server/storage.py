@@ -55,6 +55,7 @@ from typing import Any
 import numpy as np
 
 from discreet.errors import EstimateUnavailableError, UnsupportedFormatError
+from discreet.i18n import _
 from discreet.protocol.oracle import FloatArray, FrequencyOracle, IntArray
 from discreet.protocol.params import ReportingParams
 from discreet.protocol.randomness import production_rng
@@ -146,7 +147,9 @@ class ReportStore:
         if version > SCHEMA_VERSION:
             self._db.close()
             raise UnsupportedFormatError(
-                f"{self.path} was written by a newer discreet (schema {version}); upgrade discreet"
+                _(
+                    "{path} was written by a newer discreet (schema {version}); upgrade discreet"
+                ).format(path=self.path, version=version)
             )
         # A rollback journal, deleted at each commit (see the module docstring), synced
         # at each commit: a crash, even a power cut, never loses an acknowledged request.
@@ -154,8 +157,10 @@ class ReportStore:
         if mode != "delete":
             self._db.close()
             raise UnsupportedFormatError(
-                f"{self.path} is open in another process in write-ahead-log mode (an older "
-                "discreet?); stop that process and try again"
+                _(
+                    "{path} is open in another process in write-ahead-log mode "
+                    "(an older discreet?); stop that process and try again"
+                ).format(path=self.path)
             )
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA secure_delete=ON")
@@ -240,7 +245,7 @@ class ReportStore:
         """
         waiting = _Waiting(list(batch))
         aggregator = Aggregator(self._catalogs)
-        for _, report in waiting.batch:
+        for _token, report in waiting.batch:
             aggregator.check(report)
         with self._queue_lock:
             self._queue.append(waiting)
@@ -393,7 +398,9 @@ class ReportStore:
             # Worded as for a few reports: "none yet" would tell 0 from 1.
             raise below_threshold(period, kind, min_reports)
         if kind not in self._catalogs[catalog].kinds:
-            raise EstimateUnavailableError(f"catalog v{catalog} takes no {kind} reports")
+            raise EstimateUnavailableError(
+                _("catalog v{catalog} takes no {kind} reports").format(catalog=catalog, kind=kind)
+            )
         aggregator = Aggregator(self._catalogs)
         sketch = (
             merge_sketches(

@@ -15,6 +15,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 
+from discreet.i18n import _, ngettext
+
 KEY_BYTES = 32  # AES-256
 NONCE_BYTES = 12  # 96-bit GCM nonce, fresh from the OS CSPRNG on every encryption
 SALT_BYTES = 16
@@ -85,8 +87,10 @@ class Argon2Params:
         >>> Argon2Params().describe()
         'Argon2id (64 MiB, 3 passes, 1 lane)'
         """
-        lanes = "1 lane" if self.lanes == 1 else f"{self.lanes} lanes"
-        return f"Argon2id ({self.memory_kib / 1024:g} MiB, {self.iterations} passes, {lanes})"
+        lanes = ngettext("{lanes} lane", "{lanes} lanes", self.lanes).format(lanes=self.lanes)
+        return _("Argon2id ({mib:g} MiB, {passes} passes, {lanes})").format(
+            mib=self.memory_kib / 1024, passes=self.iterations, lanes=lanes
+        )
 
     def to_json(self) -> dict[str, Any]:
         """The parameters as a JSON object."""

@@ -61,8 +61,10 @@ def _write_durably(path: Path, data: bytes) -> None:
             os.replace(backup_tmp, path.with_name(path.name + ".bak"))
 
     with disk_full_means(
-        "the disk is full, so the profile was not saved; free some space and try again "
-        "(the previous profile is intact)"
+        _(
+            "the disk is full, so the profile was not saved; free some space and try again "
+            "(the previous profile is intact)"
+        )
     ):
         atomic_write_bytes(path, data, mode=0o600, before_replace=keep_backup)
 
@@ -95,7 +97,7 @@ class EncryptedStore(ProfileStore):
             path.with_name(path.name + ".lock"),
             timeout=timeout,
             error=StoreLockedError,
-            message="the profile is open in another process; close it there and try again",
+            message=_("the profile is open in another process; close it there and try again"),
             held_here=_(
                 "the profile is already open in this process; use that Engine, "
                 "or close it before opening another"
@@ -117,7 +119,9 @@ class EncryptedStore(ProfileStore):
         try:
             if path.exists():
                 raise StoreExistsError(
-                    f"a profile already exists at {path}; open it, or erase it first"
+                    _("a profile already exists at {path}; open it, or erase it first").format(
+                        path=path
+                    )
                 )
             key_id = _hazmat.random_bytes(16).hex()
             data_key = _hazmat.random_bytes(_hazmat.KEY_BYTES)
@@ -164,7 +168,9 @@ class EncryptedStore(ProfileStore):
                     " (a backup exists: run 'discreet profile restore')" if backup.exists() else ""
                 )
                 raise StoreNotFoundError(
-                    f"no profile at {path}; create one with 'discreet init'{hint}"
+                    _("no profile at {path}; create one with 'discreet init'{hint}").format(
+                        path=path, hint=hint
+                    )
                 ) from None
             try:
                 sealed = envelope.parse(data)
@@ -173,8 +179,10 @@ class EncryptedStore(ProfileStore):
             except CorruptStoreError as exc:
                 if lock is None:
                     raise CorruptStoreError(
-                        f"{exc}; the profile folder is read-only, so it was left in place: "
-                        "make the folder writable, then open the profile again"
+                        _(
+                            "{exc}; the profile folder is read-only, so it was left in "
+                            "place: make the folder writable, then open the profile again"
+                        ).format(exc=exc)
                     ) from None
                 raise cls._set_aside(path, str(exc)) from None
             store = cls(path, source, data_key, sealed.header, lock)
@@ -195,19 +203,21 @@ class EncryptedStore(ProfileStore):
         # A restored backup is the backup itself (a hard link): never offer it twice.
         usable = backup.exists() and not backup.samefile(aside)
         if usable:
-            offer = "; run 'discreet profile restore' to go back to the previous save"
+            offer = _("; run 'discreet profile restore' to go back to the previous save")
         elif backup.exists():
-            offer = (
+            offer = _(
                 "; it was the backup, so no undamaged save is left: start again with "
                 "'discreet profile erase', then 'discreet init'"
             )
         else:
-            offer = (
+            offer = _(
                 "; no backup exists, so start again with 'discreet profile erase', "
                 "then 'discreet init'"
             )
         return CorruptStoreError(
-            f"{reason}. It was set aside as {aside.name}{offer}",
+            _("{reason}. It was set aside as {name}{offer}").format(
+                reason=reason, name=aside.name, offer=offer
+            ),
             set_aside=str(aside),
             backup=str(backup) if usable else None,
         )
@@ -230,17 +240,21 @@ class EncryptedStore(ProfileStore):
         path = Path(path)
         backup = path.with_name(path.name + ".bak")
         if not backup.exists():
-            raise StoreNotFoundError("there is no backup to restore")
+            raise StoreNotFoundError(_("there is no backup to restore"))
         for aside in path.parent.glob(f"{path.name}.damaged-*"):
             if aside.samefile(backup):
                 raise CorruptStoreError(
-                    f"the backup is damaged too (it was set aside as {aside.name}), so no "
-                    "undamaged save is left: start again with 'discreet profile erase', "
-                    "then 'discreet init'"
+                    _(
+                        "the backup is damaged too (it was set aside as {name}), so "
+                        "no undamaged save is left: start again with 'discreet "
+                        "profile erase', then 'discreet init'"
+                    ).format(name=aside.name)
                 )
         if path.exists():
             raise StoreExistsError(
-                f"{path} exists; a backup is only restored after a damaged file was set aside"
+                _(
+                    "{path} exists; a backup is only restored after a damaged file was set aside"
+                ).format(path=path)
             )
         os.link(backup, path)
         fsync_dir(path.parent)
@@ -261,15 +275,17 @@ class EncryptedStore(ProfileStore):
     # ---- the ProfileStore contract -----------------------------------------
     def _key(self) -> bytes:
         if self._data_key is None:
-            raise StoreNotFoundError("the profile store is closed; open it again")
+            raise StoreNotFoundError(_("the profile store is closed; open it again"))
         return self._data_key
 
     def _writable_key(self) -> bytes:
         key = self._key()
         if self.read_only:
             raise StoreReadOnlyError(
-                f"{self.path.parent} is read-only, so nothing can be saved; "
-                "make it writable to record, change or erase anything"
+                _(
+                    "{parent} is read-only, so nothing can be saved; make it "
+                    "writable to record, change or erase anything"
+                ).format(parent=self.path.parent)
             )
         return key
 
@@ -324,8 +340,10 @@ class EncryptedStore(ProfileStore):
             "record": name,
         }
         with disk_full_means(
-            "the disk is full, so the profile was not saved; free some space and try again "
-            "(the previous profile is intact)"
+            _(
+                "the disk is full, so the profile was not saved; free some space and try again "
+                "(the previous profile is intact)"
+            )
         ):
             sealed = envelope.seal(header, key, payload)
             atomic_write_bytes(self._record_path(name), sealed, mode=0o600)
@@ -358,7 +376,7 @@ class EncryptedStore(ProfileStore):
         try:
             sealed = envelope.parse(aside.read_bytes())
             if sealed.header.get("key_id") != self._header["key_id"]:
-                raise CorruptStoreError("another data key")
+                raise CorruptStoreError(_("another data key"))
             payload = envelope.open_payload(sealed, key)
         except (OSError, DiscreetError):
             # A new file in its place, so that no other link to the old one is touched.

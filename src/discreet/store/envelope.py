@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from discreet.errors import CorruptStoreError, UnsupportedFormatError, WrongKeyError
+from discreet.i18n import _
 from discreet.store import _hazmat
 from discreet.store.keys import KeySource, b64, unb64
 
@@ -37,7 +38,7 @@ MAX_HEADER_BYTES = 64 * 1024
 
 def _corrupt() -> CorruptStoreError:
     return CorruptStoreError(
-        "the profile file is damaged or was altered; it cannot be authenticated"
+        _("the profile file is damaged or was altered; it cannot be authenticated")
     )
 
 
@@ -71,8 +72,10 @@ def parse(data: bytes) -> Sealed:
         raise _corrupt()
     if header["format_version"] > FORMAT_VERSION:
         raise UnsupportedFormatError(
-            f"the profile uses store format {header['format_version']}, newer than this app "
-            f"reads ({FORMAT_VERSION}); update the app"
+            _(
+                "the profile uses store format {format_version}, newer than "
+                "this app reads ({FORMAT_VERSION}); update the app"
+            ).format(format_version=header["format_version"], FORMAT_VERSION=FORMAT_VERSION)
         )
     nonce_at = end + _DIGEST
     return Sealed(
@@ -106,7 +109,9 @@ def unwrap(header: dict[str, Any], source: KeySource) -> bytes:
     candidates = [w for w in wraps if isinstance(w, dict) and w.get("source") == source.kind]
     if not candidates:
         raise WrongKeyError(
-            f"this profile is not protected by a {source.kind}; use the key it was created with"
+            _("this profile is not protected by a {kind}; use the key it was created with").format(
+                kind=source.kind
+            )
         )
     for entry in candidates:
         try:

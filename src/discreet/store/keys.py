@@ -17,6 +17,7 @@ from typing import Any
 
 from discreet._fs import atomic_write_bytes
 from discreet.errors import KeySourceError, MissingDependencyError
+from discreet.i18n import _
 from discreet.store import _hazmat
 
 KEY_FILE_MAGIC = b"discreet-key-v1:"
@@ -30,13 +31,15 @@ def b64(data: bytes) -> str:
 def unb64(text: Any) -> bytes:
     """Decode base64 text; raise ``ValueError`` if malformed."""
     if not isinstance(text, str):
-        raise ValueError("expected base64 text")
+        raise ValueError(_("expected base64 text"))
     return base64.b64decode(text.encode("ascii"), validate=True)
 
 
 def describe_passphrase(params: _hazmat.Argon2Params | None = None) -> str:
     """How a passphrase protects the profile: Argon2id and its cost (by default, a new wrap's)."""
-    return f"a passphrase, stretched with {(params or _hazmat.Argon2Params()).describe()}"
+    return _("a passphrase, stretched with {describe}").format(
+        describe=(params or _hazmat.Argon2Params()).describe()
+    )
 
 
 class KeySource(ABC):
@@ -59,7 +62,9 @@ class KeySource(ABC):
 
     def wrong_key_message(self) -> str:
         """The one-line message for a key that does not open the profile."""
-        return f"the {self.kind} does not open this profile; use the one it was created with"
+        return _("the {kind} does not open this profile; use the one it was created with").format(
+            kind=self.kind
+        )
 
 
 class PassphraseKey(KeySource):
@@ -69,7 +74,7 @@ class PassphraseKey(KeySource):
 
     def __init__(self, passphrase: str, params: _hazmat.Argon2Params | None = None) -> None:
         if not passphrase:
-            raise KeySourceError("the passphrase is empty; choose a passphrase")
+            raise KeySourceError(_("the passphrase is empty; choose a passphrase"))
         self._secret = passphrase.encode()
         self.params = params or _hazmat.Argon2Params()
 
@@ -95,12 +100,12 @@ class PassphraseKey(KeySource):
     def stored_params(entry: Mapping[str, Any]) -> _hazmat.Argon2Params:
         """The cost a stored wrap was made with; raise ``ValueError`` if malformed."""
         if entry.get("kdf") != "argon2id":
-            raise ValueError("unknown KDF")
+            raise ValueError(_("unknown KDF"))
         return _hazmat.Argon2Params.from_json(entry.get("params"))
 
     def wrong_key_message(self) -> str:
         """Wrong passphrase."""
-        return "wrong passphrase; try again (set DISCREET_PASSPHRASE or use --passphrase-file)"
+        return _("wrong passphrase; try again (set DISCREET_PASSPHRASE or use --passphrase-file)")
 
 
 class KeyFileKey(KeySource):
@@ -116,7 +121,9 @@ class KeyFileKey(KeySource):
         """Write a new random key file with mode 0600; refuse to overwrite one."""
         path = Path(path)
         if path.exists():
-            raise KeySourceError(f"{path} already exists; choose another path or reuse it")
+            raise KeySourceError(
+                _("{path} already exists; choose another path or reuse it").format(path=path)
+            )
         path.parent.mkdir(parents=True, exist_ok=True)
         key = _hazmat.random_bytes(_hazmat.KEY_BYTES)
         atomic_write_bytes(path, KEY_FILE_MAGIC + key.hex().encode() + b"\n", mode=0o600)
@@ -128,20 +135,26 @@ class KeyFileKey(KeySource):
             data = self.path.read_bytes().strip()
         except OSError as exc:
             raise KeySourceError(
-                f"cannot read the key file {self.path} ({exc.strerror}); check the path"
+                _("cannot read the key file {path} ({strerror}); check the path").format(
+                    path=self.path, strerror=exc.strerror
+                )
             ) from None
         if os.name == "posix" and stat.S_IMODE(info.st_mode) & 0o077:
             raise KeySourceError(
-                f"the key file {self.path} is readable by other users; run 'chmod 600 {self.path}'"
+                _("the key file {path} is readable by other users; run 'chmod 600 {path}'").format(
+                    path=self.path
+                )
             )
         if not data.startswith(KEY_FILE_MAGIC):
-            raise KeySourceError(f"{self.path} is not a discreet key file")
+            raise KeySourceError(_("{path} is not a discreet key file").format(path=self.path))
         try:
             key = bytes.fromhex(data[len(KEY_FILE_MAGIC) :].decode("ascii"))
         except ValueError:
-            raise KeySourceError(f"{self.path} is not a discreet key file") from None
+            raise KeySourceError(
+                _("{path} is not a discreet key file").format(path=self.path)
+            ) from None
         if len(key) != _hazmat.KEY_BYTES:
-            raise KeySourceError(f"{self.path} is not a discreet key file")
+            raise KeySourceError(_("{path} is not a discreet key file").format(path=self.path))
         return key
 
     def derive_new(self) -> tuple[bytes, dict[str, Any]]:
@@ -154,7 +167,7 @@ class KeyFileKey(KeySource):
 
     def describe(self) -> str:
         """Where the key file is."""
-        return f"a random 256-bit key in {self.path} (mode 0600)"
+        return _("a random 256-bit key in {path} (mode 0600)").format(path=self.path)
 
 
 class KeyringKey(KeySource):
@@ -182,7 +195,7 @@ class KeyringKey(KeySource):
             import keyring.errors  # type: ignore[import-not-found,unused-ignore]
         except ImportError:
             raise MissingDependencyError(
-                "the OS keyring needs the 'keyring' extra: pip install 'discreet[keyring]'"
+                _("the OS keyring needs the 'keyring' extra: pip install 'discreet[keyring]'")
             ) from None
         return keyring
 
@@ -193,8 +206,10 @@ class KeyringKey(KeySource):
             return getattr(backend, operation)(self.service, self.username, *args)
         except backend.errors.KeyringError as exc:
             raise KeySourceError(
-                f"the OS keyring is not usable here ({type(exc).__name__}); "
-                "use a key file instead: discreet init --keyfile FILE"
+                _(
+                    "the OS keyring is not usable here ({name__}); use a key "
+                    "file instead: discreet init --keyfile FILE"
+                ).format(name__=type(exc).__name__)
             ) from None
 
     def derive_new(self) -> tuple[bytes, dict[str, Any]]:
@@ -210,7 +225,7 @@ class KeyringKey(KeySource):
         stored = self._call("get_password")
         if stored is None:
             raise KeySourceError(
-                "the profile key is missing from the OS keyring; restore it or erase the profile"
+                _("the profile key is missing from the OS keyring; restore it or erase the profile")
             )
         return bytes.fromhex(stored)
 
@@ -221,7 +236,9 @@ class KeyringKey(KeySource):
 
     def describe(self) -> str:
         """Where the key lives."""
-        return f"a random 256-bit key in the OS keyring (entry '{self.entry_name}')"
+        return _("a random 256-bit key in the OS keyring (entry '{entry_name}')").format(
+            entry_name=self.entry_name
+        )
 
     @property
     def entry_name(self) -> str:

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from discreet.i18n import _
 from discreet.store.base import ProfileStore
 
 DEFAULT_IDLE_SECONDS = 300.0
@@ -62,7 +63,7 @@ class MemoryStore(ProfileStore):
         on_wipe: Callable[[], None] | None = None,
     ) -> None:
         if idle_seconds is not None and idle_seconds <= 0:
-            raise ValueError("idle_seconds must be positive, or None to disable the idle wipe")
+            raise ValueError(_("idle_seconds must be positive, or None to disable the idle wipe"))
         self.idle_seconds = idle_seconds
         self._clock = clock
         self._new_timer = timer
@@ -119,7 +120,7 @@ class MemoryStore(ProfileStore):
         """Wipe the session ("forget me")."""
         had = self._payload is not None
         self.wipe()
-        return ["the in-memory kiosk session"] if had else []
+        return [_("the in-memory kiosk session")] if had else []
 
     def close(self) -> None:
         """Wipe and stop the idle timer."""
@@ -131,10 +132,14 @@ class MemoryStore(ProfileStore):
 
     def describe(self) -> dict[str, str]:
         """Kiosk mode keeps nothing on disk."""
-        idle = f"after {self.idle_seconds:g} s idle" if self.idle_seconds else "on close"
+        idle = (
+            _("after {idle_seconds:g} s idle").format(idle_seconds=self.idle_seconds)
+            if self.idle_seconds
+            else _("on close")
+        )
         return {
-            "location": "memory only; nothing is written to disk",
-            "encryption": "not needed: the session never leaves memory",
+            "location": _("memory only; nothing is written to disk"),
+            "encryption": _("not needed: the session never leaves memory"),
             "key": "none",
-            "backup": f"none; the session is wiped {idle} and when it ends",
+            "backup": _("none; the session is wiped {idle} and when it ends").format(idle=idle),
         }

@@ -41,6 +41,7 @@ from discreet.errors import (
     CatalogRollbackError,
     NoTrustedRootError,
 )
+from discreet.i18n import _
 from discreet.sync.fetchers import resolve_source
 from discreet.sync.installed import InstalledCatalogs
 from discreet.sync.rejections import Rejections
@@ -74,8 +75,10 @@ class SyncResult:
 
 def _disk_space() -> contextlib.AbstractContextManager[None]:
     return disk_full_means(
-        "the disk is full, so the new catalog could not be installed; "
-        "free some space and sync again (the previous catalog stays in use)"
+        _(
+            "the disk is full, so the new catalog could not be installed; "
+            "free some space and sync again (the previous catalog stays in use)"
+        )
     )
 
 
@@ -88,11 +91,15 @@ def _bootstrap(installed: InstalledCatalogs, root: str | Path | None) -> bytes:
         try:
             return Path(root).read_bytes()
         except OSError as exc:
-            raise NoTrustedRootError(f"cannot read the root file {root} ({exc.strerror})") from None
+            raise NoTrustedRootError(
+                _("cannot read the root file {root} ({strerror})").format(
+                    root=root, strerror=exc.strerror
+                )
+            ) from None
     if installed.trusted_root.exists():
         return installed.trusted_root.read_bytes()
     raise NoTrustedRootError(
-        "no trusted root yet; pass --root with the root file printed by 'publish init'"
+        _("no trusted root yet; pass --root with the root file printed by 'publish init'")
     )
 
 
@@ -114,13 +121,17 @@ def _release_targets(
     missing = [name for name in CATALOG_FILES if name not in found]
     if missing:
         raise CatalogInvalidError(
-            f"the signed release lacks {missing[0]}; the previous catalog stays in use"
+            _("the signed release lacks {value}; the previous catalog stays in use").format(
+                value=missing[0]
+            )
         )
     total = sum(info.length for info in found.values())
     if total > max_release_bytes:
         raise CatalogOversizedError(
-            f"the release is {total} bytes, over this device's limit of {max_release_bytes}; "
-            "the previous catalog stays in use"
+            _(
+                "the release is {total} bytes, over this device's limit of "
+                "{max_release_bytes}; the previous catalog stays in use"
+            ).format(total=total, max_release_bytes=max_release_bytes)
         )
     return found
 
@@ -142,18 +153,21 @@ def _install(
             staging.mkdir()
             steps = len(targets) + 1
             for step, (name, info) in enumerate(targets.items(), start=1):
-                progress(step, steps, f"downloading {name}")
+                progress(step, steps, _("downloading {name}").format(name=name))
                 with rejections.target(name):
                     updater.download_target(info, str(staging / name))
-            progress(steps, steps, "verifying and installing")
+            progress(steps, steps, _("verifying and installing"))
             for name in targets:
                 with open(staging / name, "rb") as f:
                     os.fsync(f.fileno())
             catalog = verify_catalog_folder(staging, index=True)
             if previous_version is not None and catalog.version <= previous_version:
                 raise CatalogRollbackError(
-                    f"the release holds catalog v{catalog.version}, not newer than the installed "
-                    f"v{previous_version} (rollback); the previous catalog stays in use"
+                    _(
+                        "the release holds catalog v{version}, not newer than the "
+                        "installed v{previous_version} (rollback); the previous "
+                        "catalog stays in use"
+                    ).format(version=catalog.version, previous_version=previous_version)
                 )
             release = f"{catalog.version}-{manifest_sha[:12]}"
             final = installed.releases_dir / release

@@ -26,6 +26,7 @@ from tuf.api.exceptions import DownloadError, DownloadHTTPError, DownloadLengthM
 from tuf.ngclient import FetcherInterface
 
 from discreet.errors import SourceUnavailableError
+from discreet.i18n import _
 from discreet.sync.http import DeviceHttpClient, RetryPolicy
 
 _CHUNK = 1 << 20
@@ -184,5 +185,7 @@ def resolve_source(
                 f"{base}/metadata/", f"{base}/targets/", LocalFolderFetcher(), str(candidate)
             )
     raise SourceUnavailableError(
-        f"{source} is not a catalog repository (no metadata folder); check the path"
+        _("{source} is not a catalog repository (no metadata folder); check the path").format(
+            source=source
+        )
     )

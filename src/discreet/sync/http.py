@@ -48,6 +48,7 @@ import numpy as np
 import urllib3
 
 from discreet.errors import SourceUnavailableError
+from discreet.i18n import _, ngettext
 from discreet.protocol.randomness import production_rng
 
 __all__ = [
@@ -321,10 +322,12 @@ class DeviceHttpClient:
         try:
             parts = urllib.parse.urlsplit(url)
         except ValueError:
-            raise SourceUnavailableError("an address cannot be read; check it") from None
+            raise SourceUnavailableError(_("an address cannot be read; check it")) from None
         shown = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()  # no password
         if parts.scheme not in ("http", "https"):
-            raise SourceUnavailableError(f"{shown} is not an http(s) address; check it")
+            raise SourceUnavailableError(
+                _("{shown} is not an http(s) address; check it").format(shown=shown)
+            )
         sent = {"User-Agent": _USER_AGENT, **(headers or {})}
         failure = ""
         for attempt in range(1, self.policy.attempts + 1):
@@ -339,7 +342,11 @@ class DeviceHttpClient:
             failure = f"HTTP {outcome.status}" if isinstance(outcome, Reply) else outcome
         attempts = self.policy.attempts
         raise SourceUnavailableError(
-            f"{shown}: {failure} after {attempts} attempt{'s' if attempts > 1 else ''}"
+            ngettext(
+                "{shown}: {failure} after {attempts} attempt",
+                "{shown}: {failure} after {attempts} attempts",
+                attempts,
+            ).format(shown=shown, failure=failure, attempts=attempts)
         )
 
     def _time_left(self) -> float | None:
@@ -350,7 +357,9 @@ class DeviceHttpClient:
         left = self._time_left()
         if left is not None and left <= after:
             raise SourceUnavailableError(
-                f"{shown}: too slow, the whole operation ran out of time; try again later"
+                _("{shown}: too slow, the whole operation ran out of time; try again later").format(
+                    shown=shown
+                )
             )
 
     def _attempt(
@@ -369,7 +378,9 @@ class DeviceHttpClient:
         try:
             response = self.transport.request(method, url, body, headers, timeout)
         except urllib3.exceptions.LocationValueError:
-            raise SourceUnavailableError(f"{shown} is not a usable address; check it") from None
+            raise SourceUnavailableError(
+                _("{shown} is not a usable address; check it").format(shown=shown)
+            ) from None
         except _EXCHANGE_FAILURES as exc:
             return _describe(exc)
         try:

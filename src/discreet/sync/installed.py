@@ -21,6 +21,7 @@ from discreet.errors import (
     SourceUnavailableError,
     UnsupportedFormatError,
 )
+from discreet.i18n import _
 
 if TYPE_CHECKING:
     from discreet.catalog.reader import Catalog
@@ -56,7 +57,7 @@ class InstalledCatalogs:
             self.path / ".lock",
             timeout=timeout,
             error=CatalogBusyError,
-            message="another process is syncing the catalog; try again when it has finished",
+            message=_("another process is syncing the catalog; try again when it has finished"),
         )
 
     def current(self) -> dict[str, Any] | None:
@@ -74,11 +75,14 @@ class InstalledCatalogs:
         record = self.current()
         if record is not None and record.get("format_version", 0) > CURRENT_FORMAT_VERSION:
             raise UnsupportedFormatError(
-                "the installed catalog was written by a newer version of this app; update the app"
+                _(
+                    "the installed catalog was written by a newer version of "
+                    "this app; update the app"
+                )
             )
         if record is None:
             raise CatalogNotInstalledError(
-                "no catalog installed yet; run 'discreet sync --from URL_OR_DIR --root ROOT'"
+                _("no catalog installed yet; run 'discreet sync --from URL_OR_DIR --root ROOT'")
             )
         from discreet.catalog.reader import Catalog  # numpy: only when a catalog is opened
 
@@ -89,7 +93,7 @@ class InstalledCatalogs:
         record = self.current()
         if not record or not record.get("source"):
             raise CatalogNotInstalledError(
-                "no catalog installed yet; run 'discreet sync --from URL_OR_DIR --root ROOT'"
+                _("no catalog installed yet; run 'discreet sync --from URL_OR_DIR --root ROOT'")
             )
         return str(record["source"])
 
@@ -99,7 +103,7 @@ class InstalledCatalogs:
         source = str(record.get("source", "")) if record else ""
         if not source.startswith(("http://", "https://")):
             raise SourceUnavailableError(
-                "the catalog did not come from a web address; pass --to URL"
+                _("the catalog did not come from a web address; pass --to URL")
             )
         return source
 

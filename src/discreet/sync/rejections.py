@@ -39,12 +39,13 @@ from discreet.errors import (
     CatalogTamperedError,
     SourceUnavailableError,
 )
+from discreet.i18n import N_, _
 from discreet.sync.fetchers import CatalogFetcher, Downloaded, LongerThanSignedError
 
-_KEPT = "the previous catalog stays in use"
-_TAMPERED = (
+_KEPT = N_("the previous catalog stays in use")
+_TAMPERED = N_(
     "so it was tampered with or corrupted in transit; "
-    f"{_KEPT}, sync again later or from another source"
+    "the previous catalog stays in use, sync again later or from another source"
 )
 
 
@@ -79,8 +80,10 @@ class Rejections:
             downloaded = self.fetcher.last_metadata
             what = f"{_role(downloaded)} metadata" if downloaded else "catalog metadata"
             raise CatalogOversizedError(
-                f"the source kept sending {what} past any length signed or allowed "
-                f"(endless data); {_KEPT}"
+                _(
+                    "the source kept sending {what} past any length signed or "
+                    "allowed (endless data); {KEPT}"
+                ).format(what=what, KEPT=_(_KEPT))
             ) from None
         except (tuf_errors.RepositoryError, tuf_errors.DownloadError) as exc:
             raise _common(exc) from None
@@ -92,18 +95,26 @@ class Rejections:
             yield
         except LongerThanSignedError as exc:
             raise CatalogTamperedError(
-                f"the catalog file {name} is {exc.received} bytes, more than the "
-                f"{exc.expected} signed, {_TAMPERED}"
+                _(
+                    "the catalog file {name} is {received} bytes, more than the "
+                    "{expected} signed, {TAMPERED}"
+                ).format(
+                    name=name, received=exc.received, expected=exc.expected, TAMPERED=_(_TAMPERED)
+                )
             ) from None
         except tuf_errors.LengthOrHashMismatchError:
             raise CatalogTamperedError(
-                f"the catalog file {name} does not match the length and hash signed for it, "
-                f"{_TAMPERED}"
+                _(
+                    "the catalog file {name} does not match the length and hash "
+                    "signed for it, {TAMPERED}"
+                ).format(name=name, TAMPERED=_(_TAMPERED))
             ) from None
         except tuf_errors.DownloadLengthMismatchError:
             raise CatalogOversizedError(
-                f"the source kept sending the catalog file {name} past its signed length "
-                f"(endless data); {_KEPT}"
+                _(
+                    "the source kept sending the catalog file {name} past its "
+                    "signed length (endless data); {KEPT}"
+                ).format(name=name, KEPT=_(_KEPT))
             ) from None
         except (tuf_errors.RepositoryError, tuf_errors.DownloadError) as exc:
             raise _common(exc) from None
@@ -118,7 +129,9 @@ class Rejections:
         """A metadata file whose length or hash is not the one signed for it."""
         downloaded = self.fetcher.last_metadata
         if downloaded is None:
-            return CatalogMetadataTamperedError(f"catalog metadata {how}, {_TAMPERED}")
+            return CatalogMetadataTamperedError(
+                _("catalog metadata {how}, {TAMPERED}").format(how=how, TAMPERED=_(_TAMPERED))
+            )
         role = _role(downloaded)
         offered = _parse(downloaded)
         root = self._trusted_root()
@@ -131,11 +144,17 @@ class Rejections:
             and _vouched_for(offered, role, root)
         ):
             return CatalogMixAndMatchError(
-                "catalog metadata files do not belong to the same release (mix-and-match: "
-                f"the source offers {role} v{offered.signed.version} where the release names "
-                f"v{wanted}); {_KEPT}"
+                _(
+                    "catalog metadata files do not belong to the same release "
+                    "(mix-and-match: the source offers {role} v{version} where "
+                    "the release names v{wanted}); {KEPT}"
+                ).format(role=role, version=offered.signed.version, wanted=wanted, KEPT=_(_KEPT))
             )
-        return CatalogMetadataTamperedError(f"the source's {role} metadata {how}, {_TAMPERED}")
+        return CatalogMetadataTamperedError(
+            _("the source's {role} metadata {how}, {TAMPERED}").format(
+                role=role, how=how, TAMPERED=_(_TAMPERED)
+            )
+        )
 
     def _unsigned(self) -> CatalogRejectedError:
         """A metadata file whose signatures do not reach its role's threshold."""
@@ -145,11 +164,15 @@ class Rejections:
         role = _role(downloaded) if downloaded else "catalog"
         if offered and root and _altered_after_signing(offered, role, root):
             return CatalogMetadataTamperedError(
-                f"the source's {role} metadata does not match its signature, {_TAMPERED}"
+                _("the source's {role} metadata does not match its signature, {TAMPERED}").format(
+                    role=role, TAMPERED=_(_TAMPERED)
+                )
             )
         return CatalogSignatureError(
-            "catalog metadata is not signed by the keys this device trusts; "
-            f"the update was refused and {_KEPT}"
+            _(
+                "catalog metadata is not signed by the keys this device "
+                "trusts; the update was refused and {KEPT}"
+            ).format(KEPT=_(_KEPT))
         )
 
     def _undecodable(self) -> CatalogError:
@@ -158,7 +181,9 @@ class Rejections:
         if downloaded is None:
             return _malformed()
         return CatalogMetadataTamperedError(
-            f"the source's {_role(downloaded)} metadata is not valid metadata, {_TAMPERED}"
+            _("the source's {role} metadata is not valid metadata, {TAMPERED}").format(
+                role=_role(downloaded), TAMPERED=_(_TAMPERED)
+            )
         )
 
 
@@ -166,24 +191,32 @@ def _common(exc: tuf_errors.RepositoryError | tuf_errors.DownloadError) -> Catal
     """The failures named by their type alone, whatever file they are about."""
     if isinstance(exc, tuf_errors.BadVersionNumberError):
         return CatalogRollbackError(
-            f"the source offers catalog metadata older than this device already has "
-            f"(rollback); {_KEPT}"
+            _(
+                "the source offers catalog metadata older than this device "
+                "already has (rollback); {KEPT}"
+            ).format(KEPT=_(_KEPT))
         )
     if isinstance(exc, tuf_errors.ExpiredMetadataError):
         return CatalogExpiredError(
-            "the source offers expired catalog metadata (a stale mirror or a freeze attack); "
-            f"{_KEPT}, try again later"
+            _(
+                "the source offers expired catalog metadata (a stale mirror "
+                "or a freeze attack); {KEPT}, try again later"
+            ).format(KEPT=_(_KEPT))
         )
     if isinstance(exc, tuf_errors.DownloadError):
         return SourceUnavailableError(
-            f"cannot reach the catalog source ({exc}); {_KEPT}, "
-            "check the address or try again later"
+            _(
+                "cannot reach the catalog source ({exc}); {KEPT}, check the "
+                "address or try again later"
+            ).format(exc=exc, KEPT=_(_KEPT))
         )
     return _malformed()
 
 
 def _malformed() -> CatalogSignatureError:
-    return CatalogSignatureError(f"catalog metadata is malformed or fails verification; {_KEPT}")
+    return CatalogSignatureError(
+        _("catalog metadata is malformed or fails verification; {KEPT}").format(KEPT=_(_KEPT))
+    )
 
 
 def _role(downloaded: Downloaded) -> str:

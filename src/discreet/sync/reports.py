@@ -57,6 +57,7 @@ from typing import Any
 import numpy as np
 
 from discreet.errors import SourceUnavailableError
+from discreet.i18n import _
 from discreet.profile.model import CONTRIBUTION_KINDS, PendingReport, Profile
 from discreet.protocol.randomness import production_rng
 from discreet.protocol.wire import encode_batch
@@ -130,7 +131,7 @@ def send_reports(
     """
     endpoint = _endpoint(url, "/v1/reports")
     destination = _Destination(
-        "the report service",
+        _("the report service"),
         lambda report: endpoint,
         "POST",
         lambda report: report.kind not in CONTRIBUTION_KINDS,
@@ -170,7 +171,7 @@ def send_contributions(
     """
     _endpoint(leader_url, "")  # refuse a bad fallback before anything is sent
     destination = _Destination(
-        "the leader",
+        _("the leader"),
         lambda report: _endpoint(report.destination or leader_url, "/v1/secagg/reports"),
         "PUT",
         lambda report: report.kind in CONTRIBUTION_KINDS,
@@ -211,7 +212,9 @@ class _Destination:
 
 def _endpoint(url: str, path: str) -> str:
     if not url.startswith(("http://", "https://")):
-        raise SourceUnavailableError(f"reports are sent to an http(s) address, not {url!r}")
+        raise SourceUnavailableError(
+            _("reports are sent to an http(s) address, not {url!r}").format(url=url)
+        )
     return url.rstrip("/") + path
 
 
@@ -312,7 +315,9 @@ def _post(
         )
     except SourceUnavailableError as exc:
         raise SourceUnavailableError(
-            f"cannot reach {destination.name} ({exc}); the reports stay queued for next time"
+            _("cannot reach {name} ({exc}); the reports stay queued for next time").format(
+                name=destination.name, exc=exc
+            )
         ) from exc
     finally:
         if own is not None:
@@ -323,20 +328,22 @@ def _not_a_verdict(destination: _Destination, report: PendingReport, reply: Repl
     """Why an answer says nothing about the reports, in one line that names the cause."""
     status = reply.status
     if reply.oversized:
-        cause = "an answer far longer than the service's; is this the report service?"
+        cause = _("an answer far longer than the service's; is this the report service?")
     elif 200 <= status < 300:
-        cause = "an answer that is not the service's (a login page or a proxy, say)"
+        cause = _("an answer that is not the service's (a login page or a proxy, say)")
     elif status in (404, 405):
-        cause = "no report service there; check the address (--to is the service's base URL)"
+        cause = _("no report service there; check the address (--to is the service's base URL)")
     elif status in (401, 403, 407):
-        cause = "access refused; a proxy or firewall may be in the way"
+        cause = _("access refused; a proxy or firewall may be in the way")
     elif 300 <= status < 400:
-        cause = "a redirect that was not followed; check the address"
+        cause = _("a redirect that was not followed; check the address")
     else:
-        cause = _reason(reply.body) or "the service gave no reason"
-    return (
-        f"{destination.name} gave an unexpected answer (HTTP {status} from "
-        f"{destination.endpoint(report)}: {cause}); the reports stay queued for next time"
+        cause = _reason(reply.body) or _("the service gave no reason")
+    return _(
+        "{name} gave an unexpected answer (HTTP {status} from {endpoint}: {cause}); "
+        "the reports stay queued for next time"
+    ).format(
+        name=destination.name, status=status, endpoint=destination.endpoint(report), cause=cause
     )
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import IO
 
 from discreet.errors import RepositoryError
+from discreet.i18n import _
 from discreet.secagg.task import LEADER, TaskFiles
 
 __all__ = ["AggregatorProcess"]
@@ -70,7 +71,9 @@ class AggregatorProcess:
                 line = None
             if line is None:
                 self.__exit__()
-                raise RepositoryError(f"the {self.role} did not start; see {self._log}")
+                raise RepositoryError(
+                    _("the {role} did not start; see {log}").format(role=self.role, log=self._log)
+                )
             if match := _LISTENING.match(line):
                 self.url = match.group(1)
         return self

@@ -35,6 +35,7 @@ from discreet.errors import (
     HpkeDecryptError,
     SecureAggregationError,
 )
+from discreet.i18n import _
 from discreet.protocol.report import period_code
 from discreet.secagg import hpke
 from discreet.secagg.partitions import Preparation
@@ -66,7 +67,7 @@ class Helper:
         cluster: Any = None,
     ) -> None:
         if secrets.verify_key is None or secrets.aggregator_token is None:
-            raise SecureAggregationError("the helper's secrets need a verify key and a token")
+            raise SecureAggregationError(_("the helper's secrets need a verify key and a token"))
         self.task, self.keypair, self.store = task, keypair, store
         self.preparation = Preparation(task, keypair, secrets.verify_key, cluster)
         self.verify_key, self.token = secrets.verify_key, secrets.aggregator_token
@@ -184,17 +185,23 @@ class Helper:
             if release is not None and release.response is not None:
                 if release.collection_id == collection_id:
                     return release.response  # the leader's retry: the same bytes
-                raise BatchCollectedError(f"the batch for {period} was already collected")
+                raise BatchCollectedError(
+                    _("the batch for {period} was already collected").format(period=period)
+                )
             batch = self.store.batch(period)
             if (batch.reports, batch.checksum) != (reports, check):
                 raise SecureAggregationError(
-                    f"the aggregators disagree on the batch for {period} "
-                    f"(helper: {batch.reports} reports); aggregate the pending reports first"
+                    _(
+                        "the aggregators disagree on the batch for {period} (helper: "
+                        "{reports} reports); aggregate the pending reports first"
+                    ).format(period=period, reports=batch.reports)
                 )
             if batch.reports < self.task.min_batch_size:
                 raise BatchTooSmallError(
-                    f"the batch for {period} has fewer than {self.task.min_batch_size} "
-                    "valid reports and is not released"
+                    _(
+                        "the batch for {period} has fewer than {min_batch_size} "
+                        "valid reports and is not released"
+                    ).format(period=period, min_batch_size=self.task.min_batch_size)
                 )
             sealed = noisy_sealed_share(self.task, self.store, 1, batch, collection_id)
             response = json.dumps(

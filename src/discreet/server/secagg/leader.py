@@ -93,7 +93,7 @@ class Leader:
             or secrets.collector_token is None
         ):
             raise SecureAggregationError(
-                "the leader's secrets need a verify key, the helper's token and the collector's"
+                _("the leader's secrets need a verify key, the helper's token and the collector's")
             )
         self.task, self.keypair, self.store = task, keypair, store
         self.preparation = Preparation(task, keypair, secrets.verify_key, cluster)
@@ -181,7 +181,9 @@ class Leader:
             release = self.store.release(period)
             if release is not None and release.response is not None:
                 raise BatchCollectedError(
-                    f"the batch for {period} was already collected; it is released once"
+                    _("the batch for {period} was already collected; it is released once").format(
+                        period=period
+                    )
                 )
             while release is None and (bodies := self.store.pending(period, JOB_SIZE)):
                 # A retried collection keeps the batch its release started with.
@@ -189,8 +191,10 @@ class Leader:
             batch = self.store.batch(period)
             if batch.reports < self.task.min_batch_size:
                 raise BatchTooSmallError(
-                    f"the batch for {period} has fewer than {self.task.min_batch_size} "
-                    "valid reports and is not released"
+                    _(
+                        "the batch for {period} has fewer than {min_batch_size} "
+                        "valid reports and is not released"
+                    ).format(period=period, min_batch_size=self.task.min_batch_size)
                 )
             collection_id = release.collection_id if release else secrets.token_urlsafe(16)
             # The noise is drawn and kept first: from here on the week takes no report.
@@ -223,7 +227,7 @@ class Leader:
     def _token(self) -> str:
         token = self.secrets.aggregator_token
         if token is None:  # checked in __init__
-            raise SecureAggregationError("the leader has no token for the helper")
+            raise SecureAggregationError(_("the leader has no token for the helper"))
         return token
 
     def _run_job(self, period: str, reports: list[UploadReport]) -> None:

@@ -96,9 +96,9 @@ def serve_aggregator(
     from discreet.server.secagg.store import AggregatorStore
 
     if role not in ROLES:
-        raise SecureAggregationError(f"the role is one of {', '.join(ROLES)}")
+        raise SecureAggregationError(_("the role is one of {join}").format(join=", ".join(ROLES)))
     if role == "leader" and not helper_url:
-        raise SecureAggregationError("the leader needs the helper's URL (--helper URL)")
+        raise SecureAggregationError(_("the leader needs the helper's URL (--helper URL)"))
     if not tasks:
         raise SecureAggregationError(_("an aggregator serves at least one task (--task)"))
     loaded = [_load(role, source) for source in tasks]
@@ -132,7 +132,9 @@ def serve_aggregator(
         with contextlib.suppress(KeyboardInterrupt):
             server.run(sockets=[listener])
         if not server.started:
-            raise RepositoryError(f"the {role} did not start; see the error above")
+            raise RepositoryError(
+                _("the {role} did not start; see the error above").format(role=role)
+            )
     finally:
         stack.close()
         listener.close()
@@ -173,6 +175,8 @@ def _load(role: str, source: TaskSource) -> _Served:
     expected = task.leader_config if role == "leader" else task.helper_config
     if keypair.config != expected:
         raise SecureAggregationError(
-            f"{source.key} is not the {role}'s key pair named in {source.task}; check --key"
+            _("{key_path} is not the {role}'s key pair named in {task_path}; check --key").format(
+                key_path=source.key, role=role, task_path=source.task
+            )
         )
     return _Served(task, keypair, read_secrets(source.secrets))
