@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from discreet.cli._command import UsageError, add_command, port_number
@@ -30,7 +29,7 @@ def _lines() -> Iterator[str]:
 
 def cmd_kiosk(args: argparse.Namespace) -> int:
     """Run the session (with ``--web``, serve the page instead)."""
-    from discreet.cli._kiosk_web import check_web_options, cmd_kiosk_web
+    from discreet.cli._kiosk_web import check_web_options, cmd_kiosk_web, demo_catalog_home
 
     if args.json:
         raise UsageError(_("the kiosk is an interactive session; it has no --json output"))
@@ -48,20 +47,9 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
             sys.stdout.write(CLEAR_SCREEN)
             sys.stdout.flush()
 
-    if not args.demo:
-        run_kiosk(resolve_home(args.home), _lines(), say, idle_seconds=args.idle, clear=clear)
-        return 0
-    # The shipped catalog, built and verified into a temporary folder removed at exit.
-    # Only public catalog files go there; the session itself still keeps nothing.
-    from discreet.demo_data import publish_demo_catalog
-    from discreet.publish.repository import PublisherRepository
-    from discreet.sync.client import sync_catalog
-
-    with tempfile.TemporaryDirectory(prefix="discreet-kiosk-") as tmp:
-        repo = PublisherRepository.init(Path(tmp) / "repo")
-        publish_demo_catalog(repo)
-        sync_catalog(Path(tmp) / "home", str(repo.path), root=repo.trusted_root_path)
-        run_kiosk(Path(tmp) / "home", _lines(), say, idle_seconds=args.idle, clear=clear)
+    with contextlib.ExitStack() as stack:
+        home = stack.enter_context(demo_catalog_home()) if args.demo else resolve_home(args.home)
+        run_kiosk(home, _lines(), say, idle_seconds=args.idle, clear=clear)
     return 0
 
 
