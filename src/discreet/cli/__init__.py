@@ -7,12 +7,12 @@ Exit codes: 0 success, 1 failure (one line on stderr saying what to do),
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Sequence
 
 from discreet import __version__
+from discreet.catalog.text import json_text
 from discreet.cli import _catalog, _demo, _eval, _kiosk, _profile, _publish, _rank, _report, _server
 from discreet.cli._command import UsageError
 from discreet.cli._output import paint, printable
@@ -114,7 +114,7 @@ def _json_error(code: str, message: str, exit_code: int, problems: Sequence[str]
     if problems:
         error["problems"] = list(problems)
     document = {"error": error}
-    sys.stdout.write(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    sys.stdout.write(json_text(document) + "\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -205,7 +206,7 @@ def emit_pairs(args: argparse.Namespace, document: dict[str, Any], header: str) 
     if args.out:
         atomic_write_bytes(Path(args.out), canonical_json(document))
     top, counts = document["top_items"], document["pair_counts"]
-    pairs = [(a, b) for i, a in enumerate(top) for b in top[i + 1 :]]
+    pairs = itertools.combinations(top, 2)  # the order of pair_index, row by row
     ranked = sorted(zip(pairs, counts, strict=True), key=lambda pc: -pc[1])[:10]
     lines = [
         _("{header}; top pairs (± {stderr:.1f}):").format(header=header, stderr=document["stderr"]),

@@ -37,6 +37,7 @@ import datetime as dt
 import hashlib
 import math
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,7 +57,7 @@ from discreet.profile.reports import reportable_rows, spent
 from discreet.protocol.randomness import production_rng
 from discreet.protocol.report import period_of
 from discreet.secagg.mode import SecureAggregation
-from discreet.secagg.task import COOCCURRENCE, Task
+from discreet.secagg.task import COOCCURRENCE, Task, pair_count
 from discreet.secagg.upload import make_report
 
 
@@ -64,17 +65,18 @@ def task_entries(catalog: Catalog, section: SecureAggregation, rows: list[int]) 
     """The task's entries (sorted) that count these catalog rows; rows it does not count
     are left out."""
     labels = section.task.labels
-    if not labels:
-        return sorted(rows)
-    index = {label: i for i, label in enumerate(labels)}
-    ids = catalog.ids
-    return sorted(index[ids[row]] for row in rows if ids[row] in index)
+    return _positions(catalog, labels, rows) if labels else sorted(rows)
 
 
 def top_positions(catalog: Catalog, task: Task, rows: list[int]) -> list[int]:
     """The positions (sorted) in a co-occurrence task's top-M list of these catalog rows;
     rows outside the list are left out."""
-    index = {item: i for i, item in enumerate(task.top_items)}
+    return _positions(catalog, task.top_items, rows)
+
+
+def _positions(catalog: Catalog, names: Sequence[str], rows: list[int]) -> list[int]:
+    """The positions (sorted) in ``names`` of these catalog rows' ids; others left out."""
+    index = {name: i for i, name in enumerate(names)}
     ids = catalog.ids
     return sorted(index[ids[row]] for row in rows if ids[row] in index)
 
@@ -128,13 +130,13 @@ def sample_pairs(
     """
     n = len(candidates)
     slots = max(pad_length, n)
-    total = slots * (slots - 1) // 2
+    total = pair_count(slots)
     if total == 0 or n < 2:
         return []
     drawn = rng.choice(total, size=min(max_weight, total), replace=False)
     # Slot pairs are numbered b(b-1)/2 + a (a < b), so those among the first n slots,
     # the ones holding items, are exactly the numbers below n(n-1)/2.
-    held = n * (n - 1) // 2
+    held = pair_count(n)
     chosen = []
     for t in (int(x) for x in drawn if x < held):
         b = (1 + math.isqrt(1 + 8 * t)) // 2

@@ -23,15 +23,13 @@ from typing import Any
 
 from discreet.errors import AggregatorError, HpkeDecryptError
 from discreet.i18n import _
+from discreet.publish.collaborative import COOCCURRENCE_FORMAT
 from discreet.secagg import hpke
 from discreet.secagg.task import COOCCURRENCE, AggregatorSecrets, Task, b64, unb64
 from discreet.secagg.wire import aggregate_share_aad, aggregate_share_info, call
 from discreet.vdaf import VdafDecodeError
 
 __all__ = ["COOCCURRENCE_FORMAT", "collect", "cooccurrence_document", "estimates_document"]
-
-#: The format of the co-occurrence aggregate (what the collaborative model reads).
-COOCCURRENCE_FORMAT = "discreet-cooccurrence"
 
 
 def collect(

@@ -649,14 +649,13 @@ class Ranker:
             return None
         if p.collaborative[row] < COLLABORATIVE_REASON:
             return None
-        where = at[p.rows]
-        inside = np.flatnonzero(where >= 0)
-        spoken = (
-            np.where(
-                target.neighbours[where[inside]] == row, target.weights[where[inside]], 0.0
-            ).sum(axis=1)
-            * p.weights[inside]
-        )
+        if "liked_also" not in p.memo:  # the history's neighbour lists, gathered once
+            where = at[p.rows]
+            inside = np.flatnonzero(where >= 0)
+            lists = where[inside]
+            p.memo["liked_also"] = (inside, target.neighbours[lists], target.weights[lists])
+        inside, neighbours, weights = p.memo["liked_also"]
+        spoken = np.where(neighbours == row, weights, 0.0).sum(axis=1) * p.weights[inside]
         best = int(np.argmax(spoken)) if len(spoken) else 0
         return int(p.rows[inside[best]]) if len(spoken) and spoken[best] > 0 else None
 
