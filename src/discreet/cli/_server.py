@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import errno
 import functools
-from pathlib import Path
 from typing import Any
 
 from discreet.cli import _secagg
@@ -34,7 +32,7 @@ from discreet.server.logs import (
     configure_logging,
 )
 from discreet.server.run import HEADER_TIMEOUT, MAX_CONNECTIONS, serve
-from discreet.server.storage import ReportStore
+from discreet.server.storage import ReportStore, require_database
 
 #: ``serve``'s settings, each from its flag, a DISCREET_SERVE_* variable or the config file.
 SERVE_SETTINGS = ServeSettings()
@@ -102,9 +100,8 @@ def _period(value: str) -> str:
 def cmd_estimates(args: argparse.Namespace) -> int:
     """Estimates from the reports received, as JSON for 'publish build --popularity'."""
     first, *others = args.db
-    for path in others:  # a mistyped path is not a new, empty database
-        if not Path(path).is_file():
-            raise FileNotFoundError(errno.ENOENT, _("no report database there"), path)
+    for path in others:
+        require_database(path)
     store = ReportStore(first, create=False)
     try:
         with contextlib.ExitStack() as stack:

@@ -19,6 +19,7 @@ from pathlib import Path
 from discreet._fs import fsync_dir
 from discreet.errors import BackupError
 from discreet.i18n import _
+from discreet.server.storage import require_database
 
 #: Seconds a backup waits for the service to finish a commit before it gives up.
 BUSY_TIMEOUT = 30.0
@@ -31,8 +32,7 @@ def backup_database(source: str | Path, dest: str | Path) -> int:
     mistyped path is not backed up as an empty database).
     """
     source, dest = Path(source), Path(dest)
-    if not source.is_file():
-        raise FileNotFoundError(2, _("no report database there"), str(source))
+    require_database(source)
     temporary = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.partial")
     os.close(os.open(temporary, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
     try:

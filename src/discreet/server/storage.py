@@ -116,6 +116,13 @@ def require_database_folder(path: str | Path) -> None:
         raise FileNotFoundError(errno.ENOENT, "the database's folder does not exist", str(folder))
 
 
+def require_database(path: str | Path) -> None:
+    """Raise ``FileNotFoundError`` unless a database file is there: a mistyped path is
+    not read (or backed up) as a new, empty database."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(errno.ENOENT, _("no report database there"), str(path))
+
+
 class ReportStore:
     """Thread-safe access to the server database (one connection, one lock).
 
@@ -134,8 +141,8 @@ class ReportStore:
     ) -> None:
         self.path = Path(path)
         require_database_folder(self.path)
-        if not create and not self.path.is_file():
-            raise FileNotFoundError(errno.ENOENT, "no report database there", str(self.path))
+        if not create:
+            require_database(self.path)
         # Central noise comes from the OS CSPRNG unless a test injects a generator.
         self._rng = rng if rng is not None else production_rng()
         self._lock = threading.Lock()  # the connection; held by the thread that commits
