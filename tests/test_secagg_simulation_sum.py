@@ -22,9 +22,9 @@ training matrix), in two sections on the same aggregators:
   not count would show in many entries.
 * ``padded``: P = 10, K₁ = 4, K₂ = 8, light and heavy devices, so the draws are random:
   the releases differ from the simulation's sums by the noise plus two independent
-  draws of the same contributions, whose variance per entry is known exactly. Other
-  padding, another K or other weights of light and heavy users would move the means
-  by several standard deviations.
+  draws of the same contributions, whose variance (per entry, and of the sum over the
+  entries) is known exactly. A simulation without padding, or with a K off by one,
+  fails it (a pad off by one moves the sum by only 4-7 standard deviations).
 
 A device pads both tasks to the section's one ``pad_length`` (which must be at least
 each task's K), so the simulation is run with the same P for both here.
@@ -180,6 +180,7 @@ def _contribute(
     devices: Sequence[int],
     rng: np.random.Generator,
 ) -> Contributions:
+    """Each device's week: a profile of its views, its draws, its two sealed reports."""
     tasks = section.tasks
     bits = [np.zeros((len(devices), task.length), dtype=bool) for task in tasks]
     bodies: list[list[bytes]] = [[] for _ in tasks]
