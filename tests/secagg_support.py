@@ -4,8 +4,13 @@ and a real leader and helper on loopback."""
 from __future__ import annotations
 
 import contextlib
+import http.client
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import urlsplit
+
+import numpy as np
 
 from discreet.secagg import hpke
 from discreet.secagg.prepare import (
@@ -17,6 +22,8 @@ from discreet.secagg.prepare import (
 )
 from discreet.secagg.task import HELPER, LEADER, Task, TaskFiles, read_secrets
 from discreet.secagg.upload import UploadReport
+from discreet.vdaf import ShardedReport
+from discreet.vdaf.fields import Vec
 from tests.server_support import ServiceProcess, start_listening_process
 
 
@@ -75,3 +82,45 @@ def running_aggregators(
     finally:
         helper.process.terminate()
         helper.process.wait(20)
+
+
+def shard_batch(
+    task: Task, encoded: Sequence[Vec], rng: np.random.Generator
+) -> list[ShardedReport]:
+    """Shard many encoded measurements at once (:meth:`Prio3.shard_encoded_batch`), each
+    with its own nonce and randomness, so each is a distinct valid Prio3 report: the
+    device side of a test with thousands of contributions would otherwise take longer
+    than the aggregators."""
+    vdaf = task.vdaf()
+    count = len(encoded)
+    return vdaf.shard_encoded_batch(
+        task.ctx,
+        vdaf.field.concat([e[None] for e in encoded]),
+        [rng.bytes(vdaf.NONCE_SIZE) for _ in range(count)],
+        [rng.bytes(vdaf.RAND_SIZE) for _ in range(count)],
+    )
+
+
+def upload_all(url: str, bodies: Sequence[bytes], connections: int = 4) -> list[int]:
+    """PUT every report to the leader at ``url`` (a task's path, or the root) over a few
+    keep-alive connections; the statuses, in the order of ``bodies``."""
+    address = urlsplit(url)
+    route = f"{address.path.rstrip('/')}/v1/secagg/reports"
+
+    def send(part: Sequence[bytes]) -> list[int]:
+        connection = http.client.HTTPConnection(address.hostname or "", address.port, timeout=60)
+        statuses = []
+        try:
+            for body in part:
+                connection.request("PUT", route, body)
+                response = connection.getresponse()
+                response.read()
+                statuses.append(response.status)
+        finally:
+            connection.close()
+        return statuses
+
+    parts = [bodies[i::connections] for i in range(connections)]
+    with ThreadPoolExecutor(connections) as pool:
+        answers = list(pool.map(send, parts))
+    return [answers[i % connections][i // connections] for i in range(len(bodies))]

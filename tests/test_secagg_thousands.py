@@ -12,11 +12,7 @@ longer than the aggregators.
 from __future__ import annotations
 
 import datetime as dt
-import http.client
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
@@ -30,36 +26,12 @@ from discreet.secagg.task import COLLECTOR, Task, create_task, read_secrets
 from discreet.secagg.upload import UploadReport, input_share_aad, input_share_info, seal_report
 from discreet.vdaf import LeaderInputShare, ShardedReport
 from discreet.vdaf.circuits import encode_range_checked_int
-from tests.secagg_support import running_aggregators
+from tests.secagg_support import running_aggregators, shard_batch, upload_all
 
 LENGTH, MAX_WEIGHT = 120, 3
 VALID = 2_000
 BAD_PROOF, OVER_WEIGHT, WRONG_LENGTH, UNDECRYPTABLE, REPLAYED, RETRIED = 15, 15, 10, 10, 10, 20
 PERIOD = period_of(dt.date.today())
-CONNECTIONS = 4
-
-
-def _upload_all(url: str, bodies: Sequence[bytes]) -> list[int]:
-    """PUT every report to the leader over a few keep-alive connections; the statuses."""
-    address = urlsplit(url)
-
-    def send(part: Sequence[bytes]) -> list[int]:
-        connection = http.client.HTTPConnection(address.hostname or "", address.port, timeout=60)
-        statuses = []
-        try:
-            for body in part:
-                connection.request("PUT", "/v1/secagg/reports", body)
-                response = connection.getresponse()
-                response.read()
-                statuses.append(response.status)
-        finally:
-            connection.close()
-        return statuses
-
-    parts = [bodies[i::CONNECTIONS] for i in range(CONNECTIONS)]
-    with ThreadPoolExecutor(CONNECTIONS) as pool:
-        answers = list(pool.map(send, parts))
-    return [answers[i % CONNECTIONS][i // CONNECTIONS] for i in range(len(bodies))]
 
 
 def _tampered(sharded: ShardedReport, task: Task) -> ShardedReport:
@@ -115,13 +87,7 @@ def test_thousands_of_contributions_release_the_valid_sum_plus_noise_once(
     for _ in range(OVER_WEIGHT):
         ones = set(rng.choice(LENGTH, MAX_WEIGHT + 1, replace=False).tolist())
         encoded.append(vdaf.field.from_ints([int(i in ones) for i in range(LENGTH)] + weight_bits))
-    count = len(encoded)
-    sharded = vdaf.shard_encoded_batch(
-        task.ctx,
-        vdaf.field.concat([e[None] for e in encoded]),
-        [rng.bytes(vdaf.NONCE_SIZE) for _ in range(count)],
-        [rng.bytes(vdaf.RAND_SIZE) for _ in range(count)],
-    )
+    sharded = shard_batch(task, encoded, rng)
     at = VALID
     for i in range(at, at + BAD_PROOF):
         sharded[i] = _tampered(sharded[i], task)
@@ -142,9 +108,9 @@ def test_thousands_of_contributions_release_the_valid_sum_plus_noise_once(
     bodies = [reports[i].encode() for i in order]
 
     with running_aggregators(files, tmp_path) as (leader, _):
-        assert set(_upload_all(leader.url, bodies)) == {201}
+        assert set(upload_all(leader.url, bodies)) == {201}
         retries = [r.encode() for r in valid[-RETRIED:]] + [r.encode() for r in replays]
-        assert _upload_all(leader.url, retries) == [201] * RETRIED + [409] * REPLAYED
+        assert upload_all(leader.url, retries) == [201] * RETRIED + [409] * REPLAYED
         keypair = hpke.read_keypair(files.keys[COLLECTOR])
         secrets = read_secrets(files.secrets[COLLECTOR])
         document = collect(task, keypair, secrets, leader.url, PERIOD)
