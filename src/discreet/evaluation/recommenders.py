@@ -21,6 +21,7 @@ from discreet.catalog.reader import Catalog
 from discreet.evaluation.protocol import Split
 from discreet.profile.model import Event, EventKind, Profile, RetentionPolicy
 from discreet.rank.ranker import Ranker
+from discreet.rank.select import best_first, largest_per_column
 from discreet.rank.weights import RankingWeights
 
 IntArray = np.ndarray[Any, np.dtype[np.int64]]
@@ -47,8 +48,7 @@ class Recommender(ABC):
         k = min(k, len(candidates))
         if k == 0:
             return np.zeros(0, dtype=np.int64)
-        top = candidates[np.argpartition(-score[candidates], k - 1)[:k]]
-        return top[np.argsort(-score[top], kind="stable")].astype(np.int64)
+        return candidates[best_first(score[candidates], k)]
 
 
 def _exclude(score: FloatArray, train: sp.csr_matrix, user: int) -> FloatArray:
@@ -104,10 +104,7 @@ class ItemKNNRecommender(Recommender):
         np.fill_diagonal(similarity, 0.0)
         keep = min(self.neighbours, similarity.shape[0] - 1)
         if keep > 0:
-            cut = np.argpartition(-similarity, keep - 1, axis=0)[:keep]
-            mask = np.zeros_like(similarity, dtype=bool)
-            np.put_along_axis(mask, cut, True, axis=0)
-            similarity[~mask] = 0.0
+            similarity[~largest_per_column(similarity, keep)] = 0.0
         self.train_ = split.train
         self.similarity_ = sp.csr_matrix(similarity)
         return self

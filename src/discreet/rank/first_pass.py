@@ -23,6 +23,7 @@ import simsimd
 
 from discreet.catalog.quantise import LEVELS
 from discreet.catalog.reader import Quantised
+from discreet.rank.select import largest
 
 FloatArray = np.ndarray[Any, np.dtype[np.float32]]
 IntArray = np.ndarray[Any, np.dtype[np.int64]]
@@ -72,7 +73,7 @@ def top_rows(values: FloatArray, count: int) -> IntArray:
         threshold = np.partition(sample, len(sample) - above)[len(sample) - above]
         rows = np.flatnonzero(values >= threshold)
         if len(rows) < count:
-            rows = np.argpartition(values, n - count)[n - count :]
+            rows = largest(values, count)
         elif len(rows) > count:
-            rows = rows[np.argpartition(values[rows], len(rows) - count)[len(rows) - count :]]
+            rows = rows[largest(values[rows], count)]
     return rows[np.isfinite(values[rows])]

@@ -52,6 +52,7 @@ from discreet.rank import fast_scan, first_pass
 from discreet.rank.blas import one_blas_thread
 from discreet.rank.explanation import Explanation, Reason, ScoreComponents
 from discreet.rank.records import Filters, Interest, Profiled, Recommendation
+from discreet.rank.select import best_first
 from discreet.rank.weights import RankingWeights
 
 FloatArray = np.ndarray[Any, np.dtype[np.float32]]
@@ -463,9 +464,8 @@ class Ranker:
             score = self.scores(p, today)
             self._mask(score, p, filters)
             depth = min(len(score), depth)
-            candidates = np.argpartition(score, len(score) - depth)[len(score) - depth :]
+            candidates = best_first(score, depth)
             candidates = candidates[np.isfinite(score[candidates])]
-            candidates = candidates[np.argsort(-score[candidates], kind="stable")]
             return candidates, score[candidates], -np.inf
         # Two stages: approximate scores for every item from the int8 rows, then exact
         # float32 scores for the few hundred best; equal exact scores go by row.
