@@ -119,7 +119,13 @@ class ItemKNNRecommender(Recommender):
 
 
 class EASERecommender(Recommender):
-    """EASE (Steck 2019): a closed-form item-item model with L2 strength ``lam``."""
+    """EASE (Steck 2019): a closed-form item-item model with L2 strength ``lam``.
+
+    Items no one trained on have a zero row and column in the Gram matrix, so
+    the regularised matrix is block diagonal and their weights are zero: the
+    model is fitted on the trained items alone (the same weights, in a fraction
+    of the cubic work), and the other items score 0, as they would.
+    """
 
     name = "EASE"
 
@@ -127,24 +133,34 @@ class EASERecommender(Recommender):
         self.lam = lam
 
     def fit(self, split: Split) -> EASERecommender:
-        x = split.train.astype(np.float64)
+        trained = np.flatnonzero(np.diff(split.train.tocsc().indptr))
+        self.trained_, self.train_ = trained, split.train
+        if not len(trained):  # nothing to learn from: every item scores 0
+            self.weights_ = np.zeros((0, 0))
+            return self
+        x = split.train[:, trained].astype(np.float64)
         gram = (x.T @ x).toarray()
         gram[np.diag_indices_from(gram)] += self.lam
         # The Gram matrix plus λI is positive definite: invert it through its Cholesky
         # factor (half the work of a general inverse; LAPACK fills the upper triangle).
-        factor, info = lapack.dpotrf(gram, lower=False, overwrite_a=True)
+        # It is symmetric, so its transpose is the Fortran-ordered array LAPACK works on
+        # in place, without a copy.
+        factor, info = lapack.dpotrf(gram.T, lower=False, overwrite_a=True)
         upper, info_inverse = lapack.dpotri(factor, lower=False, overwrite_c=True)
         if info or info_inverse:  # pragma: no cover - λ > 0 keeps it definite
             raise ArithmeticError("the regularised Gram matrix is not positive definite")
-        inverse = np.triu(upper) + np.triu(upper, 1).T
-        self.weights_ = -inverse / np.diag(inverse)
-        np.fill_diagonal(self.weights_, 0.0)
-        self.train_ = split.train
+        inverse = np.triu(upper)
+        del upper, factor, gram  # one n x n array at a time: n may be in the tens of thousands
+        inverse += np.triu(inverse, 1).T
+        inverse /= -np.diag(inverse).copy()
+        np.fill_diagonal(inverse, 0.0)
+        self.weights_ = inverse
         return self
 
     def scores(self, user: int) -> FloatArray:
-        row = self.train_[user]
-        score = np.asarray(row @ self.weights_, dtype=np.float64).ravel()
+        row = self.train_[user][:, self.trained_]
+        score = np.zeros(self.train_.shape[1], dtype=np.float64)
+        score[self.trained_] = np.asarray(row @ self.weights_, dtype=np.float64).ravel()
         return _exclude(score, self.train_, user)
 
 
@@ -153,6 +169,10 @@ class EngineRecommender(Recommender):
 
     Each user's training history becomes a :class:`Profile` of ``view`` events
     on their days; ``today`` is the day of the user's last training event.
+    Engines fitted on the same split share what does not depend on their
+    weights (tuning fits dozens): the profiles, built once, and per catalog a
+    ranker whose item lookups each engine's ranker shares
+    (:meth:`Ranker.with_weights`).
     """
 
     name = "discreet engine"
@@ -162,13 +182,27 @@ class EngineRecommender(Recommender):
         self.weights = weights or RankingWeights()
 
     def fit(self, split: Split) -> EngineRecommender:
-        self.ranker_ = Ranker(self.catalog, self.weights)
+        # Keyed by identity; the ranker holds its catalog, so the id is not reused meanwhile.
+        key = ("engine ranker", id(self.catalog))
+        shared = split.memo.get(key)
+        if shared is None or shared.catalog is not self.catalog:
+            shared = split.memo[key] = Ranker(self.catalog, self.weights)
+        self.ranker_ = shared.with_weights(self.weights)
         self.split_ = split
         self.ids_ = self.catalog.ids
+        self.profiles_: dict[int, tuple[Profile, dt.date]] = split.memo.setdefault(
+            ("engine profiles", self.ids_), {}
+        )
         return self
 
     def profile(self, user: int) -> tuple[Profile, dt.date]:
         """The user's training history as a profile, and the day it ends."""
+        built = self.profiles_.get(user)
+        if built is None:
+            built = self.profiles_[user] = self._build_profile(user)
+        return built
+
+    def _build_profile(self, user: int) -> tuple[Profile, dt.date]:
         history = self.split_.history[user]
         days = [dt.datetime.fromtimestamp(t, dt.UTC).date() for _, t in history]
         today = max(days) if days else dt.date(2000, 1, 1)
@@ -191,5 +225,4 @@ class EngineRecommender(Recommender):
 
     def recommend(self, user: int, k: int) -> IntArray:
         profile, today = self.profile(user)
-        results = self.ranker_.recommend(profile, k, today=today, explain=False)
-        return np.asarray([self.catalog.index_of(r.item_id) for r in results], dtype=np.int64)
+        return self.ranker_.recommend_rows(profile, k, today=today)
