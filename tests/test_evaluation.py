@@ -13,7 +13,7 @@ import pytest
 from discreet.cli import main
 from discreet.errors import InputError
 from discreet.evaluation.data import Dataset, convert_movielens, load_dataset
-from discreet.evaluation.harness import build_catalog, exact_popularity
+from discreet.evaluation.harness import build_catalog, exact_popularity, with_popularity
 from discreet.evaluation.protocol import Split, evaluate_lists, split_dataset
 from discreet.evaluation.recommenders import EASERecommender, EngineRecommender
 from discreet.rank.ranker import Ranker
@@ -205,3 +205,19 @@ def test_engines_on_one_split_share_profiles_and_rank_as_the_product_does(tmp_pa
             assert engine.recommend(user, 8).tolist() == [
                 catalog.index_of(r.item_id) for r in alone
             ]
+
+
+def test_a_catalog_with_other_counts_is_the_one_built_with_them(tmp_path: Path) -> None:
+    dataset, test = _tiny_split(tmp_path)
+    validation = split_dataset(dataset)[0]
+    base = build_catalog(dataset, tmp_path / "base", exact_popularity(dataset, validation), 16)
+    built = build_catalog(dataset, tmp_path / "built", exact_popularity(dataset, test), 16)
+    linked = with_popularity(base, dataset, exact_popularity(dataset, test), tmp_path / "linked")
+    names = sorted(f.name for f in built.folder.iterdir())
+    assert names == sorted(f.name for f in linked.folder.iterdir())
+    assert "popularity.npy" in names
+    for name in names:
+        assert (built.folder / name).read_bytes() == (linked.folder / name).read_bytes(), name
+    assert (base.folder / "popularity.npy").read_bytes() != (
+        linked.folder / "popularity.npy"
+    ).read_bytes()

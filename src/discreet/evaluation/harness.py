@@ -444,8 +444,10 @@ def _run(dataset: Dataset, config: EvalConfig) -> list[Row]:
         )
         log(_("the engine's weights, one at a time on validation"))
         weights, _score = tune_engine(valid_catalog, validation, log)
-        exact = build_catalog(
-            dataset, folder / "exact", exact_popularity(dataset, test), config.dim
+        # The embeddings do not depend on popularity: the test split's catalog is the
+        # validation one with the test split's counts (the files build_catalog would write).
+        exact = with_popularity(
+            valid_catalog, dataset, exact_popularity(dataset, test), folder / "exact"
         )
         timed(
             "engine, content only",
