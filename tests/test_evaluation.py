@@ -158,11 +158,11 @@ def test_eval_command_prints_every_method(
     assert main(["eval"]) == 1
 
 
-def _tiny_split(tmp_path: Path) -> tuple[Dataset, Split]:
+def _tiny_split(tmp_path: Path, users: int = 12) -> tuple[Dataset, Split]:
     rng = np.random.default_rng(3)
     items = [(f"m{n}", "abcd"[n % 4]) for n in range(30)]
     interactions = []
-    for u in range(12):
+    for u in range(users):
         liked = [n for n in range(24) if n % 4 == u % 4] + list(rng.choice(24, 3))
         interactions += [
             (f"u{u}", f"m{n}", 1_600_000_000 + 86_400 * t) for t, n in enumerate(liked)
@@ -171,10 +171,14 @@ def _tiny_split(tmp_path: Path) -> tuple[Dataset, Split]:
     return dataset, split_dataset(dataset)[1]
 
 
-def test_ease_fitted_on_trained_items_is_the_whole_catalog_model(tmp_path: Path) -> None:
-    _, split = _tiny_split(tmp_path)
+@pytest.mark.parametrize("users", [12, 60])  # fewer users than trained items, and more
+def test_ease_fitted_on_trained_items_is_the_whole_catalog_model(
+    tmp_path: Path, users: int
+) -> None:
+    _, split = _tiny_split(tmp_path, users)
     trained = np.asarray(split.train.sum(axis=0)).ravel() > 0
     assert not trained.all()  # m24..m29 were never watched
+    assert (len(split.heldout) < trained.sum()) == (users == 12)
     ease = EASERecommender(20.0).fit(split)
     # Steck's closed form over every item of the catalog, untrained ones included.
     x = split.train.toarray().astype(np.float64)

@@ -118,13 +118,33 @@ class ItemKNNRecommender(Recommender):
         return _exclude(score, self.train_, user)
 
 
+def _inverse_spd(matrix: np.ndarray[Any, Any]) -> FloatArray:
+    """The inverse of a symmetric positive definite ``matrix`` (overwritten), through its
+    Cholesky factor: half the work of a general inverse."""
+    # Symmetric, so its transpose is the Fortran-ordered array LAPACK works on in
+    # place, without a copy; LAPACK fills the upper triangle.
+    factor, info = lapack.dpotrf(matrix.T, lower=False, overwrite_a=True)
+    upper, info_inverse = lapack.dpotri(factor, lower=False, overwrite_c=True)
+    if info or info_inverse:  # pragma: no cover - λ > 0 keeps it definite
+        raise ArithmeticError("the regularised Gram matrix is not positive definite")
+    inverse: FloatArray = np.triu(upper)
+    del upper, factor  # one n x n array at a time: n may be in the tens of thousands
+    inverse += np.triu(inverse, 1).T
+    return inverse
+
+
 class EASERecommender(Recommender):
     """EASE (Steck 2019): a closed-form item-item model with L2 strength ``lam``.
 
+    With ``P = (XᵀX + λI)⁻¹``, the weights are ``B = I - P diag(P)⁻¹`` and a
+    user's scores ``x B``; for an item not in the history that is ``-(x P)ⱼ / Pⱼⱼ``.
     Items no one trained on have a zero row and column in the Gram matrix, so
-    the regularised matrix is block diagonal and their weights are zero: the
-    model is fitted on the trained items alone (the same weights, in a fraction
-    of the cubic work), and the other items score 0, as they would.
+    their weights are zero: the model is fitted on the trained items alone and
+    the others score 0, as they would. With fewer users than trained items
+    (MovieLens: 610 and 8,000), the Woodbury identity gives the same model from
+    the users' Gram matrix: ``xᵤP = (KX)ᵤ`` and ``Pⱼⱼ = (1 - xⱼᵀ K xⱼ) / λ``
+    with ``K = (XXᵀ + λI)⁻¹``, so an inverse of users x users replaces one of
+    items x items, and B is never formed.
     """
 
     name = "EASE"
@@ -135,32 +155,33 @@ class EASERecommender(Recommender):
     def fit(self, split: Split) -> EASERecommender:
         trained = np.flatnonzero(np.diff(split.train.tocsc().indptr))
         self.trained_, self.train_ = trained, split.train
+        self.weights_: FloatArray | None = None
+        self.user_terms_: FloatArray | None = None
         if not len(trained):  # nothing to learn from: every item scores 0
-            self.weights_ = np.zeros((0, 0))
             return self
         x = split.train[:, trained].astype(np.float64)
+        if x.shape[0] < x.shape[1]:  # fewer users than items: the users' Gram matrix
+            gram = (x @ x.T).toarray()
+            gram[np.diag_indices_from(gram)] += self.lam
+            kx = np.ascontiguousarray((x.T @ _inverse_spd(gram)).T)
+            self.diagonal_ = (1.0 - np.asarray(x.multiply(kx).sum(axis=0)).ravel()) / self.lam
+            self.user_terms_ = kx  # row u: x_u P
+            return self
         gram = (x.T @ x).toarray()
         gram[np.diag_indices_from(gram)] += self.lam
-        # The Gram matrix plus λI is positive definite: invert it through its Cholesky
-        # factor (half the work of a general inverse; LAPACK fills the upper triangle).
-        # It is symmetric, so its transpose is the Fortran-ordered array LAPACK works on
-        # in place, without a copy.
-        factor, info = lapack.dpotrf(gram.T, lower=False, overwrite_a=True)
-        upper, info_inverse = lapack.dpotri(factor, lower=False, overwrite_c=True)
-        if info or info_inverse:  # pragma: no cover - λ > 0 keeps it definite
-            raise ArithmeticError("the regularised Gram matrix is not positive definite")
-        inverse = np.triu(upper)
-        del upper, factor, gram  # one n x n array at a time: n may be in the tens of thousands
-        inverse += np.triu(inverse, 1).T
-        inverse /= -np.diag(inverse).copy()
-        np.fill_diagonal(inverse, 0.0)
-        self.weights_ = inverse
+        weights = _inverse_spd(gram)
+        weights /= -np.diag(weights).copy()
+        np.fill_diagonal(weights, 0.0)
+        self.weights_ = weights
         return self
 
     def scores(self, user: int) -> FloatArray:
-        row = self.train_[user][:, self.trained_]
         score = np.zeros(self.train_.shape[1], dtype=np.float64)
-        score[self.trained_] = np.asarray(row @ self.weights_, dtype=np.float64).ravel()
+        if self.user_terms_ is not None:
+            score[self.trained_] = -self.user_terms_[user] / self.diagonal_
+        elif self.weights_ is not None:
+            row = self.train_[user][:, self.trained_]
+            score[self.trained_] = np.asarray(row @ self.weights_, dtype=np.float64).ravel()
         return _exclude(score, self.train_, user)
 
 
