@@ -14,9 +14,10 @@ the protocol's validation split:
   BLAS limit per pass. The ranked lists are compared: they must be identical.
 * **one EASE fit** (λ = 300; ``discreet eval`` fits four: three λ on
   validation, one on test): before, Steck's closed form over the whole
-  catalog; now over the items someone trained on (the others' weights are zero),
-  with one n x n copy fewer. ``max |Δ score|`` compares every validation user's
-  scores.
+  catalog, an inverse of items x items; now over the items someone trained on
+  (the others' weights are zero) and, with fewer users than items, through the
+  Woodbury identity from an inverse of users x users. ``max |Δ score|``
+  compares every validation user's scores.
 
 CPU seconds are the process's (BLAS threads included): other work on a shared
 machine changes wall time more than CPU time.
