@@ -27,6 +27,7 @@ BENCHMARKS = (
     "bench_cold_start",
     "bench_sync",
     "bench_first_pass_eval",
+    "bench_eval",
     "bench_secagg_noise",
     "bench_dask",
 )

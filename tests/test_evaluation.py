@@ -12,8 +12,12 @@ import pytest
 
 from discreet.cli import main
 from discreet.errors import InputError
-from discreet.evaluation.data import convert_movielens, load_dataset
+from discreet.evaluation.data import Dataset, convert_movielens, load_dataset
+from discreet.evaluation.harness import build_catalog, exact_popularity, with_popularity
 from discreet.evaluation.protocol import Split, evaluate_lists, split_dataset
+from discreet.evaluation.recommenders import EASERecommender, EngineRecommender
+from discreet.rank.ranker import Ranker
+from discreet.rank.weights import RankingWeights
 from tests.shared_data import require_movielens
 
 
@@ -125,7 +129,24 @@ def test_eval_command_prints_every_method(
         ]
     )
     assert code == 0
-    rows = json.loads(capsys.readouterr().out)["rows"]
+    out, err = capsys.readouterr()
+    rows = json.loads(out)["rows"]  # stdout is the JSON document alone
+    # Off a terminal, the phases as plain lines on stderr, with no progress bar.
+    assert "\r" not in err
+    lines = err.splitlines()
+    assert any("the engine's weights" in line for line in lines)
+    assert lines[-1].endswith(f"done: {len(rows)} rows")
+    routes = {(r["route"], r["clients"], r["epsilon"]) for r in rows if r["method"] != "Random"}
+    assert routes == {
+        ("centralized", None, None),
+        (None, None, None),  # content only: no population data
+        ("exact", None, None),
+        ("LDP", 3000, 2.0),
+        ("secure aggregation", 3000, 2.0),
+    }
+    assert [r["route"] for r in rows if r["method"].startswith("engine, secure")] == [
+        "secure aggregation"
+    ]
     methods = [r["method"] for r in rows]
     assert methods[:4] == ["Random", "MostPop", "ItemKNN (cosine, 100 neighbours)", "EASE"]
     assert "engine, exact popularity" in methods
@@ -135,3 +156,72 @@ def test_eval_command_prints_every_method(
     assert all(0.0 <= r["ndcg@10"] <= 1.0 for r in rows)
     assert all(0.0 <= r["long_tail@10"] <= 1.0 and 0.0 <= r["gini@10"] <= 1.0 for r in rows)
     assert main(["eval"]) == 1
+
+
+def _tiny_split(tmp_path: Path, users: int = 12) -> tuple[Dataset, Split]:
+    rng = np.random.default_rng(3)
+    items = [(f"m{n}", "abcd"[n % 4]) for n in range(30)]
+    interactions = []
+    for u in range(users):
+        liked = [n for n in range(24) if n % 4 == u % 4] + list(rng.choice(24, 3))
+        interactions += [
+            (f"u{u}", f"m{n}", 1_600_000_000 + 86_400 * t) for t, n in enumerate(liked)
+        ]
+    dataset = load_dataset(*_write(tmp_path, items, interactions))
+    return dataset, split_dataset(dataset)[1]
+
+
+@pytest.mark.parametrize("users", [12, 60])  # fewer users than trained items, and more
+def test_ease_fitted_on_trained_items_is_the_whole_catalog_model(
+    tmp_path: Path, users: int
+) -> None:
+    _, split = _tiny_split(tmp_path, users)
+    trained = np.asarray(split.train.sum(axis=0)).ravel() > 0
+    assert not trained.all()  # m24..m29 were never watched
+    assert (len(split.heldout) < trained.sum()) == (users == 12)
+    ease = EASERecommender(20.0).fit(split)
+    # Steck's closed form over every item of the catalog, untrained ones included.
+    x = split.train.toarray().astype(np.float64)
+    inverse = np.linalg.inv(x.T @ x + 20.0 * np.eye(x.shape[1]))
+    weights = -inverse / np.diag(inverse)
+    np.fill_diagonal(weights, 0.0)
+    for user in split.users:
+        expected = x[user] @ weights
+        expected[x[user] > 0] = -np.inf
+        got = ease.scores(int(user))
+        assert np.array_equal(np.isinf(got), np.isinf(expected))
+        np.testing.assert_allclose(
+            got[np.isfinite(got)], expected[np.isfinite(expected)], atol=1e-12
+        )
+        assert (got[~trained] == 0).all()
+
+
+def test_engines_on_one_split_share_profiles_and_rank_as_the_product_does(tmp_path: Path) -> None:
+    dataset, split = _tiny_split(tmp_path)
+    catalog = build_catalog(dataset, tmp_path / "catalog", exact_popularity(dataset, split), 16)
+    first = EngineRecommender(catalog, RankingWeights()).fit(split)
+    for weights in (RankingWeights(popularity=4.0), RankingWeights(recent_half_life_events=2.0)):
+        engine = EngineRecommender(catalog, weights).fit(split)
+        for user in split.users.tolist():
+            profile, today = engine.profile(user)
+            assert profile is first.profile(user)[0]  # built once per split
+            alone = Ranker(catalog, weights).recommend(profile, 8, today=today, explain=False)
+            assert engine.recommend(user, 8).tolist() == [
+                catalog.index_of(r.item_id) for r in alone
+            ]
+
+
+def test_a_catalog_with_other_counts_is_the_one_built_with_them(tmp_path: Path) -> None:
+    dataset, test = _tiny_split(tmp_path)
+    validation = split_dataset(dataset)[0]
+    base = build_catalog(dataset, tmp_path / "base", exact_popularity(dataset, validation), 16)
+    built = build_catalog(dataset, tmp_path / "built", exact_popularity(dataset, test), 16)
+    linked = with_popularity(base, dataset, exact_popularity(dataset, test), tmp_path / "linked")
+    names = sorted(f.name for f in built.folder.iterdir())
+    assert names == sorted(f.name for f in linked.folder.iterdir())
+    assert "popularity.npy" in names
+    for name in names:
+        assert (built.folder / name).read_bytes() == (linked.folder / name).read_bytes(), name
+    assert (base.folder / "popularity.npy").read_bytes() != (
+        linked.folder / "popularity.npy"
+    ).read_bytes()

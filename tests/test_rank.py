@@ -248,3 +248,61 @@ def test_category_totals_match_the_plain_sum(catalog: Catalog) -> None:
         expected[f.indices[f.indptr[row] : f.indptr[row + 1]]] += weight
     np.testing.assert_allclose(ranker._category_totals(rows, weights), expected)
     assert ranker._category_totals(rows[:0], weights[:0]).sum() == 0
+
+
+def test_recommend_rows_are_the_rows_of_recommend(catalog: Catalog) -> None:
+    profile = _profile(catalog, _in(catalog, "crime", 2) + _in(catalog, "poetry", 1))
+    profile.record(_in(catalog, "crime", 3)[2], "dislike", TODAY)
+    cases = [
+        (RankingWeights(), Filters(), None),
+        (RankingWeights(exploration_share=0.3, mmr_lambda=0.5), Filters(), None),
+        (RankingWeights(), Filters(language="en"), 1.0),
+    ]
+    for weights, filters, diversity in cases:
+        ranker = Ranker(catalog, weights)
+        for k in (1, 7, 25):
+            results = ranker.recommend(
+                profile, k, today=TODAY, filters=filters, diversity=diversity, explain=False
+            )
+            rows = ranker.recommend_rows(
+                profile, k, today=TODAY, filters=filters, diversity=diversity
+            )
+            assert rows.dtype == np.int64
+            assert len(rows) == len(results) > 0
+            assert [catalog.item_at(int(r)).id for r in rows] == [r.item_id for r in results]
+    assert len(Ranker(catalog).recommend_rows(profile, 0, today=TODAY)) == 0
+    cold = Ranker(catalog).recommend_rows(Profile.new(TODAY), 5, today=TODAY)
+    assert [catalog.item_at(int(r)).id for r in cold] == [
+        r.item_id for r in Ranker(catalog).recommend(Profile.new(TODAY), 5, today=TODAY)
+    ]
+
+
+def test_a_ranker_with_other_weights_ranks_as_a_new_one_and_shares_the_lookups(
+    catalog: Catalog,
+) -> None:
+    profile = _profile(catalog, _in(catalog, "crime", 2) + _in(catalog, "poetry", 2))
+    base = Ranker(catalog)
+    base.recommend(profile, 10, today=TODAY)
+    looked_up = dict(base._rows)
+    assert looked_up
+    for weights in (
+        RankingWeights(popularity=4.0, popularity_exponent=0.5),
+        RankingWeights(recent_half_life_events=None, half_life_days=30.0, freshness=1.0),
+        RankingWeights(mmr_lambda=1.0, exploration_share=0.0, kind_weights={"like": 3.0}),
+    ):
+        derived = base.with_weights(weights)
+        assert derived.weights == weights
+        assert base.weights == RankingWeights()
+        fresh = Ranker(catalog, weights)
+        for day in (TODAY, TODAY + dt.timedelta(days=40)):
+            got = derived.recommend(profile, 10, today=day)
+            assert got == fresh.recommend(profile, 10, today=day)
+            assert derived.explain(profile, got[0].item_id, today=day) == fresh.explain(
+                profile, got[0].item_id, today=day
+            )
+        assert derived._rows is base._rows
+    assert base._rows == looked_up  # nothing looked up twice
+    # The base ranks by its own weights still.
+    assert base.recommend(profile, 10, today=TODAY) == Ranker(catalog).recommend(
+        profile, 10, today=TODAY
+    )

@@ -109,3 +109,38 @@ def test_overlapping_calls_from_two_threads_restore_the_app_setting() -> None:
     )
     assert done.stdout.split(maxsplit=1)[0] == "2"
     assert done.stdout.strip() == "2 [1, 1] 2"
+
+
+def test_calls_inside_a_held_limit_run_as_they_are_and_the_setting_comes_back(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from discreet.rank import blas
+
+    asked: list[int] = []
+    controller = blas._controller()
+    limit = controller.limit
+
+    def counting(**kwargs: Any) -> Any:
+        asked.append(1)
+        return limit(**kwargs)
+
+    monkeypatch.setattr(controller, "limit", counting)
+    ranker = Ranker(catalog)
+    profile = Profile.new(TODAY)
+    profile.record(catalog.item_at(0).id, "like", TODAY)
+
+    @blas.one_blas_thread
+    def many() -> list[int]:
+        threads = []
+        for _ in range(3):
+            ranker.recommend(profile, 3, today=TODAY)
+            threads.append(_blas_threads())
+        return threads
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        assert many() == [1, 1, 1]
+        assert asked == [1]  # one limit for the loop, none per call inside it
+        assert _blas_threads() == 2
+        ranker.recommend(profile, 3, today=TODAY)
+        assert asked == [1, 1]  # outside, each call limits again
+        assert _blas_threads() == 2

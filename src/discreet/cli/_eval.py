@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -11,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from discreet.cli._command import add_command
-from discreet.cli._output import emit
+from discreet.cli._output import StageProgress, emit, printable
 from discreet.errors import InputError
 from discreet.i18n import _
 
@@ -43,11 +42,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
         dataset = load_dataset(items, interactions)
 
         start = time.monotonic()
-        terminal = sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
+        # The bar is drawn on a terminal only; the phase lines go to stderr either way
+        # (stdout keeps the table, or the JSON document alone).
+        progress = StageProgress()
 
         def log(message: str) -> None:
-            if terminal:  # progress is for a person watching; pipes and JSON get none
-                print(f"[{time.monotonic() - start:4.0f} s] {message}", file=sys.stderr, flush=True)
+            progress.done()
+            line = f"[{time.monotonic() - start:4.0f} s] {printable(message)}"
+            print(line, file=sys.stderr, flush=True)
 
         config = EvalConfig(
             clients=tuple(args.clients),
@@ -57,8 +59,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
             baselines=not args.no_baselines,
             seed=args.seed,
             log=log,
+            progress=progress,
         )
-        rows = run_evaluation(dataset, config)
+        try:
+            rows = run_evaluation(dataset, config)
+        finally:
+            progress.done()
+        log(_("done: {count} rows").format(count=len(rows)))
     document: dict[str, Any] = {"rows": [r.to_json() for r in rows]}
     emit(args, document, [format_table(rows)])
     return 0

@@ -24,6 +24,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from discreet._fs import canonical_json, npy_bytes
-from discreet.catalog.build import build_catalog_files
+from discreet.catalog.build import Progress, build_catalog_files, no_progress
 from discreet.catalog.collaborative import Neighbours
 from discreet.catalog.embedding import EmbeddingParams
 from discreet.catalog.manifest import COLLABORATIVE_FILE, collaborative_card
@@ -51,6 +52,7 @@ from discreet.evaluation.simulation import Aggregates, simulate_aggregates
 from discreet.i18n import _
 from discreet.protocol.params import ReportingParams
 from discreet.publish.collaborative import CollaborativeParams, fit_neighbours
+from discreet.rank.blas import one_blas_thread
 from discreet.rank.weights import RankingWeights
 from discreet.server.aggregate import simulate_estimates
 
@@ -78,6 +80,15 @@ SECURE_GRID: dict[str, Sequence[Any]] = {
 }
 
 
+#: The routes by which the engine's population data reach it (:attr:`Row.route`).
+ROUTES = (CENTRALIZED, EXACT, SECURE, LDP) = (
+    "centralized",
+    "exact",
+    "secure aggregation",
+    "LDP",
+)
+
+
 @dataclass(frozen=True)
 class Row:
     """One line of the results table."""
@@ -86,11 +97,20 @@ class Row:
     metrics: Metrics
     note: str = ""
     seconds: float = 0.0
+    #: How the popularity (and co-occurrence) the row ranks with were gathered, one of
+    #: :data:`ROUTES` (a baseline's: centralized); ``None`` when it uses none.
+    route: str | None = None
+    #: The simulated devices and the ε of a private route (``None`` otherwise).
+    clients: int | None = None
+    epsilon: float | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """As JSON."""
+        """As JSON: the method's name, its route, N and ε, the metrics."""
         return {
             "method": self.method,
+            "route": self.route,
+            "clients": self.clients,
+            "epsilon": self.epsilon,
             **self.metrics.to_json(),
             "note": self.note,
             "seconds": self.seconds,
@@ -112,11 +132,26 @@ class EvalConfig:
     baselines: bool = True
     seed: int = 0
     dim: int = 64
+    #: One line per phase.
     log: Callable[[str], None] = field(default=lambda message: None)
+    #: Within a phase, (users ranked, users, what is ranked) as each ranking pass advances.
+    progress: Progress = no_progress
 
 
+#: Where the ranking passes of the running evaluation report their progress.
+_progress: ContextVar[Progress] = ContextVar("_progress", default=no_progress)
+
+
+@one_blas_thread  # once for the whole loop, not once per user
 def _ranked(recommender: Recommender, split: Split, k: int = 20) -> dict[int, np.ndarray[Any, Any]]:
-    return {int(u): recommender.recommend(int(u), k) for u in split.users}
+    progress, users = _progress.get(), split.users
+    every = max(1, len(users) // 24)  # a bar's worth of updates, not one per user
+    ranked = {}
+    for done, user in enumerate(users.tolist()):
+        if done % every == 0:
+            progress(done + 1, len(users), recommender.name)
+        ranked[user] = recommender.recommend(user, k)
+    return ranked
 
 
 def build_catalog(
@@ -358,6 +393,14 @@ def tune_secure(
 
 def run_evaluation(dataset: Dataset, config: EvalConfig) -> list[Row]:
     """The whole comparison; returns the table rows."""
+    token = _progress.set(config.progress)
+    try:
+        return _run(dataset, config)
+    finally:
+        _progress.reset(token)
+
+
+def _run(dataset: Dataset, config: EvalConfig) -> list[Row]:
     log = config.log
     validation, test = split_dataset(dataset)
     log(f"{len(test.users)} users, {dataset.n_items} items, {test.train.nnz} training interactions")
@@ -365,13 +408,22 @@ def run_evaluation(dataset: Dataset, config: EvalConfig) -> list[Row]:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
 
-        def timed(method: str, recommender: Recommender, note: str = "") -> None:
+        def timed(
+            method: str,
+            recommender: Recommender,
+            note: str = "",
+            route: str | None = CENTRALIZED,
+            clients: int | None = None,
+            epsilon: float | None = None,
+        ) -> None:
             start = time.perf_counter()
             metrics = evaluate_lists(_ranked(recommender.fit(test), test), test)
-            rows.append(Row(method, metrics, note, time.perf_counter() - start))
+            seconds = time.perf_counter() - start
+            rows.append(Row(method, metrics, note, seconds, route, clients, epsilon))
             log(f"{method}: NDCG@10 {metrics.ndcg10:.4f}")
 
         if config.baselines:
+            log(_("the centralized baselines (EASE's λ chosen on validation)"))
             timed("Random", RandomRecommender(config.seed))
             timed("MostPop", MostPopRecommender())
             timed("ItemKNN (cosine, 100 neighbours)", ItemKNNRecommender(100))
@@ -390,14 +442,27 @@ def run_evaluation(dataset: Dataset, config: EvalConfig) -> list[Row]:
         content_only = dataclasses.replace(
             RankingWeights(), popularity=0.0, exploration_share=0.0, mmr_lambda=1.0
         )
-        weights, _ = tune_engine(valid_catalog, validation, log)
-        exact = build_catalog(
-            dataset, folder / "exact", exact_popularity(dataset, test), config.dim
+        log(_("the engine's weights, one at a time on validation"))
+        weights, _score = tune_engine(valid_catalog, validation, log)
+        # The embeddings do not depend on popularity: the test split's catalog is the
+        # validation one with the test split's counts (the files build_catalog would write).
+        exact = with_popularity(
+            valid_catalog, dataset, exact_popularity(dataset, test), folder / "exact"
         )
-        timed("engine, content only", EngineRecommender(exact, content_only), "no popularity")
+        timed(
+            "engine, content only",
+            EngineRecommender(exact, content_only),
+            "no popularity",
+            route=None,
+        )
         tuned = ", ".join(f"{k}={getattr(weights, k)}" for k in ENGINE_GRID)
-        timed("engine, exact popularity", EngineRecommender(exact, weights), tuned)
+        timed("engine, exact popularity", EngineRecommender(exact, weights), tuned, EXACT)
         rng = np.random.default_rng(config.seed)
+        log(
+            _(
+                "secure aggregation: its weights on validation at N={clients:,}, ε={epsilon:g}"
+            ).format(clients=SECURE_REFERENCE[0], epsilon=SECURE_REFERENCE[1])
+        )
         secure_weights = tune_secure(
             dataset, validation, valid_catalog, weights, folder, config, rng
         )
@@ -417,6 +482,7 @@ def run_evaluation(dataset: Dataset, config: EvalConfig) -> list[Row]:
             "engine, exact popularity + co-occurrence",
             EngineRecommender(exact_both, secure_weights),
             secure_note,
+            EXACT,
         )
         for clients in config.secure_clients:
             for epsilon in config.secure_epsilons:
@@ -429,9 +495,18 @@ def run_evaluation(dataset: Dataset, config: EvalConfig) -> list[Row]:
                     f"engine, secure aggregation (N={clients:,}, ε={epsilon:g})",
                     EngineRecommender(catalog, secure_weights),
                     f"δ={SECURE_DELTA:g}, M={params.items}; {secure_note}",
+                    SECURE,
+                    clients,
+                    epsilon,
                 )
         for clients in config.clients:
             for epsilon in config.epsilons:
+                log(
+                    _(
+                        "LDP N={clients:,}, ε={epsilon:g}: its pad length and popularity weight "
+                        "on validation"
+                    ).format(clients=clients, epsilon=epsilon)
+                )
                 pad, private_weights = tune_private(
                     dataset, validation, clients, epsilon, weights, valid_catalog, folder, rng, log
                 )
@@ -442,6 +517,9 @@ def run_evaluation(dataset: Dataset, config: EvalConfig) -> list[Row]:
                     f"engine, LDP (N={clients:,}, ε={epsilon:g})",
                     EngineRecommender(catalog, private_weights),
                     f"pad length {pad}, popularity={private_weights.popularity} (validation)",
+                    LDP,
+                    clients,
+                    epsilon,
                 )
     return rows
 

@@ -17,7 +17,7 @@ every item shown equally often; 1: one item shown to everyone).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -38,6 +38,8 @@ class Split:
     history: list[list[tuple[int, int]]]  # per user: (row, timestamp) in time order
     heldout: list[IntArray]  # per user: held-out item rows
     n_items: int
+    #: What rankers derive from the split and share, kept with it (the engine's profiles).
+    memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def users(self) -> IntArray:

@@ -115,8 +115,34 @@ class ItemKNNRecommender(Recommender):
         return _exclude(score, self.train_, user)
 
 
+def _inverse_spd(matrix: np.ndarray[Any, Any]) -> FloatArray:
+    """The inverse of a symmetric positive definite ``matrix`` (overwritten), through its
+    Cholesky factor: half the work of a general inverse."""
+    # Symmetric, so its transpose is the Fortran-ordered array LAPACK works on in
+    # place, without a copy; LAPACK fills the upper triangle.
+    factor, info = lapack.dpotrf(matrix.T, lower=False, overwrite_a=True)
+    upper, info_inverse = lapack.dpotri(factor, lower=False, overwrite_c=True)
+    if info or info_inverse:  # pragma: no cover - λ > 0 keeps it definite
+        raise ArithmeticError("the regularised Gram matrix is not positive definite")
+    inverse: FloatArray = np.triu(upper)
+    del upper, factor  # one n x n array at a time: n may be in the tens of thousands
+    inverse += np.triu(inverse, 1).T
+    return inverse
+
+
 class EASERecommender(Recommender):
-    """EASE (Steck 2019): a closed-form item-item model with L2 strength ``lam``."""
+    """EASE (Steck 2019): a closed-form item-item model with L2 strength ``lam``.
+
+    With ``P = (XᵀX + λI)⁻¹``, the weights are ``B = I - P diag(P)⁻¹`` and a
+    user's scores ``x B``; for an item not in the history that is ``-(x P)ⱼ / Pⱼⱼ``.
+    Items no one trained on have a zero row and column in the Gram matrix, so
+    their weights are zero: the model is fitted on the trained items alone and
+    the others score 0, as they would. With fewer users than trained items
+    (MovieLens: 610 and 8,000), the Woodbury identity gives the same model from
+    the users' Gram matrix: ``xᵤP = (KX)ᵤ`` and ``Pⱼⱼ = (1 - xⱼᵀ K xⱼ) / λ``
+    with ``K = (XXᵀ + λI)⁻¹``, so an inverse of users x users replaces one of
+    items x items, and B is never formed.
+    """
 
     name = "EASE"
 
@@ -124,24 +150,35 @@ class EASERecommender(Recommender):
         self.lam = lam
 
     def fit(self, split: Split) -> EASERecommender:
-        x = split.train.astype(np.float64)
+        trained = np.flatnonzero(np.diff(split.train.tocsc().indptr))
+        self.trained_, self.train_ = trained, split.train
+        self.weights_: FloatArray | None = None
+        self.user_terms_: FloatArray | None = None
+        if not len(trained):  # nothing to learn from: every item scores 0
+            return self
+        x = split.train[:, trained].astype(np.float64)
+        if x.shape[0] < x.shape[1]:  # fewer users than items: the users' Gram matrix
+            gram = (x @ x.T).toarray()
+            gram[np.diag_indices_from(gram)] += self.lam
+            kx = np.ascontiguousarray((x.T @ _inverse_spd(gram)).T)
+            self.diagonal_ = (1.0 - np.asarray(x.multiply(kx).sum(axis=0)).ravel()) / self.lam
+            self.user_terms_ = kx  # row u: x_u P
+            return self
         gram = (x.T @ x).toarray()
         gram[np.diag_indices_from(gram)] += self.lam
-        # The Gram matrix plus λI is positive definite: invert it through its Cholesky
-        # factor (half the work of a general inverse; LAPACK fills the upper triangle).
-        factor, info = lapack.dpotrf(gram, lower=False, overwrite_a=True)
-        upper, info_inverse = lapack.dpotri(factor, lower=False, overwrite_c=True)
-        if info or info_inverse:  # pragma: no cover - λ > 0 keeps it definite
-            raise ArithmeticError("the regularised Gram matrix is not positive definite")
-        inverse = np.triu(upper) + np.triu(upper, 1).T
-        self.weights_ = -inverse / np.diag(inverse)
-        np.fill_diagonal(self.weights_, 0.0)
-        self.train_ = split.train
+        weights = _inverse_spd(gram)
+        weights /= -np.diag(weights).copy()
+        np.fill_diagonal(weights, 0.0)
+        self.weights_ = weights
         return self
 
     def scores(self, user: int) -> FloatArray:
-        row = self.train_[user]
-        score = np.asarray(row @ self.weights_, dtype=np.float64).ravel()
+        score = np.zeros(self.train_.shape[1], dtype=np.float64)
+        if self.user_terms_ is not None:
+            score[self.trained_] = -self.user_terms_[user] / self.diagonal_
+        elif self.weights_ is not None:
+            row = self.train_[user][:, self.trained_]
+            score[self.trained_] = np.asarray(row @ self.weights_, dtype=np.float64).ravel()
         return _exclude(score, self.train_, user)
 
 
@@ -150,6 +187,10 @@ class EngineRecommender(Recommender):
 
     Each user's training history becomes a :class:`Profile` of ``view`` events
     on their days; ``today`` is the day of the user's last training event.
+    Engines fitted on the same split share what does not depend on their
+    weights (tuning fits dozens): the profiles, built once, and per catalog a
+    ranker whose item lookups each engine's ranker shares
+    (:meth:`Ranker.with_weights`).
     """
 
     name = "discreet engine"
@@ -159,13 +200,27 @@ class EngineRecommender(Recommender):
         self.weights = weights or RankingWeights()
 
     def fit(self, split: Split) -> EngineRecommender:
-        self.ranker_ = Ranker(self.catalog, self.weights)
+        # Keyed by identity; the ranker holds its catalog, so the id is not reused meanwhile.
+        key = ("engine ranker", id(self.catalog))
+        shared = split.memo.get(key)
+        if shared is None or shared.catalog is not self.catalog:
+            shared = split.memo[key] = Ranker(self.catalog, self.weights)
+        self.ranker_ = shared.with_weights(self.weights)
         self.split_ = split
         self.ids_ = self.catalog.ids
+        self.profiles_: dict[int, tuple[Profile, dt.date]] = split.memo.setdefault(
+            ("engine profiles", self.ids_), {}
+        )
         return self
 
     def profile(self, user: int) -> tuple[Profile, dt.date]:
         """The user's training history as a profile, and the day it ends."""
+        built = self.profiles_.get(user)
+        if built is None:
+            built = self.profiles_[user] = self._build_profile(user)
+        return built
+
+    def _build_profile(self, user: int) -> tuple[Profile, dt.date]:
         history = self.split_.history[user]
         days = [dt.datetime.fromtimestamp(t, dt.UTC).date() for _, t in history]
         today = max(days) if days else dt.date(2000, 1, 1)
@@ -188,5 +243,4 @@ class EngineRecommender(Recommender):
 
     def recommend(self, user: int, k: int) -> IntArray:
         profile, today = self.profile(user)
-        results = self.ranker_.recommend(profile, k, today=today, explain=False)
-        return np.asarray([self.catalog.index_of(r.item_id) for r in results], dtype=np.int64)
+        return self.ranker_.recommend_rows(profile, k, today=today)

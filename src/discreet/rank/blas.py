@@ -10,7 +10,9 @@ OpenBLAS has one process-wide setting, and threadpoolctl lets only one Python
 thread at a time change it, so two overlapping limits from two threads would
 restore each other's values in the wrong order. Ranking calls therefore take
 one process-wide lock while they hold the limit: they are short, and each
-runs on one thread anyway.
+runs on one thread anyway. A call made while the limit is already held (a
+ranking call inside another, or inside a loop wrapped as a whole, as the
+evaluation does) runs as it is, without asking the libraries again.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from threadpoolctl import ThreadpoolController
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 _LOCK = threading.RLock()
+#: How deep the thread holding ``_LOCK`` is in limited calls (0: none holds the limit).
+_depth = 0
 
 
 @cache
@@ -38,11 +42,18 @@ def one_blas_thread(function: Callable[_P, _R]) -> Callable[_P, _R]:
 
     @wraps(function)
     def limited(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        global _depth
         with _LOCK:
-            blas = [lib for lib in _controller().lib_controllers if lib.user_api == "blas"]
-            if all(lib.num_threads == 1 for lib in blas):  # nothing to limit: skip the cost
+            if _depth:  # this thread already holds the limit
                 return function(*args, **kwargs)
-            with _controller().limit(limits=1, user_api="blas"):
-                return function(*args, **kwargs)
+            _depth += 1
+            try:
+                blas = [lib for lib in _controller().lib_controllers if lib.user_api == "blas"]
+                if all(lib.num_threads == 1 for lib in blas):  # nothing to limit: skip the cost
+                    return function(*args, **kwargs)
+                with _controller().limit(limits=1, user_api="blas"):
+                    return function(*args, **kwargs)
+            finally:
+                _depth -= 1
 
     return limited

@@ -107,6 +107,23 @@ class Ranker:
         self._last_profiled: tuple[tuple[Any, ...], Profiled] | None = None
         self._bases: dict[tuple[Any, ...], FloatArray] = {}
 
+    def with_weights(self, weights: RankingWeights) -> Ranker:
+        """A ranker of the same catalog with other ``weights``, sharing what depends on the
+        catalog alone: the item rows and items looked up so far and the int8 first pass
+        (trying many weights, as tuning does, then costs no lookups twice).
+
+        >>> tuned = ranker.with_weights(dataclasses.replace(ranker.weights, popularity=2.0))
+        ... # doctest: +SKIP
+        """
+        other = Ranker.__new__(Ranker)
+        other.catalog, other.weights = self.catalog, weights
+        other._first_pass, other._nibbles = self._first_pass, self._nibbles
+        other._rows, other._items, other._vectors = self._rows, self._items, self._vectors
+        # What depends on the weights starts afresh.
+        other._scan, other._fresh_cache, other._last_profiled = None, None, None
+        other._bases = {}
+        return other
+
     # ---- per-catalog precomputation -----------------------------------------------
     @cached_property
     def _popularity(self) -> FloatArray:
@@ -402,19 +419,9 @@ class Ranker:
         if k < 1:
             return []
         today = today or dt.date.today()
-        p = self.profiled(profile, today)
-        # One partial sort serves both the diversity pool and the exploration slots.
-        slots = int(k * self.weights.exploration_share) if p.vector is not None else 0
-        pool = max(self.weights.pool, 3 * k)
-        depth = max(pool, 50 * slots, 2_000 if slots else 0)
-        lam = self.weights.mmr_lambda if diversity is None else diversity
-        filters = filters or Filters()
-        candidates, scores, complete_above = self._candidates(p, today, filters, depth)
-        picked, explore, last = self._select(p, candidates, scores, k, pool, lam, slots)
-        if len(candidates) and scores[last] <= complete_above:
-            # The fast scan may have missed a row that would change the result: use int8.
-            candidates, scores, _ = self._candidates(p, today, filters, depth, fast=False)
-            picked, explore, last = self._select(p, candidates, scores, k, pool, lam, slots)
+        p, candidates, scores, picked, explore = self._ranking(
+            profile, k, today, filters, diversity
+        )
         if not picked:
             return []
         rows = [int(candidates[i]) for i in picked]
@@ -430,6 +437,54 @@ class Ranker:
             Recommendation(item.id, item.title, float(scores[i]), why)
             for i, item, why in zip(picked, items, reasons, strict=True)
         ]
+
+    @one_blas_thread
+    def recommend_rows(
+        self,
+        profile: Profile,
+        k: int = 10,
+        *,
+        today: dt.date | None = None,
+        filters: Filters | None = None,
+        diversity: float | None = None,
+    ) -> np.ndarray[Any, np.dtype[np.int64]]:
+        """The catalog rows :meth:`recommend` would return, in its order, without reading
+        the items (for callers that work in rows, such as the evaluation).
+
+        >>> ranker.recommend_rows(profile, 3, today=today)  # doctest: +SKIP
+        array([412,  17, 9031])
+        """
+        if k < 1:
+            return np.zeros(0, dtype=np.int64)
+        _, candidates, _, picked, _ = self._ranking(
+            profile, k, today or dt.date.today(), filters, diversity
+        )
+        return np.asarray(candidates[picked], dtype=np.int64)
+
+    def _ranking(
+        self,
+        profile: Profile,
+        k: int,
+        today: dt.date,
+        filters: Filters | None,
+        diversity: float | None,
+    ) -> tuple[Profiled, np.ndarray[Any, Any], FloatArray, list[int], list[int]]:
+        """The profile's state, the candidates and their exact scores, the positions of the
+        picks among them in result order, and of the explored ones (``k`` is positive)."""
+        p = self.profiled(profile, today)
+        # One partial sort serves both the diversity pool and the exploration slots.
+        slots = int(k * self.weights.exploration_share) if p.vector is not None else 0
+        pool = max(self.weights.pool, 3 * k)
+        depth = max(pool, 50 * slots, 2_000 if slots else 0)
+        lam = self.weights.mmr_lambda if diversity is None else diversity
+        filters = filters or Filters()
+        candidates, scores, complete_above = self._candidates(p, today, filters, depth)
+        picked, explore, last = self._select(p, candidates, scores, k, pool, lam, slots)
+        if len(candidates) and scores[last] <= complete_above:
+            # The fast scan may have missed a row that would change the result: use int8.
+            candidates, scores, _ = self._candidates(p, today, filters, depth, fast=False)
+            picked, explore, last = self._select(p, candidates, scores, k, pool, lam, slots)
+        return p, candidates, scores, picked, explore
 
     def _select(
         self,
