@@ -64,9 +64,7 @@ def main() -> None:
         )
         rows = []
 
-        def report(
-            method: str, catalog: harness.Catalog, tuned: RankingWeights, m: int = params.items
-        ) -> None:
+        def report(method: str, catalog: harness.Catalog, tuned: RankingWeights) -> None:
             ranked = harness._ranked(EngineRecommender(catalog, tuned).fit(test), test)
             ndcg = evaluate_lists(ranked, test).ndcg10
             rows.append(
@@ -77,12 +75,11 @@ def main() -> None:
                     "collaborative": tuned.collaborative,
                     "popularity": tuned.popularity,
                     "exploration_share": tuned.exploration_share,
-                    "M": m,
                 }
             )
             print(
                 f"{method}: NDCG@10 {ndcg:.4f} ({ndcg / options.ease:.2f}x EASE) "
-                f"M={m} [{time.perf_counter() - start:.0f} s]",
+                f"[{time.perf_counter() - start:.0f} s]",
                 flush=True,
             )
 
@@ -128,12 +125,7 @@ def main() -> None:
                 catalog = harness.secure_catalog(
                     dataset, exact, aggregates, params, folder / f"secure-{clients}-{epsilon:g}"
                 )
-                report(
-                    f"engine, secure aggregation (N={clients:,}, ε={epsilon:g})",
-                    catalog,
-                    tuned,
-                    len(aggregates.top),
-                )
+                report(f"engine, secure aggregation (N={clients:,}, ε={epsilon:g})", catalog, tuned)
     print(json.dumps({"params": dataclasses.asdict(params), "rows": rows}, ensure_ascii=False))
 
 

@@ -9,8 +9,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from discreet._fs import atomic_write_bytes, canonical_json
 from discreet.catalog.popularity import load_estimates
 from discreet.cli._command import UsageError, add_command, positive_float, positive_int
@@ -18,10 +16,9 @@ from discreet.cli._output import emit, emit_estimates
 from discreet.cluster import add_dask_option
 from discreet.errors import InputError
 from discreet.i18n import N_, _
-from discreet.publish.collaborative import CollaborativeParams, top_count
+from discreet.publish.collaborative import CollaborativeParams
 from discreet.publish.collect import collect
 from discreet.secagg import hpke
-from discreet.secagg.accounting import calibrate
 from discreet.secagg.mode import MAX_TOP_ITEMS
 from discreet.secagg.task import (
     COOCCURRENCE,
@@ -176,22 +173,14 @@ def default_weight(kind: str) -> int:
 def _top_items(args: argparse.Namespace, labels: tuple[str, ...]) -> tuple[str, ...]:
     """A co-occurrence task's top-M items: the M most popular in ``--popularity`` (the
     collected popularity aggregate, or any estimates file), else the first M of
-    ``--labels`` (in the publisher's order of popularity). ``--top-m`` is the most; with
-    ``--popularity``, items whose counts are small next to this task's noise are left
-    out (:func:`~discreet.publish.collaborative.top_count`)."""
+    ``--labels`` (in the publisher's order of popularity)."""
     if not MIN_TOP_ITEMS <= args.top_m <= MAX_TOP_ITEMS:
         raise UsageError(
             _("--top-m is in [{low}, {high}]").format(low=MIN_TOP_ITEMS, high=MAX_TOP_ITEMS)
         )
-    m = args.top_m
     if args.popularity:
         estimates = load_estimates(args.popularity)
         ranked = sorted(estimates, key=lambda item: (-estimates[item], item))
-        # Items whose counts are small next to this task's noise are left out.
-        weight = args.max_weight or default_weight(COOCCURRENCE)
-        noise = calibrate(args.epsilon, args.delta, 2 * weight)
-        counts = np.asarray([estimates[item] for item in ranked])
-        m = top_count(counts, math.sqrt(2 * noise.sigma_sq), args.top_m)
     elif labels:
         ranked = list(labels)
     else:
@@ -204,7 +193,7 @@ def _top_items(args: argparse.Namespace, labels: tuple[str, ...]) -> tuple[str, 
                 count=len(ranked), m=args.top_m
             )
         )
-    return tuple(ranked[:m])
+    return tuple(ranked[: args.top_m])
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
@@ -269,10 +258,7 @@ def register(publish_commands: Any, common: argparse.ArgumentParser, period: Any
         type=positive_int,
         default=CollaborativeParams().items,
         metavar="M",
-        help=_(
-            "co-occurrence: the most popular items to pair, at most (with --popularity, "
-            "fewer if their counts are under twice the noise's deviation)"
-        ),
+        help=_("co-occurrence: how many of the most popular items to pair"),
     )
     p.add_argument(
         "--popularity",

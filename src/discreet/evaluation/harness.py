@@ -482,7 +482,7 @@ def run_evaluation(dataset: Dataset, config: EvalConfig) -> list[Row]:
                 timed(
                     f"engine, secure aggregation (N={clients:,}, ε={epsilon:g})",
                     EngineRecommender(catalog, secure_weights),
-                    f"δ={SECURE_DELTA:g}, M={len(aggregates.top)}, P={params.pair_pad}, "
+                    f"δ={SECURE_DELTA:g}, M={params.items}, P={params.pair_pad}, "
                     f"pairs' ε share {params.pair_share:g}; {_secure_note(secure_weights)}",
                 )
         for clients in config.clients:

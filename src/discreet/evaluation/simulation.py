@@ -23,14 +23,13 @@ device's ledger adds the tasks' ε and δ).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
-from discreet.publish.collaborative import CollaborativeParams, task_budgets, top_count
+from discreet.publish.collaborative import CollaborativeParams, task_budgets
 from discreet.secagg.accounting import calibrate
 from discreet.secagg.noise import discrete_gaussian
 
@@ -208,9 +207,8 @@ def simulate_aggregates(
     params: CollaborativeParams,
     rng: np.random.Generator,
 ) -> Aggregates:
-    """Two weeks of ``clients`` devices: the first's popularity names the top M items (M by
-    :func:`top_count`, at most ``params.items``), the second's co-occurrence counts their
-    pairs (fresh devices, the same population).
+    """Two weeks of ``clients`` devices: the first's popularity names the top M items, the
+    second's co-occurrence counts their pairs (fresh devices, the same population).
     ``epsilon`` and ``delta`` are a week's, split between the tasks by :func:`task_budgets`."""
     (item_epsilon, item_delta), (pair_epsilon, pair_delta) = task_budgets(epsilon, delta, params)
     n_items = train.shape[1]
@@ -221,9 +219,6 @@ def simulate_aggregates(
         draws = popularity_draws(train, devices, params.item_weight, params.item_pad, rng)
         counts += total(draws, n_items)
     popularity = release(counts, clients, params.item_weight, item_epsilon, item_delta, rng)
-    # The publisher sizes the list from the released popularity and the pair task's noise.
-    pair_noise = calibrate(pair_epsilon, pair_delta, 2 * params.pair_weight)
-    m = top_count(popularity.counts, math.sqrt(2 * pair_noise.sigma_sq), m)
     top = np.argsort(-popularity.counts, kind="stable")[:m].astype(np.int64)
     pairs = np.zeros(m * (m - 1) // 2, dtype=np.int64)
     for start in range(0, clients, CHUNK):

@@ -133,8 +133,7 @@ class CollaborativeParams:
     and 45), M = 300 over 600, and 0.8 of the week's ε to the pairs.
     """
 
-    #: M, the most items the co-occurrence task counts (the week's most popular; fewer
-    #: when their counts are small next to the noise, see :func:`top_count`).
+    #: M, the items the co-occurrence task counts (the week's most popular).
     items: int = 300
     neighbours: int = 50
     #: EASE's ridge, relative to the mean of the Gram matrix's diagonal.
@@ -151,29 +150,6 @@ class CollaborativeParams:
     def __post_init__(self) -> None:
         if not 0.0 < self.pair_share < 1.0:
             raise ValueError("pair_share must be in (0, 1)")
-
-
-#: An item is paired (enters the top-M list) when its popularity count is at least this many
-#: standard deviations of the noise on one pair count: below it, the item's pairs are mostly noise.
-SIGNAL_TO_NOISE = 2.0
-
-
-def top_count(popularity: np.ndarray[Any, Any], pair_noise_std: float, cap: int) -> int:
-    """M for a co-occurrence task: how many items have a popularity count of at least
-    :data:`SIGNAL_TO_NOISE` x ``pair_noise_std`` (the standard deviation of the released
-    noise on one pair count, both aggregators'), between 2 and ``cap``.
-
-    The rule is scale-free: an item's pair counts are at most its own count (with
-    K₁ = P and K₂ = C(P, 2) both are counted at the same rate), so pairing items whose
-    count is within a few noise deviations adds entries that are mostly noise, and a
-    larger N or ε lets more items in. Chosen on validation (ml-latest-small: M = 100
-    over 150 and 300 at N = 10⁴, ε = 1, where the rule gives about 90).
-
-    >>> top_count(np.asarray([900.0, 500.0, 300.0, 100.0]), 120.0, 300)
-    3
-    """
-    counts = np.asarray(popularity, dtype=np.float64)
-    return int(min(cap, max(2, int((counts >= SIGNAL_TO_NOISE * pair_noise_std).sum()))))
 
 
 def task_budgets(
