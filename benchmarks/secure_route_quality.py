@@ -64,7 +64,9 @@ def main() -> None:
         )
         rows = []
 
-        def report(method: str, catalog: harness.Catalog, tuned: RankingWeights) -> None:
+        def report(
+            method: str, catalog: harness.Catalog, tuned: RankingWeights, m: int = params.items
+        ) -> None:
             ranked = harness._ranked(EngineRecommender(catalog, tuned).fit(test), test)
             ndcg = evaluate_lists(ranked, test).ndcg10
             rows.append(
@@ -75,11 +77,12 @@ def main() -> None:
                     "collaborative": tuned.collaborative,
                     "popularity": tuned.popularity,
                     "exploration_share": tuned.exploration_share,
+                    "M": m,
                 }
             )
             print(
                 f"{method}: NDCG@10 {ndcg:.4f} ({ndcg / options.ease:.2f}x EASE) "
-                f"[{time.perf_counter() - start:.0f} s]",
+                f"M={m} [{time.perf_counter() - start:.0f} s]",
                 flush=True,
             )
 
@@ -109,7 +112,7 @@ def main() -> None:
         rng = np.random.default_rng(options.seed)
         for clients in options.clients:
             for epsilon in options.epsilon:
-                tuned = harness.tune_secure(
+                tuned, route = harness.tune_secure(
                     dataset,
                     validation,
                     valid_catalog,
@@ -120,12 +123,17 @@ def main() -> None:
                     rng,
                 )
                 aggregates = simulate_aggregates(
-                    test.train, test.users, clients, epsilon, harness.SECURE_DELTA, params, rng
+                    test.train, test.users, clients, epsilon, harness.SECURE_DELTA, route, rng
                 )
                 catalog = harness.secure_catalog(
-                    dataset, exact, aggregates, params, folder / f"secure-{clients}-{epsilon:g}"
+                    dataset, exact, aggregates, route, folder / f"secure-{clients}-{epsilon:g}"
                 )
-                report(f"engine, secure aggregation (N={clients:,}, ε={epsilon:g})", catalog, tuned)
+                report(
+                    f"engine, secure aggregation (N={clients:,}, ε={epsilon:g})",
+                    catalog,
+                    tuned,
+                    route.items,
+                )
     print(json.dumps({"params": dataclasses.asdict(params), "rows": rows}, ensure_ascii=False))
 
 

@@ -63,17 +63,28 @@ ENGINE_GRID: dict[str, Sequence[Any]] = {
     "mmr_lambda": (1.0, 0.9),
     "exploration_share": (0.0, 0.1),
 }
+#: M, the top items the co-occurrence task counts, chosen per (N, ε) on validation (fewer
+#: items when N is small: each pair's count is then small next to the noise) ...
+SECURE_TOP_ITEMS = (100, 200, 300)
+#: ... each scored with the best of these blends.
+SECURE_SCREEN: dict[str, Sequence[Any]] = {
+    "collaborative": (1.0, 2.0),
+    "popularity": (0.25, 0.5),
+}
 EASE_LAMBDAS = (100.0, 300.0, 1000.0)
 #: For private popularity, tuned per (N, ε) on validation: the pad length and the prior's weight.
 PRIVATE_PAD_LENGTHS = (1, 8)
 PRIVATE_POPULARITY_WEIGHTS = (0.5, 1.0, 2.0, 4.0, 8.0)
 #: The secure-aggregation route's δ per week.
 SECURE_DELTA = 1e-6
-#: Its blend, tuned per (N, ε) on validation: the first two as a grid, then the third.
+#: Its blend, tuned per (N, ε) on validation: the first two as a grid, then the others one
+#: at a time (the collaborative term speaks for the whole history, so the recency half-life
+#: the content term wants is searched again).
 SECURE_GRID: dict[str, Sequence[Any]] = {
     "collaborative": (0.25, 0.5, 1.0, 2.0, 4.0, 8.0),
     "popularity": (0.25, 0.5, 1.0, 2.0),
     "exploration_share": (0.0, 0.1),
+    "recent_half_life_events": (2.0, 5.0, 10.0),
 }
 
 
@@ -317,67 +328,70 @@ def tune_secure(
     config: EvalConfig,
     route: tuple[int, float],
     rng: np.random.Generator,
-) -> RankingWeights:
-    """The secure-aggregation route's weights at ``route`` = (N, ε), on validation
-    aggregates simulated at that N and ε: the collaborative and popularity weights
+) -> tuple[RankingWeights, CollaborativeParams]:
+    """The secure-aggregation route's weights and M at ``route`` = (N, ε), on validation
+    aggregates simulated at that N and ε: M among :data:`SECURE_TOP_ITEMS` (each with the
+    blends of :data:`SECURE_SCREEN`), then the collaborative and popularity weights
     together (:data:`SECURE_GRID`'s grid), then the exploration share."""
     clients, epsilon = route
-    aggregates = simulate_aggregates(
-        validation.train,
-        validation.users,
-        clients,
-        epsilon,
-        SECURE_DELTA,
-        config.collaborative,
-        rng,
-    )
-    catalog = secure_catalog(
-        dataset,
-        base,
-        aggregates,
-        config.collaborative,
-        folder / f"tune-secure-{clients}-{epsilon:g}",
-    )
-
+    candidates: list[tuple[float, CollaborativeParams, Catalog]] = []
+    for items in SECURE_TOP_ITEMS:
+        params = dataclasses.replace(config.collaborative, items=items)
+        aggregates = simulate_aggregates(
+            validation.train, validation.users, clients, epsilon, SECURE_DELTA, params, rng
+        )
+        catalog = secure_catalog(
+            dataset, base, aggregates, params, folder / f"tune-secure-{clients}-{epsilon:g}-{items}"
+        )
+        screened = tune_blend(catalog, validation, weights, SECURE_SCREEN)[0]
+        candidates.append((screened, params, catalog))
+    _score, params, catalog = max(candidates, key=lambda candidate: candidate[0])
     best = tune_blend(catalog, validation, weights)
     config.log(
         _(
-            "secure aggregation N={clients}, ε={epsilon}: collaborative {collaborative}, "
-            "popularity {popularity}, exploration {exploration} (validation NDCG@10 {score:.4f})"
+            "secure aggregation N={clients}, ε={epsilon}: M {items}, collaborative "
+            "{collaborative}, popularity {popularity}, exploration {exploration} "
+            "(validation NDCG@10 {score:.4f})"
         ).format(
             clients=f"{clients:,}",
             epsilon=f"{epsilon:g}",
+            items=params.items,
             collaborative=best[1].collaborative,
             popularity=best[1].popularity,
             exploration=best[1].exploration_share,
             score=best[0],
         )
     )
-    return best[1]
+    return best[1], params
 
 
 def tune_blend(
-    catalog: Catalog, validation: Split, weights: RankingWeights
+    catalog: Catalog,
+    validation: Split,
+    weights: RankingWeights,
+    grid: dict[str, Sequence[Any]] | None = None,
 ) -> tuple[float, RankingWeights]:
     """The best validation NDCG@10 and weights for a catalog with a collaborative target:
-    :data:`SECURE_GRID`'s collaborative and popularity weights together, then the
-    exploration share."""
+    ``grid``'s (default :data:`SECURE_GRID`) collaborative and popularity weights
+    together, then each other weight it names, one at a time."""
+    grid = SECURE_GRID if grid is None else grid
 
     def score(candidate: RankingWeights) -> float:
         ranked = _ranked(EngineRecommender(catalog, candidate).fit(validation), validation)
         return evaluate_lists(ranked, validation).ndcg10
 
     best = (-1.0, weights)
-    for collaborative in SECURE_GRID["collaborative"]:
-        for popularity in SECURE_GRID["popularity"]:
+    for collaborative in grid["collaborative"]:
+        for popularity in grid["popularity"]:
             candidate = dataclasses.replace(
                 weights, collaborative=collaborative, popularity=popularity
             )
             best = max(best, (score(candidate), candidate), key=lambda pair: pair[0])
-    for share in SECURE_GRID["exploration_share"]:
-        if share != best[1].exploration_share:
-            candidate = dataclasses.replace(best[1], exploration_share=share)
-            best = max(best, (score(candidate), candidate), key=lambda pair: pair[0])
+    for name in [name for name in grid if name not in ("collaborative", "popularity")]:
+        for value in grid[name]:
+            if value != getattr(best[1], name):
+                candidate = dataclasses.replace(best[1], **{name: value})
+                best = max(best, (score(candidate), candidate), key=lambda pair: pair[0])
     return best
 
 
@@ -464,7 +478,7 @@ def run_evaluation(dataset: Dataset, config: EvalConfig) -> list[Row]:
         )
         for clients in config.secure_clients:
             for epsilon in config.secure_epsilons:
-                secure_weights = tune_secure(
+                secure_weights, params = tune_secure(
                     dataset,
                     validation,
                     valid_catalog,
