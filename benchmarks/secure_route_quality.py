@@ -68,11 +68,12 @@ def main() -> None:
             method: str, catalog: harness.Catalog, tuned: RankingWeights, m: int = params.items
         ) -> None:
             ranked = harness._ranked(EngineRecommender(catalog, tuned).fit(test), test)
-            ndcg = evaluate_lists(ranked, test).ndcg10
+            metrics = evaluate_lists(ranked, test)
+            ndcg = metrics.ndcg10
             rows.append(
                 {
                     "method": method,
-                    "ndcg10": ndcg,
+                    **metrics.to_json(),
                     "x_ease": ndcg / options.ease,
                     "collaborative": tuned.collaborative,
                     "popularity": tuned.popularity,
@@ -82,7 +83,8 @@ def main() -> None:
             )
             print(
                 f"{method}: NDCG@10 {ndcg:.4f} ({ndcg / options.ease:.2f}x EASE) "
-                f"M={m} [{time.perf_counter() - start:.0f} s]",
+                f"M={m}, long tail@10 {metrics.long_tail10:.3f}, Gini@10 {metrics.gini10:.3f} "
+                f"[{time.perf_counter() - start:.0f} s]",
                 flush=True,
             )
 
