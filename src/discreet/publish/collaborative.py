@@ -130,7 +130,10 @@ class CollaborativeParams:
     with √(2K₂), so a longer pad gains signal-to-noise while devices have that
     many items. The defaults were chosen on the validation split of
     ml-latest-small (``discreet eval``): P = 20 over P = 10 (and level with 30
-    and 45), M = 300 over 600, and 0.8 of the week's ε to the pairs.
+    and 45), and 0.8 of the week's ε to the pairs (over 0.5 and 0.9). M = 300
+    suits N ≥ 10⁵ devices a week at ε ≥ 1; with fewer devices or a smaller ε,
+    pairs of less popular items are mostly noise and M = 100 did better
+    (``discreet eval`` chooses M per N and ε on validation).
     """
 
     #: M, the items the co-occurrence task counts (the week's most popular).
