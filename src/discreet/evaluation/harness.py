@@ -10,10 +10,11 @@ reports simulated for N devices at ε through the real oracles and aggregation
 weekly popularity and co-occurrence contributions, summed and noised as the
 aggregators do (:mod:`discreet.evaluation.simulation`), from which the
 publisher's code fits the collaborative target
-(:mod:`discreet.publish.collaborative`). The blend of the collaborative term
-with popularity is tuned per route, on validation aggregates simulated at the
-route's own N and ε (how much a noisy term is worth depends on its noise):
-the publisher knows N and ε when it builds the catalog, so it can do the same.
+(:mod:`discreet.publish.collaborative`). The route's M and the blend of the
+collaborative term with popularity are tuned per route, on validation
+aggregates simulated at the route's own N and ε (how much a noisy term is
+worth depends on its noise): the publisher knows N and ε when it creates the
+task and builds the catalog, so it can do the same.
 """
 
 from __future__ import annotations
@@ -331,8 +332,7 @@ def tune_secure(
 ) -> tuple[RankingWeights, CollaborativeParams]:
     """The secure-aggregation route's weights and M at ``route`` = (N, ε), on validation
     aggregates simulated at that N and ε: M among :data:`SECURE_TOP_ITEMS` (each with the
-    blends of :data:`SECURE_SCREEN`), then the collaborative and popularity weights
-    together (:data:`SECURE_GRID`'s grid), then the exploration share."""
+    blends of :data:`SECURE_SCREEN`), then the blend at that M (:func:`tune_blend`)."""
     clients, epsilon = route
     candidates: list[tuple[float, CollaborativeParams, Catalog]] = []
     for items in SECURE_TOP_ITEMS:
