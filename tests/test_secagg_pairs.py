@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from discreet.catalog.reader import Catalog
 from discreet.cli import main
+from discreet.cli._secagg import default_weight
 from discreet.errors import BudgetExhaustedError, ConsentRequiredError
 from discreet.profile.contribution import pair_index, pair_items, prepare_contribution
 from discreet.profile.model import SECAGG_KIND, SECAGG_PAIRS_KIND, Profile
@@ -28,8 +29,16 @@ from discreet.profile.reports import prepare_reports
 from discreet.protocol.report import period_of
 from discreet.publish.publisher import PublishResult
 from discreet.publish.repository import PublisherRepository
-from discreet.secagg.mode import MAX_TOP_ITEMS, SecureAggregation
-from discreet.secagg.task import COOCCURRENCE, Task, TaskFiles, b64, create_task, pair_count
+from discreet.secagg.mode import MAX_TOP_ITEMS, SecureAggregation, shortest_pad
+from discreet.secagg.task import (
+    COOCCURRENCE,
+    POPULARITY,
+    Task,
+    TaskFiles,
+    b64,
+    create_task,
+    pair_count,
+)
 from discreet.secagg.upload import UploadReport
 from discreet.sync.client import sync_catalog
 from tests.conftest import ITEMS
@@ -151,6 +160,30 @@ def test_a_hostile_cooccurrence_section_is_refused(files: tuple[TaskFiles, TaskF
     wrong["tasks"][1]["vdaf"]["length"] += 1
     with pytest.raises(ValueError, match="over 7 items has 21 entries"):
         SecureAggregation.from_json(wrong)
+
+
+def test_one_pad_length_holds_k_items_and_all_their_pairs(
+    files: tuple[TaskFiles, TaskFiles], tmp_path: Path
+) -> None:
+    """With pad P, the popularity task may draw up to P slots and the co-occurrence task
+    up to C(P, 2) pairs of slots (all the pairs of a device with at most P items)."""
+    items = Task.load(files[0].task)
+    for pairs_k, fits in ((pair_count(K), True), (pair_count(K) + 1, False)):
+        pairs = Task.load(
+            create_task(
+                tmp_path / f"pairs-{pairs_k}",
+                length=0,
+                max_weight=pairs_k,
+                min_batch_size=1,
+                epsilon=1.0,
+                delta=1e-9,
+                top_items=TOP,
+            ).task
+        )
+        with contextlib.nullcontext() if fits else pytest.raises(ValueError, match="pad_length"):
+            SecureAggregation(items, LEADER, HELPER, 2.0, K, pairs)
+    assert [shortest_pad(COOCCURRENCE, k) for k in (1, 3, 4, 45, 190, 191)] == [2, 3, 4, 10, 20, 21]
+    assert shortest_pad(POPULARITY, 20) == 20
 
 
 def test_both_contributions_show_their_exact_bytes_and_verify(
@@ -304,6 +337,11 @@ def test_publish_secagg_task_pairs_the_most_popular_items(
     assert doc["kind"] == COOCCURRENCE
     task = Task.load(tmp_path / "pairs" / "task.json")
     assert (task.top_items, task.length, task.max_weight) == (("b2", "b4", "b3"), 3, 2)
+    default = ["publish", "secagg-task", "--out", str(tmp_path / "pairs-default"), *args[4:10]]
+    assert main([*default, "--json"]) == 0
+    capsys.readouterr()
+    assert Task.load(tmp_path / "pairs-default" / "task.json").max_weight == 3  # all 3 pairs
+    assert (default_weight(COOCCURRENCE), default_weight(POPULARITY)) == (190, 20)  # C(20, 2)
     too_many = ["--top-m", "5", "--popularity", str(tmp_path / "popularity.json")]
     assert main([*args[:3], str(tmp_path / "other"), *args[4:6], *too_many]) == 1
     assert "only 4 items to choose the top 5 from" in capsys.readouterr().err

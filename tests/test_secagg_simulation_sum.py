@@ -379,11 +379,6 @@ def test_the_two_aggregators_release_the_simulations_sum_for_the_same_devices(
                 _of_the_stated_scale(released - simulated[index], noise, variance[index])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="discreet eval simulates items padded to P1 = 20 and 45 pairs of P2 = 10; a device "
-    "pads both tasks to its section's one pad_length, which must be at least each task's K",
-)
 def test_the_evaluated_shape_is_one_a_device_can_be_given(tmp_path: Path) -> None:
     """``discreet eval`` draws with :class:`CollaborativeParams`' K and P: a section with
     those tasks must be one a device accepts, and pad as the simulation pads."""

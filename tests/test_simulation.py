@@ -3,6 +3,7 @@ the aggregators do."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from collections import Counter
@@ -13,14 +14,15 @@ import scipy.sparse as sp
 from scipy.stats import chi2_contingency
 
 from discreet.evaluation.simulation import (
-    TASK_SHARE,
     draw_subsets,
     pair_draws,
     popularity_draws,
     release,
+    simulate_aggregates,
     total,
 )
 from discreet.profile.contribution import pair_index, sample_entries, sample_pairs
+from discreet.publish.collaborative import CollaborativeParams
 from discreet.secagg.accounting import calibrate
 
 
@@ -93,11 +95,29 @@ def test_without_padding_every_pair_is_counted_once_per_device() -> None:
 
 def test_release_adds_two_aggregators_calibrated_noise() -> None:
     counts = np.arange(20_000, dtype=np.int64)
-    noisy = release(counts, 500, 4, 1.0, 1e-6, np.random.default_rng(5))
-    plan = calibrate(TASK_SHARE, TASK_SHARE * 1e-6, 8)
+    noisy = release(counts, 500, 4, 0.5, 5e-7, np.random.default_rng(5))
+    plan = calibrate(0.5, 5e-7, 8)
     assert noisy.sigma_sq == plan.sigma_sq
     assert noisy.reports == 500
-    assert (noisy.epsilon, noisy.delta) == (TASK_SHARE, TASK_SHARE * 1e-6)
+    assert (noisy.epsilon, noisy.delta) == (0.5, 5e-7)
     noise = noisy.counts - counts
     assert abs(noise.mean()) < 0.05 * math.sqrt(2 * plan.sigma_sq)
     assert noise.var() == pytest.approx(2 * plan.sigma_sq, rel=0.05)
+
+
+def test_the_week_budget_is_split_as_the_params_say() -> None:
+    """The two releases spend the week's ε in the params' shares and δ evenly: together
+    exactly the week's, each task's noise calibrated to its own share."""
+    train = _train([[0, 1, 2], [1, 2, 3], [0, 3]], 4)
+    params = CollaborativeParams(items=3, item_weight=3, item_pad=3, pair_weight=3, pair_pad=3)
+    for share in (0.5, 0.8):
+        shaped = dataclasses.replace(params, pair_share=share)
+        week = simulate_aggregates(
+            train, np.arange(3), 2_000, 1.0, 1e-6, shaped, np.random.default_rng(6)
+        )
+        popularity, pairs = week.popularity, week.pairs
+        assert pairs.epsilon == pytest.approx(share)
+        assert popularity.epsilon + pairs.epsilon == pytest.approx(1.0)
+        assert popularity.delta + pairs.delta == pytest.approx(1e-6)
+        assert pairs.sigma_sq == calibrate(pairs.epsilon, pairs.delta, 2 * 3).sigma_sq
+        assert popularity.sigma_sq == calibrate(popularity.epsilon, 5e-7, 2 * 3).sigma_sq

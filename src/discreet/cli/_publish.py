@@ -17,7 +17,7 @@ from discreet.i18n import _, ngettext
 from discreet.protocol.params import ReportingPolicy
 from discreet.publish.keys import ROLES
 from discreet.publish.repository import Expiries, PublisherRepository
-from discreet.secagg.mode import SecureAggregation
+from discreet.secagg.mode import SecureAggregation, shortest_pad
 from discreet.secagg.task import COOCCURRENCE, POPULARITY, Task
 
 
@@ -204,14 +204,15 @@ def _secure_aggregation(args: argparse.Namespace) -> SecureAggregation | None:
     if POPULARITY not in tasks:
         raise UsageError(_("the secure-aggregation mode needs a popularity task (--secagg-task)"))
     pairs = tasks.get(COOCCURRENCE)
-    weights = [task.max_weight for task in tasks.values()]
+    # One pad length for both tasks: the shortest that holds each task's K draws.
+    pads = [shortest_pad(task.kind, task.max_weight) for task in tasks.values()]
     try:
         return SecureAggregation(
             tasks[POPULARITY],
             args.leader,
             args.helper,
             args.reporting_budget,
-            max(*weights, args.item_pad_length),
+            max(*pads, args.item_pad_length),
             pairs,
         )
     except ValueError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from discreet.cli._output import emit, emit_estimates
 from discreet.cluster import add_dask_option
 from discreet.errors import InputError
 from discreet.i18n import N_, _
+from discreet.publish.collaborative import CollaborativeParams
 from discreet.publish.collect import collect
 from discreet.secagg import hpke
 from discreet.secagg.mode import MAX_TOP_ITEMS
@@ -26,6 +28,7 @@ from discreet.secagg.task import (
     POPULARITY,
     Task,
     create_task,
+    pair_count,
     read_secrets,
 )
 from discreet.server.secagg.run import TaskSource, serve_aggregator
@@ -109,10 +112,12 @@ def cmd_task(args: argparse.Namespace) -> int:
     if args.labels:
         labels = tuple(Path(args.labels).read_text(encoding="utf-8").split())
     top_items = _top_items(args, labels) if args.kind == COOCCURRENCE else ()
+    length = len(labels) if labels else args.length
+    entries = pair_count(len(top_items)) if top_items else length
     files = create_task(
         Path(args.out),
-        length=len(labels) if labels else args.length,
-        max_weight=args.max_weight,
+        length=length,
+        max_weight=args.max_weight or min(default_weight(args.kind), entries),
         min_batch_size=args.min_batch_size,
         epsilon=args.epsilon,
         delta=args.delta,
@@ -153,6 +158,16 @@ def cmd_task(args: argparse.Namespace) -> int:
         )
     emit(args, document, lines)
     return 0
+
+
+#: The pad length the defaults assume: the collaborative model's (both tasks pad alike).
+DEFAULT_PAD = CollaborativeParams().item_pad
+
+
+def default_weight(kind: str) -> int:
+    """K when ``--max-weight`` is not given (at most the task's entries):
+    :data:`DEFAULT_PAD` items, or all their pairs."""
+    return math.comb(DEFAULT_PAD, 2) if kind == COOCCURRENCE else DEFAULT_PAD
 
 
 def _top_items(args: argparse.Namespace, labels: tuple[str, ...]) -> tuple[str, ...]:
@@ -241,7 +256,7 @@ def register(publish_commands: Any, common: argparse.ArgumentParser, period: Any
     p.add_argument(
         "--top-m",
         type=positive_int,
-        default=100,
+        default=CollaborativeParams().items,
         metavar="M",
         help=_("co-occurrence: how many of the most popular items to pair"),
     )
@@ -251,7 +266,13 @@ def register(publish_commands: Any, common: argparse.ArgumentParser, period: Any
         help=_("co-occurrence: the estimates the top-M items are chosen from"),
     )
     p.add_argument(
-        "--max-weight", type=positive_int, default=20, metavar="K", help=_("items a device counts")
+        "--max-weight",
+        type=positive_int,
+        metavar="K",
+        help=_(
+            "items a device counts (default {items}), or pairs for co-occurrence (default "
+            "{pairs} = C({items}, 2): all pairs of a device with at most {items} items)"
+        ).format(items=DEFAULT_PAD, pairs=math.comb(DEFAULT_PAD, 2)),
     )
     p.add_argument(
         "--min-batch-size",
@@ -261,7 +282,14 @@ def register(publish_commands: Any, common: argparse.ArgumentParser, period: Any
         help=_("release no aggregate of fewer reports"),
     )
     p.add_argument(
-        "--epsilon", type=positive_float, default=1.0, metavar="E", help=_("the noise's ε per week")
+        "--epsilon",
+        type=positive_float,
+        default=1.0,
+        metavar="E",
+        help=_(
+            "the noise's ε per week for this task; with both tasks, give co-occurrence "
+            "{share:g} of the week's ε and popularity the rest"
+        ).format(share=CollaborativeParams().pair_share),
     )
     p.add_argument(
         "--delta", type=positive_float, default=1e-9, metavar="D", help=_("the noise's δ per week")

@@ -10,10 +10,11 @@ reports simulated for N devices at ε through the real oracles and aggregation
 weekly popularity and co-occurrence contributions, summed and noised as the
 aggregators do (:mod:`discreet.evaluation.simulation`), from which the
 publisher's code fits the collaborative target
-(:mod:`discreet.publish.collaborative`). The route's ranking weights are
-tuned once, on validation at :data:`SECURE_REFERENCE`, and kept for every N
-and ε (the model's normalisations are scale-free, and the ridge grows with
-the noise by itself).
+(:mod:`discreet.publish.collaborative`). The route's M and the blend of the
+collaborative term with popularity are tuned per route, on validation
+aggregates simulated at the route's own N and ε (how much a noisy term is
+worth depends on its noise): the publisher knows N and ε when it creates the
+task and builds the catalog, so it can do the same.
 """
 
 from __future__ import annotations
@@ -65,18 +66,28 @@ ENGINE_GRID: dict[str, Sequence[Any]] = {
     "mmr_lambda": (1.0, 0.9),
     "exploration_share": (0.0, 0.1),
 }
+#: M, the top items the co-occurrence task counts, chosen per (N, ε) on validation (fewer
+#: items when N is small: each pair's count is then small next to the noise) ...
+SECURE_TOP_ITEMS = (100, 200, 300)
+#: ... each scored with the best of these blends.
+SECURE_SCREEN: dict[str, Sequence[Any]] = {
+    "collaborative": (1.0, 2.0),
+    "popularity": (0.25, 0.5),
+}
 EASE_LAMBDAS = (100.0, 300.0, 1000.0)
 #: For private popularity, tuned per (N, ε) on validation: the pad length and the prior's weight.
 PRIVATE_PAD_LENGTHS = (1, 8)
 PRIVATE_POPULARITY_WEIGHTS = (0.5, 1.0, 2.0, 4.0, 8.0)
-#: The secure-aggregation route: δ per week, and the (N, ε) its weights are tuned at.
+#: The secure-aggregation route's δ per week.
 SECURE_DELTA = 1e-6
-SECURE_REFERENCE = (100_000, 1.0)
-#: Searched one coordinate at a time on validation, with the exact route's weights as start.
+#: Its blend, tuned per (N, ε) on validation: the first two as a grid, then the others one
+#: at a time (the collaborative term speaks for the whole history, so the recency half-life
+#: the content term wants is searched again).
 SECURE_GRID: dict[str, Sequence[Any]] = {
-    "collaborative": (1.0, 4.0, 16.0, 64.0),
-    "popularity": (0.5, 1.0, 2.0, 4.0),
+    "collaborative": (0.25, 0.5, 1.0, 2.0, 4.0, 8.0),
+    "popularity": (0.25, 0.5, 1.0, 2.0),
     "exploration_share": (0.0, 0.1),
+    "recent_half_life_events": (2.0, 5.0, 10.0),
 }
 
 
@@ -351,44 +362,85 @@ def tune_secure(
     weights: RankingWeights,
     folder: Path,
     config: EvalConfig,
+    route: tuple[int, float],
     rng: np.random.Generator,
-) -> RankingWeights:
-    """The secure-aggregation route's weights: :data:`SECURE_GRID`, one coordinate at a
-    time, on validation aggregates simulated at :data:`SECURE_REFERENCE`."""
-    clients, epsilon = SECURE_REFERENCE
-    aggregates = simulate_aggregates(
-        validation.train,
-        validation.users,
-        clients,
-        epsilon,
-        SECURE_DELTA,
-        config.collaborative,
-        rng,
+) -> tuple[RankingWeights, CollaborativeParams]:
+    """The secure-aggregation route's weights and M at ``route`` = (N, ε), on validation
+    aggregates simulated at that N and ε: M among :data:`SECURE_TOP_ITEMS` (each with the
+    blends of :data:`SECURE_SCREEN`), then the blend at that M (:func:`tune_blend`)."""
+    clients, epsilon = route
+    candidates: list[tuple[float, CollaborativeParams, Catalog]] = []
+    for items in SECURE_TOP_ITEMS:
+        params = dataclasses.replace(config.collaborative, items=items)
+        aggregates = simulate_aggregates(
+            validation.train, validation.users, clients, epsilon, SECURE_DELTA, params, rng
+        )
+        catalog = secure_catalog(
+            dataset, base, aggregates, params, folder / f"tune-secure-{clients}-{epsilon:g}-{items}"
+        )
+        screened = tune_blend(catalog, validation, weights, SECURE_SCREEN)[0]
+        candidates.append((screened, params, catalog))
+    _score, params, catalog = max(candidates, key=lambda candidate: candidate[0])
+    best = tune_blend(catalog, validation, weights)
+    config.log(
+        _(
+            "secure aggregation N={clients}, ε={epsilon}: M {items}, collaborative "
+            "{collaborative}, popularity {popularity}, exploration {exploration} "
+            "(validation NDCG@10 {score:.4f})"
+        ).format(
+            clients=f"{clients:,}",
+            epsilon=f"{epsilon:g}",
+            items=params.items,
+            collaborative=best[1].collaborative,
+            popularity=best[1].popularity,
+            exploration=best[1].exploration_share,
+            score=best[0],
+        )
     )
-    catalog = secure_catalog(
-        dataset, base, aggregates, config.collaborative, folder / "tune-secure"
-    )
+    return best[1], params
+
+
+def tune_blend(
+    catalog: Catalog,
+    validation: Split,
+    weights: RankingWeights,
+    grid: dict[str, Sequence[Any]] | None = None,
+) -> tuple[float, RankingWeights]:
+    """The best validation NDCG@10 and weights for a catalog with a collaborative target:
+    ``grid``'s (default :data:`SECURE_GRID`) collaborative and popularity weights
+    together, then each other weight it names, one at a time."""
+    grid = SECURE_GRID if grid is None else grid
 
     def score(candidate: RankingWeights) -> float:
         ranked = _ranked(EngineRecommender(catalog, candidate).fit(validation), validation)
         return evaluate_lists(ranked, validation).ndcg10
 
-    weights = dataclasses.replace(weights, collaborative=SECURE_GRID["collaborative"][0])
-    best = score(weights)
-    for name, values in SECURE_GRID.items():
-        for value in values:
-            if value == getattr(weights, name):
-                continue
-            candidate = dataclasses.replace(weights, **{name: value})
-            result = score(candidate)
-            if result > best + 1e-6:
-                best, weights = result, candidate
-        config.log(
-            _("secure aggregation: {name} = {value} (validation NDCG@10 {score:.4f})").format(
-                name=name, value=getattr(weights, name), score=best
+    best = (-1.0, weights)
+    for collaborative in grid["collaborative"]:
+        for popularity in grid["popularity"]:
+            candidate = dataclasses.replace(
+                weights, collaborative=collaborative, popularity=popularity
             )
-        )
-    return weights
+            best = max(best, (score(candidate), candidate), key=lambda pair: pair[0])
+    for name in [name for name in grid if name not in ("collaborative", "popularity")]:
+        for value in grid[name]:
+            if value != getattr(best[1], name):
+                candidate = dataclasses.replace(best[1], **{name: value})
+                best = max(best, (score(candidate), candidate), key=lambda pair: pair[0])
+    return best
+
+
+def _exact_target(split: Split, params: CollaborativeParams) -> tuple[Neighbours, dict[str, Any]]:
+    """The noiseless collaborative target of a split, with its model card."""
+    neighbours = exact_collaborative(split, params)
+    m, k = neighbours.neighbours.shape
+    return neighbours, collaborative_card("exact training counts", m, k, 0.0, 0.0, len(split.users))
+
+
+def _secure_note(weights: RankingWeights) -> str:
+    """The blend's weights, as the table's note gives them (all tuned on validation)."""
+    tuned = ", ".join(f"{k}={getattr(weights, k)}" for k in SECURE_GRID)
+    return f"{tuned} (validation, this route)"
 
 
 def run_evaluation(dataset: Dataset, config: EvalConfig) -> list[Row]:
@@ -458,34 +510,51 @@ def _run(dataset: Dataset, config: EvalConfig) -> list[Row]:
         tuned = ", ".join(f"{k}={getattr(weights, k)}" for k in ENGINE_GRID)
         timed("engine, exact popularity", EngineRecommender(exact, weights), tuned, EXACT)
         rng = np.random.default_rng(config.seed)
-        log(
-            _(
-                "secure aggregation: its weights on validation at N={clients:,}, ε={epsilon:g}"
-            ).format(clients=SECURE_REFERENCE[0], epsilon=SECURE_REFERENCE[1])
-        )
-        secure_weights = tune_secure(
-            dataset, validation, valid_catalog, weights, folder, config, rng
-        )
-        secure_note = ", ".join(f"{k}={getattr(secure_weights, k)}" for k in SECURE_GRID)
         params = config.collaborative
-        neighbours = exact_collaborative(test, params)
-        m, k = neighbours.neighbours.shape
-        card = collaborative_card("exact training counts", m, k, 0.0, 0.0, len(test.users))
-        exact_both = with_popularity(
-            exact,
-            dataset,
-            exact_popularity(dataset, test),
-            folder / "exact-collaborative",
-            (neighbours, card),
-        )
+        exact_weights = tune_blend(
+            with_popularity(
+                valid_catalog,
+                dataset,
+                exact_popularity(dataset, validation),
+                folder / "exact-collaborative-validation",
+                _exact_target(validation, params),
+            ),
+            validation,
+            weights,
+        )[1]
         timed(
             "engine, exact popularity + co-occurrence",
-            EngineRecommender(exact_both, secure_weights),
-            secure_note,
+            EngineRecommender(
+                with_popularity(
+                    exact,
+                    dataset,
+                    exact_popularity(dataset, test),
+                    folder / "exact-collaborative",
+                    _exact_target(test, params),
+                ),
+                exact_weights,
+            ),
+            _secure_note(exact_weights),
             EXACT,
         )
         for clients in config.secure_clients:
             for epsilon in config.secure_epsilons:
+                log(
+                    _(
+                        "secure aggregation N={clients:,}, ε={epsilon:g}: M and the weights "
+                        "on validation"
+                    ).format(clients=clients, epsilon=epsilon)
+                )
+                secure_weights, params = tune_secure(
+                    dataset,
+                    validation,
+                    valid_catalog,
+                    weights,
+                    folder,
+                    config,
+                    (clients, epsilon),
+                    rng,
+                )
                 aggregates = simulate_aggregates(
                     test.train, test.users, clients, epsilon, SECURE_DELTA, params, rng
                 )
@@ -494,7 +563,8 @@ def _run(dataset: Dataset, config: EvalConfig) -> list[Row]:
                 timed(
                     f"engine, secure aggregation (N={clients:,}, ε={epsilon:g})",
                     EngineRecommender(catalog, secure_weights),
-                    f"δ={SECURE_DELTA:g}, M={params.items}; {secure_note}",
+                    f"δ={SECURE_DELTA:g}, M={params.items}, P={params.pair_pad}, "
+                    f"pairs' ε share {params.pair_share:g}; {_secure_note(secure_weights)}",
                     SECURE,
                     clients,
                     epsilon,

@@ -16,8 +16,9 @@ The aggregate is the plain sum of the contributions (what Prio3 outputs for
 valid reports) plus each aggregator's discrete Gaussian noise, calibrated by
 :func:`discreet.secagg.accounting.calibrate` and sampled by
 :func:`discreet.secagg.noise.discrete_gaussian`: two aggregators, each of whose
-noise alone gives the task its (ε, δ). The week's ε and δ are split evenly
-between the two tasks (the device's ledger adds the tasks' ε).
+noise alone gives the task its (ε, δ). The week's ε and δ are split between
+the two tasks by :func:`~discreet.publish.collaborative.task_budgets` (the
+device's ledger adds the tasks' ε and δ).
 """
 
 from __future__ import annotations
@@ -28,14 +29,12 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from discreet.publish.collaborative import CollaborativeParams
+from discreet.publish.collaborative import CollaborativeParams, task_budgets
 from discreet.secagg.accounting import calibrate
 from discreet.secagg.noise import discrete_gaussian
 
 IntArray = np.ndarray[Any, np.dtype[np.int64]]
 
-#: Both tasks of a week share its budget: each gets this share of ε and of δ.
-TASK_SHARE = 0.5
 #: Devices are drawn this many at a time, so memory stays flat at N = 10⁶.
 CHUNK = 50_000
 
@@ -176,9 +175,8 @@ def release(
     rng: np.random.Generator,
 ) -> NoisyRelease:
     """``counts`` as the collector sees them: plus two aggregators' discrete Gaussian noise,
-    each calibrated to the task's share of the week's (ε, δ) on its own."""
-    task_epsilon, task_delta = epsilon * TASK_SHARE, delta * TASK_SHARE
-    plan = calibrate(task_epsilon, task_delta, 2 * max_weight)
+    each calibrated on its own to the task's (``epsilon``, ``delta``)."""
+    plan = calibrate(epsilon, delta, 2 * max_weight)
 
     def randbytes(n: int) -> bytes:
         return rng.bytes(n)
@@ -187,7 +185,7 @@ def release(
         (discrete_gaussian(plan.sigma_sq, len(counts), randbytes) for _ in range(2)),
         start=np.zeros(len(counts), dtype=np.int64),
     )
-    return NoisyRelease(counts + noise, reports, task_epsilon, task_delta, plan.sigma_sq)
+    return NoisyRelease(counts + noise, reports, epsilon, delta, plan.sigma_sq)
 
 
 @dataclass(frozen=True)
@@ -210,7 +208,9 @@ def simulate_aggregates(
     rng: np.random.Generator,
 ) -> Aggregates:
     """Two weeks of ``clients`` devices: the first's popularity names the top M items, the
-    second's co-occurrence counts their pairs (fresh devices, the same population)."""
+    second's co-occurrence counts their pairs (fresh devices, the same population).
+    ``epsilon`` and ``delta`` are a week's, split between the tasks by :func:`task_budgets`."""
+    (item_epsilon, item_delta), (pair_epsilon, pair_delta) = task_budgets(epsilon, delta, params)
     n_items = train.shape[1]
     m = min(params.items, n_items)
     counts = np.zeros(n_items, dtype=np.int64)
@@ -218,7 +218,7 @@ def simulate_aggregates(
         devices = device_users(users, min(CHUNK, clients - start), rng)
         draws = popularity_draws(train, devices, params.item_weight, params.item_pad, rng)
         counts += total(draws, n_items)
-    popularity = release(counts, clients, params.item_weight, epsilon, delta, rng)
+    popularity = release(counts, clients, params.item_weight, item_epsilon, item_delta, rng)
     top = np.argsort(-popularity.counts, kind="stable")[:m].astype(np.int64)
     pairs = np.zeros(m * (m - 1) // 2, dtype=np.int64)
     for start in range(0, clients, CHUNK):
@@ -226,5 +226,7 @@ def simulate_aggregates(
         draws = pair_draws(train, top, devices, params.pair_weight, params.pair_pad, rng)
         pairs += total(draws, len(pairs))
     return Aggregates(
-        popularity, top, release(pairs, clients, params.pair_weight, epsilon, delta, rng)
+        popularity,
+        top,
+        release(pairs, clients, params.pair_weight, pair_epsilon, pair_delta, rng),
     )

@@ -11,7 +11,8 @@ matrix the devices reported:
   A device holding P slots (its items padded) reports each of its items with
   probability K₁/P and each pair with probability K₂/C(P, 2), so
   ``popularity · (K₂/C(P, 2)) / (K₁/P)`` at the pair task's pad length is the
-  count a pair-weighted report would give the item with itself;
+  count a pair-weighted report would give the item with itself (with the
+  defaults, K₁ = P and K₂ = C(P, 2), both rates are 1: the popularity itself);
 * a ridge λ relative to the diagonal's mean (scale-free: it does not change
   with N, ε or the pad lengths), plus the noise's own variance, which is what
   noisy counts add to a Gram matrix on average.
@@ -120,13 +121,19 @@ def read_cooccurrence(path: str | Path) -> Cooccurrence:
 
 @dataclass(frozen=True)
 class CollaborativeParams:
-    """The two tasks' shapes and how the neighbour lists are fitted.
+    """The two tasks' shapes, the week's ε split, and how the neighbour lists are fitted.
 
-    The defaults were chosen on the validation split of ml-latest-small
-    (``discreet eval``): M = 300 beat 600 under noise. K = the number of slots
-    (K₁ = P₁, K₂ = C(P₂, 2)) makes a device with at most P items report all of
-    them and all their pairs, so light users' contributions are exact and heavy
-    users' are scaled down to the same weight.
+    One pad length P for both tasks, K₁ = P items and K₂ = C(P, 2) pairs: a
+    device with at most P items reports all of them and all their pairs, and a
+    heavier one is scaled down to the same weight, so heavy users do not
+    dominate. Per-device signal grows with K₂ and the noise's standard deviation
+    with √(2K₂), so a longer pad gains signal-to-noise while devices have that
+    many items. The defaults were chosen on the validation split of
+    ml-latest-small (``discreet eval``): P = 20 over P = 10 (and level with 30
+    and 45), and 0.8 of the week's ε to the pairs (over 0.5 and 0.9). M = 300
+    suits N ≥ 10⁵ devices a week at ε ≥ 1; with fewer devices or a smaller ε,
+    pairs of less popular items are mostly noise and M = 100 did better
+    (``discreet eval`` chooses M per N and ε on validation).
     """
 
     #: M, the items the co-occurrence task counts (the week's most popular).
@@ -137,8 +144,29 @@ class CollaborativeParams:
     #: The devices' draws: items K₁ of pad P₁, pairs K₂ of pad P₂ (the manifest's tasks).
     item_weight: int = 20
     item_pad: int = 20
-    pair_weight: int = 45
-    pair_pad: int = 10
+    pair_weight: int = 190
+    pair_pad: int = 20
+    #: The co-occurrence task's share of the week's ε (the popularity task gets the rest):
+    #: popularity counts are large and tolerate noise, pair counts are small and do not.
+    pair_share: float = 0.8
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.pair_share < 1.0:
+            raise ValueError("pair_share must be in (0, 1)")
+
+
+def task_budgets(
+    epsilon: float, delta: float, params: CollaborativeParams
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """A week's (ε, δ) split between the popularity task and the co-occurrence task, as
+    ``((ε₁, δ₁), (ε₂, δ₂))``: ε by :attr:`CollaborativeParams.pair_share`, δ evenly.
+    The two add up to the week's (basic composition, as the device's ledger counts).
+
+    >>> task_budgets(1.0, 1e-6, CollaborativeParams(pair_share=0.75))
+    ((0.25, 5e-07), (0.75, 5e-07))
+    """
+    pairs = epsilon * params.pair_share
+    return (epsilon - pairs, delta / 2), (pairs, delta / 2)
 
 
 def collaborative_target(

@@ -41,7 +41,7 @@ from urllib.parse import urlsplit
 from discreet.errors import TaskInvalidError
 from discreet.i18n import _
 from discreet.protocol.params import MAX_PAD_LENGTH
-from discreet.secagg.task import COOCCURRENCE, POPULARITY, Task, b64
+from discreet.secagg.task import COOCCURRENCE, POPULARITY, Task, b64, pair_count
 
 __all__ = [
     "LDP",
@@ -50,6 +50,7 @@ __all__ = [
     "SECURE_AGGREGATION",
     "SecureAggregation",
     "check_endpoint",
+    "shortest_pad",
     "task_url",
 ]
 
@@ -108,7 +109,9 @@ class SecureAggregation:
     epsilon_per_period: float
     #: A week's items are padded with "none" up to this many before K are sampled, so
     #: that estimates follow interaction counts (as the LDP item report's ``pad_length``).
-    #: The co-occurrence task pads the same way before drawing pairs.
+    #: The co-occurrence task pads the same way before drawing pairs: with popularity's
+    #: K = P and co-occurrence's K = C(P, 2), a device with at most P items reports all
+    #: of them and all their pairs (see :func:`shortest_pad`).
     pad_length: int
     #: The co-occurrence task over the top-M items, if the catalog asks for one.
     cooccurrence: Task | None = None
@@ -272,8 +275,28 @@ def _check_task(task: Task, pad_length: int) -> None:
     )
     if len(set(task.labels)) != len(task.labels):
         raise ValueError("the task's labels repeat an item")
-    if not task.max_weight <= pad_length <= MAX_PAD_LENGTH:
-        raise ValueError(f"pad_length must be in [the task's max_weight, {MAX_PAD_LENGTH}]")
+    shortest = shortest_pad(task.kind, task.max_weight)
+    if not shortest <= pad_length <= MAX_PAD_LENGTH:
+        raise ValueError(
+            f"pad_length must be in [{shortest}, {MAX_PAD_LENGTH}] for a task of "
+            f"max_weight {task.max_weight}"
+        )
+
+
+def shortest_pad(kind: str, max_weight: int) -> int:
+    """The shortest pad length a task's K = ``max_weight`` draws fit in: K slots for
+    popularity, and for co-occurrence the least P with C(P, 2) ≥ K pairs of slots
+    (K = C(P, 2) lets a device with at most P items report every pair it holds).
+
+    >>> [shortest_pad(COOCCURRENCE, k) for k in (1, 3, 45, 46, 190)], shortest_pad(POPULARITY, 20)
+    ([2, 3, 10, 11, 20], 20)
+    """
+    if kind != COOCCURRENCE:
+        return max_weight
+    p = max(2, math.isqrt(2 * max_weight))
+    while pair_count(p) < max_weight:
+        p += 1
+    return p
 
 
 def _check_size(task: Any) -> None:
