@@ -98,6 +98,98 @@ def build_case(n: int, workers: int) -> dict[str, Any]:
     }
 
 
+def write_generated_items(n: int, folder: Path, block: int = 100_000) -> tuple[Path, Path]:
+    """``n`` items of :func:`bench_build.generated_items`'s distribution, written as JSONL a
+    block at a time (not the same items: a file of any size, in little memory), and a
+    taxonomy; an existing file of that size is reused."""
+    folder.mkdir(parents=True, exist_ok=True)
+    taxonomy = folder / "taxonomy.json"
+    items = folder / f"items-{n}.jsonl"
+    categories = [{"id": f"c{i}", "label": f"Category {i}"} for i in range(20)]
+    taxonomy.write_text(json.dumps({"categories": categories}))
+    if items.exists():
+        return items, taxonomy
+    rng = np.random.default_rng(0)
+    syllables = np.array(
+        ["ka", "lo", "mi", "ner", "sta", "po", "ri", "an", "te", "vu", "sol", "dor"]
+    )
+    words = ["".join(rng.choice(syllables, size=rng.integers(2, 5))) for _ in range(20_000)]
+    vocab = np.array(words, dtype=object)
+    p = 1.0 / np.arange(1, len(vocab) + 1) ** 1.1
+    p /= p.sum()
+    partial = items.with_suffix(".partial")
+    with open(partial, "w", encoding="utf-8") as f:
+        for start in range(0, n, block):
+            rows = min(block, n - start)
+            lengths = rng.integers(30, 90, size=rows)
+            drawn = vocab[rng.choice(len(vocab), size=int(lengths.sum()), p=p)]
+            bounds = np.concatenate(([0], np.cumsum(lengths)))
+            category = rng.integers(20, size=rows)
+            lines = []
+            for i in range(rows):
+                chosen = drawn[bounds[i] : bounds[i + 1]]
+                record = {
+                    "id": f"i{start + i}",
+                    "title": " ".join(chosen[:4]),
+                    "text": " ".join(chosen[4:]),
+                    "categories": [f"c{category[i]}"],
+                }
+                lines.append(json.dumps(record))
+            f.write("\n".join(lines) + "\n")
+    partial.rename(items)
+    return items, taxonomy
+
+
+def _disk_mib(folder: Path) -> float:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20
+
+
+def publish_case(n: int, workers: int, folder: Path) -> dict[str, Any]:
+    """``publish build --dask local`` of ``n`` generated items from a file (streamed: the
+    client never holds the item list), as the CLI runs it; the repository is removed after."""
+    import shutil
+
+    from discreet.catalog.embedding import EmbeddingParams
+    from discreet.catalog.embedding_dask import OnCluster
+    from discreet.cluster import open_client
+    from discreet.publish.publisher import publish_catalog
+    from discreet.publish.repository import PublisherRepository
+
+    items, taxonomy = write_generated_items(n, folder)
+    repo_path = folder / f"repo-{n}-{workers}"
+    shutil.rmtree(repo_path, ignore_errors=True)
+    repo = PublisherRepository.init(repo_path)
+    base = peak_rss_mib()
+    load = _load()
+    try:
+        with open_client("local", workers=workers) as client:
+            start = time.perf_counter()
+            publish_catalog(
+                repo,
+                items,
+                taxonomy,
+                params=EmbeddingParams(**PARAMS),  # type: ignore[arg-type]
+                reporting=None,
+                cluster=OnCluster(client),
+            )
+            seconds = time.perf_counter() - start
+            worker_peaks = sorted(client.run(_worker_peak_mib).values())
+        published_mib = _disk_mib(repo_path)
+    finally:
+        shutil.rmtree(repo_path, ignore_errors=True)
+    return {
+        "items": n,
+        "workers": workers,
+        "build_s": seconds,
+        "load_avg": max(load, _load()),
+        "client_peak_mib": peak_rss_mib(),
+        "client_over_start_mib": peak_rss_mib() - base,
+        "worker_peaks_mib": " / ".join(f"{p:,.0f}" for p in worker_peaks),
+        "input_mib": items.stat().st_size / 2**20,
+        "published_mib": published_mib,
+    }
+
+
 def _task(folder: Path, length: int) -> tuple[Any, ...]:
     from discreet.secagg import hpke
     from discreet.secagg.task import HELPER, LEADER, Task, create_task, read_secrets
@@ -328,6 +420,8 @@ if __name__ == "__main__":
         kind, *args = options.case
         if kind == "build":
             result = build_case(int(args[0]), int(args[1]))
+        elif kind == "publish":
+            result = publish_case(int(args[0]), int(args[1]), Path(args[2]))
         elif kind == "prepare":
             result = prepare_case(int(args[0]), int(args[1]), int(args[2]))
         else:

@@ -9,10 +9,8 @@ byte-identical files.
 
 from __future__ import annotations
 
-import collections
 import datetime as dt
-import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,12 +27,14 @@ from discreet.catalog.embedding import (
 )
 from discreet.catalog.embedding_dask import (
     OnCluster,
+    Partitions,
     fit_embeddings_on_cluster,
     write_embeddings,
 )
-from discreet.catalog.items import Item
+from discreet.catalog.items import Item, jsonl_line
 from discreet.catalog.manifest import COLLABORATIVE_FILE, Manifest, Notice
 from discreet.catalog.popularity import prior_from_estimates, uniform_prior
+from discreet.catalog.staged import ITEMS_FILE, StagedItems, item_counts
 from discreet.catalog.taxonomy import Taxonomy
 from discreet.i18n import _
 from discreet.protocol.params import ReportingParams
@@ -61,15 +61,11 @@ class BuildResult:
 
 def items_jsonl(items: Sequence[Item]) -> bytes:
     """The canonical ``items.jsonl`` bytes: one compact JSON object per line."""
-    lines = (
-        json.dumps(i.to_json(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-        for i in items
-    )
-    return ("\n".join(lines) + "\n").encode()
+    return ("\n".join(jsonl_line(i) for i in items) + "\n").encode()
 
 
 def build_catalog_files(
-    items: Sequence[Item],
+    items: Sequence[Item] | StagedItems,
     taxonomy: Taxonomy,
     folder: Path,
     *,
@@ -95,23 +91,34 @@ def build_catalog_files(
     over this build's rows. When ``model_folder`` is given, the
     fitted pipeline and its model card are written there. With ``cluster`` the
     embedding runs on Dask, partition by partition (see
-    :mod:`discreet.catalog.embedding_dask`).
+    :mod:`discreet.catalog.embedding_dask`); ``items`` may then be
+    :class:`~discreet.catalog.staged.StagedItems`, whose ``items.jsonl`` is
+    the one written (the build never holds the item list).
     """
     params = params or EmbeddingParams()
     folder.mkdir(parents=True, exist_ok=True)
     progress(1, _STAGES, _("embedding {count} items").format(count=len(items)))
     if cluster is None:
+        if isinstance(items, StagedItems):
+            raise ValueError("staged items are built on a cluster")
         fitted = fit_embeddings([item_document(item, taxonomy) for item in items], params)
         write_embeddings(folder, fitted.vectors)
     else:
+        if isinstance(items, StagedItems):
+            partitions: Partitions = items.partitions
+        else:
+            listed = items
 
-        def documents(start: int, stop: int) -> list[str]:
-            return [item_document(item, taxonomy) for item in items[start:stop]]
+            def partitions(bounds: list[tuple[int, int]]) -> Iterator[Sequence[Item]]:
+                return (listed[start:stop] for start, stop in bounds)
 
-        fitted = fit_embeddings_on_cluster(documents, len(items), params, cluster, folder)
+        fitted = fit_embeddings_on_cluster(
+            partitions, len(items), taxonomy, params, cluster, folder
+        )
     progress(2, _STAGES, _("computing popularity priors"))
+    ids = items.item_ids() if isinstance(items, StagedItems) else (i.id for i in items)
     if estimates:
-        prior, unknown = prior_from_estimates([i.id for i in items], estimates)
+        prior, unknown = prior_from_estimates(ids, estimates, len(items))
         source = "estimates"
     else:
         prior, unknown, source = uniform_prior(len(items)), 0, "uniform"
@@ -134,7 +141,10 @@ def build_catalog_files(
     progress(3, _STAGES, _("writing catalog files"))
     if collaborative is not None:  # first: over its budget, nothing is written
         atomic_write_bytes(folder / COLLABORATIVE_FILE, collaborative[0].to_bytes())
-    atomic_write_bytes(folder / "items.jsonl", items_jsonl(items))
+    if not isinstance(items, StagedItems):
+        atomic_write_bytes(folder / ITEMS_FILE, items_jsonl(items))
+    elif items.path != folder / ITEMS_FILE:
+        raise ValueError("staged items must be staged in the build's folder")
     atomic_write_bytes(folder / "popularity.npy", npy_bytes(prior))
     atomic_write_bytes(folder / "taxonomy.json", canonical_json(taxonomy.to_json()))
     atomic_write_bytes(folder / "manifest.json", canonical_json(manifest.to_json()))
@@ -148,7 +158,7 @@ def save_model(
     folder: Path,
     fitted: FittedEmbedding,
     manifest: Manifest,
-    items: Sequence[Item],
+    items: Sequence[Item] | StagedItems,
     taxonomy: Taxonomy,
 ) -> None:
     """Save the fitted pipeline with joblib and write ``MODEL_CARD.md`` beside it.
@@ -164,11 +174,13 @@ def save_model(
 
 
 def model_card(
-    fitted: FittedEmbedding, manifest: Manifest, items: Sequence[Item], taxonomy: Taxonomy
+    fitted: FittedEmbedding,
+    manifest: Manifest,
+    items: Sequence[Item] | StagedItems,
+    taxonomy: Taxonomy,
 ) -> str:
     """The model card: data, parameters, intended use and limits."""
-    languages = collections.Counter(i.language or "unspecified" for i in items)
-    per_category = collections.Counter(c for i in items for c in i.categories)
+    languages, per_category = item_counts(items)
     sensitive = sorted(taxonomy.sensitive_ids)
     p = fitted.params
     lang_line = ", ".join(f"{k} ({v})" for k, v in sorted(languages.items()))
