@@ -116,8 +116,12 @@ def test_on_movielens_an_svd_fitted_on_a_fifth_ranks_as_well(client: Any, tmp_pa
     sampled = _build(
         tmp_path / "sampled", items, taxonomy, cluster=OnCluster(client, sample_rows=2_000)
     )
-    for name in ("manifest.json", "items.jsonl", "popularity.npy", "taxonomy.json"):
+    for name in ("items.jsonl", "popularity.npy", "taxonomy.json"):
         assert sampled[name] == exact[name], name
+    manifests = [json.loads(files["manifest.json"]) for files in (sampled, exact)]
+    features = [m["embeddings"]["model"].pop("n_features") for m in manifests]
+    assert manifests[0] == manifests[1]
+    assert 0 < features[0] < features[1]  # the rare-column cut counts in the sample
     assert sampled["embeddings.npy"] != exact["embeddings.npy"]
     genres = [set(item.categories) for item in items]
 

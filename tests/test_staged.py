@@ -70,7 +70,8 @@ def test_tiny_chunks_read_every_file_as_whole_ones_do(
     monkeypatch.setattr(items_module, "_CHUNK_BYTES", 3)
     assert _outcome(path) == whole
     if name in GOOD:
-        assert isinstance(whole, list) and whole
+        assert isinstance(whole, list)
+        assert whole
     else:
         assert isinstance(whole, tuple)
 

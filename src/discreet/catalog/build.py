@@ -10,7 +10,7 @@ byte-identical files.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,6 @@ from discreet.catalog.embedding import (
 )
 from discreet.catalog.embedding_dask import (
     OnCluster,
-    Partitions,
     fit_embeddings_on_cluster,
     write_embeddings,
 )
@@ -98,22 +97,20 @@ def build_catalog_files(
     params = params or EmbeddingParams()
     folder.mkdir(parents=True, exist_ok=True)
     progress(1, _STAGES, _("embedding {count} items").format(count=len(items)))
-    if cluster is None:
-        if isinstance(items, StagedItems):
-            raise ValueError("staged items are built on a cluster")
+    if isinstance(items, StagedItems) and (cluster is None or items.path != folder / ITEMS_FILE):
+        raise ValueError("staged items are built on a cluster, in the folder they are staged in")
+    if cluster is None and not isinstance(items, StagedItems):
         fitted = fit_embeddings([item_document(item, taxonomy) for item in items], params)
         write_embeddings(folder, fitted.vectors)
-    else:
-        if isinstance(items, StagedItems):
-            partitions: Partitions = items.partitions
-        else:
-            listed = items
-
-            def partitions(bounds: list[tuple[int, int]]) -> Iterator[Sequence[Item]]:
-                return (listed[start:stop] for start, stop in bounds)
-
+    elif cluster is not None:
+        staged = items
+        if not isinstance(staged, StagedItems):
+            # Written first, and read back by the workers a partition at a time: lines of
+            # text cost the client far less to send than item objects.
+            atomic_write_bytes(folder / ITEMS_FILE, items_jsonl(staged))
+            staged = StagedItems(folder / ITEMS_FILE, len(staged), *item_counts(staged))
         fitted = fit_embeddings_on_cluster(
-            partitions, len(items), taxonomy, params, cluster, folder
+            staged.partitions, len(items), taxonomy, params, cluster, folder
         )
     progress(2, _STAGES, _("computing popularity priors"))
     ids = items.item_ids() if isinstance(items, StagedItems) else (i.id for i in items)
@@ -141,10 +138,8 @@ def build_catalog_files(
     progress(3, _STAGES, _("writing catalog files"))
     if collaborative is not None:  # first: over its budget, nothing is written
         atomic_write_bytes(folder / COLLABORATIVE_FILE, collaborative[0].to_bytes())
-    if not isinstance(items, StagedItems):
+    if not isinstance(items, StagedItems) and cluster is None:  # else written already
         atomic_write_bytes(folder / ITEMS_FILE, items_jsonl(items))
-    elif items.path != folder / ITEMS_FILE:
-        raise ValueError("staged items must be staged in the build's folder")
     atomic_write_bytes(folder / "popularity.npy", npy_bytes(prior))
     atomic_write_bytes(folder / "taxonomy.json", canonical_json(taxonomy.to_json()))
     atomic_write_bytes(folder / "manifest.json", canonical_json(manifest.to_json()))

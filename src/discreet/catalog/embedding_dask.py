@@ -181,46 +181,57 @@ def fit_embeddings_on_cluster(
     union, rare = steps[0][1], steps[1][1]
     branches: list[Pipeline] = [pipeline for _, pipeline in union.transformer_list]
     hashers = [branch.named_steps["hash"] for branch in branches]
-    # At most two partitions' text per worker in flight: the client never holds all of it.
     in_flight = 2 * max(1, len(client.nthreads()))
-    counts: list[Any] = []
-    frequencies: list[Any] = []
-    for payload in partitions(bounds):
-        if len(frequencies) >= in_flight:
-            frequencies[-in_flight].result()
-        # Scattered: sent to a worker at once, not held in the graph by the client.
-        (text,) = client.scatter([payload], hash=False)
-        counts.append(client.submit(_count_partition, hashers, taxonomy, text, pure=False))
-        del payload, text
-        frequencies.append(client.submit(_document_frequencies, counts[-1]))
-    per_branch: list[np.ndarray[Any, Any]] = client.submit(_added, *frequencies).result()
-    for branch, df, hasher in zip(branches, per_branch, hashers, strict=True):
-        _set_idf(branch.named_steps["idf"], df, n_items, hasher.dtype)
-    rare.columns_ = np.flatnonzero(np.concatenate(per_branch) >= rare.min_df)
-    idfs = [branch.named_steps["idf"] for branch in branches]
-    features = [client.submit(_features_partition, idfs, rare.columns_, c) for c in counts]
-    del counts  # the workers drop the counts once the features are made
-    svd = truncated_svd(params, len(rare.columns_), n_items)
     exact = n_items <= cluster.sample_rows
     if exact:
-        sample = features
+        picks = None
+        counts = _submit_counts(client, hashers, taxonomy, partitions(bounds), in_flight)
+        df_rows = n_items
     else:
+        # Fitted on a seeded sample: its rows are hashed first, and the IDF weights and the
+        # rare-column cut come from them, so that the fit runs while the rest is hashed.
         rng = np.random.default_rng(params.seed)
         rows = np.sort(rng.choice(n_items, size=cluster.sample_rows, replace=False))
-        sample = [
-            client.submit(_rows, part, rows[(rows >= start) & (rows < stop)] - start)
-            for part, (start, stop) in zip(features, bounds, strict=True)
+        picks = [rows[(rows >= start) & (rows < stop)] - start for start, stop in bounds]
+        sampled = (_picked(p, k, True) for p, k in zip(partitions(bounds), picks, strict=True))
+        counts = _submit_counts(client, hashers, taxonomy, sampled, in_flight, priority=2)
+        df_rows = cluster.sample_rows
+    frequencies = [client.submit(_document_frequencies, c, priority=2) for c in counts]
+    per_branch: list[np.ndarray[Any, Any]] = client.submit(
+        _added, *frequencies, priority=2
+    ).result()
+    for branch, df, hasher in zip(branches, per_branch, hashers, strict=True):
+        _set_idf(branch.named_steps["idf"], df, df_rows, hasher.dtype)
+    rare.columns_ = np.flatnonzero(np.concatenate(per_branch) >= rare.min_df)
+    idfs = [branch.named_steps["idf"] for branch in branches]
+    features = [
+        client.submit(_features_partition, idfs, rare.columns_, c, priority=2) for c in counts
+    ]
+    del counts  # the workers drop the counts once the features are made
+    svd = truncated_svd(params, len(rare.columns_), n_items)
+    fit = client.submit(_fit_svd, svd, exact, *features, priority=1)
+    rest: list[Any] = []
+    if picks is not None:
+        unpicked = (_picked(p, k, False) for p, k in zip(partitions(bounds), picks, strict=True))
+        rest = [
+            client.submit(_features_partition, idfs, rare.columns_, c)
+            for c in _submit_counts(client, hashers, taxonomy, unpicked, in_flight)
         ]
-    fit = client.submit(_fit_svd, svd, exact, *sample).result()
-    svd, explained, exact_vectors = fit
+    svd, explained, exact_vectors = fit.result()
     normalizer = Normalizer(norm="l2").fit(np.zeros((1, svd.n_components)))
     shape = (n_items, svd.n_components)
     with _EmbeddingFiles(folder, shape, np.dtype(np.float32)) as files:
         if exact_vectors is not None:
             files.append(exact_vectors)
         else:
+            assert picks is not None
             fitted_svd = client.scatter(svd, broadcast=True)
-            for part in [client.submit(_embed_partition, fitted_svd, f) for f in features]:
+            parts = [
+                client.submit(_embed_partition, fitted_svd, picked, unpicked, pick)
+                for picked, unpicked, pick in zip(features, rest, picks, strict=True)
+            ]
+            del features, rest
+            for part in parts:
                 vectors, quantised = part.result()
                 files.append(vectors, quantised)
                 part.release()
@@ -244,6 +255,44 @@ def _set_idf(idf: TfidfTransformer, df: np.ndarray[Any, Any], n_items: int, dtyp
     np.log(weights, out=weights)
     weights += 1.0
     idf.idf_ = weights
+
+
+def _submit_counts(
+    client: Any,
+    hashers: Sequence[HashingVectorizer],
+    taxonomy: Taxonomy,
+    payloads: Iterable[Any],
+    in_flight: int,
+    priority: int = 0,
+) -> list[Any]:
+    """Hash each partition on a worker (the futures of its counts), at most ``in_flight``
+    partitions' text at a time: the client never holds all of it."""
+    counts: list[Any] = []
+    done: list[Any] = []
+    for payload in payloads:
+        if len(done) >= in_flight:
+            done[-in_flight].result()
+        # Scattered: sent to a worker at once, not held in the graph by the client.
+        (text,) = client.scatter([payload], hash=False)
+        counts.append(
+            client.submit(_count_partition, hashers, taxonomy, text, pure=False, priority=priority)
+        )
+        del payload, text
+        done.append(client.submit(_row_count, counts[-1], priority=priority))
+    return counts
+
+
+def _row_count(counts: Sequence[Any]) -> int:
+    return int(counts[0].shape[0])
+
+
+def _picked(payload: Any, rows: np.ndarray[Any, Any], picked: bool) -> Any:
+    """The partition's ``rows`` (``picked``), or its other rows, in order."""
+    lines = payload.splitlines(keepends=True) if isinstance(payload, bytes) else payload
+    keep = np.zeros(len(lines), dtype=bool)
+    keep[rows] = True
+    chosen = [line for line, k in zip(lines, keep, strict=True) if k == picked]
+    return b"".join(chosen) if isinstance(payload, bytes) else chosen
 
 
 def _count_partition(
@@ -273,10 +322,6 @@ def _features_partition(
     return sp.csr_matrix(stacked)[:, columns]
 
 
-def _rows(features: Any, rows: np.ndarray[Any, Any]) -> Any:
-    return features[rows]
-
-
 def _fit_svd(
     svd: Any, exact: bool, *parts: Any
 ) -> tuple[Any, float, np.ndarray[Any, np.dtype[np.float32]] | None]:
@@ -292,8 +337,16 @@ def _fit_svd(
     return svd, float(svd.explained_variance_ratio_.sum()), vectors
 
 
-def _embed_partition(svd: Any, features: Any) -> tuple[np.ndarray[Any, Any], Quantised]:
-    """A partition's unit-norm float32 vectors, and their int8 codes and scales."""
+def _embed_partition(
+    svd: Any, picked: Any, unpicked: Any, rows: np.ndarray[Any, Any]
+) -> tuple[np.ndarray[Any, Any], Quantised]:
+    """A partition's unit-norm float32 vectors, and their int8 codes and scales, from the
+    features of its ``rows`` in the sample (``picked``) and of its other rows."""
+    keep = np.zeros(picked.shape[0] + unpicked.shape[0], dtype=bool)
+    keep[rows] = True
+    order = np.concatenate([np.flatnonzero(keep), np.flatnonzero(~keep)])
+    stacked = sp.vstack([picked, unpicked], format="csr")
+    features = stacked[np.argsort(order, kind="stable")]
     reduced = svd.transform(features)
     vectors = np.ascontiguousarray(Normalizer(norm="l2").fit_transform(reduced), dtype=np.float32)
     return vectors, quantise(vectors)
