@@ -11,7 +11,7 @@ import pytest
 
 from discreet.catalog import items as items_module
 from discreet.catalog.build import items_jsonl
-from discreet.catalog.items import read_items
+from discreet.catalog.items import iter_item_blocks, read_items
 from discreet.catalog.staged import ITEMS_FILE, CompactFirstLines, stage_items
 from discreet.catalog.taxonomy import Taxonomy
 from discreet.errors import ItemsInvalidError
@@ -126,3 +126,13 @@ def test_compact_first_lines_find_duplicates_across_merges() -> None:
         assert seen.get(item_id) == line
     assert seen.get("id-50") is None
     assert seen.get("") is None
+
+
+def test_the_given_first_lines_are_used_even_while_empty(tmp_path: Path) -> None:
+    """Regression: an empty CompactFirstLines is falsy, and was once swapped for a dict."""
+    path = _write(tmp_path, "items.jsonl", JSONL)
+    seen = CompactFirstLines(recent=2)
+    blocks = list(iter_item_blocks(path, TAX, block_rows=3, first_lines=seen))
+    assert [len(b) for b in blocks] == [3, 3, 1]
+    assert len(seen) == 7
+    assert seen.get("j6") == 7

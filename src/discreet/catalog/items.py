@@ -151,7 +151,8 @@ def iter_item_blocks(
             raise ItemsInvalidError(
                 _("{path}: unknown items format; use a .csv or .jsonl file").format(path=path)
             )
-        yield from _validate(records, taxonomy, str(path), block_rows, first_lines or {})
+        seen = first_lines if first_lines is not None else {}
+        yield from _validate(records, taxonomy, str(path), block_rows, seen)
     except ItemsInvalidError:
         # As when the file was decoded whole before it was parsed: invalid UTF-8
         # anywhere is the problem reported.
