@@ -28,10 +28,11 @@ from discreet.catalog.items import Item
 from discreet.catalog.taxonomy import Taxonomy
 from discreet.cli import main
 from discreet.cluster import open_client
-from discreet.errors import ClusterUnavailableError, MissingDependencyError
+from discreet.errors import ClusterUnavailableError, ItemsInvalidError, MissingDependencyError
 from discreet.evaluation.data import convert_movielens, load_dataset
 from discreet.protocol.params import ReportingParams
 from discreet.protocol.report import Report
+from discreet.publish.publisher import publish_catalog
 from discreet.publish.repository import PublisherRepository
 from discreet.secagg import hpke
 from discreet.secagg.partitions import Preparation
@@ -260,15 +261,41 @@ def test_publish_estimates_merges_several_databases(
 def test_publish_build_on_a_running_scheduler_publishes_the_same_catalog(
     client: Any, capsys: pytest.CaptureFixture[str], inputs: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    embeddings = []
+    popularity = tmp_path / "popularity.csv"
+    popularity.write_text("id,estimate\n" + "".join(f"b{i},{i + 1}\n" for i in range(1, 5)))
+    catalogs = []
     for options in ((), ("--dask", client.scheduler.address)):
         repo = tmp_path / f"repo{len(options)}"
         assert main(["publish", "init", str(repo)]) == 0
         capsys.readouterr()
         argv = ["publish", "build", str(inputs[0]), "--taxonomy", str(inputs[1])]
+        argv += ["--popularity", str(popularity)]
         assert main([*argv, "--repo", str(repo), "--json", *options]) == 0
         assert json.loads(capsys.readouterr().out)["items"] == 8
         published = PublisherRepository.open(repo)
-        target = published.current_targets()["catalog/embeddings.npy"]
-        embeddings.append(published.target_path(target).read_bytes())
-    assert embeddings[0] == embeddings[1]
+        targets = published.current_targets()
+        catalogs.append(
+            {
+                name: published.target_path(target).read_bytes()
+                for name, target in targets.items()
+                if name != "catalog/manifest.json"  # it says when it was built
+            }
+        )
+        assert [p.name for p in repo.iterdir() if p.name.startswith(".staging")] == []
+    assert {"catalog/embeddings.npy", "catalog/items.jsonl", "catalog/popularity.npy"} <= set(
+        catalogs[0]
+    )
+    assert catalogs[0] == catalogs[1]
+
+
+def test_a_refused_items_file_publishes_nothing_on_dask(
+    client: Any, inputs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    repo = PublisherRepository.init(tmp_path / "repo")
+    before = sorted(p.relative_to(repo.path) for p in repo.path.rglob("*"))
+    items = tmp_path / "items.jsonl"
+    lines = inputs[0].read_text().splitlines()
+    items.write_text("\n".join([*lines, lines[2]]) + "\n")  # the third item again
+    with pytest.raises(ItemsInvalidError, match=r"items.jsonl:9: field 'id': duplicate id"):
+        publish_catalog(repo, items, inputs[1], cluster=OnCluster(client))
+    assert sorted(p.relative_to(repo.path) for p in repo.path.rglob("*")) == before
