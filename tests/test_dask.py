@@ -22,8 +22,8 @@ import numpy as np
 import pytest
 
 from discreet.catalog.build import build_catalog_files
-from discreet.catalog.embedding import EmbeddingParams
-from discreet.catalog.embedding_dask import OnCluster
+from discreet.catalog.embedding import EmbeddingParams, item_document
+from discreet.catalog.embedding_dask import OnCluster, fit_embeddings_on_cluster
 from discreet.catalog.items import Item
 from discreet.catalog.taxonomy import Taxonomy
 from discreet.cli import main
@@ -108,6 +108,24 @@ def test_a_build_on_two_workers_writes_the_same_catalog_byte_for_byte(
     assert {"embeddings.npy", "quantised.npy", "scales.npy"} <= set(alone)
     for name, data in alone.items():
         assert on_dask[name] == data, name
+
+
+def test_beyond_the_sample_every_row_is_its_items_projection(client: Any, tmp_path: Path) -> None:
+    """The sample's rows are hashed apart from the rest and put back in order: each written
+    vector is what the fitted pipeline makes of that item, even where a partition lies
+    wholly in the sample."""
+    items, taxonomy = _catalog(1_500)
+    params = EmbeddingParams(dim=16, vectorizer="hashing", hashing_features=2**14, seed=3)
+    cluster = OnCluster(client, partition_rows=100, sample_rows=1_495)  # rests mostly empty
+
+    def partitions(bounds: list[tuple[int, int]]) -> Iterator[list[Item]]:
+        return (items[start:stop] for start, stop in bounds)
+
+    fitted = fit_embeddings_on_cluster(partitions, len(items), taxonomy, params, cluster, tmp_path)
+    vectors = np.array(fitted.vectors)
+    documents = [item_document(item, taxonomy) for item in items]
+    np.testing.assert_allclose(fitted.pipeline.transform(documents), vectors, atol=2e-5)
+    assert vectors.shape == (1_500, 16)
 
 
 def test_on_movielens_an_svd_fitted_on_a_fifth_ranks_as_well(client: Any, tmp_path: Path) -> None:

@@ -224,11 +224,10 @@ def fit_embeddings_on_cluster(
         if exact_vectors is not None:
             files.append(exact_vectors)
         else:
-            assert picks is not None
             fitted_svd = client.scatter(svd, broadcast=True)
             parts = [
                 client.submit(_embed_partition, fitted_svd, picked, unpicked, pick)
-                for picked, unpicked, pick in zip(features, rest, picks, strict=True)
+                for picked, unpicked, pick in zip(features, rest, picks or [], strict=True)
             ]
             del features, rest
             for part in parts:
@@ -300,6 +299,8 @@ def _count_partition(
 ) -> list[Any]:
     """A partition's hashed term counts, one matrix per analyzer."""
     documents = partition_documents(payload, taxonomy)
+    if not documents:  # a partition wholly in the sample, or wholly out of it
+        return [sp.csr_matrix((0, h.n_features), dtype=h.dtype) for h in hashers]
     return [hasher.transform(documents) for hasher in hashers]
 
 
@@ -318,6 +319,8 @@ def _features_partition(
 ) -> Any:
     """A partition's TF-IDF rows, the analyzers side by side (as ``FeatureUnion`` stacks
     them), the rare columns dropped (as ``RareColumnFilter`` does)."""
+    if counts[0].shape[0] == 0:  # scikit-learn refuses to transform no rows
+        return sp.csr_matrix((0, len(columns)), dtype=counts[0].dtype)
     stacked = sp.hstack([idf.transform(c) for idf, c in zip(idfs, counts, strict=True)]).tocsr()
     return sp.csr_matrix(stacked)[:, columns]
 
