@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import secrets
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,23 +26,25 @@ from discreet.catalog.build import build_catalog_files
 from discreet.catalog.embedding import EmbeddingParams, item_document
 from discreet.catalog.embedding_dask import OnCluster, fit_embeddings_on_cluster
 from discreet.catalog.items import Item
+from discreet.catalog.popularity import load_estimates
 from discreet.catalog.taxonomy import Taxonomy
 from discreet.cli import main
 from discreet.cluster import open_client
 from discreet.errors import ClusterUnavailableError, ItemsInvalidError, MissingDependencyError
 from discreet.evaluation.data import convert_movielens, load_dataset
 from discreet.protocol.params import ReportingParams
-from discreet.protocol.report import Report
+from discreet.protocol.report import Report, period_of
 from discreet.publish.publisher import publish_catalog
 from discreet.publish.repository import PublisherRepository
 from discreet.secagg import hpke
 from discreet.secagg.partitions import Preparation
 from discreet.secagg.prepare import PrepInput
-from discreet.secagg.task import HELPER, LEADER, Task, create_task, read_secrets
+from discreet.secagg.task import COLLECTOR, HELPER, LEADER, Task, create_task, read_secrets
 from discreet.secagg.upload import UploadReport, make_report
 from discreet.server.sketch_merge import merge_sketches
 from discreet.server.storage import ReportStore
-from tests.server_support import refused_port
+from tests.secagg_support import prepare_in_process, running_aggregators
+from tests.server_support import http, refused_port
 from tests.shared_data import require_movielens
 
 BUILT = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
@@ -206,6 +209,57 @@ def test_preparation_on_two_workers_gives_the_same_outcomes_and_sum(
     assert [f.report_id for f in finished] == [r.report_id for r in reports]
     assert [f.rejection for f in finished].count("undecryptable") == 1
     assert sum(total) > 0
+
+
+def test_aggregators_preparing_on_dask_release_the_batch_sum(client: Any, tmp_path: Path) -> None:
+    """A real leader and helper (``serve --role ... --dask``, on this module's cluster)
+    prepare a batch: the collector gets the sum the preparation without Dask gives, plus
+    the central noise."""
+    length, count = 8, 12
+    files = create_task(
+        tmp_path / "task",
+        length=length,
+        max_weight=2,
+        min_batch_size=count,
+        epsilon=1.0,
+        delta=1e-9,
+        labels=tuple(f"item-{i}" for i in range(length)),
+    )
+    task = Task.load(files.task)
+    period = period_of(dt.date.today())
+    rng = np.random.default_rng(11)
+    chosen = [set(rng.choice(length, 2, replace=False).tolist()) for _ in range(count)]
+    reports = [make_report(task, period, [i in c for i in range(length)]) for c in chosen]
+    alone, rejected = prepare_in_process(files, reports)
+    assert rejected == {}
+    from distributed import get_task_stream
+
+    extra = ["--dask", client.scheduler.address]
+    with (
+        get_task_stream(client) as stream,
+        running_aggregators(files, tmp_path, extra) as (leader, _helper),
+    ):
+        for report in reports:
+            status, _, _ = http("PUT", f"{leader.url}/v1/secagg/reports", report.encode())
+            assert status == 201
+        out = tmp_path / "popularity.json"
+        cli = subprocess.run(
+            [
+                sys.executable, "-m", "discreet", "publish", "collect",
+                "--task", str(files.task), "--key", str(files.keys[COLLECTOR]),
+                "--secrets", str(files.secrets[COLLECTOR]), "--leader", leader.url,
+                "--period", period, "--out", str(out), "--json",
+            ],
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+    assert cli.returncode == 0, cli.stderr
+    ran = {str(task["key"]).split("-")[0] for task in stream.data}
+    assert {"leader_init_partition", "_helper_pair", "leader_finish_partition"} <= ran
+    document = json.loads(out.read_text(encoding="utf-8"))
+    assert document["reports"] == count
+    estimates = load_estimates(out)
+    noise = np.array([estimates[f"item-{i}"] for i in range(length)]) - np.array(alone)
+    assert np.all(np.abs(noise) < 7 * np.sqrt(task.noise_plan().release_variance))
 
 
 def _ldp_stores(folder: Path, reporting: ReportingParams) -> list[Path]:
