@@ -54,8 +54,9 @@ class CompactFirstLines:
         line = self._recent.get(item_id)
         if line is not None or not len(self._lines):
             return line
-        high, low = _digest(item_id)
-        at = int(np.searchsorted(self._high, high))
+        high, low = (np.uint64(half) for half in _digest(item_id))
+        # A uint64 key: a Python int would make numpy compare as float64, copying the array.
+        at = int(self._high.searchsorted(high))
         while at < len(self._high) and self._high[at] == high:
             if self._low[at] == low:
                 return int(self._lines[at])
