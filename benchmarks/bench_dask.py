@@ -14,8 +14,11 @@ its own. Tables:
 4. a projection, from table 2, of the cores needed for 10^8 devices a week
    (each aggregator, at a 5·10^4-entry vector) and for a 10M-item build.
 
-``python benchmarks/run.py bench_dask`` (``--quick``: smaller sizes). The
-largest build's size is ``DISCREET_BENCH_DASK_ITEMS`` (default 1,000,000).
+``python benchmarks/run.py bench_dask`` (``--quick``: smaller sizes);
+``python benchmarks/bench_dask.py --speed-up`` for tables 1 only. The largest
+build is ``publish build --dask local`` of ``DISCREET_BENCH_DASK_ITEMS``
+(default 1,000,000) items generated into a file, in ``DISCREET_BENCH_DASK_CACHE``
+(reused there; default a temporary folder).
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ WEEK_S = 7 * 86_400
 DEVICES = 10**8
 TEN_M = 10_000_000
 SAMPLE = 250_000  # OnCluster.sample_rows
+#: The speed-up case's build: twice the sample, so that the fit overlaps the rest's hashing.
+SPEED_ITEMS = 500_000
 PARAMS = {"dim": 64, "vectorizer": "hashing"}
 
 
@@ -95,6 +100,98 @@ def build_case(n: int, workers: int) -> dict[str, Any]:
         "client_peak_mib": peak_rss_mib(),
         "client_over_inputs_mib": peak_rss_mib() - base,
         "worker_peaks_mib": " / ".join(f"{p:,.0f}" for p in worker_peaks) or "-",
+    }
+
+
+def write_generated_items(n: int, folder: Path, block: int = 100_000) -> tuple[Path, Path]:
+    """``n`` items of :func:`bench_build.generated_items`'s distribution, written as JSONL a
+    block at a time (not the same items: a file of any size, in little memory), and a
+    taxonomy; an existing file of that size is reused."""
+    folder.mkdir(parents=True, exist_ok=True)
+    taxonomy = folder / "taxonomy.json"
+    items = folder / f"items-{n}.jsonl"
+    categories = [{"id": f"c{i}", "label": f"Category {i}"} for i in range(20)]
+    taxonomy.write_text(json.dumps({"categories": categories}))
+    if items.exists():
+        return items, taxonomy
+    rng = np.random.default_rng(0)
+    syllables = np.array(
+        ["ka", "lo", "mi", "ner", "sta", "po", "ri", "an", "te", "vu", "sol", "dor"]
+    )
+    words = ["".join(rng.choice(syllables, size=rng.integers(2, 5))) for _ in range(20_000)]
+    vocab = np.array(words, dtype=object)
+    p = 1.0 / np.arange(1, len(vocab) + 1) ** 1.1
+    p /= p.sum()
+    partial = items.with_suffix(".partial")
+    with open(partial, "w", encoding="utf-8") as f:
+        for start in range(0, n, block):
+            rows = min(block, n - start)
+            lengths = rng.integers(30, 90, size=rows)
+            drawn = vocab[rng.choice(len(vocab), size=int(lengths.sum()), p=p)]
+            bounds = np.concatenate(([0], np.cumsum(lengths)))
+            category = rng.integers(20, size=rows)
+            lines = []
+            for i in range(rows):
+                chosen = drawn[bounds[i] : bounds[i + 1]]
+                record = {
+                    "id": f"i{start + i}",
+                    "title": " ".join(chosen[:4]),
+                    "text": " ".join(chosen[4:]),
+                    "categories": [f"c{category[i]}"],
+                }
+                lines.append(json.dumps(record))
+            f.write("\n".join(lines) + "\n")
+    partial.rename(items)
+    return items, taxonomy
+
+
+def _disk_mib(folder: Path) -> float:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20
+
+
+def publish_case(n: int, workers: int, folder: Path) -> dict[str, Any]:
+    """``publish build --dask local`` of ``n`` generated items from a file (streamed: the
+    client never holds the item list), as the CLI runs it; the repository is removed after."""
+    import shutil
+
+    from discreet.catalog.embedding import EmbeddingParams
+    from discreet.catalog.embedding_dask import OnCluster
+    from discreet.cluster import open_client
+    from discreet.publish.publisher import publish_catalog
+    from discreet.publish.repository import PublisherRepository
+
+    items, taxonomy = write_generated_items(n, folder)
+    repo_path = folder / f"repo-{n}-{workers}"
+    shutil.rmtree(repo_path, ignore_errors=True)
+    repo = PublisherRepository.init(repo_path)
+    base = peak_rss_mib()
+    load = _load()
+    try:
+        with open_client("local", workers=workers) as client:
+            start = time.perf_counter()
+            publish_catalog(
+                repo,
+                items,
+                taxonomy,
+                params=EmbeddingParams(**PARAMS),  # type: ignore[arg-type]
+                reporting=None,
+                cluster=OnCluster(client),
+            )
+            seconds = time.perf_counter() - start
+            worker_peaks = sorted(client.run(_worker_peak_mib).values())
+        published_mib = _disk_mib(repo_path)
+    finally:
+        shutil.rmtree(repo_path, ignore_errors=True)
+    return {
+        "items": n,
+        "workers": workers,
+        "build_s": seconds,
+        "load_avg": max(load, _load()),
+        "client_peak_mib": peak_rss_mib(),
+        "client_over_start_mib": peak_rss_mib() - base,
+        "worker_peaks_mib": " / ".join(f"{p:,.0f}" for p in worker_peaks),
+        "input_mib": items.stat().st_size / 2**20,
+        "published_mib": published_mib,
     }
 
 
@@ -170,18 +267,25 @@ def _cpu(action: Any) -> float:
 def build_task_costs(n: int) -> dict[str, float]:
     """CPU seconds of each build task, per 10,000 items (and the SVD fit on its sample)."""
     from discreet.catalog import embedding_dask as ed
+    from discreet.catalog.build import items_jsonl
     from discreet.catalog.embedding import EmbeddingParams, feature_steps, truncated_svd
-    from discreet.catalog.embedding import item_document as document
+    from discreet.catalog.staged import stage_items
 
     items, taxonomy = generated_items(n)
     params = EmbeddingParams(**PARAMS).resolved(TEN_M)  # type: ignore[arg-type]
     steps = feature_steps(params, TEN_M)
     branches = [p for _, p in steps[0][1].transformer_list]
     hashers = [b.named_steps["hash"] for b in branches]
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / "items.jsonl"
+        source.write_bytes(items_jsonl(items))
+        (Path(tmp) / "out").mkdir()
+        stage_s = _cpu(lambda: stage_items(source, taxonomy, Path(tmp) / "out"))
+        payload = source.read_bytes()
     docs: list[str] = []
-    documents_s = _cpu(lambda: docs.extend(document(i, taxonomy) for i in items))
+    documents_s = _cpu(lambda: docs.extend(ed.partition_documents(payload, taxonomy)))
     counts: list[Any] = []
-    hash_s = _cpu(lambda: counts.extend(ed._count_partition(hashers, docs)))
+    hash_s = _cpu(lambda: counts.extend(hasher.transform(docs) for hasher in hashers))
     frequencies = ed._document_frequencies(counts)
     for branch, df, hasher in zip(branches, frequencies, hashers, strict=True):
         ed._set_idf(branch.named_steps["idf"], df, n, hasher.dtype)
@@ -191,13 +295,15 @@ def build_task_costs(n: int) -> dict[str, float]:
     features_s = _cpu(lambda: features.append(ed._features_partition(idfs, columns, counts)))
     svd = truncated_svd(params, len(columns), n)
     fit_s = _cpu(lambda: ed._fit_svd(svd, False, features[0]))
-    embed_s = _cpu(lambda: ed._embed_partition(svd, features[0]))
+    none = features[0][:0]
+    embed_s = _cpu(lambda: ed._embed_partition(svd, features[0], none, np.arange(n)))
     per = 10_000 / n
     return {
-        "documents (client)": documents_s * per,
-        "hash + document frequencies": hash_s * per,
+        "validate + stage items.jsonl (client)": stage_s * per,
+        "documents from items.jsonl lines": documents_s * per,
+        "hash (+ document frequencies)": hash_s * per,
         "TF-IDF + rare-column cut": features_s * per,
-        "project + normalise (+ quantise on the client)": embed_s * per,
+        "project + normalise + quantise": embed_s * per,
         f"SVD fit on a {n:,}-row sample (whole)": fit_s,
         "rows": n,
     }
@@ -265,22 +371,26 @@ def projection(build: dict[str, float], prepare: dict[str, float]) -> list[dict[
     return rows
 
 
-def main(quick: bool = False) -> str:
-    speed_items = 50_000 if quick else 200_000
+def speed_up(
+    quick: bool = False, workers: tuple[int, ...] = (1, 2)
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The same build and the same preparation on 1 worker, then on 2 (0: without Dask)."""
+    items = 100_000 if quick else SPEED_ITEMS
+    speed = [run_case("bench_dask", ["build", str(items), str(w)]) for w in workers]
     length, count = (1_000, 16) if quick else (50_000, 32)
-    speed = [run_case("bench_dask", ["build", str(speed_items), str(w)]) for w in (0, 1, 2)]
-    prep = [run_case("bench_dask", ["prepare", str(length), str(count), str(w)]) for w in (0, 1, 2)]
+    prep = [run_case("bench_dask", ["prepare", str(length), str(count), str(w)]) for w in workers]
     for rows, key in ((speed, "build_s"), (prep, "seconds")):
         one = next(r[key] for r in rows if r["workers"] == 1)
         for r in rows:
             r["speed_up_vs_1"] = one / r[key]
-    costs = run_case("bench_dask", ["costs", "20000" if quick else "100000"])
-    largest_n = int(os.environ.get("DISCREET_BENCH_DASK_ITEMS", 100_000 if quick else 1_000_000))
-    largest = run_case("bench_dask", ["build", str(largest_n), "2"])
-    out = [
+    return speed, prep
+
+
+def speed_up_tables(speed: list[dict[str, Any]], prep: list[dict[str, Any]]) -> list[str]:
+    return [
         table(
-            f"catalog build ({speed_items:,} items, hashing, 64 dims) on a LocalCluster, "
-            f"{os.cpu_count()} cores",
+            f"catalog build ({speed[0]['items']:,} items, hashing, 64 dims, SVD on at most "
+            f"250,000 rows) on a LocalCluster, {os.cpu_count()} cores",
             speed,
             ["items", "workers", "build_s", "speed_up_vs_1", "load_avg", "worker_peaks_mib"],
         ),
@@ -289,6 +399,18 @@ def main(quick: bool = False) -> str:
             prep,
             ["work", "workers", "seconds", "speed_up_vs_1", "load_avg"],
         ),
+    ]
+
+
+def main(quick: bool = False) -> str:
+    speed, prep = speed_up(quick, (0, 1, 2))
+    costs = run_case("bench_dask", ["costs", "20000" if quick else "100000"])
+    largest_n = int(os.environ.get("DISCREET_BENCH_DASK_ITEMS", 100_000 if quick else 1_000_000))
+    cache = os.environ.get("DISCREET_BENCH_DASK_CACHE")
+    with tempfile.TemporaryDirectory() as tmp:
+        largest = run_case("bench_dask", ["publish", str(largest_n), "2", cache or tmp])
+    out = [
+        *speed_up_tables(speed, prep),
         table(
             "CPU seconds per task (build: per 10,000 items; preparation: per report)",
             [
@@ -299,15 +421,17 @@ def main(quick: bool = False) -> str:
             ["task", "cpu_s"],
         ),
         table(
-            f"largest build here: {largest_n:,} items, --dask local with 2 workers",
+            f"largest build here: publish build --dask local (2 workers) of {largest_n:,} "
+            "items from a file",
             [largest],
             [
                 "items",
                 "build_s",
                 "load_avg",
                 "client_peak_mib",
-                "client_over_inputs_mib",
                 "worker_peaks_mib",
+                "input_mib",
+                "published_mib",
             ],
         ),
         table(
@@ -323,11 +447,14 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--case", nargs="+")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--speed-up", action="store_true", help="only the 1 vs 2 worker tables")
     options = parser.parse_args()
     if options.case:
         kind, *args = options.case
         if kind == "build":
             result = build_case(int(args[0]), int(args[1]))
+        elif kind == "publish":
+            result = publish_case(int(args[0]), int(args[1]), Path(args[2]))
         elif kind == "prepare":
             result = prepare_case(int(args[0]), int(args[1]), int(args[2]))
         else:
@@ -336,6 +463,8 @@ if __name__ == "__main__":
                 "prepare": prepare_task_costs(50_000, 2),
             }
         print(json.dumps(result))
+    elif options.speed_up:
+        print("\n\n".join(speed_up_tables(*speed_up(options.quick))))
     else:
         print(main(options.quick))
         sys.exit(0)

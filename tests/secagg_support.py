@@ -65,14 +65,14 @@ def role_args(files: TaskFiles | Sequence[TaskFiles], role: str, db: Path) -> li
 
 @contextlib.contextmanager
 def running_aggregators(
-    files: TaskFiles | Sequence[TaskFiles], folder: Path
+    files: TaskFiles | Sequence[TaskFiles], folder: Path, extra: Sequence[str] = ()
 ) -> Iterator[tuple[ServiceProcess, ServiceProcess]]:
-    """A real helper, then a real leader pointed at it (databases in ``folder``):
-    ``(leader, helper)``, both stopped on exit."""
-    helper = start_listening_process(role_args(files, HELPER, folder / f"{HELPER}.db"))
+    """A real helper, then a real leader pointed at it (databases in ``folder``, ``extra``
+    arguments to both): ``(leader, helper)``, both stopped on exit."""
+    helper = start_listening_process([*role_args(files, HELPER, folder / f"{HELPER}.db"), *extra])
     try:
         leader = start_listening_process(
-            [*role_args(files, LEADER, folder / f"{LEADER}.db"), "--helper", helper.url]
+            [*role_args(files, LEADER, folder / f"{LEADER}.db"), "--helper", helper.url, *extra]
         )
         try:
             yield leader, helper

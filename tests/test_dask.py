@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import secrets
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,25 +23,28 @@ import numpy as np
 import pytest
 
 from discreet.catalog.build import build_catalog_files
-from discreet.catalog.embedding import EmbeddingParams
-from discreet.catalog.embedding_dask import OnCluster
+from discreet.catalog.embedding import EmbeddingParams, item_document
+from discreet.catalog.embedding_dask import OnCluster, fit_embeddings_on_cluster
 from discreet.catalog.items import Item
+from discreet.catalog.popularity import load_estimates
 from discreet.catalog.taxonomy import Taxonomy
 from discreet.cli import main
 from discreet.cluster import open_client
-from discreet.errors import ClusterUnavailableError, MissingDependencyError
+from discreet.errors import ClusterUnavailableError, ItemsInvalidError, MissingDependencyError
 from discreet.evaluation.data import convert_movielens, load_dataset
 from discreet.protocol.params import ReportingParams
-from discreet.protocol.report import Report
+from discreet.protocol.report import Report, period_of
+from discreet.publish.publisher import publish_catalog
 from discreet.publish.repository import PublisherRepository
 from discreet.secagg import hpke
 from discreet.secagg.partitions import Preparation
 from discreet.secagg.prepare import PrepInput
-from discreet.secagg.task import HELPER, LEADER, Task, create_task, read_secrets
+from discreet.secagg.task import COLLECTOR, HELPER, LEADER, Task, create_task, read_secrets
 from discreet.secagg.upload import UploadReport, make_report
 from discreet.server.sketch_merge import merge_sketches
 from discreet.server.storage import ReportStore
-from tests.server_support import refused_port
+from tests.secagg_support import prepare_in_process, running_aggregators
+from tests.server_support import http, refused_port
 from tests.shared_data import require_movielens
 
 BUILT = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
@@ -109,6 +113,24 @@ def test_a_build_on_two_workers_writes_the_same_catalog_byte_for_byte(
         assert on_dask[name] == data, name
 
 
+def test_beyond_the_sample_every_row_is_its_items_projection(client: Any, tmp_path: Path) -> None:
+    """The sample's rows are hashed apart from the rest and put back in order: each written
+    vector is what the fitted pipeline makes of that item, even where a partition lies
+    wholly in the sample."""
+    items, taxonomy = _catalog(1_500)
+    params = EmbeddingParams(dim=16, vectorizer="hashing", hashing_features=2**14, seed=3)
+    cluster = OnCluster(client, partition_rows=100, sample_rows=1_495)  # rests mostly empty
+
+    def partitions(bounds: list[tuple[int, int]]) -> Iterator[list[Item]]:
+        return (items[start:stop] for start, stop in bounds)
+
+    fitted = fit_embeddings_on_cluster(partitions, len(items), taxonomy, params, cluster, tmp_path)
+    vectors = np.array(fitted.vectors)
+    documents = [item_document(item, taxonomy) for item in items]
+    np.testing.assert_allclose(fitted.pipeline.transform(documents), vectors, atol=2e-5)
+    assert vectors.shape == (1_500, 16)
+
+
 def test_on_movielens_an_svd_fitted_on_a_fifth_ranks_as_well(client: Any, tmp_path: Path) -> None:
     dataset = load_dataset(*convert_movielens(require_movielens(), tmp_path / "ml"))
     items, taxonomy = dataset.items, dataset.taxonomy
@@ -116,8 +138,12 @@ def test_on_movielens_an_svd_fitted_on_a_fifth_ranks_as_well(client: Any, tmp_pa
     sampled = _build(
         tmp_path / "sampled", items, taxonomy, cluster=OnCluster(client, sample_rows=2_000)
     )
-    for name in ("manifest.json", "items.jsonl", "popularity.npy", "taxonomy.json"):
+    for name in ("items.jsonl", "popularity.npy", "taxonomy.json"):
         assert sampled[name] == exact[name], name
+    manifests = [json.loads(files["manifest.json"]) for files in (sampled, exact)]
+    features = [m["embeddings"]["model"].pop("n_features") for m in manifests]
+    assert manifests[0] == manifests[1]
+    assert 0 < features[0] < features[1]  # the rare-column cut counts in the sample
     assert sampled["embeddings.npy"] != exact["embeddings.npy"]
     genres = [set(item.categories) for item in items]
 
@@ -183,6 +209,57 @@ def test_preparation_on_two_workers_gives_the_same_outcomes_and_sum(
     assert [f.report_id for f in finished] == [r.report_id for r in reports]
     assert [f.rejection for f in finished].count("undecryptable") == 1
     assert sum(total) > 0
+
+
+def test_aggregators_preparing_on_dask_release_the_batch_sum(client: Any, tmp_path: Path) -> None:
+    """A real leader and helper (``serve --role ... --dask``, on this module's cluster)
+    prepare a batch: the collector gets the sum the preparation without Dask gives, plus
+    the central noise."""
+    length, count = 8, 12
+    files = create_task(
+        tmp_path / "task",
+        length=length,
+        max_weight=2,
+        min_batch_size=count,
+        epsilon=1.0,
+        delta=1e-9,
+        labels=tuple(f"item-{i}" for i in range(length)),
+    )
+    task = Task.load(files.task)
+    period = period_of(dt.date.today())
+    rng = np.random.default_rng(11)
+    chosen = [set(rng.choice(length, 2, replace=False).tolist()) for _ in range(count)]
+    reports = [make_report(task, period, [i in c for i in range(length)]) for c in chosen]
+    alone, rejected = prepare_in_process(files, reports)
+    assert rejected == {}
+    from distributed import get_task_stream
+
+    extra = ["--dask", client.scheduler.address]
+    with (
+        get_task_stream(client) as stream,
+        running_aggregators(files, tmp_path, extra) as (leader, _helper),
+    ):
+        for report in reports:
+            status, _, _ = http("PUT", f"{leader.url}/v1/secagg/reports", report.encode())
+            assert status == 201
+        out = tmp_path / "popularity.json"
+        cli = subprocess.run(
+            [
+                sys.executable, "-m", "discreet", "publish", "collect",
+                "--task", str(files.task), "--key", str(files.keys[COLLECTOR]),
+                "--secrets", str(files.secrets[COLLECTOR]), "--leader", leader.url,
+                "--period", period, "--out", str(out), "--json",
+            ],
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+    assert cli.returncode == 0, cli.stderr
+    ran = {str(task["key"]).split("-")[0] for task in stream.data}
+    assert {"leader_init_partition", "_helper_pair", "leader_finish_partition"} <= ran
+    document = json.loads(out.read_text(encoding="utf-8"))
+    assert document["reports"] == count
+    estimates = load_estimates(out)
+    noise = np.array([estimates[f"item-{i}"] for i in range(length)]) - np.array(alone)
+    assert np.all(np.abs(noise) < 7 * np.sqrt(task.noise_plan().release_variance))
 
 
 def _ldp_stores(folder: Path, reporting: ReportingParams) -> list[Path]:
@@ -256,15 +333,41 @@ def test_publish_estimates_merges_several_databases(
 def test_publish_build_on_a_running_scheduler_publishes_the_same_catalog(
     client: Any, capsys: pytest.CaptureFixture[str], inputs: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    embeddings = []
+    popularity = tmp_path / "popularity.csv"
+    popularity.write_text("id,estimate\n" + "".join(f"b{i},{i + 1}\n" for i in range(1, 5)))
+    catalogs = []
     for options in ((), ("--dask", client.scheduler.address)):
         repo = tmp_path / f"repo{len(options)}"
         assert main(["publish", "init", str(repo)]) == 0
         capsys.readouterr()
         argv = ["publish", "build", str(inputs[0]), "--taxonomy", str(inputs[1])]
+        argv += ["--popularity", str(popularity)]
         assert main([*argv, "--repo", str(repo), "--json", *options]) == 0
         assert json.loads(capsys.readouterr().out)["items"] == 8
         published = PublisherRepository.open(repo)
-        target = published.current_targets()["catalog/embeddings.npy"]
-        embeddings.append(published.target_path(target).read_bytes())
-    assert embeddings[0] == embeddings[1]
+        targets = published.current_targets()
+        catalogs.append(
+            {
+                name: published.target_path(target).read_bytes()
+                for name, target in targets.items()
+                if name != "catalog/manifest.json"  # it says when it was built
+            }
+        )
+        assert [p.name for p in repo.iterdir() if p.name.startswith(".staging")] == []
+    assert {"catalog/embeddings.npy", "catalog/items.jsonl", "catalog/popularity.npy"} <= set(
+        catalogs[0]
+    )
+    assert catalogs[0] == catalogs[1]
+
+
+def test_a_refused_items_file_publishes_nothing_on_dask(
+    client: Any, inputs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    repo = PublisherRepository.init(tmp_path / "repo")
+    before = sorted(p.relative_to(repo.path) for p in repo.path.rglob("*"))
+    items = tmp_path / "items.jsonl"
+    lines = inputs[0].read_text().splitlines()
+    items.write_text("\n".join([*lines, lines[2]]) + "\n")  # the third item again
+    with pytest.raises(ItemsInvalidError, match=r"items.jsonl:9: field 'id': duplicate id"):
+        publish_catalog(repo, items, inputs[1], cluster=OnCluster(client))
+    assert sorted(p.relative_to(repo.path) for p in repo.path.rglob("*")) == before

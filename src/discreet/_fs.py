@@ -7,6 +7,7 @@ import errno
 import io
 import json
 import os
+import shutil
 import tempfile
 import threading
 import weakref
@@ -55,6 +56,25 @@ def atomic_write_bytes(
         os.chmod(tmp, mode)
         if before_replace is not None:
             before_replace()
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    fsync_dir(path.parent)
+
+
+def atomic_copy_file(source: Path, path: Path, *, mode: int = 0o644) -> None:
+    """Copy ``source`` to ``path`` as :func:`atomic_write_bytes` writes: a block at a time,
+    so that a file of any size costs no more memory than a block."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f, open(source, "rb") as src:
+            shutil.copyfileobj(src, f, 1 << 20)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
+from collections.abc import Iterator
 
 #: The separators a CSV file may use, the first one winning a tie.
 DELIMITERS = (",", ";", "\t")
@@ -30,6 +32,13 @@ def reader(text: str, *, strict: bool = False) -> csv.DictReader[str]:
     """A ``csv.DictReader`` over ``text`` (without its BOM, if any), with its separator."""
     body = text.removeprefix("\ufeff")
     return csv.DictReader(io.StringIO(body, newline=""), delimiter=delimiter(body), strict=strict)
+
+
+def line_reader(lines: Iterator[str], *, strict: bool = False) -> csv.DictReader[str]:
+    """A ``csv.DictReader`` over ``lines`` (the first one without its BOM), with its separator."""
+    first = next(lines, "").removeprefix("\ufeff")
+    body = itertools.chain([first] if first else [], lines)
+    return csv.DictReader(body, delimiter=delimiter(first), strict=strict)
 
 
 def decimal(value: str, separator: str) -> str:

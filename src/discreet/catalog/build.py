@@ -9,9 +9,7 @@ byte-identical files.
 
 from __future__ import annotations
 
-import collections
 import datetime as dt
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,9 +30,10 @@ from discreet.catalog.embedding_dask import (
     fit_embeddings_on_cluster,
     write_embeddings,
 )
-from discreet.catalog.items import Item
+from discreet.catalog.items import Item, jsonl_line
 from discreet.catalog.manifest import COLLABORATIVE_FILE, Manifest, Notice
 from discreet.catalog.popularity import prior_from_estimates, uniform_prior
+from discreet.catalog.staged import ITEMS_FILE, StagedItems, item_counts
 from discreet.catalog.taxonomy import Taxonomy
 from discreet.i18n import _
 from discreet.protocol.params import ReportingParams
@@ -61,15 +60,11 @@ class BuildResult:
 
 def items_jsonl(items: Sequence[Item]) -> bytes:
     """The canonical ``items.jsonl`` bytes: one compact JSON object per line."""
-    lines = (
-        json.dumps(i.to_json(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-        for i in items
-    )
-    return ("\n".join(lines) + "\n").encode()
+    return ("\n".join(jsonl_line(i) for i in items) + "\n").encode()
 
 
 def build_catalog_files(
-    items: Sequence[Item],
+    items: Sequence[Item] | StagedItems,
     taxonomy: Taxonomy,
     folder: Path,
     *,
@@ -95,23 +90,32 @@ def build_catalog_files(
     over this build's rows. When ``model_folder`` is given, the
     fitted pipeline and its model card are written there. With ``cluster`` the
     embedding runs on Dask, partition by partition (see
-    :mod:`discreet.catalog.embedding_dask`).
+    :mod:`discreet.catalog.embedding_dask`); ``items`` may then be
+    :class:`~discreet.catalog.staged.StagedItems`, whose ``items.jsonl`` is
+    the one written (the build never holds the item list).
     """
     params = params or EmbeddingParams()
     folder.mkdir(parents=True, exist_ok=True)
     progress(1, _STAGES, _("embedding {count} items").format(count=len(items)))
-    if cluster is None:
+    if isinstance(items, StagedItems) and (cluster is None or items.path != folder / ITEMS_FILE):
+        raise ValueError("staged items are built on a cluster, in the folder they are staged in")
+    if cluster is None and not isinstance(items, StagedItems):
         fitted = fit_embeddings([item_document(item, taxonomy) for item in items], params)
         write_embeddings(folder, fitted.vectors)
-    else:
-
-        def documents(start: int, stop: int) -> list[str]:
-            return [item_document(item, taxonomy) for item in items[start:stop]]
-
-        fitted = fit_embeddings_on_cluster(documents, len(items), params, cluster, folder)
+    elif cluster is not None:
+        staged = items
+        if not isinstance(staged, StagedItems):
+            # Written first, and read back by the workers a partition at a time: lines of
+            # text cost the client far less to send than item objects.
+            atomic_write_bytes(folder / ITEMS_FILE, items_jsonl(staged))
+            staged = StagedItems(folder / ITEMS_FILE, len(staged), *item_counts(staged))
+        fitted = fit_embeddings_on_cluster(
+            staged.partitions, len(items), taxonomy, params, cluster, folder
+        )
     progress(2, _STAGES, _("computing popularity priors"))
+    ids = items.item_ids() if isinstance(items, StagedItems) else (i.id for i in items)
     if estimates:
-        prior, unknown = prior_from_estimates([i.id for i in items], estimates)
+        prior, unknown = prior_from_estimates(ids, estimates, len(items))
         source = "estimates"
     else:
         prior, unknown, source = uniform_prior(len(items)), 0, "uniform"
@@ -134,7 +138,8 @@ def build_catalog_files(
     progress(3, _STAGES, _("writing catalog files"))
     if collaborative is not None:  # first: over its budget, nothing is written
         atomic_write_bytes(folder / COLLABORATIVE_FILE, collaborative[0].to_bytes())
-    atomic_write_bytes(folder / "items.jsonl", items_jsonl(items))
+    if not isinstance(items, StagedItems) and cluster is None:  # else written already
+        atomic_write_bytes(folder / ITEMS_FILE, items_jsonl(items))
     atomic_write_bytes(folder / "popularity.npy", npy_bytes(prior))
     atomic_write_bytes(folder / "taxonomy.json", canonical_json(taxonomy.to_json()))
     atomic_write_bytes(folder / "manifest.json", canonical_json(manifest.to_json()))
@@ -148,7 +153,7 @@ def save_model(
     folder: Path,
     fitted: FittedEmbedding,
     manifest: Manifest,
-    items: Sequence[Item],
+    items: Sequence[Item] | StagedItems,
     taxonomy: Taxonomy,
 ) -> None:
     """Save the fitted pipeline with joblib and write ``MODEL_CARD.md`` beside it.
@@ -164,11 +169,13 @@ def save_model(
 
 
 def model_card(
-    fitted: FittedEmbedding, manifest: Manifest, items: Sequence[Item], taxonomy: Taxonomy
+    fitted: FittedEmbedding,
+    manifest: Manifest,
+    items: Sequence[Item] | StagedItems,
+    taxonomy: Taxonomy,
 ) -> str:
     """The model card: data, parameters, intended use and limits."""
-    languages = collections.Counter(i.language or "unspecified" for i in items)
-    per_category = collections.Counter(c for i in items for c in i.categories)
+    languages, per_category = item_counts(items)
     sensitive = sorted(taxonomy.sensitive_ids)
     p = fitted.params
     lang_line = ", ".join(f"{k} ({v})" for k, v in sorted(languages.items()))

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,22 +34,37 @@ from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import Normalizer
 
+from discreet.catalog import _json
 from discreet.catalog.embedding import (
     EmbeddingParams,
     FittedEmbedding,
     feature_steps,
     fit_embeddings,
+    item_document,
     truncated_svd,
 )
+from discreet.catalog.items import Item
 from discreet.catalog.manifest import QUANTISED_FILES
 from discreet.catalog.quantise import quantise
+from discreet.catalog.taxonomy import Taxonomy
 
-__all__ = ["EMBEDDING_FILES", "OnCluster", "fit_embeddings_on_cluster", "write_embeddings"]
+#: A block's int8 codes and scales (:func:`~discreet.catalog.quantise.quantise`).
+Quantised = tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]
+
+__all__ = [
+    "EMBEDDING_FILES",
+    "OnCluster",
+    "Partitions",
+    "fit_embeddings_on_cluster",
+    "partition_documents",
+    "write_embeddings",
+]
 
 #: The files the embedding step writes: the float32 rows, then the int8 codes and scales.
 EMBEDDING_FILES = ("embeddings.npy", *QUANTISED_FILES)
-#: ``(start, stop)`` -> the documents of items ``start`` to ``stop - 1``.
-Documents = Callable[[int, int], list[str]]
+#: Consecutive ``(start, stop)`` bounds -> each partition's items, in order: a list of
+#: items, or their ``items.jsonl`` lines (:func:`partition_documents` reads either).
+Partitions = Callable[[list[tuple[int, int]]], Iterable[Any]]
 
 
 @dataclass(frozen=True)
@@ -108,9 +123,10 @@ class _EmbeddingFiles:
     def __enter__(self) -> _EmbeddingFiles:
         return self
 
-    def append(self, vectors: np.ndarray[Any, Any]) -> None:
-        """Append the next rows, their int8 codes and their scales."""
-        codes, scales = quantise(vectors)
+    def append(self, vectors: np.ndarray[Any, Any], quantised: Quantised | None = None) -> None:
+        """Append the next rows, their int8 codes and their scales (``quantised``, when
+        already computed: ``quantise(vectors)``)."""
+        codes, scales = quantised or quantise(vectors)
         for f, block in zip(self._files, (vectors, codes, scales), strict=True):
             f.write(np.ascontiguousarray(block).tobytes())
 
@@ -131,18 +147,33 @@ def _partial(path: Path) -> Path:
     return path.with_name(f".{path.name}.partial")
 
 
+def partition_documents(payload: bytes | Sequence[Item], taxonomy: Taxonomy) -> list[str]:
+    """The documents of a partition's items, given as items or as ``items.jsonl`` lines."""
+    if isinstance(payload, bytes):
+        payload = [Item.from_json(_json.loads(line)) for line in payload.splitlines()]
+    return [item_document(item, taxonomy) for item in payload]
+
+
 def fit_embeddings_on_cluster(
-    documents: Documents, n_items: int, params: EmbeddingParams, cluster: OnCluster, folder: Path
+    partitions: Partitions,
+    n_items: int,
+    taxonomy: Taxonomy,
+    params: EmbeddingParams,
+    cluster: OnCluster,
+    folder: Path,
 ) -> FittedEmbedding:
     """Fit the pipeline on the cluster and write :data:`EMBEDDING_FILES` into ``folder``.
 
-    The returned :attr:`FittedEmbedding.vectors` is the written file, memory-mapped.
+    The workers make the items' documents (:func:`partition_documents`). The
+    returned :attr:`FittedEmbedding.vectors` is the written file, memory-mapped.
     """
     client = cluster.client
     params = params.resolved(n_items)
+    bounds = cluster.bounds(n_items)
     if params.vectorizer != "hashing":
+        documents = [d for p in partitions(bounds) for d in partition_documents(p, taxonomy)]
         fitted: FittedEmbedding = client.submit(
-            fit_embeddings, documents(0, n_items), params, pure=False
+            fit_embeddings, documents, params, pure=False
         ).result()
         write_embeddings(folder, fitted.vectors)
         return fitted
@@ -150,36 +181,43 @@ def fit_embeddings_on_cluster(
     union, rare = steps[0][1], steps[1][1]
     branches: list[Pipeline] = [pipeline for _, pipeline in union.transformer_list]
     hashers = [branch.named_steps["hash"] for branch in branches]
-    bounds = cluster.bounds(n_items)
-    # At most two partitions' text per worker in flight: the client never holds all of it.
     in_flight = 2 * max(1, len(client.nthreads()))
-    counts: list[Any] = []
-    frequencies: list[Any] = []
-    for start, stop in bounds:
-        if len(frequencies) >= in_flight:
-            frequencies[-in_flight].result()
-        counts.append(client.submit(_count_partition, hashers, documents(start, stop), pure=False))
-        frequencies.append(client.submit(_document_frequencies, counts[-1]))
-    per_branch: list[np.ndarray[Any, Any]] = client.submit(_added, *frequencies).result()
-    for branch, df, hasher in zip(branches, per_branch, hashers, strict=True):
-        _set_idf(branch.named_steps["idf"], df, n_items, hasher.dtype)
-    rare.columns_ = np.flatnonzero(np.concatenate(per_branch) >= rare.min_df)
-    idfs = [branch.named_steps["idf"] for branch in branches]
-    features = [client.submit(_features_partition, idfs, rare.columns_, c) for c in counts]
-    del counts  # the workers drop the counts once the features are made
-    svd = truncated_svd(params, len(rare.columns_), n_items)
     exact = n_items <= cluster.sample_rows
     if exact:
-        sample = features
+        picks = None
+        counts = _submit_counts(client, hashers, taxonomy, partitions(bounds), in_flight)
+        df_rows = n_items
     else:
+        # Fitted on a seeded sample: its rows are hashed first, and the IDF weights and the
+        # rare-column cut come from them, so that the fit runs while the rest is hashed.
         rng = np.random.default_rng(params.seed)
         rows = np.sort(rng.choice(n_items, size=cluster.sample_rows, replace=False))
-        sample = [
-            client.submit(_rows, part, rows[(rows >= start) & (rows < stop)] - start)
-            for part, (start, stop) in zip(features, bounds, strict=True)
+        picks = [rows[(rows >= start) & (rows < stop)] - start for start, stop in bounds]
+        sampled = (_picked(p, k, True) for p, k in zip(partitions(bounds), picks, strict=True))
+        counts = _submit_counts(client, hashers, taxonomy, sampled, in_flight, priority=2)
+        df_rows = cluster.sample_rows
+    frequencies = [client.submit(_document_frequencies, c, priority=2) for c in counts]
+    per_branch: list[np.ndarray[Any, Any]] = client.submit(
+        _added, *frequencies, priority=2
+    ).result()
+    for branch, df, hasher in zip(branches, per_branch, hashers, strict=True):
+        _set_idf(branch.named_steps["idf"], df, df_rows, hasher.dtype)
+    rare.columns_ = np.flatnonzero(np.concatenate(per_branch) >= rare.min_df)
+    idfs = [branch.named_steps["idf"] for branch in branches]
+    features = [
+        client.submit(_features_partition, idfs, rare.columns_, c, priority=2) for c in counts
+    ]
+    del counts  # the workers drop the counts once the features are made
+    svd = truncated_svd(params, len(rare.columns_), n_items)
+    fit = client.submit(_fit_svd, svd, exact, *features, priority=1)
+    rest: list[Any] = []
+    if picks is not None:
+        unpicked = (_picked(p, k, False) for p, k in zip(partitions(bounds), picks, strict=True))
+        rest = [
+            client.submit(_features_partition, idfs, rare.columns_, c)
+            for c in _submit_counts(client, hashers, taxonomy, unpicked, in_flight)
         ]
-    fit = client.submit(_fit_svd, svd, exact, *sample).result()
-    svd, explained, exact_vectors = fit
+    svd, explained, exact_vectors = fit.result()
     normalizer = Normalizer(norm="l2").fit(np.zeros((1, svd.n_components)))
     shape = (n_items, svd.n_components)
     with _EmbeddingFiles(folder, shape, np.dtype(np.float32)) as files:
@@ -187,8 +225,14 @@ def fit_embeddings_on_cluster(
             files.append(exact_vectors)
         else:
             fitted_svd = client.scatter(svd, broadcast=True)
-            for part in [client.submit(_embed_partition, fitted_svd, f) for f in features]:
-                files.append(part.result())
+            parts = [
+                client.submit(_embed_partition, fitted_svd, picked, unpicked, pick)
+                for picked, unpicked, pick in zip(features, rest, picks or [], strict=True)
+            ]
+            del features, rest
+            for part in parts:
+                vectors, quantised = part.result()
+                files.append(vectors, quantised)
                 part.release()
     return FittedEmbedding(
         vectors=np.load(folder / EMBEDDING_FILES[0], mmap_mode="r", allow_pickle=False),
@@ -212,8 +256,51 @@ def _set_idf(idf: TfidfTransformer, df: np.ndarray[Any, Any], n_items: int, dtyp
     idf.idf_ = weights
 
 
-def _count_partition(hashers: Sequence[HashingVectorizer], documents: list[str]) -> list[Any]:
+def _submit_counts(
+    client: Any,
+    hashers: Sequence[HashingVectorizer],
+    taxonomy: Taxonomy,
+    payloads: Iterable[Any],
+    in_flight: int,
+    priority: int = 0,
+) -> list[Any]:
+    """Hash each partition on a worker (the futures of its counts), at most ``in_flight``
+    partitions' text at a time: the client never holds all of it."""
+    counts: list[Any] = []
+    done: list[Any] = []
+    for payload in payloads:
+        if len(done) >= in_flight:
+            done[-in_flight].result()
+        # Scattered: sent to a worker at once, not held in the graph by the client.
+        (text,) = client.scatter([payload], hash=False)
+        counts.append(
+            client.submit(_count_partition, hashers, taxonomy, text, pure=False, priority=priority)
+        )
+        del payload, text
+        done.append(client.submit(_row_count, counts[-1], priority=priority))
+    return counts
+
+
+def _row_count(counts: Sequence[Any]) -> int:
+    return int(counts[0].shape[0])
+
+
+def _picked(payload: Any, rows: np.ndarray[Any, Any], picked: bool) -> Any:
+    """The partition's ``rows`` (``picked``), or its other rows, in order."""
+    lines = payload.splitlines(keepends=True) if isinstance(payload, bytes) else payload
+    keep = np.zeros(len(lines), dtype=bool)
+    keep[rows] = True
+    chosen = [line for line, k in zip(lines, keep, strict=True) if k == picked]
+    return b"".join(chosen) if isinstance(payload, bytes) else chosen
+
+
+def _count_partition(
+    hashers: Sequence[HashingVectorizer], taxonomy: Taxonomy, payload: bytes | Sequence[Item]
+) -> list[Any]:
     """A partition's hashed term counts, one matrix per analyzer."""
+    documents = partition_documents(payload, taxonomy)
+    if not documents:  # a partition wholly in the sample, or wholly out of it
+        return [sp.csr_matrix((0, h.n_features), dtype=h.dtype) for h in hashers]
     return [hasher.transform(documents) for hasher in hashers]
 
 
@@ -232,12 +319,10 @@ def _features_partition(
 ) -> Any:
     """A partition's TF-IDF rows, the analyzers side by side (as ``FeatureUnion`` stacks
     them), the rare columns dropped (as ``RareColumnFilter`` does)."""
+    if counts[0].shape[0] == 0:  # scikit-learn refuses to transform no rows
+        return sp.csr_matrix((0, len(columns)), dtype=counts[0].dtype)
     stacked = sp.hstack([idf.transform(c) for idf, c in zip(idfs, counts, strict=True)]).tocsr()
     return sp.csr_matrix(stacked)[:, columns]
-
-
-def _rows(features: Any, rows: np.ndarray[Any, Any]) -> Any:
-    return features[rows]
 
 
 def _fit_svd(
@@ -255,7 +340,16 @@ def _fit_svd(
     return svd, float(svd.explained_variance_ratio_.sum()), vectors
 
 
-def _embed_partition(svd: Any, features: Any) -> np.ndarray[Any, np.dtype[np.float32]]:
-    """A partition's unit-norm float32 vectors."""
+def _embed_partition(
+    svd: Any, picked: Any, unpicked: Any, rows: np.ndarray[Any, Any]
+) -> tuple[np.ndarray[Any, Any], Quantised]:
+    """A partition's unit-norm float32 vectors, and their int8 codes and scales, from the
+    features of its ``rows`` in the sample (``picked``) and of its other rows."""
+    keep = np.zeros(picked.shape[0] + unpicked.shape[0], dtype=bool)
+    keep[rows] = True
+    order = np.concatenate([np.flatnonzero(keep), np.flatnonzero(~keep)])
+    stacked = sp.vstack([picked, unpicked], format="csr")
+    features = stacked[np.argsort(order, kind="stable")]
     reduced = svd.transform(features)
-    return np.ascontiguousarray(Normalizer(norm="l2").fit_transform(reduced), dtype=np.float32)
+    vectors = np.ascontiguousarray(Normalizer(norm="l2").fit_transform(reduced), dtype=np.float32)
+    return vectors, quantise(vectors)

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from discreet.catalog import _csv, _json
 from discreet.catalog.taxonomy import Taxonomy
@@ -98,6 +99,11 @@ class Item:
         )
 
 
+def jsonl_line(item: Item) -> str:
+    """The item's line of the catalog's ``items.jsonl`` (compact, sorted keys, no newline)."""
+    return json.dumps(item.to_json(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
 def read_items(path: str | Path, taxonomy: Taxonomy) -> list[Item]:
     """Read and validate an items file; raise :class:`ItemsInvalidError` listing every problem.
 
@@ -105,33 +111,107 @@ def read_items(path: str | Path, taxonomy: Taxonomy) -> list[Item]:
 
     >>> read_items("items.csv", taxonomy)  # doctest: +SKIP
     """
+    return [item for block in iter_item_blocks(path, taxonomy) for item in block]
+
+
+class FirstLines(Protocol):
+    """The source line of each item id seen so far (a ``dict`` will do)."""
+
+    def get(self, item_id: str, /) -> int | None: ...
+
+    def __setitem__(self, item_id: str, line: int, /) -> None: ...
+
+
+def iter_item_blocks(
+    path: str | Path,
+    taxonomy: Taxonomy,
+    *,
+    block_rows: int = 10_000,
+    first_lines: FirstLines | None = None,
+) -> Iterator[list[Item]]:
+    """:func:`read_items` a block of up to ``block_rows`` items at a time, in file order.
+
+    The file is read and decoded a chunk at a time; ``first_lines`` (default: a
+    ``dict``) remembers the ids for the duplicate check. Every problem is found
+    as :func:`read_items` finds it, and raised once the file is read: a caller
+    that writes the blocks must write them where a failure leaves nothing behind.
+    No block follows the first problem.
+    """
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ItemsInvalidError(
-            _("{path}: cannot read items ({strerror}); check the path").format(
-                path=path, strerror=exc.strerror
-            )
-        ) from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise ItemsInvalidError(
-            _("{path}:{line}: invalid UTF-8; save the file as UTF-8").format(path=path, line=line)
-        ) from None
-    text = text.removeprefix("\ufeff")  # a byte order mark, as spreadsheets may write
     suffix = path.suffix.lower()
-    if suffix == ".csv":
-        records = _csv_records(text, str(path))
-    elif suffix in {".jsonl", ".ndjson"}:
-        records = _jsonl_records(text, str(path))
-    else:
-        raise ItemsInvalidError(
-            _("{path}: unknown items format; use a .csv or .jsonl file").format(path=path)
+    chunks = _decoded_chunks(path)
+    try:
+        if suffix == ".csv":
+            records = _csv_records(chunks, str(path), _size(path))
+        elif suffix in {".jsonl", ".ndjson"}:
+            records = _jsonl_records(chunks, str(path))
+        else:
+            for _chunk in chunks:  # a file that cannot be read or decoded says so first
+                pass
+            raise ItemsInvalidError(
+                _("{path}: unknown items format; use a .csv or .jsonl file").format(path=path)
+            )
+        seen = first_lines if first_lines is not None else {}
+        yield from _validate(records, taxonomy, str(path), block_rows, seen)
+    except ItemsInvalidError:
+        # As when the file was decoded whole before it was parsed: invalid UTF-8
+        # anywhere is the problem reported.
+        for _chunk in chunks:
+            pass
+        raise
+
+
+#: Bytes read at a time (then cut after the chunk's last line break).
+_CHUNK_BYTES = 1 << 22
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _decoded_chunks(path: Path) -> Iterator[str]:
+    """The file's text, whole lines at a time, without a leading byte order mark."""
+    try:
+        f = path.open("rb")
+    except OSError as exc:
+        raise _unreadable(path, exc) from None
+    with f:
+        line, rest, first = 1, b"", True
+        while True:
+            try:
+                data = f.read(_CHUNK_BYTES)
+            except OSError as exc:
+                raise _unreadable(path, exc) from None
+            buffer = rest + data
+            end = buffer.rfind(b"\n") + 1 if data else len(buffer)
+            block, rest = buffer[:end], buffer[end:]
+            if block:
+                try:
+                    text = block.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    line += block[: exc.start].count(b"\n")
+                    raise ItemsInvalidError(
+                        _("{path}:{line}: invalid UTF-8; save the file as UTF-8").format(
+                            path=path, line=line
+                        )
+                    ) from None
+                line += block.count(b"\n")
+                if first:  # a byte order mark, as spreadsheets may write
+                    text, first = text.removeprefix("\ufeff"), False
+                yield text
+            if not data:
+                return
+
+
+def _unreadable(path: Path, exc: OSError) -> ItemsInvalidError:
+    return ItemsInvalidError(
+        _("{path}: cannot read items ({strerror}); check the path").format(
+            path=path, strerror=exc.strerror
         )
-    return _validate(records, taxonomy, str(path))
+    )
 
 
 _Record = tuple[int, dict[str, Any]]
@@ -142,12 +222,13 @@ def _fail(message: str) -> ItemsInvalidError:
     return ItemsInvalidError(_("{message}; {TODO}").format(message=message, TODO=_(_TODO)))
 
 
-def _csv_records(text: str, source: str) -> Iterator[_Record]:
+def _csv_records(chunks: Iterator[str], source: str, size: int) -> Iterator[_Record]:
     # The csv module refuses a field over its own limit (128 KiB) with a message of its
     # own, where JSONL names the field and the limit: let the validator do it for both.
-    # The whole file is in memory already, so the csv limit protects nothing here.
-    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
-    reader = _csv.reader(text, strict=True)
+    # A field is never longer than the file, so the csv limit protects nothing here.
+    csv.field_size_limit(max(csv.field_size_limit(), size + 1))
+    lines = (line for chunk in chunks for line in io.StringIO(chunk, newline=""))
+    reader = _csv.line_reader(lines, strict=True)
     try:
         header = reader.fieldnames
     except csv.Error as exc:
@@ -198,8 +279,9 @@ def _csv_records(text: str, source: str) -> Iterator[_Record]:
         yield start, record
 
 
-def _jsonl_records(text: str, source: str) -> Iterator[_Record]:
-    for number, line in enumerate(text.splitlines(), start=1):
+def _jsonl_records(chunks: Iterator[str], source: str) -> Iterator[_Record]:
+    lines = (line for chunk in chunks for line in chunk.splitlines())
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
@@ -226,27 +308,41 @@ def _jsonl_records(text: str, source: str) -> Iterator[_Record]:
         yield number, record
 
 
-def _validate(records: Iterator[_Record], taxonomy: Taxonomy, source: str) -> list[Item]:
-    items: list[Item] = []
+def _validate(
+    records: Iterator[_Record],
+    taxonomy: Taxonomy,
+    source: str,
+    block_rows: int,
+    first_line: FirstLines,
+) -> Iterator[list[Item]]:
+    block: list[Item] = []
+    count = 0
     problems: list[str] = []
-    first_line: dict[str, int] = {}
     for line, record in records:
         where = f"{source}:{line}"
         item, found = _validate_record(record, taxonomy, where)
-        if item is not None and item.id in first_line:
+        first = None if item is None else first_line.get(item.id)
+        if item is not None and first is not None:
             found.append(
                 _("{where}: field 'id': duplicate id {id!r} (first on line {value})").format(
-                    where=where, id=item.id, value=first_line[item.id]
+                    where=where, id=item.id, value=first
                 )
             )
             item = None
         if item is not None:
             first_line[item.id] = line
-            items.append(item)
+            count += 1
+            if not problems:
+                block.append(item)
         problems.extend(found)
+        if problems:
+            block = []  # never written: the file is refused
+        elif len(block) >= block_rows:
+            yield block
+            block = []
         if len(problems) >= _MAX_PROBLEMS:
             break
-    if not items and not problems:
+    if not count and not problems:
         problems.append(
             _("{source}: no items; a catalog needs at least one item").format(source=source)
         )
@@ -260,7 +356,8 @@ def _validate(records: Iterator[_Record], taxonomy: Taxonomy, source: str) -> li
             _("{value}{more}; {TODO}").format(value=problems[0], more=more, TODO=_(_TODO)),
             tuple(problems),
         )
-    return items
+    if block:
+        yield block
 
 
 def _text_field(

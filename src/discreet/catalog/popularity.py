@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -93,21 +93,27 @@ def _number(value: Any, where: str) -> float:
 
 
 def prior_from_estimates(
-    item_ids: Sequence[str], estimates: Mapping[str, float]
+    item_ids: Iterable[str], estimates: Mapping[str, float], count: int = -1
 ) -> tuple[np.ndarray[Any, np.dtype[np.float32]], int]:
-    """Shares aligned with ``item_ids``, and how many estimates named unknown items."""
-    index = {item_id: i for i, item_id in enumerate(item_ids)}
-    counts = np.zeros(len(item_ids), dtype=np.float64)
-    unknown = 0
-    for item_id, value in estimates.items():
-        position = index.get(item_id)
-        if position is None:
-            unknown += 1
-        else:
-            counts[position] = max(value, 0.0)
+    """Shares aligned with ``item_ids`` (unique, read once: ``count`` of them, when
+    known, spares numpy a copy), and how many estimates named unknown items."""
+    known = 0
+
+    def shares() -> Iterator[float]:
+        nonlocal known
+        for item_id in item_ids:
+            value = estimates.get(item_id)
+            if value is None:
+                yield 0.0
+            else:
+                known += 1
+                yield max(value, 0.0)
+
+    counts = np.fromiter(shares(), dtype=np.float64, count=count)
+    unknown = len(estimates) - known
     total = counts.sum()
     if total <= 0:
-        return uniform_prior(len(item_ids)), unknown
+        return uniform_prior(len(counts)), unknown
     return (counts / total).astype(np.float32), unknown
 
 

@@ -13,7 +13,7 @@ from discreet.catalog import _json
 from discreet.catalog.build import Progress, build_catalog_files, no_progress
 from discreet.catalog.embedding import EmbeddingParams
 from discreet.catalog.embedding_dask import OnCluster
-from discreet.catalog.items import read_items
+from discreet.catalog.items import Item, read_items
 from discreet.catalog.manifest import (
     NAME_RULE,
     Manifest,
@@ -22,7 +22,8 @@ from discreet.catalog.manifest import (
     load_notices,
 )
 from discreet.catalog.popularity import load_estimates
-from discreet.catalog.taxonomy import load_taxonomy
+from discreet.catalog.staged import StagedItems, stage_items
+from discreet.catalog.taxonomy import Taxonomy, load_taxonomy
 from discreet.errors import CatalogNameInvalidError, InputError
 from discreet.i18n import _
 from discreet.protocol.params import ReportingParams, ReportingPolicy
@@ -148,7 +149,63 @@ def publish_catalog(
     if name is not None:
         _check_name(name)
     taxonomy = load_taxonomy(taxonomy_path)
-    items = read_items(items_path, taxonomy)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=repo.path))
+    try:
+        items: list[Item] | StagedItems
+        if cluster is None:
+            items = read_items(items_path, taxonomy)
+        else:  # streamed into the build's folder: the client never holds the item list
+            keep_ids = cooccurrence_path is not None or secure_aggregation is not None
+            items = stage_items(items_path, taxonomy, staging, keep_ids=keep_ids)
+        return _publish(
+            repo,
+            items,
+            taxonomy,
+            staging,
+            now=now,
+            name=name,
+            popularity_path=popularity_path,
+            notices_path=notices_path,
+            notices=notices,
+            reports_url=reports_url,
+            reporting=reporting,
+            secure_aggregation=secure_aggregation,
+            cooccurrence_path=cooccurrence_path,
+            params=params,
+            expiries=expiries,
+            progress=progress,
+            cluster=cluster,
+        )
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _item_ids(items: list[Item] | StagedItems) -> list[str]:
+    if isinstance(items, StagedItems):
+        return list(items.item_ids())
+    return [item.id for item in items]
+
+
+def _publish(
+    repo: PublisherRepository,
+    items: list[Item] | StagedItems,
+    taxonomy: Taxonomy,
+    staging: Path,
+    *,
+    now: dt.datetime,
+    name: str | None,
+    popularity_path: str | Path | None,
+    notices_path: str | Path | None,
+    notices: tuple[Notice, ...],
+    reports_url: str | None,
+    reporting: ReportingPolicy | ReportingParams | None,
+    secure_aggregation: SecureAggregation | None,
+    cooccurrence_path: str | Path | None,
+    params: EmbeddingParams | None,
+    expiries: Expiries | None,
+    progress: Progress,
+    cluster: OnCluster | None,
+) -> PublishResult:
     estimates = load_estimates(popularity_path) if popularity_path else None
     given_notices = bool(notices_path or notices)
     if notices_path:
@@ -163,7 +220,7 @@ def publish_catalog(
             )
         collaborative = collaborative_target(
             read_cooccurrence(cooccurrence_path),
-            [item.id for item in items],
+            _item_ids(items),
             estimates,
             CollaborativeParams(),
         )
@@ -178,8 +235,9 @@ def publish_catalog(
         ) from None
     if secure_aggregation is not None:
         try:
-            secure_aggregation.check_fits([item.id for item in items])
-            secure_aggregation.check_top_items([item.id for item in items])
+            ids = _item_ids(items)
+            secure_aggregation.check_fits(ids)
+            secure_aggregation.check_top_items(ids)
         except ValueError as exc:
             raise InputError(
                 _("the secure-aggregation task does not fit this catalog ({exc})").format(exc=exc)
@@ -205,31 +263,27 @@ def publish_catalog(
                 reports_url = previous.reports_url
         # The name names a folder: only a name that passed the devices' rule gets here.
         model_folder = repo.models_dir / catalog_name / f"v{version}"
-        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=repo.path))
-        try:
-            built = build_catalog_files(
-                items,
-                taxonomy,
-                staging,
-                name=catalog_name,
-                version=version,
-                built_at=now,
-                params=params,
-                estimates=estimates,
-                notices=notices,
-                reports_url=reports_url,
-                reporting=reporting,
-                secure_aggregation=secure_aggregation,
-                collaborative=collaborative,
-                model_folder=model_folder,
-                progress=progress,
-                cluster=cluster,
-            )
-            targets_version = repo.publish_targets(
-                {f: staging / f for f in built.manifest.files}, expiries=expiries, now=now
-            )
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+        built = build_catalog_files(
+            items,
+            taxonomy,
+            staging,
+            name=catalog_name,
+            version=version,
+            built_at=now,
+            params=params,
+            estimates=estimates,
+            notices=notices,
+            reports_url=reports_url,
+            reporting=reporting,
+            secure_aggregation=secure_aggregation,
+            collaborative=collaborative,
+            model_folder=model_folder,
+            progress=progress,
+            cluster=cluster,
+        )
+        targets_version = repo.publish_targets(
+            {f: staging / f for f in built.manifest.files}, expiries=expiries, now=now
+        )
     return PublishResult(
         built.manifest,
         targets_version,

@@ -44,7 +44,13 @@ from tuf.api.metadata import (
     Timestamp,
 )
 
-from discreet._fs import atomic_write_bytes, atomic_write_json, exclusive_lock, fsync_dir
+from discreet._fs import (
+    atomic_copy_file,
+    atomic_write_bytes,
+    atomic_write_json,
+    exclusive_lock,
+    fsync_dir,
+)
 from discreet.errors import (
     RepositoryBusyError,
     RepositoryError,
@@ -326,12 +332,12 @@ class PublisherRepository:
         state = self._state()
         new_targets: dict[str, TargetFile] = {}
         for name, local in files.items():
-            data = Path(local).read_bytes()
-            target = TargetFile.from_data(TARGET_PREFIX + name, data, ["sha256"])
+            with Path(local).open("rb") as f:  # hashed a block at a time: files of any size
+                target = TargetFile.from_data(TARGET_PREFIX + name, f, ["sha256"])
             stored = self.target_path(target)
             stored.parent.mkdir(parents=True, exist_ok=True)
             if not stored.exists():
-                atomic_write_bytes(stored, data)
+                atomic_copy_file(Path(local), stored)
             new_targets[target.path] = target
         previous = dict(state.targets.signed.targets)
         state.targets.signed.targets = new_targets

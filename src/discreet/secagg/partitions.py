@@ -115,6 +115,19 @@ class Preparation:
         self.task, self.keypair, self.verify_key = task, keypair, verify_key
         self.client = client
 
+    def _args(self) -> list[Any]:
+        """The task, key pair and verify key, sent to every worker once per step (futures:
+        not kept between steps, so that a restarted cluster is simply used again)."""
+        return list(
+            self.client.scatter(
+                [self.task, self.keypair, self.verify_key], broadcast=True, hash=False
+            )
+        )
+
+    def _scatter(self, parts: list[Any]) -> list[Any]:
+        """The partitions sent straight to the workers (futures), not carried in the graph."""
+        return list(self.client.scatter(parts, hash=False))
+
     def _split(self, *columns: Sequence[Any]) -> list[tuple[Sequence[Any], ...]]:
         """The columns cut into the same contiguous partitions (one without a cluster)."""
         size = len(columns[0])
@@ -128,9 +141,10 @@ class Preparation:
         if self.client is None:
             prepared = leader_init_partition(*args, batch)
             return LeaderRound([prepared]), _prep_shares(prepared)
+        on_workers = self._args()
         futures = [
-            self.client.submit(leader_init_partition, *args, part, pure=False)
-            for (part,) in self._split(batch)
+            self.client.submit(leader_init_partition, *on_workers, part, pure=False)
+            for part in self._scatter([list(part) for (part,) in self._split(batch)])
         ]
         shares = self.client.gather([self.client.submit(_prep_shares, f) for f in futures])
         return LeaderRound(futures), [outcome for part in shares for outcome in part]
@@ -142,8 +156,9 @@ class Preparation:
         if self.client is None:
             (prepared,) = round_.partitions
             return leader_finish_partition(self.task, prepared, helper)
+        task, answers = self.client.scatter([self.task, dict(helper)], broadcast=True, hash=False)
         parts = [
-            self.client.submit(leader_finish_partition, self.task, f, helper, pure=False)
+            self.client.submit(leader_finish_partition, task, f, answers, pure=False)
             for f in round_.partitions
         ]
         return self._gathered(parts)
@@ -155,9 +170,13 @@ class Preparation:
         args = (self.task, self.keypair, self.verify_key)
         if self.client is None:
             return helper_partition(*args, batch, leader_prep_shares)
+        pairs = [
+            (list(part), list(shares)) for part, shares in self._split(batch, leader_prep_shares)
+        ]
+        on_workers = self._args()
         parts = [
-            self.client.submit(helper_partition, *args, part, shares, pure=False)
-            for part, shares in self._split(batch, leader_prep_shares)
+            self.client.submit(_helper_pair, *on_workers, pair, pure=False)
+            for pair in self._scatter(pairs)
         ]
         return self._gathered(parts)
 
@@ -168,6 +187,12 @@ class Preparation:
         merged = self.client.submit(_merge, self.task, *parts)
         outcomes = self.client.gather([self.client.submit(_outcomes, p) for p in parts])
         return [o for part in outcomes for o in part], merged.result()
+
+
+def _helper_pair(
+    task: Task, keypair: hpke.HpkeKeyPair, verify_key: bytes, pair: tuple[Any, Any]
+) -> tuple[list[Outcome], AggregateShare]:
+    return helper_partition(task, keypair, verify_key, *pair)
 
 
 def _outcomes(part: tuple[list[Outcome], AggregateShare]) -> list[Outcome]:
