@@ -76,7 +76,9 @@ def _distinct(totals: IntArray, sizes: IntArray, k: int, rng: np.random.Generato
     pending = np.arange(len(out))
     while len(pending):
         block = out[pending]
-        order = np.argsort(block, axis=1, kind="stable")
+        # Each slot with its column is a unique key: any sort gives a stable sort's order
+        # (on every CPU), and the default one is faster than a stable sort.
+        order = np.argsort(block * k + np.arange(k), axis=1)
         ranked = np.take_along_axis(block, order, axis=1)
         repeated = np.zeros(block.shape, dtype=bool)
         repeated[:, 1:] = (ranked[:, 1:] == ranked[:, :-1]) & (ranked[:, 1:] >= 0)
@@ -109,6 +111,68 @@ def popularity_draws(
     return out
 
 
+@dataclass(frozen=True)
+class PairCandidates:
+    """Each user's candidates for the co-occurrence task: the positions in ``top`` of its
+    training items, sorted (as ``task_entries`` gives them), in CSR form."""
+
+    values: IntArray
+    indptr: IntArray
+    counts: IntArray
+    m: int
+
+    @classmethod
+    def of(cls, train: sp.csr_matrix, top: IntArray) -> PairCandidates:
+        """The candidates of every user of ``train`` among the ``top`` items."""
+        m = len(top)
+        position = np.full(train.shape[1], -1, dtype=np.int64)
+        position[top] = np.arange(m)
+        mapped = position[train.indices]
+        keep = mapped >= 0
+        owner = np.repeat(np.arange(train.shape[0]), np.diff(train.indptr))[keep]
+        counts = np.bincount(owner, minlength=train.shape[0])
+        indptr = np.concatenate([[0], np.cumsum(counts)])
+        values = mapped[keep][np.lexsort((mapped[keep], owner))]
+        return cls(values, indptr, counts, m)
+
+    def all_pairs(self, users: IntArray) -> sp.csr_matrix:
+        """One row per user of ``users``' index: 1 at every pair of its candidates (what a
+        device whose pairs all fit in its K reports, whatever its draw)."""
+        rows, entries = [], []
+        for user in users:
+            i, j = np.triu_indices(int(self.counts[user]), 1)
+            held = self.values[self.indptr[user] : self.indptr[user + 1]]
+            rows.append(np.full(len(i), user))
+            entries.append(pair_entries(held[i], held[j], self.m))
+        shape = (len(self.counts), self.m * (self.m - 1) // 2)
+        if not rows:
+            return sp.csr_matrix(shape, dtype=np.int64)
+        row, column = np.concatenate(rows), np.concatenate(entries)
+        return sp.csr_matrix((np.ones(len(row), dtype=np.int64), (row, column)), shape=shape)
+
+    def draws(self, devices: IntArray, k: int, pad: int, rng: np.random.Generator) -> IntArray:
+        """Each device's co-occurrence contribution: see :func:`pair_draws`."""
+        n = self.counts[devices]
+        p = np.maximum(n, pad)
+        slots = draw_subsets(p * (p - 1) // 2, k, rng)
+        held = (slots >= 0) & (slots < (n * (n - 1) // 2)[:, None])
+        t = slots[held]
+        # Slot pair t is (a, b) with t = b(b-1)/2 + a and a < b: read off a table.
+        width = int(n.max()) if len(n) else 0
+        b_of = np.repeat(np.arange(width), np.arange(width))
+        a_of = np.arange(len(b_of)) - b_of * (b_of - 1) // 2
+        start = self.indptr[np.broadcast_to(devices[:, None], slots.shape)[held]]
+        out = np.full(slots.shape, -1, dtype=np.int64)
+        out[held] = pair_entries(self.values[start + a_of[t]], self.values[start + b_of[t]], self.m)
+        return out
+
+
+def pair_entries(i: IntArray, j: IntArray, m: int) -> IntArray:
+    """The entry of each pair of positions ``i < j`` among M, in
+    :func:`~discreet.profile.contribution.pair_index` order."""
+    return i * (2 * m - i - 1) // 2 + (j - i - 1)
+
+
 def pair_draws(
     train: sp.csr_matrix,
     top: IntArray,
@@ -123,31 +187,7 @@ def pair_draws(
     A device's candidates are the positions in ``top`` of its training items
     (sorted, as ``task_entries`` gives them).
     """
-    m = len(top)
-    position = np.full(train.shape[1], -1, dtype=np.int64)
-    position[top] = np.arange(m)
-    mapped = position[train.indices]
-    keep = mapped >= 0
-    owner = np.repeat(np.arange(train.shape[0]), np.diff(train.indptr))[keep]
-    counts = np.bincount(owner, minlength=train.shape[0])
-    indptr = np.concatenate([[0], np.cumsum(counts)])
-    # Positions sorted within each user: the candidates as the device sorts them.
-    values = mapped[keep][np.lexsort((mapped[keep], owner))]
-    n = counts[devices]
-    p = np.maximum(n, pad)
-    slots = draw_subsets(p * (p - 1) // 2, k, rng)
-    held = (slots >= 0) & (slots < (n * (n - 1) // 2)[:, None])
-    t = slots[held]
-    b = (1 + np.sqrt(1 + 8 * t.astype(np.float64))).astype(np.int64) // 2
-    # Slot pair t is (a, b) with t = b(b-1)/2 + a: correct b for the float root's rounding.
-    b = np.where(b * (b - 1) // 2 > t, b - 1, b)
-    b = np.where((b + 1) * b // 2 <= t, b + 1, b)
-    a = t - b * (b - 1) // 2
-    start = indptr[np.broadcast_to(devices[:, None], slots.shape)[held]]
-    i, j = values[start + a], values[start + b]
-    out = np.full(slots.shape, -1, dtype=np.int64)
-    out[held] = i * (2 * m - i - 1) // 2 + (j - i - 1)
-    return out
+    return PairCandidates.of(train, top).draws(devices, k, pad, rng)
 
 
 def total(draws: IntArray, length: int) -> IntArray:
@@ -221,9 +261,19 @@ def simulate_aggregates(
     popularity = release(counts, clients, params.item_weight, item_epsilon, item_delta, rng)
     top = np.argsort(-popularity.counts, kind="stable")[:m].astype(np.int64)
     pairs = np.zeros(m * (m - 1) // 2, dtype=np.int64)
+    candidates = PairCandidates.of(train, top)
+    # A device with at most K pairs of slots reports all its pairs and draws nothing: its
+    # users' contributions are added as they are, only the others draw (the same draws,
+    # from the same random stream, as drawing for every device).
+    padded = np.maximum(candidates.counts, params.pair_pad)
+    whole = padded * (padded - 1) // 2 <= params.pair_weight
+    fixed = candidates.all_pairs(np.intersect1d(np.flatnonzero(whole), users))
     for start in range(0, clients, CHUNK):
         devices = device_users(users, min(CHUNK, clients - start), rng)
-        draws = pair_draws(train, top, devices, params.pair_weight, params.pair_pad, rng)
+        light = whole[devices]
+        times = np.bincount(devices[light], minlength=train.shape[0])
+        pairs += np.asarray(fixed.T @ times, dtype=np.int64)
+        draws = candidates.draws(devices[~light], params.pair_weight, params.pair_pad, rng)
         pairs += total(draws, len(pairs))
     return Aggregates(
         popularity,
