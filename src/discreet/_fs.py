@@ -46,35 +46,32 @@ def atomic_write_bytes(
     renamed over ``path`` and followed by an fsync of the folder.
     ``before_replace`` runs just before the rename (to keep a backup, say).
     """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        if before_replace is not None:
-            before_replace()
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    fsync_dir(path.parent)
+    with _replacing(Path(path), mode, before_replace) as f:
+        f.write(data)
 
 
 def atomic_copy_file(source: Path, path: Path, *, mode: int = 0o644) -> None:
     """Copy ``source`` to ``path`` as :func:`atomic_write_bytes` writes: a block at a time,
     so that a file of any size costs no more memory than a block."""
-    path = Path(path)
+    with _replacing(Path(path), mode, None) as f, open(source, "rb") as src:
+        shutil.copyfileobj(src, f, 1 << 20)
+
+
+@contextlib.contextmanager
+def _replacing(
+    path: Path, mode: int, before_replace: Callable[[], None] | None
+) -> Iterator[io.BufferedWriter]:
+    """A temporary file beside ``path`` to write; when the block ends, it is fsynced and
+    renamed over ``path``, and the folder fsynced. If the block fails, it is removed."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as f, open(source, "rb") as src:
-            shutil.copyfileobj(src, f, 1 << 20)
+        with os.fdopen(fd, "wb") as f:
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, mode)
+        if before_replace is not None:
+            before_replace()
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
