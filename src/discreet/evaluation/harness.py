@@ -15,6 +15,11 @@ collaborative term with popularity are tuned per route, on validation
 aggregates simulated at the route's own N and ε (how much a noisy term is
 worth depends on its noise): the publisher knows N and ε when it creates the
 task and builds the catalog, so it can do the same.
+
+The private routes (each secure-aggregation and LDP (N, ε)) are independent:
+each draws from its own random stream (:func:`route_rng`), so they run in this
+process or on a pool of worker processes (:attr:`EvalConfig.jobs`) with the
+same rows, in the same order.
 """
 
 from __future__ import annotations
