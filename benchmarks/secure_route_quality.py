@@ -120,7 +120,8 @@ def main() -> None:
                     valid_catalog,
                     weights,
                     folder,
-                    config,
+                    config.collaborative,
+                    config.log,
                     (clients, epsilon),
                     rng,
                 )

@@ -52,7 +52,8 @@ def main() -> None:
             valid_catalog,
             weights,
             folder,
-            config,
+            config.collaborative,
+            config.log,
             (clients, epsilon),
             np.random.default_rng(0),
         )

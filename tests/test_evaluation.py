@@ -225,3 +225,40 @@ def test_a_catalog_with_other_counts_is_the_one_built_with_them(tmp_path: Path) 
     assert (base.folder / "popularity.npy").read_bytes() != (
         linked.folder / "popularity.npy"
     ).read_bytes()
+
+
+def test_eval_rows_do_not_depend_on_the_number_of_processes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rng = np.random.default_rng(2)
+    items = [(f"m{n}", "abcd"[n % 4]) for n in range(40)]
+    interactions = []
+    for u in range(30):
+        liked = [n for n in range(40) if n % 4 == u % 4] + list(rng.choice(40, 3))
+        interactions += [(f"u{u}", f"m{n}", 1_600_000_000 + 3600 * t) for t, n in enumerate(liked)]
+    paths = _write(tmp_path, items, interactions)
+    runs = []
+    for jobs in ("1", "2"):
+        args = ["eval", "--items", str(paths[0]), "--interactions", str(paths[1])]
+        args += ["--clients", "2000", "--epsilon", "1", "2", "--secure-clients", "1000", "3000"]
+        args += ["--secure-epsilon", "2", "--no-baselines", "--jobs", jobs, "--json"]
+        assert main(args) == 0
+        out, err = capsys.readouterr()
+        runs.append(([{**r, "seconds": None} for r in json.loads(out)["rows"]], err))
+    (serial, serial_err), (pooled, pooled_err) = runs
+    assert [r["method"] for r in pooled] == [
+        "engine, content only",
+        "engine, exact popularity",
+        "engine, exact popularity + co-occurrence",
+        "engine, secure aggregation (N=1,000, ε=2)",
+        "engine, secure aggregation (N=3,000, ε=2)",
+        "engine, LDP (N=2,000, ε=1)",
+        "engine, LDP (N=2,000, ε=2)",
+    ]
+    assert pooled == serial
+    assert "4 private routes on 2 processes" in pooled_err
+    assert "private routes on" not in serial_err
+    # The routes' own phase lines reach stderr from the workers too.
+    for line in serial_err.splitlines():
+        if "secure aggregation N=" in line or "LDP N=" in line:
+            assert line.split("] ", 1)[1] in pooled_err

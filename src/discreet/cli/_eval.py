@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from discreet.cli._command import add_command
+from discreet.cli._command import add_command, positive_int
 from discreet.cli._output import StageProgress, emit, printable
 from discreet.errors import InputError
 from discreet.i18n import _
@@ -60,6 +61,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             seed=args.seed,
             log=log,
             progress=progress,
+            jobs=args.jobs,
         )
         try:
             rows = run_evaluation(dataset, config)
@@ -119,5 +121,15 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         help=_("the secure-aggregation route's ε per week, δ = 1e-6 (default 0.5 1 2)"),
     )
 
+    p.add_argument(
+        "--jobs",
+        type=positive_int,
+        default=os.cpu_count() or 1,
+        metavar="N",
+        help=_(
+            "processes for the private routes (default: the cores, here {cores}); "
+            "1 runs them in this process"
+        ).format(cores=os.cpu_count() or 1),
+    )
     p.add_argument("--no-baselines", action="store_true", help=_("only the engine"))
     p.add_argument("--seed", type=int, default=0, help=_("seed of the split and the simulation"))

@@ -15,16 +15,23 @@ collaborative term with popularity are tuned per route, on validation
 aggregates simulated at the route's own N and ε (how much a noisy term is
 worth depends on its noise): the publisher knows N and ε when it creates the
 task and builds the catalog, so it can do the same.
+
+The private routes (each secure-aggregation and LDP (N, ε)) are independent:
+each draws from its own random stream (:func:`route_rng`), so they run in this
+process or on a pool of worker processes (:attr:`EvalConfig.jobs`) with the
+same rows, in the same order.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import multiprocessing
 import os
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -147,6 +154,9 @@ class EvalConfig:
     log: Callable[[str], None] = field(default=lambda message: None)
     #: Within a phase, (users ranked, users, what is ranked) as each ranking pass advances.
     progress: Progress = no_progress
+    #: Processes for the private routes (each its own random stream, so the rows do not
+    #: depend on this): 1 runs them in this process.
+    jobs: int = 1
 
 
 #: Where the ranking passes of the running evaluation report their progress.
@@ -361,7 +371,8 @@ def tune_secure(
     base: Catalog,
     weights: RankingWeights,
     folder: Path,
-    config: EvalConfig,
+    collaborative: CollaborativeParams,
+    log: Callable[[str], None],
     route: tuple[int, float],
     rng: np.random.Generator,
 ) -> tuple[RankingWeights, CollaborativeParams]:
@@ -371,7 +382,7 @@ def tune_secure(
     clients, epsilon = route
     candidates: list[tuple[float, CollaborativeParams, Catalog]] = []
     for items in SECURE_TOP_ITEMS:
-        params = dataclasses.replace(config.collaborative, items=items)
+        params = dataclasses.replace(collaborative, items=items)
         aggregates = simulate_aggregates(
             validation.train, validation.users, clients, epsilon, SECURE_DELTA, params, rng
         )
@@ -382,7 +393,7 @@ def tune_secure(
         candidates.append((screened, params, catalog))
     _score, params, catalog = max(candidates, key=lambda candidate: candidate[0])
     best = tune_blend(catalog, validation, weights)
-    config.log(
+    log(
         _(
             "secure aggregation N={clients}, ε={epsilon}: M {items}, collaborative "
             "{collaborative}, popularity {popularity}, exploration {exploration} "
@@ -468,11 +479,7 @@ def _run(dataset: Dataset, config: EvalConfig) -> list[Row]:
             clients: int | None = None,
             epsilon: float | None = None,
         ) -> None:
-            start = time.perf_counter()
-            metrics = evaluate_lists(_ranked(recommender.fit(test), test), test)
-            seconds = time.perf_counter() - start
-            rows.append(Row(method, metrics, note, seconds, route, clients, epsilon))
-            log(f"{method}: NDCG@10 {metrics.ndcg10:.4f}")
+            rows.append(_test_row(method, recommender, test, log, note, route, clients, epsilon))
 
         if config.baselines:
             log(_("the centralized baselines (EASE's λ chosen on validation)"))
@@ -509,7 +516,6 @@ def _run(dataset: Dataset, config: EvalConfig) -> list[Row]:
         )
         tuned = ", ".join(f"{k}={getattr(weights, k)}" for k in ENGINE_GRID)
         timed("engine, exact popularity", EngineRecommender(exact, weights), tuned, EXACT)
-        rng = np.random.default_rng(config.seed)
         params = config.collaborative
         exact_weights = tune_blend(
             with_popularity(
@@ -537,61 +543,179 @@ def _run(dataset: Dataset, config: EvalConfig) -> list[Row]:
             _secure_note(exact_weights),
             EXACT,
         )
-        for clients in config.secure_clients:
-            for epsilon in config.secure_epsilons:
-                log(
-                    _(
-                        "secure aggregation N={clients:,}, ε={epsilon:g}: M and the weights "
-                        "on validation"
-                    ).format(clients=clients, epsilon=epsilon)
-                )
-                secure_weights, params = tune_secure(
-                    dataset,
-                    validation,
-                    valid_catalog,
-                    weights,
-                    folder,
-                    config,
-                    (clients, epsilon),
-                    rng,
-                )
-                aggregates = simulate_aggregates(
-                    test.train, test.users, clients, epsilon, SECURE_DELTA, params, rng
-                )
-                name = f"secure-{clients}-{epsilon:g}"
-                catalog = secure_catalog(dataset, exact, aggregates, params, folder / name)
-                timed(
-                    f"engine, secure aggregation (N={clients:,}, ε={epsilon:g})",
-                    EngineRecommender(catalog, secure_weights),
-                    f"δ={SECURE_DELTA:g}, M={params.items}, P={params.pair_pad}, "
-                    f"pairs' ε share {params.pair_share:g}; {_secure_note(secure_weights)}",
-                    SECURE,
-                    clients,
-                    epsilon,
-                )
-        for clients in config.clients:
-            for epsilon in config.epsilons:
-                log(
-                    _(
-                        "LDP N={clients:,}, ε={epsilon:g}: its pad length and popularity weight "
-                        "on validation"
-                    ).format(clients=clients, epsilon=epsilon)
-                )
-                pad, private_weights = tune_private(
-                    dataset, validation, clients, epsilon, weights, valid_catalog, folder, rng, log
-                )
-                estimates = private_popularity(dataset, test, clients, epsilon, pad, rng)
-                name = f"private-{clients}-{epsilon:g}"
-                catalog = with_popularity(exact, dataset, estimates, folder / name)
-                timed(
-                    f"engine, LDP (N={clients:,}, ε={epsilon:g})",
-                    EngineRecommender(catalog, private_weights),
-                    f"pad length {pad}, popularity={private_weights.popularity} (validation)",
-                    LDP,
-                    clients,
-                    epsilon,
-                )
+        shared = _RouteInputs(
+            dataset,
+            validation,
+            test,
+            valid_catalog.folder,
+            exact.folder,
+            folder,
+            weights,
+            config.collaborative,
+            config.seed,
+        )
+        routes = [(SECURE, n, e) for n in config.secure_clients for e in config.secure_epsilons]
+        routes += [(LDP, n, e) for n in config.clients for e in config.epsilons]
+        rows += _run_routes(shared, routes, config)
     return rows
+
+
+@dataclass(frozen=True)
+class _RouteInputs:
+    """What every private route needs, as plain data a worker process can receive
+    (catalogs as their folders, reopened there)."""
+
+    dataset: Dataset
+    validation: Split
+    test: Split
+    valid_folder: Path
+    exact_folder: Path
+    folder: Path
+    weights: RankingWeights
+    collaborative: CollaborativeParams
+    seed: int
+
+
+def route_rng(seed: int, route: str, clients: int, epsilon: float) -> np.random.Generator:
+    """The random stream of one private route: derived from the evaluation's seed and the
+    route's kind, N and ε only, so a route draws the same whatever runs before it or
+    beside it, in this process or another."""
+    kind = ROUTES.index(route)
+    return np.random.default_rng([seed, kind, clients, round(epsilon * 1_000_000)])
+
+
+def _run_routes(
+    shared: _RouteInputs, routes: list[tuple[str, int, float]], config: EvalConfig
+) -> list[Row]:
+    """The rows of the private routes, in the order of ``routes``: in this process when
+    ``config.jobs`` is 1, else on a pool of worker processes (longest routes first), the
+    parent logging each route's lines when it finishes."""
+    jobs = min(len(routes), config.jobs)
+    if jobs <= 1:
+        return [_route_row(shared, route, config.log) for route in routes]
+    config.log(_("{count} private routes on {jobs} processes").format(count=len(routes), jobs=jobs))
+    rows: dict[int, Row] = {}
+    # Longest first (the secure route's cost grows with N): the last to finish are short.
+    order = sorted(range(len(routes)), key=lambda i: (routes[i][0] != SECURE, -routes[i][1], i))
+    # Each worker receives the inputs once; the splits without what rankers derived from
+    # them here (the workers derive it again). Spawned, not forked: the parent holds BLAS
+    # threads.
+    light = dataclasses.replace(
+        shared,
+        validation=dataclasses.replace(shared.validation, memo={}),
+        test=dataclasses.replace(shared.test, memo={}),
+    )
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        jobs, mp_context=context, initializer=_init_worker, initargs=(light,)
+    ) as pool:
+        futures = {pool.submit(_route_in_worker, routes[i]): i for i in order}
+        for future in as_completed(futures):
+            row, lines = future.result()
+            for line in lines:
+                config.log(line)
+            rows[futures[future]] = row
+    return [rows[i] for i in range(len(routes))]
+
+
+#: A worker process's copy of the routes' inputs (set once per worker by :func:`_init_worker`).
+_worker_inputs: _RouteInputs | None = None
+
+
+def _init_worker(shared: _RouteInputs) -> None:
+    global _worker_inputs
+    _worker_inputs = shared
+
+
+def _route_in_worker(route: tuple[str, int, float]) -> tuple[Row, list[str]]:
+    assert _worker_inputs is not None
+    lines: list[str] = []
+    row = _route_row(_worker_inputs, route, lines.append)
+    return row, lines
+
+
+def _route_row(
+    shared: _RouteInputs, route: tuple[str, int, float], log: Callable[[str], None]
+) -> Row:
+    """One private route's row: its parameters tuned on validation, then the test run."""
+    kind, clients, epsilon = route
+    dataset, validation, test = shared.dataset, shared.validation, shared.test
+    folder = shared.folder
+    valid_catalog = Catalog.open(shared.valid_folder)
+    exact = Catalog.open(shared.exact_folder)
+    rng = route_rng(shared.seed, kind, clients, epsilon)
+    if kind == SECURE:
+        log(
+            _(
+                "secure aggregation N={clients:,}, ε={epsilon:g}: M and the weights on validation"
+            ).format(clients=clients, epsilon=epsilon)
+        )
+        secure_weights, params = tune_secure(
+            dataset,
+            validation,
+            valid_catalog,
+            shared.weights,
+            folder,
+            shared.collaborative,
+            log,
+            (clients, epsilon),
+            rng,
+        )
+        aggregates = simulate_aggregates(
+            test.train, test.users, clients, epsilon, SECURE_DELTA, params, rng
+        )
+        name = f"secure-{clients}-{epsilon:g}"
+        catalog = secure_catalog(dataset, exact, aggregates, params, folder / name)
+        return _test_row(
+            f"engine, secure aggregation (N={clients:,}, ε={epsilon:g})",
+            EngineRecommender(catalog, secure_weights),
+            test,
+            log,
+            f"δ={SECURE_DELTA:g}, M={params.items}, P={params.pair_pad}, "
+            f"pairs' ε share {params.pair_share:g}; {_secure_note(secure_weights)}",
+            SECURE,
+            clients,
+            epsilon,
+        )
+    log(
+        _(
+            "LDP N={clients:,}, ε={epsilon:g}: its pad length and popularity weight on validation"
+        ).format(clients=clients, epsilon=epsilon)
+    )
+    pad, private_weights = tune_private(
+        dataset, validation, clients, epsilon, shared.weights, valid_catalog, folder, rng, log
+    )
+    estimates = private_popularity(dataset, test, clients, epsilon, pad, rng)
+    name = f"private-{clients}-{epsilon:g}"
+    catalog = with_popularity(exact, dataset, estimates, folder / name)
+    return _test_row(
+        f"engine, LDP (N={clients:,}, ε={epsilon:g})",
+        EngineRecommender(catalog, private_weights),
+        test,
+        log,
+        f"pad length {pad}, popularity={private_weights.popularity} (validation)",
+        LDP,
+        clients,
+        epsilon,
+    )
+
+
+def _test_row(
+    method: str,
+    recommender: Recommender,
+    test: Split,
+    log: Callable[[str], None],
+    note: str = "",
+    route: str | None = CENTRALIZED,
+    clients: int | None = None,
+    epsilon: float | None = None,
+) -> Row:
+    """A recommender's row: fitted on the test split's training part, its lists scored."""
+    start = time.perf_counter()
+    metrics = evaluate_lists(_ranked(recommender.fit(test), test), test)
+    seconds = time.perf_counter() - start
+    log(f"{method}: NDCG@10 {metrics.ndcg10:.4f}")
+    return Row(method, metrics, note, seconds, route, clients, epsilon)
 
 
 def format_table(rows: Sequence[Row]) -> str:
