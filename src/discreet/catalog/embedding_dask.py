@@ -4,11 +4,14 @@ The same pipeline as :func:`~discreet.catalog.embedding.fit_embeddings`,
 computed partition by partition (:meth:`OnCluster.bounds`):
 
 1. each partition's text is hashed on a worker, which keeps the counts, and
-   sends back its document frequencies, which add up to the corpus's: the IDF
-   weights and the rare-column cut are exactly those of the whole corpus;
-2. the SVD is fitted on one worker, on every row when the catalog has at most
+   sends back its document frequencies. Up to :attr:`OnCluster.sample_rows`
+   items they add up to the corpus's, so the IDF weights and the rare-column
+   cut are exactly the in-memory fit's; beyond, that many rows drawn with the
+   seed are hashed first, and the IDF weights and the cut come from them;
+2. the SVD is fitted on one worker: on every row up to
    :attr:`OnCluster.sample_rows` items (then the vectors are byte for byte
-   those of the in-memory build), else on that many rows drawn with the seed;
+   those of the in-memory build), else on the sample, while the other workers
+   hash the rest;
 3. each partition is projected, normalised and quantised on a worker, and the
    client writes ``embeddings.npy`` and the int8 copy partition by partition.
 
@@ -75,7 +78,8 @@ class OnCluster:
     #: Items per partition; ``None``: four partitions per worker thread, between
     #: 1,000 and 100,000 items each.
     partition_rows: int | None = None
-    #: The SVD is fitted on every row up to this many items, on a seeded sample beyond.
+    #: The IDF weights, the rare-column cut and the SVD come from every row up to this
+    #: many items, and from a seeded sample of this many rows beyond.
     sample_rows: int = 250_000
 
     def __post_init__(self) -> None:

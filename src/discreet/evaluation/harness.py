@@ -610,11 +610,16 @@ def _run_routes(
         jobs, mp_context=context, initializer=_init_worker, initargs=(light,)
     ) as pool:
         futures = {pool.submit(_route_in_worker, routes[i]): i for i in order}
-        for future in as_completed(futures):
-            row, lines = future.result()
-            for line in lines:
-                config.log(line)
-            rows[futures[future]] = row
+        try:
+            for future in as_completed(futures):
+                row, lines = future.result()
+                for line in lines:
+                    config.log(line)
+                rows[futures[future]] = row
+        except BaseException:
+            # A failed route (or Ctrl-C) ends the evaluation now, not after the queued routes.
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
     return [rows[i] for i in range(len(routes))]
 
 
