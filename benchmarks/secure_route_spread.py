@@ -23,7 +23,18 @@ from discreet.evaluation.protocol import evaluate_lists, split_dataset
 from discreet.evaluation.recommenders import EngineRecommender
 from discreet.evaluation.simulation import simulate_aggregates
 from discreet.rank.weights import RankingWeights
-from secure_route_quality import ENGINE_WEIGHTS
+
+#: The engine's non-collaborative weights, as ``discreet eval``'s ``tune_engine`` chooses them
+#: on ml-latest-small's validation split (its "exact popularity" row's note), so that this
+#: script need not search them again.
+ENGINE_WEIGHTS = {
+    "popularity": 2.0,
+    "popularity_exponent": 1.0,
+    "half_life_days": 3650.0,
+    "recent_half_life_events": 2.0,
+    "mmr_lambda": 0.9,
+    "exploration_share": 0.1,
+}
 
 
 def main() -> None:
@@ -43,8 +54,8 @@ def main() -> None:
         valid_catalog = harness.build_catalog(
             dataset, folder / "validation", harness.exact_popularity(dataset, validation), 64
         )
-        exact = harness.build_catalog(
-            dataset, folder / "exact", harness.exact_popularity(dataset, test), 64
+        exact = harness.with_popularity(
+            valid_catalog, dataset, harness.exact_popularity(dataset, test), folder / "exact"
         )
         tuned, route = harness.tune_secure(
             dataset,

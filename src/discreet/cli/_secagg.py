@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -167,7 +166,7 @@ DEFAULT_PAD = CollaborativeParams().item_pad
 def default_weight(kind: str) -> int:
     """K when ``--max-weight`` is not given (at most the task's entries):
     :data:`DEFAULT_PAD` items, or all their pairs."""
-    return math.comb(DEFAULT_PAD, 2) if kind == COOCCURRENCE else DEFAULT_PAD
+    return pair_count(DEFAULT_PAD) if kind == COOCCURRENCE else DEFAULT_PAD
 
 
 def _top_items(args: argparse.Namespace, labels: tuple[str, ...]) -> tuple[str, ...]:
@@ -272,7 +271,7 @@ def register(publish_commands: Any, common: argparse.ArgumentParser, period: Any
         help=_(
             "items a device counts (default {items}), or pairs for co-occurrence (default "
             "{pairs} = C({items}, 2): all pairs of a device with at most {items} items)"
-        ).format(items=DEFAULT_PAD, pairs=math.comb(DEFAULT_PAD, 2)),
+        ).format(items=DEFAULT_PAD, pairs=pair_count(DEFAULT_PAD)),
     )
     p.add_argument(
         "--min-batch-size",

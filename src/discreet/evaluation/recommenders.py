@@ -204,6 +204,10 @@ class EngineRecommender(Recommender):
         key = ("engine ranker", id(self.catalog))
         shared = split.memo.get(key)
         if shared is None or shared.catalog is not self.catalog:
+            # One catalog's ranker at a time: engines are fitted catalog after catalog, and
+            # an earlier catalog's ranker (memory maps, caches) would be kept to the end.
+            for stale in [k for k in split.memo if k[0] == "engine ranker"]:
+                del split.memo[stale]
             shared = split.memo[key] = Ranker(self.catalog, self.weights)
         self.ranker_ = shared.with_weights(self.weights)
         self.split_ = split
