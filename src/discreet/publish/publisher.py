@@ -213,6 +213,9 @@ def _publish(
     if reports_url is not None:
         reports_url = _check_reports_url(reports_url)
     collaborative = None
+    # Read once (a staged build reads them back from disk): both uses below name items.
+    named = cooccurrence_path is not None or secure_aggregation is not None
+    ids = _item_ids(items) if named else []
     if cooccurrence_path is not None:
         if not estimates:
             raise InputError(
@@ -220,7 +223,7 @@ def _publish(
             )
         collaborative = collaborative_target(
             read_cooccurrence(cooccurrence_path),
-            _item_ids(items),
+            ids,
             estimates,
             CollaborativeParams(),
         )
@@ -235,7 +238,6 @@ def _publish(
         ) from None
     if secure_aggregation is not None:
         try:
-            ids = _item_ids(items)
             secure_aggregation.check_fits(ids)
             secure_aggregation.check_top_items(ids)
         except ValueError as exc:
