@@ -35,6 +35,13 @@ def _screen(driver: WebDriver) -> str:
     return str(driver.execute_script("return document.body && document.body.dataset.screen"))
 
 
+def _said(driver: WebDriver) -> str:
+    # One script call too: reading an element's text while the next page replaces it can fail
+    # with an inspector error that is neither "stale" nor "no such element".
+    script = "const e = document.querySelector('.said'); return e ? e.innerText : ''"
+    return str(driver.execute_script(script))
+
+
 def _waiting(driver: WebDriver, seconds: float) -> WebDriverWait[WebDriver]:
     """A wait that looks again when the page was replaced while it looked."""
     from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
@@ -60,7 +67,7 @@ def _like_first(driver: WebDriver, *, keyboard: bool = False) -> str:
         button.send_keys(Keys.ENTER)
     else:
         button.click()
-    _waiting(driver, 20).until(lambda d: title in d.find_element("css selector", ".said").text)
+    _waiting(driver, 20).until(lambda d: title in _said(d))
     return title
 
 
