@@ -124,7 +124,9 @@ def test_a_visit_in_spanish(tmp_path: Path) -> None:
             driver.get(idle_page.url + "/")
             driver.find_element("css selector", "form[action='/start'] button").click()
             _wait_for_screen(driver, "visit", 20)
-            seen = [h.text for h in driver.find_elements("css selector", ".cards h3")]
+            # Read in one script call: the page may go back to the start while it is read.
+            script = "return Array.from(document.querySelectorAll('.cards h3'), h => h.innerText)"
+            seen = list(driver.execute_script(script))
             assert seen
             _wait_for_screen(driver, "start", IDLE + 20)
             source = driver.page_source
