@@ -283,8 +283,7 @@ def stage_items_on_cluster(
     client = cluster.client
     tally = _Tally(keep_ids)
     starts = [ResumeAt(0, 1, 1)]  # where each range starts
-    digests: list[np.ndarray[Any, Any]] = []
-    lines: list[np.ndarray[Any, Any]] = []
+    seen = _SeenIds()
 
     def submit(index: int, start: int, stop: int) -> Callable[[], Any]:
         given: ItemLines | Any = ItemLines(path, start, stop)
@@ -299,50 +298,69 @@ def stage_items_on_cluster(
             at = starts[index]
             if not part.clean:
                 refuse(index)
-            digests.append(part.digests)
-            lines.append(part.numbers + at.line)
+            seen.add(part.digests, part.numbers + at.line)
             stop = ranges[index][1]
             starts.append(ResumeAt(stop, at.line + part.lines, at.newline_line + part.newlines))
             tally.add(part)
             yield part
 
     def refuse(index: int) -> None:
-        """Raise the reader's error, reading from range ``index`` on, or from an earlier
+        """Raise the reader's error, read from range ``index`` on, or from an earlier
         range holding an id that a range before it holds too."""
-        repeat = _first_repeat(np.concatenate(digests)) if digests else None
-        if repeat is not None:
-            index = int(np.searchsorted(np.cumsum([len(d) for d in digests]), repeat, "right"))
-        _refuse(path, taxonomy, starts[index], digests[:index], lines[:index])
+        repeat = seen.first_repeat()
+        index = index if repeat is None else repeat
+        at = starts[index]
+        for _block in iter_item_blocks(path, taxonomy, first_lines=seen.before(index), resume=at):
+            pass
+        raise RuntimeError(f"{path}: a worker found a problem the items reader does not find")
 
     def check() -> None:
-        if not tally.count or _first_repeat(np.concatenate(digests)) is not None:
-            refuse(0 if not tally.count else len(ranges))
+        if not tally.count:
+            refuse(0)
+        if seen.first_repeat() is not None:
+            refuse(len(ranges))
 
     _write_parts(folder / ITEMS_FILE, parts(), check)
     return tally.staged(folder / ITEMS_FILE)
 
 
-def _first_repeat(digests: np.ndarray[Any, Any]) -> int | None:
-    """The row of the first digest that an earlier row has too, or ``None``."""
-    rows = np.arange(len(digests))
-    order = np.lexsort((rows, digests[:, 1], digests[:, 0]))
-    ordered = digests[order]
-    same = (ordered[1:] == ordered[:-1]).all(axis=1)
-    return int(order[1:][same].min()) if same.any() else None
+class _SeenIds:
+    """The staged items' id digests and lines, 24 bytes per item, range by range."""
 
+    def __init__(self) -> None:
+        self._digests = [np.zeros((0, 2), np.uint64)]
+        self._lines = [np.zeros(0, np.int64)]
+        self._ends = [0]  # items before each range
 
-def _refuse(
-    path: Path,
-    taxonomy: Taxonomy,
-    at: ResumeAt,
-    digests: Sequence[np.ndarray[Any, Any]],
-    lines: Sequence[np.ndarray[Any, Any]],
-) -> None:
-    """Raise the items reader's error for ``path``, read from ``at`` on, the ids before it
-    known by their ``digests`` and ``lines``."""
-    seen = CompactFirstLines()
-    if digests:
-        seen = CompactFirstLines.from_digests(np.concatenate(digests), np.concatenate(lines))
-    for _block in iter_item_blocks(path, taxonomy, first_lines=seen, resume=at):
-        pass
-    raise RuntimeError(f"{path}: a worker found a problem the items reader does not find")
+    def add(self, digests: np.ndarray[Any, Any], lines: np.ndarray[Any, Any]) -> None:
+        """The next range's items."""
+        self._digests.append(digests)
+        self._lines.append(lines)
+        self._ends.append(self._ends[-1] + len(lines))
+
+    def _joined(self) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+        if len(self._digests) > 1:  # one copy at a time: joined, the parts are let go
+            self._digests = [np.concatenate(self._digests)]
+            self._lines = [np.concatenate(self._lines)]
+        return self._digests[0], self._lines[0]
+
+    def first_repeat(self) -> int | None:
+        """The range of the first item whose id an item before it has, or ``None``."""
+        digests, _ = self._joined()
+        order = np.lexsort((digests[:, 1], digests[:, 0]))  # stable: repeats sort after
+        high = digests[order, 0]
+        pairs = np.flatnonzero(high[1:] == high[:-1])
+        del high
+        same = digests[order[pairs], 1] == digests[order[pairs + 1], 1]
+        repeats = order[pairs[same] + 1]
+        if not len(repeats):
+            return None
+        return int(np.searchsorted(self._ends, repeats.min(), side="right")) - 1
+
+    def before(self, index: int) -> CompactFirstLines:
+        """The first lines of the ids of the ranges before range ``index``."""
+        digests, lines = self._joined()
+        end = self._ends[index]
+        if not end:
+            return CompactFirstLines()
+        return CompactFirstLines.from_digests(digests[:end], lines[:end])
