@@ -139,9 +139,18 @@ def _stage_range(
 @dataclass(frozen=True)
 class _ItemList:
     """A partition of an item list, sent whole: Dask would serialise a bare list's
-    items one by one, each with its own header (several times the CPU)."""
+    items one by one, each with its own header (several times the CPU). Pickled as
+    tuples of fields, which costs the client about half what the items do."""
 
     items: Sequence[Item]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        fields = [(i.id, i.title, i.text, i.categories, i.created, i.language) for i in self.items]
+        return _item_list, (fields,)
+
+
+def _item_list(fields: list[tuple[Any, ...]]) -> _ItemList:
+    return _ItemList([Item(*f) for f in fields])
 
 
 def _stage_list(part: _ItemList) -> StagedPart:
