@@ -1,12 +1,15 @@
 """An items file validated and written as the catalog's ``items.jsonl`` in one streaming pass.
 
-``publish build --dask`` reads the publisher's items a block at a time
+``publish build --dask`` stages a CSV items file here, on the client (a JSONL
+file is staged by the workers: :mod:`discreet.catalog.staged_cluster`). It
+reads the publisher's items a block at a time
 (:func:`~discreet.catalog.items.iter_item_blocks`) and never holds the item
 list: what it keeps per item is the duplicate check's 24 bytes
 (:class:`CompactFirstLines`), plus one block of items and, only when a
 secure-aggregation task or the collaborative target needs them, the ids.
 The workers then read the items back from ``items.jsonl``, a partition of
-lines at a time (:meth:`StagedItems.partitions`).
+lines at a time (:meth:`StagedItems.partitions`, or by byte range:
+:meth:`StagedItems.ranges`).
 """
 
 from __future__ import annotations
