@@ -135,7 +135,7 @@ class ResumeAt:
 
 
 def is_jsonl(path: str | Path) -> bool:
-    """Whether ``path`` is read as JSONL (one item per line) rather than CSV."""
+    """Whether ``path`` is read as JSONL, one item per line (by its suffix)."""
     return Path(path).suffix.lower() in {".jsonl", ".ndjson"}
 
 
@@ -200,10 +200,10 @@ def _decoded_chunks(path: Path, offset: int = 0, line: int = 1) -> Iterator[str]
     without a leading byte order mark."""
     try:
         f = path.open("rb")
-        f.seek(offset)
     except OSError as exc:
         raise _unreadable(path, exc) from None
     with f:
+        f.seek(offset)
         rest, first = b"", offset == 0
         while True:
             try:
