@@ -269,7 +269,7 @@ def build_task_costs(n: int) -> dict[str, float]:
     from discreet.catalog import embedding_dask as ed
     from discreet.catalog.build import items_jsonl
     from discreet.catalog.embedding import EmbeddingParams, feature_steps, truncated_svd
-    from discreet.catalog.staged import stage_items
+    from discreet.catalog.staged_cluster import _stage_range
 
     items, taxonomy = generated_items(n)
     params = EmbeddingParams(**PARAMS).resolved(TEN_M)  # type: ignore[arg-type]
@@ -279,9 +279,8 @@ def build_task_costs(n: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(tmp) / "items.jsonl"
         source.write_bytes(items_jsonl(items))
-        (Path(tmp) / "out").mkdir()
-        stage_s = _cpu(lambda: stage_items(source, taxonomy, Path(tmp) / "out"))
         payload = source.read_bytes()
+    stage_s = _cpu(lambda: _stage_range(payload, taxonomy, True, False))
     docs: list[str] = []
     documents_s = _cpu(lambda: docs.extend(ed.partition_documents(payload, taxonomy)))
     counts: list[Any] = []
@@ -299,7 +298,7 @@ def build_task_costs(n: int) -> dict[str, float]:
     embed_s = _cpu(lambda: ed._embed_partition(svd, features[0], none, np.arange(n)))
     per = 10_000 / n
     return {
-        "validate + stage items.jsonl (client)": stage_s * per,
+        "validate + stage items.jsonl lines": stage_s * per,
         "documents from items.jsonl lines": documents_s * per,
         "hash (+ document frequencies)": hash_s * per,
         "TF-IDF + rare-column cut": features_s * per,
@@ -372,22 +371,32 @@ def projection(build: dict[str, float], prepare: dict[str, float]) -> list[dict[
 
 
 def speed_up(
-    quick: bool = False, workers: tuple[int, ...] = (1, 2)
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The same build and the same preparation on 1 worker, then on 2 (0: without Dask)."""
+    quick: bool = False, workers: tuple[int, ...] = (1, 2), from_file: bool = False
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """The same build and the same preparation on 1 worker, then on 2 (0: without Dask);
+    with ``from_file``, also ``publish build --dask local`` of a generated items file."""
     items = 100_000 if quick else SPEED_ITEMS
     speed = [run_case("bench_dask", ["build", str(items), str(w)]) for w in workers]
+    published: list[dict[str, Any]] = []
+    if from_file:
+        cache = os.environ.get("DISCREET_BENCH_DASK_CACHE")
+        with tempfile.TemporaryDirectory() as tmp:
+            for w in (w for w in workers if w):
+                case = ["publish", str(items), str(w), cache or tmp]
+                published.append(run_case("bench_dask", case))
     length, count = (1_000, 16) if quick else (50_000, 32)
     prep = [run_case("bench_dask", ["prepare", str(length), str(count), str(w)]) for w in workers]
-    for rows, key in ((speed, "build_s"), (prep, "seconds")):
-        one = next(r[key] for r in rows if r["workers"] == 1)
+    for rows, key in ((speed, "build_s"), (published, "build_s"), (prep, "seconds")):
+        one = next((r[key] for r in rows if r["workers"] == 1), None)
         for r in rows:
-            r["speed_up_vs_1"] = one / r[key]
-    return speed, prep
+            r["speed_up_vs_1"] = one / r[key] if one else float("nan")
+    return speed, prep, published
 
 
-def speed_up_tables(speed: list[dict[str, Any]], prep: list[dict[str, Any]]) -> list[str]:
-    return [
+def speed_up_tables(
+    speed: list[dict[str, Any]], prep: list[dict[str, Any]], published: list[dict[str, Any]]
+) -> list[str]:
+    tables = [
         table(
             f"catalog build ({speed[0]['items']:,} items, hashing, 64 dims, SVD on at most "
             f"250,000 rows) on a LocalCluster, {os.cpu_count()} cores",
@@ -400,17 +409,27 @@ def speed_up_tables(speed: list[dict[str, Any]], prep: list[dict[str, Any]]) -> 
             ["work", "workers", "seconds", "speed_up_vs_1", "load_avg"],
         ),
     ]
+    if published:
+        tables.append(
+            table(
+                f"publish build --dask local of {published[0]['items']:,} items from a JSONL "
+                "file (validated and staged on the workers, signed and published)",
+                published,
+                ["items", "workers", "build_s", "speed_up_vs_1", "load_avg", "client_peak_mib"],
+            )
+        )
+    return tables
 
 
 def main(quick: bool = False) -> str:
-    speed, prep = speed_up(quick, (0, 1, 2))
+    speed, prep, _ = speed_up(quick, (0, 1, 2))
     costs = run_case("bench_dask", ["costs", "20000" if quick else "100000"])
     largest_n = int(os.environ.get("DISCREET_BENCH_DASK_ITEMS", 100_000 if quick else 1_000_000))
     cache = os.environ.get("DISCREET_BENCH_DASK_CACHE")
     with tempfile.TemporaryDirectory() as tmp:
         largest = run_case("bench_dask", ["publish", str(largest_n), "2", cache or tmp])
     out = [
-        *speed_up_tables(speed, prep),
+        *speed_up_tables(speed, prep, []),
         table(
             "CPU seconds per task (build: per 10,000 items; preparation: per report)",
             [
@@ -448,6 +467,11 @@ if __name__ == "__main__":
     parser.add_argument("--case", nargs="+")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--speed-up", action="store_true", help="only the 1 vs 2 worker tables")
+    parser.add_argument(
+        "--from-file",
+        action="store_true",
+        help="with --speed-up: also publish build --dask of a generated items file",
+    )
     options = parser.parse_args()
     if options.case:
         kind, *args = options.case
@@ -464,7 +488,7 @@ if __name__ == "__main__":
             }
         print(json.dumps(result))
     elif options.speed_up:
-        print("\n\n".join(speed_up_tables(*speed_up(options.quick))))
+        print("\n\n".join(speed_up_tables(*speed_up(options.quick, from_file=options.from_file))))
     else:
         print(main(options.quick))
         sys.exit(0)

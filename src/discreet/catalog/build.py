@@ -27,6 +27,7 @@ from discreet.catalog.embedding import (
 )
 from discreet.catalog.embedding_dask import (
     OnCluster,
+    Partitions,
     fit_embeddings_on_cluster,
     write_embeddings,
 )
@@ -34,6 +35,7 @@ from discreet.catalog.items import Item, jsonl_line
 from discreet.catalog.manifest import COLLABORATIVE_FILE, Manifest, Notice
 from discreet.catalog.popularity import prior_from_estimates, uniform_prior
 from discreet.catalog.staged import ITEMS_FILE, StagedItems, item_counts
+from discreet.catalog.staged_cluster import stage_item_list
 from discreet.catalog.taxonomy import Taxonomy
 from discreet.i18n import _
 from discreet.protocol.params import ReportingParams
@@ -105,12 +107,14 @@ def build_catalog_files(
     elif cluster is not None:
         staged = items
         if not isinstance(staged, StagedItems):
-            # Written first, and read back by the workers a partition at a time: lines of
-            # text cost the client far less to send than item objects.
-            atomic_write_bytes(folder / ITEMS_FILE, items_jsonl(staged))
-            staged = StagedItems(folder / ITEMS_FILE, len(staged), *item_counts(staged))
+            # Written by the workers a partition at a time, then read back by them.
+            staged = stage_item_list(staged, folder, cluster)
+        bounds = staged.bounds
+        read: Partitions = staged.partitions
+        if bounds is not None and cluster.shares_files:
+            read = staged.ranges  # the workers read their partitions themselves
         fitted = fit_embeddings_on_cluster(
-            staged.partitions, len(items), taxonomy, params, cluster, folder
+            read, len(items), taxonomy, params, cluster, folder, bounds
         )
     progress(2, _STAGES, _("computing popularity priors"))
     ids = items.item_ids() if isinstance(items, StagedItems) else (i.id for i in items)

@@ -49,6 +49,7 @@ from discreet.catalog.embedding import (
 from discreet.catalog.items import Item
 from discreet.catalog.manifest import QUANTISED_FILES
 from discreet.catalog.quantise import quantise
+from discreet.catalog.staged import ItemLines
 from discreet.catalog.taxonomy import Taxonomy
 
 #: A block's int8 codes and scales (:func:`~discreet.catalog.quantise.quantise`).
@@ -81,18 +82,52 @@ class OnCluster:
     #: The IDF weights, the rare-column cut and the SVD come from every row up to this
     #: many items, and from a seeded sample of this many rows beyond.
     sample_rows: int = 250_000
+    #: Bytes per partition of an items file that the workers stage; ``None``: four
+    #: partitions per worker thread, between 1 MiB and 64 MiB each.
+    partition_bytes: int | None = None
+    #: Whether the workers read the client's files themselves (they share its disk);
+    #: ``None``: when the cluster is a LocalCluster. Else the client sends the bytes.
+    shared_files: bool | None = None
 
     def __post_init__(self) -> None:
-        if (self.partition_rows is not None and self.partition_rows < 1) or self.sample_rows < 1:
-            raise ValueError("partition_rows and sample_rows must be positive")
+        if (
+            (self.partition_rows is not None and self.partition_rows < 1)
+            or (self.partition_bytes is not None and self.partition_bytes < 1)
+            or self.sample_rows < 1
+        ):
+            raise ValueError("partition_rows, partition_bytes and sample_rows must be positive")
+
+    @property
+    def threads(self) -> int:
+        """The cluster's worker threads."""
+        return max(1, int(sum(self.client.nthreads().values())))
+
+    @property
+    def window(self) -> int:
+        """Partitions a client keeps in flight while it writes their results in order."""
+        return 2 * self.threads + 2
+
+    @property
+    def shares_files(self) -> bool:
+        """Whether the workers read the client's files (:attr:`shared_files`)."""
+        if self.shared_files is not None:
+            return self.shared_files
+        from distributed import LocalCluster
+
+        return isinstance(getattr(self.client, "cluster", None), LocalCluster)
 
     def bounds(self, n_items: int) -> list[tuple[int, int]]:
         """The ``(start, stop)`` rows of each partition of ``n_items`` items."""
         rows = self.partition_rows
         if rows is None:
-            threads = max(1, sum(self.client.nthreads().values()))
-            rows = min(100_000, max(1_000, -(-n_items // (4 * threads))))
+            rows = min(100_000, max(1_000, -(-n_items // (4 * self.threads))))
         return [(start, min(start + rows, n_items)) for start in range(0, n_items, rows)]
+
+    def range_bytes(self, size: int) -> int:
+        """Bytes per partition of a ``size``-byte items file staged on the workers."""
+        if self.partition_bytes is not None:
+            return self.partition_bytes
+        return min(64 << 20, max(1 << 20, -(-size // (4 * self.threads))))
 
 
 def write_embeddings(folder: Path, vectors: np.ndarray[Any, Any]) -> None:
@@ -151,8 +186,13 @@ def _partial(path: Path) -> Path:
     return path.with_name(f".{path.name}.partial")
 
 
-def partition_documents(payload: bytes | Sequence[Item], taxonomy: Taxonomy) -> list[str]:
-    """The documents of a partition's items, given as items or as ``items.jsonl`` lines."""
+def partition_documents(
+    payload: ItemLines | bytes | Sequence[Item], taxonomy: Taxonomy
+) -> list[str]:
+    """The documents of a partition's items, given as items or as ``items.jsonl`` lines
+    (or where to read them)."""
+    if isinstance(payload, ItemLines):
+        payload = payload.read()
     if isinstance(payload, bytes):
         payload = [Item.from_json(_json.loads(line)) for line in payload.splitlines()]
     return [item_document(item, taxonomy) for item in payload]
@@ -165,15 +205,17 @@ def fit_embeddings_on_cluster(
     params: EmbeddingParams,
     cluster: OnCluster,
     folder: Path,
+    bounds: list[tuple[int, int]] | None = None,
 ) -> FittedEmbedding:
     """Fit the pipeline on the cluster and write :data:`EMBEDDING_FILES` into ``folder``.
 
-    The workers make the items' documents (:func:`partition_documents`). The
+    The workers make the items' documents (:func:`partition_documents`), from
+    the ``partitions`` of ``bounds`` (default: :meth:`OnCluster.bounds`). The
     returned :attr:`FittedEmbedding.vectors` is the written file, memory-mapped.
     """
     client = cluster.client
     params = params.resolved(n_items)
-    bounds = cluster.bounds(n_items)
+    bounds = bounds or cluster.bounds(n_items)
     if params.vectorizer != "hashing":
         documents = [d for p in partitions(bounds) for d in partition_documents(p, taxonomy)]
         fitted: FittedEmbedding = client.submit(
@@ -189,7 +231,8 @@ def fit_embeddings_on_cluster(
     exact = n_items <= cluster.sample_rows
     if exact:
         picks = None
-        counts = _submit_counts(client, hashers, taxonomy, partitions(bounds), in_flight)
+        whole = ((p, None, True) for p in partitions(bounds))
+        counts = _submit_counts(client, hashers, taxonomy, whole, in_flight)
         df_rows = n_items
     else:
         # Fitted on a seeded sample: its rows are hashed first, and the IDF weights and the
@@ -197,7 +240,7 @@ def fit_embeddings_on_cluster(
         rng = np.random.default_rng(params.seed)
         rows = np.sort(rng.choice(n_items, size=cluster.sample_rows, replace=False))
         picks = [rows[(rows >= start) & (rows < stop)] - start for start, stop in bounds]
-        sampled = (_picked(p, k, True) for p, k in zip(partitions(bounds), picks, strict=True))
+        sampled = ((p, k, True) for p, k in zip(partitions(bounds), picks, strict=True))
         counts = _submit_counts(client, hashers, taxonomy, sampled, in_flight, priority=2)
         df_rows = cluster.sample_rows
     frequencies = [client.submit(_document_frequencies, c, priority=2) for c in counts]
@@ -216,7 +259,7 @@ def fit_embeddings_on_cluster(
     fit = client.submit(_fit_svd, svd, exact, *features, priority=1)
     rest: list[Any] = []
     if picks is not None:
-        unpicked = (_picked(p, k, False) for p, k in zip(partitions(bounds), picks, strict=True))
+        unpicked = ((p, k, False) for p, k in zip(partitions(bounds), picks, strict=True))
         rest = [
             client.submit(_features_partition, idfs, rare.columns_, c)
             for c in _submit_counts(client, hashers, taxonomy, unpicked, in_flight)
@@ -264,21 +307,36 @@ def _submit_counts(
     client: Any,
     hashers: Sequence[HashingVectorizer],
     taxonomy: Taxonomy,
-    payloads: Iterable[Any],
+    payloads: Iterable[tuple[Any, np.ndarray[Any, Any] | None, bool]],
     in_flight: int,
     priority: int = 0,
 ) -> list[Any]:
     """Hash each partition on a worker (the futures of its counts), at most ``in_flight``
-    partitions' text at a time: the client never holds all of it."""
+    partitions' text at a time: the client never holds all of it.
+
+    Each payload is a partition, the rows of it to hash (``None``: all) and whether those
+    rows or the others (:func:`_picked`, on the worker)."""
     counts: list[Any] = []
     done: list[Any] = []
-    for payload in payloads:
+    for payload, rows, picked in payloads:
         if len(done) >= in_flight:
             done[-in_flight].result()
-        # Scattered: sent to a worker at once, not held in the graph by the client.
-        (text,) = client.scatter([payload], hash=False)
+        # Scattered: sent to a worker at once, not held in the graph by the client. Where
+        # the workers share the client's disk, they are only told where to read.
+        text = payload
+        if not isinstance(payload, ItemLines):
+            (text,) = client.scatter([payload], hash=False)
         counts.append(
-            client.submit(_count_partition, hashers, taxonomy, text, pure=False, priority=priority)
+            client.submit(
+                _count_partition,
+                hashers,
+                taxonomy,
+                text,
+                rows,
+                picked,
+                pure=False,
+                priority=priority,
+            )
         )
         del payload, text
         done.append(client.submit(_row_count, counts[-1], priority=priority))
@@ -299,9 +357,18 @@ def _picked(payload: Any, rows: np.ndarray[Any, Any], picked: bool) -> Any:
 
 
 def _count_partition(
-    hashers: Sequence[HashingVectorizer], taxonomy: Taxonomy, payload: bytes | Sequence[Item]
+    hashers: Sequence[HashingVectorizer],
+    taxonomy: Taxonomy,
+    payload: ItemLines | bytes | Sequence[Item],
+    rows: np.ndarray[Any, Any] | None = None,
+    picked: bool = True,
 ) -> list[Any]:
-    """A partition's hashed term counts, one matrix per analyzer."""
+    """A partition's hashed term counts, one matrix per analyzer: of its ``rows`` (all if
+    ``None``), or with ``picked`` false, of its other rows."""
+    if isinstance(payload, ItemLines):
+        payload = payload.read()
+    if rows is not None:
+        payload = _picked(payload, rows, picked)
     documents = partition_documents(payload, taxonomy)
     if not documents:  # a partition wholly in the sample, or wholly out of it
         return [sp.csr_matrix((0, h.n_features), dtype=h.dtype) for h in hashers]

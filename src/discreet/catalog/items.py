@@ -122,12 +122,30 @@ class FirstLines(Protocol):
     def __setitem__(self, item_id: str, line: int, /) -> None: ...
 
 
+@dataclass(frozen=True)
+class ResumeAt:
+    """Where a JSONL file is read from, when not from its start: a byte ``offset`` just
+    after a line break, and the numbers of the line that starts there, counted as the
+    items reader counts lines (``line``) and in ``\\n`` bytes (``newline_line``, which
+    invalid UTF-8 is reported on)."""
+
+    offset: int
+    line: int
+    newline_line: int
+
+
+def is_jsonl(path: str | Path) -> bool:
+    """Whether ``path`` is read as JSONL, one item per line (by its suffix)."""
+    return Path(path).suffix.lower() in {".jsonl", ".ndjson"}
+
+
 def iter_item_blocks(
     path: str | Path,
     taxonomy: Taxonomy,
     *,
     block_rows: int = 10_000,
     first_lines: FirstLines | None = None,
+    resume: ResumeAt | None = None,
 ) -> Iterator[list[Item]]:
     """:func:`read_items` a block of up to ``block_rows`` items at a time, in file order.
 
@@ -135,16 +153,21 @@ def iter_item_blocks(
     ``dict``) remembers the ids for the duplicate check. Every problem is found
     as :func:`read_items` finds it, and raised once the file is read: a caller
     that writes the blocks must write them where a failure leaves nothing behind.
-    No block follows the first problem.
+    No block follows the first problem. With ``resume`` (JSONL only), the file is
+    read from there on, as if every item before it had been read and had passed
+    (``first_lines`` then holds their ids).
     """
     path = Path(path)
     suffix = path.suffix.lower()
-    chunks = _decoded_chunks(path)
+    if resume is not None and not is_jsonl(path):
+        raise ValueError("only a JSONL file is read from the middle")
+    at = resume or ResumeAt(0, 1, 1)
+    chunks = _decoded_chunks(path, at.offset, at.newline_line)
     try:
         if suffix == ".csv":
             records = _csv_records(chunks, str(path), _size(path))
-        elif suffix in {".jsonl", ".ndjson"}:
-            records = _jsonl_records(chunks, str(path))
+        elif is_jsonl(path):
+            records = _jsonl_records(chunks, str(path), at.line)
         else:
             for _chunk in chunks:  # a file that cannot be read or decoded says so first
                 pass
@@ -172,14 +195,16 @@ def _size(path: Path) -> int:
         return 0
 
 
-def _decoded_chunks(path: Path) -> Iterator[str]:
-    """The file's text, whole lines at a time, without a leading byte order mark."""
+def _decoded_chunks(path: Path, offset: int = 0, line: int = 1) -> Iterator[str]:
+    """The file's text from byte ``offset`` (on line ``line``), whole lines at a time,
+    without a leading byte order mark."""
     try:
         f = path.open("rb")
     except OSError as exc:
         raise _unreadable(path, exc) from None
     with f:
-        line, rest, first = 1, b"", True
+        f.seek(offset)
+        rest, first = b"", offset == 0
         while True:
             try:
                 data = f.read(_CHUNK_BYTES)
@@ -279,9 +304,9 @@ def _csv_records(chunks: Iterator[str], source: str, size: int) -> Iterator[_Rec
         yield start, record
 
 
-def _jsonl_records(chunks: Iterator[str], source: str) -> Iterator[_Record]:
+def _jsonl_records(chunks: Iterator[str], source: str, first: int = 1) -> Iterator[_Record]:
     lines = (line for chunk in chunks for line in chunk.splitlines())
-    for number, line in enumerate(lines, start=1):
+    for number, line in enumerate(lines, start=first):
         if not line.strip():
             continue
         try:

@@ -1,20 +1,24 @@
 """An items file validated and written as the catalog's ``items.jsonl`` in one streaming pass.
 
-``publish build --dask`` reads the publisher's items a block at a time
+``publish build --dask`` stages a CSV items file here, on the client (a JSONL
+file is staged by the workers: :mod:`discreet.catalog.staged_cluster`). It
+reads the publisher's items a block at a time
 (:func:`~discreet.catalog.items.iter_item_blocks`) and never holds the item
 list: what it keeps per item is the duplicate check's 24 bytes
 (:class:`CompactFirstLines`), plus one block of items and, only when a
 secure-aggregation task or the collaborative target needs them, the ids.
 The workers then read the items back from ``items.jsonl``, a partition of
-lines at a time (:meth:`StagedItems.partitions`).
+lines at a time (:meth:`StagedItems.partitions`, or by byte range:
+:meth:`StagedItems.ranges`).
 """
 
 from __future__ import annotations
 
 import collections
 import hashlib
+import itertools
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +29,7 @@ from discreet.catalog import _json
 from discreet.catalog.items import iter_item_blocks, jsonl_line
 from discreet.catalog.taxonomy import Taxonomy
 
-__all__ = ["CompactFirstLines", "StagedItems", "stage_items"]
+__all__ = ["CompactFirstLines", "ItemLines", "StagedItems", "stage_items"]
 
 ITEMS_FILE = "items.jsonl"
 
@@ -48,6 +52,19 @@ class CompactFirstLines:
 
     def __len__(self) -> int:
         return len(self._recent) + len(self._lines)
+
+    @classmethod
+    def from_digests(
+        cls, digests: np.ndarray[Any, Any], lines: np.ndarray[Any, Any], recent: int = 200_000
+    ) -> CompactFirstLines:
+        """The first lines of ids given by their digests (an ``(n, 2)`` uint64 array of
+        :func:`id_digests`'s halves) and lines, every id once."""
+        seen = cls(recent)
+        order = np.lexsort((digests[:, 1], digests[:, 0]))
+        seen._high = np.ascontiguousarray(digests[order, 0])
+        seen._low = np.ascontiguousarray(digests[order, 1])
+        seen._lines = np.asarray(lines, dtype=np.int64)[order]
+        return seen
 
     def get(self, item_id: str, /) -> int | None:
         """The line where ``item_id`` was first seen, or ``None``."""
@@ -85,6 +102,28 @@ def _digest(item_id: str) -> tuple[int, int]:
     return int.from_bytes(digest[:8], "little"), int.from_bytes(digest[8:], "little")
 
 
+def id_digests(ids: Iterable[str]) -> np.ndarray[Any, Any]:
+    """The ids' 128-bit digests as :class:`CompactFirstLines` keeps them: ``(n, 2)`` uint64."""
+    joined = b"".join(hashlib.blake2b(i.encode(), digest_size=16).digest() for i in ids)
+    return np.frombuffer(joined, dtype="<u8").astype(np.uint64).reshape(-1, 2)
+
+
+@dataclass(frozen=True)
+class ItemLines:
+    """Bytes ``start`` to ``stop`` of a file of whole lines, which a worker reads itself
+    (the client and the workers share the disk, as on a LocalCluster)."""
+
+    path: Path
+    start: int
+    stop: int
+
+    def read(self) -> bytes:
+        """The range's bytes."""
+        with self.path.open("rb") as f:
+            f.seek(self.start)
+            return f.read(self.stop - self.start)
+
+
 @dataclass(frozen=True)
 class StagedItems:
     """A validated items file, written as the catalog's canonical ``items.jsonl``."""
@@ -97,12 +136,33 @@ class StagedItems:
     categories: collections.Counter[str]
     #: The item ids in order, when :func:`stage_items` was asked to keep them.
     ids: tuple[str, ...] | None = None
+    #: The partitions the file was written in, when staged on a cluster: the first row
+    #: and the byte offset of each, then the item count and the file's size.
+    layout: tuple[tuple[int, int], ...] | None = None
 
     def __len__(self) -> int:
         return self.count
 
+    @property
+    def bounds(self) -> list[tuple[int, int]] | None:
+        """The ``(start, stop)`` rows of the :attr:`layout`'s partitions, if it has one."""
+        if self.layout is None:
+            return None
+        return [(a, b) for (a, _), (b, _) in itertools.pairwise(self.layout)]
+
+    def ranges(self, bounds: list[tuple[int, int]]) -> Iterator[ItemLines]:
+        """The byte range of each of the :attr:`bounds` (the only ``bounds`` taken)."""
+        if self.layout is None or bounds != self.bounds:
+            raise ValueError("byte ranges are known only for the staged partitions")
+        for (_, start), (_, stop) in itertools.pairwise(self.layout):
+            yield ItemLines(self.path, start, stop)
+
     def partitions(self, bounds: list[tuple[int, int]]) -> Iterator[bytes]:
         """The lines of each ``(start, stop)`` of consecutive ``bounds``, read from the file."""
+        if self.layout is not None and bounds == self.bounds:
+            for lines in self.ranges(bounds):
+                yield lines.read()
+            return
         with self.path.open("rb") as f:
             for start, stop in bounds:
                 yield b"".join(next(f) for _ in range(stop - start))

@@ -22,7 +22,8 @@ from discreet.catalog.manifest import (
     load_notices,
 )
 from discreet.catalog.popularity import load_estimates
-from discreet.catalog.staged import StagedItems, stage_items
+from discreet.catalog.staged import StagedItems
+from discreet.catalog.staged_cluster import stage_items_on_cluster
 from discreet.catalog.taxonomy import Taxonomy, load_taxonomy
 from discreet.errors import CatalogNameInvalidError, InputError
 from discreet.i18n import _
@@ -156,7 +157,9 @@ def publish_catalog(
             items = read_items(items_path, taxonomy)
         else:  # streamed into the build's folder: the client never holds the item list
             keep_ids = cooccurrence_path is not None or secure_aggregation is not None
-            items = stage_items(items_path, taxonomy, staging, keep_ids=keep_ids)
+            items = stage_items_on_cluster(
+                items_path, taxonomy, staging, cluster, keep_ids=keep_ids
+            )
         return _publish(
             repo,
             items,
