@@ -43,7 +43,7 @@ from discreet._fs import canonical_json, npy_bytes
 from discreet.catalog.build import Progress, build_catalog_files, no_progress
 from discreet.catalog.collaborative import Neighbours
 from discreet.catalog.embedding import EmbeddingParams
-from discreet.catalog.manifest import COLLABORATIVE_FILE, collaborative_card
+from discreet.catalog.manifest import COLLABORATIVE_FILE, collaborative_card, task_card
 from discreet.catalog.popularity import prior_from_estimates
 from discreet.catalog.reader import Catalog, verify_catalog_folder
 from discreet.evaluation.data import Dataset
@@ -251,9 +251,12 @@ def secure_catalog(
         "its top items",
         len(top),
         neighbours.neighbours.shape[1],
-        popularity.epsilon + pairs.epsilon,
-        popularity.delta + pairs.delta,
         pairs.reports,
+        [
+            task_card("popularity", popularity.epsilon, popularity.delta, params.item_weight),
+            task_card("cooccurrence", pairs.epsilon, pairs.delta, params.pair_weight),
+        ],
+        params.pair_pad,
     )
     estimates = {dataset.items[i].id: float(max(c, 0)) for i, c in enumerate(popularity.counts)}
     return with_popularity(base, dataset, estimates, folder, (neighbours, card))
@@ -445,7 +448,7 @@ def _exact_target(split: Split, params: CollaborativeParams) -> tuple[Neighbours
     """The noiseless collaborative target of a split, with its model card."""
     neighbours = exact_collaborative(split, params)
     m, k = neighbours.neighbours.shape
-    return neighbours, collaborative_card("exact training counts", m, k, 0.0, 0.0, len(split.users))
+    return neighbours, collaborative_card("exact training counts", m, k, len(split.users))
 
 
 def _secure_note(weights: RankingWeights) -> str:

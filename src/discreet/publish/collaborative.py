@@ -23,19 +23,25 @@ size budget; cold items (no positive weight) have empty lists.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from discreet.catalog.collaborative import Neighbours
-from discreet.catalog.manifest import collaborative_card
+from discreet.catalog.manifest import collaborative_card, task_card
 from discreet.errors import InputError
 from discreet.i18n import _
+from discreet.secagg.mode import shortest_pad
+from discreet.secagg.task import COOCCURRENCE, b64
+
+if TYPE_CHECKING:
+    from discreet.secagg.mode import SecureAggregation
 
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 COOCCURRENCE_FORMAT = "discreet-cooccurrence"
@@ -51,6 +57,10 @@ class Cooccurrence:
     epsilon: float
     delta: float
     sigma: float
+    #: K₂, the most pairs a device reported to the task.
+    max_weight: int
+    #: The task's id (base64url), naming the catalog section whose devices reported.
+    task_id: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """The fields of :func:`discreet.publish.collect.cooccurrence_document` this
@@ -58,8 +68,10 @@ class Cooccurrence:
         return {
             "format": COOCCURRENCE_FORMAT,
             "format_version": 1,
+            "task_id": self.task_id,
             "top_items": list(self.items),
             "pair_counts": [int(c) for c in self.counts],
+            "max_weight": self.max_weight,
             "reports": self.reports,
             "epsilon": self.epsilon,
             "delta": self.delta,
@@ -69,9 +81,9 @@ class Cooccurrence:
 
 def read_cooccurrence(path: str | Path) -> Cooccurrence:
     """Read the co-occurrence aggregate ``publish collect`` writes (format
-    ``discreet-cooccurrence`` 1: ``top_items``, ``pair_counts``, ``reports``, ``epsilon``,
-    ``delta``, ``sigma_sq_per_aggregator``); raise :class:`InputError` naming what is
-    wrong."""
+    ``discreet-cooccurrence`` 1: ``top_items``, ``pair_counts``, ``max_weight``,
+    ``reports``, ``epsilon``, ``delta``, ``sigma_sq_per_aggregator``, and ``task_id`` if
+    given); raise :class:`InputError` naming what is wrong."""
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -98,6 +110,12 @@ def read_cooccurrence(path: str | Path) -> Cooccurrence:
         reports = data["reports"]
         if not isinstance(reports, int) or isinstance(reports, bool) or reports < 0:
             raise ValueError(_("reports must be a count"))
+        max_weight = data["max_weight"]
+        if not isinstance(max_weight, int) or isinstance(max_weight, bool) or max_weight < 1:
+            raise ValueError(_("max_weight must be a positive integer"))
+        task_id = data.get("task_id", "")
+        if not isinstance(task_id, str):
+            raise ValueError(_("task_id must be text"))
         numbers = [float(data[key]) for key in ("epsilon", "delta", "sigma_sq_per_aggregator")]
         if not all(math.isfinite(x) and x >= 0 for x in numbers):
             raise ValueError(
@@ -116,7 +134,17 @@ def read_cooccurrence(path: str | Path) -> Cooccurrence:
                 path=path, problem=exc
             )
         ) from None
-    return Cooccurrence(tuple(items), np.asarray(counts, dtype=np.int64), reports, *numbers)
+    epsilon, delta, sigma = numbers
+    return Cooccurrence(
+        tuple(items),
+        np.asarray(counts, dtype=np.int64),
+        reports,
+        epsilon,
+        delta,
+        sigma,
+        max_weight,
+        task_id,
+    )
 
 
 @dataclass(frozen=True)
@@ -169,15 +197,52 @@ def task_budgets(
     return (epsilon - pairs, delta / 2), (pairs, delta / 2)
 
 
+def collected_shape(
+    aggregate: Cooccurrence, section: SecureAggregation | None, params: CollaborativeParams
+) -> tuple[CollaborativeParams, list[dict[str, Any]], int]:
+    """How the devices drew what ``aggregate`` counts: ``params`` with the tasks' K₁, K₂
+    and pad, the model card's tasks (:func:`~discreet.catalog.manifest.task_card`) and
+    the pad.
+
+    They are ``section``'s when its co-occurrence task gathered ``aggregate`` (the same
+    task id): the catalog section the devices reported under. Otherwise only the
+    aggregate's K₂ is known, and the shape is the one ``publish build`` gives a section
+    of such a task: the shortest pad holding K₂ pairs (:func:`shortest_pad`) and K₁ equal
+    to it; the card then names the co-occurrence task alone.
+    """
+    pairs = section.cooccurrence if section is not None else None
+    if section is not None and pairs is not None and b64(pairs.task_id) == aggregate.task_id:
+        pad, items = section.pad_length, section.task
+        shape = dataclasses.replace(
+            params,
+            item_weight=items.max_weight,
+            item_pad=pad,
+            pair_weight=pairs.max_weight,
+            pair_pad=pad,
+        )
+        first = [task_card("popularity", items.epsilon, items.delta, items.max_weight)]
+    else:
+        pad = shortest_pad(COOCCURRENCE, aggregate.max_weight)
+        shape = dataclasses.replace(
+            params, item_weight=pad, item_pad=pad, pair_weight=aggregate.max_weight, pair_pad=pad
+        )
+        first = []
+    card = task_card("cooccurrence", aggregate.epsilon, aggregate.delta, aggregate.max_weight)
+    return shape, [*first, card], pad
+
+
 def collaborative_target(
     aggregate: Cooccurrence,
     ids: list[str],
     estimates: Mapping[str, float],
     params: CollaborativeParams,
+    section: SecureAggregation | None = None,
 ) -> tuple[Neighbours, dict[str, Any]]:
     """The target and its model card for a catalog whose item ids are ``ids`` (in row
     order), from a released co-occurrence aggregate and the popularity estimates.
 
+    ``params`` gives the fit (neighbours, ridge); the tasks' shapes come from
+    ``section``, the catalog section whose devices reported (:func:`collected_shape`).
     Items of the aggregate the catalog no longer has are left out with their pairs.
     Raises :class:`InputError` when fewer than two remain.
     """
@@ -190,21 +255,28 @@ def collaborative_target(
                 "build without --cooccurrence"
             )
         )
+    shape, tasks, pad = collected_shape(aggregate, section, params)
     m = len(aggregate.items)
     matrix = pair_matrix(aggregate.counts, m)[np.ix_(kept, kept)]
     rows = np.asarray([row_of[aggregate.items[i]] for i in kept])
     popularity = np.asarray([estimates.get(aggregate.items[i], 0.0) for i in kept])
     variance = 2.0 * aggregate.sigma**2
     neighbours = fit_neighbours(
-        rows, matrix[np.triu_indices(len(kept), 1)], popularity, variance, params
+        rows, matrix[np.triu_indices(len(kept), 1)], popularity, variance, shape
+    )
+    built_from = (
+        "secure aggregation: popularity and co-occurrence of the top items"
+        if len(tasks) == 2
+        else "secure aggregation: co-occurrence of the top items (its popularity task "
+        "is not in the repository's current release)"
     )
     card = collaborative_card(
-        "secure aggregation: popularity and co-occurrence of the top items",
+        built_from,
         len(kept),
         neighbours.neighbours.shape[1],
-        aggregate.epsilon,
-        aggregate.delta,
         aggregate.reports,
+        tasks,
+        pad,
     )
     return neighbours, card
 
