@@ -33,6 +33,8 @@ from discreet.publish.collaborative import (
     CollaborativeParams,
     Cooccurrence,
     collaborative_target,
+    pooled_estimates,
+    pooled_popularity,
     read_cooccurrence,
 )
 from discreet.publish.publisher import publish_catalog
@@ -317,8 +319,12 @@ def test_publish_build_takes_the_shape_from_the_section_that_collected(tmp_path:
         1e-6,
         3000,
     )
+    pooled = pooled_estimates(aggregate, estimates, section)
+    assert pooled.keys() == estimates.keys()
+    assert pooled != estimates
+    assert pooled_estimates(aggregate, estimates, None) == estimates  # noise not known
     expected, _card = collaborative_target(
-        aggregate, all_ids, estimates, CollaborativeParams(), section
+        aggregate, all_ids, pooled, CollaborativeParams(), section
     )
     default, default_card = collaborative_target(
         aggregate, all_ids, estimates, CollaborativeParams()
@@ -328,6 +334,9 @@ def test_publish_build_takes_the_shape_from_the_section_that_collected(tmp_path:
     assert np.array_equal(target.weights, expected.weights)
     assert np.array_equal(target.neighbours, expected.neighbours)
     assert not np.array_equal(target.weights, default.weights)  # the rates matter
+    prior = installed.popularity[[installed.index_of(item_id) for item_id in ids]]
+    shares = np.asarray([pooled[item_id] for item_id in ids])
+    assert np.allclose(prior, shares / sum(pooled.values()), rtol=1e-5)
     # Without the section: K2 = 45 fits a pad of 10, K1 = 10; only the pairs' task is known.
     assert default_card["pad_length"] == 10
     assert [task["kind"] for task in default_card["tasks"]] == ["cooccurrence"]
@@ -356,3 +365,26 @@ def test_the_card_s_tasks_are_checked_when_a_manifest_is_read(
     ):
         with pytest.raises(CatalogInvalidError, match="collaborative"):
             Manifest.from_json({**plain, "collaborative": {**card, **change}})
+
+
+def test_pooled_popularity_weighs_each_release_by_its_noise() -> None:
+    """Pair counts whose row sums follow popularity (x 8) sharpen noisy popularity counts;
+    each measure's weight follows its noise, and exact counts are kept as they are."""
+    rng = np.random.default_rng(11)
+    m = 60
+    truth = rng.uniform(50, 500, m)
+    pair_truth = np.outer(truth, truth) * 8 / truth.sum()  # row sums about 8 x popularity
+    upper = pair_truth[np.triu_indices(m, 1)]
+    pop_variance, pair_variance = 150.0**2, 40.0**2
+    errors = {"popularity": [], "pooled": []}
+    for _draw in range(20):
+        counts = truth + rng.normal(0, 150.0, m)
+        pairs = upper + rng.normal(0, 40.0, len(upper))
+        pooled = pooled_popularity(counts, pairs, pop_variance, pair_variance)
+        errors["popularity"].append(np.sqrt(np.mean((counts - truth) ** 2)))
+        errors["pooled"].append(np.sqrt(np.mean((pooled - truth) ** 2)))
+    assert np.mean(errors["pooled"]) < 0.5 * np.mean(errors["popularity"])
+    counts, pairs = truth + rng.normal(0, 150.0, m), upper + rng.normal(0, 40.0, len(upper))
+    assert np.array_equal(pooled_popularity(counts, pairs, 0.0, pair_variance), counts)
+    nearly = pooled_popularity(counts, pairs, pop_variance, 1e12)  # row sums all noise
+    assert np.allclose(nearly, counts, rtol=1e-3)

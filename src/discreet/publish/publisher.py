@@ -30,6 +30,7 @@ from discreet.protocol.params import ReportingParams, ReportingPolicy
 from discreet.publish.collaborative import (
     CollaborativeParams,
     collaborative_target,
+    pooled_estimates,
     read_cooccurrence,
 )
 from discreet.publish.repository import Expiries, PublisherRepository, utc_now
@@ -261,13 +262,12 @@ def _publish(
                 reports_url = previous.reports_url
         if cooccurrence is not None and estimates:
             # The devices reported under the current release's section: its tasks' K
-            # and pad say how they drew (see collected_shape).
+            # and pad say how they drew (see collected_shape), its popularity task's noise
+            # how to pool the two releases (pooled_estimates).
+            section = previous.secure_aggregation if previous is not None else None
+            estimates = pooled_estimates(cooccurrence, estimates, section)
             collaborative = collaborative_target(
-                cooccurrence,
-                ids,
-                estimates,
-                CollaborativeParams(),
-                previous.secure_aggregation if previous is not None else None,
+                cooccurrence, ids, estimates, CollaborativeParams(), section
             )
         # The name names a folder: only a name that passed the devices' rule gets here.
         model_folder = repo.models_dir / catalog_name / f"v{version}"
