@@ -2,7 +2,7 @@
 
 ``python benchmarks/secure_route_spread.py DATA_DIR N EPSILON [--draws 5]``
 
-The route's M and blend are tuned once on validation (``tune_secure``, seed 0), then
+The route's M, pad and blend are tuned once on validation (``tune_secure``, seed 0), then
 the test aggregate is simulated ``--draws`` times with other seeds; it prints each
 figure, then their mean and standard deviation. Not a timed benchmark.
 """
@@ -82,6 +82,7 @@ def main() -> None:
         "clients": clients,
         "epsilon": epsilon,
         "M": route.items,
+        "pad": route.pair_pad,
         "mean": float(np.mean(scores)),
         "std": float(np.std(scores, ddof=1)) if len(scores) > 1 else 0.0,
         "scores": scores,

@@ -19,7 +19,12 @@ import pytest
 
 from discreet._fs import canonical_json
 from discreet.catalog.collaborative import MAX_BYTES, Neighbours
-from discreet.catalog.manifest import COLLABORATIVE_FILE
+from discreet.catalog.manifest import (
+    COLLABORATIVE_FILE,
+    Manifest,
+    collaborative_card,
+    task_card,
+)
 from discreet.catalog.reader import Catalog, verify_catalog_folder
 from discreet.demo_data import demo_items_path, demo_taxonomy_path
 from discreet.errors import CatalogInvalidError, InputError
@@ -28,12 +33,16 @@ from discreet.publish.collaborative import (
     CollaborativeParams,
     Cooccurrence,
     collaborative_target,
+    pooled_estimates,
+    pooled_popularity,
     read_cooccurrence,
 )
 from discreet.publish.publisher import publish_catalog
 from discreet.publish.repository import PublisherRepository
 from discreet.rank.ranker import Ranker
 from discreet.rank.weights import RankingWeights
+from discreet.secagg.mode import SecureAggregation
+from discreet.secagg.task import Task, b64, create_task
 from discreet.sync.client import sync_catalog
 from tests.synthetic_catalog import write_release
 
@@ -63,7 +72,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Catalog, Catalog, l
         for r in history:
             popularity[plain.ids[int(r)]] += 1.0
     aggregate = Cooccurrence(
-        tuple(plain.ids[int(r)] for r in counted), counts, USERS // 2, 1.0, 1e-6, 0.0
+        tuple(plain.ids[int(r)] for r in counted), counts, USERS // 2, 1.0, 1e-6, 0.0, 1
     )
     exact = CollaborativeParams(item_weight=1, item_pad=1, pair_weight=1, pair_pad=2)
     target = collaborative_target(aggregate, list(plain.ids), popularity, exact)
@@ -193,17 +202,20 @@ def test_a_malformed_target_is_refused(
 
 def test_a_malformed_cooccurrence_file_says_what_is_wrong(tmp_path: Path) -> None:
     path = tmp_path / "cooccurrence.json"
-    good = Cooccurrence(("a", "b", "c"), np.asarray([1, 2, 3]), 10, 1.0, 1e-6, 2.5)
+    good = Cooccurrence(("a", "b", "c"), np.asarray([1, 2, 3]), 10, 1.0, 1e-6, 2.5, 3, "t")
     path.write_text(json.dumps(good.to_json()), encoding="utf-8")
     again = read_cooccurrence(path)
     assert again.items == good.items
     assert again.counts.tolist() == [1, 2, 3]
+    assert (again.max_weight, again.task_id) == (3, "t")
     for field, value, message in [
         ("pair_counts", [1, 2], "M\\(M-1\\)/2"),
         ("top_items", ["a", "a", "b"], "distinct"),
         ("format", "other", "not a discreet-cooccurrence"),
         ("format_version", 2, "format_version"),
         ("sigma_sq_per_aggregator", -1, "non-negative"),
+        ("max_weight", 0, "max_weight"),
+        ("task_id", 7, "task_id"),
     ]:
         path.write_text(json.dumps({**good.to_json(), field: value}), encoding="utf-8")
         with pytest.raises(InputError, match=message):
@@ -217,7 +229,7 @@ def test_publish_build_ships_the_target_with_its_model_card(tmp_path: Path) -> N
     rng = np.random.default_rng(9)
     counts = rng.poisson(3.0, math.comb(m, 2))
     counts[0] = 500  # the first two items go together
-    aggregate = Cooccurrence((*ids, "gone"), np.append(counts, [0] * m), 5000, 1.0, 1e-6, 4.0)
+    aggregate = Cooccurrence((*ids, "gone"), np.append(counts, [0] * m), 5000, 1.0, 1e-6, 4.0, 190)
     (tmp_path / "pairs.json").write_text(json.dumps(aggregate.to_json()), encoding="utf-8")
     estimates = dict.fromkeys(ids, 100.0)
     (tmp_path / "popularity.json").write_text(json.dumps({"estimates": estimates}), "utf-8")
@@ -248,3 +260,131 @@ def test_publish_build_ships_the_target_with_its_model_card(tmp_path: Path) -> N
 def _demo_ids() -> list[str]:
     lines = demo_items_path().read_text(encoding="utf-8").splitlines()
     return [json.loads(line)["id"] for line in lines if line.strip()]
+
+
+def test_publish_build_takes_the_shape_from_the_section_that_collected(tmp_path: Path) -> None:
+    """The fit and the model card use the K and pad of the tasks the devices reported to
+    (the current release's section), not the publisher's defaults; an aggregate of another
+    task is fitted with the shape its own K gives, and the card names that task alone."""
+    repo = PublisherRepository.init(tmp_path / "repo")
+    all_ids = _demo_ids()
+    ids = all_ids[:40]
+    tasks = [
+        create_task(
+            tmp_path / name,
+            length=len(all_ids),
+            max_weight=weight,
+            min_batch_size=1,
+            epsilon=epsilon,
+            delta=5e-7,
+            labels=() if top else tuple(all_ids),
+            top_items=top,
+        )
+        for name, weight, epsilon, top in (
+            ("items", 20, 0.25, ()),
+            ("pairs", 45, 0.75, tuple(ids)),
+        )
+    ]
+    items, pairs = (Task.load(files.task) for files in tasks)
+    # K1 = 20 needs a pad of 20, K2 = 45 one of 10: one pad of 20, so a device holding
+    # 20 items reports 45 of its 190 pairs (the pairs' rate is 45/190, not 1).
+    section = SecureAggregation(items, "https://l.example", "https://h.example", 1.0, 20, pairs)
+    publish_catalog(repo, demo_items_path(), demo_taxonomy_path(), secure_aggregation=section)
+    rng = np.random.default_rng(4)
+    counts = rng.poisson(3.0, math.comb(len(ids), 2))
+    counts[0] = 300
+    aggregate = Cooccurrence(tuple(ids), counts, 3000, 0.75, 5e-7, 3.0, 45, b64(pairs.task_id))
+    (tmp_path / "pairs.json").write_text(json.dumps(aggregate.to_json()), encoding="utf-8")
+    estimates = {item_id: 40.0 + 5 * i for i, item_id in enumerate(ids)}
+    (tmp_path / "popularity.json").write_text(json.dumps({"estimates": estimates}), "utf-8")
+    result = publish_catalog(
+        repo,
+        demo_items_path(),
+        demo_taxonomy_path(),
+        popularity_path=tmp_path / "popularity.json",
+        cooccurrence_path=tmp_path / "pairs.json",
+    )
+    installed = Catalog.open(
+        sync_catalog(tmp_path / "home", str(repo.path), root=repo.trusted_root_path).folder
+    )
+    card = installed.manifest.collaborative
+    assert card is not None
+    assert card["tasks"] == [
+        {"kind": "popularity", "epsilon": 0.25, "delta": 5e-7, "max_weight": 20},
+        {"kind": "cooccurrence", "epsilon": 0.75, "delta": 5e-7, "max_weight": 45},
+    ]
+    assert (card["pad_length"], card["epsilon"], card["delta"], card["devices"]) == (
+        20,
+        1.0,
+        1e-6,
+        3000,
+    )
+    pooled = pooled_estimates(aggregate, estimates, section)
+    assert pooled.keys() == estimates.keys()
+    assert pooled != estimates
+    assert pooled_estimates(aggregate, estimates, None) == estimates  # noise not known
+    expected, _card = collaborative_target(
+        aggregate, all_ids, pooled, CollaborativeParams(), section
+    )
+    default, default_card = collaborative_target(
+        aggregate, all_ids, estimates, CollaborativeParams()
+    )
+    target = installed.collaborative
+    assert target is not None
+    assert np.array_equal(target.weights, expected.weights)
+    assert np.array_equal(target.neighbours, expected.neighbours)
+    assert not np.array_equal(target.weights, default.weights)  # the rates matter
+    prior = installed.popularity[[installed.index_of(item_id) for item_id in ids]]
+    shares = np.asarray([pooled[item_id] for item_id in ids])
+    assert np.allclose(prior, shares / sum(pooled.values()), rtol=1e-5)
+    # Without the section: K2 = 45 fits a pad of 10, K1 = 10; only the pairs' task is known.
+    assert default_card["pad_length"] == 10
+    assert [task["kind"] for task in default_card["tasks"]] == ["cooccurrence"]
+    assert default_card["epsilon"] == 0.75
+    text = (result.model_folder / "MODEL_CARD.md").read_text("utf-8")
+    assert "Popularity task: ε = 0.25, δ = 5e-07, K = 20 per device, history padded to 20." in text
+    assert "Cooccurrence task: ε = 0.75, δ = 5e-07, K = 45 per device" in text
+
+
+def test_the_card_s_tasks_are_checked_when_a_manifest_is_read(
+    world: tuple[Catalog, Catalog, list[list[int]]],
+) -> None:
+    plain = world[0].manifest.to_json()
+    tasks = [task_card("popularity", 0.2, 5e-7, 20), task_card("cooccurrence", 0.8, 5e-7, 190)]
+    card = collaborative_card("aggregates", 40, 10, 100, tasks, 20)
+    assert (card["epsilon"], card["delta"]) == (1.0, 1e-6)
+    assert Manifest.from_json({**plain, "collaborative": card}).collaborative == card
+    for change in (
+        {"epsilon": 0.9},  # not the tasks' sum
+        {"tasks": [*tasks, task_card("popularity", 0.0, 0.0, 1)]},
+        {"tasks": [{**tasks[0], "kind": "other"}, tasks[1]]},
+        {"tasks": [{**tasks[0], "max_weight": 0}, tasks[1]]},
+        {"tasks": [{**tasks[0], "extra": 1}, tasks[1]]},
+        {"pad_length": 0},
+        {"unknown": 1},
+    ):
+        with pytest.raises(CatalogInvalidError, match="collaborative"):
+            Manifest.from_json({**plain, "collaborative": {**card, **change}})
+
+
+def test_pooled_popularity_weighs_each_release_by_its_noise() -> None:
+    """Pair counts whose row sums follow popularity (x 8) sharpen noisy popularity counts;
+    each measure's weight follows its noise, and exact counts are kept as they are."""
+    rng = np.random.default_rng(11)
+    m = 60
+    truth = rng.uniform(50, 500, m)
+    pair_truth = np.outer(truth, truth) * 8 / truth.sum()  # row sums about 8 x popularity
+    upper = pair_truth[np.triu_indices(m, 1)]
+    pop_variance, pair_variance = 150.0**2, 40.0**2
+    errors = {"popularity": [], "pooled": []}
+    for _draw in range(20):
+        counts = truth + rng.normal(0, 150.0, m)
+        pairs = upper + rng.normal(0, 40.0, len(upper))
+        pooled = pooled_popularity(counts, pairs, pop_variance, pair_variance)
+        errors["popularity"].append(np.sqrt(np.mean((counts - truth) ** 2)))
+        errors["pooled"].append(np.sqrt(np.mean((pooled - truth) ** 2)))
+    assert np.mean(errors["pooled"]) < 0.5 * np.mean(errors["popularity"])
+    counts, pairs = truth + rng.normal(0, 150.0, m), upper + rng.normal(0, 40.0, len(upper))
+    assert np.array_equal(pooled_popularity(counts, pairs, 0.0, pair_variance), counts)
+    nearly = pooled_popularity(counts, pairs, pop_variance, 1e12)  # row sums all noise
+    assert np.allclose(nearly, counts, rtol=1e-3)

@@ -13,9 +13,15 @@ import pytest
 from discreet.cli import main
 from discreet.errors import InputError
 from discreet.evaluation.data import Dataset, convert_movielens, load_dataset
-from discreet.evaluation.harness import build_catalog, exact_popularity, with_popularity
+from discreet.evaluation.harness import (
+    build_catalog,
+    exact_popularity,
+    noise_dominated,
+    with_popularity,
+)
 from discreet.evaluation.protocol import Split, evaluate_lists, split_dataset
 from discreet.evaluation.recommenders import EASERecommender, EngineRecommender
+from discreet.evaluation.simulation import Aggregates, NoisyRelease
 from discreet.rank.ranker import Ranker
 from discreet.rank.weights import RankingWeights
 from tests.shared_data import require_movielens
@@ -262,3 +268,18 @@ def test_eval_rows_do_not_depend_on_the_number_of_processes(
     for line in serial_err.splitlines():
         if "secure aggregation N=" in line or "LDP N=" in line:
             assert line.split("] ", 1)[1] in pooled_err
+
+
+def test_the_long_pad_is_tried_only_where_the_pair_counts_are_noise_dominated() -> None:
+    """The rule reads the released counts and the release's own noise (two aggregators)."""
+    rng = np.random.default_rng(5)
+    sigma_sq = 100**2  # per aggregator: the release's deviation is about 141
+
+    def aggregates(mean: float) -> Aggregates:
+        counts = rng.poisson(mean, 4950) + rng.normal(0, math.sqrt(2 * sigma_sq), 4950)
+        pairs = NoisyRelease(counts.round().astype(np.int64), 10_000, 0.8, 5e-7, sigma_sq)
+        popularity = NoisyRelease(np.zeros(10, dtype=np.int64), 10_000, 0.2, 5e-7, 1)
+        return Aggregates(popularity, np.arange(10), pairs)
+
+    assert noise_dominated(aggregates(40.0))
+    assert not noise_dominated(aggregates(400.0))

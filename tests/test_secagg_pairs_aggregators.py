@@ -28,7 +28,7 @@ from discreet.publish.publisher import PublishResult
 from discreet.publish.repository import PublisherRepository
 from discreet.secagg import hpke
 from discreet.secagg.mode import SecureAggregation
-from discreet.secagg.task import COLLECTOR, Task, TaskFiles, create_task, read_secrets
+from discreet.secagg.task import COLLECTOR, Task, TaskFiles, b64, create_task, read_secrets
 from discreet.secagg.upload import UploadReport, make_report, seal_report
 from discreet.sync.client import sync_catalog
 from discreet.sync.reports import send_contributions
@@ -182,6 +182,8 @@ def test_one_leader_and_helper_aggregate_both_tasks_and_reject_oversized_pairs(
     read = read_cooccurrence(out)
     assert (read.items, read.reports, read.counts.tolist()) == (TOP, VALID, counts.tolist())
     assert read.sigma**2 == pytest.approx(plan.sigma_sq)
+    # ... and names its task and K: the build finds the section whose devices reported.
+    assert (read.task_id, read.max_weight) == (b64(pairs.task_id), pairs.max_weight)
 
 
 def test_a_queued_contribution_goes_to_the_destination_it_was_made_for(

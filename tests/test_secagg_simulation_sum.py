@@ -44,6 +44,7 @@ import scipy.sparse as sp
 from scipy import stats
 
 from discreet.catalog.reader import Catalog
+from discreet.evaluation.harness import SECURE_LONG_PAD
 from discreet.evaluation.simulation import pair_draws, popularity_draws, total
 from discreet.profile.contribution import (
     pair_index,
@@ -379,10 +380,12 @@ def test_the_two_aggregators_release_the_simulations_sum_for_the_same_devices(
                 _of_the_stated_scale(released - simulated[index], noise, variance[index])
 
 
-def test_the_evaluated_shape_is_one_a_device_can_be_given(tmp_path: Path) -> None:
-    """``discreet eval`` draws with :class:`CollaborativeParams`' K and P: a section with
-    those tasks must be one a device accepts, and pad as the simulation pads."""
-    params = CollaborativeParams()
+@pytest.mark.parametrize("pad", [None, SECURE_LONG_PAD])
+def test_the_evaluated_shape_is_one_a_device_can_be_given(tmp_path: Path, pad: int | None) -> None:
+    """``discreet eval`` draws with :class:`CollaborativeParams`' K and P, or with its
+    long pad's (:data:`SECURE_LONG_PAD`): a section with those tasks must be one a device
+    accepts, and pad as the simulation pads."""
+    params = CollaborativeParams() if pad is None else CollaborativeParams().padded(pad)
     top = tuple(f"item-{i}" for i in range(params.items))
     items, pairs = (
         Task.load(

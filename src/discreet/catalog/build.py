@@ -234,4 +234,17 @@ def _collaborative_section(manifest: Manifest) -> str:
   co-occurrence, the diagonal from popularity weighted as the pairs are).
 - Privacy: ε = {card["epsilon"]:g}, δ = {card["delta"]:g} per device per week;
   {card["devices"]:,} devices contributed.
-"""
+{_task_lines(card)}"""
+
+
+def _task_lines(card: Mapping[str, Any]) -> str:
+    """The model card's line per task that gathered the target's data, and the pad."""
+    pad = card.get("pad_length")
+    lines = [
+        f"- {task['kind'].capitalize()} task: ε = {task['epsilon']:g}, δ = {task['delta']:g}, "
+        f"K = {task['max_weight']} per device"
+        + ("" if pad is None else f", history padded to {pad}")
+        + "."
+        for task in card.get("tasks", ())
+    ]
+    return "".join(line + "\n" for line in lines)

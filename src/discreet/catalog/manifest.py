@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,6 +43,11 @@ QUANTISED_FILES = ("quantised.npy", "scales.npy")
 COLLABORATIVE_FILE = "collaborative.npz"
 #: What the manifest says about the collaborative target: its model card.
 COLLABORATIVE_FIELDS = ("file", "built_from", "items", "neighbours", "epsilon", "delta", "devices")
+#: ... and, for a target built from private aggregates, each task that gathered them
+#: (:func:`task_card`) and the pad length the devices drew with (absent in older manifests).
+COLLABORATIVE_OPTIONAL_FIELDS = ("pad_length", "tasks")
+#: The fields of each of the card's tasks.
+TASK_CARD_FIELDS = ("kind", "epsilon", "delta", "max_weight")
 MAX_NOTICES = 20
 SEVERITIES = ("info", "warning", "critical")
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
@@ -338,29 +344,56 @@ def _reports_url(value: Any) -> str | None:
     return check_endpoint(value, "reports_url")
 
 
+def task_card(kind: str, epsilon: float, delta: float, max_weight: int) -> dict[str, Any]:
+    """One task of the collaborative model card: its kind (``popularity`` or
+    ``cooccurrence``), its ε and δ per week, and K (``max_weight``: the most a device
+    reports to it)."""
+    return {"kind": kind, "epsilon": epsilon, "delta": delta, "max_weight": max_weight}
+
+
 def collaborative_card(
-    built_from: str, items: int, neighbours: int, epsilon: float, delta: float, devices: int
+    built_from: str,
+    items: int,
+    neighbours: int,
+    devices: int,
+    tasks: Sequence[Mapping[str, Any]] = (),
+    pad_length: int | None = None,
 ) -> dict[str, Any]:
-    """The manifest's ``collaborative`` section: the target's file and its model card."""
-    return {
+    """The manifest's ``collaborative`` section: the target's file and its model card.
+
+    ``tasks`` (:func:`task_card`) gathered the data and ``pad_length`` is what devices
+    padded their history to before drawing; ``epsilon`` and ``delta`` are the tasks'
+    sums, what a device spends on the target per week (0 for exact counts, no tasks).
+    """
+    card: dict[str, Any] = {
         "file": COLLABORATIVE_FILE,
         "built_from": built_from,
         "items": items,
         "neighbours": neighbours,
-        "epsilon": epsilon,
-        "delta": delta,
+        "epsilon": float(sum(task["epsilon"] for task in tasks)),
+        "delta": float(sum(task["delta"] for task in tasks)),
         "devices": devices,
     }
+    if tasks:
+        card["tasks"] = [dict(task) for task in tasks]
+    if pad_length is not None:
+        card["pad_length"] = pad_length
+    return card
 
 
 def _collaborative(section: Any) -> Mapping[str, Any] | None:
     """The ``collaborative`` section, checked field by field; ``None`` when absent."""
     if section is None:
         return None
-    if not isinstance(section, Mapping) or sorted(section) != sorted(COLLABORATIVE_FIELDS):
+    if (
+        not isinstance(section, Mapping)
+        or not set(COLLABORATIVE_FIELDS) <= set(section)
+        or not set(section) <= {*COLLABORATIVE_FIELDS, *COLLABORATIVE_OPTIONAL_FIELDS}
+    ):
         raise ValueError(
-            _("collaborative must have exactly {fields}").format(
-                fields=", ".join(COLLABORATIVE_FIELDS)
+            _("collaborative must have exactly {fields} (and optionally {optional})").format(
+                fields=", ".join(COLLABORATIVE_FIELDS),
+                optional=", ".join(COLLABORATIVE_OPTIONAL_FIELDS),
             )
         )
     if section["file"] != COLLABORATIVE_FILE:
@@ -375,7 +408,40 @@ def _collaborative(section: Any) -> Mapping[str, Any] | None:
         value = section[key]
         if not isinstance(value, int | float) or isinstance(value, bool) or not value >= 0:
             raise ValueError(_("collaborative.{key} must be a non-negative number").format(key=key))
+    if "pad_length" in section:
+        _int(section["pad_length"], "collaborative.pad_length", 1, 100_000)
+    if "tasks" in section:
+        _task_cards(section)
     return dict(section)
+
+
+def _task_cards(section: Mapping[str, Any]) -> None:
+    """The card's ``tasks``: one or two distinct kinds, whose ε and δ add up to the card's."""
+    tasks = section["tasks"]
+    if (
+        not isinstance(tasks, list)
+        or not 1 <= len(tasks) <= 2
+        or not all(isinstance(t, Mapping) and sorted(t) == sorted(TASK_CARD_FIELDS) for t in tasks)
+        or len({t["kind"] for t in tasks}) != len(tasks)
+        or not all(t["kind"] in ("popularity", "cooccurrence") for t in tasks)
+    ):
+        raise ValueError(
+            _(
+                "collaborative.tasks must list one popularity and one cooccurrence task, "
+                "each with exactly {fields}"
+            ).format(fields=", ".join(TASK_CARD_FIELDS))
+        )
+    for task in tasks:
+        for key in ("epsilon", "delta"):
+            value = task[key]
+            if not isinstance(value, int | float) or isinstance(value, bool) or not value >= 0:
+                raise ValueError(
+                    _("collaborative.tasks' {key} must be a non-negative number").format(key=key)
+                )
+        _int(task["max_weight"], "collaborative.tasks' max_weight", 1, 10**6)
+    for key in ("epsilon", "delta"):
+        if not math.isclose(sum(t[key] for t in tasks), section[key], rel_tol=1e-9, abs_tol=0.0):
+            raise ValueError(_("collaborative.{key} must be the sum of its tasks'").format(key=key))
 
 
 def _secure_aggregation(data: Mapping[str, Any]) -> SecureAggregation | None:

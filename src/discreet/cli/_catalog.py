@@ -92,6 +92,16 @@ def _collaborative_lines(card: dict[str, Any] | None) -> list[str]:
         _("    ε={epsilon:g}, δ={delta:g} per week, from {devices} devices").format(
             epsilon=card["epsilon"], delta=card["delta"], devices=card["devices"]
         ),
+        *(
+            _("    {kind} task: ε={epsilon:g}, δ={delta:g}, K={k}, pad {pad}").format(
+                kind=task["kind"],
+                epsilon=task["epsilon"],
+                delta=task["delta"],
+                k=task["max_weight"],
+                pad=card.get("pad_length", "?"),
+            )
+            for task in card.get("tasks", ())
+        ),
     ]
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 import multiprocessing
 import os
 import tempfile
@@ -43,7 +44,7 @@ from discreet._fs import canonical_json, npy_bytes
 from discreet.catalog.build import Progress, build_catalog_files, no_progress
 from discreet.catalog.collaborative import Neighbours
 from discreet.catalog.embedding import EmbeddingParams
-from discreet.catalog.manifest import COLLABORATIVE_FILE, collaborative_card
+from discreet.catalog.manifest import COLLABORATIVE_FILE, collaborative_card, task_card
 from discreet.catalog.popularity import prior_from_estimates
 from discreet.catalog.reader import Catalog, verify_catalog_folder
 from discreet.evaluation.data import Dataset
@@ -59,7 +60,11 @@ from discreet.evaluation.recommenders import (
 from discreet.evaluation.simulation import Aggregates, simulate_aggregates
 from discreet.i18n import _
 from discreet.protocol.params import ReportingParams
-from discreet.publish.collaborative import CollaborativeParams, fit_neighbours
+from discreet.publish.collaborative import (
+    CollaborativeParams,
+    fit_neighbours,
+    pooled_popularity,
+)
 from discreet.rank.blas import one_blas_thread
 from discreet.rank.weights import RankingWeights
 from discreet.server.aggregate import simulate_estimates
@@ -76,6 +81,11 @@ ENGINE_GRID: dict[str, Sequence[Any]] = {
 #: M, the top items the co-occurrence task counts, chosen per (N, ε) on validation (fewer
 #: items when N is small: each pair's count is then small next to the noise) ...
 SECURE_TOP_ITEMS = (100, 200, 300)
+#: ... and where the pair counts are noise-dominated (:func:`noise_dominated`), this longer
+#: pad is tried too, at the largest M (K₁ = P, K₂ = C(P, 2): a heavy device's pairs grow
+#: with K₂, the noise with √K₂). Where the noise is small the pad made no difference on
+#: validation, and a longer one costs the simulation time in proportion to K₂.
+SECURE_LONG_PAD = 40
 #: ... each scored with the best of these blends.
 SECURE_SCREEN: dict[str, Sequence[Any]] = {
     "collaborative": (1.0, 2.0),
@@ -240,22 +250,28 @@ def secure_catalog(
     folder: Path,
 ) -> Catalog:
     """The catalog the publisher builds from the released aggregates: the popularity
-    prior, and the collaborative target with its model card."""
+    prior (the top M items' pooled with their pair counts, :func:`pooled_popularity`),
+    and the collaborative target with its model card."""
     popularity, pairs = aggregates.popularity, aggregates.pairs
     top = aggregates.top
-    neighbours = fit_neighbours(
-        top, pairs.counts, popularity.counts[top], 2.0 * pairs.sigma_sq, params
+    counts = popularity.counts.astype(np.float64)
+    counts[top] = pooled_popularity(
+        counts[top], pairs.counts, 2.0 * popularity.sigma_sq, 2.0 * pairs.sigma_sq
     )
+    neighbours = fit_neighbours(top, pairs.counts, counts[top], 2.0 * pairs.sigma_sq, params)
     card = collaborative_card(
         "secure aggregation: a week's popularity, and the next week's co-occurrence of "
         "its top items",
         len(top),
         neighbours.neighbours.shape[1],
-        popularity.epsilon + pairs.epsilon,
-        popularity.delta + pairs.delta,
         pairs.reports,
+        [
+            task_card("popularity", popularity.epsilon, popularity.delta, params.item_weight),
+            task_card("cooccurrence", pairs.epsilon, pairs.delta, params.pair_weight),
+        ],
+        params.pair_pad,
     )
-    estimates = {dataset.items[i].id: float(max(c, 0)) for i, c in enumerate(popularity.counts)}
+    estimates = {dataset.items[i].id: float(max(c, 0.0)) for i, c in enumerate(counts)}
     return with_popularity(base, dataset, estimates, folder, (neighbours, card))
 
 
@@ -376,32 +392,44 @@ def tune_secure(
     route: tuple[int, float],
     rng: np.random.Generator,
 ) -> tuple[RankingWeights, CollaborativeParams]:
-    """The secure-aggregation route's weights and M at ``route`` = (N, ε), on validation
-    aggregates simulated at that N and ε: M among :data:`SECURE_TOP_ITEMS` (each with the
-    blends of :data:`SECURE_SCREEN`), then the blend at that M (:func:`tune_blend`)."""
+    """The secure-aggregation route's weights, M and pad at ``route`` = (N, ε), on
+    validation aggregates simulated at that N and ε: M among :data:`SECURE_TOP_ITEMS`
+    (each with the blends of :data:`SECURE_SCREEN`), and where the largest M's pair counts
+    are noise-dominated (:func:`noise_dominated`), that M again with the pad
+    :data:`SECURE_LONG_PAD`; then the blend of the best (:func:`tune_blend`)."""
     clients, epsilon = route
     candidates: list[tuple[float, CollaborativeParams, Catalog]] = []
-    for items in SECURE_TOP_ITEMS:
-        params = dataclasses.replace(collaborative, items=items)
+
+    def screen(params: CollaborativeParams) -> Aggregates:
         aggregates = simulate_aggregates(
             validation.train, validation.users, clients, epsilon, SECURE_DELTA, params, rng
         )
-        catalog = secure_catalog(
-            dataset, base, aggregates, params, folder / f"tune-secure-{clients}-{epsilon:g}-{items}"
-        )
+        name = f"tune-secure-{clients}-{epsilon:g}-{params.items}-{params.pair_pad}"
+        catalog = secure_catalog(dataset, base, aggregates, params, folder / name)
         screened = tune_blend(catalog, validation, weights, SECURE_SCREEN)[0]
         candidates.append((screened, params, catalog))
+        return aggregates
+
+    dominated = [
+        noise_dominated(screen(dataclasses.replace(collaborative, items=items)))
+        for items in SECURE_TOP_ITEMS
+    ]
+    # The largest M has the smallest pair counts, and the most devices holding more items
+    # than the pad: noise-dominated there, try it with the long pad.
+    if dominated[-1] and collaborative.pair_pad < SECURE_LONG_PAD:
+        screen(candidates[-1][1].padded(SECURE_LONG_PAD))
     _score, params, catalog = max(candidates, key=lambda candidate: candidate[0])
     best = tune_blend(catalog, validation, weights)
     log(
         _(
-            "secure aggregation N={clients}, ε={epsilon}: M {items}, collaborative "
+            "secure aggregation N={clients}, ε={epsilon}: M {items}, pad {pad}, collaborative "
             "{collaborative}, popularity {popularity}, exploration {exploration} "
             "(validation NDCG@10 {score:.4f})"
         ).format(
             clients=f"{clients:,}",
             epsilon=f"{epsilon:g}",
             items=params.items,
+            pad=params.pair_pad,
             collaborative=best[1].collaborative,
             popularity=best[1].popularity,
             exploration=best[1].exploration_share,
@@ -409,6 +437,13 @@ def tune_secure(
         )
     )
     return best[1], params
+
+
+def noise_dominated(aggregates: Aggregates) -> bool:
+    """Whether the released pair counts' mean is below their noise's standard deviation
+    (both aggregators'): most pairs' counts are then mostly noise."""
+    pairs = aggregates.pairs
+    return float(pairs.counts.mean()) < math.sqrt(2.0 * pairs.sigma_sq)
 
 
 def tune_blend(
@@ -445,7 +480,7 @@ def _exact_target(split: Split, params: CollaborativeParams) -> tuple[Neighbours
     """The noiseless collaborative target of a split, with its model card."""
     neighbours = exact_collaborative(split, params)
     m, k = neighbours.neighbours.shape
-    return neighbours, collaborative_card("exact training counts", m, k, 0.0, 0.0, len(split.users))
+    return neighbours, collaborative_card("exact training counts", m, k, len(split.users))
 
 
 def _secure_note(weights: RankingWeights) -> str:

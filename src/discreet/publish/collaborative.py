@@ -23,19 +23,25 @@ size budget; cold items (no positive weight) have empty lists.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from discreet.catalog.collaborative import Neighbours
-from discreet.catalog.manifest import collaborative_card
+from discreet.catalog.manifest import collaborative_card, task_card
 from discreet.errors import InputError
 from discreet.i18n import _
+from discreet.secagg.mode import shortest_pad
+from discreet.secagg.task import COOCCURRENCE, b64
+
+if TYPE_CHECKING:
+    from discreet.secagg.mode import SecureAggregation
 
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 COOCCURRENCE_FORMAT = "discreet-cooccurrence"
@@ -51,6 +57,10 @@ class Cooccurrence:
     epsilon: float
     delta: float
     sigma: float
+    #: K₂, the most pairs a device reported to the task.
+    max_weight: int
+    #: The task's id (base64url), naming the catalog section whose devices reported.
+    task_id: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """The fields of :func:`discreet.publish.collect.cooccurrence_document` this
@@ -58,8 +68,10 @@ class Cooccurrence:
         return {
             "format": COOCCURRENCE_FORMAT,
             "format_version": 1,
+            "task_id": self.task_id,
             "top_items": list(self.items),
             "pair_counts": [int(c) for c in self.counts],
+            "max_weight": self.max_weight,
             "reports": self.reports,
             "epsilon": self.epsilon,
             "delta": self.delta,
@@ -69,9 +81,9 @@ class Cooccurrence:
 
 def read_cooccurrence(path: str | Path) -> Cooccurrence:
     """Read the co-occurrence aggregate ``publish collect`` writes (format
-    ``discreet-cooccurrence`` 1: ``top_items``, ``pair_counts``, ``reports``, ``epsilon``,
-    ``delta``, ``sigma_sq_per_aggregator``); raise :class:`InputError` naming what is
-    wrong."""
+    ``discreet-cooccurrence`` 1: ``top_items``, ``pair_counts``, ``max_weight``,
+    ``reports``, ``epsilon``, ``delta``, ``sigma_sq_per_aggregator``, and ``task_id`` if
+    given); raise :class:`InputError` naming what is wrong."""
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -98,6 +110,12 @@ def read_cooccurrence(path: str | Path) -> Cooccurrence:
         reports = data["reports"]
         if not isinstance(reports, int) or isinstance(reports, bool) or reports < 0:
             raise ValueError(_("reports must be a count"))
+        max_weight = data["max_weight"]
+        if not isinstance(max_weight, int) or isinstance(max_weight, bool) or max_weight < 1:
+            raise ValueError(_("max_weight must be a positive integer"))
+        task_id = data.get("task_id", "")
+        if not isinstance(task_id, str):
+            raise ValueError(_("task_id must be text"))
         numbers = [float(data[key]) for key in ("epsilon", "delta", "sigma_sq_per_aggregator")]
         if not all(math.isfinite(x) and x >= 0 for x in numbers):
             raise ValueError(
@@ -116,7 +134,17 @@ def read_cooccurrence(path: str | Path) -> Cooccurrence:
                 path=path, problem=exc
             )
         ) from None
-    return Cooccurrence(tuple(items), np.asarray(counts, dtype=np.int64), reports, *numbers)
+    epsilon, delta, sigma = numbers
+    return Cooccurrence(
+        tuple(items),
+        np.asarray(counts, dtype=np.int64),
+        reports,
+        epsilon,
+        delta,
+        sigma,
+        max_weight,
+        task_id,
+    )
 
 
 @dataclass(frozen=True)
@@ -130,10 +158,13 @@ class CollaborativeParams:
     with √(2K₂), so a longer pad gains signal-to-noise while devices have that
     many items. The defaults were chosen on the validation split of
     ml-latest-small (``discreet eval``): P = 20 over P = 10 (and level with 30
-    and 45), and 0.8 of the week's ε to the pairs (over 0.5 and 0.9). M = 300
-    suits N ≥ 10⁵ devices a week at ε ≥ 1; with fewer devices or a smaller ε,
-    pairs of less popular items are mostly noise and M = 100 did better
-    (``discreet eval`` chooses M per N and ε on validation).
+    and 45 at N = 10⁵), and 0.8 of the week's ε to the pairs (over 0.5 and 0.9).
+    M = 300 suits N ≥ 10⁵ devices a week at ε ≥ 1; with fewer devices or a smaller
+    ε, pairs of less popular items are mostly noise and M = 100 did better. Where
+    the pair counts are noise-dominated (N = 10⁴ at ε = 1), a longer pad
+    (:meth:`padded`, P = 40) did better: each heavy device's pairs grow with K₂
+    and the noise only with √K₂ (``discreet eval`` chooses M and the pad per N
+    and ε on validation).
     """
 
     #: M, the items the co-occurrence task counts (the week's most popular).
@@ -154,6 +185,16 @@ class CollaborativeParams:
         if not 0.0 < self.pair_share < 1.0:
             raise ValueError("pair_share must be in (0, 1)")
 
+    def padded(self, pad: int) -> CollaborativeParams:
+        """These parameters with one pad P for both tasks, K₁ = P and K₂ = C(P, 2).
+
+        >>> CollaborativeParams().padded(40).pair_weight
+        780
+        """
+        return dataclasses.replace(
+            self, item_weight=pad, item_pad=pad, pair_weight=math.comb(pad, 2), pair_pad=pad
+        )
+
 
 def task_budgets(
     epsilon: float, delta: float, params: CollaborativeParams
@@ -169,15 +210,83 @@ def task_budgets(
     return (epsilon - pairs, delta / 2), (pairs, delta / 2)
 
 
+def collected_shape(
+    aggregate: Cooccurrence, section: SecureAggregation | None, params: CollaborativeParams
+) -> tuple[CollaborativeParams, list[dict[str, Any]], int]:
+    """How the devices drew what ``aggregate`` counts: ``params`` with the tasks' K₁, K₂
+    and pad, the model card's tasks (:func:`~discreet.catalog.manifest.task_card`) and
+    the pad.
+
+    They are ``section``'s when its co-occurrence task gathered ``aggregate`` (the same
+    task id): the catalog section the devices reported under. Otherwise only the
+    aggregate's K₂ is known, and the shape is the one ``publish build`` gives a section
+    of such a task: the shortest pad holding K₂ pairs (:func:`shortest_pad`) and K₁ equal
+    to it; the card then names the co-occurrence task alone.
+    """
+    section = _collecting(aggregate, section)
+    if section is not None and section.cooccurrence is not None:
+        pad, items, pairs = section.pad_length, section.task, section.cooccurrence
+        shape = dataclasses.replace(
+            params,
+            item_weight=items.max_weight,
+            item_pad=pad,
+            pair_weight=pairs.max_weight,
+            pair_pad=pad,
+        )
+        first = [task_card("popularity", items.epsilon, items.delta, items.max_weight)]
+    else:
+        pad = shortest_pad(COOCCURRENCE, aggregate.max_weight)
+        shape = dataclasses.replace(
+            params, item_weight=pad, item_pad=pad, pair_weight=aggregate.max_weight, pair_pad=pad
+        )
+        first = []
+    card = task_card("cooccurrence", aggregate.epsilon, aggregate.delta, aggregate.max_weight)
+    return shape, [*first, card], pad
+
+
+def _collecting(
+    aggregate: Cooccurrence, section: SecureAggregation | None
+) -> SecureAggregation | None:
+    """``section`` if its co-occurrence task gathered ``aggregate`` (the same task id)."""
+    pairs = section.cooccurrence if section is not None else None
+    return section if pairs is not None and b64(pairs.task_id) == aggregate.task_id else None
+
+
+def pooled_estimates(
+    aggregate: Cooccurrence, estimates: Mapping[str, float], section: SecureAggregation | None
+) -> dict[str, float]:
+    """``estimates`` (the same week's popularity) with the aggregate's items' pooled with
+    their pair counts (:func:`pooled_popularity`), when ``section`` gathered both and so
+    gives the popularity release's noise; unchanged otherwise."""
+    pooled = dict(estimates)
+    section = _collecting(aggregate, section)
+    if section is None:
+        return pooled
+    counts = np.asarray([estimates.get(item_id, 0.0) for item_id in aggregate.items])
+    values = pooled_popularity(
+        counts,
+        aggregate.counts,
+        section.task.noise_plan().release_variance,
+        2.0 * aggregate.sigma**2,
+    )
+    for item_id, value in zip(aggregate.items, values.tolist(), strict=True):
+        if item_id in estimates:
+            pooled[item_id] = value
+    return pooled
+
+
 def collaborative_target(
     aggregate: Cooccurrence,
     ids: list[str],
     estimates: Mapping[str, float],
     params: CollaborativeParams,
+    section: SecureAggregation | None = None,
 ) -> tuple[Neighbours, dict[str, Any]]:
     """The target and its model card for a catalog whose item ids are ``ids`` (in row
     order), from a released co-occurrence aggregate and the popularity estimates.
 
+    ``params`` gives the fit (neighbours, ridge); the tasks' shapes come from
+    ``section``, the catalog section whose devices reported (:func:`collected_shape`).
     Items of the aggregate the catalog no longer has are left out with their pairs.
     Raises :class:`InputError` when fewer than two remain.
     """
@@ -190,23 +299,60 @@ def collaborative_target(
                 "build without --cooccurrence"
             )
         )
+    shape, tasks, pad = collected_shape(aggregate, section, params)
     m = len(aggregate.items)
     matrix = pair_matrix(aggregate.counts, m)[np.ix_(kept, kept)]
     rows = np.asarray([row_of[aggregate.items[i]] for i in kept])
     popularity = np.asarray([estimates.get(aggregate.items[i], 0.0) for i in kept])
     variance = 2.0 * aggregate.sigma**2
     neighbours = fit_neighbours(
-        rows, matrix[np.triu_indices(len(kept), 1)], popularity, variance, params
+        rows, matrix[np.triu_indices(len(kept), 1)], popularity, variance, shape
+    )
+    built_from = (
+        "secure aggregation: popularity and co-occurrence of the top items"
+        if len(tasks) == 2
+        else "secure aggregation: co-occurrence of the top items (its popularity task "
+        "is not in the repository's current release)"
     )
     card = collaborative_card(
-        "secure aggregation: popularity and co-occurrence of the top items",
+        built_from,
         len(kept),
         neighbours.neighbours.shape[1],
-        aggregate.epsilon,
-        aggregate.delta,
         aggregate.reports,
+        tasks,
+        pad,
     )
     return neighbours, card
+
+
+def pooled_popularity(
+    popularity: np.ndarray[Any, Any],
+    pairs: np.ndarray[Any, Any],
+    popularity_variance: float,
+    pair_variance: float,
+) -> FloatArray:
+    """The M counted items' popularity counts, pooled with what their pair counts say.
+
+    An item's pair counts add up to how many pairs the devices reported with it: a
+    second measure of its popularity, from another release whose noise is independent
+    of the first's, so pooling them is post-processing (no further ε). The row sums are
+    put on popularity's scale by the ratio of the two totals, and each measure is
+    weighted by the inverse of its noise variance: ``popularity_variance`` per count,
+    and ``(M - 1) · pair_variance / scale²`` per scaled row sum (each release's
+    variance, 2σ² for two aggregators). A row sum adds M - 1 noisy counts, but it also
+    adds every pair an item's devices reported, which outnumber their item reports
+    (with K₂ = C(P, 2), a device of n ≤ P items reports each item in n - 1 pairs): at
+    ε = 1 split 0.2/0.8 it is the more precise of the two (``discreet eval``'s
+    secure-aggregation route measured the gain on validation).
+    """
+    counts = np.asarray(popularity, dtype=np.float64)
+    m = len(counts)
+    sums = pair_matrix(np.asarray(pairs, dtype=np.float64), m).sum(axis=1)
+    scale = max(float(sums.sum()), 1.0) / max(float(counts.sum()), 1.0)
+    if popularity_variance <= 0 or pair_variance <= 0:  # exact counts: keep popularity's
+        return counts
+    inverse = np.asarray([1.0 / popularity_variance, scale**2 / ((m - 1) * pair_variance)])
+    return np.asarray((inverse[0] * counts + inverse[1] * sums / scale) / inverse.sum())
 
 
 def pair_matrix(counts: np.ndarray[Any, Any], m: int) -> FloatArray:

@@ -31,6 +31,7 @@ from discreet.protocol.params import ReportingParams, ReportingPolicy
 from discreet.publish.collaborative import (
     CollaborativeParams,
     collaborative_target,
+    pooled_estimates,
     read_cooccurrence,
 )
 from discreet.publish.repository import Expiries, PublisherRepository, utc_now
@@ -219,17 +220,13 @@ def _publish(
     # Read once (a staged build reads them back from disk): both uses below name items.
     named = cooccurrence_path is not None or secure_aggregation is not None
     ids = _item_ids(items) if named else []
+    cooccurrence = None
     if cooccurrence_path is not None:
         if not estimates:
             raise InputError(
                 _("--cooccurrence needs the same collection's popularity; pass --popularity")
             )
-        collaborative = collaborative_target(
-            read_cooccurrence(cooccurrence_path),
-            ids,
-            estimates,
-            CollaborativeParams(),
-        )
+        cooccurrence = read_cooccurrence(cooccurrence_path)
     if isinstance(reporting, ReportingPolicy):
         reporting = reporting.params_for(taxonomy.reportable_ids, len(items))
     reporting = reporting or ReportingParams()
@@ -266,6 +263,15 @@ def _publish(
                 estimates = _previous_estimates(repo, previous) or None
             if "reports_url" in carried:
                 reports_url = previous.reports_url
+        if cooccurrence is not None and estimates:
+            # The devices reported under the current release's section: its tasks' K
+            # and pad say how they drew (see collected_shape), its popularity task's noise
+            # how to pool the two releases (pooled_estimates).
+            section = previous.secure_aggregation if previous is not None else None
+            estimates = pooled_estimates(cooccurrence, estimates, section)
+            collaborative = collaborative_target(
+                cooccurrence, ids, estimates, CollaborativeParams(), section
+            )
         # The name names a folder: only a name that passed the devices' rule gets here.
         model_folder = repo.models_dir / catalog_name / f"v{version}"
         built = build_catalog_files(
