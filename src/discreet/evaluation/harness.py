@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from discreet._fs import canonical_json, npy_bytes
 from discreet.catalog.build import Progress, build_catalog_files, no_progress
@@ -641,8 +642,11 @@ def _run_routes(
         test=dataclasses.replace(shared.test, memo={}),
     )
     context = multiprocessing.get_context("spawn")
+    # The cores shared out: each worker's BLAS gets its share, so that the workers' BLAS
+    # threads (outside ranking passes: fits, simulations) do not outnumber the cores.
+    threads = max(1, (os.cpu_count() or 1) // jobs)
     with ProcessPoolExecutor(
-        jobs, mp_context=context, initializer=_init_worker, initargs=(light,)
+        jobs, mp_context=context, initializer=_init_worker, initargs=(light, threads)
     ) as pool:
         futures = {pool.submit(_route_in_worker, routes[i]): i for i in order}
         try:
@@ -662,9 +666,18 @@ def _run_routes(
 _worker_inputs: _RouteInputs | None = None
 
 
-def _init_worker(shared: _RouteInputs) -> None:
+#: The thread-count settings of OpenMP and of the BLAS libraries numpy and scipy may load.
+_BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _init_worker(shared: _RouteInputs, blas_threads: int) -> None:
     global _worker_inputs
     _worker_inputs = shared
+    # The BLAS libraries loaded later (scipy's, scikit-learn's) read these when they load;
+    # those loaded already are limited now, for the worker's life.
+    for variable in _BLAS_THREAD_VARIABLES:
+        os.environ[variable] = str(blas_threads)
+    threadpool_limits(limits=blas_threads, user_api="blas")
 
 
 def _route_in_worker(route: tuple[str, int, float]) -> tuple[Row, list[str]]:
