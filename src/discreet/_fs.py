@@ -46,23 +46,24 @@ def atomic_write_bytes(
     renamed over ``path`` and followed by an fsync of the folder.
     ``before_replace`` runs just before the rename (to keep a backup, say).
     """
-    with _replacing(Path(path), mode, before_replace) as f:
+    with replacing(Path(path), mode=mode, before_replace=before_replace) as f:
         f.write(data)
 
 
 def atomic_copy_file(source: Path, path: Path, *, mode: int = 0o644) -> None:
     """Copy ``source`` to ``path`` as :func:`atomic_write_bytes` writes: a block at a time,
     so that a file of any size costs no more memory than a block."""
-    with _replacing(Path(path), mode, None) as f, open(source, "rb") as src:
+    with replacing(Path(path), mode=mode) as f, open(source, "rb") as src:
         shutil.copyfileobj(src, f, 1 << 20)
 
 
 @contextlib.contextmanager
-def _replacing(
-    path: Path, mode: int, before_replace: Callable[[], None] | None
+def replacing(
+    path: Path, *, mode: int = 0o644, before_replace: Callable[[], None] | None = None
 ) -> Iterator[io.BufferedWriter]:
     """A temporary file beside ``path`` to write; when the block ends, it is fsynced and
-    renamed over ``path``, and the folder fsynced. If the block fails, it is removed."""
+    renamed over ``path``, and the folder fsynced. If the block fails, it is removed and
+    ``path`` is left as it was."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import collections
 import hashlib
 import itertools
-import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from discreet._fs import replacing
 from discreet.catalog import _json
 from discreet.catalog.items import iter_item_blocks, jsonl_line
 from discreet.catalog.taxonomy import Taxonomy
@@ -192,29 +192,19 @@ def stage_items(
     ``items.jsonl`` (a partial file is removed).
     """
     path = folder / ITEMS_FILE
-    partial = folder / f".{ITEMS_FILE}.partial"
     languages: collections.Counter[str] = collections.Counter()
     categories: collections.Counter[str] = collections.Counter()
     ids: list[str] | None = [] if keep_ids else None
     seen = CompactFirstLines()
     count = 0
-    try:
-        with partial.open("w", encoding="utf-8", newline="\n") as out:
-            for block in iter_item_blocks(
-                source, taxonomy, block_rows=block_rows, first_lines=seen
-            ):
-                out.write("".join(jsonl_line(item) + "\n" for item in block))
-                count += len(block)
-                languages.update(item.language or "unspecified" for item in block)
-                categories.update(c for item in block for c in item.categories)
-                if ids is not None:
-                    ids.extend(item.id for item in block)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(partial, path)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+    with replacing(path) as out:
+        for block in iter_item_blocks(source, taxonomy, block_rows=block_rows, first_lines=seen):
+            out.write("".join(jsonl_line(item) + "\n" for item in block).encode())
+            count += len(block)
+            languages.update(item.language or "unspecified" for item in block)
+            categories.update(c for item in block for c in item.categories)
+            if ids is not None:
+                ids.extend(item.id for item in block)
     return StagedItems(path, count, languages, categories, None if ids is None else tuple(ids))
 
 

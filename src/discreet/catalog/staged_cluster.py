@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import collections
 import itertools
-import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from discreet._fs import replacing
 from discreet.catalog.embedding_dask import OnCluster
 from discreet.catalog.items import (
     Item,
@@ -235,18 +235,10 @@ class _Tally:
 def _write_parts(path: Path, parts: Iterable[StagedPart], check: Callable[[], None]) -> None:
     """Write the parts' lines into ``path``, renamed into place once complete and
     ``check`` passed: a failure leaves nothing behind."""
-    partial = path.with_name(f".{path.name}.partial")
-    try:
-        with partial.open("wb") as out:
-            for part in parts:
-                out.write(part.data)
-            check()
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(partial, path)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+    with replacing(path) as out:
+        for part in parts:
+            out.write(part.data)
+        check()
 
 
 def stage_item_list(items: Sequence[Item], folder: Path, cluster: OnCluster) -> StagedItems:
