@@ -33,6 +33,7 @@ from discreet.publish.collaborative import (
     CollaborativeParams,
     Cooccurrence,
     collaborative_target,
+    denoise_gram,
     pooled_estimates,
     pooled_popularity,
     read_cooccurrence,
@@ -388,3 +389,53 @@ def test_pooled_popularity_weighs_each_release_by_its_noise() -> None:
     assert np.array_equal(pooled_popularity(counts, pairs, 0.0, pair_variance), counts)
     nearly = pooled_popularity(counts, pairs, pop_variance, 1e12)  # row sums all noise
     assert np.allclose(nearly, counts, rtol=1e-3)
+
+
+def _wigner(rng: np.random.Generator, m: int, sd: float) -> np.ndarray:
+    """Symmetric noise as the aggregators add it to pair counts: independent entries
+    above the diagonal, none on it."""
+    noise = np.triu(rng.normal(0.0, sd, (m, m)), 1)
+    return noise + noise.T
+
+
+def test_denoising_keeps_next_to_nothing_of_noise_alone() -> None:
+    """Noise alone has its whole spectrum within the edge 2√(vM): what is left is at most
+    a component at the edge, shrunk to about nothing."""
+    rng = np.random.default_rng(21)
+    m, sd = 300, 4.0
+    for _draw in range(5):
+        noise = _wigner(rng, m, sd)
+        cleaned = denoise_gram(noise, sd**2)
+        assert np.linalg.norm(cleaned) < 0.05 * np.linalg.norm(noise)
+
+
+def test_denoising_recovers_a_planted_direction_as_theory_says() -> None:
+    """A rank-one Gram θuuᵀ with θ = 3s under the noise: the estimate is one component, its
+    eigenvalue θ - s²/θ and its direction's squared cosine with u 1 - s²/θ² (random matrix
+    theory, averaged over draws), and its error is below both the noisy matrix's and that of
+    keeping the same component unshrunk."""
+    rng = np.random.default_rng(22)
+    m, sd = 400, 2.0
+    s = sd * math.sqrt(m)
+    theta = 3.0 * s
+    values, cosines, errors = [], [], {"noisy": [], "unshrunk": [], "denoised": []}
+    for _draw in range(10):
+        u = rng.normal(size=m)
+        u /= np.linalg.norm(u)
+        signal = theta * np.outer(u, u)
+        noisy = signal + _wigner(rng, m, sd)
+        cleaned = denoise_gram(noisy, sd**2)
+        found, vectors = np.linalg.eigh(cleaned)
+        # One component; a noise eigenvalue just over the edge may stay, shrunk to little.
+        assert np.sum(np.abs(found) > 0.15 * theta) == 1
+        values.append(found[-1])
+        cosines.append(float(vectors[:, -1] @ u) ** 2)
+        top = np.linalg.eigh(noisy)
+        unshrunk = top[0][-1] * np.outer(top[1][:, -1], top[1][:, -1])
+        errors["noisy"].append(np.linalg.norm(noisy - signal))
+        errors["unshrunk"].append(np.linalg.norm(unshrunk - signal))
+        errors["denoised"].append(np.linalg.norm(cleaned - signal))
+    assert np.mean(values) == pytest.approx(theta - s**2 / theta, rel=0.03)
+    assert np.mean(cosines) == pytest.approx(1.0 - (s / theta) ** 2, abs=0.02)
+    assert np.mean(errors["denoised"]) < 0.9 * np.mean(errors["unshrunk"])
+    assert np.mean(errors["denoised"]) < 0.1 * np.mean(errors["noisy"])
