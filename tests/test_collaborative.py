@@ -258,6 +258,26 @@ def test_publish_build_ships_the_target_with_its_model_card(tmp_path: Path) -> N
     assert "Collaborative target" in (result.model_folder / "MODEL_CARD.md").read_text("utf-8")
 
 
+def test_an_aggregate_that_is_all_noise_is_refused(tmp_path: Path) -> None:
+    """Pair counts of 300 devices under noise of deviation 400: nothing rises above the
+    noise's spectral edge, so no list would have a neighbour; the build says so and what to
+    do, and the same counts with little noise give a target."""
+    ids = _demo_ids()[:40]
+    rng = np.random.default_rng(12)
+    truth = np.zeros(math.comb(len(ids), 2), dtype=np.int64)
+    truth[:39] = 30  # the first item goes with every other one
+    estimates = dict.fromkeys(ids, 100.0)
+    for sigma, refused in [(400.0, True), (1.0, False)]:
+        noise = np.rint(rng.normal(0.0, sigma * math.sqrt(2), len(truth))).astype(np.int64)
+        aggregate = Cooccurrence(tuple(ids), truth + noise, 300, 0.5, 1e-6, sigma, 190)
+        if refused:
+            with pytest.raises(InputError, match=r"all noise at ε=0\.5.*more devices"):
+                collaborative_target(aggregate, ids, estimates, CollaborativeParams())
+        else:
+            target, _card = collaborative_target(aggregate, ids, estimates, CollaborativeParams())
+            assert (target.neighbours[0] >= 0).any()
+
+
 def _demo_ids() -> list[str]:
     lines = demo_items_path().read_text(encoding="utf-8").splitlines()
     return [json.loads(line)["id"] for line in lines if line.strip()]

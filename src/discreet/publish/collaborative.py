@@ -292,7 +292,8 @@ def collaborative_target(
     ``params`` gives the fit (neighbours, ridge); the tasks' shapes come from
     ``section``, the catalog section whose devices reported (:func:`collected_shape`).
     Items of the aggregate the catalog no longer has are left out with their pairs.
-    Raises :class:`InputError` when fewer than two remain.
+    Raises :class:`InputError` when fewer than two remain, or when no pair stands out of
+    the noise (every neighbour list would be empty).
     """
     row_of = {item_id: row for row, item_id in enumerate(ids)}
     kept = [i for i, item_id in enumerate(aggregate.items) if item_id in row_of]
@@ -312,6 +313,14 @@ def collaborative_target(
     neighbours = fit_neighbours(
         rows, matrix[np.triu_indices(len(kept), 1)], popularity, variance, shape
     )
+    if not (neighbours.neighbours >= 0).any():
+        raise InputError(
+            _(
+                "the co-occurrence aggregate of {reports} devices is all noise at ε={epsilon:g}: "
+                "no pair stands out of it; build without --cooccurrence, or collect from more "
+                "devices"
+            ).format(reports=f"{aggregate.reports:,}", epsilon=aggregate.epsilon)
+        )
     built_from = (
         "secure aggregation: popularity and co-occurrence of the top items"
         if len(tasks) == 2
