@@ -163,12 +163,12 @@ class CollaborativeParams:
     many items. The defaults were chosen on the validation split of
     ml-latest-small (``discreet eval``): P = 20 over P = 10 (and level with 30
     and 45 at N = 10⁵), and 0.8 of the week's ε to the pairs (over 0.5 and 0.9).
-    M = 300 suits N ≥ 10⁵ devices a week at ε ≥ 1; with fewer devices or a smaller
-    ε, pairs of less popular items are mostly noise and M = 100 did better. Where
-    the pair counts are noise-dominated (N = 10⁴ at ε = 1), a longer pad
-    (:meth:`padded`, P = 40) did better: each heavy device's pairs grow with K₂
-    and the noise only with √K₂ (``discreet eval`` chooses M and the pad per N
-    and ε on validation).
+    M = 300 is the exact route's; with the aggregators' noise (and the spectral
+    denoising), validation chose M = 200 at every N ≥ 10⁵ devices a week and
+    ε in 0.5-2, and M = 100-300 at N = 10⁴. Where the pair counts are
+    noise-dominated (N = 10⁴), a longer pad (:meth:`padded`, P = 40) can do
+    better: each heavy device's pairs grow with K₂ and the noise only with √K₂
+    (``discreet eval`` chooses M and the pad per N and ε on validation).
     """
 
     #: M, the items the co-occurrence task counts (the week's most popular).
