@@ -34,6 +34,8 @@ from discreet.publish.collaborative import (
     Cooccurrence,
     collaborative_target,
     denoise_gram,
+    fit_neighbours,
+    pairs_stand_out,
     pooled_estimates,
     pooled_popularity,
     read_cooccurrence,
@@ -259,23 +261,71 @@ def test_publish_build_ships_the_target_with_its_model_card(tmp_path: Path) -> N
 
 
 def test_an_aggregate_that_is_all_noise_is_refused(tmp_path: Path) -> None:
-    """Pair counts of 300 devices under noise of deviation 400: nothing rises above the
-    noise's spectral edge, so no list would have a neighbour; the build says so and what to
-    do, and the same counts with little noise give a target."""
+    """Pair counts of 300 devices under noise of deviation 400 per aggregator: nothing rises
+    past the noise's spectral edge, so the build says so and what to do, however popular
+    the items (a large diagonal must not pass noise off as structure); the same counts
+    with little noise give a target."""
     ids = _demo_ids()[:40]
     rng = np.random.default_rng(12)
     truth = np.zeros(math.comb(len(ids), 2), dtype=np.int64)
     truth[:39] = 30  # the first item goes with every other one
-    estimates = dict.fromkeys(ids, 100.0)
-    for sigma, refused in [(400.0, True), (1.0, False)]:
+    for sigma, popularity, refused in [
+        (400.0, 100.0, True),
+        (400.0, 1e5, True),
+        (1.0, 100.0, False),
+        (1.0, 1e5, False),
+    ]:
         noise = np.rint(rng.normal(0.0, sigma * math.sqrt(2), len(truth))).astype(np.int64)
         aggregate = Cooccurrence(tuple(ids), truth + noise, 300, 0.5, 1e-6, sigma, 190)
+        estimates = dict.fromkeys(ids, popularity)
         if refused:
-            with pytest.raises(InputError, match=r"all noise at ε=0\.5.*more devices"):
+            with pytest.raises(InputError, match=r"\(ε=0\.5\) is all noise.*more devices"):
                 collaborative_target(aggregate, ids, estimates, CollaborativeParams())
         else:
             target, _card = collaborative_target(aggregate, ids, estimates, CollaborativeParams())
             assert (target.neighbours[0] >= 0).any()
+
+
+def test_noise_alone_rarely_stands_out_and_a_weak_structure_does() -> None:
+    """The refusal's test: noise alone (200 draws at M = 60 and 150) never passes the edge
+    with its margin; a block of pairs whose eigenvalue is 1.5 times the edge always does,
+    and exact counts stand out when any is positive."""
+    rng = np.random.default_rng(13)
+    for m in (60, 150):
+        edge = 2.0 * 3.0 * math.sqrt(m)
+        block = np.zeros((m, m))
+        block[:10, :10] = 1.5 * edge / 9  # one direction, eigenvalue 1.5 x the edge
+        np.fill_diagonal(block, 0.0)
+        for _draw in range(200):
+            noise = np.triu(rng.normal(0.0, 3.0, (m, m)), 1)
+            assert not pairs_stand_out(noise + noise.T, 9.0)
+            assert pairs_stand_out(block + noise + noise.T, 9.0)
+    assert not pairs_stand_out(np.zeros((5, 5)), 0.0)
+    assert pairs_stand_out(np.eye(5)[::-1] + np.eye(5), 0.0)
+
+
+def test_the_fit_finds_groups_that_the_noise_hides_from_ease() -> None:
+    """Taste groups under noise as large as their pair counts: the neighbour lists fitted
+    with the noise's variance (denoised) put more of each item's group first than EASE fitted
+    on the same counts as if they were exact."""
+    rng = np.random.default_rng(14)
+    groups, size = 6, 20
+    m = groups * size
+    group = np.repeat(np.arange(groups), size)
+    truth = np.where(group[:, None] == group[None, :], 30.0, 5.0)
+    popularity = np.full(m, 400.0)
+    upper = np.triu_indices(m, 1)
+    params = CollaborativeParams(neighbours=10)
+    rows = np.arange(m)
+    precision: dict[str, list[float]] = {"denoised": [], "as exact": []}
+    for _draw in range(5):
+        counts = truth[upper] + rng.normal(0.0, 30.0, len(upper[0]))
+        for name, variance in [("denoised", 900.0), ("as exact", 0.0)]:
+            fitted = fit_neighbours(rows, counts, popularity, variance, params)
+            listed = fitted.neighbours
+            same = (group[np.maximum(listed, 0)] == group[:, None]) & (listed >= 0)
+            precision[name].append(float(same.sum() / (listed >= 0).sum()))
+    assert np.mean(precision["denoised"]) > np.mean(precision["as exact"]) + 0.1
 
 
 def _demo_ids() -> list[str]:
