@@ -286,6 +286,38 @@ def test_an_aggregate_that_is_all_noise_is_refused(tmp_path: Path) -> None:
             assert (target.neighbours[0] >= 0).any()
 
 
+def test_publish_build_refuses_an_all_noise_aggregate_and_writes_nothing(tmp_path: Path) -> None:
+    """``publish build --cooccurrence`` with pair counts that are all noise: the error says
+    what to do, and the repository's files are as they were (no release, no model)."""
+    repo = PublisherRepository.init(tmp_path / "repo")
+    ids = _demo_ids()[:40]
+    noise = np.random.default_rng(15).normal(0.0, 400.0 * math.sqrt(2), math.comb(len(ids), 2))
+    aggregate = Cooccurrence(
+        tuple(ids), np.rint(noise).astype(np.int64), 300, 0.8, 5e-7, 400.0, 190
+    )
+    (tmp_path / "pairs.json").write_text(json.dumps(aggregate.to_json()), encoding="utf-8")
+    estimates = dict.fromkeys(ids, 1e5)
+    (tmp_path / "popularity.json").write_text(json.dumps({"estimates": estimates}), "utf-8")
+
+    def files() -> dict[str, bytes]:
+        return {
+            str(f.relative_to(repo.path)): f.read_bytes()
+            for f in sorted(repo.path.rglob("*"))
+            if f.is_file() and f.name != ".lock"
+        }
+
+    before = files()
+    with pytest.raises(InputError, match=r"is all noise.*build without --cooccurrence"):
+        publish_catalog(
+            repo,
+            demo_items_path(),
+            demo_taxonomy_path(),
+            popularity_path=tmp_path / "popularity.json",
+            cooccurrence_path=tmp_path / "pairs.json",
+        )
+    assert files() == before
+
+
 def test_noise_alone_rarely_stands_out_and_a_weak_structure_does() -> None:
     """The refusal's test: noise alone (200 draws at M = 60 and 150) never passes the edge
     with its margin; a block of pairs whose eigenvalue is 1.5 times the edge always does,
