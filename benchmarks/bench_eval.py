@@ -18,6 +18,12 @@ the protocol's validation split:
   (the others' weights are zero) and, with fewer users than items, through the
   Woodbury identity from an inverse of users x users. ``max |Δ score|``
   compares every validation user's scores.
+* **one secure-route simulation** (N = 10⁶ devices, ε = 1, M = 200, on the
+  validation split; ``discreet eval`` runs about 15 at N = 10⁶ and as many at
+  10⁵): ``simulate_aggregates`` with, before, the first version's repeated-slot
+  rounds (every row sorted again each round, swapped in) and its pair
+  numbering (a division); now, rounds after the first that look up only the
+  new draws. The same seed: the released aggregates must be identical.
 
 CPU seconds are the process's (BLAS threads included): other work on a shared
 machine changes wall time more than CPU time.
@@ -35,16 +41,19 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import numpy as np
 from scipy.linalg import lapack
 
 from _harness import table
+from discreet.evaluation import simulation
 from discreet.evaluation.data import convert_movielens, load_dataset
 from discreet.evaluation.harness import _ranked, build_catalog, exact_popularity
 from discreet.evaluation.protocol import Split, split_dataset
 from discreet.evaluation.recommenders import EASERecommender, EngineRecommender
 from discreet.profile.model import Event, EventKind, Profile, RetentionPolicy
+from discreet.publish.collaborative import CollaborativeParams
 from discreet.rank.ranker import Ranker
 from discreet.rank.weights import RankingWeights
 
@@ -96,6 +105,47 @@ def _legacy_ease_scores(split: Split, lam: float) -> Callable[[int], np.ndarray[
         return score
 
     return scores
+
+
+def _legacy_distinct(
+    totals: np.ndarray[Any, Any], sizes: np.ndarray[Any, Any], k: int, rng: np.random.Generator
+) -> np.ndarray[Any, Any]:
+    """The repeated slots drawn again as they were: every pending row sorted each round."""
+    active = np.arange(k) < sizes[:, None]
+    out = np.where(active, rng.integers(0, np.maximum(totals, 1)[:, None], active.shape), -1)
+    pending = np.arange(len(out))
+    while len(pending):
+        block = out[pending]
+        order = np.argsort(block * k + np.arange(k), axis=1)
+        ranked = np.take_along_axis(block, order, axis=1)
+        repeated = np.zeros(block.shape, dtype=bool)
+        repeated[:, 1:] = (ranked[:, 1:] == ranked[:, :-1]) & (ranked[:, 1:] >= 0)
+        rows, places = np.nonzero(repeated)
+        owners = pending[rows]
+        out[owners, order[rows, places]] = rng.integers(0, totals[owners])
+        pending = np.unique(owners)
+    return out
+
+
+def _legacy_pair_entries(
+    i: np.ndarray[Any, Any], j: np.ndarray[Any, Any], m: int
+) -> np.ndarray[Any, Any]:
+    return i * (2 * m - i - 1) // 2 + (j - i - 1)
+
+
+def _simulated(split: Split, clients: int) -> simulation.Aggregates:
+    params = dataclasses.replace(CollaborativeParams(), items=200)
+    return simulation.simulate_aggregates(
+        split.train, split.users, clients, 1.0, 1e-6, params, np.random.default_rng(0)
+    )
+
+
+def _legacy_simulated(split: Split, clients: int) -> simulation.Aggregates:
+    with (
+        mock.patch.object(simulation, "_distinct", _legacy_distinct),
+        mock.patch.object(simulation, "pair_entries", _legacy_pair_entries),
+    ):
+        return _simulated(split, clients)
 
 
 def _timed(action: Callable[[], Any]) -> tuple[Any, float, float]:
@@ -155,6 +205,28 @@ def rows(quick: bool, source: Path = SOURCE) -> list[dict[str, Any]]:
                     "same": f"max |Δ score| {max(differences):.1e}",
                 }
             )
+        clients = 100_000 if quick else 1_000_000
+        old, before_cpu, before_wall = _timed(lambda: _legacy_simulated(validation, clients))
+        new, after_cpu, after_wall = _timed(lambda: _simulated(validation, clients))
+        same = all(
+            np.array_equal(a, b)
+            for a, b in [
+                (old.popularity.counts, new.popularity.counts),
+                (old.top, new.top),
+                (old.pairs.counts, new.pairs.counts),
+            ]
+        )
+        measured.append(
+            {
+                "phase": f"secure route simulation, N={clients:,}",
+                "before_cpu_s": before_cpu,
+                "after_cpu_s": after_cpu,
+                "before_wall_s": before_wall,
+                "after_wall_s": after_wall,
+                "speed-up (CPU)": before_cpu / after_cpu,
+                "same": "identical aggregates" if same else "DIFFERENT",
+            }
+        )
     return measured
 
 
