@@ -336,8 +336,7 @@ def test_rankers_with_weights_that_shape_a_profile_alike_share_its_state(
         for p in (profile, other):
             assert derived.recommend(p, 10, today=TODAY) == fresh.recommend(p, 10, today=TODAY)
     # Another day is another state.
-    assert base.with_weights(RankingWeights()).profiled(profile, TODAY + dt.timedelta(1)) is not (
-        state
-    )
+    tomorrow = TODAY + dt.timedelta(days=1)
+    assert base.with_weights(RankingWeights()).profiled(profile, tomorrow) is not state
     # A ranker made on its own keeps none but its last.
     assert Ranker(catalog).profiled(profile, TODAY) is not state
