@@ -50,6 +50,7 @@ from discreet.catalog.manifest import COLLABORATIVE_FILE, collaborative_card, ta
 from discreet.catalog.popularity import prior_from_estimates
 from discreet.catalog.reader import Catalog, verify_catalog_folder
 from discreet.evaluation.data import Dataset
+from discreet.evaluation.heap import keep_freed_memory
 from discreet.evaluation.protocol import Metrics, Split, evaluate_lists, split_dataset
 from discreet.evaluation.recommenders import (
     EASERecommender,
@@ -689,6 +690,7 @@ _BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_TH
 def _init_worker(shared: _RouteInputs, blas_threads: int) -> None:
     global _worker_inputs
     _worker_inputs = shared
+    keep_freed_memory()  # the process does nothing else
     # The BLAS libraries loaded later (scipy's, scikit-learn's) read these when they load;
     # those loaded already are limited now, for the worker's life.
     for variable in _BLAS_THREAD_VARIABLES:
