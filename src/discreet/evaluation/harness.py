@@ -19,7 +19,9 @@ task and builds the catalog, so it can do the same.
 The private routes (each secure-aggregation and LDP (N, ε)) are independent:
 each draws from its own random stream (:func:`route_rng`), so they run in this
 process or on a pool of worker processes (:attr:`EvalConfig.jobs`) with the
-same rows, in the same order.
+same rows, in the same order. They need only the engine's tuned weights and the
+catalogs: on a pool they start as soon as those exist, and this process
+computes the baselines and the exact rows while they run.
 """
 
 from __future__ import annotations
