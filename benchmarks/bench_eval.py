@@ -10,14 +10,26 @@ the protocol's validation split:
   setting its own BLAS limit, ``recommend`` reading the result items and their
   rows looked up by id again. Now: profiles built once per split, one ranker per
   catalog whose item lookups each candidate's ranker shares
-  (``Ranker.with_weights``), rows straight from ``Ranker.recommend_rows``, one
-  BLAS limit per pass. The ranked lists are compared: they must be identical.
+  (``Ranker.with_weights``), and with it the profiles' states when the weights
+  shape them alike (candidates 2 and 4 reuse candidate 1's: popularity,
+  diversity and exploration do not enter a profile's state), rows straight
+  from ``Ranker.recommend_rows``, one BLAS limit per pass. The ranked lists are
+  compared: they must be identical.
 * **one EASE fit** (λ = 300; ``discreet eval`` fits four: three λ on
   validation, one on test): before, Steck's closed form over the whole
   catalog, an inverse of items x items; now over the items someone trained on
   (the others' weights are zero) and, with fewer users than items, through the
   Woodbury identity from an inverse of users x users. ``max |Δ score|``
   compares every validation user's scores.
+* **one secure-route simulation** (N = 10⁶ devices, ε = 1, M = 200, on the
+  validation split; ``discreet eval`` runs about 15 at N = 10⁶ and as many at
+  10⁵): ``simulate_aggregates`` with, before, the first version's repeated-slot
+  rounds (every row sorted again each round, swapped in) and its pair
+  numbering (a division); now, rounds after the first that look up only the
+  new draws. The same seed: the released aggregates must be identical. Then
+  the same again with freed memory kept for reuse
+  (:func:`discreet.evaluation.heap.keep_freed_memory`, as the eval's processes
+  do): no page faults for each new temporary array.
 
 CPU seconds are the process's (BLAS threads included): other work on a shared
 machine changes wall time more than CPU time.
@@ -35,16 +47,20 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import numpy as np
 from scipy.linalg import lapack
 
 from _harness import table
+from discreet.evaluation import simulation
 from discreet.evaluation.data import convert_movielens, load_dataset
 from discreet.evaluation.harness import _ranked, build_catalog, exact_popularity
+from discreet.evaluation.heap import keep_freed_memory
 from discreet.evaluation.protocol import Split, split_dataset
 from discreet.evaluation.recommenders import EASERecommender, EngineRecommender
 from discreet.profile.model import Event, EventKind, Profile, RetentionPolicy
+from discreet.publish.collaborative import CollaborativeParams
 from discreet.rank.ranker import Ranker
 from discreet.rank.weights import RankingWeights
 
@@ -96,6 +112,47 @@ def _legacy_ease_scores(split: Split, lam: float) -> Callable[[int], np.ndarray[
         return score
 
     return scores
+
+
+def _legacy_distinct(
+    totals: np.ndarray[Any, Any], sizes: np.ndarray[Any, Any], k: int, rng: np.random.Generator
+) -> np.ndarray[Any, Any]:
+    """The repeated slots drawn again as they were: every pending row sorted each round."""
+    active = np.arange(k) < sizes[:, None]
+    out = np.where(active, rng.integers(0, np.maximum(totals, 1)[:, None], active.shape), -1)
+    pending = np.arange(len(out))
+    while len(pending):
+        block = out[pending]
+        order = np.argsort(block * k + np.arange(k), axis=1)
+        ranked = np.take_along_axis(block, order, axis=1)
+        repeated = np.zeros(block.shape, dtype=bool)
+        repeated[:, 1:] = (ranked[:, 1:] == ranked[:, :-1]) & (ranked[:, 1:] >= 0)
+        rows, places = np.nonzero(repeated)
+        owners = pending[rows]
+        out[owners, order[rows, places]] = rng.integers(0, totals[owners])
+        pending = np.unique(owners)
+    return out
+
+
+def _legacy_pair_entries(
+    i: np.ndarray[Any, Any], j: np.ndarray[Any, Any], m: int
+) -> np.ndarray[Any, Any]:
+    return i * (2 * m - i - 1) // 2 + (j - i - 1)
+
+
+def _simulated(split: Split, clients: int) -> simulation.Aggregates:
+    params = dataclasses.replace(CollaborativeParams(), items=200)
+    return simulation.simulate_aggregates(
+        split.train, split.users, clients, 1.0, 1e-6, params, np.random.default_rng(0)
+    )
+
+
+def _legacy_simulated(split: Split, clients: int) -> simulation.Aggregates:
+    with (
+        mock.patch.object(simulation, "_distinct", _legacy_distinct),
+        mock.patch.object(simulation, "pair_entries", _legacy_pair_entries),
+    ):
+        return _simulated(split, clients)
 
 
 def _timed(action: Callable[[], Any]) -> tuple[Any, float, float]:
@@ -155,6 +212,43 @@ def rows(quick: bool, source: Path = SOURCE) -> list[dict[str, Any]]:
                     "same": f"max |Δ score| {max(differences):.1e}",
                 }
             )
+        clients = 100_000 if quick else 1_000_000
+        old, before_cpu, before_wall = _timed(lambda: _legacy_simulated(validation, clients))
+        new, after_cpu, after_wall = _timed(lambda: _simulated(validation, clients))
+        same = all(
+            np.array_equal(a, b)
+            for a, b in [
+                (old.popularity.counts, new.popularity.counts),
+                (old.top, new.top),
+                (old.pairs.counts, new.pairs.counts),
+            ]
+        )
+        measured.append(
+            {
+                "phase": f"secure route simulation, N={clients:,}",
+                "before_cpu_s": before_cpu,
+                "after_cpu_s": after_cpu,
+                "before_wall_s": before_wall,
+                "after_wall_s": after_wall,
+                "speed-up (CPU)": before_cpu / after_cpu,
+                "same": "identical aggregates" if same else "DIFFERENT",
+            }
+        )
+        # Last: it stays set in this process.
+        kept = keep_freed_memory()
+        again, kept_cpu, kept_wall = _timed(lambda: _simulated(validation, clients))
+        same = np.array_equal(again.pairs.counts, new.pairs.counts)
+        measured.append(
+            {
+                "phase": "the same, freed memory kept" if kept else "(freed memory not kept)",
+                "before_cpu_s": after_cpu,
+                "after_cpu_s": kept_cpu,
+                "before_wall_s": after_wall,
+                "after_wall_s": kept_wall,
+                "speed-up (CPU)": after_cpu / kept_cpu,
+                "same": "identical aggregates" if same else "DIFFERENT",
+            }
+        )
     return measured
 
 

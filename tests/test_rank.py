@@ -306,3 +306,37 @@ def test_a_ranker_with_other_weights_ranks_as_a_new_one_and_shares_the_lookups(
     assert base.recommend(profile, 10, today=TODAY) == Ranker(catalog).recommend(
         profile, 10, today=TODAY
     )
+
+
+def test_rankers_with_weights_that_shape_a_profile_alike_share_its_state(
+    catalog: Catalog,
+) -> None:
+    """Weights that leave a profile's state as it is (popularity, diversity, exploration)
+    reuse it; those that change it (the half-lives, the kinds' weights) compute their own;
+    every ranking is a new ranker's."""
+    profile = _profile(catalog, _in(catalog, "crime", 3) + _in(catalog, "poetry", 2))
+    other = _profile(catalog, _in(catalog, "poetry", 3))
+    base = Ranker(catalog)
+    first = base.with_weights(RankingWeights())
+    state = first.profiled(profile, TODAY)
+    alike = (
+        RankingWeights(popularity=4.0, popularity_exponent=0.5),
+        RankingWeights(mmr_lambda=1.0, exploration_share=0.0),
+    )
+    unlike = (
+        RankingWeights(half_life_days=30.0),
+        RankingWeights(recent_half_life_events=None),
+        RankingWeights(kind_weights={"like": 3.0}),
+    )
+    for weights in alike + unlike:
+        derived = base.with_weights(weights)
+        shared = derived.profiled(profile, TODAY) is state
+        assert shared == (weights in alike)
+        fresh = Ranker(catalog, weights)
+        for p in (profile, other):
+            assert derived.recommend(p, 10, today=TODAY) == fresh.recommend(p, 10, today=TODAY)
+    # Another day is another state.
+    tomorrow = TODAY + dt.timedelta(days=1)
+    assert base.with_weights(RankingWeights()).profiled(profile, tomorrow) is not state
+    # A ranker made on its own keeps none but its last.
+    assert Ranker(catalog).profiled(profile, TODAY) is not state

@@ -14,8 +14,10 @@ import scipy.sparse as sp
 from scipy.stats import chi2_contingency
 
 from discreet.evaluation.simulation import (
+    PairCandidates,
     draw_subsets,
     pair_draws,
+    pair_entries,
     popularity_draws,
     release,
     simulate_aggregates,
@@ -56,6 +58,94 @@ def test_draw_subsets_is_a_uniform_subset_like_rng_choice(total: int, k: int) ->
     assert set(ours) <= {tuple(c) for c in itertools.combinations(range(total), min(k, total))}
     assert len(ours) == math.comb(total, min(k, total))
     assert _same_distribution(ours, theirs) > 1e-3
+
+
+def _reference_draw_subsets(totals: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """``draw_subsets`` as it was written first (every row sorted again each round): the
+    faster one must make exactly its draws, from exactly its random stream."""
+    out = np.full((len(totals), k), -1, dtype=np.int64)
+    columns = np.arange(k)
+    small = totals <= k
+    out[small] = np.where(columns < totals[small, None], columns, -1)
+    direct = np.flatnonzero(~small & (2 * k <= totals))
+    out[direct] = _reference_distinct(totals[direct], np.full(len(direct), k), k, rng)
+    rest = np.flatnonzero(~small & (2 * k > totals))
+    if len(rest):
+        width = int(totals[rest].max())
+        left_out = _reference_distinct(totals[rest], totals[rest] - k, k, rng)
+        keep = np.arange(width) < totals[rest, None]
+        rows = np.repeat(np.arange(len(rest)), k)
+        keep[rows[left_out.ravel() >= 0], left_out[left_out >= 0]] = False
+        out[rest] = np.nonzero(keep)[1].reshape(len(rest), k)
+    return out
+
+
+def _reference_distinct(
+    totals: np.ndarray, sizes: np.ndarray, k: int, rng: np.random.Generator
+) -> np.ndarray:
+    active = np.arange(k) < sizes[:, None]
+    out = np.where(active, rng.integers(0, np.maximum(totals, 1)[:, None], active.shape), -1)
+    pending = np.arange(len(out))
+    while len(pending):
+        block = out[pending]
+        order = np.argsort(block * k + np.arange(k), axis=1)
+        ranked = np.take_along_axis(block, order, axis=1)
+        repeated = np.zeros(block.shape, dtype=bool)
+        repeated[:, 1:] = (ranked[:, 1:] == ranked[:, :-1]) & (ranked[:, 1:] >= 0)
+        rows, places = np.nonzero(repeated)
+        owners = pending[rows]
+        out[owners, order[rows, places]] = rng.integers(0, totals[owners])
+        pending = np.unique(owners)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("k", "low", "high"),
+    [(1, 0, 5), (2, 0, 9), (7, 0, 40), (20, 0, 3000), (20, 40, 60), (190, 150, 1200)],
+)
+def test_draw_subsets_makes_the_first_versions_draws_from_the_same_stream(
+    k: int, low: int, high: int
+) -> None:
+    """Rows with all their slots, with over half of them (the left-out draws) and with
+    many repeats (slots barely over 2k) alike: the same subsets, and the generator left
+    in the same state."""
+    totals = np.random.default_rng(10).integers(low, high, 2000)
+    ours, theirs = np.random.default_rng(11), np.random.default_rng(11)
+    assert (
+        draw_subsets(totals, k, ours).tolist()
+        == _reference_draw_subsets(totals, k, theirs).tolist()
+    )
+    assert ours.bit_generator.state == theirs.bit_generator.state
+
+
+def test_pair_draws_are_the_first_versions_entries() -> None:
+    """The pairs' entries read off the same slots as the first version read them."""
+    rng = np.random.default_rng(12)
+    histories = [sorted(rng.choice(30, int(rng.integers(0, 25)), replace=False)) for _ in range(40)]
+    train = _train([[int(r) for r in h] for h in histories], 30)
+    top = rng.permutation(30)[:20]
+    devices = rng.integers(0, 40, 3000)
+    ours = pair_draws(train, top, devices, 6, 4, np.random.default_rng(13))
+    candidates = PairCandidates.of(train, top)
+    n = candidates.counts[devices]
+    p = np.maximum(n, 4)
+    slots = _reference_draw_subsets(p * (p - 1) // 2, 6, np.random.default_rng(13))
+    held = (slots >= 0) & (slots < (n * (n - 1) // 2)[:, None])
+    theirs = np.full(slots.shape, -1, dtype=np.int64)
+    for device, column in zip(*np.nonzero(held), strict=True):
+        t = int(slots[device, column])
+        b = int((1 + math.isqrt(1 + 8 * t)) // 2)  # t = b(b-1)/2 + a, a < b
+        a = t - b * (b - 1) // 2
+        held_items = candidates.values[candidates.indptr[devices[device]] :]
+        theirs[device, column] = pair_index(int(held_items[a]), int(held_items[b]), 20)
+    assert (theirs >= 0).any()
+    assert ours.tolist() == theirs.tolist()
+
+
+def test_pair_entries_number_pairs_as_pair_index() -> None:
+    i, j = np.triu_indices(9, 1)
+    expected = [pair_index(a, b, 9) for a, b in zip(i.tolist(), j.tolist(), strict=True)]
+    assert pair_entries(i, j, 9).tolist() == expected
 
 
 def test_one_device_popularity_is_sample_entries() -> None:

@@ -25,7 +25,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
         load_dataset,
         run_evaluation,
     )
+    from discreet.evaluation.heap import keep_freed_memory
 
+    # The command's process does nothing else: large arrays reuse freed memory.
+    keep_freed_memory()
     with tempfile.TemporaryDirectory() as tmp:
         if args.movielens:
             source = Path(args.movielens)

@@ -19,11 +19,14 @@ task and builds the catalog, so it can do the same.
 The private routes (each secure-aggregation and LDP (N, ε)) are independent:
 each draws from its own random stream (:func:`route_rng`), so they run in this
 process or on a pool of worker processes (:attr:`EvalConfig.jobs`) with the
-same rows, in the same order.
+same rows, in the same order. They need only the engine's tuned weights and the
+catalogs: on a pool they start as soon as those exist, and this process
+computes the baselines and the exact rows while they run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import math
@@ -31,7 +34,7 @@ import multiprocessing
 import os
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -49,6 +52,7 @@ from discreet.catalog.manifest import COLLABORATIVE_FILE, collaborative_card, ta
 from discreet.catalog.popularity import prior_from_estimates
 from discreet.catalog.reader import Catalog, verify_catalog_folder
 from discreet.evaluation.data import Dataset
+from discreet.evaluation.heap import keep_freed_memory
 from discreet.evaluation.protocol import Metrics, Split, evaluate_lists, split_dataset
 from discreet.evaluation.recommenders import (
     EASERecommender,
@@ -517,25 +521,8 @@ def _run(dataset: Dataset, config: EvalConfig) -> list[Row]:
         ) -> None:
             rows.append(_test_row(method, recommender, test, log, note, route, clients, epsilon))
 
-        if config.baselines:
-            log(_("the centralized baselines (EASE's λ chosen on validation)"))
-            timed("Random", RandomRecommender(config.seed))
-            timed("MostPop", MostPopRecommender())
-            timed("ItemKNN (cosine, 100 neighbours)", ItemKNNRecommender(100))
-            lam_scores = {
-                lam: evaluate_lists(
-                    _ranked(EASERecommender(lam).fit(validation), validation), validation
-                ).ndcg10
-                for lam in EASE_LAMBDAS
-            }
-            lam = max(lam_scores, key=lambda x: lam_scores[x])
-            log(f"EASE λ={lam:g} chosen on validation")
-            timed("EASE", EASERecommender(lam), f"λ={lam:g} (validation)")
         valid_catalog = build_catalog(
             dataset, folder / "validation", exact_popularity(dataset, validation), config.dim
-        )
-        content_only = dataclasses.replace(
-            RankingWeights(), popularity=0.0, exploration_share=0.0, mmr_lambda=1.0
         )
         log(_("the engine's weights, one at a time on validation"))
         weights, _score = tune_engine(valid_catalog, validation, log)
@@ -543,41 +530,6 @@ def _run(dataset: Dataset, config: EvalConfig) -> list[Row]:
         # validation one with the test split's counts (the files build_catalog would write).
         exact = with_popularity(
             valid_catalog, dataset, exact_popularity(dataset, test), folder / "exact"
-        )
-        timed(
-            "engine, content only",
-            EngineRecommender(exact, content_only),
-            "no popularity",
-            route=None,
-        )
-        tuned = ", ".join(f"{k}={getattr(weights, k)}" for k in ENGINE_GRID)
-        timed("engine, exact popularity", EngineRecommender(exact, weights), tuned, EXACT)
-        params = config.collaborative
-        exact_weights = tune_blend(
-            with_popularity(
-                valid_catalog,
-                dataset,
-                exact_popularity(dataset, validation),
-                folder / "exact-collaborative-validation",
-                _exact_target(validation, params),
-            ),
-            validation,
-            weights,
-        )[1]
-        timed(
-            "engine, exact popularity + co-occurrence",
-            EngineRecommender(
-                with_popularity(
-                    exact,
-                    dataset,
-                    exact_popularity(dataset, test),
-                    folder / "exact-collaborative",
-                    _exact_target(test, params),
-                ),
-                exact_weights,
-            ),
-            _secure_note(exact_weights),
-            EXACT,
         )
         shared = _RouteInputs(
             dataset,
@@ -592,7 +544,62 @@ def _run(dataset: Dataset, config: EvalConfig) -> list[Row]:
         )
         routes = [(SECURE, n, e) for n in config.secure_clients for e in config.secure_epsilons]
         routes += [(LDP, n, e) for n in config.clients for e in config.epsilons]
-        rows += _run_routes(shared, routes, config)
+        # The private routes need only the engine's weights and the catalogs: on a pool,
+        # they start now and this process computes the other rows meanwhile.
+        with _private_routes(shared, routes, config) as private_rows:
+            if config.baselines:
+                log(_("the centralized baselines (EASE's λ chosen on validation)"))
+                timed("Random", RandomRecommender(config.seed))
+                timed("MostPop", MostPopRecommender())
+                timed("ItemKNN (cosine, 100 neighbours)", ItemKNNRecommender(100))
+                lam_scores = {
+                    lam: evaluate_lists(
+                        _ranked(EASERecommender(lam).fit(validation), validation), validation
+                    ).ndcg10
+                    for lam in EASE_LAMBDAS
+                }
+                lam = max(lam_scores, key=lambda x: lam_scores[x])
+                log(f"EASE λ={lam:g} chosen on validation")
+                timed("EASE", EASERecommender(lam), f"λ={lam:g} (validation)")
+            content_only = dataclasses.replace(
+                RankingWeights(), popularity=0.0, exploration_share=0.0, mmr_lambda=1.0
+            )
+            timed(
+                "engine, content only",
+                EngineRecommender(exact, content_only),
+                "no popularity",
+                route=None,
+            )
+            tuned = ", ".join(f"{k}={getattr(weights, k)}" for k in ENGINE_GRID)
+            timed("engine, exact popularity", EngineRecommender(exact, weights), tuned, EXACT)
+            params = config.collaborative
+            exact_weights = tune_blend(
+                with_popularity(
+                    valid_catalog,
+                    dataset,
+                    exact_popularity(dataset, validation),
+                    folder / "exact-collaborative-validation",
+                    _exact_target(validation, params),
+                ),
+                validation,
+                weights,
+            )[1]
+            timed(
+                "engine, exact popularity + co-occurrence",
+                EngineRecommender(
+                    with_popularity(
+                        exact,
+                        dataset,
+                        exact_popularity(dataset, test),
+                        folder / "exact-collaborative",
+                        _exact_target(test, params),
+                    ),
+                    exact_weights,
+                ),
+                _secure_note(exact_weights),
+                EXACT,
+            )
+            rows += private_rows()
     return rows
 
 
@@ -620,17 +627,22 @@ def route_rng(seed: int, route: str, clients: int, epsilon: float) -> np.random.
     return np.random.default_rng([seed, kind, clients, round(epsilon * 1_000_000)])
 
 
-def _run_routes(
+@contextlib.contextmanager
+def _private_routes(
     shared: _RouteInputs, routes: list[tuple[str, int, float]], config: EvalConfig
-) -> list[Row]:
-    """The rows of the private routes, in the order of ``routes``: in this process when
-    ``config.jobs`` is 1, else on a pool of worker processes (longest routes first), the
-    parent logging each route's lines when it finishes."""
+) -> Iterator[Callable[[], list[Row]]]:
+    """The private routes' rows, in the order of ``routes``, from the function it yields.
+
+    When ``config.jobs`` is 1 that function computes them in this process. Else the
+    routes start at once on a pool of worker processes (longest first), so that this
+    process can compute other rows while they run; the function then waits for them,
+    logging each route's lines as it finishes.
+    """
     jobs = min(len(routes), config.jobs)
     if jobs <= 1:
-        return [_route_row(shared, route, config.log) for route in routes]
+        yield lambda: [_route_row(shared, route, config.log) for route in routes]
+        return
     config.log(_("{count} private routes on {jobs} processes").format(count=len(routes), jobs=jobs))
-    rows: dict[int, Row] = {}
     # Longest first (the secure route's cost grows with N): the last to finish are short.
     order = sorted(range(len(routes)), key=lambda i: (routes[i][0] != SECURE, -routes[i][1], i))
     # Each worker receives the inputs once; the splits without what rankers derived from
@@ -645,21 +657,28 @@ def _run_routes(
     # The cores shared out: each worker's BLAS gets its share, so that the workers' BLAS
     # threads (outside ranking passes: fits, simulations) do not outnumber the cores.
     threads = max(1, (os.cpu_count() or 1) // jobs)
-    with ProcessPoolExecutor(
+    pool = ProcessPoolExecutor(
         jobs, mp_context=context, initializer=_init_worker, initargs=(light, threads)
-    ) as pool:
+    )
+    try:
         futures = {pool.submit(_route_in_worker, routes[i]): i for i in order}
-        try:
+
+        def collect() -> list[Row]:
+            rows: dict[int, Row] = {}
             for future in as_completed(futures):
                 row, lines = future.result()
                 for line in lines:
                     config.log(line)
                 rows[futures[future]] = row
-        except BaseException:
-            # A failed route (or Ctrl-C) ends the evaluation now, not after the queued routes.
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-    return [rows[i] for i in range(len(routes))]
+            return [rows[i] for i in range(len(routes))]
+
+        yield collect
+    except BaseException:
+        # A failed route or row (or Ctrl-C) ends the evaluation now, not after the queued
+        # routes.
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
 
 
 #: A worker process's copy of the routes' inputs (set once per worker by :func:`_init_worker`).
@@ -673,6 +692,7 @@ _BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_TH
 def _init_worker(shared: _RouteInputs, blas_threads: int) -> None:
     global _worker_inputs
     _worker_inputs = shared
+    keep_freed_memory()  # the process does nothing else
     # The BLAS libraries loaded later (scipy's, scikit-learn's) read these when they load;
     # those loaded already are limited now, for the worker's life.
     for variable in _BLAS_THREAD_VARIABLES:

@@ -70,23 +70,107 @@ def draw_subsets(totals: IntArray, k: int, rng: np.random.Generator) -> IntArray
 
 def _distinct(totals: IntArray, sizes: IntArray, k: int, rng: np.random.Generator) -> IntArray:
     """``sizes[d]`` distinct slots of ``range(totals[d])`` per row (at most half of them),
-    ``-1`` padded to ``k`` columns: uniform draws, the repeated ones drawn again."""
+    ``-1`` padded to ``k`` columns: uniform draws, the repeated ones drawn again.
+
+    Each round, of a row's entries holding the same slot, the one in the smallest column
+    keeps it and the others are drawn again, ordered by row, then slot, then column (one
+    call to the generator per round). The first round sorts every row; after it, the
+    slots a row holds are distinct, so the next rounds look up only the new draws among
+    them (:class:`_HeldSlots`).
+    """
     active = np.arange(k) < sizes[:, None]
     out = np.where(active, rng.integers(0, np.maximum(totals, 1)[:, None], active.shape), -1)
-    pending = np.arange(len(out))
-    while len(pending):
-        block = out[pending]
-        # Each slot with its column is a unique key: any sort gives a stable sort's order
-        # (on every CPU), and the default one is faster than a stable sort.
-        order = np.argsort(block * k + np.arange(k), axis=1)
-        ranked = np.take_along_axis(block, order, axis=1)
-        repeated = np.zeros(block.shape, dtype=bool)
-        repeated[:, 1:] = (ranked[:, 1:] == ranked[:, :-1]) & (ranked[:, 1:] >= 0)
-        rows, places = np.nonzero(repeated)
-        owners = pending[rows]
-        out[owners, order[rows, places]] = rng.integers(0, totals[owners])
-        pending = np.unique(owners)
+    if not out.size:
+        return out
+    held = _HeldSlots(out, int(totals.max()))
+    rows, columns = held.first_round()
+    while len(rows):
+        slots = rng.integers(0, totals[rows])
+        out[rows, columns] = slots
+        rows, columns = held.settle(rows, columns, slots)
     return out
+
+
+class _HeldSlots:
+    """The slots the rows of :func:`_distinct` hold, each with the column holding it.
+
+    An entry is packed in one integer that sorts as (row, slot, column): the row in the
+    high bits, then the slot plus one (``-1``, no slot, is 0), then the column. ``keys``
+    holds the first round's entries, each row sorted: of each run of one slot, the first
+    holds it (the others were drawn again; their stale keys are never the first); later
+    rounds' new slots are in ``added``, and a holder's column is rewritten in place when
+    a smaller one takes its slot (the run's order is kept).
+    """
+
+    def __init__(self, out: IntArray, most: int) -> None:
+        self.out = out
+        self.k = out.shape[1]
+        self.shift = max(1, (self.k - 1).bit_length())
+        self.mask = (1 << self.shift) - 1
+        self.width = (((most + 1) << self.shift) | self.mask).bit_length()
+        if len(out) << self.width >= 2**63:
+            raise ValueError("too many rows and slots to number in 64 bits")
+        self.keys = np.zeros(0, dtype=np.int64)
+        self.added = np.zeros(0, dtype=np.int64)
+
+    def first_round(self) -> tuple[IntArray, IntArray]:
+        """Sort every row; returns the entries to draw again (rows, columns), ordered by
+        row, slot and column."""
+        out, k, shift = self.out, self.k, self.shift
+        # In 32 bits when they fit: a faster sort.
+        kind = np.int32 if self.width < 32 else np.int64
+        keys = (out + 1).astype(kind) << shift
+        keys |= np.arange(k, dtype=kind)
+        keys.sort(axis=1)
+        slots = keys >> shift
+        repeated = np.zeros(keys.shape, dtype=bool)
+        np.equal(slots[:, 1:], slots[:, :-1], out=repeated[:, 1:])
+        repeated[:, 1:] &= slots[:, 1:] > 0
+        again = np.flatnonzero(repeated)
+        columns = (keys.ravel()[again] & self.mask).astype(np.int64)
+        self.keys = keys.astype(np.int64)
+        self.keys |= np.arange(len(out))[:, None] << self.width
+        self.keys = self.keys.ravel()
+        return again // k, columns
+
+    def settle(
+        self, rows: IntArray, columns: IntArray, slots: IntArray
+    ) -> tuple[IntArray, IntArray]:
+        """Take in a round's draws (``slots`` at ``rows``, ``columns``): of a row's slot, the
+        smallest column among its holder and its new draws holds it. Returns the entries
+        to draw again (rows, columns), ordered by row, slot and column."""
+        packed = np.sort((rows << self.width) | ((slots + 1) << self.shift) | columns)
+        place = packed >> self.shift
+        first = np.ones(len(packed), dtype=bool)
+        first[1:] = place[1:] != place[:-1]
+        base, smallest = packed[first] & ~self.mask, packed[first] & self.mask
+        at, found = self._find(self.keys, base)
+        added_at, added_found = self._find(self.added, base)
+        holder = np.full(len(base), np.iinfo(np.int64).max)
+        holder[found] = self.keys[at[found]] & self.mask
+        holder[added_found] = self.added[added_at[added_found]] & self.mask
+        again = ~first
+        again[first] = holder < smallest
+        # A held slot drawn again in a smaller column: that column holds it now.
+        moved = found & (holder > smallest)
+        self.keys[at[moved]] = base[moved] | smallest[moved]
+        added_moved = added_found & (holder > smallest)
+        self.added[added_at[added_moved]] = base[added_moved] | smallest[added_moved]
+        new = ~(found | added_found)
+        if new.any():
+            entries = base[new] | smallest[new]
+            self.added = np.insert(self.added, np.searchsorted(self.added, entries), entries)
+        displaced = moved | added_moved
+        redrawn = np.sort(np.concatenate([packed[again], base[displaced] | holder[displaced]]))
+        return redrawn >> self.width, redrawn & self.mask
+
+    def _find(self, keys: IntArray, base: IntArray) -> tuple[IntArray, np.ndarray[Any, Any]]:
+        """Where the first entry of each (row, slot) of ``base`` is in ``keys`` (clipped),
+        and whether it is there."""
+        if not len(keys):
+            return np.zeros(len(base), dtype=np.int64), np.zeros(len(base), dtype=bool)
+        at = np.minimum(np.searchsorted(keys, base), len(keys) - 1)
+        return at, (keys[at] >> self.shift) == (base >> self.shift)
 
 
 def device_users(users: IntArray, devices: int, rng: np.random.Generator) -> IntArray:
@@ -152,25 +236,38 @@ class PairCandidates:
 
     def draws(self, devices: IntArray, k: int, pad: int, rng: np.random.Generator) -> IntArray:
         """Each device's co-occurrence contribution: see :func:`pair_draws`."""
+        places, entries = self.drawn(devices, k, pad, rng)
+        out = np.full((len(devices), k), -1, dtype=np.int64)
+        out.ravel()[places] = entries
+        return out
+
+    def drawn(
+        self, devices: IntArray, k: int, pad: int, rng: np.random.Generator
+    ) -> tuple[IntArray, IntArray]:
+        """The devices' co-occurrence draws, flat: the places (``device * k + column``) of
+        those that are pairs of the device's candidates, and their entries (the same draws
+        as :meth:`draws`)."""
         n = self.counts[devices]
         p = np.maximum(n, pad)
         slots = draw_subsets(p * (p - 1) // 2, k, rng)
-        held = (slots >= 0) & (slots < (n * (n - 1) // 2)[:, None])
-        t = slots[held]
+        # A slot pair is one of the device's own below C(n, 2); -1 (none), read unsigned, is not.
+        own = (n * (n - 1) // 2).astype(np.uint64)
+        places = np.flatnonzero(slots.view(np.uint64) < own[:, None])
+        t = slots.ravel()[places]
         # Slot pair t is (a, b) with t = b(b-1)/2 + a and a < b: read off a table.
         width = int(n.max()) if len(n) else 0
         b_of = np.repeat(np.arange(width), np.arange(width))
         a_of = np.arange(len(b_of)) - b_of * (b_of - 1) // 2
-        start = self.indptr[np.broadcast_to(devices[:, None], slots.shape)[held]]
-        out = np.full(slots.shape, -1, dtype=np.int64)
-        out[held] = pair_entries(self.values[start + a_of[t]], self.values[start + b_of[t]], self.m)
-        return out
+        start = self.indptr[devices][places // k]
+        entries = pair_entries(self.values[start + a_of[t]], self.values[start + b_of[t]], self.m)
+        return places, entries
 
 
 def pair_entries(i: IntArray, j: IntArray, m: int) -> IntArray:
     """The entry of each pair of positions ``i < j`` among M, in
     :func:`~discreet.profile.contribution.pair_index` order."""
-    return i * (2 * m - i - 1) // 2 + (j - i - 1)
+    # i(2m - 1 - i) is even: halved by a shift, cheaper than a division.
+    return ((i * (2 * m - 1 - i)) >> 1) + (j - i - 1)
 
 
 def pair_draws(
@@ -273,8 +370,10 @@ def simulate_aggregates(
         light = whole[devices]
         times = np.bincount(devices[light], minlength=train.shape[0])
         pairs += np.asarray(fixed.T @ times, dtype=np.int64)
-        draws = candidates.draws(devices[~light], params.pair_weight, params.pair_pad, rng)
-        pairs += total(draws, len(pairs))
+        _places, entries = candidates.drawn(
+            devices[~light], params.pair_weight, params.pair_pad, rng
+        )
+        pairs += np.bincount(entries, minlength=len(pairs))
     return Aggregates(
         popularity,
         top,

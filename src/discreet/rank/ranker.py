@@ -106,11 +106,17 @@ class Ranker:
         self._items: dict[int, Item] = {}
         self._last_profiled: tuple[tuple[Any, ...], Profiled] | None = None
         self._bases: dict[tuple[Any, ...], FloatArray] = {}
+        # Profiles' states shared with the rankers :meth:`with_weights` derives (None: this
+        # ranker keeps the last one only).
+        self._shared_profiles: _SharedProfiles | None = None
 
     def with_weights(self, weights: RankingWeights) -> Ranker:
         """A ranker of the same catalog with other ``weights``, sharing what depends on the
         catalog alone: the item rows and items looked up so far and the int8 first pass
-        (trying many weights, as tuning does, then costs no lookups twice).
+        (trying many weights, as tuning does, then costs no lookups twice); and the states
+        of the profiles it ranks, with the rankers derived alike whose weights shape a
+        profile's state the same way (those that differ only in popularity, diversity,
+        exploration or the collaborative term's weight, say).
 
         >>> tuned = ranker.with_weights(dataclasses.replace(ranker.weights, popularity=2.0))
         ... # doctest: +SKIP
@@ -119,10 +125,21 @@ class Ranker:
         other.catalog, other.weights = self.catalog, weights
         other._first_pass, other._nibbles = self._first_pass, self._nibbles
         other._rows, other._items, other._vectors = self._rows, self._items, self._vectors
+        if self._shared_profiles is None:
+            self._shared_profiles = _SharedProfiles(len(self.catalog))
+        other._shared_profiles = self._shared_profiles
         # What depends on the weights starts afresh.
         other._scan, other._fresh_cache, other._last_profiled = None, None, None
         other._bases = {}
         return other
+
+    @cached_property
+    def _shaping(self) -> tuple[Any, ...]:
+        """The weights a profile's state (:meth:`_profile`) depends on: the collaborative
+        term enters it scaled to [0, 1], whatever its weight, or not at all."""
+        w = self.weights
+        kinds = tuple(sorted(w.kind_weights.items()))
+        return (kinds, w.half_life_days, w.recent_half_life_events, bool(w.collaborative))
 
     # ---- per-catalog precomputation -----------------------------------------------
     @cached_property
@@ -231,7 +248,12 @@ class Ranker:
         cached = self._last_profiled
         if cached is not None and cached[0] == key:
             return cached[1]
-        result = self._profile(profile, today)
+        shared = self._shared_profiles
+        result = None if shared is None else shared.get(self._shaping, key)
+        if result is None:
+            result = self._profile(profile, today)
+            if shared is not None:
+                shared.put(self._shaping, key, result)
         self._last_profiled = (key, result)
         return result
 
@@ -757,3 +779,25 @@ class Ranker:
         return Explanation(
             item.id, item.title, float(raw[row]), components, rank, excluded, tuple(reasons)
         )
+
+
+class _SharedProfiles:
+    """Profiles' states (:class:`Profiled`) shared by a ranker and the rankers
+    :meth:`Ranker.with_weights` derives from it, for one set of shaping weights at a time
+    (tuning tries weights one after another: those that shape states alike come in a
+    row). At most about 256 MiB of per-item terms are kept."""
+
+    def __init__(self, items: int) -> None:
+        self.limit = max(16, 2**28 // (4 * max(items, 1)))
+        self.shaping: tuple[Any, ...] | None = None
+        self.states: dict[tuple[Any, ...], Profiled] = {}
+
+    def get(self, shaping: tuple[Any, ...], key: tuple[Any, ...]) -> Profiled | None:
+        """The state of the profile ``key`` under weights ``shaping``, if kept."""
+        return self.states.get(key) if shaping == self.shaping else None
+
+    def put(self, shaping: tuple[Any, ...], key: tuple[Any, ...], state: Profiled) -> None:
+        """Keep ``state`` (the others go when the shaping weights change, or at the limit)."""
+        if shaping != self.shaping or len(self.states) >= self.limit:
+            self.shaping, self.states = shaping, {}
+        self.states[key] = state
