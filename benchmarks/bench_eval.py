@@ -42,6 +42,7 @@ import dataclasses
 import datetime as dt
 import json
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -63,6 +64,10 @@ from discreet.profile.model import Event, EventKind, Profile, RetentionPolicy
 from discreet.publish.collaborative import CollaborativeParams
 from discreet.rank.ranker import Ranker
 from discreet.rank.weights import RankingWeights
+
+# The simulation as first written, kept once, beside the tests that pin the new one to it.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.simulation_support import first_distinct, first_pair_entries
 
 SOURCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-latest-small"
 #: Candidates as tuning tries them: the defaults, then one weight changed at a time.
@@ -114,32 +119,6 @@ def _legacy_ease_scores(split: Split, lam: float) -> Callable[[int], np.ndarray[
     return scores
 
 
-def _legacy_distinct(
-    totals: np.ndarray[Any, Any], sizes: np.ndarray[Any, Any], k: int, rng: np.random.Generator
-) -> np.ndarray[Any, Any]:
-    """The repeated slots drawn again as they were: every pending row sorted each round."""
-    active = np.arange(k) < sizes[:, None]
-    out = np.where(active, rng.integers(0, np.maximum(totals, 1)[:, None], active.shape), -1)
-    pending = np.arange(len(out))
-    while len(pending):
-        block = out[pending]
-        order = np.argsort(block * k + np.arange(k), axis=1)
-        ranked = np.take_along_axis(block, order, axis=1)
-        repeated = np.zeros(block.shape, dtype=bool)
-        repeated[:, 1:] = (ranked[:, 1:] == ranked[:, :-1]) & (ranked[:, 1:] >= 0)
-        rows, places = np.nonzero(repeated)
-        owners = pending[rows]
-        out[owners, order[rows, places]] = rng.integers(0, totals[owners])
-        pending = np.unique(owners)
-    return out
-
-
-def _legacy_pair_entries(
-    i: np.ndarray[Any, Any], j: np.ndarray[Any, Any], m: int
-) -> np.ndarray[Any, Any]:
-    return i * (2 * m - i - 1) // 2 + (j - i - 1)
-
-
 def _simulated(split: Split, clients: int) -> simulation.Aggregates:
     params = dataclasses.replace(CollaborativeParams(), items=200)
     return simulation.simulate_aggregates(
@@ -149,8 +128,8 @@ def _simulated(split: Split, clients: int) -> simulation.Aggregates:
 
 def _legacy_simulated(split: Split, clients: int) -> simulation.Aggregates:
     with (
-        mock.patch.object(simulation, "_distinct", _legacy_distinct),
-        mock.patch.object(simulation, "pair_entries", _legacy_pair_entries),
+        mock.patch.object(simulation, "_distinct", first_distinct),
+        mock.patch.object(simulation, "pair_entries", first_pair_entries),
     ):
         return _simulated(split, clients)
 

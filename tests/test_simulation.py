@@ -7,12 +7,14 @@ import dataclasses
 import itertools
 import math
 from collections import Counter
+from unittest import mock
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 from scipy.stats import chi2_contingency
 
+from discreet.evaluation import simulation
 from discreet.evaluation.simulation import (
     PairCandidates,
     draw_subsets,
@@ -26,6 +28,7 @@ from discreet.evaluation.simulation import (
 from discreet.profile.contribution import pair_index, sample_entries, sample_pairs
 from discreet.publish.collaborative import CollaborativeParams
 from discreet.secagg.accounting import calibrate
+from tests.simulation_support import first_distinct
 
 
 def _train(histories: list[list[int]], n_items: int) -> sp.csr_matrix:
@@ -61,42 +64,11 @@ def test_draw_subsets_is_a_uniform_subset_like_rng_choice(total: int, k: int) ->
 
 
 def _reference_draw_subsets(totals: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-    """``draw_subsets`` as it was written first (every row sorted again each round): the
-    faster one must make exactly its draws, from exactly its random stream."""
-    out = np.full((len(totals), k), -1, dtype=np.int64)
-    columns = np.arange(k)
-    small = totals <= k
-    out[small] = np.where(columns < totals[small, None], columns, -1)
-    direct = np.flatnonzero(~small & (2 * k <= totals))
-    out[direct] = _reference_distinct(totals[direct], np.full(len(direct), k), k, rng)
-    rest = np.flatnonzero(~small & (2 * k > totals))
-    if len(rest):
-        width = int(totals[rest].max())
-        left_out = _reference_distinct(totals[rest], totals[rest] - k, k, rng)
-        keep = np.arange(width) < totals[rest, None]
-        rows = np.repeat(np.arange(len(rest)), k)
-        keep[rows[left_out.ravel() >= 0], left_out[left_out >= 0]] = False
-        out[rest] = np.nonzero(keep)[1].reshape(len(rest), k)
-    return out
-
-
-def _reference_distinct(
-    totals: np.ndarray, sizes: np.ndarray, k: int, rng: np.random.Generator
-) -> np.ndarray:
-    active = np.arange(k) < sizes[:, None]
-    out = np.where(active, rng.integers(0, np.maximum(totals, 1)[:, None], active.shape), -1)
-    pending = np.arange(len(out))
-    while len(pending):
-        block = out[pending]
-        order = np.argsort(block * k + np.arange(k), axis=1)
-        ranked = np.take_along_axis(block, order, axis=1)
-        repeated = np.zeros(block.shape, dtype=bool)
-        repeated[:, 1:] = (ranked[:, 1:] == ranked[:, :-1]) & (ranked[:, 1:] >= 0)
-        rows, places = np.nonzero(repeated)
-        owners = pending[rows]
-        out[owners, order[rows, places]] = rng.integers(0, totals[owners])
-        pending = np.unique(owners)
-    return out
+    """``draw_subsets`` with its repeated slots drawn again as first written (every row
+    sorted again each round): the faster one must make exactly its draws, from exactly its
+    random stream."""
+    with mock.patch.object(simulation, "_distinct", first_distinct):
+        return draw_subsets(totals, k, rng)
 
 
 @pytest.mark.parametrize(

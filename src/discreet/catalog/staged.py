@@ -97,14 +97,19 @@ class CompactFirstLines:
         self._recent = {}
 
 
+def _id_hash(item_id: str) -> bytes:
+    """An id's 128-bit digest: two little-endian uint64 halves."""
+    return hashlib.blake2b(item_id.encode(), digest_size=16).digest()
+
+
 def _digest(item_id: str) -> tuple[int, int]:
-    digest = hashlib.blake2b(item_id.encode(), digest_size=16).digest()
+    digest = _id_hash(item_id)
     return int.from_bytes(digest[:8], "little"), int.from_bytes(digest[8:], "little")
 
 
 def id_digests(ids: Iterable[str]) -> np.ndarray[Any, Any]:
     """The ids' 128-bit digests as :class:`CompactFirstLines` keeps them: ``(n, 2)`` uint64."""
-    joined = b"".join(hashlib.blake2b(i.encode(), digest_size=16).digest() for i in ids)
+    joined = b"".join(_id_hash(i) for i in ids)
     return np.frombuffer(joined, dtype="<u8").astype(np.uint64).reshape(-1, 2)
 
 

@@ -415,13 +415,11 @@ def tune_secure(
         candidates.append((screened, params, catalog))
         return aggregates
 
-    dominated = [
-        noise_dominated(screen(dataclasses.replace(collaborative, items=items)))
-        for items in SECURE_TOP_ITEMS
-    ]
+    for items in SECURE_TOP_ITEMS:
+        largest = screen(dataclasses.replace(collaborative, items=items))
     # The largest M has the smallest pair counts, and the most devices holding more items
     # than the pad: noise-dominated there, try it with the long pad.
-    if dominated[-1] and collaborative.pair_pad < SECURE_LONG_PAD:
+    if noise_dominated(largest) and collaborative.pair_pad < SECURE_LONG_PAD:
         screen(candidates[-1][1].padded(SECURE_LONG_PAD))
     _score, params, catalog = max(candidates, key=lambda candidate: candidate[0])
     best = tune_blend(catalog, validation, weights)
